@@ -1,0 +1,366 @@
+// Package config loads ctibridge's YAML configuration file.
+//
+// Loading is strict: every key must be known, and Parse reports all the
+// problems of a file at once, each as "FILE:LINE: PATH: message" — unknown
+// keys, values of the wrong type, invalid values and broken references (an
+// agent naming a service that does not exist). Defaults are applied before
+// validation, so an empty file is a valid config (see Default).
+//
+// Passwords, client secrets, keys and DSNs are Secrets: they may come from
+// the environment (${NAME}) or from a file (the "<field>_file" key), and
+// they print as "<secret>" however the config is printed or marshalled.
+//
+// The mappings section is kept as raw YAML nodes for package mapping.
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the host:port of the HTTP API and panel.
+	Listen string `yaml:"listen"`
+	// Store is where interactions, timers and the outbox live.
+	Store Store `yaml:"store"`
+	// CRM is the CRM connector.
+	CRM CRM `yaml:"crm"`
+	// Routing says how interactions reach agents.
+	Routing Routing `yaml:"routing"`
+	// Timeouts are the timers of wrap-up, transfers, consults and inactivity.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Capabilities overrides cells of contactpad.DefaultMatrix; see Matrix.
+	Capabilities map[contactpad.Media]map[contactpad.Action]bool `yaml:"capabilities"`
+	// Deferral says how deferred interactions reopen and which default
+	// deferral durations apply.
+	Deferral Deferral `yaml:"deferral"`
+	// Agents are the people who work interactions.
+	Agents []Agent `yaml:"agents"`
+	// Services are the queues interactions belong to.
+	Services []Service `yaml:"services"`
+	// Tokens are the API tokens that are not an agent's: admins and
+	// integrations.
+	Tokens []Token `yaml:"tokens"`
+	// Mappings are kept as raw YAML, with their line numbers, for package
+	// mapping to decode and check.
+	Mappings []yaml.Node `yaml:"mappings"`
+	// Webhooks receive the event stream as signed POSTs.
+	Webhooks []Webhook `yaml:"webhooks"`
+
+	// File is the file name the config was parsed from, for messages about
+	// Mappings; it is not a key of the file.
+	File string `yaml:"-"`
+}
+
+// Store chooses the database.
+type Store struct {
+	// Driver is sqlite (the default) or postgres.
+	Driver string `yaml:"driver"`
+	// DSN is the data source: a file path for sqlite (default
+	// ./ctibridge.db), a connection string for postgres (required).
+	DSN Secret `yaml:"dsn"`
+}
+
+// The store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// CRM chooses and configures the CRM connector.
+type CRM struct {
+	// Kind is sim (the built-in local org, the default) or salesforce.
+	Kind string `yaml:"kind"`
+	// Salesforce configures the connector when Kind is salesforce.
+	Salesforce Salesforce `yaml:"salesforce"`
+	// PollInterval is how often the connector asks the CRM for changes.
+	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// The CRM kinds.
+const (
+	CRMSim        = "sim"
+	CRMSalesforce = "salesforce"
+)
+
+// Salesforce is how to reach and sign in to a Salesforce org.
+type Salesforce struct {
+	// LoginURL is the OAuth host (default https://login.salesforce.com).
+	LoginURL string `yaml:"login_url"`
+	// APIVersion is the REST API version, e.g. "62.0" (the default).
+	APIVersion string `yaml:"api_version"`
+	// Auth is the OAuth flow: client_credentials, jwt or password.
+	Auth string `yaml:"auth"`
+	// ClientID is the connected app's consumer key (every flow).
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is the consumer secret (client_credentials, password).
+	ClientSecret Secret `yaml:"client_secret"`
+	// Username is the integration user (password, jwt).
+	Username string `yaml:"username"`
+	// Password is the integration user's password, with its security token
+	// appended where the org needs one (password).
+	Password Secret `yaml:"password"`
+	// PrivateKey is the PEM key that signs the JWT bearer assertion (jwt).
+	PrivateKey Secret `yaml:"private_key"`
+}
+
+// The Salesforce OAuth flows.
+const (
+	AuthClientCredentials = "client_credentials"
+	AuthJWT               = "jwt"
+	AuthPassword          = "password"
+)
+
+// Routing says how interactions are delivered to agents.
+type Routing struct {
+	// AutoAccept connects an interaction at once instead of offering it, per
+	// media type (default live false, semi-live and non-live true).
+	AutoAccept map[contactpad.Media]bool `yaml:"auto_accept"`
+	// PushTimeout is how long an offer alerts before it returns to the queue.
+	PushTimeout Duration `yaml:"push_timeout"`
+	// PushTimeoutPresence is the presence an agent gets when an offer to
+	// them times out (default busy).
+	PushTimeoutPresence contactpad.Presence `yaml:"push_timeout_presence"`
+	// ReleaseAllBeforeNext routes nothing to an agent who still holds any
+	// interaction.
+	ReleaseAllBeforeNext bool `yaml:"release_all_before_next"`
+}
+
+// Timeouts are the durations of the engine's timers.
+type Timeouts struct {
+	// WrapUp is how long wrap-up lasts after release, per media type.
+	WrapUp map[contactpad.Media]Duration `yaml:"wrap_up"`
+	// WrapUpMaxExtensions is how many times an agent may extend wrap-up.
+	WrapUpMaxExtensions int `yaml:"wrap_up_max_extensions"`
+	// TransferAccept is how long a warm transfer waits for its target.
+	TransferAccept Duration `yaml:"transfer_accept"`
+	// Consult is how long a consult rings before it gives up.
+	Consult Duration `yaml:"consult"`
+	// Inactivity is how long an ongoing interaction may go without activity
+	// before it raises interaction.inactive, per media type. A media type
+	// missing from the map never does; 0 in the file removes a default.
+	Inactivity map[contactpad.Media]Duration `yaml:"inactivity"`
+}
+
+// The reopen policies of deferred interactions.
+const (
+	ReopenOwnerThenQueue = "owner_then_queue"
+	ReopenQueue          = "queue"
+)
+
+// Deferral configures deferred (pending) interactions.
+type Deferral struct {
+	// Reopen is where an interaction goes at its due date: back to its
+	// owner if logged in with capacity, else to the queue
+	// (owner_then_queue, the default), or always to the queue (queue).
+	Reopen string `yaml:"reopen"`
+	// Rules compute a due date when an interaction is deferred without one;
+	// the first rule that matches wins (see Deferral.DueAfter).
+	Rules []DeferralRule `yaml:"rules"`
+}
+
+// Agent is a person who works interactions.
+type Agent struct {
+	// ID names the agent in the API, in routing and in audit entries.
+	ID string `yaml:"id"`
+	// Name is shown in the panel and the directory (default: the ID).
+	Name string `yaml:"name"`
+	// TokenSHA256 is the hex SHA-256 of the agent's API token.
+	TokenSHA256 string `yaml:"token_sha256"`
+	// CRMUserID is the agent's user in the CRM, written back as the owner.
+	CRMUserID string `yaml:"crm_user_id"`
+	// Services are the IDs of the services the agent works.
+	Services []string `yaml:"services"`
+	// Capacity is how many interactions of each media type the agent may
+	// hold at once (default live 1, semi-live 3, non-live 5 for each media
+	// type not given).
+	Capacity contactpad.Capacity `yaml:"capacity"`
+}
+
+// Service is a queue of interactions.
+type Service struct {
+	// ID names the service in mappings, transfers and the API.
+	ID string `yaml:"id"`
+	// Name is shown in the directory (default: the ID).
+	Name string `yaml:"name"`
+}
+
+// The roles of Tokens.
+const (
+	RoleAdmin       = "admin"
+	RoleIntegration = "integration"
+)
+
+// Token is an API token that belongs to no agent.
+type Token struct {
+	// Name says whose token it is, for audit entries and logs.
+	Name string `yaml:"name"`
+	// Role is admin or integration.
+	Role string `yaml:"role"`
+	// TokenSHA256 is the hex SHA-256 of the token.
+	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// Webhook is an endpoint that receives events.
+type Webhook struct {
+	// URL is the absolute http or https URL the events are POSTed to.
+	URL string `yaml:"url"`
+	// Secret is the HMAC-SHA256 key of the X-Ctibridge-Signature header.
+	Secret Secret `yaml:"secret"`
+	// Events are the event types to send; empty sends every type.
+	Events []string `yaml:"events"`
+}
+
+// Duration is a time.Duration written in the file as a Go duration string
+// such as "30s", "5m" or "120h".
+type Duration time.Duration
+
+// String returns the duration in Go notation, e.g. "1m30s".
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText returns the duration in Go notation, for JSON and YAML.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Load reads and parses the config file at path; see Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes, defaults and validates a config file, naming it filename in
+// messages and resolving relative "_file" paths against its directory. When
+// the file has problems it returns a nil Config and a ValidationErrors with
+// every problem, ordered by line.
+func Parse(filename string, data []byte) (*Config, error) {
+	d := newDecoder(filename)
+	cfg := defaults()
+	root, ok := d.parse(data)
+	if !ok {
+		return nil, d.errs
+	}
+	if root != nil {
+		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	}
+	finishDefaults(cfg)
+	(&validator{d: d}).validate(cfg)
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
+		return nil, d.errs
+	}
+	normalize(cfg)
+	cfg.File = filename
+	return cfg, nil
+}
+
+// Default returns the configuration of an empty file: the built-in sim CRM,
+// a SQLite store in ./ctibridge.db, no agents and every default below.
+func Default() *Config {
+	cfg := defaults()
+	finishDefaults(cfg)
+	normalize(cfg)
+	return cfg
+}
+
+// Matrix returns the capability matrix: contactpad.DefaultMatrix with the
+// Capabilities overrides applied.
+func (c *Config) Matrix() contactpad.Matrix {
+	return contactpad.DefaultMatrix().WithOverrides(c.Capabilities)
+}
+
+// defaults returns a Config holding every default that does not depend on
+// other keys. Parse decodes the file over it: a key in the file replaces a
+// scalar, and adds to or replaces the entries of a defaulted map.
+func defaults() *Config {
+	return &Config{
+		Listen: "127.0.0.1:8080",
+		Store:  Store{Driver: DriverSQLite},
+		CRM: CRM{
+			Kind: CRMSim,
+			Salesforce: Salesforce{
+				LoginURL:   "https://login.salesforce.com",
+				APIVersion: "62.0",
+			},
+			PollInterval: Duration(5 * time.Second),
+		},
+		Routing: Routing{
+			AutoAccept:          map[contactpad.Media]bool{contactpad.Live: false, contactpad.SemiLive: true, contactpad.NonLive: true},
+			PushTimeout:         Duration(20 * time.Second),
+			PushTimeoutPresence: contactpad.Busy,
+		},
+		Timeouts: Timeouts{
+			WrapUp: map[contactpad.Media]Duration{
+				contactpad.Live:     Duration(30 * time.Second),
+				contactpad.SemiLive: Duration(20 * time.Second),
+				contactpad.NonLive:  Duration(10 * time.Second),
+			},
+			WrapUpMaxExtensions: 1,
+			TransferAccept:      Duration(30 * time.Second),
+			Consult:             Duration(45 * time.Second),
+			Inactivity: map[contactpad.Media]Duration{
+				contactpad.SemiLive: Duration(10 * time.Minute),
+				contactpad.NonLive:  Duration(24 * time.Hour),
+			},
+		},
+		Deferral: Deferral{Reopen: ReopenOwnerThenQueue},
+	}
+}
+
+// defaultCapacity is an agent's capacity for each media type it does not set.
+var defaultCapacity = contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 3, contactpad.NonLive: 5}
+
+// finishDefaults applies the defaults that depend on what the file said.
+func finishDefaults(c *Config) {
+	if c.Store.Driver == DriverSQLite && c.Store.DSN.IsZero() {
+		c.Store.DSN = NewSecret("./ctibridge.db")
+	}
+	for i := range c.Agents {
+		a := &c.Agents[i]
+		if a.Name == "" {
+			a.Name = a.ID
+		}
+		if a.Capacity == nil {
+			a.Capacity = contactpad.Capacity{}
+		}
+		for _, m := range contactpad.Medias {
+			if _, ok := a.Capacity[m]; !ok {
+				a.Capacity[m] = defaultCapacity[m]
+			}
+		}
+	}
+	for i := range c.Services {
+		if c.Services[i].Name == "" {
+			c.Services[i].Name = c.Services[i].ID
+		}
+	}
+}
+
+// normalize rewrites a valid config into the form its users expect: an
+// inactivity of 0 means none, so the media type leaves the map.
+func normalize(c *Config) {
+	for m, d := range c.Timeouts.Inactivity {
+		if d == 0 {
+			delete(c.Timeouts.Inactivity, m)
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/file"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// validator checks a decoded and defaulted Config, reporting each problem
+// at the line its path came from.
+type validator struct {
+	d *decoder
+}
+
+// errorf reports a problem at the key of path, unless decoding already
+// reported one there.
+func (v *validator) errorf(path, format string, args ...any) {
+	if v.d.hasFailed(path) {
+		return
+	}
+	v.d.addError(v.d.lineOf(path), path, format, args...)
+}
+
+// EventTypes are the event types of API.md that a webhook may subscribe to.
+var EventTypes = []string{
+	"interaction.created", "interaction.updated", "interaction.offered", "interaction.inactive",
+	"transfer.requested", "transfer.accepted", "transfer.failed", "transfer.completed", "transfer.canceled",
+	"consult.started", "consult.connected", "consult.ended",
+	"agent.presence",
+}
+
+var (
+	apiVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	sha256Hex  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+func (v *validator) validate(c *Config) {
+	v.listen(c.Listen)
+	v.store(c.Store)
+	v.crm(c.CRM)
+	v.routing(c.Routing)
+	v.timeouts(c.Timeouts)
+	v.capabilities(c.Capabilities)
+	v.deferral(&c.Deferral)
+	services := v.services(c.Services)
+	tokens := map[string]string{}
+	v.agents(c.Agents, services, tokens)
+	v.tokens(c.Tokens, tokens)
+	v.webhooks(c.Webhooks)
+}
+
+func (v *validator) listen(addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.errorf("listen", "invalid address %q (want host:port, e.g. 127.0.0.1:8080)", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.errorf("listen", "invalid port %q (want 0 to 65535)", port)
+	}
+}
+
+func (v *validator) store(s Store) {
+	switch s.Driver {
+	case DriverSQLite:
+	case DriverPostgres:
+		if s.DSN.IsZero() {
+			v.errorf("store.dsn", "required for driver postgres")
+		}
+	default:
+		v.errorf("store.driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
+	}
+}
+
+func (v *validator) crm(c CRM) {
+	v.positive("crm.poll_interval", c.PollInterval)
+	switch c.Kind {
+	case CRMSim:
+	case CRMSalesforce:
+		v.salesforce(c.Salesforce)
+	default:
+		v.errorf("crm.kind", "unknown kind %q (want salesforce or sim)", c.Kind)
+	}
+}
+
+func (v *validator) salesforce(s Salesforce) {
+	const path = "crm.salesforce"
+	if !isHTTPURL(s.LoginURL) {
+		v.errorf(path+".login_url", "want an absolute http or https URL")
+	}
+	if !apiVersion.MatchString(s.APIVersion) {
+		v.errorf(path+".api_version", "invalid API version %q (want e.g. 62.0)", s.APIVersion)
+	}
+	// The fields each OAuth flow needs.
+	var need []string
+	switch s.Auth {
+	case AuthClientCredentials:
+		need = []string{"client_id", "client_secret"}
+	case AuthPassword:
+		need = []string{"client_id", "client_secret", "username", "password"}
+	case AuthJWT:
+		need = []string{"client_id", "username", "private_key"}
+	case "":
+		v.errorf(path+".auth", "required with crm.kind salesforce (want client_credentials, jwt or password)")
+	default:
+		v.errorf(path+".auth", "unknown auth %q (want client_credentials, jwt or password)", s.Auth)
+	}
+	set := map[string]bool{
+		"client_id":     s.ClientID != "",
+		"client_secret": !s.ClientSecret.IsZero(),
+		"username":      s.Username != "",
+		"password":      !s.Password.IsZero(),
+		"private_key":   !s.PrivateKey.IsZero(),
+	}
+	for _, name := range need {
+		if !set[name] {
+			v.errorf(path+"."+name, "required for auth %s", s.Auth)
+		}
+	}
+}
+
+func (v *validator) routing(r Routing) {
+	for _, m := range sortedKeys(r.AutoAccept) {
+		v.media(join("routing.auto_accept", string(m)), m)
+	}
+	v.positive("routing.push_timeout", r.PushTimeout)
+	if _, err := contactpad.ParsePresence(string(r.PushTimeoutPresence)); err != nil {
+		v.errorf("routing.push_timeout_presence", "%s", err)
+	}
+}
+
+func (v *validator) timeouts(t Timeouts) {
+	for _, m := range sortedKeys(t.WrapUp) {
+		path := join("timeouts.wrap_up", string(m))
+		if v.media(path, m) {
+			v.positive(path, t.WrapUp[m])
+		}
+	}
+	if t.WrapUpMaxExtensions < 0 {
+		v.errorf("timeouts.wrap_up_max_extensions", "must not be negative, got %d", t.WrapUpMaxExtensions)
+	}
+	v.positive("timeouts.transfer_accept", t.TransferAccept)
+	v.positive("timeouts.consult", t.Consult)
+	for _, m := range sortedKeys(t.Inactivity) {
+		path := join("timeouts.inactivity", string(m))
+		if v.media(path, m) && t.Inactivity[m] < 0 {
+			v.errorf(path, "must not be negative, got %s (0 turns it off)", t.Inactivity[m])
+		}
+	}
+}
+
+// pairedActions go together in contactpad.Matrix.WithOverrides.
+var pairedActions = [][2]contactpad.Action{
+	{contactpad.ActionHold, contactpad.ActionRetrieve},
+	{contactpad.ActionDefer, contactpad.ActionResume},
+}
+
+func (v *validator) capabilities(caps map[contactpad.Media]map[contactpad.Action]bool) {
+	for _, m := range sortedKeys(caps) {
+		path := join("capabilities", string(m))
+		v.media(path, m)
+		row := caps[m]
+		for _, a := range sortedKeys(row) {
+			if _, err := contactpad.ParseAction(string(a)); err != nil {
+				v.errorf(join(path, string(a)), "%s (want %s)", err, actionList())
+			}
+		}
+		for _, p := range pairedActions {
+			first, ok1 := row[p[0]]
+			second, ok2 := row[p[1]]
+			if ok1 && ok2 && first != second {
+				v.errorf(path, "%s and %s go together; set them alike", p[0], p[1])
+			}
+		}
+	}
+}
+
+func actionList() string {
+	names := make([]string, len(contactpad.Actions))
+	for i, a := range contactpad.Actions {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (v *validator) deferral(d *Deferral) {
+	switch d.Reopen {
+	case ReopenOwnerThenQueue, ReopenQueue:
+	default:
+		v.errorf("deferral.reopen", "unknown reopen policy %q (want owner_then_queue or queue)", d.Reopen)
+	}
+	for i := range d.Rules {
+		r := &d.Rules[i]
+		path := index("deferral.rules", i)
+		v.rule(path, r)
+		v.positive(path+".after", r.After)
+	}
+}
+
+// rule compiles a deferral rule's expression into the rule.
+func (v *validator) rule(path string, r *DeferralRule) {
+	path += ".when"
+	if strings.TrimSpace(r.When) == "" {
+		v.errorf(path, "required")
+		return
+	}
+	program, err := compileRule(r.When)
+	if err == nil {
+		r.program = program
+		return
+	}
+	if v.d.hasFailed(path) {
+		return
+	}
+	line, msg := v.d.valueLineOf(path), err.Error()
+	var ferr *file.Error
+	if errors.As(err, &ferr) {
+		msg = ferr.Message
+		if ferr.Snippet != "" {
+			msg += fmt.Sprintf(" (column %d)", ferr.Column+1)
+			if ferr.Line > 1 && line > v.d.lineOf(path) {
+				// A block scalar keeps its lines.
+				line += ferr.Line - 1
+			}
+		}
+	}
+	v.d.addError(line, path, "invalid expression: %s", msg)
+}
+
+// services checks the services and returns the path of each service ID.
+func (v *validator) services(services []Service) map[string]string {
+	ids := map[string]string{}
+	for i, s := range services {
+		path := index("services", i)
+		v.uniqueID(path, "service", s.ID, ids)
+	}
+	return ids
+}
+
+// agents checks the agents and their references to services, and notes the
+// path of each token hash in tokens.
+func (v *validator) agents(agents []Agent, services, tokens map[string]string) {
+	ids := map[string]string{}
+	for i, a := range agents {
+		path := index("agents", i)
+		v.uniqueID(path, "agent", a.ID, ids)
+		if a.TokenSHA256 != "" {
+			v.tokenHash(path+".token_sha256", a.TokenSHA256, tokens)
+		}
+		named := map[string]bool{}
+		for j, s := range a.Services {
+			spath := index(path+".services", j)
+			switch {
+			case named[s]:
+				v.errorf(spath, "agent %s names service %q twice", a.ID, s)
+			case services[s] == "":
+				v.errorf(spath, "agent %s names unknown service %q", a.ID, s)
+			}
+			named[s] = true
+		}
+		for _, m := range sortedKeys(a.Capacity) {
+			cpath := join(path+".capacity", string(m))
+			if v.media(cpath, m) && a.Capacity[m] < 0 {
+				v.errorf(cpath, "must not be negative, got %d", a.Capacity[m])
+			}
+		}
+	}
+}
+
+func (v *validator) tokens(list []Token, hashes map[string]string) {
+	names := map[string]string{}
+	for i, t := range list {
+		path := index("tokens", i)
+		switch {
+		case t.Name == "":
+			v.errorf(path+".name", "required")
+		case names[t.Name] != "":
+			v.errorf(path+".name", "duplicate token name %q (first at line %d)", t.Name, v.d.lineOf(names[t.Name]))
+		default:
+			names[t.Name] = path + ".name"
+		}
+		switch t.Role {
+		case RoleAdmin, RoleIntegration:
+		case "":
+			v.errorf(path+".role", "required (admin or integration)")
+		default:
+			v.errorf(path+".role", "unknown role %q (want admin or integration)", t.Role)
+		}
+		if t.TokenSHA256 == "" {
+			v.errorf(path+".token_sha256", "required")
+			continue
+		}
+		v.tokenHash(path+".token_sha256", t.TokenSHA256, hashes)
+	}
+}
+
+func (v *validator) webhooks(hooks []Webhook) {
+	for i, h := range hooks {
+		path := index("webhooks", i)
+		if !isHTTPURL(h.URL) {
+			// The URL is not quoted: some carry a token.
+			v.errorf(path+".url", "want an absolute http or https URL")
+		}
+		if h.Secret.IsZero() {
+			v.errorf(path+".secret", "required (the key that signs each delivery)")
+		}
+		for j, e := range h.Events {
+			if !slices.Contains(EventTypes, e) {
+				v.errorf(index(path+".events", j), "unknown event type %q (want one of %s)", e, strings.Join(EventTypes, ", "))
+			}
+		}
+	}
+}
+
+// uniqueID checks the id of a list entry; ids maps each id seen to the
+// path of its key.
+func (v *validator) uniqueID(path, what, id string, ids map[string]string) {
+	path += ".id"
+	switch {
+	case id == "":
+		v.errorf(path, "required")
+	case ids[id] != "":
+		v.errorf(path, "duplicate %s id %q (first at line %d)", what, id, v.d.lineOf(ids[id]))
+	default:
+		ids[id] = path
+	}
+}
+
+// tokenHash checks a token hash, which must also be unique: one token
+// names one identity. The hash is never quoted, in case a token was
+// pasted in its place.
+func (v *validator) tokenHash(path, hash string, seen map[string]string) {
+	switch {
+	case !sha256Hex.MatchString(hash):
+		v.errorf(path, "want 64 lowercase hex digits (the SHA-256 of the token)")
+	case seen[hash] != "":
+		v.errorf(path, "same token as %s", parent(seen[hash]))
+	default:
+		seen[hash] = path
+	}
+}
+
+// media reports whether m is a media type, reporting it if not.
+func (v *validator) media(path string, m contactpad.Media) bool {
+	if _, err := contactpad.ParseMedia(string(m)); err != nil {
+		v.errorf(path, "%s", err)
+		return false
+	}
+	return true
+}
+
+// positive checks a timeout.
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.errorf(path, "must be greater than 0, got %s", d)
+	}
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// sortedKeys returns the keys of a map in order, for a stable report.
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
