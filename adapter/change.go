@@ -1,0 +1,285 @@
+package adapter
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// actorSystem is the audit actor of timers and ingest; actorAdmin of
+// commands with no agent.
+const (
+	actorSystem = "system"
+	actorAdmin  = "admin"
+)
+
+// change is one command being applied inside a store transaction. Every
+// write goes through it, so that each interaction change carries its audit
+// entry, event, outbox rows and timers.
+type change struct {
+	tx  Tx
+	now time.Time
+	s   *Settings
+	// agents holds the configured agents by ID (names, CRM user ids).
+	agents map[string]contactpad.Agent
+	res    Result
+}
+
+// record describes why an interaction changed, for its audit entry and event.
+type record struct {
+	actor    string
+	action   string // audit action; empty: no audit entry (not a transition)
+	category string // handling-export category
+	message  string
+	data     map[string]string
+	event    EventType // default interaction.updated
+	flags    map[string]bool
+	activity bool // an agent worked on it: resets the inactivity period
+}
+
+func actorOf(agent string) string {
+	if agent == "" {
+		return actorAdmin
+	}
+	return agent
+}
+
+// interaction loads an interaction, wrapping ErrNotFound with its ID.
+func (c *change) interaction(id string) (*contactpad.Interaction, error) {
+	i, err := c.tx.Interaction(id)
+	if err != nil {
+		return nil, fmt.Errorf("interaction %s: %w", id, err)
+	}
+	return i, nil
+}
+
+// owned loads an interaction that agent (if any) must own, and checks the
+// capability matrix for action.
+func (c *change) owned(id, agent string, action contactpad.Action) (*contactpad.Interaction, error) {
+	i, err := c.interaction(id)
+	if err != nil {
+		return nil, err
+	}
+	if agent != "" && i.Owner != agent {
+		return nil, fmt.Errorf("interaction %s is not %s's: %w", id, agent, ErrForbidden)
+	}
+	if action != "" && !c.s.Matrix.Allows(i.Media, action) {
+		return nil, &ActionNotAllowedError{Action: action, Media: i.Media}
+	}
+	return i, nil
+}
+
+// save writes i, which was before, with the audit entry, event, outbox
+// rows and timers its change implies.
+func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, r record) error {
+	i.Version++
+	i.UpdatedAt = c.now
+	if r.activity || i.Status != before.Status {
+		i.LastActivityAt = c.now
+	}
+	if err := c.tx.PutInteraction(i); err != nil {
+		return fmt.Errorf("save interaction %s: %w", i.ID, err)
+	}
+	if err := c.syncTimers(i, &before); err != nil {
+		return err
+	}
+	if r.action != "" {
+		if err := c.audit(i, before.Status, r); err != nil {
+			return err
+		}
+	}
+	if i.CRMID != "" {
+		if wb := c.writeback(i); before.Version == 0 || !wb.equal(c.writeback(&before)) {
+			if err := c.outbox(i, OutboxUpdate, wb); err != nil {
+				return err
+			}
+		}
+	}
+	typ := r.event
+	if typ == "" {
+		typ = EventInteractionUpdated
+	}
+	snapshot := *i
+	c.res.Interaction = &snapshot
+	return c.emit(Event{Type: typ, Interaction: &snapshot, Flags: r.flags,
+		Audience: audience(i.Owner, before.Owner, i.TargetAgent)})
+}
+
+// syncTimers arms and clears the timers that follow from i's state: the
+// offer timeout while offered, the wrap-up end while in wrap-up, the due
+// date while deferred, and the inactivity timer while connected.
+func (c *change) syncTimers(i, before *contactpad.Interaction) error {
+	type timed struct {
+		kind   TimerKind
+		status contactpad.Status
+		at     func(*contactpad.Interaction) *time.Time
+	}
+	for _, t := range []timed{
+		{TimerOfferTimeout, contactpad.Offered, func(x *contactpad.Interaction) *time.Time { return x.OfferExpiresAt }},
+		{TimerWrapUpEnd, contactpad.WrapUp, func(x *contactpad.Interaction) *time.Time { return x.WrapUpEndsAt }},
+		{TimerDueDate, contactpad.Deferred, func(x *contactpad.Interaction) *time.Time { return x.DueBy }},
+	} {
+		now, was := i.Status == t.status, before.Status == t.status
+		switch {
+		case now && (!was || !equalTime(t.at(i), t.at(before))):
+			if at := t.at(i); at != nil {
+				if err := c.tx.SetTimer(Timer{Kind: t.kind, Ref: i.ID, DueAt: *at}); err != nil {
+					return err
+				}
+			}
+		case !now && was:
+			if err := c.tx.ClearTimer(t.kind, i.ID); err != nil {
+				return err
+			}
+		}
+	}
+	idle := c.s.Inactivity[i.Media]
+	switch {
+	case i.Status == contactpad.Connected && idle > 0 &&
+		(before.Status != contactpad.Connected || !i.LastActivityAt.Equal(before.LastActivityAt)):
+		return c.tx.SetTimer(Timer{Kind: TimerInactivity, Ref: i.ID, DueAt: i.LastActivityAt.Add(idle)})
+	case i.Status != contactpad.Connected && before.Status == contactpad.Connected && idle > 0:
+		return c.tx.ClearTimer(TimerInactivity, i.ID)
+	}
+	return nil
+}
+
+func equalTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// audit appends the audit entry of r for i, and its outbox row.
+func (c *change) audit(i *contactpad.Interaction, from contactpad.Status, r record) error {
+	e := &AuditEntry{ID: newID("aud"), InteractionID: i.ID, At: c.now, Actor: r.actor,
+		Action: r.action, Category: r.category, FromStatus: from, ToStatus: i.Status,
+		Message: r.message, Data: r.data}
+	if e.Actor == "" {
+		e.Actor = actorSystem
+	}
+	if err := c.tx.AppendAudit(e); err != nil {
+		return fmt.Errorf("audit interaction %s: %w", i.ID, err)
+	}
+	if i.CRMID == "" {
+		return nil
+	}
+	return c.outbox(i, OutboxAudit, e)
+}
+
+func (c *change) outbox(i *contactpad.Interaction, kind OutboxKind, payload any) error {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	row := &OutboxRow{InteractionID: i.ID, CRMObject: i.CRMObject, CRMID: i.CRMID, Kind: kind,
+		Payload: body, State: OutboxPending, CreatedAt: c.now}
+	if err := c.tx.AppendOutbox(row); err != nil {
+		return fmt.Errorf("outbox interaction %s: %w", i.ID, err)
+	}
+	return nil
+}
+
+// writeback is the part of i that the CRM mirrors.
+func (c *change) writeback(i *contactpad.Interaction) Writeback {
+	wb := Writeback{Status: i.Status, Owner: i.Owner, OwnerCRMUserID: c.agents[i.Owner].CRMUserID,
+		DueBySetManually: i.DueBySetManually, AutoOpenedDueToDueDate: i.AutoOpenedDueToDueDate,
+		ResumedFrom: i.ResumedFrom, Service: i.Service}
+	if i.DueBy != nil {
+		// A value, not the pointer, so that two writebacks compare by content.
+		due := i.DueBy.UTC()
+		wb.DueBy = &due
+	}
+	return wb
+}
+
+func (w Writeback) equal(o Writeback) bool {
+	if !equalTime(w.DueBy, o.DueBy) {
+		return false
+	}
+	w.DueBy, o.DueBy = nil, nil
+	return w == o
+}
+
+// emit stores an event and keeps it for the Result.
+func (c *change) emit(e Event) error {
+	e.At = c.now
+	if err := c.tx.AppendEvent(&e); err != nil {
+		return fmt.Errorf("event %s: %w", e.Type, err)
+	}
+	c.res.Events = append(c.res.Events, e)
+	return nil
+}
+
+// audience lists the distinct non-empty agents.
+func audience(agents ...string) []string {
+	out := make([]string, 0, len(agents))
+	for _, a := range agents {
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// agent loads an agent, wrapping ErrNotFound with its ID.
+func (c *change) agent(id string) (*contactpad.Agent, error) {
+	a, err := c.tx.Agent(id)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// hasRoom reports whether an agent with load may take one more interaction
+// of media, honouring the release-all-before-next policy.
+func (c *change) hasRoom(a *contactpad.Agent, load contactpad.Capacity, media contactpad.Media) bool {
+	if load[media] >= a.Capacity[media] {
+		return false
+	}
+	if c.s.ReleaseAllBeforeNext {
+		for _, n := range load {
+			if n > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// roomFor checks that agent may take one more interaction of media.
+func (c *change) roomFor(agent string, media contactpad.Media) error {
+	a, err := c.agent(agent)
+	if err != nil {
+		return err
+	}
+	load, err := c.tx.Load(agent)
+	if err != nil {
+		return err
+	}
+	if !c.hasRoom(a, load, media) {
+		return &ConflictError{Reason: fmt.Sprintf("agent %s has no free %s capacity (%d of %d in use)",
+			agent, media, load[media], a.Capacity[media])}
+	}
+	return nil
+}
+
+// newID returns a random ID with a readable prefix, unique across replicas.
+func newID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	var sb strings.Builder
+	sb.WriteString(prefix)
+	sb.WriteByte('_')
+	for _, x := range b {
+		sb.WriteByte(alphabet[x&31])
+	}
+	return sb.String()
+}

@@ -1,0 +1,119 @@
+package adapter
+
+import (
+	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// Command is one request to change state. Every command goes through
+// Engine.Apply: one store transaction that writes the new state with its
+// audit entries, events, outbox rows and timers, or nothing at all.
+//
+// Commands that name an Agent act as that agent and are refused with
+// ErrForbidden when the interaction, transfer or consult is not theirs. An
+// empty Agent means an admin or the system, which may act on anything.
+type Command interface {
+	apply(c *change) error
+}
+
+// Result is what a committed command produced.
+type Result struct {
+	Interaction *contactpad.Interaction
+	Transfer    *contactpad.Transfer
+	Consult     *contactpad.Consult
+	Agent       *contactpad.Agent
+	// Events are the events the command committed, with their Seq.
+	Events []Event
+}
+
+// Ingest turns a CRM work item into an interaction, or updates the
+// interaction already made from the same CRM record (idempotent by CRM id).
+type Ingest struct{ Item contactpad.WorkItem }
+
+// SyncAgents makes the store's agents match the configured ones, keeping
+// the presence of agents that already exist.
+type SyncAgents struct{ Agents []contactpad.Agent }
+
+// SetPresence changes an agent's presence.
+type SetPresence struct {
+	Agent    string
+	Presence contactpad.Presence
+}
+
+// Accept answers an offer.
+type Accept struct{ ID, Agent string }
+
+// Decline refuses an offer; the interaction goes to another agent.
+type Decline struct{ ID, Agent, Reason string }
+
+// Hold puts a live interaction on hold.
+type Hold struct{ ID, Agent string }
+
+// Retrieve takes a live interaction off hold.
+type Retrieve struct{ ID, Agent string }
+
+// Release ends the customer contact and starts wrap-up.
+type Release struct{ ID, Agent string }
+
+// ExtendWrapUp adds one wrap-up period, up to the configured number of times.
+type ExtendWrapUp struct{ ID, Agent string }
+
+// FinishWrapUp ends wrap-up now.
+type FinishWrapUp struct{ ID, Agent string }
+
+// Abandon force-ends an interaction when release did not work: no wrap-up,
+// capacity freed at once, counted apart from completed.
+type Abandon struct {
+	ID, Agent string
+	Confirm   bool
+	Reason    string
+}
+
+// Defer makes an interaction pending until DueBy. A nil DueBy is computed
+// by the first matching deferral rule, or refused with ErrDueByRequired.
+type Defer struct {
+	ID, Agent string
+	DueBy     *time.Time
+}
+
+// Resume takes an interaction back from the Deferred or the History folder
+// into Agent's Ongoing folder. With no Agent (an admin), it goes back to
+// routing. A manual reopen (status: open) is a Resume of a deferred one.
+type Resume struct{ ID, Agent string }
+
+// StartConsult opens a consult leg to an agent or an external number.
+type StartConsult struct {
+	ID, Agent string
+	Target    contactpad.Target
+}
+
+// AnswerConsult connects a ringing consult leg (its target agent answers).
+type AnswerConsult struct{ ConsultID, Agent string }
+
+// EndConsult ends a consult leg; either party may end it.
+type EndConsult struct{ ConsultID, Agent string }
+
+// StartTransfer starts a warm or cold transfer to an agent or a service.
+type StartTransfer struct {
+	ID, Agent string
+	Target    contactpad.Target
+	Mode      contactpad.TransferMode
+	Note      string
+}
+
+// AcceptTransfer answers a warm transfer request addressed to Agent.
+type AcceptTransfer struct{ TransferID, Agent string }
+
+// DeclineTransfer refuses a warm transfer request addressed to Agent.
+type DeclineTransfer struct{ TransferID, Agent, Reason string }
+
+// CompleteTransfer hands an accepted warm transfer over ("Transfer now").
+type CompleteTransfer struct{ TransferID, Agent string }
+
+// CancelTransfer gives up an open transfer; the initiator keeps the work.
+type CancelTransfer struct{ TransferID, Agent string }
+
+// FireTimer runs what a due timer stands for. The scheduler sends it; it
+// does nothing if the timer was cleared or re-armed since it was read.
+type FireTimer struct{ Timer Timer }

@@ -1,0 +1,143 @@
+package adapter
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// timeFormat is how times appear in audit data and messages.
+const timeFormat = time.RFC3339
+
+func (cmd Defer) apply(c *change) error {
+	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionDefer)
+	if err != nil {
+		return err
+	}
+	if !canTake(stepDefer, i.Status) {
+		return &TransitionError{Object: "interaction", ID: i.ID, Action: "defer", State: string(i.Status)}
+	}
+	due, manual, rule := cmd.DueBy, true, ""
+	if due == nil {
+		for _, r := range c.s.DeferralRules {
+			if r.Match(i) {
+				at := c.now.Add(r.After)
+				due, manual, rule = &at, false, r.Name
+				break
+			}
+		}
+		if due == nil {
+			return ErrDueByRequired
+		}
+	}
+	if !due.After(c.now) {
+		return &DueByInPastError{DueBy: *due, Now: c.now}
+	}
+	before := *i
+	if err := take(i, stepDefer, "defer"); err != nil {
+		return err
+	}
+	if err := c.cancelOpenTransfers(i, "deferred"); err != nil {
+		return err
+	}
+	at := due.UTC()
+	i.DueBy, i.DueBySetManually, i.AutoOpenedDueToDueDate = &at, manual, false
+	i.Held, i.QueuedAt, i.OfferExpiresAt, i.TargetAgent = false, nil, nil, ""
+	data := map[string]string{"due_by": at.Format(timeFormat), "due_by_was_set_manually": fmt.Sprint(manual)}
+	if rule != "" {
+		data["rule"] = rule
+	}
+	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "deferred", category: "status_action",
+		message: "Deferred until " + at.Format(timeFormat), data: data, activity: true}); err != nil {
+		return err
+	}
+	if before.Owner == "" || before.Status != contactpad.Connected {
+		return nil
+	}
+	return c.routeAgent(before.Owner, false)
+}
+
+func (cmd Resume) apply(c *change) error {
+	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionResume)
+	if err != nil {
+		return err
+	}
+	if !canTake(stepResume, i.Status) {
+		return &TransitionError{Object: "interaction", ID: i.ID, Action: "resume", State: string(i.Status),
+			Reason: "only deferred (Deferred folder) and completed (History folder) interactions can be resumed"}
+	}
+	from := string(i.Status)
+	before := *i
+	if cmd.Agent != "" {
+		if err := c.roomFor(cmd.Agent, i.Media); err != nil {
+			return err
+		}
+		if err := take(i, stepResume, "resume"); err != nil {
+			return err
+		}
+		i.Owner = cmd.Agent
+	} else {
+		if err := take(i, stepResumeQueue, "resume"); err != nil {
+			return err
+		}
+		now := c.now
+		i.Owner, i.QueuedAt = "", &now
+	}
+	i.ResumedFrom, i.AutoOpenedDueToDueDate = from, false
+	i.WrapUpEndsAt, i.WrapUpExtended = nil, 0
+	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "resumed", category: "status_action",
+		message: "Interaction resumed by an agent", data: map[string]string{"resumed_from": from},
+		activity: true}); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
+}
+
+// reopenDue reopens a deferred interaction at its due date: back to its
+// owner when the policy allows and the owner is logged in with room for it,
+// else back to routing. Either way auto_opened_due_to_due_date is set.
+func (c *change) reopenDue(i *contactpad.Interaction) error {
+	before := *i
+	toOwner := false
+	if c.s.Reopen != ReopenQueue && i.Owner != "" {
+		a, err := c.agent(i.Owner)
+		if err != nil {
+			return err
+		}
+		load, err := c.tx.Load(a.ID)
+		if err != nil {
+			return err
+		}
+		toOwner = a.Presence.LoggedIn() && c.hasRoom(a, load, i.Media)
+	}
+	msg := "Reopened at its due date into " + i.Owner + "'s Ongoing folder"
+	if toOwner {
+		if err := take(i, stepReopenOwner, "reopen"); err != nil {
+			return err
+		}
+	} else {
+		if err := take(i, stepReopenQueue, "reopen"); err != nil {
+			return err
+		}
+		now := c.now
+		i.Owner, i.QueuedAt = "", &now
+		msg = "Reopened at its due date and returned to routing"
+	}
+	i.AutoOpenedDueToDueDate = true
+	if err := c.save(i, before, record{actor: actorSystem, action: "reopened", category: "system", message: msg,
+		flags: map[string]bool{"auto_opened_due_to_due_date": true}}); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
+}
+
+// inactive raises interaction.inactive for a connected interaction nobody
+// has worked on for the configured period. The panel then offers transfer,
+// defer or complete.
+func (c *change) inactive(i *contactpad.Interaction) error {
+	snapshot := *i
+	c.res.Interaction = &snapshot
+	return c.emit(Event{Type: EventInteractionInactive, Interaction: &snapshot, Audience: audience(i.Owner),
+		Flags: map[string]bool{"inactive": true}})
+}

@@ -1,0 +1,235 @@
+// Package adapter is the engine of ctibridge: the interaction state machine,
+// routing, transfers, consults, wrap-up, deferral, timers, audit and events.
+//
+// Every state change is a Command applied by Engine.Apply: one store
+// transaction that writes the new state with its audit entries, events,
+// outbox rows and timers, or nothing. The Store is the only authority; the
+// engine keeps no state of its own between commands, so several engines may
+// share one store. Timers are store rows; one scheduler loop per engine
+// sleeps until the earliest and fires it as a command.
+package adapter
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/sirupsen/logrus"
+)
+
+// Engine applies commands to a Store and fires its timers.
+type Engine struct {
+	store    Store
+	s        Settings
+	agents   map[string]contactpad.Agent
+	log      logrus.FieldLogger
+	now      func() time.Time
+	maxBatch int
+	idlePoll time.Duration
+	onEvents func([]Event)
+	last     time.Time // the previous command's time; owned by the commit goroutine
+
+	reqs    chan *request
+	wake    chan struct{}
+	ready   chan struct{}
+	stopped chan struct{}
+	stop    sync.Once
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithLogger sets the logger (default: logrus's standard logger).
+func WithLogger(l logrus.FieldLogger) Option { return func(e *Engine) { e.log = l } }
+
+// WithClock sets the clock (default time.Now). Tests use testing/synctest
+// rather than a fake clock; this is for tools that replay time.
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// WithMaxBatch bounds how many commands share one transaction (default 512).
+func WithMaxBatch(n int) Option { return func(e *Engine) { e.maxBatch = n } }
+
+// WithIdlePoll sets how often the scheduler looks for timers armed by other
+// engines sharing the store (default 10s).
+func WithIdlePoll(d time.Duration) Option { return func(e *Engine) { e.idlePoll = d } }
+
+// OnEvents registers f to be called with the events of every committed
+// batch, in Seq order, from the engine's commit goroutine. f must not block.
+func OnEvents(f func([]Event)) Option { return func(e *Engine) { e.onEvents = f } }
+
+// New returns an engine over store with settings s. Call Run to start it.
+func New(store Store, s Settings, opts ...Option) *Engine {
+	e := &Engine{
+		store: store, s: s, agents: make(map[string]contactpad.Agent, len(s.Agents)),
+		log: logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second,
+		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	for _, a := range s.Agents {
+		e.agents[a.ID] = a
+	}
+	if e.s.Matrix == nil {
+		e.s.Matrix = contactpad.DefaultMatrix()
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+type request struct {
+	cmd  Command
+	res  Result
+	err  error
+	done chan struct{}
+}
+
+// Outcome is the result of one command of ApplyAll.
+type Outcome struct {
+	Result
+	Err error
+}
+
+// Run syncs the configured agents into the store, then applies commands
+// and fires timers until ctx is done. Timers that fell due while no engine
+// ran fire at once. Run returns nil when ctx is canceled.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.stop.Do(func() { close(e.stopped) })
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { e.runCommits(ctx) })
+	if _, err := e.Apply(ctx, SyncAgents{Agents: e.s.Agents}); err != nil {
+		return fmt.Errorf("sync agents: %w", err)
+	}
+	close(e.ready)
+	wg.Go(func() { e.runScheduler(ctx) })
+	<-ctx.Done()
+	return nil
+}
+
+// Ready is closed once Run has synced the configured agents and accepts commands.
+func (e *Engine) Ready() <-chan struct{} { return e.ready }
+
+// Apply applies one command and returns what it committed. It is safe for
+// concurrent use; concurrent commands share transactions (group commit)
+// but each is all-or-nothing on its own.
+func (e *Engine) Apply(ctx context.Context, cmd Command) (Result, error) {
+	out := e.ApplyAll(ctx, []Command{cmd})
+	return out[0].Result, out[0].Err
+}
+
+// ApplyAll applies several commands, in order, each all-or-nothing.
+func (e *Engine) ApplyAll(ctx context.Context, cmds []Command) []Outcome {
+	reqs := make([]*request, len(cmds))
+	out := make([]Outcome, len(cmds))
+	for k, cmd := range cmds {
+		reqs[k] = &request{cmd: cmd, done: make(chan struct{})}
+		select {
+		case e.reqs <- reqs[k]:
+		case <-ctx.Done():
+			reqs[k].err = ctx.Err()
+			close(reqs[k].done)
+		case <-e.stopped:
+			reqs[k].err = ErrStopped
+			close(reqs[k].done)
+		}
+	}
+	for k, r := range reqs {
+		select {
+		case <-r.done:
+			out[k] = Outcome{Result: r.res, Err: r.err}
+		case <-ctx.Done():
+			out[k] = Outcome{Err: ctx.Err()}
+		case <-e.stopped:
+			select {
+			case <-r.done:
+				out[k] = Outcome{Result: r.res, Err: r.err}
+			default:
+				out[k] = Outcome{Err: ErrStopped}
+			}
+		}
+	}
+	return out
+}
+
+// runCommits takes the commands waiting and applies them in one
+// transaction, until ctx is done.
+func (e *Engine) runCommits(ctx context.Context) {
+	batch := make([]*request, 0, e.maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-e.reqs:
+			batch = append(batch, r)
+		case <-ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < e.maxBatch {
+			select {
+			case r := <-e.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		e.commit(ctx, batch)
+	}
+}
+
+func (e *Engine) commit(ctx context.Context, batch []*request) {
+	fns := make([]func(Tx) error, len(batch))
+	for k, r := range batch {
+		now := e.tick()
+		fns[k] = func(tx Tx) error {
+			c := &change{tx: tx, now: now, s: &e.s, agents: e.agents}
+			err := r.cmd.apply(c)
+			r.res = c.res
+			return err
+		}
+	}
+	errs, err := e.store.Update(ctx, fns)
+	var events []Event
+	for k, r := range batch {
+		switch {
+		case err != nil:
+			r.res, r.err = Result{}, fmt.Errorf("commit: %w", err)
+		case errs[k] != nil:
+			r.res, r.err = Result{}, errs[k]
+		default:
+			events = append(events, r.res.Events...)
+		}
+		close(r.done)
+	}
+	if len(events) > 0 {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+		if e.onEvents != nil {
+			e.onEvents(events)
+		}
+	}
+}
+
+// tick returns the time of the next command: now, in UTC without a
+// monotonic reading (as the store keeps it), and strictly after the
+// previous command's, so that commands sharing a transaction or an instant
+// still queue first-come first-served.
+func (e *Engine) tick() time.Time {
+	now := e.now().UTC()
+	if !now.After(e.last) {
+		now = e.last.Add(time.Nanosecond)
+	}
+	e.last = now
+	return now
+}
+
+// Store returns the engine's store, for reads.
+func (e *Engine) Store() Store { return e.store }
+
+// Settings returns the engine's settings.
+func (e *Engine) Settings() Settings { return e.s }

@@ -1,0 +1,54 @@
+package enginetest
+
+import (
+	"testing"
+	"testing/synctest"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// Run runs the whole behaviour suite against stores made by open.
+func Run(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, Opener)
+	}{
+		{"capability matrix", testMatrix},
+		{"capability overrides", testMatrixOverrides},
+		{"refusals", testRefusals},
+		{"ingest is idempotent by CRM id", testIngestIdempotent},
+		{"routing by service, priority and wait time", testRoutingOrder},
+		{"routing by presence and capacity", testRoutingCapacity},
+		{"release all before next", testReleaseAllBeforeNext},
+		{"offers: accept, decline and re-route", testOffers},
+		{"offers: push timeout", testPushTimeout},
+		{"offers: withdrawn at logout", testLogoutWithdrawsOffers},
+		{"hold and retrieve", testHold},
+		{"release, wrap-up and completion", testWrapUp},
+		{"abandon", testAbandon},
+		{"defer", testDefer},
+		{"deferral rules compute due dates", testDeferralRules},
+		{"reopen at the due date", testReopenAtDueDate},
+		{"resume and manual reopen", testResume},
+		{"inactivity", testInactivity},
+		{"warm transfer", testWarmTransfer},
+		{"warm transfer fails", testWarmTransferFails},
+		{"warm transfer delivery by presence", testTransferDelivery},
+		{"cold transfer", testColdTransfer},
+		{"consult", testConsult},
+		{"audit, events and outbox", testAuditEventsOutbox},
+		{"crash safety", testCrashSafety},
+		{"concurrency", testConcurrency},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, open) })
+	}
+}
+
+// bubble runs f in a synctest bubble with a started harness, stopped at the end.
+func bubble(t *testing.T, open Opener, tweak func(*adapter.Settings), f func(h *Harness)) {
+	synctest.Test(t, func(t *testing.T) {
+		h := Start(t, open, tweak)
+		defer h.Stop()
+		f(h)
+	})
+}

@@ -1,0 +1,168 @@
+package enginetest
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/stretchr/testify/require"
+)
+
+// testWarmTransfer: the initiator writes a note; the target gets the
+// request with the note, accepts; the initiator keeps working until
+// "Transfer now"; then the target owns it, sees the history and the note,
+// and the initiator's capacity is free.
+func testWarmTransfer(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		call := h.Connected("alice", contactpad.Live)
+		h.Presence("bob", contactpad.Available)
+		res := h.Do(adapter.StartTransfer{ID: call.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"},
+			Mode: contactpad.Warm, Note: "Wants a refund for order 1138"})
+		tr := h.Transfer(res.Transfer.ID)
+		require.Equal(t, contactpad.TransferInitiated, tr.Status)
+		require.Equal(t, "bob", tr.Assignee)
+		require.WithinDuration(t, time.Now().Add(30*time.Second), *tr.ExpiresAt, time.Millisecond, "accept timeout 30s by default")
+		requested := h.Events(adapter.EventTransferRequested)
+		require.Len(t, requested, 1)
+		require.Equal(t, "Wants a refund for order 1138", requested[0].Transfer.Note)
+		require.ElementsMatch(t, []string{"alice", "bob"}, requested[0].Audience)
+		require.Equal(t, 1, h.Load("bob")[contactpad.Live], "the request holds bob's capacity")
+
+		h.Do(adapter.Hold{ID: call.ID, Agent: "alice"}) // the initiator keeps working meanwhile
+		h.Refused(adapter.CompleteTransfer{TransferID: tr.ID, Agent: "alice"}, adapter.CodeInvalidTransition)
+		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "carol"}, adapter.CodeForbidden)
+		h.Do(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"})
+		require.Equal(t, contactpad.TransferAccepted, h.Transfer(tr.ID).Status)
+		h.Refused(adapter.CompleteTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeForbidden)
+		h.Do(adapter.CompleteTransfer{TransferID: tr.ID, Agent: "alice"})
+
+		call = h.Get(call.ID)
+		require.Equal(t, "bob", call.Owner)
+		require.Equal(t, contactpad.Connected, call.Status)
+		require.False(t, call.Held)
+		require.Equal(t, "Wants a refund for order 1138", call.TransferNote, "the new owner sees the note")
+		require.Equal(t, contactpad.TransferCompleted, h.Transfer(tr.ID).Status)
+		require.Equal(t, 0, h.Load("alice")[contactpad.Live])
+		require.Equal(t, 1, h.Load("bob")[contactpad.Live])
+		last := h.LastAudit(call.ID)
+		require.Equal(t, "transferred", last.Action)
+		require.Equal(t, "Wants a refund for order 1138", last.Data["note"])
+		require.Len(t, h.Events(adapter.EventTransferCompleted), 1)
+	})
+	bubble(t, open, nil, func(h *Harness) { // warm transfer to a service: the first available agent
+		email := h.Connected("alice", contactpad.NonLive)
+		h.Presence("carol", contactpad.Available)
+		res := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Service: "billing"}, Note: "VAT question"})
+		require.Equal(t, "carol", res.Transfer.Assignee, "alice is the initiator, carol serves billing")
+		h.Do(adapter.AcceptTransfer{TransferID: res.Transfer.ID, Agent: "carol"})
+		h.Do(adapter.CompleteTransfer{TransferID: res.Transfer.ID, Agent: "alice"})
+		require.Equal(t, "carol", h.Get(email.ID).Owner)
+	})
+}
+
+// testWarmTransferFails: declined, or not accepted within the accept
+// timeout: the transfer stops with the reason, the initiator keeps the
+// interaction, and the note is kept for the next attempt.
+func testWarmTransferFails(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		email := h.Connected("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		first := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Note: "Escalation"}).Transfer
+
+		time.Sleep(30*time.Second - slack)
+		synctest.Wait()
+		require.Equal(t, contactpad.TransferInitiated, h.Transfer(first.ID).Status, "not before the accept timeout")
+		time.Sleep(2 * slack)
+		synctest.Wait()
+		failed := h.Transfer(first.ID)
+		require.Equal(t, contactpad.TransferFailed, failed.Status)
+		require.Equal(t, contactpad.FailedTimeout, failed.FailedReason)
+		require.Equal(t, "Escalation", failed.Note)
+		email = h.Get(email.ID)
+		require.Equal(t, "alice", email.Owner, "the initiator keeps the interaction")
+		require.Equal(t, contactpad.Connected, email.Status)
+		require.Equal(t, "Escalation", email.TransferNote, "the note is kept for the next attempt")
+		require.Equal(t, 0, h.Load("bob")[contactpad.NonLive])
+		events := h.Events(adapter.EventTransferFailed)
+		require.Len(t, events, 1)
+		require.Equal(t, "timeout", events[0].Transfer.FailedReason)
+		require.Equal(t, "timeout", h.LastAudit(email.ID).Data["failed_reason"])
+		h.Refused(adapter.AcceptTransfer{TransferID: first.ID, Agent: "bob"}, adapter.CodeInvalidTransition)
+
+		second := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Do(adapter.DeclineTransfer{TransferID: second.ID, Agent: "bob", Reason: "not my area"})
+		declined := h.Transfer(second.ID)
+		require.Equal(t, contactpad.TransferFailed, declined.Status)
+		require.Equal(t, contactpad.FailedDeclined, declined.FailedReason)
+		require.Equal(t, "not my area", declined.DeclineReason)
+		require.Equal(t, "Escalation", h.Get(email.ID).TransferNote, "an attempt without a note keeps the old one")
+
+		third := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Do(adapter.CancelTransfer{TransferID: third.ID, Agent: "alice"})
+		require.Equal(t, contactpad.TransferCanceled, h.Transfer(third.ID).Status)
+
+		fourth := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Do(adapter.Release{ID: email.ID, Agent: "alice"})
+		require.Equal(t, contactpad.TransferCanceled, h.Transfer(fourth.ID).Status, "release cancels a pending transfer")
+		for _, timer := range h.Timers(time.Now().Add(time.Minute)) {
+			require.NotEqual(t, adapter.TimerTransferAccept, timer.Kind, "its accept timer is cleared too")
+		}
+	})
+}
+
+// testTransferDelivery: a warm request reaches a busy agent when it becomes
+// available, a logged-out one when it logs in; the accept timeout runs from
+// delivery.
+func testTransferDelivery(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		email := h.Connected("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Busy)
+		tr := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		require.Empty(t, tr.Assignee, "bob is busy: not delivered yet")
+		require.Empty(t, h.Events(adapter.EventTransferRequested))
+		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeForbidden)
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.Equal(t, contactpad.TransferInitiated, h.Transfer(tr.ID).Status, "no timeout before delivery")
+		h.Presence("bob", contactpad.Available)
+		tr = h.Transfer(tr.ID)
+		require.Equal(t, "bob", tr.Assignee)
+		require.WithinDuration(t, time.Now().Add(30*time.Second), *tr.ExpiresAt, time.Millisecond)
+		require.Len(t, h.Events(adapter.EventTransferRequested), 1)
+		h.Do(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"})
+		h.Do(adapter.CompleteTransfer{TransferID: tr.ID, Agent: "alice"})
+		require.Equal(t, "bob", h.Get(email.ID).Owner)
+	})
+}
+
+// testColdTransfer: reassign now, to an agent (offered at once when
+// available, reserved for it until it is) or to a service's queue.
+func testColdTransfer(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		email := h.Connected("alice", contactpad.NonLive)
+		res := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"},
+			Mode: contactpad.Cold, Note: "Over to you"})
+		require.Equal(t, contactpad.TransferCompleted, res.Transfer.Status)
+		email = h.Get(email.ID)
+		require.Equal(t, contactpad.Queued, email.Status, "bob is logged out: reserved for him")
+		require.Equal(t, "bob", email.TargetAgent)
+		require.Equal(t, 0, h.Load("alice")[contactpad.NonLive], "the initiator lets go at once")
+
+		h.Presence("carol", contactpad.Available)
+		h.Presence("alice", contactpad.Available)
+		require.Equal(t, contactpad.Queued, h.Get(email.ID).Status, "nobody else gets it")
+		h.Presence("bob", contactpad.Available)
+		email = h.Get(email.ID)
+		require.Equal(t, "bob", email.Owner, "delivered when bob logs in")
+		require.Equal(t, "Over to you", email.TransferNote)
+
+		toService := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "bob", Target: contactpad.Target{Service: "billing"}, Mode: contactpad.Cold})
+		email = h.Get(email.ID)
+		require.Equal(t, "billing", email.Service)
+		require.Contains(t, []string{"alice", "carol"}, email.Owner, "routed to the first available billing agent")
+		require.Equal(t, contactpad.TransferCompleted, toService.Transfer.Status)
+	})
+}

@@ -1,0 +1,145 @@
+package adapter
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// AuditEntry records one transition or agent action on an interaction.
+type AuditEntry struct {
+	ID            string    `json:"id"`
+	InteractionID string    `json:"interaction_id"`
+	At            time.Time `json:"at"`
+	// Actor is the agent who acted, or "system" for timers and ingest, or
+	// "admin".
+	Actor string `json:"actor"`
+	// Action names what happened: created, offered, accepted, declined,
+	// released, deferred, resumed, reopened, transferred, ...
+	Action string `json:"action"`
+	// Category is the handling-export category of the step (accept,
+	// status_action, transfer, release, abandon, consult, hold, wrap_up,
+	// routing, system).
+	Category   string            `json:"category"`
+	FromStatus contactpad.Status `json:"from_status"`
+	ToStatus   contactpad.Status `json:"to_status"`
+	Message    string            `json:"message"`
+	Data       map[string]string `json:"data,omitempty"`
+}
+
+// EventType names what an event reports.
+type EventType string
+
+// The event types of the API.
+const (
+	EventInteractionCreated  EventType = "interaction.created"
+	EventInteractionUpdated  EventType = "interaction.updated"
+	EventInteractionOffered  EventType = "interaction.offered"
+	EventInteractionInactive EventType = "interaction.inactive"
+	EventTransferRequested   EventType = "transfer.requested"
+	EventTransferAccepted    EventType = "transfer.accepted"
+	EventTransferFailed      EventType = "transfer.failed"
+	EventTransferCompleted   EventType = "transfer.completed"
+	EventTransferCanceled    EventType = "transfer.canceled"
+	EventConsultStarted      EventType = "consult.started"
+	EventConsultConnected    EventType = "consult.connected"
+	EventConsultEnded        EventType = "consult.ended"
+	EventAgentPresence       EventType = "agent.presence"
+)
+
+// Event reports one change, for the SSE stream, webhooks and metrics.
+type Event struct {
+	// Seq orders events in the store; it is the SSE event id.
+	Seq         int64                   `json:"id"`
+	Type        EventType               `json:"type"`
+	At          time.Time               `json:"at"`
+	Interaction *contactpad.Interaction `json:"interaction,omitempty"`
+	Transfer    *contactpad.Transfer    `json:"transfer,omitempty"`
+	Consult     *contactpad.Consult     `json:"consult,omitempty"`
+	Agent       *AgentPresence          `json:"agent,omitempty"`
+	Flags       map[string]bool         `json:"flags,omitempty"`
+	// Audience lists the agents who see the event on their stream (the
+	// owner, a transfer's initiator and assignee, a consult's parties).
+	// Admins see every event.
+	Audience []string `json:"-"`
+}
+
+// AgentPresence is the payload of an agent.presence event.
+type AgentPresence struct {
+	ID       string              `json:"id"`
+	Presence contactpad.Presence `json:"presence"`
+}
+
+// OutboxKind says what a writeback row carries.
+type OutboxKind string
+
+// The outbox row kinds.
+const (
+	// OutboxUpdate carries the interaction's writeback fields (Fields).
+	OutboxUpdate OutboxKind = "update"
+	// OutboxAudit carries one audit entry (Audit) to be stored in the CRM.
+	OutboxAudit OutboxKind = "audit"
+)
+
+// OutboxState is where a writeback row is.
+type OutboxState string
+
+// The outbox states. The writer (connectors/salesforce) moves rows from
+// pending to done, or to parked with the CRM's error code.
+const (
+	OutboxPending  OutboxState = "pending"
+	OutboxInFlight OutboxState = "in_flight"
+	OutboxDone     OutboxState = "done"
+	OutboxParked   OutboxState = "parked"
+)
+
+// OutboxRow is one change to write back to the CRM, stored in the same
+// transaction as the state change it reports (transactional outbox).
+type OutboxRow struct {
+	ID            int64           `json:"id"`
+	InteractionID string          `json:"interaction_id"`
+	CRMObject     string          `json:"crm_object"`
+	CRMID         string          `json:"crm_id"`
+	Kind          OutboxKind      `json:"kind"`
+	Payload       json.RawMessage `json:"payload"`
+	State         OutboxState     `json:"state"`
+	Attempts      int             `json:"attempts"`
+	ErrorCode     string          `json:"error_code"`
+	ErrorMessage  string          `json:"error_message"`
+	CreatedAt     time.Time       `json:"created_at"`
+}
+
+// Writeback is the payload of an OutboxUpdate row: the interaction fields
+// the CRM mirrors. The mapping turns it into CRM field values.
+type Writeback struct {
+	Status                 contactpad.Status `json:"status"`
+	Owner                  string            `json:"owner"`
+	OwnerCRMUserID         string            `json:"owner_crm_user_id"`
+	DueBy                  *time.Time        `json:"due_by"`
+	DueBySetManually       bool              `json:"due_by_was_set_manually"`
+	AutoOpenedDueToDueDate bool              `json:"auto_opened_due_to_due_date"`
+	ResumedFrom            string            `json:"resumed_from"`
+	Service                string            `json:"service"`
+}
+
+// TimerKind names what a timer does when it fires.
+type TimerKind string
+
+// The timers of the engine. Each is keyed by Ref: the interaction, transfer
+// or consult ID it belongs to.
+const (
+	TimerOfferTimeout   TimerKind = "offer_timeout"
+	TimerWrapUpEnd      TimerKind = "wrap_up_end"
+	TimerTransferAccept TimerKind = "transfer_accept"
+	TimerConsult        TimerKind = "consult_timeout"
+	TimerDueDate        TimerKind = "due_date"
+	TimerInactivity     TimerKind = "inactivity"
+)
+
+// Timer is a row in the store that fires a command at DueAt.
+type Timer struct {
+	Kind  TimerKind `json:"kind"`
+	Ref   string    `json:"ref"`
+	DueAt time.Time `json:"due_at"`
+}

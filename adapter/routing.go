@@ -1,0 +1,294 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// routeBatch bounds how many queued interactions one routing pass looks at
+// for one agent.
+const routeBatch = 32
+
+func (cmd Ingest) apply(c *change) error {
+	item := cmd.Item
+	if item.CRMID == "" {
+		return &InvalidError{Field: "crm_id", Reason: "required"}
+	}
+	if _, err := contactpad.ParseMedia(string(item.Media)); err != nil {
+		return &InvalidError{Field: "media", Reason: err.Error()}
+	}
+	if !slices.ContainsFunc(c.s.Services, func(s contactpad.Service) bool { return s.ID == item.Service }) {
+		return &InvalidError{Field: "service", Reason: fmt.Sprintf("unknown service %q for %s %s", item.Service, item.CRMObject, item.CRMID)}
+	}
+	existing, err := c.tx.InteractionByCRM(item.CRMObject, item.CRMID)
+	switch {
+	case err == nil:
+		return c.refresh(existing, item)
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	now := c.now
+	i := &contactpad.Interaction{
+		ID: newID("int"), CRMID: item.CRMID, CRMObject: item.CRMObject, Media: item.Media,
+		Service: item.Service, Subject: item.Subject, Priority: item.Priority,
+		Tags: nonNil(item.Tags), Category: item.Category, Status: contactpad.Queued,
+		QueuedAt: &now, CreatedAt: now, LastActivityAt: now,
+	}
+	if err := c.save(i, contactpad.Interaction{}, record{actor: actorSystem, action: "created",
+		category: "routing", message: fmt.Sprintf("Created from %s %s", item.CRMObject, item.CRMID),
+		event: EventInteractionCreated}); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
+}
+
+// refresh updates the descriptive fields of an interaction whose CRM record
+// changed. It never changes the status: that is the agents' and timers' job.
+func (c *change) refresh(i *contactpad.Interaction, item contactpad.WorkItem) error {
+	before := *i
+	i.Subject, i.Priority, i.Category = item.Subject, item.Priority, item.Category
+	i.Tags = nonNil(item.Tags)
+	if i.Subject == before.Subject && i.Priority == before.Priority && i.Category == before.Category &&
+		slices.Equal(i.Tags, before.Tags) {
+		c.res.Interaction = i
+		return nil
+	}
+	return c.save(i, before, record{actor: actorSystem})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (cmd SyncAgents) apply(c *change) error {
+	for _, want := range cmd.Agents {
+		a := want
+		if got, err := c.tx.Agent(want.ID); err == nil {
+			a.Presence, a.PresenceAt, a.LastOfferAt = got.Presence, got.PresenceAt, got.LastOfferAt
+		} else if errors.Is(err, ErrNotFound) {
+			a.Presence, a.PresenceAt = contactpad.LoggedOut, c.now
+		} else {
+			return err
+		}
+		a.Services = nonNil(a.Services)
+		if err := c.tx.PutAgent(&a); err != nil {
+			return fmt.Errorf("sync agent %s: %w", a.ID, err)
+		}
+	}
+	return nil
+}
+
+func (cmd SetPresence) apply(c *change) error {
+	if _, err := contactpad.ParsePresence(string(cmd.Presence)); err != nil {
+		return &InvalidError{Field: "presence", Reason: err.Error()}
+	}
+	a, err := c.agent(cmd.Agent)
+	if err != nil {
+		return err
+	}
+	return c.setPresence(a, cmd.Presence)
+}
+
+// setPresence changes a's presence and does what follows: an agent who
+// logs out gives its pending offers back to routing; an available agent is
+// routed work and the transfers waiting for it.
+func (c *change) setPresence(a *contactpad.Agent, p contactpad.Presence) error {
+	if a.Presence != p {
+		a.Presence, a.PresenceAt = p, c.now
+		if err := c.tx.PutAgent(a); err != nil {
+			return err
+		}
+		snapshot := *a
+		c.res.Agent = &snapshot
+		if err := c.emit(Event{Type: EventAgentPresence, Agent: &AgentPresence{ID: a.ID, Presence: p},
+			Audience: []string{a.ID}}); err != nil {
+			return err
+		}
+	}
+	if c.res.Agent == nil {
+		snapshot := *a
+		c.res.Agent = &snapshot
+	}
+	if p == contactpad.LoggedOut {
+		offers, err := c.tx.Interactions(InteractionFilter{Owner: a.ID, Statuses: []contactpad.Status{contactpad.Offered}})
+		if err != nil {
+			return err
+		}
+		for _, i := range offers {
+			if err := c.requeueOffer(i, stepRequeueOffer, record{actor: actorSystem, action: "requeued",
+				category: "routing", message: fmt.Sprintf("Offer withdrawn: %s logged out", a.ID)}); err != nil {
+				return err
+			}
+		}
+	}
+	// An agent who says it is ready again may be offered the work it
+	// declined or missed before.
+	return c.routeAgent(a.ID, p != contactpad.Available)
+}
+
+// requeueOffer takes an offered interaction back from its agent and routes
+// it to someone else.
+func (c *change) requeueOffer(i *contactpad.Interaction, s step, r record) error {
+	before := *i
+	if err := take(i, s, string(s)); err != nil {
+		return err
+	}
+	now := c.now
+	i.SkipAgent, i.Owner, i.OfferExpiresAt, i.QueuedAt = before.Owner, "", nil, &now
+	if err := c.save(i, before, r); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
+}
+
+// routeInteraction offers a queued interaction to the best agent with room
+// for it: its reserved target agent if any, else the available agent of its
+// service who has waited longest for work. With nobody free it stays queued.
+func (c *change) routeInteraction(i *contactpad.Interaction) error {
+	if i.Status != contactpad.Queued {
+		return nil
+	}
+	if i.TargetAgent != "" {
+		a, err := c.agent(i.TargetAgent)
+		if err != nil {
+			return err
+		}
+		if !a.Presence.Routable() {
+			return nil
+		}
+		load, err := c.tx.Load(a.ID)
+		if err != nil {
+			return err
+		}
+		if c.hasRoom(a, load, i.Media) {
+			return c.offer(i, a)
+		}
+		return nil
+	}
+	cands, err := c.tx.Candidates(i.Service)
+	if err != nil {
+		return err
+	}
+	for _, cand := range cands {
+		if cand.Agent.ID != i.SkipAgent && c.hasRoom(cand.Agent, cand.Load, i.Media) {
+			return c.offer(i, cand.Agent)
+		}
+	}
+	return nil
+}
+
+// routeAgent offers an available agent the queued work it has room for,
+// reserved work first, then by priority and wait time; then delivers the
+// warm transfers waiting for it. With honourSkip, it passes over work the
+// agent has just declined or missed.
+func (c *change) routeAgent(agentID string, honourSkip bool) error {
+	a, err := c.agent(agentID)
+	if err != nil {
+		return err
+	}
+	if !a.Presence.Routable() {
+		return nil
+	}
+	load, err := c.tx.Load(a.ID)
+	if err != nil {
+		return err
+	}
+	queued, err := c.tx.Queued(a.ID, a.Services, routeBatch)
+	if err != nil {
+		return err
+	}
+	for _, i := range queued {
+		if (honourSkip && i.SkipAgent == a.ID) || !c.hasRoom(a, load, i.Media) {
+			continue
+		}
+		if err := c.offer(i, a); err != nil {
+			return err
+		}
+		load[i.Media]++
+	}
+	return c.deliverTransfersTo(a, load)
+}
+
+// offer gives i to a: connected at once when its media auto-accepts, else
+// offered until a answers or the push timeout expires.
+func (c *change) offer(i *contactpad.Interaction, a *contactpad.Agent) error {
+	before := *i
+	r := record{actor: actorSystem, category: "routing", data: map[string]string{"agent": a.ID}}
+	if c.s.AutoAccept[i.Media] {
+		if err := take(i, stepAssign, "assign"); err != nil {
+			return err
+		}
+		r.action, r.message = "assigned", "Assigned to "+a.ID
+	} else {
+		if err := take(i, stepOffer, "offer"); err != nil {
+			return err
+		}
+		expires := c.now.Add(c.s.PushTimeout)
+		i.OfferExpiresAt = &expires
+		r.action, r.message, r.event = "offered", "Offered to "+a.ID, EventInteractionOffered
+	}
+	i.Owner, i.TargetAgent, i.QueuedAt = a.ID, "", nil
+	if i.Status == contactpad.Connected {
+		i.SkipAgent = ""
+	}
+	a.LastOfferAt = c.now
+	if err := c.tx.PutAgent(a); err != nil {
+		return err
+	}
+	return c.save(i, before, r)
+}
+
+func (cmd Accept) apply(c *change) error {
+	i, err := c.owned(cmd.ID, cmd.Agent, "")
+	if err != nil {
+		return err
+	}
+	before := *i
+	if err := take(i, stepAccept, "accept"); err != nil {
+		return err
+	}
+	i.OfferExpiresAt, i.SkipAgent = nil, ""
+	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: "accepted", category: "accept",
+		message: "Accepted by " + i.Owner, activity: true})
+}
+
+func (cmd Decline) apply(c *change) error {
+	i, err := c.owned(cmd.ID, cmd.Agent, "")
+	if err != nil {
+		return err
+	}
+	if i.Status != contactpad.Offered {
+		return &TransitionError{Object: "interaction", ID: i.ID, Action: "decline", State: string(i.Status)}
+	}
+	agent := i.Owner
+	r := record{actor: actorOf(cmd.Agent), action: "declined", category: "routing",
+		message: "Declined by " + agent, data: map[string]string{"reason": cmd.Reason}}
+	if err := c.requeueOffer(i, stepDecline, r); err != nil {
+		return err
+	}
+	return c.routeAgent(agent, true)
+}
+
+// offerTimedOut returns an unanswered offer to the queue and changes the
+// agent's presence as configured.
+func (c *change) offerTimedOut(i *contactpad.Interaction) error {
+	agent := i.Owner
+	if err := c.requeueOffer(i, stepOfferTimeout, record{actor: actorSystem, action: "offer_timeout",
+		category: "routing", message: fmt.Sprintf("Not answered by %s within %s", agent, c.s.PushTimeout)}); err != nil {
+		return err
+	}
+	a, err := c.agent(agent)
+	if err != nil {
+		return err
+	}
+	if c.s.PushTimeoutPresence == "" || c.s.PushTimeoutPresence == a.Presence {
+		return nil
+	}
+	return c.setPresence(a, c.s.PushTimeoutPresence)
+}

@@ -1,0 +1,133 @@
+package adapter
+
+import (
+	"context"
+	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// Store is the single authority for ctibridge's state: interactions, agents'
+// presence, transfers, consults, audit, events, outbox and timers. Nothing
+// the engine decides is held only in process memory, so several engines may
+// share one store.
+type Store interface {
+	// Update runs every fn in one transaction, in order, each isolated by a
+	// savepoint: a fn that returns an error leaves no change behind and its
+	// error is returned in errs at its index, while the others commit
+	// together (group commit). If the transaction cannot commit, err is
+	// non-nil and no fn's changes are applied. Update serialises with every
+	// other Update on the same store, in this process and in others. It is
+	// safe for concurrent use; fns must not retain tx.
+	Update(ctx context.Context, fns []func(Tx) error) (errs []error, err error)
+	// View runs fn against a consistent read-only snapshot; writes through
+	// tx fail. Safe for concurrent use, and never blocked by Update.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Close releases the store. Calls after Close fail.
+	Close() error
+}
+
+// Tx reads and writes the store inside one Update or View. Lookups of a
+// missing row return an error wrapping ErrNotFound. Returned values are
+// copies the caller may change; they reach the store only through a Put.
+type Tx interface {
+	Interaction(id string) (*contactpad.Interaction, error)
+	InteractionByCRM(object, crmID string) (*contactpad.Interaction, error)
+	// PutInteraction inserts the interaction or replaces the row with its ID.
+	// The (CRMObject, CRMID) pair is unique when CRMID is not empty.
+	PutInteraction(i *contactpad.Interaction) error
+	// Interactions lists interactions matching f, oldest first.
+	Interactions(f InteractionFilter) ([]*contactpad.Interaction, error)
+	// Queued lists the queued interactions that routing may offer to agent:
+	// those reserved for it (TargetAgent == agent) first, then unreserved
+	// ones of the given services, higher Priority first, then longest
+	// waiting (QueuedAt), then ID. At most limit.
+	Queued(agent string, services []string, limit int) ([]*contactpad.Interaction, error)
+	// QueueStats returns the number of queued interactions per service and
+	// the oldest QueuedAt among them.
+	QueueStats() (map[string]QueueStat, error)
+
+	Agent(id string) (*contactpad.Agent, error)
+	// PutAgent inserts the agent or replaces the row with its ID.
+	PutAgent(a *contactpad.Agent) error
+	// Agents lists every agent by ID.
+	Agents() ([]*contactpad.Agent, error)
+	// Candidates lists the agents whose presence is available and who serve
+	// service, with their load, longest since LastOfferAt first, then ID.
+	Candidates(service string) ([]Candidate, error)
+	// Load counts what the agent holds per media type: interactions it owns
+	// whose status holds capacity (offered, connected, wrap_up) plus open
+	// transfers delivered to it (Assignee == agent, initiated or accepted),
+	// counted by the interaction's media.
+	Load(agent string) (contactpad.Capacity, error)
+
+	Transfer(id string) (*contactpad.Transfer, error)
+	PutTransfer(t *contactpad.Transfer) error
+	// OpenTransfers lists transfers in status initiated or accepted that
+	// match f, oldest first.
+	OpenTransfers(f TransferFilter) ([]*contactpad.Transfer, error)
+
+	Consult(id string) (*contactpad.Consult, error)
+	PutConsult(c *contactpad.Consult) error
+	// OpenConsults lists the interaction's consults that have not ended.
+	OpenConsults(interactionID string) ([]*contactpad.Consult, error)
+
+	// AppendAudit stores an audit entry; entries of one interaction are
+	// returned in the order they were appended.
+	AppendAudit(e *AuditEntry) error
+	Audit(interactionID string) ([]AuditEntry, error)
+
+	// AppendEvent stores the event and sets its Seq, which increases with
+	// every committed event of the store.
+	AppendEvent(e *Event) error
+	// EventsAfter returns committed events with Seq > after, by Seq, at most limit.
+	EventsAfter(after int64, limit int) ([]Event, error)
+
+	// AppendOutbox stores a writeback row and sets its ID, which increases
+	// with every row of the store (rows of one record are ordered by ID).
+	AppendOutbox(r *OutboxRow) error
+	// Outbox lists outbox rows in the given state by ID, at most limit.
+	Outbox(state OutboxState, limit int) ([]OutboxRow, error)
+
+	// SetTimer arms the timer, replacing any timer of the same Kind and Ref.
+	SetTimer(t Timer) error
+	// ClearTimer removes the timer of kind and ref, if any.
+	ClearTimer(kind TimerKind, ref string) error
+	// TakeTimer removes t if a timer of its Kind and Ref is armed with the
+	// same DueAt, and reports whether it did: a timer that was cleared or
+	// re-armed since it was read must not fire.
+	TakeTimer(t Timer) (bool, error)
+	// DueTimers lists armed timers with DueAt <= now, earliest first, at most limit.
+	DueTimers(now time.Time, limit int) ([]Timer, error)
+	// NextTimer returns the earliest DueAt of any armed timer; ok is false
+	// when none is armed.
+	NextTimer() (due time.Time, ok bool, err error)
+}
+
+// InteractionFilter selects interactions; zero fields match everything.
+type InteractionFilter struct {
+	Owner    string
+	Statuses []contactpad.Status
+	Limit    int
+}
+
+// TransferFilter selects open transfers; zero fields match everything.
+type TransferFilter struct {
+	InteractionID string
+	// Assignee matches the agent a transfer was delivered to.
+	Assignee string
+	// Undelivered matches transfers not yet delivered to anyone.
+	Undelivered bool
+}
+
+// QueueStat is the state of one service's queue.
+type QueueStat struct {
+	Size         int
+	OldestQueued time.Time
+}
+
+// Candidate is an agent routing may offer work to, with its current load.
+type Candidate struct {
+	Agent *contactpad.Agent
+	Load  contactpad.Capacity
+}
