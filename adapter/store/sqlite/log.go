@@ -1,0 +1,209 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// The append-only tables: audit, events and the outbox.
+
+func (t *tx) AppendAudit(a *adapter.AuditEntry) error {
+	var e encoder
+	args := [...]any{
+		a.ID, a.InteractionID, e.time("at", a.At), a.Actor, a.Action, a.Category,
+		string(a.FromStatus), string(a.ToStatus), a.Message, e.json("data", a.Data, a.Data == nil),
+	}
+	if e.err != nil {
+		return fmt.Errorf("append audit of %s: %w", a.InteractionID, e.err)
+	}
+	if _, err := t.exec(stmtAppendAudit, args[:]...); err != nil {
+		return fmt.Errorf("append audit of %s: %w", a.InteractionID, err)
+	}
+	return nil
+}
+
+func (t *tx) Audit(interactionID string) ([]adapter.AuditEntry, error) {
+	rows, err := t.query(stmtAudit, interactionID)
+	if err != nil {
+		return nil, fmt.Errorf("audit of %s: %w", interactionID, err)
+	}
+	entries, err := scanAll(rows, scanAudit)
+	if err != nil {
+		return nil, fmt.Errorf("audit of %s: %w", interactionID, err)
+	}
+	return entries, nil
+}
+
+// scanAudit reads the columns of auditColumns.
+func scanAudit(sc scanner) (adapter.AuditEntry, error) {
+	var (
+		a                    adapter.AuditEntry
+		fromStatus, toStatus string
+		at, data             any
+	)
+	if err := sc.Scan(&a.ID, &a.InteractionID, &at, &a.Actor, &a.Action, &a.Category,
+		&fromStatus, &toStatus, &a.Message, &data); err != nil {
+		return a, err
+	}
+	var d decoder
+	a.At = d.time("at", at)
+	a.FromStatus, a.ToStatus = contactpad.Status(fromStatus), contactpad.Status(toStatus)
+	d.json("data", data, &a.Data)
+	if d.err != nil {
+		return a, fmt.Errorf("audit entry %s: %w", a.ID, d.err)
+	}
+	return a, nil
+}
+
+// AppendEvent stores the whole event as JSON, its Audience (which the
+// event's JSON leaves out) in a column of its own, and sets e.Seq from the
+// events table's AUTOINCREMENT key. e.At is stored in UTC.
+func (t *tx) AppendEvent(e *adapter.Event) error {
+	if !t.writable {
+		return fmt.Errorf("append event %s: %w", e.Type, errReadOnly)
+	}
+	var enc encoder
+	stored := *e
+	stored.Seq = 0
+	stored.At = e.At.UTC()
+	payload, err := json.Marshal(&stored)
+	if err != nil {
+		return fmt.Errorf("append event %s: %w", e.Type, err)
+	}
+	args := [...]any{
+		string(e.Type), enc.time("at", e.At), eventInteractionID(e),
+		enc.json("audience", e.Audience, e.Audience == nil), string(payload),
+	}
+	if enc.err != nil {
+		return fmt.Errorf("append event %s: %w", e.Type, enc.err)
+	}
+	res, err := t.exec(stmtAppendEvent, args[:]...)
+	if err != nil {
+		return fmt.Errorf("append event %s: %w", e.Type, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("append event %s: %w", e.Type, err)
+	}
+	e.Seq = seq
+	return nil
+}
+
+// eventInteractionID is the interaction an event is about, if any.
+func eventInteractionID(e *adapter.Event) string {
+	switch {
+	case e.Interaction != nil:
+		return e.Interaction.ID
+	case e.Transfer != nil:
+		return e.Transfer.InteractionID
+	case e.Consult != nil:
+		return e.Consult.InteractionID
+	}
+	return ""
+}
+
+func (t *tx) EventsAfter(after int64, limit int) ([]adapter.Event, error) {
+	rows, err := t.query(stmtEventsAfter, after, sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("events after %d: %w", after, err)
+	}
+	events, err := scanAll(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("events after %d: %w", after, err)
+	}
+	return events, nil
+}
+
+// scanEvent reads seq, audience and payload.
+func scanEvent(sc scanner) (adapter.Event, error) {
+	var (
+		e        adapter.Event
+		seq      int64
+		payload  string
+		audience any
+	)
+	if err := sc.Scan(&seq, &audience, &payload); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal([]byte(payload), &e); err != nil {
+		return e, fmt.Errorf("event %d: %w", seq, err)
+	}
+	var d decoder
+	d.json("audience", audience, &e.Audience)
+	if d.err != nil {
+		return e, fmt.Errorf("event %d: %w", seq, d.err)
+	}
+	e.Seq = seq
+	return e, nil
+}
+
+// AppendOutbox stores the row in state pending unless r.State says
+// otherwise, and sets r.ID (and r.State) as stored.
+func (t *tx) AppendOutbox(r *adapter.OutboxRow) error {
+	state := r.State
+	if state == "" {
+		state = adapter.OutboxPending
+	}
+	var e encoder
+	var payload any
+	if r.Payload != nil {
+		payload = string(r.Payload)
+	}
+	args := [...]any{
+		r.InteractionID, r.CRMObject, r.CRMID, string(r.Kind), payload, string(state), int64(r.Attempts),
+		r.ErrorCode, r.ErrorMessage, e.time("created_at", r.CreatedAt),
+	}
+	if e.err != nil {
+		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, e.err)
+	}
+	res, err := t.exec(stmtAppendOutbox, args[:]...)
+	if err != nil {
+		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, err)
+	}
+	r.ID, r.State = id, state
+	return nil
+}
+
+func (t *tx) Outbox(state adapter.OutboxState, limit int) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(stmtOutbox, string(state), sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list %s outbox rows: %w", state, err)
+	}
+	rs, err := scanAll(rows, scanOutbox)
+	if err != nil {
+		return nil, fmt.Errorf("list %s outbox rows: %w", state, err)
+	}
+	return rs, nil
+}
+
+// scanOutbox reads id and the columns of outboxColumns.
+func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
+	var (
+		r                          adapter.OutboxRow
+		kind, state                string
+		payload, attempts, created any
+	)
+	if err := sc.Scan(&r.ID, &r.InteractionID, &r.CRMObject, &r.CRMID, &kind, &payload, &state, &attempts,
+		&r.ErrorCode, &r.ErrorMessage, &created); err != nil {
+		return r, err
+	}
+	var d decoder
+	r.Kind = adapter.OutboxKind(kind)
+	r.State = adapter.OutboxState(state)
+	if b := d.text("payload", payload); b != nil {
+		r.Payload = json.RawMessage(b)
+	}
+	r.Attempts = int(d.int("attempts", attempts))
+	r.CreatedAt = d.time("created_at", created)
+	if d.err != nil {
+		return r, fmt.Errorf("outbox row %d: %w", r.ID, d.err)
+	}
+	return r, nil
+}

@@ -1,0 +1,291 @@
+// Package sqlite is the embedded adapter.Store: one SQLite file in WAL mode,
+// through the pure-Go driver modernc.org/sqlite, for a single node.
+//
+// Writes go through one connection: each Update is one BEGIN IMMEDIATE
+// transaction, so Updates serialise with each other in this process and,
+// through SQLite's write lock, in others. Each fn of an Update runs inside
+// its own savepoint. Reads (View) use a separate pool of query-only
+// connections; WAL gives each of them a consistent snapshot that a running
+// Update neither blocks nor changes.
+//
+// Every statement is prepared once per connection. The schema lives in
+// migrations/ and is applied by Open; see codec.go for how values are
+// encoded in columns. In the list methods of adapter.Tx, a limit <= 0 means
+// no limit, and an empty list is returned as an empty, non-nil slice.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+
+	"github.com/ctibridge/ctibridge/adapter"
+
+	// The "sqlite" database/sql driver.
+	_ "modernc.org/sqlite"
+)
+
+// busyTimeoutMillis is how long a connection waits for another process's
+// lock before failing with SQLITE_BUSY.
+const busyTimeoutMillis = 10000
+
+// errClosed is returned by every call after Close.
+var errClosed = errors.New("sqlite store is closed")
+
+// Store is an adapter.Store in one SQLite file. It is safe for concurrent use.
+type Store struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+	// writeStmts and readStmts are prepared on their pool; a transaction
+	// binds the ones it uses to its connection (see tx.stmt).
+	writeStmts [numStmts]*sql.Stmt
+	readStmts  [numStmts]*sql.Stmt
+	closed     atomic.Bool
+}
+
+var _ adapter.Store = (*Store)(nil)
+
+// Open opens the store in the SQLite file at path, creating it if needed,
+// and applies the schema migrations it does not have yet.
+func Open(path string) (*Store, error) {
+	// The driver reads what follows a '?' as its own settings.
+	if path == "" || strings.Contains(path, "?") {
+		return nil, fmt.Errorf("open sqlite store %q: path must be a file name without '?'", path)
+	}
+	s := &Store{path: path}
+	if err := s.open(); err != nil {
+		_ = s.closeAll()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) open() error {
+	ctx := context.Background()
+	// One connection for every write, so Updates queue in database/sql
+	// rather than fight for SQLite's lock. _txlock=immediate takes the write
+	// lock at BEGIN: a deferred BEGIN that later upgrades can fail with
+	// SQLITE_BUSY instead of waiting. synchronous=FULL makes every commit
+	// durable; the cost is one fsync per Update, shared by all its fns.
+	// temp_store=MEMORY keeps the savepoints' sub-journal off disk: on file
+	// it costs a write syscall per page a fn touches.
+	writer, err := sql.Open("sqlite", s.path+"?_txlock=immediate"+
+		fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeoutMillis)+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)")
+	if err != nil {
+		return err
+	}
+	s.writer = writer
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+
+	var mode string
+	if err := writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %s, want wal", mode)
+	}
+	if err := migrate(ctx, writer); err != nil {
+		return err
+	}
+
+	// Readers only ever read: query_only turns a stray write into an error
+	// even if it slipped past tx's own check. The file is already in WAL
+	// mode, which readers pick up from it.
+	reader, err := sql.Open("sqlite", s.path+
+		fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMillis)+
+		"&_pragma=query_only(1)")
+	if err != nil {
+		return err
+	}
+	s.reader = reader
+	readers := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(readers)
+	reader.SetMaxIdleConns(readers)
+	reader.SetConnMaxLifetime(0)
+	reader.SetConnMaxIdleTime(0)
+
+	for id, query := range statements {
+		if s.writeStmts[id], err = writer.PrepareContext(ctx, query); err != nil {
+			return fmt.Errorf("prepare %q: %w", query, err)
+		}
+		if writes[id] || isSavepoint(stmtID(id)) {
+			continue
+		}
+		if s.readStmts[id], err = reader.PrepareContext(ctx, query); err != nil {
+			return fmt.Errorf("prepare %q: %w", query, err)
+		}
+	}
+	return nil
+}
+
+func isSavepoint(id stmtID) bool {
+	return id == stmtSavepoint || id == stmtRollbackToSavepoint || id == stmtReleaseSavepoint
+}
+
+// Update runs every fn in one transaction, each in its own savepoint: a fn
+// that returns an error is rolled back to its savepoint, so it leaves
+// nothing, and its error is errs[i]; the others commit together. If the
+// transaction fails (begin, a savepoint, commit), err is non-nil, errs is
+// nil and nothing is applied. A panic in a fn rolls the whole transaction
+// back and is then re-raised. Canceling ctx before the commit rolls the
+// transaction back.
+func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs []error, err error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	errs = make([]error, len(fns))
+	if len(fns) == 0 {
+		return errs, nil
+	}
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin update: %w", err)
+	}
+	// After a Commit this is a no-op; it matters on error and on panic,
+	// which it lets go on once the writer connection is out of the
+	// transaction.
+	defer func() { _ = sqlTx.Rollback() }()
+
+	t := &tx{sqlTx: sqlTx, prepared: &s.writeStmts, writable: true}
+	for i, fn := range fns {
+		if _, err := t.exec(stmtSavepoint); err != nil {
+			return nil, fmt.Errorf("update: savepoint for fn %d: %w", i, err)
+		}
+		if errs[i] = fn(t); errs[i] != nil {
+			if _, err := t.exec(stmtRollbackToSavepoint); err != nil {
+				return nil, fmt.Errorf("update: roll back fn %d (%v): %w", i, errs[i], err)
+			}
+		}
+		if _, err := t.exec(stmtReleaseSavepoint); err != nil {
+			return nil, fmt.Errorf("update: release fn %d: %w", i, err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit update: %w", err)
+	}
+	return errs, nil
+}
+
+// View runs fn in a read-only transaction on a reader connection and
+// returns fn's error. Its snapshot is taken at the first read.
+func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	sqlTx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin view: %w", err)
+	}
+	// A read-only transaction has nothing to commit.
+	defer func() { _ = sqlTx.Rollback() }()
+	return fn(&tx{sqlTx: sqlTx, prepared: &s.readStmts})
+}
+
+// Close stops new Updates and Views and closes the connections as the ones
+// still running release them. Calls after Close, Close included, fail.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return errClosed
+	}
+	return s.closeAll()
+}
+
+func (s *Store) closeAll() error {
+	var errs []error
+	for _, stmts := range []*[numStmts]*sql.Stmt{&s.writeStmts, &s.readStmts} {
+		for _, st := range stmts {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
+		}
+	}
+	for _, db := range []*sql.DB{s.reader, s.writer} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close sqlite store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// tx is the adapter.Tx of one Update or View.
+type tx struct {
+	sqlTx    *sql.Tx
+	prepared *[numStmts]*sql.Stmt
+	// bound caches the prepared statements bound to sqlTx, made on first use.
+	bound    [numStmts]*sql.Stmt
+	writable bool
+}
+
+var _ adapter.Tx = (*tx)(nil)
+
+// errReadOnly is returned by a write inside View.
+var errReadOnly = errors.New("write in a read-only view")
+
+// stmt returns statement id bound to the transaction. database/sql reuses
+// the statement already prepared on the transaction's connection.
+func (t *tx) stmt(id stmtID) *sql.Stmt {
+	if st := t.bound[id]; st != nil {
+		return st
+	}
+	st := t.sqlTx.Stmt(t.prepared[id])
+	t.bound[id] = st
+	return st
+}
+
+// exec runs a write. Statements run without a context: a cancelable one
+// costs a goroutine per statement in the driver, and fns are short; the
+// Update's context still bounds the transaction as a whole.
+func (t *tx) exec(id stmtID, args ...any) (sql.Result, error) {
+	if !t.writable && writes[id] {
+		return nil, errReadOnly
+	}
+	return t.stmt(id).Exec(args...)
+}
+
+func (t *tx) query(id stmtID, args ...any) (*sql.Rows, error) {
+	return t.stmt(id).Query(args...)
+}
+
+func (t *tx) queryRow(id stmtID, args ...any) *sql.Row {
+	return t.stmt(id).QueryRow(args...)
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// notFound wraps adapter.ErrNotFound, naming what was looked up.
+func notFound(what, id string) error {
+	return fmt.Errorf("%s %s: %w", what, id, adapter.ErrNotFound)
+}
+
+// scanAll reads every row with scan and closes rows. The list is never nil,
+// so it encodes to JSON as [] when empty.
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := make([]T, 0)
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,260 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/storetest"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// openTemp opens a store in a new file under t's temporary directory and
+// closes it when t ends.
+func openTemp(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "ctibridge.db"))
+	require.NoError(t, err)
+	// Some tests close the store themselves; a second Close fails harmlessly.
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) adapter.Store { return openTemp(t) })
+}
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctibridge.db")
+	due := time.Date(2025, time.March, 1, 9, 30, 0, 123456789, time.UTC)
+	in := &contactpad.Interaction{
+		ID: "i1", CRMObject: "Case", CRMID: "500A", Media: contactpad.NonLive, Service: "sales",
+		Status: contactpad.Deferred, Owner: "alice", DueBy: &due, Tags: []string{"vip"}, CreatedAt: due, Version: 3,
+	}
+	timer := adapter.Timer{Kind: adapter.TimerDueDate, Ref: "i1", DueAt: due}
+	event := &adapter.Event{Type: adapter.EventInteractionUpdated, At: due, Interaction: in, Audience: []string{"alice"}}
+
+	s, err := Open(path)
+	require.NoError(t, err)
+	errs, err := s.Update(t.Context(), []func(adapter.Tx) error{func(tx adapter.Tx) error {
+		if err := tx.PutInteraction(in); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(event); err != nil {
+			return err
+		}
+		return tx.SetTimer(timer)
+	}})
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	migrationsBefore := appliedMigrations(t, s)
+	require.NoError(t, s.Close())
+
+	s, err = Open(path)
+	require.NoError(t, err, "reopening must not re-apply migrations")
+	t.Cleanup(func() { _ = s.Close() })
+
+	require.Equal(t, migrationsBefore, appliedMigrations(t, s), "migrations are recorded once")
+	require.NoError(t, s.View(t.Context(), func(tx adapter.Tx) error {
+		got, err := tx.Interaction("i1")
+		require.NoError(t, err)
+		require.Equal(t, in, got)
+		events, err := tx.EventsAfter(0, 10)
+		require.NoError(t, err)
+		require.Equal(t, []adapter.Event{*event}, events)
+		next, ok, err := tx.NextTimer()
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, due, next)
+		return nil
+	}))
+
+	// Seq keeps increasing across a restart.
+	next := &adapter.Event{Type: adapter.EventInteractionUpdated, At: due}
+	_, err = s.Update(t.Context(), []func(adapter.Tx) error{func(tx adapter.Tx) error { return tx.AppendEvent(next) }})
+	require.NoError(t, err)
+	require.Greater(t, next.Seq, event.Seq)
+}
+
+// TestTwoStoresShareAFile stands for two processes on one file: their
+// Updates serialise through SQLite's write lock and all land.
+func TestTwoStoresShareAFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctibridge.db")
+	var stores []*Store
+	for range 2 {
+		s, err := Open(path)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		stores = append(stores, s)
+	}
+
+	const updates = 25
+	var wg sync.WaitGroup
+	failed := make(chan error, 2*updates)
+	for n, s := range stores {
+		wg.Go(func() {
+			for u := range updates {
+				id := fmt.Sprintf("s%d-u%02d", n, u)
+				errs, err := s.Update(t.Context(), []func(adapter.Tx) error{func(tx adapter.Tx) error {
+					if err := tx.PutInteraction(&contactpad.Interaction{ID: id}); err != nil {
+						return err
+					}
+					return tx.AppendEvent(&adapter.Event{Type: adapter.EventInteractionCreated, Interaction: &contactpad.Interaction{ID: id}})
+				}})
+				if err == nil {
+					err = errs[0]
+				}
+				if err != nil {
+					failed <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(failed)
+	for err := range failed {
+		require.NoError(t, err)
+	}
+
+	for _, s := range stores {
+		require.NoError(t, s.View(t.Context(), func(tx adapter.Tx) error {
+			is, err := tx.Interactions(adapter.InteractionFilter{})
+			require.NoError(t, err)
+			require.Len(t, is, 2*updates)
+			events, err := tx.EventsAfter(0, 0)
+			require.NoError(t, err)
+			require.Len(t, events, 2*updates)
+			for n := 1; n < len(events); n++ {
+				require.Greater(t, events[n].Seq, events[n-1].Seq)
+			}
+			return nil
+		}))
+	}
+}
+
+// appliedMigration is a row of schema_migrations.
+type appliedMigration struct {
+	Version   int
+	Name      string
+	AppliedAt int64
+}
+
+func appliedMigrations(t *testing.T, s *Store) []appliedMigration {
+	t.Helper()
+	rows, err := s.writer.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []appliedMigration
+	for rows.Next() {
+		var m appliedMigration
+		require.NoError(t, rows.Scan(&m.Version, &m.Name, &m.AppliedAt))
+		out = append(out, m)
+	}
+	require.NoError(t, rows.Err())
+	ms, err := migrations()
+	require.NoError(t, err)
+	require.Len(t, out, len(ms), "every embedded migration is applied")
+	return out
+}
+
+func TestOpenSettings(t *testing.T) {
+	s := openTemp(t)
+	tests := []struct {
+		name   string
+		db     *sql.DB
+		pragma string
+		want   string
+	}{
+		{name: "writer journal mode", db: s.writer, pragma: "journal_mode", want: "wal"},
+		{name: "writer synchronous FULL", db: s.writer, pragma: "synchronous", want: "2"},
+		{name: "writer busy timeout", db: s.writer, pragma: "busy_timeout", want: "10000"},
+		{name: "writer can write", db: s.writer, pragma: "query_only", want: "0"},
+		{name: "reader query only", db: s.reader, pragma: "query_only", want: "1"},
+		{name: "reader journal mode", db: s.reader, pragma: "journal_mode", want: "wal"},
+		{name: "reader busy timeout", db: s.reader, pragma: "busy_timeout", want: "10000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			require.NoError(t, tt.db.QueryRowContext(t.Context(), "PRAGMA "+tt.pragma).Scan(&got))
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+	}{
+		{name: "empty path", path: ""},
+		{name: "query string in path", path: filepath.Join(t.TempDir(), "x.db?mode=ro")},
+		{name: "missing directory", path: filepath.Join(t.TempDir(), "missing", "x.db")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(tt.path)
+			require.Error(t, err)
+			require.Nil(t, s)
+		})
+	}
+}
+
+func TestPutErrors(t *testing.T) {
+	s := openTemp(t)
+	tooLate := time.Date(2300, time.January, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, putOne(t, s, func(tx adapter.Tx) error {
+		return tx.PutInteraction(&contactpad.Interaction{ID: "i1", CRMObject: "Case", CRMID: "500A"})
+	}))
+
+	tests := []struct {
+		name    string
+		put     func(tx adapter.Tx) error
+		wantErr string
+		code    string
+	}{
+		{
+			name: "a second interaction for a CRM record is a conflict",
+			put: func(tx adapter.Tx) error {
+				return tx.PutInteraction(&contactpad.Interaction{ID: "i2", CRMObject: "Case", CRMID: "500A"})
+			},
+			wantErr: "put interaction i2: Case 500A already has another interaction",
+			code:    adapter.CodeConflict,
+		},
+		{
+			name: "a time beyond 2262 does not fit",
+			put: func(tx adapter.Tx) error {
+				return tx.PutInteraction(&contactpad.Interaction{ID: "i3", DueBy: &tooLate})
+			},
+			wantErr: "put interaction i3: due_by 2300-01-01T00:00:00Z is outside the storable range (1677 to 2262)",
+			code:    adapter.CodeInternal,
+		},
+		{
+			name:    "a timer needs a due time",
+			put:     func(tx adapter.Tx) error { return tx.SetTimer(adapter.Timer{Kind: adapter.TimerDueDate, Ref: "i1"}) },
+			wantErr: "set timer due_date i1: due_at is not set",
+			code:    adapter.CodeInternal,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := putOne(t, s, tt.put)
+			require.EqualError(t, err, tt.wantErr)
+			require.Equal(t, tt.code, adapter.Code(err))
+		})
+	}
+}
+
+// putOne runs fn alone in an Update and returns its error.
+func putOne(t *testing.T, s *Store, fn func(adapter.Tx) error) error {
+	t.Helper()
+	errs, err := s.Update(t.Context(), []func(adapter.Tx) error{fn})
+	require.NoError(t, err)
+	return errs[0]
+}

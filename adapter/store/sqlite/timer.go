@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// SetTimer arms t; a timer needs a due time.
+func (t *tx) SetTimer(tm adapter.Timer) error {
+	var e encoder
+	due := e.time("due_at", tm.DueAt)
+	if e.err == nil && due == nil {
+		e.err = fmt.Errorf("due_at is not set")
+	}
+	if e.err != nil {
+		return fmt.Errorf("set timer %s %s: %w", tm.Kind, tm.Ref, e.err)
+	}
+	if _, err := t.exec(stmtSetTimer, string(tm.Kind), tm.Ref, due); err != nil {
+		return fmt.Errorf("set timer %s %s: %w", tm.Kind, tm.Ref, err)
+	}
+	return nil
+}
+
+func (t *tx) ClearTimer(kind adapter.TimerKind, ref string) error {
+	if _, err := t.exec(stmtClearTimer, string(kind), ref); err != nil {
+		return fmt.Errorf("clear timer %s %s: %w", kind, ref, err)
+	}
+	return nil
+}
+
+func (t *tx) TakeTimer(tm adapter.Timer) (bool, error) {
+	if !t.writable {
+		return false, fmt.Errorf("take timer %s %s: %w", tm.Kind, tm.Ref, errReadOnly)
+	}
+	res, err := t.exec(stmtTakeTimer, string(tm.Kind), tm.Ref, boundTime(tm.DueAt))
+	if err != nil {
+		return false, fmt.Errorf("take timer %s %s: %w", tm.Kind, tm.Ref, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("take timer %s %s: %w", tm.Kind, tm.Ref, err)
+	}
+	return n > 0, nil
+}
+
+func (t *tx) DueTimers(now time.Time, limit int) ([]adapter.Timer, error) {
+	rows, err := t.query(stmtDueTimers, boundTime(now), sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list due timers: %w", err)
+	}
+	timers, err := scanAll(rows, scanTimer)
+	if err != nil {
+		return nil, fmt.Errorf("list due timers: %w", err)
+	}
+	return timers, nil
+}
+
+func (t *tx) NextTimer() (due time.Time, ok bool, err error) {
+	var next any
+	if err := t.queryRow(stmtNextTimer).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next timer: %w", err)
+	}
+	if next == nil {
+		return time.Time{}, false, nil
+	}
+	var d decoder
+	due = d.time("due_at", next)
+	if d.err != nil {
+		return time.Time{}, false, fmt.Errorf("next timer: %w", d.err)
+	}
+	return due, true, nil
+}
+
+// scanTimer reads kind, ref and due_at.
+func scanTimer(sc scanner) (adapter.Timer, error) {
+	var (
+		tm   adapter.Timer
+		kind string
+		due  any
+	)
+	if err := sc.Scan(&kind, &tm.Ref, &due); err != nil {
+		return tm, err
+	}
+	var d decoder
+	tm.Kind = adapter.TimerKind(kind)
+	tm.DueAt = d.time("due_at", due)
+	if d.err != nil {
+		return tm, fmt.Errorf("timer %s %s: %w", kind, tm.Ref, d.err)
+	}
+	return tm, nil
+}

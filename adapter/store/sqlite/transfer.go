@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+func (t *tx) Transfer(id string) (*contactpad.Transfer, error) {
+	tr, err := scanTransfer(t.queryRow(stmtTransfer, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("transfer", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get transfer %s: %w", id, err)
+	}
+	return tr, nil
+}
+
+func (t *tx) PutTransfer(tr *contactpad.Transfer) error {
+	var e encoder
+	args := [...]any{
+		tr.ID, tr.InteractionID, string(tr.Mode), tr.Target.Agent, tr.Target.Service, tr.Target.Number,
+		tr.Note, string(tr.Status), tr.FailedReason, tr.DeclineReason, tr.Initiator, tr.Assignee,
+		e.timePtr("expires_at", tr.ExpiresAt), e.time("created_at", tr.CreatedAt), e.time("updated_at", tr.UpdatedAt),
+	}
+	if e.err != nil {
+		return fmt.Errorf("put transfer %s: %w", tr.ID, e.err)
+	}
+	if _, err := t.exec(stmtPutTransfer, args[:]...); err != nil {
+		return fmt.Errorf("put transfer %s: %w", tr.ID, err)
+	}
+	return nil
+}
+
+func (t *tx) OpenTransfers(f adapter.TransferFilter) ([]*contactpad.Transfer, error) {
+	rows, err := t.query(stmtOpenTransfers, f.InteractionID, f.Assignee, boolInt(f.Undelivered))
+	if err != nil {
+		return nil, fmt.Errorf("list open transfers: %w", err)
+	}
+	trs, err := scanAll(rows, scanTransfer)
+	if err != nil {
+		return nil, fmt.Errorf("list open transfers: %w", err)
+	}
+	return trs, nil
+}
+
+// scanTransfer reads the columns of transferColumns.
+func scanTransfer(sc scanner) (*contactpad.Transfer, error) {
+	var (
+		tr                          contactpad.Transfer
+		mode, status                string
+		expiresAt, created, updated any
+	)
+	if err := sc.Scan(&tr.ID, &tr.InteractionID, &mode, &tr.Target.Agent, &tr.Target.Service, &tr.Target.Number,
+		&tr.Note, &status, &tr.FailedReason, &tr.DeclineReason, &tr.Initiator, &tr.Assignee,
+		&expiresAt, &created, &updated); err != nil {
+		return nil, err
+	}
+	var d decoder
+	tr.Mode = contactpad.TransferMode(mode)
+	tr.Status = contactpad.TransferStatus(status)
+	tr.ExpiresAt = d.timePtr("expires_at", expiresAt)
+	tr.CreatedAt = d.time("created_at", created)
+	tr.UpdatedAt = d.time("updated_at", updated)
+	if d.err != nil {
+		return nil, fmt.Errorf("transfer %s: %w", tr.ID, d.err)
+	}
+	return &tr, nil
+}
+
+func (t *tx) Consult(id string) (*contactpad.Consult, error) {
+	c, err := scanConsult(t.queryRow(stmtConsult, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("consult", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get consult %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func (t *tx) PutConsult(c *contactpad.Consult) error {
+	var e encoder
+	args := [...]any{
+		c.ID, c.InteractionID, c.Initiator, c.Target.Agent, c.Target.Service, c.Target.Number,
+		string(c.Status), c.EndedReason,
+		e.timePtr("expires_at", c.ExpiresAt), e.time("created_at", c.CreatedAt), e.time("updated_at", c.UpdatedAt),
+	}
+	if e.err != nil {
+		return fmt.Errorf("put consult %s: %w", c.ID, e.err)
+	}
+	if _, err := t.exec(stmtPutConsult, args[:]...); err != nil {
+		return fmt.Errorf("put consult %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (t *tx) OpenConsults(interactionID string) ([]*contactpad.Consult, error) {
+	rows, err := t.query(stmtOpenConsults, interactionID)
+	if err != nil {
+		return nil, fmt.Errorf("list open consults of %s: %w", interactionID, err)
+	}
+	cs, err := scanAll(rows, scanConsult)
+	if err != nil {
+		return nil, fmt.Errorf("list open consults of %s: %w", interactionID, err)
+	}
+	return cs, nil
+}
+
+// scanConsult reads the columns of consultColumns.
+func scanConsult(sc scanner) (*contactpad.Consult, error) {
+	var (
+		c                           contactpad.Consult
+		status                      string
+		expiresAt, created, updated any
+	)
+	if err := sc.Scan(&c.ID, &c.InteractionID, &c.Initiator, &c.Target.Agent, &c.Target.Service, &c.Target.Number,
+		&status, &c.EndedReason, &expiresAt, &created, &updated); err != nil {
+		return nil, err
+	}
+	var d decoder
+	c.Status = contactpad.ConsultStatus(status)
+	c.ExpiresAt = d.timePtr("expires_at", expiresAt)
+	c.CreatedAt = d.time("created_at", created)
+	c.UpdatedAt = d.time("updated_at", updated)
+	if d.err != nil {
+		return nil, fmt.Errorf("consult %s: %w", c.ID, d.err)
+	}
+	return &c, nil
+}

@@ -1,0 +1,382 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+func testInteractionRoundTrip(t *testing.T, s adapter.Store) {
+	zoned := fullInteraction("zoned")
+	zoned.DueBy = ptrInZone(zoned.DueBy, cet)
+	zoned.WrapUpEndsAt = ptrInZone(zoned.WrapUpEndsAt, cet)
+	zoned.OfferExpiresAt = ptrInZone(zoned.OfferExpiresAt, cet)
+	zoned.QueuedAt = ptrInZone(zoned.QueuedAt, cet)
+	zoned.LastActivityAt = inZone(zoned.LastActivityAt, cet)
+	zoned.CreatedAt = inZone(zoned.CreatedAt, cet)
+	zoned.UpdatedAt = inZone(zoned.UpdatedAt, cet)
+
+	tests := []struct {
+		name string
+		put  *contactpad.Interaction
+		want *contactpad.Interaction
+	}{
+		{
+			name: "every field set",
+			put:  fullInteraction("full"),
+			want: fullInteraction("full"),
+		},
+		{
+			name: "zero fields stay zero and nil tags come back empty",
+			put:  &contactpad.Interaction{ID: "bare"},
+			want: &contactpad.Interaction{ID: "bare", Tags: []string{}},
+		},
+		{
+			name: "empty tags",
+			put:  &contactpad.Interaction{ID: "empty-tags", Tags: []string{}},
+			want: &contactpad.Interaction{ID: "empty-tags", Tags: []string{}},
+		},
+		{
+			name: "times come back in UTC",
+			put:  zoned,
+			want: fullInteraction("zoned"),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var inUpdate *contactpad.Interaction
+			update(t, s, func(tx adapter.Tx) error {
+				if err := tx.PutInteraction(tt.put); err != nil {
+					return err
+				}
+				var err error
+				inUpdate, err = tx.Interaction(tt.put.ID)
+				return err
+			})
+			require.Equal(t, tt.want, inUpdate, "read in the same Update")
+
+			got := getInteraction(t, s, tt.put.ID)
+			require.Equal(t, tt.want, got, "read in a View")
+
+			b, err := json.Marshal(got)
+			require.NoError(t, err)
+			var fields map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(b, &fields))
+			require.NotEqual(t, "null", string(fields["tags"]), "tags must encode as a list")
+		})
+	}
+}
+
+func testInteractionCopies(t *testing.T, s adapter.Store) {
+	putInteractions(t, s, fullInteraction("i1"))
+
+	got := getInteraction(t, s, "i1")
+	got.Tags[0] = "changed"
+	got.Status = contactpad.Completed
+	*got.DueBy = at(time.Hour)
+
+	require.Equal(t, fullInteraction("i1"), getInteraction(t, s, "i1"))
+}
+
+func testNotFound(t *testing.T, s adapter.Store) {
+	putInteractions(t, s, &contactpad.Interaction{ID: "no-crm"})
+
+	tests := []struct {
+		name string
+		get  func(tx adapter.Tx) error
+		id   string
+	}{
+		{
+			name: "interaction",
+			get:  func(tx adapter.Tx) error { _, err := tx.Interaction("missing-i"); return err },
+			id:   "missing-i",
+		},
+		{
+			name: "interaction by CRM record",
+			get:  func(tx adapter.Tx) error { _, err := tx.InteractionByCRM("Case", "missing-crm"); return err },
+			id:   "missing-crm",
+		},
+		{
+			name: "interaction by empty CRM id",
+			get:  func(tx adapter.Tx) error { _, err := tx.InteractionByCRM("", ""); return err },
+		},
+		{
+			name: "agent",
+			get:  func(tx adapter.Tx) error { _, err := tx.Agent("missing-a"); return err },
+			id:   "missing-a",
+		},
+		{
+			name: "transfer",
+			get:  func(tx adapter.Tx) error { _, err := tx.Transfer("missing-t"); return err },
+			id:   "missing-t",
+		},
+		{
+			name: "consult",
+			get:  func(tx adapter.Tx) error { _, err := tx.Consult("missing-c"); return err },
+			id:   "missing-c",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check := func(err error) {
+				require.ErrorIs(t, err, adapter.ErrNotFound)
+				require.Contains(t, err.Error(), tt.id)
+			}
+			check(s.View(t.Context(), tt.get))
+			errs, err := s.Update(t.Context(), []func(adapter.Tx) error{tt.get})
+			require.NoError(t, err)
+			check(errs[0])
+		})
+	}
+}
+
+func testPutInteractionReplaces(t *testing.T, s adapter.Store) {
+	first := fullInteraction("i1")
+	putInteractions(t, s, first)
+
+	second := &contactpad.Interaction{
+		ID:        "i1",
+		CRMID:     "other-record",
+		CRMObject: "Case",
+		Media:     contactpad.NonLive,
+		Status:    contactpad.Completed,
+		Owner:     "bob",
+		Tags:      []string{"closed"},
+		CreatedAt: first.CreatedAt,
+		UpdatedAt: at(time.Hour),
+		Version:   8,
+	}
+	putInteractions(t, s, second)
+
+	require.Equal(t, second, getInteraction(t, s, "i1"))
+	view(t, s, func(tx adapter.Tx) error {
+		_, err := tx.InteractionByCRM("Case", first.CRMID)
+		require.ErrorIs(t, err, adapter.ErrNotFound, "the old CRM record no longer maps to i1")
+		got, err := tx.InteractionByCRM("Case", "other-record")
+		require.NoError(t, err)
+		require.Equal(t, "i1", got.ID)
+		all, err := tx.Interactions(adapter.InteractionFilter{})
+		require.NoError(t, err)
+		require.Equal(t, []string{"i1"}, ids(all))
+		return nil
+	})
+}
+
+func testInteractionByCRM(t *testing.T, s adapter.Store) {
+	caseRecord := &contactpad.Interaction{ID: "i-case", CRMObject: "Case", CRMID: "500A", Tags: []string{}}
+	chatRecord := &contactpad.Interaction{ID: "i-chat", CRMObject: "LiveChatTranscript", CRMID: "500A", Tags: []string{}}
+	// Interactions without a CRM record do not collide with each other.
+	local1 := &contactpad.Interaction{ID: "i-local1", CRMObject: "Case", Tags: []string{}}
+	local2 := &contactpad.Interaction{ID: "i-local2", CRMObject: "Case", Tags: []string{}}
+	putInteractions(t, s, caseRecord, chatRecord, local1, local2)
+
+	lookups := []struct {
+		name          string
+		object, crmID string
+		want          string
+		wantNotFound  bool
+	}{
+		{name: "case", object: "Case", crmID: "500A", want: "i-case"},
+		{name: "same id in another object", object: "LiveChatTranscript", crmID: "500A", want: "i-chat"},
+		{name: "unknown object", object: "Lead", crmID: "500A", wantNotFound: true},
+		{name: "unknown record", object: "Case", crmID: "500B", wantNotFound: true},
+		{name: "empty CRM id is never looked up", object: "Case", crmID: "", wantNotFound: true},
+	}
+	for _, tt := range lookups {
+		t.Run(tt.name, func(t *testing.T) {
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.InteractionByCRM(tt.object, tt.crmID)
+				if tt.wantNotFound {
+					require.ErrorIs(t, err, adapter.ErrNotFound)
+					return nil
+				}
+				require.NoError(t, err)
+				require.Equal(t, tt.want, got.ID)
+				return nil
+			})
+		})
+	}
+
+	t.Run("a second interaction for the same record fails", func(t *testing.T) {
+		dup := &contactpad.Interaction{ID: "i-dup", CRMObject: "Case", CRMID: "500A"}
+		ok := &contactpad.Interaction{ID: "i-ok", CRMObject: "Case", CRMID: "500C"}
+		errs, err := s.Update(t.Context(), []func(adapter.Tx) error{
+			func(tx adapter.Tx) error { return tx.PutInteraction(dup) },
+			func(tx adapter.Tx) error { return tx.PutInteraction(ok) },
+		})
+		require.NoError(t, err)
+		require.Error(t, errs[0])
+		require.NoError(t, errs[1])
+
+		view(t, s, func(tx adapter.Tx) error {
+			_, err := tx.Interaction("i-dup")
+			require.ErrorIs(t, err, adapter.ErrNotFound)
+			got, err := tx.InteractionByCRM("Case", "500A")
+			require.NoError(t, err)
+			require.Equal(t, "i-case", got.ID)
+			return nil
+		})
+	})
+}
+
+func testInteractions(t *testing.T, s adapter.Store) {
+	mk := func(id, owner string, status contactpad.Status, created time.Time) *contactpad.Interaction {
+		return &contactpad.Interaction{ID: id, Owner: owner, Status: status, Tags: []string{}, CreatedAt: created}
+	}
+	// Put out of order, so insertion order cannot pass for age.
+	putInteractions(t, s,
+		mk("c", "alice", contactpad.Completed, at(3*time.Minute)),
+		mk("a", "alice", contactpad.Connected, at(time.Minute)),
+		mk("e", "bob", contactpad.Deferred, at(4*time.Minute)),
+		mk("b2", "alice", contactpad.Deferred, at(2*time.Minute)),
+		mk("b1", "bob", contactpad.Queued, at(2*time.Minute)),
+		mk("d", "", contactpad.Queued, at(0)),
+	)
+
+	tests := []struct {
+		name   string
+		filter adapter.InteractionFilter
+		want   []string
+	}{
+		{name: "everything, oldest first, then by ID", filter: adapter.InteractionFilter{},
+			want: []string{"d", "a", "b1", "b2", "c", "e"}},
+		{name: "owner", filter: adapter.InteractionFilter{Owner: "alice"},
+			want: []string{"a", "b2", "c"}},
+		{name: "statuses", filter: adapter.InteractionFilter{Statuses: []contactpad.Status{contactpad.Deferred, contactpad.Queued}},
+			want: []string{"d", "b1", "b2", "e"}},
+		{name: "empty statuses match everything", filter: adapter.InteractionFilter{Statuses: []contactpad.Status{}},
+			want: []string{"d", "a", "b1", "b2", "c", "e"}},
+		{name: "owner and statuses", filter: adapter.InteractionFilter{Owner: "alice", Statuses: contactpad.FolderHistory.Statuses()},
+			want: []string{"c"}},
+		{name: "limit", filter: adapter.InteractionFilter{Limit: 2},
+			want: []string{"d", "a"}},
+		{name: "owner with limit", filter: adapter.InteractionFilter{Owner: "bob", Limit: 1},
+			want: []string{"b1"}},
+		{name: "no match", filter: adapter.InteractionFilter{Owner: "zoe"},
+			want: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.Interactions(tt.filter)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, ids(got))
+				return nil
+			})
+		})
+	}
+}
+
+func testQueued(t *testing.T, s adapter.Store) {
+	reserved := func(i *contactpad.Interaction, agent string) *contactpad.Interaction {
+		i.TargetAgent = agent
+		return i
+	}
+	putInteractions(t, s,
+		queued("q1", "sales", 0, at(time.Minute)),
+		queued("q2", "sales", 5, at(3*time.Minute)),
+		queued("q3", "sales", 0, at(0)),
+		queued("q4", "support", 0, at(0)),
+		queued("q5", "sales", 0, at(time.Minute)),
+		queued("q6", "billing", 9, at(0)),
+		// Reserved for alice: first for her whatever their service and
+		// priority, never offered to anyone else.
+		reserved(queued("r1", "support", 0, at(10*time.Minute)), "alice"),
+		reserved(queued("r2", "sales", 9, at(5*time.Minute)), "alice"),
+		reserved(queued("rb", "sales", 10, at(0)), "bob"),
+		// Not queued.
+		owned("c1", "alice", contactpad.NonLive, contactpad.Connected),
+		owned("o1", "", contactpad.NonLive, contactpad.Offered),
+	)
+
+	tests := []struct {
+		name     string
+		agent    string
+		services []string
+		limit    int
+		want     []string
+	}{
+		{name: "reserved first, then by priority, queued time and ID", agent: "alice", services: []string{"sales"}, limit: 10,
+			want: []string{"r2", "r1", "q2", "q3", "q1", "q5"}},
+		{name: "several services interleave", agent: "alice", services: []string{"sales", "support"}, limit: 10,
+			want: []string{"r2", "r1", "q2", "q3", "q4", "q1", "q5"}},
+		{name: "another agent's reservation", agent: "bob", services: []string{"support"}, limit: 10,
+			want: []string{"rb", "q4"}},
+		{name: "no services: only reserved work", agent: "alice", limit: 10,
+			want: []string{"r2", "r1"}},
+		{name: "nothing for this agent", agent: "carol", services: []string{"marketing"}, limit: 10,
+			want: []string{}},
+		{name: "limit", agent: "carol", services: []string{"sales"}, limit: 2,
+			want: []string{"q2", "q3"}},
+		{name: "limit inside the reserved work", agent: "alice", services: []string{"sales"}, limit: 1,
+			want: []string{"r2"}},
+		{name: "no agent sees only unreserved work", agent: "", services: []string{"sales"}, limit: 10,
+			want: []string{"q2", "q3", "q1", "q5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.Queued(tt.agent, tt.services, tt.limit)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, ids(got))
+				return nil
+			})
+		})
+	}
+
+	t.Run("returns whole interactions", func(t *testing.T) {
+		view(t, s, func(tx adapter.Tx) error {
+			got, err := tx.Queued("alice", []string{"support"}, 10)
+			require.NoError(t, err)
+			require.Equal(t, []*contactpad.Interaction{
+				reserved(queued("r2", "sales", 9, at(5*time.Minute)), "alice"),
+				reserved(queued("r1", "support", 0, at(10*time.Minute)), "alice"),
+				queued("q4", "support", 0, at(0)),
+			}, got)
+			return nil
+		})
+	})
+}
+
+func testQueueStats(t *testing.T, s adapter.Store) {
+	t.Run("empty store", func(t *testing.T) {
+		view(t, s, func(tx adapter.Tx) error {
+			stats, err := tx.QueueStats()
+			require.NoError(t, err)
+			require.Empty(t, stats)
+			return nil
+		})
+	})
+
+	reservedForBob := queued("s3", "sales", 0, at(-time.Hour))
+	reservedForBob.TargetAgent = "bob"
+	putInteractions(t, s,
+		queued("s1", "sales", 0, at(time.Minute)),
+		queued("s2", "sales", 5, at(2*time.Minute)),
+		reservedForBob,
+		queued("p1", "support", 0, at(3*time.Minute)),
+		owned("c1", "alice", contactpad.NonLive, contactpad.Connected),
+		owned("d1", "alice", contactpad.NonLive, contactpad.Deferred),
+	)
+
+	t.Run("per service", func(t *testing.T) {
+		view(t, s, func(tx adapter.Tx) error {
+			stats, err := tx.QueueStats()
+			require.NoError(t, err)
+			require.Equal(t, map[string]adapter.QueueStat{
+				"sales":   {Size: 3, OldestQueued: at(-time.Hour)},
+				"support": {Size: 1, OldestQueued: at(3 * time.Minute)},
+			}, stats)
+			return nil
+		})
+	})
+}
+
+// errBoom is what failing fns return.
+var errBoom = errors.New("boom")
