@@ -88,17 +88,19 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 	if err := c.syncTimers(i, &before); err != nil {
 		return err
 	}
+	var change RecordChange
 	if r.action != "" {
-		if err := c.audit(i, before.Status, r); err != nil {
+		e, err := c.appendAudit(i, before.Status, r)
+		if err != nil {
 			return err
 		}
+		change.Audit = e
 	}
-	if i.CRMID != "" {
-		if wb := c.writeback(i); before.Version == 0 || !wb.equal(c.writeback(&before)) {
-			if err := c.outbox(i, OutboxUpdate, wb); err != nil {
-				return err
-			}
-		}
+	if wb := c.writeback(i); before.Version == 0 || !wb.equal(c.writeback(&before)) {
+		change.Writeback = &wb
+	}
+	if err := c.outbox(i, change); err != nil {
+		return err
 	}
 	typ := r.event
 	if typ == "" {
@@ -138,12 +140,14 @@ func (c *change) syncTimers(i, before *contactpad.Interaction) error {
 			}
 		}
 	}
+	// The inactivity timer is armed once on connect; activity only moves
+	// LastActivityAt, and a timer that fires early re-arms itself (inactive).
 	idle := c.s.Inactivity[i.Media]
 	switch {
-	case i.Status == contactpad.Connected && idle > 0 &&
-		(before.Status != contactpad.Connected || !i.LastActivityAt.Equal(before.LastActivityAt)):
+	case idle <= 0:
+	case i.Status == contactpad.Connected && before.Status != contactpad.Connected:
 		return c.tx.SetTimer(Timer{Kind: TimerInactivity, Ref: i.ID, DueAt: i.LastActivityAt.Add(idle)})
-	case i.Status != contactpad.Connected && before.Status == contactpad.Connected && idle > 0:
+	case i.Status != contactpad.Connected && before.Status == contactpad.Connected:
 		return c.tx.ClearTimer(TimerInactivity, i.ID)
 	}
 	return nil
@@ -156,8 +160,18 @@ func equalTime(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-// audit appends the audit entry of r for i, and its outbox row.
-func (c *change) audit(i *contactpad.Interaction, from contactpad.Status, r record) error {
+// audit appends an audit entry that comes with no change of i's state
+// (a consult, a failed transfer), and its outbox row.
+func (c *change) audit(i *contactpad.Interaction, r record) error {
+	e, err := c.appendAudit(i, i.Status, r)
+	if err != nil {
+		return err
+	}
+	return c.outbox(i, RecordChange{Audit: e})
+}
+
+// appendAudit appends the audit entry of r for i.
+func (c *change) appendAudit(i *contactpad.Interaction, from contactpad.Status, r record) (*AuditEntry, error) {
 	e := &AuditEntry{ID: newID("aud"), InteractionID: i.ID, At: c.now, Actor: r.actor,
 		Action: r.action, Category: r.category, FromStatus: from, ToStatus: i.Status,
 		Message: r.message, Data: r.data}
@@ -165,20 +179,22 @@ func (c *change) audit(i *contactpad.Interaction, from contactpad.Status, r reco
 		e.Actor = actorSystem
 	}
 	if err := c.tx.AppendAudit(e); err != nil {
-		return fmt.Errorf("audit interaction %s: %w", i.ID, err)
+		return nil, fmt.Errorf("audit interaction %s: %w", i.ID, err)
 	}
-	if i.CRMID == "" {
-		return nil
-	}
-	return c.outbox(i, OutboxAudit, e)
+	return e, nil
 }
 
-func (c *change) outbox(i *contactpad.Interaction, kind OutboxKind, payload any) error {
-	body, err := json.Marshal(payload)
+// outbox queues the change of i's CRM record for writeback, if i comes from
+// the CRM and the change carries anything.
+func (c *change) outbox(i *contactpad.Interaction, change RecordChange) error {
+	if i.CRMID == "" || (change.Writeback == nil && change.Audit == nil) {
+		return nil
+	}
+	body, err := json.Marshal(change)
 	if err != nil {
 		return err
 	}
-	row := &OutboxRow{InteractionID: i.ID, CRMObject: i.CRMObject, CRMID: i.CRMID, Kind: kind,
+	row := &OutboxRow{InteractionID: i.ID, CRMObject: i.CRMObject, CRMID: i.CRMID, Kind: OutboxChange,
 		Payload: body, State: OutboxPending, CreatedAt: c.now}
 	if err := c.tx.AppendOutbox(row); err != nil {
 		return fmt.Errorf("outbox interaction %s: %w", i.ID, err)

@@ -56,7 +56,7 @@ func (cmd StartConsult) apply(c *change) error {
 	if err := c.tx.SetTimer(Timer{Kind: TimerConsult, Ref: k.ID, DueAt: expires}); err != nil {
 		return err
 	}
-	if err := c.audit(i, i.Status, record{actor: actorOf(cmd.Agent), action: "consult_started", category: "consult",
+	if err := c.audit(i, record{actor: actorOf(cmd.Agent), action: "consult_started", category: "consult",
 		message: "Consult with " + target.String(), data: map[string]string{"consult": k.ID}}); err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (c *change) endConsult(k *contactpad.Consult, reason, actor string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.audit(i, i.Status, record{actor: actor, action: "consult_ended", category: "consult",
+	if err := c.audit(i, record{actor: actor, action: "consult_ended", category: "consult",
 		message: "Consult with " + k.Target.String() + " ended: " + reason, data: map[string]string{"consult": k.ID}}); err != nil {
 		return err
 	}

@@ -134,8 +134,12 @@ func (c *change) reopenDue(i *contactpad.Interaction) error {
 
 // inactive raises interaction.inactive for a connected interaction nobody
 // has worked on for the configured period. The panel then offers transfer,
-// defer or complete.
+// defer or complete. If there was activity since the timer was armed, it
+// re-arms for the end of the new idle period instead.
 func (c *change) inactive(i *contactpad.Interaction) error {
+	if due := i.LastActivityAt.Add(c.s.Inactivity[i.Media]); due.After(c.now) {
+		return c.tx.SetTimer(Timer{Kind: TimerInactivity, Ref: i.ID, DueAt: due})
+	}
 	snapshot := *i
 	c.res.Interaction = &snapshot
 	return c.emit(Event{Type: EventInteractionInactive, Interaction: &snapshot, Audience: audience(i.Owner),

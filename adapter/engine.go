@@ -191,7 +191,9 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 			return err
 		}
 	}
-	errs, err := e.store.Update(ctx, fns)
+	// A batch that has started commits even if Run is told to stop meanwhile:
+	// its callers are waiting for the outcome.
+	errs, err := e.store.Update(context.WithoutCancel(ctx), fns)
 	var events []Event
 	for k, r := range batch {
 		switch {

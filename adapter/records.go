@@ -74,13 +74,19 @@ type AgentPresence struct {
 // OutboxKind says what a writeback row carries.
 type OutboxKind string
 
-// The outbox row kinds.
-const (
-	// OutboxUpdate carries the interaction's writeback fields (Fields).
-	OutboxUpdate OutboxKind = "update"
-	// OutboxAudit carries one audit entry (Audit) to be stored in the CRM.
-	OutboxAudit OutboxKind = "audit"
-)
+// OutboxChange is the kind of a row whose Payload is a RecordChange.
+const OutboxChange OutboxKind = "change"
+
+// RecordChange is the payload of an outbox row: one change of one CRM
+// record, written in the same transaction as the state change it reports.
+// A writer sends the writeback fields as a record update and the audit
+// entry as a record of its own (e.g. a Task), in row order per record.
+type RecordChange struct {
+	// Writeback holds the mirrored fields when they changed; nil otherwise.
+	Writeback *Writeback `json:"writeback,omitempty"`
+	// Audit is the audit entry of the change, if it has one.
+	Audit *AuditEntry `json:"audit,omitempty"`
+}
 
 // OutboxState is where a writeback row is.
 type OutboxState string
@@ -110,8 +116,8 @@ type OutboxRow struct {
 	CreatedAt     time.Time       `json:"created_at"`
 }
 
-// Writeback is the payload of an OutboxUpdate row: the interaction fields
-// the CRM mirrors. The mapping turns it into CRM field values.
+// Writeback is the interaction fields the CRM mirrors. The mapping turns
+// it into CRM field values.
 type Writeback struct {
 	Status                 contactpad.Status `json:"status"`
 	Owner                  string            `json:"owner"`

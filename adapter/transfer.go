@@ -277,7 +277,7 @@ func (c *change) endTransfer(t *contactpad.Transfer, status contactpad.TransferS
 	if reason != "" {
 		data["failed_reason"] = reason
 	}
-	return c.audit(i, i.Status, record{actor: actor, action: action, category: "transfer", message: msg, data: data})
+	return c.audit(i, record{actor: actor, action: action, category: "transfer", message: msg, data: data})
 }
 
 func (cmd CompleteTransfer) apply(c *change) error {

@@ -1,0 +1,208 @@
+package adapter_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/sqlite"
+	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/sirupsen/logrus"
+)
+
+var deferrals = flag.Int("deferrals", 100_000, "deferred interactions in BenchmarkDeferralReopen (the documented run uses 1000000)")
+
+// benchEngine runs an engine over a fresh SQLite file with one service per
+// agent, so each agent's work routes to it alone.
+func benchEngine(b *testing.B, agents int, opts ...adapter.Option) (*adapter.Engine, adapter.Store, func()) {
+	b.Helper()
+	store, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := adapter.Defaults()
+	for n := range agents {
+		id := fmt.Sprintf("agent%04d", n)
+		s.Services = append(s.Services, contactpad.Service{ID: "svc-" + id})
+		s.Agents = append(s.Agents, contactpad.Agent{ID: id, Services: []string{"svc-" + id},
+			Capacity: contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 3, contactpad.NonLive: 5}})
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	e := adapter.New(store, s, append([]adapter.Option{adapter.WithLogger(log)}, opts...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.Run(ctx) }()
+	<-e.Ready()
+	for _, a := range s.Agents {
+		if _, err := e.Apply(ctx, adapter.SetPresence{Agent: a.ID, Presence: contactpad.Available}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return e, store, func() { cancel(); <-done; _ = store.Close() }
+}
+
+// BenchmarkTransitions measures durable transitions per second and command
+// latency with 1, 8 and 200 agents acting at once. Each agent works cases
+// round: ingest (routed and connected), defer, resume, release, finish
+// wrap-up: five commands, each a state change written with its audit
+// entry, event, outbox rows and timers in a synchronous=FULL transaction.
+func BenchmarkTransitions(b *testing.B) {
+	for _, agents := range []int{1, 8, 200} {
+		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
+			e, _, stop := benchEngine(b, agents)
+			defer stop()
+			ctx := context.Background()
+			latencies := make([][]time.Duration, agents)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for n := range agents {
+				wg.Go(func() {
+					agent := fmt.Sprintf("agent%04d", n)
+					do := func(cmd adapter.Command) adapter.Result {
+						t0 := time.Now()
+						res, err := e.Apply(ctx, cmd)
+						latencies[n] = append(latencies[n], time.Since(t0))
+						if err != nil {
+							b.Errorf("%s %T: %v", agent, cmd, err)
+						}
+						return res
+					}
+					for next.Add(5) <= int64(b.N)+4 {
+						res := do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: fmt.Sprintf("%s-%d", agent, next.Load()),
+							CRMObject: "Case", Media: contactpad.NonLive, Service: "svc-" + agent}})
+						if res.Interaction == nil {
+							return
+						}
+						id := res.Interaction.ID
+						due := time.Now().Add(time.Hour)
+						do(adapter.Defer{ID: id, Agent: agent, DueBy: &due})
+						do(adapter.Resume{ID: id, Agent: agent})
+						do(adapter.Release{ID: id, Agent: agent})
+						do(adapter.FinishWrapUp{ID: id, Agent: agent})
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			all := slices.Concat(latencies...)
+			slices.Sort(all)
+			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "transitions/s")
+			b.ReportMetric(ms(percentile(all, 50)), "p50_ms")
+			b.ReportMetric(ms(percentile(all, 99)), "p99_ms")
+		})
+	}
+}
+
+// BenchmarkDeferralReopen defers -deferrals interactions due within one
+// 10-second window, then measures how late each reopens (event time minus
+// due_by) and the process's peak resident memory.
+func BenchmarkDeferralReopen(b *testing.B) {
+	for range b.N {
+		var mu sync.Mutex
+		var lateness []time.Duration
+		e, _, stop := benchEngine(b, 1, adapter.OnEvents(func(events []adapter.Event) {
+			now := time.Now()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ev := range events {
+				if ev.Flags["auto_opened_due_to_due_date"] {
+					lateness = append(lateness, now.Sub(*ev.Interaction.DueBy))
+				}
+			}
+		}))
+		ctx := context.Background()
+		n := *deferrals
+		const chunk = 2048
+		// Ingested interactions queue (the agent is busy); deferring a queued
+		// interaction takes it out of routing.
+		if _, err := e.Apply(ctx, adapter.SetPresence{Agent: "agent0000", Presence: contactpad.Busy}); err != nil {
+			b.Fatal(err)
+		}
+		seedStart := time.Now()
+		window := seedStart.Add(time.Duration(n/4000+30) * time.Second) // after seeding ends
+		for base := 0; base < n; base += chunk {
+			size := min(chunk, n-base)
+			ingest := make([]adapter.Command, size)
+			for k := range size {
+				ingest[k] = adapter.Ingest{Item: contactpad.WorkItem{CRMID: strconv.Itoa(base + k), CRMObject: "Case",
+					Media: contactpad.NonLive, Service: "svc-agent0000"}}
+			}
+			defers := make([]adapter.Command, 0, size)
+			for k, out := range e.ApplyAll(ctx, ingest) {
+				if out.Err != nil {
+					b.Fatal(out.Err)
+				}
+				due := window.Add(time.Duration(base+k) * 10 * time.Second / time.Duration(n))
+				defers = append(defers, adapter.Defer{ID: out.Interaction.ID, DueBy: &due})
+			}
+			for _, out := range e.ApplyAll(ctx, defers) {
+				if out.Err != nil {
+					b.Fatal(out.Err)
+				}
+			}
+		}
+		seeded := time.Since(seedStart)
+		if time.Now().After(window) {
+			b.Fatalf("seeding took %s, past the reopen window; raise the margin", seeded)
+		}
+		for {
+			mu.Lock()
+			got := len(lateness)
+			mu.Unlock()
+			if got == n {
+				break
+			}
+			if time.Now().After(window.Add(10 * time.Minute)) {
+				b.Fatalf("only %d of %d reopened", got, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		stop()
+		slices.Sort(lateness)
+		b.ReportMetric(float64(n), "deferrals")
+		b.ReportMetric(seeded.Seconds(), "seed_s")
+		b.ReportMetric(ms(percentile(lateness, 50)), "reopen_late_p50_ms")
+		b.ReportMetric(ms(percentile(lateness, 99)), "reopen_late_p99_ms")
+		b.ReportMetric(ms(lateness[len(lateness)-1]), "reopen_late_max_ms")
+		b.ReportMetric(peakRSSMB(), "peak_rss_MB")
+	}
+}
+
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[(len(sorted)-1)*p/100]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// peakRSSMB reads the process's peak resident set size (VmHWM) from /proc.
+func peakRSSMB() float64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
