@@ -1,0 +1,51 @@
+// Command ctibridge is the bridge between a CRM and a contact centre's
+// agents. See README.md for the commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
+
+Usage:
+  ctibridge demo      [--data DIR] [--speed N]  the engine on a seeded local store, narrated
+  ctibridge validate  --config FILE             check a config file: exit 0, or every error with file:line
+  ctibridge version                             print the version
+
+Run "ctibridge COMMAND --help" for a command's flags.
+`
+
+// run is the whole program, callable in-process by tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return runValidate(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "ctibridge", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "ctibridge: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
