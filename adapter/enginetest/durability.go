@@ -16,8 +16,8 @@ import (
 )
 
 // testAuditEventsOutbox: every transition has its audit entry, every change
-// its event, and the CRM writeback its outbox rows: one update row per change
-// of the mirrored fields and one audit row per audit entry, in order.
+// its event, and the CRM writeback its outbox row carrying the audit entry
+// and, when they changed, the mirrored fields, in order.
 func testAuditEventsOutbox(t *testing.T, open Opener) {
 	bubble(t, open, nil, func(h *Harness) {
 		email := h.Connected("alice", contactpad.NonLive)
@@ -38,15 +38,13 @@ func testAuditEventsOutbox(t *testing.T, open Opener) {
 		for _, row := range h.Outbox() {
 			require.Equal(t, email.CRMID, row.CRMID)
 			require.Equal(t, "Case", row.CRMObject)
-			switch row.Kind {
-			case adapter.OutboxUpdate:
-				var wb adapter.Writeback
-				require.NoError(t, json.Unmarshal(row.Payload, &wb))
-				updates = append(updates, wb)
-			case adapter.OutboxAudit:
-				var e adapter.AuditEntry
-				require.NoError(t, json.Unmarshal(row.Payload, &e))
-				audits = append(audits, e)
+			require.Equal(t, adapter.OutboxChange, row.Kind)
+			change := decodeChange(t, row)
+			if change.Writeback != nil {
+				updates = append(updates, *change.Writeback)
+			}
+			if change.Audit != nil {
+				audits = append(audits, *change.Audit)
 			}
 		}
 		require.Equal(t, actions(trail), actions(audits), "one outbox row per audit entry, in order")
@@ -137,10 +135,9 @@ func testCrashSafety(t *testing.T, open Opener) {
 	defer h.Stop()
 	all := h.Interactions(adapter.InteractionFilter{})
 	require.NotEmpty(t, all)
-	rows := h.Outbox()
 	auditRows := map[string]int{}
-	for _, r := range rows {
-		if r.Kind == adapter.OutboxAudit {
+	for _, r := range h.Outbox() {
+		if decodeChange(t, r).Audit != nil {
 			auditRows[r.InteractionID]++
 		}
 	}
@@ -220,6 +217,12 @@ func testConcurrency(t *testing.T, open Opener) {
 		}
 		require.Equal(t, 1, created, "%s created once", i.CRMID)
 	}
+}
+
+func decodeChange(t testing.TB, row adapter.OutboxRow) adapter.RecordChange {
+	var change adapter.RecordChange
+	require.NoError(t, json.Unmarshal(row.Payload, &change))
+	return change
 }
 
 // checkCapacity requires that no agent holds more than its capacity.
