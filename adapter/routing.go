@@ -154,33 +154,39 @@ func (c *change) routeInteraction(i *contactpad.Interaction) error {
 	if i.Status != contactpad.Queued {
 		return nil
 	}
-	if i.TargetAgent != "" {
-		a, err := c.agent(i.TargetAgent)
-		if err != nil {
-			return err
-		}
-		if !a.Presence.Routable() {
-			return nil
-		}
-		load, err := c.tx.Load(a.ID)
-		if err != nil {
-			return err
-		}
-		if c.hasRoom(a, load, i.Media) {
-			return c.offer(i, a)
-		}
-		return nil
-	}
-	cands, err := c.tx.Candidates(i.Service)
-	if err != nil {
+	a, err := c.pick(i.TargetAgent, i.Service, i.Media, i.SkipAgent)
+	if a == nil || err != nil {
 		return err
 	}
+	return c.offer(i, a)
+}
+
+// pick chooses who gets work of media now: the named agent if it is
+// available with room, else (with no agent named) the available agent of
+// service with room who has waited longest for work, other than skip. It
+// returns nil when nobody can take it now.
+func (c *change) pick(agent, service string, media contactpad.Media, skip string) (*contactpad.Agent, error) {
+	if agent != "" {
+		a, err := c.agent(agent)
+		if err != nil || !a.Presence.Routable() {
+			return nil, err
+		}
+		load, err := c.tx.Load(a.ID)
+		if err != nil || !c.hasRoom(a, load, media) {
+			return nil, err
+		}
+		return a, nil
+	}
+	cands, err := c.tx.Candidates(service)
+	if err != nil {
+		return nil, err
+	}
 	for _, cand := range cands {
-		if cand.Agent.ID != i.SkipAgent && c.hasRoom(cand.Agent, cand.Load, i.Media) {
-			return c.offer(i, cand.Agent)
+		if cand.Agent.ID != skip && c.hasRoom(cand.Agent, cand.Load, media) {
+			return cand.Agent, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // routeAgent offers an available agent the queued work it has room for,

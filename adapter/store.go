@@ -33,8 +33,10 @@ type Store interface {
 type Tx interface {
 	Interaction(id string) (*contactpad.Interaction, error)
 	InteractionByCRM(object, crmID string) (*contactpad.Interaction, error)
-	// PutInteraction inserts the interaction or replaces the row with its ID.
-	// The (CRMObject, CRMID) pair is unique when CRMID is not empty.
+	// PutInteraction inserts the interaction or updates the row with its ID.
+	// CRMID, CRMObject, Media and CreatedAt are fixed at insert; an update
+	// keeps the stored values. The (CRMObject, CRMID) pair is unique when
+	// CRMID is not empty.
 	PutInteraction(i *contactpad.Interaction) error
 	// Interactions lists interactions matching f, oldest first.
 	Interactions(f InteractionFilter) ([]*contactpad.Interaction, error)

@@ -111,33 +111,11 @@ func (c *change) coldTransfer(i *contactpad.Interaction, before contactpad.Inter
 // target gets it when it becomes available (deliverTransfersTo). The accept
 // timeout runs from delivery.
 func (c *change) deliverTransfer(t *contactpad.Transfer, i *contactpad.Interaction) error {
-	if t.Target.Agent != "" {
-		a, err := c.agent(t.Target.Agent)
-		if err != nil {
-			return err
-		}
-		if !a.Presence.Routable() {
-			return nil
-		}
-		load, err := c.tx.Load(a.ID)
-		if err != nil {
-			return err
-		}
-		if c.hasRoom(a, load, i.Media) {
-			return c.deliver(t, a.ID)
-		}
-		return nil
-	}
-	cands, err := c.tx.Candidates(t.Target.Service)
-	if err != nil {
+	a, err := c.pick(t.Target.Agent, t.Target.Service, i.Media, t.Initiator)
+	if a == nil || err != nil {
 		return err
 	}
-	for _, cand := range cands {
-		if cand.Agent.ID != t.Initiator && c.hasRoom(cand.Agent, cand.Load, i.Media) {
-			return c.deliver(t, cand.Agent.ID)
-		}
-	}
-	return nil
+	return c.deliver(t, a.ID)
 }
 
 // deliverTransfersTo delivers the waiting warm transfers that a, now

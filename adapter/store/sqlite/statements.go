@@ -1,6 +1,9 @@
 package sqlite
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // stmtID names one prepared statement. Every statement is prepared once per
 // connection (at Open for the writer, on first use for each reader) and
@@ -79,7 +82,9 @@ var statements = [numStmts]string{
 	// An upsert rather than INSERT OR REPLACE: REPLACE would silently delete
 	// another interaction holding the same CRM record, where the unique index
 	// must fail the Put instead.
-	stmtPutInteraction:            upsert("interactions", interactionColumns, "id"),
+	// The columns fixed at insert are left out of the update, so that an
+	// update never rewrites the indexes on them (the CRM key, created_at).
+	stmtPutInteraction:            upsert("interactions", interactionColumns, "id", "crm_id", "crm_object", "media", "created_at"),
 	stmtInteractionsAll:           interactionsQuery(false, false),
 	stmtInteractionsOwner:         interactionsQuery(true, false),
 	stmtInteractionsStatuses:      interactionsQuery(false, true),
@@ -199,11 +204,11 @@ func interactionsQuery(owner, statuses bool) string {
 
 // upsert is an INSERT of columns that replaces every column of the row
 // whose key matches.
-func upsert(table, columns, key string) string {
+func upsert(table, columns, key string, fixed ...string) string {
 	cols := columnNames(columns)
 	var set []string
 	for _, c := range cols {
-		if c != key {
+		if c != key && !slices.Contains(fixed, c) {
 			set = append(set, c+" = excluded."+c)
 		}
 	}
