@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -57,6 +58,9 @@ func testMatrix(t *testing.T, open Opener) {
 					i := h.Connected("alice", media)
 					cmd := matrixCommand(h, m, i, action)
 					before, events := h.Get(i.ID), len(h.Events())
+					settings := h.Engine.Settings()
+					require.Equal(t, allowed, slices.Contains(settings.Capabilities(before), action),
+						"capabilities list exactly what Apply allows")
 					if allowed {
 						h.Do(cmd)
 						require.Greater(t, len(h.Events()), events, "an allowed action emits an event")
