@@ -158,6 +158,8 @@ func testConcurrency(t *testing.T, open Opener) {
 			s.Agents = append(s.Agents, contactpad.Agent{ID: fmt.Sprintf("agent%02d", n), Services: []string{"support"},
 				Capacity: contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 2, contactpad.NonLive: 3}})
 		}
+		s.Agents = append(s.Agents, contactpad.Agent{ID: "racer", Services: []string{"billing"},
+			Capacity: contactpad.Capacity{contactpad.NonLive: 1}})
 		s.AutoAccept[contactpad.Live] = false
 	})
 	defer h.Stop()
@@ -217,6 +219,32 @@ func testConcurrency(t *testing.T, open Opener) {
 		}
 		require.Equal(t, 1, created, "%s created once", i.CRMID)
 	}
+
+	// Its owner sends the same interaction to every agent at once: one wins.
+	h.Presence("racer", contactpad.Available)
+	i := h.Ingest(contactpad.NonLive, "billing")
+	owner := i.Owner
+	require.Equal(t, "racer", owner)
+	var won atomic.Int32
+	parallel(agents, func(n int) {
+		target := fmt.Sprintf("agent%02d", n)
+		if target == owner {
+			return
+		}
+		if _, err := h.Engine.Apply(ctx, adapter.StartTransfer{ID: i.ID, Agent: owner, Mode: contactpad.Cold,
+			Target: contactpad.Target{Agent: target}}); err == nil {
+			won.Add(1)
+		}
+	})
+	require.Equal(t, int32(1), won.Load(), "exactly one transfer of the same interaction succeeds")
+	transferred := 0
+	for _, e := range h.Audit(i.ID) {
+		if e.Action == "transferred" {
+			transferred++
+		}
+	}
+	require.Equal(t, 1, transferred)
+	checkCapacity(h)
 }
 
 func decodeChange(t testing.TB, row adapter.OutboxRow) adapter.RecordChange {
