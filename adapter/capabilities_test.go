@@ -9,7 +9,9 @@ import (
 
 func TestCapabilities(t *testing.T) {
 	s := Defaults()
-	A := func(actions ...contactpad.Action) []contactpad.Action { return append([]contactpad.Action{}, actions...) }
+	A := func(actions ...contactpad.Action) []contactpad.Action {
+		return append([]contactpad.Action{}, actions...)
+	}
 	for _, tc := range []struct {
 		name   string
 		media  contactpad.Media
