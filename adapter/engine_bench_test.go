@@ -54,60 +54,85 @@ func benchEngine(b *testing.B, agents int, opts ...adapter.Option) (*adapter.Eng
 }
 
 // BenchmarkTransitions measures durable commands and transitions per second
-// and command latency with 1, 8 and 200 agents acting at once. Each agent
-// works cases round: ingest (routed and connected), defer, resume, release,
-// finish wrap-up: five commands making six transitions (created, assigned,
-// deferred, resumed, released, completed), each written with its audit
-// entry, event, outbox row and timers in a synchronous=FULL transaction.
+// and command latency with 1, 8 and 200 agents acting at once, as fast as
+// they can. Each agent works cases round: ingest (routed and connected),
+// defer, resume, release, finish wrap-up: five commands making six
+// transitions (created, assigned, deferred, resumed, released, completed),
+// each written with its audit entry, event, outbox row and timers in a
+// synchronous=FULL transaction.
 func BenchmarkTransitions(b *testing.B) {
 	for _, agents := range []int{1, 8, 200} {
-		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
-			e, _, stop := benchEngine(b, agents)
-			defer stop()
-			ctx := context.Background()
-			latencies := make([][]time.Duration, agents)
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			start := time.Now()
-			for n := range agents {
-				wg.Go(func() {
-					agent := fmt.Sprintf("agent%04d", n)
-					do := func(cmd adapter.Command) adapter.Result {
-						t0 := time.Now()
-						res, err := e.Apply(ctx, cmd)
-						latencies[n] = append(latencies[n], time.Since(t0))
-						if err != nil {
-							b.Errorf("%s %T: %v", agent, cmd, err)
-						}
-						return res
-					}
-					for next.Add(5) <= int64(b.N)+4 {
-						res := do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: fmt.Sprintf("%s-%d", agent, next.Load()),
-							CRMObject: "Case", Media: contactpad.NonLive, Service: "svc-" + agent}})
-						if res.Interaction == nil {
-							return
-						}
-						id := res.Interaction.ID
-						due := time.Now().Add(time.Hour)
-						do(adapter.Defer{ID: id, Agent: agent, DueBy: &due})
-						do(adapter.Resume{ID: id, Agent: agent})
-						do(adapter.Release{ID: id, Agent: agent})
-						do(adapter.FinishWrapUp{ID: id, Agent: agent})
-					}
-				})
+		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) { workCases(b, agents, 0) })
+	}
+}
+
+// BenchmarkPacedTransitions is BenchmarkTransitions with 200 agents who
+// pause between commands, offering a fixed load: the latency an agent
+// feels when the engine is not saturated.
+func BenchmarkPacedTransitions(b *testing.B) {
+	for _, rate := range []int{1000, 2500, 4000} {
+		b.Run(fmt.Sprintf("agents=200/rate=%d", rate), func(b *testing.B) { workCases(b, 200, rate) })
+	}
+}
+
+// workCases runs b.N commands of the cases round over agents, each agent
+// pausing so that all together offer rate commands/s (0: no pause).
+func workCases(b *testing.B, agents, rate int) {
+	e, _, stop := benchEngine(b, agents)
+	defer stop()
+	ctx := context.Background()
+	latencies := make([][]time.Duration, agents)
+	var pause time.Duration
+	if rate > 0 {
+		pause = time.Duration(agents) * time.Second / time.Duration(rate)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for n := range agents {
+		wg.Go(func() {
+			agent := fmt.Sprintf("agent%04d", n)
+			if pause > 0 { // spread the agents' first commands over one pause
+				time.Sleep(pause * time.Duration(n) / time.Duration(agents))
 			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			all := slices.Concat(latencies...)
-			slices.Sort(all)
-			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "commands/s")
-			b.ReportMetric(float64(len(all))*6/5/elapsed.Seconds(), "transitions/s")
-			b.ReportMetric(ms(percentile(all, 50)), "p50_ms")
-			b.ReportMetric(ms(percentile(all, 99)), "p99_ms")
+			do := func(cmd adapter.Command) adapter.Result {
+				t0 := time.Now()
+				res, err := e.Apply(ctx, cmd)
+				took := time.Since(t0)
+				latencies[n] = append(latencies[n], took)
+				if err != nil {
+					b.Errorf("%s %T: %v", agent, cmd, err)
+				}
+				if pause > took {
+					time.Sleep(pause - took)
+				}
+				return res
+			}
+			for next.Add(5) <= int64(b.N)+4 {
+				res := do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: fmt.Sprintf("%s-%d", agent, next.Load()),
+					CRMObject: "Case", Media: contactpad.NonLive, Service: "svc-" + agent}})
+				if res.Interaction == nil {
+					return
+				}
+				id := res.Interaction.ID
+				due := time.Now().Add(time.Hour)
+				do(adapter.Defer{ID: id, Agent: agent, DueBy: &due})
+				do(adapter.Resume{ID: id, Agent: agent})
+				do(adapter.Release{ID: id, Agent: agent})
+				do(adapter.FinishWrapUp{ID: id, Agent: agent})
+			}
 		})
 	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "commands/s")
+	b.ReportMetric(float64(len(all))*6/5/elapsed.Seconds(), "transitions/s")
+	b.ReportMetric(ms(percentile(all, 50)), "p50_ms")
+	b.ReportMetric(ms(percentile(all, 99)), "p99_ms")
 }
 
 // BenchmarkDeferralReopen keeps -deferrals deferred interactions in the
