@@ -329,6 +329,3 @@ func parallel(count int, f func(n int)) {
 	}
 	wg.Wait()
 }
-
-// isCode reports whether err has the API code.
-func isCode(err error, code string) bool { return err != nil && adapter.Code(err) == code }
