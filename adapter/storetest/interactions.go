@@ -136,31 +136,36 @@ func testNotFound(t *testing.T, s adapter.Store) {
 	}
 }
 
-func testPutInteractionReplaces(t *testing.T, s adapter.Store) {
+// testPutInteractionUpdates: a second Put of the same ID updates the row;
+// CRMID, CRMObject, Media and CreatedAt are fixed at insert and keep their
+// stored values whatever the update says.
+func testPutInteractionUpdates(t *testing.T, s adapter.Store) {
 	first := fullInteraction("i1")
 	putInteractions(t, s, first)
 
 	second := &contactpad.Interaction{
 		ID:        "i1",
 		CRMID:     "other-record",
-		CRMObject: "Case",
-		Media:     contactpad.NonLive,
+		CRMObject: "LiveChatTranscript",
+		Media:     contactpad.Live,
 		Status:    contactpad.Completed,
 		Owner:     "bob",
 		Tags:      []string{"closed"},
-		CreatedAt: first.CreatedAt,
+		CreatedAt: at(time.Minute),
 		UpdatedAt: at(time.Hour),
 		Version:   8,
 	}
 	putInteractions(t, s, second)
 
-	require.Equal(t, second, getInteraction(t, s, "i1"))
+	want := *second
+	want.CRMID, want.CRMObject, want.Media, want.CreatedAt = first.CRMID, first.CRMObject, first.Media, first.CreatedAt
+	require.Equal(t, &want, getInteraction(t, s, "i1"))
 	view(t, s, func(tx adapter.Tx) error {
-		_, err := tx.InteractionByCRM("Case", first.CRMID)
-		require.ErrorIs(t, err, adapter.ErrNotFound, "the old CRM record no longer maps to i1")
-		got, err := tx.InteractionByCRM("Case", "other-record")
-		require.NoError(t, err)
+		got, err := tx.InteractionByCRM(first.CRMObject, first.CRMID)
+		require.NoError(t, err, "the CRM record still maps to i1")
 		require.Equal(t, "i1", got.ID)
+		_, err = tx.InteractionByCRM("LiveChatTranscript", "other-record")
+		require.ErrorIs(t, err, adapter.ErrNotFound)
 		all, err := tx.Interactions(adapter.InteractionFilter{})
 		require.NoError(t, err)
 		require.Equal(t, []string{"i1"}, ids(all))

@@ -39,7 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"InteractionRoundTrip", testInteractionRoundTrip},
 		{"InteractionCopies", testInteractionCopies},
 		{"NotFound", testNotFound},
-		{"PutInteractionReplaces", testPutInteractionReplaces},
+		{"PutInteractionUpdates", testPutInteractionUpdates},
 		{"InteractionByCRM", testInteractionByCRM},
 		{"Interactions", testInteractions},
 		{"Queued", testQueued},
