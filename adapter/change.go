@@ -88,7 +88,7 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 	if err := c.syncTimers(i, &before); err != nil {
 		return err
 	}
-	var change RecordChange
+	var change contactpad.RecordChange
 	if r.action != "" {
 		e, err := c.appendAudit(i, before.Status, r)
 		if err != nil {
@@ -96,7 +96,7 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 		}
 		change.Audit = e
 	}
-	if wb := c.writeback(i); before.Version == 0 || !wb.equal(c.writeback(&before)) {
+	if wb := c.writeback(i); before.Version == 0 || !wb.Equal(c.writeback(&before)) {
 		change.Writeback = &wb
 	}
 	if err := c.outbox(i, change); err != nil {
@@ -167,12 +167,12 @@ func (c *change) audit(i *contactpad.Interaction, r record) error {
 	if err != nil {
 		return err
 	}
-	return c.outbox(i, RecordChange{Audit: e})
+	return c.outbox(i, contactpad.RecordChange{Audit: e})
 }
 
 // appendAudit appends the audit entry of r for i.
-func (c *change) appendAudit(i *contactpad.Interaction, from contactpad.Status, r record) (*AuditEntry, error) {
-	e := &AuditEntry{ID: newID("aud"), InteractionID: i.ID, At: c.now, Actor: r.actor,
+func (c *change) appendAudit(i *contactpad.Interaction, from contactpad.Status, r record) (*contactpad.AuditEntry, error) {
+	e := &contactpad.AuditEntry{ID: newID("aud"), InteractionID: i.ID, At: c.now, Actor: r.actor,
 		Action: r.action, Category: r.category, FromStatus: from, ToStatus: i.Status,
 		Message: r.message, Data: r.data}
 	if e.Actor == "" {
@@ -186,7 +186,7 @@ func (c *change) appendAudit(i *contactpad.Interaction, from contactpad.Status, 
 
 // outbox queues the change of i's CRM record for writeback, if i comes from
 // the CRM and the change carries anything.
-func (c *change) outbox(i *contactpad.Interaction, change RecordChange) error {
+func (c *change) outbox(i *contactpad.Interaction, change contactpad.RecordChange) error {
 	if i.CRMID == "" || (change.Writeback == nil && change.Audit == nil) {
 		return nil
 	}
@@ -203,8 +203,8 @@ func (c *change) outbox(i *contactpad.Interaction, change RecordChange) error {
 }
 
 // writeback is the part of i that the CRM mirrors.
-func (c *change) writeback(i *contactpad.Interaction) Writeback {
-	wb := Writeback{Status: i.Status, Owner: i.Owner, OwnerCRMUserID: c.agents[i.Owner].CRMUserID,
+func (c *change) writeback(i *contactpad.Interaction) contactpad.Writeback {
+	wb := contactpad.Writeback{Status: i.Status, Owner: i.Owner, OwnerCRMUserID: c.agents[i.Owner].CRMUserID,
 		DueBySetManually: i.DueBySetManually, AutoOpenedDueToDueDate: i.AutoOpenedDueToDueDate,
 		ResumedFrom: i.ResumedFrom, Service: i.Service}
 	if i.DueBy != nil {
@@ -213,14 +213,6 @@ func (c *change) writeback(i *contactpad.Interaction) Writeback {
 		wb.DueBy = &due
 	}
 	return wb
-}
-
-func (w Writeback) equal(o Writeback) bool {
-	if !equalTime(w.DueBy, o.DueBy) {
-		return false
-	}
-	w.DueBy, o.DueBy = nil, nil
-	return w == o
 }
 
 // emit stores an event and keeps it for the Result.

@@ -7,27 +7,6 @@ import (
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
-// AuditEntry records one transition or agent action on an interaction.
-type AuditEntry struct {
-	ID            string    `json:"id"`
-	InteractionID string    `json:"interaction_id"`
-	At            time.Time `json:"at"`
-	// Actor is the agent who acted, or "system" for timers and ingest, or
-	// "admin".
-	Actor string `json:"actor"`
-	// Action names what happened: created, offered, accepted, declined,
-	// released, deferred, resumed, reopened, transferred, ...
-	Action string `json:"action"`
-	// Category is the handling-export category of the step (accept,
-	// status_action, transfer, release, abandon, consult, hold, wrap_up,
-	// routing, system).
-	Category   string            `json:"category"`
-	FromStatus contactpad.Status `json:"from_status"`
-	ToStatus   contactpad.Status `json:"to_status"`
-	Message    string            `json:"message"`
-	Data       map[string]string `json:"data,omitempty"`
-}
-
 // EventType names what an event reports.
 type EventType string
 
@@ -74,19 +53,8 @@ type AgentPresence struct {
 // OutboxKind says what a writeback row carries.
 type OutboxKind string
 
-// OutboxChange is the kind of a row whose Payload is a RecordChange.
+// OutboxChange is the kind of a row whose Payload is a contactpad.RecordChange.
 const OutboxChange OutboxKind = "change"
-
-// RecordChange is the payload of an outbox row: one change of one CRM
-// record, written in the same transaction as the state change it reports.
-// A writer sends the writeback fields as a record update and the audit
-// entry as a record of its own (e.g. a Task), in row order per record.
-type RecordChange struct {
-	// Writeback holds the mirrored fields when they changed; nil otherwise.
-	Writeback *Writeback `json:"writeback,omitempty"`
-	// Audit is the audit entry of the change, if it has one.
-	Audit *AuditEntry `json:"audit,omitempty"`
-}
 
 // OutboxState is where a writeback row is.
 type OutboxState string
@@ -114,19 +82,6 @@ type OutboxRow struct {
 	ErrorCode     string          `json:"error_code"`
 	ErrorMessage  string          `json:"error_message"`
 	CreatedAt     time.Time       `json:"created_at"`
-}
-
-// Writeback is the interaction fields the CRM mirrors. The mapping turns
-// it into CRM field values.
-type Writeback struct {
-	Status                 contactpad.Status `json:"status"`
-	Owner                  string            `json:"owner"`
-	OwnerCRMUserID         string            `json:"owner_crm_user_id"`
-	DueBy                  *time.Time        `json:"due_by"`
-	DueBySetManually       bool              `json:"due_by_was_set_manually"`
-	AutoOpenedDueToDueDate bool              `json:"auto_opened_due_to_due_date"`
-	ResumedFrom            string            `json:"resumed_from"`
-	Service                string            `json:"service"`
 }
 
 // TimerKind names what a timer does when it fires.

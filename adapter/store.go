@@ -76,8 +76,8 @@ type Tx interface {
 
 	// AppendAudit stores an audit entry; entries of one interaction are
 	// returned in the order they were appended.
-	AppendAudit(e *AuditEntry) error
-	Audit(interactionID string) ([]AuditEntry, error)
+	AppendAudit(e *contactpad.AuditEntry) error
+	Audit(interactionID string) ([]contactpad.AuditEntry, error)
 
 	// AppendEvent stores the event and sets its Seq, which increases with
 	// every committed event of the store.

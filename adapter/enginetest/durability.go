@@ -33,8 +33,8 @@ func testAuditEventsOutbox(t *testing.T, open Opener) {
 		}
 		require.Equal(t, contactpad.Completed, trail[len(trail)-1].ToStatus)
 
-		var updates []adapter.Writeback
-		var audits []adapter.AuditEntry
+		var updates []contactpad.Writeback
+		var audits []contactpad.AuditEntry
 		for _, row := range h.Outbox() {
 			require.Equal(t, email.CRMID, row.CRMID)
 			require.Equal(t, "Case", row.CRMObject)
@@ -247,8 +247,8 @@ func testConcurrency(t *testing.T, open Opener) {
 	checkCapacity(h)
 }
 
-func decodeChange(t testing.TB, row adapter.OutboxRow) adapter.RecordChange {
-	var change adapter.RecordChange
+func decodeChange(t testing.TB, row adapter.OutboxRow) contactpad.RecordChange {
+	var change contactpad.RecordChange
 	require.NoError(t, json.Unmarshal(row.Payload, &change))
 	return change
 }

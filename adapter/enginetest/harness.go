@@ -235,9 +235,9 @@ func (h *Harness) Load(agent string) contactpad.Capacity {
 }
 
 // Audit reads an interaction's audit trail.
-func (h *Harness) Audit(id string) []adapter.AuditEntry {
+func (h *Harness) Audit(id string) []contactpad.AuditEntry {
 	h.T.Helper()
-	var out []adapter.AuditEntry
+	var out []contactpad.AuditEntry
 	require.NoError(h.T, h.Store.View(context.Background(), func(tx adapter.Tx) error {
 		var err error
 		out, err = tx.Audit(id)
@@ -314,7 +314,7 @@ func (h *Harness) Timers(horizon time.Time) []adapter.Timer {
 }
 
 // LastAudit returns an interaction's newest audit entry.
-func (h *Harness) LastAudit(id string) adapter.AuditEntry {
+func (h *Harness) LastAudit(id string) contactpad.AuditEntry {
 	h.T.Helper()
 	trail := h.Audit(id)
 	require.NotEmpty(h.T, trail)

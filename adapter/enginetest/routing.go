@@ -198,7 +198,7 @@ func testLogoutWithdrawsOffers(t *testing.T, open Opener) {
 	})
 }
 
-func actions(trail []adapter.AuditEntry) []string {
+func actions(trail []contactpad.AuditEntry) []string {
 	out := make([]string, len(trail))
 	for k, e := range trail {
 		out[k] = e.Action

@@ -12,8 +12,8 @@ import (
 )
 
 func testAudit(t *testing.T, s adapter.Store) {
-	entry := func(id, interaction string, at time.Time, data map[string]string) adapter.AuditEntry {
-		return adapter.AuditEntry{
+	entry := func(id, interaction string, at time.Time, data map[string]string) contactpad.AuditEntry {
+		return contactpad.AuditEntry{
 			ID: id, InteractionID: interaction, At: at, Actor: "alice", Action: "accepted",
 			Category: "accept", FromStatus: contactpad.Offered, ToStatus: contactpad.Connected,
 			Message: "accepted " + id, Data: data,
@@ -21,7 +21,7 @@ func testAudit(t *testing.T, s adapter.Store) {
 	}
 	// Out of time order and interleaved across interactions and Updates:
 	// only the order of appending counts.
-	batches := [][]adapter.AuditEntry{
+	batches := [][]contactpad.AuditEntry{
 		{
 			entry("a1", "i1", at(5*time.Minute), map[string]string{"reason": "busy"}),
 			entry("b1", "i2", at(0), nil),
@@ -43,18 +43,18 @@ func testAudit(t *testing.T, s adapter.Store) {
 	tests := []struct {
 		name        string
 		interaction string
-		want        []adapter.AuditEntry
+		want        []contactpad.AuditEntry
 	}{
-		{name: "in the order appended", interaction: "i1", want: []adapter.AuditEntry{
+		{name: "in the order appended", interaction: "i1", want: []contactpad.AuditEntry{
 			entry("a1", "i1", at(5*time.Minute), map[string]string{"reason": "busy"}),
 			entry("a2", "i1", at(0), map[string]string{}),
 			entry("a3", "i1", at(5*time.Minute), nil),
 		}},
-		{name: "another interaction", interaction: "i2", want: []adapter.AuditEntry{
+		{name: "another interaction", interaction: "i2", want: []contactpad.AuditEntry{
 			entry("b1", "i2", at(0), nil),
 			entry("b2", "i2", at(-time.Hour), map[string]string{"to": "bob", "note": "refund"}),
 		}},
-		{name: "none", interaction: "i3", want: []adapter.AuditEntry{}},
+		{name: "none", interaction: "i3", want: []contactpad.AuditEntry{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ func writeAll(tx adapter.Tx, i *contactpad.Interaction) error {
 	if err := tx.PutInteraction(i); err != nil {
 		return err
 	}
-	if err := tx.AppendAudit(&adapter.AuditEntry{ID: "audit-" + i.ID, InteractionID: i.ID, At: t0, Action: "created"}); err != nil {
+	if err := tx.AppendAudit(&contactpad.AuditEntry{ID: "audit-" + i.ID, InteractionID: i.ID, At: t0, Action: "created"}); err != nil {
 		return err
 	}
 	if err := tx.AppendEvent(&adapter.Event{Type: adapter.EventInteractionCreated, At: t0, Interaction: i}); err != nil {
@@ -282,7 +282,7 @@ func testViewCannotWrite(t *testing.T, s adapter.Store) {
 		{name: "PutTransfer", write: func(tx adapter.Tx) error { return tx.PutTransfer(&contactpad.Transfer{ID: "t1"}) }},
 		{name: "PutConsult", write: func(tx adapter.Tx) error { return tx.PutConsult(&contactpad.Consult{ID: "c1"}) }},
 		{name: "AppendAudit", write: func(tx adapter.Tx) error {
-			return tx.AppendAudit(&adapter.AuditEntry{InteractionID: "i0", At: t0})
+			return tx.AppendAudit(&contactpad.AuditEntry{InteractionID: "i0", At: t0})
 		}},
 		{name: "AppendEvent", write: func(tx adapter.Tx) error {
 			return tx.AppendEvent(&adapter.Event{Type: adapter.EventAgentPresence, At: t0})

@@ -132,7 +132,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	d.do(adapter.Resume{ID: refund, Agent: "alice"})
 
 	p.step("The refund case's audit trail")
-	var trail []adapter.AuditEntry
+	var trail []contactpad.AuditEntry
 	var pending []adapter.OutboxRow
 	if err := store.View(ctx, func(tx adapter.Tx) error {
 		if trail, err = tx.Audit(refund); err != nil {

@@ -10,7 +10,7 @@ import (
 
 // The append-only tables: audit, events and the outbox.
 
-func (t *tx) AppendAudit(a *adapter.AuditEntry) error {
+func (t *tx) AppendAudit(a *contactpad.AuditEntry) error {
 	var e encoder
 	args := [...]any{
 		a.ID, a.InteractionID, e.time("at", a.At), a.Actor, a.Action, a.Category,
@@ -25,7 +25,7 @@ func (t *tx) AppendAudit(a *adapter.AuditEntry) error {
 	return nil
 }
 
-func (t *tx) Audit(interactionID string) ([]adapter.AuditEntry, error) {
+func (t *tx) Audit(interactionID string) ([]contactpad.AuditEntry, error) {
 	rows, err := t.query(stmtAudit, interactionID)
 	if err != nil {
 		return nil, fmt.Errorf("audit of %s: %w", interactionID, err)
@@ -38,9 +38,9 @@ func (t *tx) Audit(interactionID string) ([]adapter.AuditEntry, error) {
 }
 
 // scanAudit reads the columns of auditColumns.
-func scanAudit(sc scanner) (adapter.AuditEntry, error) {
+func scanAudit(sc scanner) (contactpad.AuditEntry, error) {
 	var (
-		a                    adapter.AuditEntry
+		a                    contactpad.AuditEntry
 		fromStatus, toStatus string
 		at, data             any
 	)

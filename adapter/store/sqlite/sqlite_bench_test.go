@@ -47,7 +47,7 @@ func BenchmarkUpdate(b *testing.B) {
 						if err := tx.PutInteraction(i); err != nil {
 							return err
 						}
-						if err := tx.AppendAudit(&adapter.AuditEntry{
+						if err := tx.AppendAudit(&contactpad.AuditEntry{
 							ID: fmt.Sprint(n, f), InteractionID: i.ID, At: now, Actor: "alice", Action: "accepted",
 							Category: "accept", FromStatus: contactpad.Offered, ToStatus: contactpad.Connected,
 							Message: "Accepted by alice",
