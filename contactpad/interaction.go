@@ -114,6 +114,10 @@ type WorkItem struct {
 	Priority  int
 	Tags      []string
 	Category  string
+	// CustomerReply says the customer wrote since the record was last read
+	// (the mapping's reopen_on_customer_reply rule matched): a deferred
+	// interaction reopens before its due date.
+	CustomerReply bool
 }
 
 // Agent is a person who works interactions, with live presence.
