@@ -82,6 +82,11 @@ type OutboxRow struct {
 	ErrorCode     string          `json:"error_code"`
 	ErrorMessage  string          `json:"error_message"`
 	CreatedAt     time.Time       `json:"created_at"`
+	// NextAttemptAt is when a row that failed may be tried again.
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	// LeaseUntil is when a claimed (in flight) row may be claimed again by
+	// another writer, because its writer seems gone.
+	LeaseUntil time.Time `json:"lease_until"`
 }
 
 // TimerKind names what a timer does when it fires.

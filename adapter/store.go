@@ -90,6 +90,25 @@ type Tx interface {
 	AppendOutbox(r *OutboxRow) error
 	// Outbox lists outbox rows in the given state by ID, at most limit.
 	Outbox(state OutboxState, limit int) ([]OutboxRow, error)
+	// ClaimOutbox moves up to limit rows to in_flight, leased until
+	// leaseUntil, and returns them by ID. It claims rows that are pending
+	// with NextAttemptAt <= now, or in flight with a lease expired by now,
+	// but never a row while an earlier row of the same CRM record is
+	// parked, in flight under a live lease, or waiting for a retry: a later
+	// change of a record never overtakes an earlier one.
+	ClaimOutbox(now, leaseUntil time.Time, limit int) ([]OutboxRow, error)
+	// FinishOutbox settles claimed rows by their State: done rows are
+	// deleted; pending rows wait for NextAttemptAt; parked rows wait for an
+	// admin. Attempts and the error fields are stored as given. Rows no
+	// longer in flight (another writer took them over) are left alone.
+	FinishOutbox(rows []OutboxRow) error
+	// RetryParked makes a parked row pending again (an admin re-drives it).
+	RetryParked(id int64) error
+
+	// Watermark returns how far a CRM source has been read ("" at first).
+	Watermark(source string) (string, error)
+	// SetWatermark stores how far a CRM source has been read.
+	SetWatermark(source, value string) error
 
 	// SetTimer arms the timer, replacing any timer of the same Kind and Ref.
 	SetTimer(t Timer) error

@@ -59,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"Audit", testAudit},
 		{"Events", testEvents},
 		{"Outbox", testOutbox},
+		{"ClaimOutbox", testClaimOutbox},
+		{"OutboxOrderPerRecord", testOutboxOrderPerRecord},
+		{"FinishOutbox", testFinishOutbox},
+		{"Watermarks", testWatermarks},
 
 		{"DueTimers", testDueTimers},
 		{"SetTimerReplaces", testSetTimerReplaces},

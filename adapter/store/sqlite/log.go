@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -154,7 +157,7 @@ func (t *tx) AppendOutbox(r *adapter.OutboxRow) error {
 	}
 	args := [...]any{
 		r.InteractionID, r.CRMObject, r.CRMID, string(r.Kind), payload, string(state), int64(r.Attempts),
-		r.ErrorCode, r.ErrorMessage, e.time("created_at", r.CreatedAt),
+		r.ErrorCode, r.ErrorMessage, e.time("created_at", r.CreatedAt), unixOrZero(r.NextAttemptAt), unixOrZero(r.LeaseUntil),
 	}
 	if e.err != nil {
 		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, e.err)
@@ -189,9 +192,10 @@ func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
 		r                          adapter.OutboxRow
 		kind, state                string
 		payload, attempts, created any
+		nextAttempt, leaseUntil    int64
 	)
 	if err := sc.Scan(&r.ID, &r.InteractionID, &r.CRMObject, &r.CRMID, &kind, &payload, &state, &attempts,
-		&r.ErrorCode, &r.ErrorMessage, &created); err != nil {
+		&r.ErrorCode, &r.ErrorMessage, &created, &nextAttempt, &leaseUntil); err != nil {
 		return r, err
 	}
 	var d decoder
@@ -202,8 +206,100 @@ func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
 	}
 	r.Attempts = int(d.int("attempts", attempts))
 	r.CreatedAt = d.time("created_at", created)
+	r.NextAttemptAt, r.LeaseUntil = fromUnixOrZero(nextAttempt), fromUnixOrZero(leaseUntil)
 	if d.err != nil {
 		return r, fmt.Errorf("outbox row %d: %w", r.ID, d.err)
 	}
 	return r, nil
+}
+
+func (t *tx) ClaimOutbox(now, leaseUntil time.Time, limit int) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(stmtClaimableOutbox, unixOrZero(now), sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	claimed, err := scanAll(rows, scanOutbox)
+	if err != nil || len(claimed) == 0 {
+		return claimed, err
+	}
+	ids := make([]int64, len(claimed))
+	for k := range claimed {
+		ids[k] = claimed[k].ID
+		claimed[k].State, claimed[k].LeaseUntil = adapter.OutboxInFlight, leaseUntil.UTC()
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.exec(stmtLeaseOutbox, unixOrZero(leaseUntil), string(list)); err != nil {
+		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	return claimed, nil
+}
+
+func (t *tx) FinishOutbox(rows []adapter.OutboxRow) error {
+	for _, r := range rows {
+		var err error
+		switch r.State {
+		case adapter.OutboxDone:
+			_, err = t.exec(stmtDeleteOutbox, r.ID)
+		case adapter.OutboxPending, adapter.OutboxParked:
+			_, err = t.exec(stmtSettleOutbox, r.ID, string(r.State), int64(r.Attempts), unixOrZero(r.NextAttemptAt),
+				r.ErrorCode, r.ErrorMessage)
+		default:
+			err = fmt.Errorf("cannot finish in state %q", r.State)
+		}
+		if err != nil {
+			return fmt.Errorf("finish outbox row %d: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) RetryParked(id int64) error {
+	res, err := t.exec(stmtRetryParked, id)
+	if err != nil {
+		return fmt.Errorf("retry outbox row %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("retry outbox row %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("parked outbox row %d: %w", id, adapter.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) Watermark(source string) (string, error) {
+	var value string
+	err := t.queryRow(stmtWatermark, source).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("watermark of %s: %w", source, err)
+	}
+	return value, nil
+}
+
+func (t *tx) SetWatermark(source, value string) error {
+	if _, err := t.exec(stmtSetWatermark, source, value); err != nil {
+		return fmt.Errorf("set watermark of %s: %w", source, err)
+	}
+	return nil
+}
+
+// unixOrZero encodes t as UTC nanoseconds, 0 for the zero time, for the
+// NOT NULL columns whose zero means "not set".
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixOrZero(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }

@@ -43,6 +43,13 @@ const (
 	stmtEventsAfter
 	stmtAppendOutbox
 	stmtOutbox
+	stmtClaimableOutbox
+	stmtLeaseOutbox
+	stmtDeleteOutbox
+	stmtSettleOutbox
+	stmtRetryParked
+	stmtWatermark
+	stmtSetWatermark
 
 	stmtSetTimer
 	stmtClearTimer
@@ -70,7 +77,7 @@ const (
 		status, ended_reason, expires_at, created_at, updated_at`
 	auditColumns  = `id, interaction_id, at, actor, action, category, from_status, to_status, message, data`
 	outboxColumns = `interaction_id, crm_object, crm_id, kind, payload, state, attempts,
-		error_code, error_message, created_at`
+		error_code, error_message, created_at, next_attempt_at, lease_until`
 )
 
 // statements is the SQL of every stmtID.
@@ -153,6 +160,28 @@ var statements = [numStmts]string{
 	stmtAppendOutbox: `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `)`,
 	stmtOutbox: `SELECT id, ` + outboxColumns + ` FROM outbox
 		WHERE state = ? ORDER BY id LIMIT ?`,
+	// A row is claimable when it is pending and due, or in flight under an
+	// expired lease, and no earlier row of its record is parked, in flight
+	// under a live lease, or waiting for its retry: a later change of a
+	// record never overtakes an earlier one.
+	stmtClaimableOutbox: `SELECT id, ` + outboxColumns + ` FROM outbox o
+		WHERE ((o.state = 'pending' AND o.next_attempt_at <= ?1) OR (o.state = 'in_flight' AND o.lease_until <= ?1))
+		AND NOT EXISTS (SELECT 1 FROM outbox p
+			WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id AND p.id < o.id
+			AND (p.state = 'parked'
+				OR (p.state = 'in_flight' AND p.lease_until > ?1)
+				OR (p.state = 'pending' AND p.next_attempt_at > ?1)))
+		ORDER BY o.id LIMIT ?2`,
+	stmtLeaseOutbox: `UPDATE outbox SET state = 'in_flight', lease_until = ?1
+		WHERE id IN (SELECT value FROM json_each(?2))`,
+	stmtDeleteOutbox: `DELETE FROM outbox WHERE id = ? AND state = 'in_flight'`,
+	stmtSettleOutbox: `UPDATE outbox SET state = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = 0,
+		error_code = ?5, error_message = ?6 WHERE id = ?1 AND state = 'in_flight'`,
+	stmtRetryParked: `UPDATE outbox SET state = 'pending', next_attempt_at = 0, lease_until = 0
+		WHERE id = ? AND state = 'parked'`,
+	stmtWatermark: `SELECT value FROM watermarks WHERE source = ?`,
+	stmtSetWatermark: `INSERT INTO watermarks (source, value) VALUES (?, ?)
+		ON CONFLICT (source) DO UPDATE SET value = excluded.value`,
 
 	stmtSetTimer: `INSERT INTO timers (kind, ref, due_at) VALUES (?, ?, ?)
 		ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at`,
@@ -178,6 +207,11 @@ var writes = [numStmts]bool{
 	stmtAppendAudit:        true,
 	stmtAppendEvent:        true,
 	stmtAppendOutbox:       true,
+	stmtLeaseOutbox:        true,
+	stmtDeleteOutbox:       true,
+	stmtSettleOutbox:       true,
+	stmtRetryParked:        true,
+	stmtSetWatermark:       true,
 	stmtSetTimer:           true,
 	stmtClearTimer:         true,
 	stmtTakeTimer:          true,

@@ -1,0 +1,169 @@
+package storetest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// appendRows appends one pending outbox row per CRM id, in order, and
+// returns their IDs.
+func appendRows(t *testing.T, s adapter.Store, crmIDs ...string) []int64 {
+	t.Helper()
+	ids := make([]int64, len(crmIDs))
+	update(t, s, func(tx adapter.Tx) error {
+		for k, crmID := range crmIDs {
+			r := &adapter.OutboxRow{InteractionID: "i-" + crmID, CRMObject: "Case", CRMID: crmID,
+				Kind: adapter.OutboxChange, Payload: json.RawMessage(`{}`), CreatedAt: t0}
+			if err := tx.AppendOutbox(r); err != nil {
+				return err
+			}
+			ids[k] = r.ID
+		}
+		return nil
+	})
+	return ids
+}
+
+func claim(t *testing.T, s adapter.Store, now time.Time, limit int) []adapter.OutboxRow {
+	t.Helper()
+	var rows []adapter.OutboxRow
+	update(t, s, func(tx adapter.Tx) error {
+		var err error
+		rows, err = tx.ClaimOutbox(now, now.Add(time.Minute), limit)
+		return err
+	})
+	return rows
+}
+
+func rowIDs(rows []adapter.OutboxRow) []int64 {
+	out := []int64{}
+	for _, r := range rows {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func finish(t *testing.T, s adapter.Store, rows ...adapter.OutboxRow) {
+	t.Helper()
+	update(t, s, func(tx adapter.Tx) error { return tx.FinishOutbox(rows) })
+}
+
+// testClaimOutbox: claims take pending rows by ID and lease them; a row
+// in flight is not claimed again until its lease expires.
+func testClaimOutbox(t *testing.T, s adapter.Store) {
+	ids := appendRows(t, s, "A", "B", "C")
+	first := claim(t, s, at(0), 2)
+	require.Equal(t, ids[:2], rowIDs(first))
+	for _, r := range first {
+		require.Equal(t, adapter.OutboxInFlight, r.State)
+		require.True(t, r.LeaseUntil.Equal(at(time.Minute)))
+	}
+	require.Equal(t, ids[2:], rowIDs(claim(t, s, at(0), 10)), "rows in flight are not claimed twice")
+	require.Empty(t, claim(t, s, at(30*time.Second), 10), "not while the leases live")
+	require.Equal(t, ids, rowIDs(claim(t, s, at(time.Minute), 10)), "expired leases are claimed again")
+}
+
+// testOutboxOrderPerRecord: a later row of a record is not claimed while an
+// earlier one is in flight, waiting for a retry, or parked; rows of other
+// records go on.
+func testOutboxOrderPerRecord(t *testing.T, s adapter.Store) {
+	ids := appendRows(t, s, "A", "B", "A", "C", "A")
+	got := claim(t, s, at(0), 1)
+	require.Equal(t, ids[:1], rowIDs(got))
+	others := claim(t, s, at(0), 10)
+	require.Equal(t, []int64{ids[1], ids[3]}, rowIDs(others), "A's later rows wait for its first")
+	for k := range others {
+		others[k].State = adapter.OutboxDone
+	}
+	finish(t, s, others...)
+
+	retry := got[0]
+	retry.State, retry.Attempts, retry.NextAttemptAt, retry.ErrorCode = adapter.OutboxPending, 1, at(time.Minute), "UNABLE_TO_LOCK_ROW"
+	finish(t, s, retry)
+	require.Empty(t, claim(t, s, at(10*time.Second), 10), "nor while the first waits for its retry")
+	again := claim(t, s, at(time.Minute), 10)
+	require.Equal(t, []int64{ids[0], ids[2], ids[4]}, rowIDs(again), "then A's rows go, in order")
+	require.Equal(t, 1, again[0].Attempts)
+	require.Equal(t, "UNABLE_TO_LOCK_ROW", again[0].ErrorCode)
+
+	parked := again[0]
+	parked.State, parked.ErrorCode, parked.ErrorMessage = adapter.OutboxParked, "ENTITY_IS_DELETED", "entity is deleted"
+	rest := again[1:]
+	for k := range rest {
+		rest[k].State = adapter.OutboxPending
+	}
+	finish(t, s, append([]adapter.OutboxRow{parked}, rest...)...)
+	require.Empty(t, claim(t, s, at(2*time.Minute), 10), "a parked row holds its record's later rows")
+	view(t, s, func(tx adapter.Tx) error {
+		p, err := tx.Outbox(adapter.OutboxParked, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{ids[0]}, rowIDs(p))
+		require.Equal(t, "ENTITY_IS_DELETED", p[0].ErrorCode)
+		return nil
+	})
+
+	update(t, s, func(tx adapter.Tx) error { return tx.RetryParked(ids[0]) })
+	require.Equal(t, []int64{ids[0], ids[2], ids[4]}, rowIDs(claim(t, s, at(2*time.Minute), 10)), "re-driven by an admin")
+	update(t, s, func(tx adapter.Tx) error {
+		require.ErrorIs(t, tx.RetryParked(ids[0]), adapter.ErrNotFound, "only parked rows are re-driven")
+		return nil
+	})
+}
+
+// testFinishOutbox: done rows leave the outbox; a row another writer took
+// over is left alone.
+func testFinishOutbox(t *testing.T, s adapter.Store) {
+	appendRows(t, s, "A", "B")
+	rows := claim(t, s, at(0), 10)
+	stale := rows[1]
+	taken := claim(t, s, at(time.Minute), 10) // the lease of both expired: another writer has them
+	require.Len(t, taken, 2)
+	rows[0].State = adapter.OutboxDone
+	finish(t, s, rows[0])
+	view(t, s, func(tx adapter.Tx) error {
+		for _, state := range []adapter.OutboxState{adapter.OutboxPending, adapter.OutboxDone} {
+			got, err := tx.Outbox(state, 10)
+			require.NoError(t, err)
+			require.Empty(t, got, state)
+		}
+		inFlight, err := tx.Outbox(adapter.OutboxInFlight, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{stale.ID}, rowIDs(inFlight), "the done row is gone")
+		return nil
+	})
+	stale.State, stale.Attempts = adapter.OutboxPending, 5
+	taken[1].State = adapter.OutboxDone
+	finish(t, s, taken[1], stale)
+	view(t, s, func(tx adapter.Tx) error {
+		for _, state := range []adapter.OutboxState{adapter.OutboxPending, adapter.OutboxInFlight} {
+			got, err := tx.Outbox(state, 10)
+			require.NoError(t, err)
+			require.Empty(t, got, "%s: the stale writer's finish did not resurrect a done row", state)
+		}
+		return nil
+	})
+}
+
+func testWatermarks(t *testing.T, s adapter.Store) {
+	view(t, s, func(tx adapter.Tx) error {
+		w, err := tx.Watermark("salesforce:Case")
+		require.NoError(t, err)
+		require.Empty(t, w)
+		return nil
+	})
+	update(t, s, func(tx adapter.Tx) error { return tx.SetWatermark("salesforce:Case", "2026-11-22T10:00:00.000Z|500A") })
+	update(t, s, func(tx adapter.Tx) error { return tx.SetWatermark("salesforce:Case", "2026-11-22T11:00:00.000Z|500B") })
+	update(t, s, func(tx adapter.Tx) error { return tx.SetWatermark("salesforce:LiveChatTranscript", "x") })
+	view(t, s, func(tx adapter.Tx) error {
+		w, err := tx.Watermark("salesforce:Case")
+		require.NoError(t, err)
+		require.Equal(t, "2026-11-22T11:00:00.000Z|500B", w)
+		require.Error(t, tx.SetWatermark("salesforce:Case", "y"), "a View cannot write")
+		return nil
+	})
+}
