@@ -42,7 +42,7 @@ func (cmd Defer) apply(c *change) error {
 		return err
 	}
 	at := due.UTC()
-	i.DueBy, i.DueBySetManually, i.AutoOpenedDueToDueDate = &at, manual, false
+	i.DueBy, i.DueBySetManually, i.AutoOpenedDueToDueDate, i.ReopenReason = &at, manual, false, ""
 	i.Held, i.QueuedAt, i.OfferExpiresAt, i.TargetAgent = false, nil, nil, ""
 	data := map[string]string{"due_by": at.Format(timeFormat), "due_by_was_set_manually": fmt.Sprint(manual)}
 	if rule != "" {
@@ -94,10 +94,11 @@ func (cmd Resume) apply(c *change) error {
 	return c.routeInteraction(i)
 }
 
-// reopenDue reopens a deferred interaction at its due date: back to its
-// owner when the policy allows and the owner is logged in with room for it,
-// else back to routing. Either way auto_opened_due_to_due_date is set.
-func (c *change) reopenDue(i *contactpad.Interaction) error {
+// reopen reopens a deferred interaction by itself, at its due date or
+// because the customer replied: back to its owner when the policy allows
+// and the owner is logged in with room for it, else back to routing. At the
+// due date auto_opened_due_to_due_date is set.
+func (c *change) reopen(i *contactpad.Interaction, reason string) error {
 	before := *i
 	toOwner := false
 	if c.s.Reopen != ReopenQueue && i.Owner != "" {
@@ -111,7 +112,11 @@ func (c *change) reopenDue(i *contactpad.Interaction) error {
 		}
 		toOwner = a.Presence.LoggedIn() && c.hasRoom(a, load, i.Media)
 	}
-	msg := "Reopened at its due date into " + i.Owner + "'s Ongoing folder"
+	why := "at its due date"
+	if reason == contactpad.ReopenCustomerReply {
+		why = "because the customer replied"
+	}
+	msg := "Reopened " + why + " into " + i.Owner + "'s Ongoing folder"
 	if toOwner {
 		if err := take(i, stepReopenOwner, "reopen"); err != nil {
 			return err
@@ -122,11 +127,16 @@ func (c *change) reopenDue(i *contactpad.Interaction) error {
 		}
 		now := c.now
 		i.Owner, i.QueuedAt = "", &now
-		msg = "Reopened at its due date and returned to routing"
+		msg = "Reopened " + why + " and returned to routing"
 	}
-	i.AutoOpenedDueToDueDate = true
+	i.ReopenReason = reason
+	flags := map[string]bool{}
+	if reason == contactpad.ReopenDueDate {
+		i.AutoOpenedDueToDueDate = true
+		flags["auto_opened_due_to_due_date"] = true
+	}
 	if err := c.save(i, before, record{actor: actorSystem, action: "reopened", category: "system", message: msg,
-		flags: map[string]bool{"auto_opened_due_to_due_date": true}}); err != nil {
+		flags: flags, data: map[string]string{"reopen_reason": reason}}); err != nil {
 		return err
 	}
 	return c.routeInteraction(i)

@@ -33,6 +33,7 @@ type Engine struct {
 
 	reqs    chan *request
 	wake    chan struct{}
+	written chan struct{} // a commit wrote outbox rows: wakes RunWriteback
 	ready   chan struct{}
 	stopped chan struct{}
 	stop    sync.Once
@@ -64,7 +65,7 @@ func New(store Store, s Settings, opts ...Option) *Engine {
 	e := &Engine{
 		store: store, s: s, agents: make(map[string]contactpad.Agent, len(s.Agents)),
 		log: logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second,
-		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
+		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	for _, a := range s.Agents {
 		e.agents[a.ID] = a
@@ -207,9 +208,11 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		close(r.done)
 	}
 	if len(events) > 0 {
-		select {
-		case e.wake <- struct{}{}:
-		default:
+		for _, ch := range []chan struct{}{e.wake, e.written} {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 		if e.onEvents != nil {
 			e.onEvents(events)

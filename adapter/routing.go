@@ -46,17 +46,25 @@ func (cmd Ingest) apply(c *change) error {
 }
 
 // refresh updates the descriptive fields of an interaction whose CRM record
-// changed. It never changes the status: that is the agents' and timers' job.
+// changed. It changes the status only when the customer replied to a
+// deferred interaction (the mapping's early reopen rule); the rest is the
+// agents' and timers' job.
 func (c *change) refresh(i *contactpad.Interaction, item contactpad.WorkItem) error {
 	before := *i
 	i.Subject, i.Priority, i.Category = item.Subject, item.Priority, item.Category
 	i.Tags = nonNil(item.Tags)
-	if i.Subject == before.Subject && i.Priority == before.Priority && i.Category == before.Category &&
-		slices.Equal(i.Tags, before.Tags) {
-		c.res.Interaction = i
-		return nil
+	changed := i.Subject != before.Subject || i.Priority != before.Priority || i.Category != before.Category ||
+		!slices.Equal(i.Tags, before.Tags)
+	if changed {
+		if err := c.save(i, before, record{actor: actorSystem}); err != nil {
+			return err
+		}
 	}
-	return c.save(i, before, record{actor: actorSystem})
+	if item.CustomerReply && i.Status == contactpad.Deferred {
+		return c.reopen(i, contactpad.ReopenCustomerReply)
+	}
+	c.res.Interaction = i
+	return nil
 }
 
 func nonNil(s []string) []string {

@@ -56,7 +56,7 @@ func (cmd FireTimer) apply(c *change) error {
 		}
 	case TimerDueDate:
 		if i.Status == contactpad.Deferred {
-			return c.reopenDue(i)
+			return c.reopen(i, contactpad.ReopenDueDate)
 		}
 	case TimerInactivity:
 		if i.Status == contactpad.Connected {

@@ -54,6 +54,12 @@ func (f Folder) Statuses() []Status {
 	return nil
 }
 
+// Why a deferred interaction reopened without an agent.
+const (
+	ReopenDueDate       = "due_date"
+	ReopenCustomerReply = "customer_reply"
+)
+
 // Where an interaction was resumed from.
 const (
 	ResumedFromDeferred  = "deferred"
@@ -80,6 +86,9 @@ type Interaction struct {
 	DueBySetManually       bool       `json:"due_by_was_set_manually"`
 	AutoOpenedDueToDueDate bool       `json:"auto_opened_due_to_due_date"`
 	ResumedFrom            string     `json:"resumed_from"`
+	// ReopenReason says why a deferred interaction last reopened by itself:
+	// ReopenDueDate or ReopenCustomerReply.
+	ReopenReason string `json:"reopen_reason"`
 	// Tags and Category come from the CRM record; deferral rules match on them.
 	Tags     []string `json:"tags"`
 	Category string   `json:"category"`

@@ -109,6 +109,7 @@ func testReopenAtDueDate(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.Connected, reopened.Status, "back in the owner's Ongoing folder")
 		require.Equal(t, "alice", reopened.Owner)
 		require.True(t, reopened.AutoOpenedDueToDueDate)
+		require.Equal(t, contactpad.ReopenDueDate, reopened.ReopenReason)
 
 		updates := h.Events(adapter.EventInteractionUpdated)
 		last := updates[len(updates)-1]

@@ -278,12 +278,14 @@ func containsType(types []adapter.EventType, t adapter.EventType) bool {
 }
 
 // Outbox reads every pending outbox row.
-func (h *Harness) Outbox() []adapter.OutboxRow {
+func (h *Harness) Outbox() []adapter.OutboxRow { return h.outbox(adapter.OutboxPending) }
+
+func (h *Harness) outbox(state adapter.OutboxState) []adapter.OutboxRow {
 	h.T.Helper()
 	var out []adapter.OutboxRow
 	require.NoError(h.T, h.Store.View(context.Background(), func(tx adapter.Tx) error {
 		var err error
-		out, err = tx.Outbox(adapter.OutboxPending, 1_000_000)
+		out, err = tx.Outbox(state, 1_000_000)
 		return err
 	}))
 	return out

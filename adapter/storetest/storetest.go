@@ -182,6 +182,7 @@ func fullInteraction(id string) *contactpad.Interaction {
 		DueBySetManually:       true,
 		AutoOpenedDueToDueDate: true,
 		ResumedFrom:            contactpad.ResumedFromDeferred,
+		ReopenReason:           contactpad.ReopenDueDate,
 		Tags:                   []string{"vip", "printer"},
 		Category:               "hardware",
 		TransferNote:           "prefers email",

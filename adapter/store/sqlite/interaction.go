@@ -42,7 +42,7 @@ func (t *tx) PutInteraction(i *contactpad.Interaction) error {
 		i.ID, i.CRMID, i.CRMObject, string(i.Media), i.Service, i.Subject, int64(i.Priority),
 		string(i.Status), boolInt(i.Held), i.Owner,
 		e.timePtr("due_by", i.DueBy), boolInt(i.DueBySetManually), boolInt(i.AutoOpenedDueToDueDate),
-		i.ResumedFrom, e.strings("tags", i.Tags), i.Category,
+		i.ResumedFrom, i.ReopenReason, e.strings("tags", i.Tags), i.Category,
 		i.TransferNote, i.TargetAgent, i.SkipAgent, e.timePtr("wrap_up_ends_at", i.WrapUpEndsAt),
 		int64(i.WrapUpExtended), e.timePtr("offer_expires_at", i.OfferExpiresAt),
 		e.timePtr("queued_at", i.QueuedAt), e.time("last_activity_at", i.LastActivityAt),
@@ -193,7 +193,7 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 		lastActivity, created, updated, version            any
 	)
 	if err := sc.Scan(&i.ID, &i.CRMID, &i.CRMObject, &media, &i.Service, &i.Subject, &priority, &status, &held, &i.Owner,
-		&dueBy, &dueBySet, &autoOpened, &i.ResumedFrom, &tags, &i.Category,
+		&dueBy, &dueBySet, &autoOpened, &i.ResumedFrom, &i.ReopenReason, &tags, &i.Category,
 		&i.TransferNote, &i.TargetAgent, &i.SkipAgent, &wrapUpEnds, &wrapUpExtended,
 		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version); err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ const (
 // The column lists, in the order the scan functions read them.
 const (
 	interactionColumns = `id, crm_id, crm_object, media, service, subject, priority, status, held, owner,
-		due_by, due_by_set_manually, auto_opened_due_to_due_date, resumed_from, tags, category,
+		due_by, due_by_set_manually, auto_opened_due_to_due_date, resumed_from, reopen_reason, tags, category,
 		transfer_note, target_agent, skip_agent, wrap_up_ends_at, wrap_up_extended,
 		offer_expires_at, queued_at, last_activity_at, created_at, updated_at, version`
 	agentColumns    = `id, name, crm_user_id, services, capacity, presence, presence_at, last_offer_at`

@@ -1,0 +1,212 @@
+package enginetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/stretchr/testify/require"
+)
+
+// pagedSource serves items in pages of size; its watermark is the index of
+// the next item. It records the watermarks it was asked from.
+type pagedSource struct {
+	mu    sync.Mutex
+	items []contactpad.WorkItem
+	size  int
+	asked []string
+}
+
+func (s *pagedSource) Name() string { return "test:Case" }
+
+func (s *pagedSource) Changes(_ context.Context, since string) ([]contactpad.WorkItem, string, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked = append(s.asked, since)
+	from := 0
+	if since != "" {
+		from, _ = strconv.Atoi(since)
+	}
+	to := min(from+s.size, len(s.items))
+	return s.items[from:to], strconv.Itoa(to), to < len(s.items), nil
+}
+
+// recordingSink writes rows to memory; fail decides a row's error.
+type recordingSink struct {
+	mu      sync.Mutex
+	written map[string][]int64 // CRM id -> row IDs written, in order
+	calls   int
+	fail    func(r adapter.OutboxRow, attempt int) error
+	tries   map[int64]int
+}
+
+// rows returns the row IDs written to a record, in order.
+func (s *recordingSink) rows(crmID string) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.written[crmID]...)
+}
+
+// retried returns the IDs of rows the sink saw more than once.
+func (s *recordingSink) retried() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int64
+	for id, n := range s.tries {
+		if n > 1 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (s *recordingSink) Write(_ context.Context, rows []adapter.OutboxRow) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	errs := make([]error, len(rows))
+	for k, r := range rows {
+		s.tries[r.ID]++
+		if s.fail != nil {
+			if errs[k] = s.fail(r, s.tries[r.ID]); errs[k] != nil {
+				continue
+			}
+		}
+		s.written[r.CRMID] = append(s.written[r.CRMID], r.ID)
+	}
+	return errs
+}
+
+// testPoll: every page of a source is ingested and its watermark stored; a
+// restarted engine goes on from the watermark.
+func testPoll(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		src := &pagedSource{size: 2}
+		for n := range 5 {
+			src.items = append(src.items, contactpad.WorkItem{CRMID: fmt.Sprintf("500P%d", n), CRMObject: "Case",
+				Media: contactpad.NonLive, Service: "support", Subject: fmt.Sprint("Case ", n)})
+		}
+		require.NoError(t, h.Engine.PollOnce(context.Background(), src))
+		require.Len(t, h.Interactions(adapter.InteractionFilter{}), 5)
+		require.Equal(t, []string{"", "2", "4"}, src.asked, "page by page")
+
+		src.items = append(src.items, contactpad.WorkItem{CRMID: "500P5", CRMObject: "Case", Media: contactpad.NonLive, Service: "support"})
+		h.Crash()
+		h.Restart(Settings()) // bubble stops it
+		src.asked = nil
+		require.NoError(t, h.Engine.PollOnce(context.Background(), src))
+		require.Equal(t, []string{"5"}, src.asked, "a restart resumes from the stored watermark")
+		require.Len(t, h.Interactions(adapter.InteractionFilter{}), 6)
+	})
+}
+
+// testWriteback: every outbox row reaches the sink once, in order per
+// record; transient failures retry with backoff, refusals park the row and
+// hold the record's later rows until an admin re-drives it.
+func testWriteback(t *testing.T, open Opener) {
+	synctest.Test(t, func(t *testing.T) {
+		h := Start(t, open, nil)
+		defer h.Stop()
+		locked := h.Connected("alice", contactpad.NonLive) // fails twice, then works
+		deleted := h.Connected("alice", contactpad.NonLive)
+		fine := h.Connected("alice", contactpad.NonLive)
+		for _, i := range []*contactpad.Interaction{locked, deleted, fine} {
+			h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+		}
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{},
+			fail: func(r adapter.OutboxRow, attempt int) error {
+				switch {
+				case r.CRMID == locked.CRMID && attempt <= 2:
+					return errors.New("UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to this record")
+				case r.CRMID == deleted.CRMID && attempt == 1:
+					return &adapter.ParkError{Code: "ENTITY_IS_DELETED", Message: "entity is deleted"}
+				}
+				return nil
+			}}
+		rowsOf := map[string][]int64{}
+		for _, r := range h.Outbox() {
+			rowsOf[r.CRMID] = append(rowsOf[r.CRMID], r.ID)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Engine.RunWriteback(ctx, sink, adapter.SyncOptions{RetryBase: time.Second})
+		}()
+		synctest.Wait()
+		require.Equal(t, rowsOf[fine.CRMID], sink.rows(fine.CRMID), "the healthy record is written at once")
+		require.Empty(t, sink.rows(locked.CRMID), "the locked record waits for its retry")
+
+		time.Sleep(time.Second + slack) // first retry: fails again, backs off 2s
+		synctest.Wait()
+		require.Empty(t, sink.rows(locked.CRMID))
+		time.Sleep(2*time.Second + slack)
+		synctest.Wait()
+		require.Equal(t, rowsOf[locked.CRMID], sink.rows(locked.CRMID), "then all its rows, in order")
+
+		parked := h.outbox(adapter.OutboxParked)
+		require.Len(t, parked, 1)
+		require.Equal(t, deleted.CRMID, parked[0].CRMID)
+		require.Equal(t, "ENTITY_IS_DELETED", parked[0].ErrorCode)
+		require.Empty(t, sink.rows(deleted.CRMID), "later rows of a parked record wait too")
+
+		h.Do(adapter.FinishWrapUp{ID: fine.ID}) // a new change wakes the writer
+		synctest.Wait()
+		require.Len(t, sink.rows(fine.CRMID), len(rowsOf[fine.CRMID])+1)
+
+		_, err := h.Store.Update(context.Background(), []func(adapter.Tx) error{func(tx adapter.Tx) error {
+			return tx.RetryParked(parked[0].ID)
+		}})
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, rowsOf[deleted.CRMID], sink.rows(deleted.CRMID), "re-driven, in order")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+		require.Empty(t, h.outbox(adapter.OutboxInFlight))
+		require.Empty(t, h.outbox(adapter.OutboxParked))
+		retried := append(append([]int64{}, rowsOf[locked.CRMID]...), rowsOf[deleted.CRMID]...)
+		for _, id := range sink.retried() {
+			require.Contains(t, retried, id, "only rows of failing records are tried again")
+		}
+		cancel()
+		<-done
+	})
+}
+
+// testCustomerReply: the mapping's early reopen rule reopens a deferred
+// interaction before its due date; elsewhere it changes nothing.
+func testCustomerReply(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.Connected("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(48 * time.Hour)})
+		item := contactpad.WorkItem{CRMID: i.CRMID, CRMObject: i.CRMObject, Media: i.Media, Service: i.Service,
+			Subject: i.Subject, CustomerReply: true}
+		h.Do(adapter.Ingest{Item: item})
+		i = h.Get(i.ID)
+		require.Equal(t, contactpad.Connected, i.Status, "back in alice's Ongoing folder")
+		require.Equal(t, contactpad.ReopenCustomerReply, i.ReopenReason)
+		require.False(t, i.AutoOpenedDueToDueDate, "not the due date")
+		require.Equal(t, "customer_reply", h.LastAudit(i.ID).Data["reopen_reason"])
+		require.Empty(t, dueTimers(h), "the due date no longer applies")
+
+		h.Do(adapter.Ingest{Item: item})
+		require.Equal(t, i.Version, h.Get(i.ID).Version, "a reply to an open interaction changes nothing")
+	})
+}
+
+func dueTimers(h *Harness) []adapter.Timer {
+	var out []adapter.Timer
+	for _, t := range h.Timers(time.Now().Add(365 * 24 * time.Hour)) {
+		if t.Kind == adapter.TimerDueDate {
+			out = append(out, t)
+		}
+	}
+	return out
+}

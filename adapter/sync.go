@@ -1,0 +1,233 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/sirupsen/logrus"
+)
+
+// Source reads the CRM records that became or changed work items.
+type Source interface {
+	// Name identifies the source; its watermark is stored under it.
+	Name() string
+	// Changes returns the work items of records changed after the
+	// watermark since ("" reads from the beginning), oldest first, at most
+	// one page; the watermark that follows them; and whether more pages
+	// wait. Calling it again with the same watermark is safe: ingest is
+	// idempotent. An error is retried at the next poll.
+	Changes(ctx context.Context, since string) (items []contactpad.WorkItem, next string, more bool, err error)
+}
+
+// Sink writes outbox rows to the CRM.
+type Sink interface {
+	// Write writes rows, which are in ID order (several may belong to one
+	// record; they must reach it in that order), and returns one error per
+	// row: nil when written; a *ParkError when the CRM refused it for good;
+	// any other error to try again later. Once a row fails, Write must not
+	// write the later rows of the same record (it returns errors for them
+	// too). Write returns when every row is written or given up.
+	Write(ctx context.Context, rows []OutboxRow) []error
+}
+
+// ParkError is a writeback the CRM refused for good (validation, a deleted
+// record, an unknown field): the row is parked with the CRM's error code
+// and shown to admins instead of retried.
+type ParkError struct {
+	Code, Message string
+}
+
+func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
+
+// SyncOptions tune the CRM sync loops. Zero fields take the defaults.
+type SyncOptions struct {
+	// PollInterval is how often each Source is read (default 5s).
+	PollInterval time.Duration
+	// BatchRows is how many outbox rows one Sink.Write gets at most
+	// (default 1000: one Salesforce composite call of five collections).
+	BatchRows int
+	// Lease is how long a claimed row is the writer's before another
+	// writer may take it over (default 2m).
+	Lease time.Duration
+	// MaxAttempts parks a row that failed this many times (default 20).
+	MaxAttempts int
+	// RetryBase and RetryMax bound the exponential backoff between
+	// attempts (defaults 1s and 5m).
+	RetryBase, RetryMax time.Duration
+}
+
+func (o SyncOptions) withDefaults() SyncOptions {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.PollInterval, 5*time.Second)
+	def(&o.Lease, 2*time.Minute)
+	def(&o.RetryBase, time.Second)
+	def(&o.RetryMax, 5*time.Minute)
+	if o.BatchRows <= 0 {
+		o.BatchRows = 1000
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 20
+	}
+	return o
+}
+
+// RunPoll reads every source each PollInterval and ingests what changed,
+// storing each source's watermark once its page is ingested, until ctx is
+// done. A restart resumes from the stored watermarks.
+func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions) {
+	opts = opts.withDefaults()
+	tick := time.NewTicker(opts.PollInterval)
+	defer tick.Stop()
+	for {
+		for _, src := range sources {
+			if err := e.PollOnce(ctx, src); err != nil && ctx.Err() == nil {
+				e.log.WithError(err).WithField("source", src.Name()).Warn("poll CRM source")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// PollOnce reads src from its watermark until it has no more pages,
+// ingesting each page before storing the watermark that follows it.
+func (e *Engine) PollOnce(ctx context.Context, src Source) error {
+	for {
+		var since string
+		if err := e.store.View(ctx, func(tx Tx) error {
+			var err error
+			since, err = tx.Watermark(src.Name())
+			return err
+		}); err != nil {
+			return err
+		}
+		items, next, more, err := src.Changes(ctx, since)
+		if err != nil {
+			return err
+		}
+		cmds := make([]Command, len(items))
+		for k, item := range items {
+			cmds[k] = Ingest{Item: item}
+		}
+		for k, out := range e.ApplyAll(ctx, cmds) {
+			if out.Err != nil {
+				// A record the engine refuses (an unknown service, say) is
+				// logged and passed over; it is read again when it changes.
+				e.log.WithError(out.Err).WithFields(logrus.Fields{"source": src.Name(), "crm_id": items[k].CRMID}).
+					Warn("ingest CRM record")
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if next != since {
+			if _, err := e.store.Update(ctx, []func(Tx) error{func(tx Tx) error {
+				return tx.SetWatermark(src.Name(), next)
+			}}); err != nil {
+				return fmt.Errorf("store watermark of %s: %w", src.Name(), err)
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// RunWriteback drains the outbox into sink until ctx is done: it claims up
+// to BatchRows rows, writes them, and settles each as done, to retry with
+// backoff, or parked. It wakes when a command commits and at least once a
+// second (for retries that fall due and rows of other engines).
+func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
+	opts = opts.withDefaults()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		n, err := e.WritebackOnce(ctx, sink, opts)
+		if err != nil && ctx.Err() == nil {
+			e.log.WithError(err).Warn("write back to CRM")
+		}
+		if n > 0 && err == nil {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.written:
+		case <-tick.C:
+		}
+	}
+}
+
+// WritebackOnce claims and writes one batch, and returns how many rows it
+// claimed.
+func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
+	opts = opts.withDefaults()
+	now := e.now().UTC()
+	var rows []OutboxRow
+	if _, err := e.store.Update(ctx, []func(Tx) error{func(tx Tx) error {
+		var err error
+		rows, err = tx.ClaimOutbox(now, now.Add(opts.Lease), opts.BatchRows)
+		return err
+	}}); err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	errs := sink.Write(ctx, rows)
+	if len(errs) != len(rows) {
+		return len(rows), fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+	}
+	now = e.now().UTC()
+	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
+	for k := range rows {
+		record := [2]string{rows[k].CRMObject, rows[k].CRMID}
+		if failed[record] {
+			// It waits behind the earlier row (ClaimOutbox keeps the order)
+			// and does not spend an attempt on that row's failure.
+			rows[k].State, rows[k].NextAttemptAt = OutboxPending, now
+			continue
+		}
+		settle(&rows[k], errs[k], now, opts)
+		if rows[k].State != OutboxDone {
+			failed[record] = true
+		}
+		if rows[k].State == OutboxParked {
+			e.log.WithFields(logrus.Fields{"interaction": rows[k].InteractionID, "crm_id": rows[k].CRMID,
+				"code": rows[k].ErrorCode}).Warn("writeback parked")
+		}
+	}
+	// Settle even when ctx is done: the writes happened.
+	_, err := e.store.Update(context.WithoutCancel(ctx), []func(Tx) error{func(tx Tx) error { return tx.FinishOutbox(rows) }})
+	return len(rows), err
+}
+
+// settle sets the outcome of one written row: done; parked (refused for
+// good, or failed MaxAttempts times); or pending with exponential backoff.
+func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions) {
+	var park *ParkError
+	switch {
+	case err == nil:
+		r.State = OutboxDone
+		return
+	case errors.As(err, &park):
+		r.Attempts++
+		r.State, r.ErrorCode, r.ErrorMessage = OutboxParked, park.Code, park.Message
+		return
+	}
+	r.Attempts++
+	r.ErrorCode, r.ErrorMessage = "", err.Error()
+	if r.Attempts >= opts.MaxAttempts {
+		r.State, r.ErrorCode = OutboxParked, "RETRIES_EXHAUSTED"
+		return
+	}
+	backoff := opts.RetryBase << min(r.Attempts-1, 30)
+	r.State, r.NextAttemptAt = OutboxPending, now.Add(min(backoff, opts.RetryMax))
+}
