@@ -1,0 +1,37 @@
+// Package sim is a Salesforce org in memory: the "local org" that lets
+// ctibridge's demo and tests run without a real org. An *Org is an
+// http.Handler that speaks the subset of the REST API ctibridge uses, with
+// Salesforce's wire formats, status codes and error codes, so that any
+// Salesforce client library can be pointed at it:
+//
+//   - POST /services/oauth2/token: client credentials, username-password
+//     (password followed by the optional security token) and JWT bearer
+//     grants; tokens expire after Options.TokenTTL and a bad one gets
+//     401 INVALID_SESSION_ID.
+//   - GET /services/data/ (versions), /services/data/vXX.X/ (resources) and
+//     /limits (DailyApiRequests and a few others).
+//   - /query and /queryAll with a SOQL subset (see soql.go), paginated at
+//     Options.PageSize with nextRecordsUrl cursors.
+//   - /sobjects: describeGlobal, describe, create, read, update, delete and
+//     upsert by external id of single records.
+//   - /composite/sobjects: sObject Collections of up to 200 records (create,
+//     update, delete, retrieve, upsert by external id), allOrNone included.
+//   - /composite: up to 25 subrequests, at most 5 of them collections or
+//     queries, with @{ref.field} references, counted as one API call.
+//
+// The objects are Case, LiveChatTranscript, Task, User and Contact, with
+// the custom fields ctibridge writes (Ctibridge_*__c) and Salesforce-style
+// 18-character ids. Every write maintains LastModifiedDate and a strictly
+// increasing SystemModstamp from Options.Now. Every API response carries
+// Sforce-Limit-Info: api-usage=N/M.
+//
+// Faults injects what a real org does to its clients: 5xx bursts, latency,
+// expired sessions, REQUEST_LIMIT_EXCEEDED, UNABLE_TO_LOCK_ROW and
+// ENTITY_IS_DELETED for chosen records, required fields and validation
+// rules. Seed, LoadSeed and DefaultSeed load records; Generate adds new
+// Cases and chats at a rate, for the demo.
+//
+// A few behaviours are simplified: one relationship level in SOQL, no
+// sharing or field-level security beyond createable/updateable, and no
+// triggers, workflows or assignment rules.
+package sim
