@@ -27,9 +27,11 @@ type Sink interface {
 	// Write writes rows, which are in ID order (several may belong to one
 	// record; they must reach it in that order), and returns one error per
 	// row: nil when written; a *ParkError when the CRM refused it for good;
-	// any other error to try again later. Once a row fails, Write must not
-	// write the later rows of the same record (it returns errors for them
-	// too). Write returns when every row is written or given up.
+	// any other error to try again later. Once a row fails, the engine
+	// holds the record's later rows of the batch back and sends them again
+	// after it, so a Sink that writes several rows of a record in one call
+	// must make its writes idempotent (absolute field values, upserts by an
+	// external id). Write returns when every row is written or given up.
 	Write(ctx context.Context, rows []OutboxRow) []error
 }
 

@@ -1,0 +1,301 @@
+// Package salesforce connects ctibridge to a Salesforce org: it signs in
+// with OAuth, reads changed records as work items (Source) and writes the
+// outbox back in Composite calls of sObject Collections (Sink). Calls go
+// through simpleforce (Query, ApexREST) over a go-retryablehttp client.
+// The local org in package sim speaks the same API.
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/simpleforce/simpleforce"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/oauth2/jwt"
+)
+
+// The sign-in flows.
+const (
+	AuthClientCredentials = "client_credentials"
+	AuthPassword          = "password"
+	AuthJWT               = "jwt"
+)
+
+// Config is how to reach and sign in to an org.
+type Config struct {
+	// LoginURL is where to sign in: https://login.salesforce.com,
+	// https://test.salesforce.com, a My Domain URL, or the local org.
+	LoginURL   string
+	APIVersion string // e.g. "62.0"
+	Auth       string // AuthClientCredentials, AuthPassword or AuthJWT
+	ClientID   string
+	// ClientSecret is for client_credentials and password.
+	ClientSecret string
+	// Username is for password and jwt (the JWT's subject).
+	Username string
+	Password string
+	// PrivateKey is the PEM RSA key that signs the JWT assertion.
+	PrivateKey []byte
+	// RetryMax, RetryWaitMin and RetryWaitMax tune the retries of one call
+	// (defaults 4, 200ms, 5s); Timeout bounds one attempt (default 60s).
+	RetryMax                   int
+	RetryWaitMin, RetryWaitMax time.Duration
+	Timeout                    time.Duration
+	Logger                     logrus.FieldLogger
+	// Transport carries the requests under the retry layer (default
+	// http.DefaultTransport); tests put httpmock here.
+	Transport http.RoundTripper
+}
+
+// Client calls one org's REST API. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	http *http.Client
+	log  logrus.FieldLogger
+	// sf is replaced, never changed, when the session is renewed:
+	// simpleforce's SetSidLoc is not safe while calls are in flight.
+	sf     atomic.Pointer[simpleforce.Client]
+	signIn sync.Mutex
+}
+
+// New signs in and returns a client.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = "62.0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logrus.StandardLogger()
+	}
+	rc := retryablehttp.NewClient()
+	rc.RetryMax = orDefault(cfg.RetryMax, 4)
+	rc.RetryWaitMin = orDefault(cfg.RetryWaitMin, 200*time.Millisecond)
+	rc.RetryWaitMax = orDefault(cfg.RetryWaitMax, 5*time.Second)
+	rc.HTTPClient.Timeout = orDefault(cfg.Timeout, 60*time.Second)
+	rc.HTTPClient.Transport = guardEmptyErrors{next: orDefault[http.RoundTripper](cfg.Transport, http.DefaultTransport)}
+	rc.Logger = leveledLogger{cfg.Logger}
+	rc.CheckRetry = checkRetry
+	// retryablehttp's DefaultBackoff honours Retry-After on 429 and 503.
+	c := &Client{cfg: cfg, http: rc.StandardClient(), log: cfg.Logger}
+	if err := c.authenticate(ctx, nil); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// checkRetry retries what go-retryablehttp retries (network errors, 429,
+// 5xx) but not 401 (the client re-authenticates instead) nor 403
+// (REQUEST_LIMIT_EXCEEDED: hammering makes it worse; the caller backs off).
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// authenticate gets a new session, unless stale is no longer the current
+// one (another caller renewed it meanwhile).
+func (c *Client) authenticate(ctx context.Context, stale *simpleforce.Client) error {
+	c.signIn.Lock()
+	defer c.signIn.Unlock()
+	if stale != nil && c.sf.Load() != stale {
+		return nil
+	}
+	tok, err := c.token(ctx)
+	if err != nil {
+		return err
+	}
+	instance, _ := tok.Extra("instance_url").(string)
+	if instance == "" {
+		return fmt.Errorf("salesforce sign-in (%s) at %s: the token response has no instance_url", c.cfg.Auth, c.cfg.LoginURL)
+	}
+	sf := simpleforce.NewClient(instance, c.cfg.ClientID, c.cfg.APIVersion)
+	sf.SetHttpClient(c.http)
+	sf.SetSidLoc(tok.AccessToken, strings.TrimSuffix(instance, "/"))
+	c.sf.Store(sf)
+	c.log.WithFields(logrus.Fields{"auth": c.cfg.Auth, "instance": instance}).Info("signed in to Salesforce")
+	return nil
+}
+
+func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http)
+	tokenURL := strings.TrimSuffix(c.cfg.LoginURL, "/") + "/services/oauth2/token"
+	var (
+		tok *oauth2.Token
+		err error
+	)
+	switch c.cfg.Auth {
+	case AuthClientCredentials:
+		cc := clientcredentials.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, TokenURL: tokenURL,
+			AuthStyle: oauth2.AuthStyleInParams}
+		tok, err = cc.Token(ctx)
+	case AuthPassword:
+		pc := oauth2.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret,
+			Endpoint: oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams}}
+		tok, err = pc.PasswordCredentialsToken(ctx, c.cfg.Username, c.cfg.Password)
+	case AuthJWT:
+		jc := jwt.Config{Email: c.cfg.ClientID, Subject: c.cfg.Username, PrivateKey: c.cfg.PrivateKey,
+			TokenURL: tokenURL, Audience: strings.TrimSuffix(c.cfg.LoginURL, "/")}
+		tok, err = jc.TokenSource(ctx).Token()
+	default:
+		return nil, fmt.Errorf("salesforce sign-in: unknown auth %q (want client_credentials, password or jwt)", c.cfg.Auth)
+	}
+	if err != nil {
+		// Never the request: it carries the credentials.
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("salesforce sign-in (%s) at %s refused: %s %s", c.cfg.Auth, c.cfg.LoginURL,
+				re.ErrorCode, re.ErrorDescription)
+		}
+		return nil, fmt.Errorf("salesforce sign-in (%s) at %s: %w", c.cfg.Auth, c.cfg.LoginURL, err)
+	}
+	return tok, nil
+}
+
+// call runs f with the current session, and once more with a new session
+// if Salesforce says the session expired.
+func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) error {
+	sf := c.sf.Load()
+	err := asAPIError(f(sf))
+	if err == nil || Classify(err) != Reauthenticate {
+		return err
+	}
+	c.log.Info("Salesforce session expired; signing in again")
+	if aerr := c.authenticate(ctx, sf); aerr != nil {
+		return aerr
+	}
+	return asAPIError(f(c.sf.Load()))
+}
+
+// Query runs a SOQL query, or reads the next page when q is a
+// nextRecordsUrl.
+func (c *Client) Query(ctx context.Context, q string) (*simpleforce.QueryResult, error) {
+	var res *simpleforce.QueryResult
+	err := c.call(ctx, func(sf *simpleforce.Client) error {
+		var err error
+		res, err = sf.Query(q)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return res, nil
+}
+
+// Do calls the REST API at path (below /services/data/vXX.X/) with body as
+// JSON, and decodes the answer into out when it is not nil.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	full := "services/data/v" + c.cfg.APIVersion + "/" + strings.TrimPrefix(path, "/")
+	var data []byte
+	err := c.call(ctx, func(sf *simpleforce.Client) error {
+		var rdr io.Reader
+		if payload != nil {
+			rdr = bytes.NewReader(payload)
+		}
+		var err error
+		data, err = sf.ApexREST(method, full, rdr)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Describe returns the field names of an sObject type.
+func (c *Client) Describe(ctx context.Context, object string) ([]string, error) {
+	var d struct {
+		Fields []struct {
+			Name string `json:"name"`
+		} `json:"fields"`
+	}
+	if err := c.Do(ctx, http.MethodGet, "sobjects/"+object+"/describe", nil, &d); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(d.Fields))
+	for k, f := range d.Fields {
+		names[k] = f.Name
+	}
+	return names, nil
+}
+
+// guardEmptyErrors gives an error response with an empty body or an empty
+// JSON array a Salesforce-shaped body: simpleforce indexes the first error
+// of the array and would panic on [].
+type guardEmptyErrors struct{ next http.RoundTripper }
+
+func (g guardEmptyErrors) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.next.RoundTrip(req)
+	if err != nil || resp.StatusCode < 300 {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(body); len(t) == 0 || bytes.Equal(t, []byte("[]")) {
+		body = fmt.Appendf(nil, `[{"message":"HTTP %d with no error details","errorCode":""}]`, resp.StatusCode)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// leveledLogger hands go-retryablehttp's lines to logrus: requests at
+// debug, retries at warn. They carry method and URL, never headers or bodies.
+type leveledLogger struct{ l logrus.FieldLogger }
+
+func (l leveledLogger) Error(msg string, kv ...any) { l.l.WithFields(fields(kv)).Warn(msg) }
+func (l leveledLogger) Info(msg string, kv ...any)  { l.l.WithFields(fields(kv)).Debug(msg) }
+func (l leveledLogger) Debug(msg string, kv ...any) { l.l.WithFields(fields(kv)).Debug(msg) }
+func (l leveledLogger) Warn(msg string, kv ...any)  { l.l.WithFields(fields(kv)).Warn(msg) }
+
+func fields(kv []any) logrus.Fields {
+	f := logrus.Fields{}
+	for k := 0; k+1 < len(kv); k += 2 {
+		f[fmt.Sprint(kv[k])] = kv[k+1]
+	}
+	return f
+}
+
+// RouteStdLog sends the standard log package's lines (simpleforce logs
+// failed calls with their response bodies there) to l at debug level, so
+// they never reach an operator's info log.
+func RouteStdLog(l *logrus.Logger) {
+	log.SetFlags(0)
+	log.SetOutput(l.WriterLevel(logrus.DebugLevel))
+}

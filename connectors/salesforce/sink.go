@@ -1,0 +1,217 @@
+package salesforce
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// Salesforce's limits for one composite call.
+const (
+	collectionSize          = 200 // records in one sObject Collection
+	collectionsPerCall      = 5   // collections (or queries) in one composite call
+	RecordWritesPerCall     = collectionSize * collectionsPerCall
+	maxCompositeSubrequests = 25
+)
+
+// Writeback is what the sink needs of a mapping: the CRM fields a change
+// sets on its record, and the audit record of its audit entry.
+type Writeback interface {
+	Update(c contactpad.RecordChange) map[string]any
+	Audit(c contactpad.RecordChange, crmID string) (object, externalIDField string, fields map[string]any, ok bool)
+}
+
+// Sink writes outbox rows to the org (adapter.Sink).
+type Sink struct {
+	c *Client
+	// mappings holds the writeback of each CRM object by its name.
+	mappings map[string]Writeback
+}
+
+// NewSink returns a sink that writes the objects of mappings.
+func NewSink(c *Client, mappings map[string]Writeback) *Sink {
+	return &Sink{c: c, mappings: mappings}
+}
+
+// write is one record write of a collection, and the rows it answers for.
+type write struct {
+	record map[string]any
+	rows   []int
+}
+
+// collection is one sObject Collection subrequest: updates by id (path
+// "composite/sobjects") or upserts by an external id
+// ("composite/sobjects/Task/Ctibridge_Audit_Id__c").
+type collection struct {
+	path   string
+	writes []write
+}
+
+// Write implements adapter.Sink. Changes of one record are coalesced into
+// one update carrying its latest mirrored fields (they are absolute values,
+// so the last one holds all that matters); each audit entry is upserted by
+// its external id, so a retried call never duplicates it. Everything is
+// packed into composite calls of up to five collections of 200 records.
+func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
+	errs := make([]error, len(rows))
+	updates := map[[2]string]*write{}
+	var updateOrder [][2]string
+	upserts := map[string]*collection{}
+	var upsertOrder []string
+	for k, r := range rows {
+		m, ok := s.mappings[r.CRMObject]
+		if !ok {
+			errs[k] = &adapter.ParkError{Code: "NO_MAPPING", Message: "no mapping writes " + r.CRMObject}
+			continue
+		}
+		var change contactpad.RecordChange
+		if err := json.Unmarshal(r.Payload, &change); err != nil {
+			errs[k] = &adapter.ParkError{Code: "BAD_OUTBOX_ROW", Message: err.Error()}
+			continue
+		}
+		if fields := m.Update(contactpad.RecordChange{Writeback: change.Writeback}); len(fields) > 0 {
+			key := [2]string{r.CRMObject, r.CRMID}
+			w, seen := updates[key]
+			if !seen {
+				w = &write{record: map[string]any{}}
+				updates[key], updateOrder = w, append(updateOrder, key)
+			}
+			for f, v := range fields {
+				w.record[f] = v
+			}
+			w.record["attributes"] = map[string]string{"type": r.CRMObject}
+			w.record["Id"] = r.CRMID
+			w.rows = append(w.rows, k)
+		}
+		if object, ext, fields, ok := m.Audit(contactpad.RecordChange{Audit: change.Audit}, r.CRMID); ok {
+			path := "composite/sobjects/" + object + "/" + ext
+			col, seen := upserts[path]
+			if !seen {
+				col = &collection{path: path}
+				upserts[path], upsertOrder = col, append(upsertOrder, path)
+			}
+			record := map[string]any{"attributes": map[string]string{"type": object}}
+			for f, v := range fields {
+				record[f] = v
+			}
+			col.writes = append(col.writes, write{record: record, rows: []int{k}})
+		}
+	}
+	var cols []collection
+	var all []write
+	for _, key := range updateOrder {
+		all = append(all, *updates[key])
+	}
+	cols = append(cols, chunk("composite/sobjects", all)...)
+	for _, path := range upsertOrder {
+		cols = append(cols, chunk(path, upserts[path].writes)...)
+	}
+	for start := 0; start < len(cols); start += collectionsPerCall {
+		s.call(ctx, cols[start:min(start+collectionsPerCall, len(cols))], errs)
+	}
+	return errs
+}
+
+// chunk splits writes into collections of at most 200.
+func chunk(path string, writes []write) []collection {
+	var out []collection
+	for start := 0; start < len(writes); start += collectionSize {
+		out = append(out, collection{path: path, writes: writes[start:min(start+collectionSize, len(writes))]})
+	}
+	return out
+}
+
+type subrequest struct {
+	Method      string `json:"method"`
+	URL         string `json:"url"`
+	ReferenceID string `json:"referenceId"`
+	Body        any    `json:"body"`
+}
+
+type collectionResult struct {
+	ID      string `json:"id"`
+	Success bool   `json:"success"`
+	Errors  []struct {
+		StatusCode string `json:"statusCode"`
+		Message    string `json:"message"`
+	} `json:"errors"`
+}
+
+// call sends one composite call of up to five collections (one API call)
+// and records each record's outcome in errs, by row.
+func (s *Sink) call(ctx context.Context, cols []collection, errs []error) {
+	req := struct {
+		AllOrNone bool         `json:"allOrNone"`
+		Requests  []subrequest `json:"compositeRequest"`
+	}{}
+	for k, col := range cols {
+		records := make([]map[string]any, len(col.writes))
+		for n, w := range col.writes {
+			records[n] = w.record
+		}
+		req.Requests = append(req.Requests, subrequest{Method: http.MethodPatch,
+			URL:         "/services/data/v" + s.c.cfg.APIVersion + "/" + col.path,
+			ReferenceID: fmt.Sprintf("c%d", k),
+			Body:        map[string]any{"allOrNone": false, "records": records}})
+	}
+	var resp struct {
+		Responses []struct {
+			Body           json.RawMessage `json:"body"`
+			HTTPStatusCode int             `json:"httpStatusCode"`
+			ReferenceID    string          `json:"referenceId"`
+		} `json:"compositeResponse"`
+	}
+	fail := func(col collection, err error) {
+		for _, w := range col.writes {
+			for _, k := range w.rows {
+				if errs[k] == nil {
+					errs[k] = rowError(err)
+				}
+			}
+		}
+	}
+	if err := s.c.Do(ctx, http.MethodPost, "composite", req, &resp); err != nil {
+		for _, col := range cols {
+			fail(col, err)
+		}
+		return
+	}
+	for k, col := range cols {
+		if k >= len(resp.Responses) {
+			fail(col, fmt.Errorf("composite answered %d of %d subrequests", len(resp.Responses), len(cols)))
+			continue
+		}
+		sub := resp.Responses[k]
+		var results []collectionResult
+		if sub.HTTPStatusCode >= 300 || json.Unmarshal(sub.Body, &results) != nil || len(results) != len(col.writes) {
+			fail(col, subrequestError(sub.HTTPStatusCode, sub.Body))
+			continue
+		}
+		for n, res := range results {
+			if res.Success {
+				continue
+			}
+			err := &APIError{Status: sub.HTTPStatusCode, Code: "UNKNOWN_ERROR", Message: "record write failed"}
+			if len(res.Errors) > 0 {
+				err.Code, err.Message = res.Errors[0].StatusCode, res.Errors[0].Message
+			}
+			fail(collection{writes: col.writes[n : n+1]}, err)
+		}
+	}
+}
+
+// subrequestError reads the error of a failed subrequest.
+func subrequestError(status int, body json.RawMessage) error {
+	var errs []struct {
+		ErrorCode string `json:"errorCode"`
+		Message   string `json:"message"`
+	}
+	if json.Unmarshal(body, &errs) == nil && len(errs) > 0 {
+		return &APIError{Status: status, Code: errs[0].ErrorCode, Message: errs[0].Message}
+	}
+	return &APIError{Status: status, Message: "unexpected subrequest answer"}
+}
