@@ -20,6 +20,8 @@ const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
 
 Usage:
   ctibridge demo      [--data DIR] [--speed N]  the engine on a seeded local store, narrated
+  ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N]
+                                                the local Salesforce-compatible org alone
   ctibridge validate  --config FILE             check a config file: exit 0, or every error with file:line
   ctibridge version                             print the version
 
@@ -37,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "sim":
+		return runSim(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	case "version", "--version":
