@@ -213,18 +213,27 @@ func (c *change) routeAgent(agentID string, honourSkip bool) error {
 	if err != nil {
 		return err
 	}
-	queued, err := c.tx.Queued(a.ID, a.Services, routeBatch)
-	if err != nil {
-		return err
-	}
-	for _, i := range queued {
-		if (honourSkip && i.SkipAgent == a.ID) || !c.hasRoom(a, load, i.Media) {
-			continue
-		}
-		if err := c.offer(i, a); err != nil {
+	for {
+		queued, err := c.tx.Queued(a.ID, a.Services, routeBatch)
+		if err != nil {
 			return err
 		}
-		load[i.Media]++
+		offered := 0
+		for _, i := range queued {
+			if (honourSkip && i.SkipAgent == a.ID) || !c.hasRoom(a, load, i.Media) {
+				continue
+			}
+			if err := c.offer(i, a); err != nil {
+				return err
+			}
+			load[i.Media]++
+			offered++
+		}
+		// A full batch that made progress may hide more work the agent has
+		// room for; offered work leaves the queue, so the next read moves on.
+		if len(queued) < routeBatch || offered == 0 {
+			break
+		}
 	}
 	return c.deliverTransfersTo(a, load)
 }

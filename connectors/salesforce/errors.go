@@ -44,6 +44,7 @@ var parkCodes = map[string]bool{
 	"INVALID_FIELD_FOR_INSERT_UPDATE":               true,
 	"INVALID_TYPE":                                  true,
 	"INVALID_ID_FIELD":                              true,
+	"INVALID_CROSS_REFERENCE_KEY":                   true,
 	"MALFORMED_ID":                                  true,
 	"FIELD_CUSTOM_VALIDATION_EXCEPTION":             true,
 	"REQUIRED_FIELD_MISSING":                        true,

@@ -15,6 +15,7 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/mapping"
 	"github.com/jarcoal/httpmock"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
@@ -66,20 +67,20 @@ func connect(t *testing.T, url string, mutate func(*Config)) *Client {
 // sample mapping does.
 type caseWriteback struct{}
 
-func (caseWriteback) Update(c contactpad.RecordChange) map[string]any {
+func (caseWriteback) Update(c contactpad.RecordChange, _ string) (map[string]any, error) {
 	if c.Writeback == nil {
-		return nil
+		return nil, nil
 	}
 	return map[string]any{"Status": map[contactpad.Status]string{contactpad.Deferred: "On Hold",
-		contactpad.Completed: "Closed"}[c.Writeback.Status], "Ctibridge_Status__c": string(c.Writeback.Status)}
+		contactpad.Completed: "Closed"}[c.Writeback.Status], "Ctibridge_Status__c": string(c.Writeback.Status)}, nil
 }
 
-func (caseWriteback) Audit(c contactpad.RecordChange, crmID string) (string, string, map[string]any, bool) {
+func (caseWriteback) Audit(c contactpad.RecordChange, crmID string) (*mapping.AuditRecord, error) {
 	if c.Audit == nil {
-		return "", "", nil, false
+		return nil, nil
 	}
-	return "Task", "Ctibridge_Audit_Id__c", map[string]any{"Ctibridge_Audit_Id__c": c.Audit.ID,
-		"Subject": "ctibridge: " + c.Audit.Action, "WhatId": crmID, "Status": "Completed"}, true
+	return &mapping.AuditRecord{Object: "Task", ExternalIDField: "Ctibridge_Audit_Id__c", ExternalID: c.Audit.ID,
+		Fields: map[string]any{"Subject": "ctibridge: " + c.Audit.Action, "WhatId": crmID, "Status": "Completed"}}, nil
 }
 
 // row makes an outbox row for a Case with a writeback and an audit entry.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/mapping"
 )
 
 // Salesforce's limits for one composite call.
@@ -18,11 +19,12 @@ const (
 	maxCompositeSubrequests = 25
 )
 
-// Writeback is what the sink needs of a mapping: the CRM fields a change
-// sets on its record, and the audit record of its audit entry.
+// Writeback is what the sink needs of a mapping (*mapping.Mapping): the
+// CRM fields a change sets on its record, and the record its audit entry
+// becomes (nil for none). An error (a template failing) parks the row.
 type Writeback interface {
-	Update(c contactpad.RecordChange) map[string]any
-	Audit(c contactpad.RecordChange, crmID string) (object, externalIDField string, fields map[string]any, ok bool)
+	Update(c contactpad.RecordChange, crmID string) (map[string]any, error)
+	Audit(c contactpad.RecordChange, crmID string) (*mapping.AuditRecord, error)
 }
 
 // Sink writes outbox rows to the org (adapter.Sink).
@@ -73,7 +75,17 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 			errs[k] = &adapter.ParkError{Code: "BAD_OUTBOX_ROW", Message: err.Error()}
 			continue
 		}
-		if fields := m.Update(contactpad.RecordChange{Writeback: change.Writeback}); len(fields) > 0 {
+		fields, err := m.Update(contactpad.RecordChange{Writeback: change.Writeback}, r.CRMID)
+		if err != nil {
+			errs[k] = &adapter.ParkError{Code: "MAPPING_ERROR", Message: err.Error()}
+			continue
+		}
+		audit, err := m.Audit(contactpad.RecordChange{Audit: change.Audit}, r.CRMID)
+		if err != nil {
+			errs[k] = &adapter.ParkError{Code: "MAPPING_ERROR", Message: err.Error()}
+			continue
+		}
+		if len(fields) > 0 {
 			key := [2]string{r.CRMObject, r.CRMID}
 			w, seen := updates[key]
 			if !seen {
@@ -87,15 +99,16 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 			w.record["Id"] = r.CRMID
 			w.rows = append(w.rows, k)
 		}
-		if object, ext, fields, ok := m.Audit(contactpad.RecordChange{Audit: change.Audit}, r.CRMID); ok {
-			path := "composite/sobjects/" + object + "/" + ext
+		if audit != nil {
+			path := "composite/sobjects/" + audit.Object + "/" + audit.ExternalIDField
 			col, seen := upserts[path]
 			if !seen {
 				col = &collection{path: path}
 				upserts[path], upsertOrder = col, append(upsertOrder, path)
 			}
-			record := map[string]any{"attributes": map[string]string{"type": object}}
-			for f, v := range fields {
+			record := map[string]any{"attributes": map[string]string{"type": audit.Object},
+				audit.ExternalIDField: audit.ExternalID}
+			for f, v := range audit.Fields {
 				record[f] = v
 			}
 			col.writes = append(col.writes, write{record: record, rows: []int{k}})
