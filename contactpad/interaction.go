@@ -115,18 +115,18 @@ type Interaction struct {
 // WorkItem is what a CRM connector hands to the engine: one CRM record,
 // already mapped.
 type WorkItem struct {
-	CRMID     string
-	CRMObject string
-	Media     Media
-	Service   string
-	Subject   string
-	Priority  int
-	Tags      []string
-	Category  string
+	CRMID     string   `json:"crm_id"`
+	CRMObject string   `json:"crm_object"`
+	Media     Media    `json:"media"`
+	Service   string   `json:"service"`
+	Subject   string   `json:"subject"`
+	Priority  int      `json:"priority"`
+	Tags      []string `json:"tags"`
+	Category  string   `json:"category"`
 	// CustomerReply says the customer wrote since the record was last read
 	// (the mapping's reopen_on_customer_reply rule matched): a deferred
 	// interaction reopens before its due date.
-	CustomerReply bool
+	CustomerReply bool `json:"customer_reply"`
 }
 
 // Agent is a person who works interactions, with live presence.

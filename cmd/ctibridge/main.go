@@ -23,6 +23,8 @@ Usage:
   ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N]
                                                 the local Salesforce-compatible org alone
   ctibridge validate  --config FILE             check a config file: exit 0, or every error with file:line
+  ctibridge mapping preview --config FILE --record FILE.json
+                                                the interaction a CRM record becomes, and its writeback
   ctibridge version                             print the version
 
 Run "ctibridge COMMAND --help" for a command's flags.
@@ -41,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "sim":
 		return runSim(ctx, args[1:], stdout, stderr)
+	case "mapping":
+		return runMapping(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	case "version", "--version":

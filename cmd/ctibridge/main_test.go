@@ -36,6 +36,8 @@ func TestDemo(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	unmapped := filepath.Join(t.TempDir(), "opportunity.json")
+	require.NoError(t, os.WriteFile(unmapped, []byte(`{"attributes":{"type":"Opportunity"},"Id":"006x"}`), 0o600))
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("routng: {}\nagents:\n  - id: bob\n    services: [sales]\n"), 0o600))
 	for _, tc := range []struct {
@@ -46,7 +48,11 @@ func TestValidate(t *testing.T) {
 		stderr []string
 	}{
 		{"valid", []string{"validate", "--config", "../../testdata/config/ctibridge.yaml"}, 0,
-			"ctibridge.yaml: ok (3 agents, 2 services, store sqlite, crm salesforce)", nil},
+			"ctibridge.yaml: ok (3 agents, 2 services, 2 mappings, store sqlite, crm salesforce)", nil},
+		{"mapping preview", []string{"mapping", "preview", "--config", "../../testdata/config/ctibridge.yaml",
+			"--record", "../../testdata/salesforce/case-phone.json"}, 0, `"subject": "Router keeps rebooting (Maya Lindqvist)"`, nil},
+		{"mapping preview of an unmapped object", []string{"mapping", "preview", "--config", "../../testdata/config/ctibridge.yaml",
+			"--record", unmapped}, 1, "", []string{`no mapping for object "Opportunity"`}},
 		{"every error with file:line", []string{"validate", "--config", bad}, 1, "", []string{
 			bad + ":1: routng: unknown key",
 			bad + `:4: agents[0].services[0]: agent bob names unknown service "sales"`}},

@@ -28,8 +28,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d agents, %d services, store %s, crm %s)\n",
-		*path, len(cfg.Agents), len(cfg.Services), cfg.Store.Driver, cfg.CRM.Kind)
+	ms, err := loadMappings(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d agents, %d services, %d mappings, store %s, crm %s)\n",
+		*path, len(cfg.Agents), len(cfg.Services), len(ms), cfg.Store.Driver, cfg.CRM.Kind)
 	return 0
 }
 
