@@ -23,7 +23,7 @@ import (
 
 // localOrg starts the local org on 127.0.0.1 with n Cases and returns it,
 // its URL and the Cases' ids.
-func localOrg(t *testing.T, n int) (*sim.Org, string, []string) {
+func localOrg(t testing.TB, n int) (*sim.Org, string, []string) {
 	t.Helper()
 	org := sim.New(sim.Options{})
 	srv := httptest.NewServer(org)
@@ -50,7 +50,7 @@ func testLog() (*logrus.Logger, *bytes.Buffer) {
 	return l, &buf
 }
 
-func connect(t *testing.T, url string, mutate func(*Config)) *Client {
+func connect(t testing.TB, url string, mutate func(*Config)) *Client {
 	t.Helper()
 	log, _ := testLog()
 	cfg := Config{LoginURL: url, Auth: AuthClientCredentials, ClientID: "ctibridge-local", ClientSecret: "local-secret",
