@@ -80,7 +80,7 @@ func (m *Mapping) Preview(r Record, now time.Time) (*Preview, error) {
 		{"reopened at the due date", contactpad.RecordChange{Writeback: reopened,
 			Audit: entry(3, due, "system", "reopened", "system", contactpad.Deferred, contactpad.Connected,
 				"Reopened at its due date into "+previewAgent+"'s Ongoing folder",
-				map[string]string{"reopen_reason": "due_date"})}},
+				map[string]string{"reopen_reason": contactpad.ReopenDueDate})}},
 		{"completed after wrap-up", contactpad.RecordChange{Writeback: completed,
 			Audit: entry(4, later, previewAgent, "completed", "wrap_up", contactpad.WrapUp, contactpad.Completed,
 				"Completed", nil)}},

@@ -75,12 +75,12 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 			errs[k] = &adapter.ParkError{Code: "BAD_OUTBOX_ROW", Message: err.Error()}
 			continue
 		}
-		fields, err := m.Update(contactpad.RecordChange{Writeback: change.Writeback}, r.CRMID)
+		fields, err := m.Update(change, r.CRMID)
 		if err != nil {
 			errs[k] = &adapter.ParkError{Code: "MAPPING_ERROR", Message: err.Error()}
 			continue
 		}
-		audit, err := m.Audit(contactpad.RecordChange{Audit: change.Audit}, r.CRMID)
+		audit, err := m.Audit(change, r.CRMID)
 		if err != nil {
 			errs[k] = &adapter.ParkError{Code: "MAPPING_ERROR", Message: err.Error()}
 			continue

@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -93,10 +94,9 @@ func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error 
 			described[object] = fields
 		}
 	}
+	var errs []error
 	for _, m := range ms {
-		if err := m.CheckFields(described); err != nil {
-			return err
-		}
+		errs = append(errs, m.CheckFields(described))
 	}
-	return nil
+	return errors.Join(errs...)
 }
