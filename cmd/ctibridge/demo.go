@@ -7,6 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,8 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/sqlite"
 	"github.com/ctibridge/ctibridge/config"
+	"github.com/ctibridge/ctibridge/connectors/salesforce"
+	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/sirupsen/logrus"
 )
@@ -23,20 +28,10 @@ import (
 //go:embed demo.yaml
 var demoConfig []byte
 
-// demoSettings are the demo's agents and services (API.md's demo
-// identities) with timeouts short enough to watch, read through the same
-// config path as a real config file.
-func demoSettings() (adapter.Settings, error) {
-	cfg, err := config.Parse("demo.yaml", demoConfig)
-	if err != nil {
-		return adapter.Settings{}, err
-	}
-	return engineSettings(cfg), nil
-}
-
-// runDemo tells the engine's story on a fresh SQLite store: routing,
-// deferral with automatic reopen, a warm transfer that times out and one
-// that succeeds, refusals, release into wrap-up and resume from History.
+// runDemo tells the bridge's story: a local Salesforce org, the engine on
+// a fresh SQLite store, routing, deferral with automatic reopen, a warm
+// transfer that times out and one that succeeds, refusals, release into
+// wrap-up, resume from History, and the writeback to the org.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -54,29 +49,101 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	if err := demo(ctx, dir, stdout); err != nil && !errors.Is(err, context.Canceled) {
+	if err := demo(ctx, dir, stdout, false); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
 	return 0
 }
 
-func demo(ctx context.Context, dir string, out io.Writer) error {
+// demoRecords are the demo org's users (the agents' CRM users), three
+// open Cases and a waiting chat.
+func demoRecords() []sim.Record {
+	var out []sim.Record
+	for _, r := range sim.DefaultSeed() {
+		if r["attributes"].(map[string]any)["type"] == "User" {
+			out = append(out, r)
+		}
+	}
+	kase := func(subject, origin, typ, priority string) sim.Record {
+		return sim.Record{"attributes": map[string]any{"type": "Case"}, "Subject": subject, "Origin": origin,
+			"Type": typ, "Priority": priority, "Status": "New"}
+	}
+	return append(out,
+		kase("Refund for order 1138", "Email", "Billing", "Medium"),
+		kase("Password reset loop", "Web", "Question", "Low"),
+		kase("Router keeps rebooting", "Phone", "Problem", "High"),
+		sim.Record{"attributes": map[string]any{"type": "LiveChatTranscript"}, "Status": "Waiting", "Body": "Where is my parcel?"},
+	)
+}
+
+// handlerTransport serves requests with a handler in process, without
+// sockets (the demo's test runs in a synctest bubble).
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil {
+		r = r.Clone(r.Context())
+		r.Body = http.NoBody // a server's request always has a body
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// demo runs the bridge on a local Salesforce org and a fresh SQLite store
+// and tells its story: records become interactions, agents act, and the
+// changes are written back to the org. inProcess serves the org without
+// sockets.
+func demo(ctx context.Context, dir string, out io.Writer, inProcess bool) error {
+	cfg, err := config.Parse("demo.yaml", demoConfig)
+	if err != nil {
+		return err
+	}
+	ms, err := loadMappings(cfg)
+	if err != nil {
+		return err
+	}
+	org := sim.New(sim.Options{})
+	if err := org.Seed(demoRecords()); err != nil {
+		return err
+	}
+	url, transport := "http://local-org.invalid", http.RoundTripper(handlerTransport{org})
+	if !inProcess {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		url, transport = "http://"+ln.Addr().String(), nil
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	client, err := salesforce.New(ctx, salesforce.Config{LoginURL: url, Auth: salesforce.AuthClientCredentials,
+		ClientID: "ctibridge-local", ClientSecret: "local-secret", Transport: transport, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := salesforce.CheckMappings(ctx, client, ms); err != nil {
+		return err
+	}
+	writebacks := map[string]salesforce.Writeback{}
+	var sources []adapter.Source
+	for _, m := range ms {
+		sources = append(sources, salesforce.NewSource(client, m))
+		writebacks[m.Object] = m
+	}
+
 	path := filepath.Join(dir, "ctibridge.db")
 	store, err := sqlite.Open(path)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-
-	settings, err := demoSettings()
-	if err != nil {
-		return err
-	}
 	p := &narrator{out: out}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	engine := adapter.New(store, settings, adapter.WithLogger(log), adapter.OnEvents(p.events))
+	engine := adapter.New(store, engineSettings(cfg), adapter.WithLogger(log), adapter.OnEvents(p.events))
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -87,16 +154,24 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	wg.Go(func() { engine.RunWriteback(ctx, salesforce.NewSink(client, writebacks), adapter.SyncOptions{}) })
 
-	p.say("ctibridge demo: the engine on a SQLite store at %s", path)
+	p.say("ctibridge demo: a local Salesforce org at %s, the engine on SQLite at %s", url, path)
 	p.say("Agents alice (support, billing), bob (support), carol (billing). Every line marked '>' is an event from the store.")
 	d := &demoRun{ctx: ctx, e: engine, p: p}
 
-	p.step("Four customers get in touch; nobody is available yet, so everything queues")
-	refund := d.ingest("500000000000001AAA", contactpad.NonLive, "billing", "Refund for order 1138", 2)
-	password := d.ingest("500000000000002AAA", contactpad.NonLive, "support", "Password reset loop", 1)
-	chat := d.ingest("570000000000003AAA", contactpad.SemiLive, "support", "Where is my parcel?", 1)
-	call := d.ingest("500000000000004AAA", contactpad.Live, "support", "Router keeps rebooting", 3)
+	p.step("Salesforce has three open Cases and a waiting chat; ctibridge reads them through the mappings (nobody is available yet)")
+	for _, src := range sources {
+		if err := engine.PollOnce(ctx, src); err != nil {
+			return err
+		}
+	}
+	ids, err := interactionsBySubject(ctx, store)
+	if err != nil {
+		return err
+	}
+	refund, password, call, chat := ids["Refund for order 1138"], ids["Password reset loop"],
+		ids["Router keeps rebooting"], ids["Chat: Where is my parcel?"]
 
 	p.step("alice goes Available now: emails and chats connect at once, the call alerts (offered) until she accepts")
 	d.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
@@ -130,15 +205,15 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	d.do(adapter.Release{ID: refund, Agent: "alice"})
 	d.do(adapter.FinishWrapUp{ID: refund, Agent: "alice"})
 	d.do(adapter.Resume{ID: refund, Agent: "alice"})
+	if d.err != nil {
+		return d.err
+	}
 
 	p.step("The refund case's audit trail")
 	var trail []contactpad.AuditEntry
-	var pending []adapter.OutboxRow
 	if err := store.View(ctx, func(tx adapter.Tx) error {
-		if trail, err = tx.Audit(refund); err != nil {
-			return err
-		}
-		pending, err = tx.Outbox(adapter.OutboxPending, 1_000_000)
+		var err error
+		trail, err = tx.Audit(refund)
 		return err
 	}); err != nil {
 		return err
@@ -146,8 +221,65 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	for _, e := range trail {
 		p.say("    %s  %-18s %-10s -> %-10s %s", e.At.Local().Format("15:04:05"), e.Action, e.FromStatus, e.ToStatus, e.Message)
 	}
-	p.step("Done. %d changes wait in the outbox for the CRM writeback; every one was written in the same transaction as its state change.", len(pending))
-	return d.err
+
+	p.step("In Salesforce, once the writeback has drained (changes pending together share one API call)")
+	if err := waitForWriteback(ctx, store); err != nil {
+		return err
+	}
+	owners := map[string]string{}
+	for _, a := range cfg.Agents {
+		owners[a.CRMUserID] = a.ID
+	}
+	for _, r := range org.Records("Case") {
+		p.say("    Case %-24q Status %-8s owner %-6s Ctibridge_Status__c %-10s resumed_from %v", r["Subject"], r["Status"],
+			owners[fmt.Sprint(r["OwnerId"])], r["Ctibridge_Status__c"], orDash(r["Ctibridge_Resumed_From__c"]))
+	}
+	p.say("    %d audit Tasks written; %d API calls in all (sign-in not counted)", len(org.Records("Task")), org.Total())
+	return nil
+}
+
+func orDash(v any) any {
+	if v == nil || v == "" {
+		return "-"
+	}
+	return v
+}
+
+// interactionsBySubject maps the subjects of the store's interactions to their IDs.
+func interactionsBySubject(ctx context.Context, store adapter.Store) (map[string]string, error) {
+	ids := map[string]string{}
+	err := store.View(ctx, func(tx adapter.Tx) error {
+		all, err := tx.Interactions(adapter.InteractionFilter{})
+		for _, i := range all {
+			ids[i.Subject] = i.ID
+		}
+		return err
+	})
+	return ids, err
+}
+
+// waitForWriteback waits until the outbox holds nothing pending or in flight.
+func waitForWriteback(ctx context.Context, store adapter.Store) error {
+	for {
+		left := 0
+		if err := store.View(ctx, func(tx adapter.Tx) error {
+			for _, state := range []adapter.OutboxState{adapter.OutboxPending, adapter.OutboxInFlight} {
+				rows, err := tx.Outbox(state, 1)
+				if err != nil {
+					return err
+				}
+				left += len(rows)
+			}
+			return nil
+		}); err != nil || left == 0 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // demoRun applies the demo's commands, stopping at the first unexpected error.
@@ -178,15 +310,6 @@ func (d *demoRun) refuse(cmd adapter.Command) {
 		return
 	}
 	d.err = fmt.Errorf("%T was not refused", cmd)
-}
-
-func (d *demoRun) ingest(crmID string, media contactpad.Media, service, subject string, priority int) string {
-	res := d.do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: crmID, CRMObject: "Case", Media: media,
-		Service: service, Subject: subject, Priority: priority}})
-	if res.Interaction == nil {
-		return ""
-	}
-	return res.Interaction.ID
 }
 
 func (d *demoRun) wait(t time.Duration) {
