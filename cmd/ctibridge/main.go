@@ -9,6 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/ctibridge/ctibridge/connectors/salesforce"
+	"github.com/sirupsen/logrus"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -20,7 +23,7 @@ const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
 
 Usage:
   ctibridge demo      [--data DIR] [--speed N]  the engine on a seeded local store, narrated
-  ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N]
+  ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N] [fault flags, see --help]
                                                 the local Salesforce-compatible org alone
   ctibridge validate  --config FILE             check a config file: exit 0, or every error with file:line
   ctibridge mapping preview --config FILE --record FILE.json
@@ -36,6 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	// simpleforce logs failed calls with their response bodies through the
+	// standard log package: keep them at debug level.
+	salesforce.RouteStdLog(logrus.StandardLogger())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch args[0] {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
@@ -20,6 +21,12 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8090", "address to serve the local org on")
 	seed := fs.String("seed", "", "JSON file of records to seed (default: the built-in seed)")
 	rate := fs.Float64("rate", 0, "new customer records per second, generated until stopped (0: none)")
+	latency := fs.Duration("latency", 0, "fault: delay every API call by this much")
+	failNext := fs.Int("fail-next", 0, "fault: answer the next N API calls with 503")
+	limitNext := fs.Int("limit-next", 0, "fault: answer the next N API calls with 403 REQUEST_LIMIT_EXCEEDED")
+	expireEvery := fs.Duration("expire-every", 0, "fault: expire every session this often (INVALID_SESSION_ID)")
+	lock := fs.String("lock", "", "fault: comma-separated record ids whose writes fail with UNABLE_TO_LOCK_ROW")
+	deleted := fs.String("deleted", "", "fault: comma-separated record ids that answer ENTITY_IS_DELETED")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -33,6 +40,34 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "sim:", err)
 		return 1
+	}
+	faults := org.Faults()
+	faults.SetLatency(*latency)
+	if *failNext > 0 {
+		faults.FailNext(*failNext, http.StatusServiceUnavailable)
+	}
+	if *limitNext > 0 {
+		faults.ExceedLimit(*limitNext)
+	}
+	if ids := splitList(*lock); len(ids) > 0 {
+		faults.LockRows(0, ids...)
+	}
+	if ids := splitList(*deleted); len(ids) > 0 {
+		faults.MarkDeleted(ids...)
+	}
+	if *expireEvery > 0 {
+		go func() {
+			tick := time.NewTicker(*expireEvery)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					faults.ExpireSessions()
+				}
+			}
+		}()
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -58,4 +93,15 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -164,8 +164,19 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 		// Never the request: it carries the credentials.
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
-			return nil, fmt.Errorf("salesforce sign-in (%s) at %s refused: %s %s", c.cfg.Auth, c.cfg.LoginURL,
-				re.ErrorCode, re.ErrorDescription)
+			code, desc := re.ErrorCode, re.ErrorDescription
+			if code == "" { // x/oauth2/jwt leaves the OAuth error body unparsed
+				var body struct {
+					Error       string `json:"error"`
+					Description string `json:"error_description"`
+				}
+				_ = json.Unmarshal(re.Body, &body)
+				code, desc = body.Error, body.Description
+			}
+			if code == "" && re.Response != nil {
+				code = re.Response.Status
+			}
+			return nil, fmt.Errorf("salesforce sign-in (%s) at %s refused: %s %s", c.cfg.Auth, c.cfg.LoginURL, code, desc)
 		}
 		return nil, fmt.Errorf("salesforce sign-in (%s) at %s: %w", c.cfg.Auth, c.cfg.LoginURL, err)
 	}

@@ -3,6 +3,10 @@ package salesforce
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -130,6 +134,30 @@ func TestSignIn(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInJWT: the JWT bearer flow signs the assertion with the
+// connected app's private key; the org checks it with the certificate's key.
+func TestSignInJWT(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	org := sim.New(sim.Options{JWTKey: &key.PublicKey})
+	srv := httptest.NewServer(org)
+	t.Cleanup(srv.Close)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	jwt := func(c *Config) { c.Auth, c.Username, c.PrivateKey = AuthJWT, "admin@local.test", pemKey }
+	c := connect(t, srv.URL, jwt)
+	_, err = c.Query(context.Background(), "SELECT Id FROM Case")
+	require.NoError(t, err)
+
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	_, err = New(context.Background(), Config{LoginURL: srv.URL, Auth: AuthJWT, ClientID: "ctibridge-local",
+		Username: "admin@local.test", Logger: quiet(),
+		PrivateKey: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})})
+	require.ErrorContains(t, err, "salesforce sign-in (jwt) at "+srv.URL+" refused: invalid_grant", "a key the org does not know")
+}
+
+func quiet() *logrus.Logger { l, _ := testLog(); return l }
 
 // TestSessionExpiry: an expired session is renewed once, transparently.
 func TestSessionExpiry(t *testing.T) {
