@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctibridge/ctibridge/internal/yamlpos"
 	"gopkg.in/yaml.v3"
 )
 
@@ -171,51 +172,6 @@ func (d *decoder) spend(n *yaml.Node, path string) bool {
 	return d.budget > 0
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
-
-// describe names the kind of a node for "want X, got Y" messages. It never
-// quotes the value, which may be a secret in the wrong place.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	switch n.ShortTag() {
-	case "!!int", "!!float":
-		return "a number"
-	case "!!bool":
-		return "a boolean"
-	case "!!null":
-		return "nothing"
-	}
-	return "a string"
-}
-
-// join appends a key to a path: a.b for plain keys, a["x y"] for others.
-func join(path, key string) string {
-	plain := key != ""
-	for _, r := range key {
-		if !(r == '_' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
-			plain = false
-			break
-		}
-	}
-	switch {
-	case !plain && path == "":
-		return strconv.Quote(key)
-	case !plain:
-		return fmt.Sprintf("%s[%q]", path, key)
-	case path == "":
-		return key
-	}
-	return path + "." + key
-}
-
-// index appends a list index to a path.
-func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
-
 // parent strips the last key or index from a path.
 func parent(path string) string {
 	i := strings.LastIndexAny(path, ".[")
@@ -284,7 +240,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.secret(n, v, path)
 		return
 	}
-	if isNull(n) {
+	if yamlpos.IsNull(n) {
 		// An empty value keeps the default.
 		return
 	}
@@ -297,7 +253,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.sequence(n, v, path)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, "want a string, got %s", describe(n))
+			d.fail(n, path, "want a string, got %s", yamlpos.Describe(n))
 			return
 		}
 		v.SetString(n.Value)
@@ -326,7 +282,7 @@ func quoteScalar(n *yaml.Node) string {
 	if n.Kind == yaml.ScalarNode {
 		return strconv.Quote(n.Value)
 	}
-	return describe(n)
+	return yamlpos.Describe(n)
 }
 
 // pair is one key and its value in a mapping.
@@ -380,14 +336,14 @@ func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
 				continue
 			}
 			if item.Kind != yaml.MappingNode {
-				d.addError(d.line(item), path, "want a mapping to merge, got %s", describe(item))
+				d.addError(d.line(item), path, "want a mapping to merge, got %s", yamlpos.Describe(item))
 				continue
 			}
 			out = append(out, d.pairs(item, path, depth)...)
 		}
 		return out
 	}
-	d.addError(d.line(v), path, "want a mapping or a list of mappings to merge, got %s", describe(v))
+	d.addError(d.line(v), path, "want a mapping or a list of mappings to merge, got %s", yamlpos.Describe(v))
 	return nil
 }
 
@@ -421,7 +377,7 @@ func fieldsOf(t reflect.Type) (map[string]field, []field) {
 // structure decodes a mapping node into a struct, key by key.
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "want a mapping, got %s", describe(n))
+		d.fail(n, path, "want a mapping, got %s", yamlpos.Describe(n))
 		return
 	}
 	fields, secrets := fieldsOf(v.Type())
@@ -439,18 +395,18 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	for _, s := range secrets {
 		plain, fromFile := keys[s.name], keys[s.name+"_file"]
 		if plain != nil && fromFile != nil {
-			d.fail(fromFile, join(path, s.name+"_file"), "set %s or %s_file, not both", s.name, s.name)
+			d.fail(fromFile, yamlpos.Join(path, s.name+"_file"), "set %s or %s_file, not both", s.name, s.name)
 			skip[fromFile] = true
 		}
 	}
 	seen := map[string]*yaml.Node{}
 	for _, p := range pairs {
 		if p.key.Kind != yaml.ScalarNode {
-			d.addError(d.line(p.key), path, "want a key name, got %s", describe(p.key))
+			d.addError(d.line(p.key), path, "want a key name, got %s", yamlpos.Describe(p.key))
 			continue
 		}
 		name := p.key.Value
-		child := join(path, name)
+		child := yamlpos.Join(path, name)
 		if first, dup := seen[name]; dup {
 			d.fail(p.key, child, "duplicate key (first at line %d)", first.Line)
 			continue
@@ -477,7 +433,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 // already in the map (defaults) stay unless the file sets them.
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "want a mapping, got %s", describe(n))
+		d.fail(n, path, "want a mapping, got %s", yamlpos.Describe(n))
 		return
 	}
 	if v.IsNil() {
@@ -486,11 +442,11 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	seen := map[string]*yaml.Node{}
 	for _, p := range d.pairs(n, path, 0) {
 		if p.key.Kind != yaml.ScalarNode {
-			d.addError(d.line(p.key), path, "want a key name, got %s", describe(p.key))
+			d.addError(d.line(p.key), path, "want a key name, got %s", yamlpos.Describe(p.key))
 			continue
 		}
 		name := p.key.Value
-		child := join(path, name)
+		child := yamlpos.Join(path, name)
 		if first, dup := seen[name]; dup {
 			d.fail(p.key, child, "duplicate key (first at line %d)", first.Line)
 			continue
@@ -510,12 +466,12 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 // sequence decodes a list node into a slice, replacing any default.
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "want a list, got %s", describe(n))
+		d.fail(n, path, "want a list, got %s", yamlpos.Describe(n))
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
-		child := index(path, i)
+		child := yamlpos.Index(path, i)
 		d.record(child, item, item)
 		d.decode(item, s.Index(i), child)
 	}
@@ -524,11 +480,11 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 
 // duration decodes a Go duration string.
 func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
+	if yamlpos.IsNull(n) {
 		return
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "want a duration such as 30s, 5m or 24h, got %s", describe(n))
+		d.fail(n, path, "want a duration such as 30s, 5m or 24h, got %s", yamlpos.Describe(n))
 		return
 	}
 	dur, err := time.ParseDuration(n.Value)
@@ -541,11 +497,11 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
 
 // secret decodes a secret literal, expanding ${NAME} references.
 func (d *decoder) secret(n *yaml.Node, v reflect.Value, path string) {
-	if isNull(n) {
+	if yamlpos.IsNull(n) {
 		return
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "want a string, got %s", describe(n))
+		d.fail(n, path, "want a string, got %s", yamlpos.Describe(n))
 		return
 	}
 	value, err := expandEnv(n.Value)
@@ -561,8 +517,8 @@ func (d *decoder) secretFile(n *yaml.Node, v reflect.Value, path string) {
 	if n = d.resolve(n, path); n == nil {
 		return
 	}
-	if n.Kind != yaml.ScalarNode || isNull(n) || n.Value == "" {
-		d.fail(n, path, "want a file path, got %s", describe(n))
+	if n.Kind != yaml.ScalarNode || yamlpos.IsNull(n) || n.Value == "" {
+		d.fail(n, path, "want a file path, got %s", yamlpos.Describe(n))
 		return
 	}
 	name, err := expandEnv(n.Value)

@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/expr-lang/expr/file"
-
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/internal/yamlpos"
+	"github.com/expr-lang/expr/file"
 )
 
 // validator checks a decoded and defaulted Config, reporting each problem
@@ -130,7 +130,7 @@ func (v *validator) salesforce(s Salesforce) {
 
 func (v *validator) routing(r Routing) {
 	for _, m := range sortedKeys(r.AutoAccept) {
-		v.media(join("routing.auto_accept", string(m)), m)
+		v.media(yamlpos.Join("routing.auto_accept", string(m)), m)
 	}
 	v.positive("routing.push_timeout", r.PushTimeout)
 	if _, err := contactpad.ParsePresence(string(r.PushTimeoutPresence)); err != nil {
@@ -140,7 +140,7 @@ func (v *validator) routing(r Routing) {
 
 func (v *validator) timeouts(t Timeouts) {
 	for _, m := range sortedKeys(t.WrapUp) {
-		path := join("timeouts.wrap_up", string(m))
+		path := yamlpos.Join("timeouts.wrap_up", string(m))
 		if v.media(path, m) {
 			v.positive(path, t.WrapUp[m])
 		}
@@ -151,7 +151,7 @@ func (v *validator) timeouts(t Timeouts) {
 	v.positive("timeouts.transfer_accept", t.TransferAccept)
 	v.positive("timeouts.consult", t.Consult)
 	for _, m := range sortedKeys(t.Inactivity) {
-		path := join("timeouts.inactivity", string(m))
+		path := yamlpos.Join("timeouts.inactivity", string(m))
 		if v.media(path, m) && t.Inactivity[m] < 0 {
 			v.errorf(path, "must not be negative, got %s (0 turns it off)", t.Inactivity[m])
 		}
@@ -166,12 +166,12 @@ var pairedActions = [][2]contactpad.Action{
 
 func (v *validator) capabilities(caps map[contactpad.Media]map[contactpad.Action]bool) {
 	for _, m := range sortedKeys(caps) {
-		path := join("capabilities", string(m))
+		path := yamlpos.Join("capabilities", string(m))
 		v.media(path, m)
 		row := caps[m]
 		for _, a := range sortedKeys(row) {
 			if _, err := contactpad.ParseAction(string(a)); err != nil {
-				v.errorf(join(path, string(a)), "%s (want %s)", err, actionList())
+				v.errorf(yamlpos.Join(path, string(a)), "%s (want %s)", err, actionList())
 			}
 		}
 		for _, p := range pairedActions {
@@ -200,7 +200,7 @@ func (v *validator) deferral(d *Deferral) {
 	}
 	for i := range d.Rules {
 		r := &d.Rules[i]
-		path := index("deferral.rules", i)
+		path := yamlpos.Index("deferral.rules", i)
 		v.rule(path, r)
 		v.positive(path+".after", r.After)
 	}
@@ -240,7 +240,7 @@ func (v *validator) rule(path string, r *DeferralRule) {
 func (v *validator) services(services []Service) map[string]string {
 	ids := map[string]string{}
 	for i, s := range services {
-		path := index("services", i)
+		path := yamlpos.Index("services", i)
 		v.uniqueID(path, "service", s.ID, ids)
 	}
 	return ids
@@ -251,14 +251,14 @@ func (v *validator) services(services []Service) map[string]string {
 func (v *validator) agents(agents []Agent, services, tokens map[string]string) {
 	ids := map[string]string{}
 	for i, a := range agents {
-		path := index("agents", i)
+		path := yamlpos.Index("agents", i)
 		v.uniqueID(path, "agent", a.ID, ids)
 		if a.TokenSHA256 != "" {
 			v.tokenHash(path+".token_sha256", a.TokenSHA256, tokens)
 		}
 		named := map[string]bool{}
 		for j, s := range a.Services {
-			spath := index(path+".services", j)
+			spath := yamlpos.Index(path+".services", j)
 			switch {
 			case named[s]:
 				v.errorf(spath, "agent %s names service %q twice", a.ID, s)
@@ -268,7 +268,7 @@ func (v *validator) agents(agents []Agent, services, tokens map[string]string) {
 			named[s] = true
 		}
 		for _, m := range sortedKeys(a.Capacity) {
-			cpath := join(path+".capacity", string(m))
+			cpath := yamlpos.Join(path+".capacity", string(m))
 			if v.media(cpath, m) && a.Capacity[m] < 0 {
 				v.errorf(cpath, "must not be negative, got %d", a.Capacity[m])
 			}
@@ -279,7 +279,7 @@ func (v *validator) agents(agents []Agent, services, tokens map[string]string) {
 func (v *validator) tokens(list []Token, hashes map[string]string) {
 	names := map[string]string{}
 	for i, t := range list {
-		path := index("tokens", i)
+		path := yamlpos.Index("tokens", i)
 		switch {
 		case t.Name == "":
 			v.errorf(path+".name", "required")
@@ -305,7 +305,7 @@ func (v *validator) tokens(list []Token, hashes map[string]string) {
 
 func (v *validator) webhooks(hooks []Webhook) {
 	for i, h := range hooks {
-		path := index("webhooks", i)
+		path := yamlpos.Index("webhooks", i)
 		if !isHTTPURL(h.URL) {
 			// The URL is not quoted: some carry a token.
 			v.errorf(path+".url", "want an absolute http or https URL")
@@ -315,7 +315,7 @@ func (v *validator) webhooks(hooks []Webhook) {
 		}
 		for j, e := range h.Events {
 			if !slices.Contains(EventTypes, e) {
-				v.errorf(index(path+".events", j), "unknown event type %q (want one of %s)", e, strings.Join(EventTypes, ", "))
+				v.errorf(yamlpos.Index(path+".events", j), "unknown event type %q (want one of %s)", e, strings.Join(EventTypes, ", "))
 			}
 		}
 	}

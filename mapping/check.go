@@ -44,7 +44,7 @@ func (m *Mapping) CheckFields(described map[string][]string) error {
 		fields, ok := objects[strings.ToLower(a.object)]
 		if !ok {
 			add(a.objectLine, m.path+".audit.object", "object %s is not in describe (no such object, or the integration user cannot see it)", a.object)
-			return errs.err()
+			return errs.Err()
 		}
 		for _, w := range a.writes {
 			if !fields[strings.ToLower(w.name)] {
@@ -52,7 +52,7 @@ func (m *Mapping) CheckFields(described map[string][]string) error {
 			}
 		}
 	}
-	return errs.err()
+	return errs.Err()
 }
 
 // checkRead checks one field or relationship path the mapping reads.

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"text/template"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/internal/yamlpos"
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -35,7 +35,7 @@ func Parse(filename string, nodes []yaml.Node) ([]*Mapping, error) {
 	out := make([]*Mapping, 0, len(nodes))
 	first := map[string]int{}
 	for i := range nodes {
-		path := index("mappings", i)
+		path := yamlpos.Index("mappings", i)
 		m := p.mapping(&nodes[i], path)
 		if m == nil || m.Object == "" {
 			continue
@@ -48,7 +48,7 @@ func Parse(filename string, nodes []yaml.Node) ([]*Mapping, error) {
 		first[key] = m.objLine
 		out = append(out, m)
 	}
-	if err := p.errs.err(); err != nil {
+	if err := p.errs.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -78,39 +78,39 @@ func parseDocument(filename string, data []byte) (mappings []*Mapping, err error
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		p.yamlError(err)
-		return nil, p.errs.err()
+		return nil, p.errs.Err()
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == nil:
 		p.errorf(next.Line, "", "want one YAML document, found another")
-		return nil, p.errs.err()
+		return nil, p.errs.Err()
 	case !errors.Is(err, io.EOF):
 		p.yamlError(err)
-		return nil, p.errs.err()
+		return nil, p.errs.Err()
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		p.errorf(0, "mappings", "required")
-		return nil, p.errs.err()
+		return nil, p.errs.Err()
 	}
 	entries, ok := p.entries(doc.Content[0], "")
 	if !ok {
-		return nil, p.errs.err()
+		return nil, p.errs.Err()
 	}
 	for _, e := range entries {
 		if e.name != "mappings" {
 			continue
 		}
 		list := p.resolve(e.value, "mappings")
-		if err := p.errs.err(); err != nil {
+		if err := p.errs.Err(); err != nil {
 			return nil, err
 		}
-		if list == nil || isNull(list) {
+		if list == nil || yamlpos.IsNull(list) {
 			return []*Mapping{}, nil
 		}
 		if list.Kind != yaml.SequenceNode {
-			p.errorf(list.Line, "mappings", "want a list, got %s", describe(list))
-			return nil, p.errs.err()
+			p.errorf(list.Line, "mappings", "want a list, got %s", yamlpos.Describe(list))
+			return nil, p.errs.Err()
 		}
 		items := make([]yaml.Node, 0, len(list.Content))
 		for _, item := range list.Content {
@@ -118,13 +118,13 @@ func parseDocument(filename string, data []byte) (mappings []*Mapping, err error
 				items = append(items, *item)
 			}
 		}
-		if err := p.errs.err(); err != nil {
+		if err := p.errs.Err(); err != nil {
 			return nil, err
 		}
 		return Parse(filename, items)
 	}
 	p.errorf(doc.Content[0].Line, "mappings", "required")
-	return nil, p.errs.err()
+	return nil, p.errs.Err()
 }
 
 // yamlLine matches the position yaml.v3 puts in its syntax errors.
@@ -205,18 +205,18 @@ func (p *parser) entries(n *yaml.Node, path string) (out []entry, ok bool) {
 		return nil, false
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n.Line, path, "want a mapping, got %s", describe(n))
+		p.errorf(n.Line, path, "want a mapping, got %s", yamlpos.Describe(n))
 		return nil, false
 	}
 	seen := map[string]*yaml.Node{}
 	for _, e := range p.pairs(n, path, 0) {
 		if e.key.Kind != yaml.ScalarNode {
-			p.errorf(e.key.Line, path, "want a key name, got %s", describe(e.key))
+			p.errorf(e.key.Line, path, "want a key name, got %s", yamlpos.Describe(e.key))
 			continue
 		}
 		e.name = e.key.Value
 		if first, dup := seen[e.name]; dup {
-			p.errorf(e.key.Line, join(path, e.name), "duplicate key (first at line %d)", first.Line)
+			p.errorf(e.key.Line, yamlpos.Join(path, e.name), "duplicate key (first at line %d)", first.Line)
 			continue
 		}
 		seen[e.name] = e.key
@@ -273,14 +273,14 @@ func (p *parser) mergePairs(v *yaml.Node, path string, depth int) []entry {
 				continue
 			}
 			if item.Kind != yaml.MappingNode {
-				p.errorf(item.Line, path, "want a mapping to merge, got %s", describe(item))
+				p.errorf(item.Line, path, "want a mapping to merge, got %s", yamlpos.Describe(item))
 				continue
 			}
 			out = append(out, p.pairs(item, path, depth)...)
 		}
 		return out
 	}
-	p.errorf(v.Line, path, "want a mapping or a list of mappings to merge, got %s", describe(v))
+	p.errorf(v.Line, path, "want a mapping or a list of mappings to merge, got %s", yamlpos.Describe(v))
 	return nil
 }
 
@@ -296,7 +296,7 @@ func (p *parser) object(n *yaml.Node, path string, h handlers) (present map[stri
 	}
 	present = map[string]bool{}
 	for _, e := range entries {
-		child := join(path, e.name)
+		child := yamlpos.Join(path, e.name)
 		decode, known := h[e.name]
 		if !known {
 			p.errorf(e.key.Line, child, "unknown key")
@@ -313,8 +313,8 @@ func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n = p.resolve(n, path); n == nil {
 		return "", false
 	}
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		p.errorf(n.Line, path, "want a string, got %s", describe(n))
+	if n.Kind != yaml.ScalarNode || yamlpos.IsNull(n) {
+		p.errorf(n.Line, path, "want a string, got %s", yamlpos.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -327,7 +327,7 @@ func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
 	}
 	var b bool
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-		p.errorf(n.Line, path, "want true or false, got %s", describe(n))
+		p.errorf(n.Line, path, "want true or false, got %s", yamlpos.Describe(n))
 		return false, false
 	}
 	return b, true
@@ -340,7 +340,7 @@ func (p *parser) integer(n *yaml.Node, path string) (int, bool) {
 	}
 	var i int
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-		p.errorf(n.Line, path, "want a whole number, got %s", describe(n))
+		p.errorf(n.Line, path, "want a whole number, got %s", yamlpos.Describe(n))
 		return 0, false
 	}
 	return i, true
@@ -363,50 +363,6 @@ func innerLine(n *yaml.Node, inner int) int {
 	}
 	return valueLine(n)
 }
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
-
-// describe names the kind of a node for "want X, got Y" messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	switch n.ShortTag() {
-	case "!!int", "!!float":
-		return "a number"
-	case "!!bool":
-		return "a boolean"
-	case "!!null":
-		return "nothing"
-	}
-	return "a string"
-}
-
-// join appends a key to a path: a.b for plain keys, a["x y"] for others.
-func join(path, key string) string {
-	plain := key != ""
-	for _, r := range key {
-		if !(r == '_' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
-			plain = false
-			break
-		}
-	}
-	switch {
-	case !plain && path == "":
-		return strconv.Quote(key)
-	case !plain:
-		return fmt.Sprintf("%s[%q]", path, key)
-	case path == "":
-		return key
-	}
-	return path + "." + key
-}
-
-// index appends a list index to a path.
-func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
 
 // fieldName matches a CRM object or field API name.
 var fieldName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
@@ -557,7 +513,7 @@ func parseRules[T any](p *parser, m *Mapping, n *yaml.Node, path, key string, va
 		return []rule[T]{{value: v, path: path, line: n.Line}}
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n.Line, path, "want a %s or a list of rules, got %s", key, describe(n))
+		p.errorf(n.Line, path, "want a %s or a list of rules, got %s", key, yamlpos.Describe(n))
 		return nil
 	}
 	if len(n.Content) == 0 {
@@ -567,7 +523,7 @@ func parseRules[T any](p *parser, m *Mapping, n *yaml.Node, path, key string, va
 	var rules []rule[T]
 	catchAll := 0
 	for i, item := range n.Content {
-		ipath := index(path, i)
+		ipath := yamlpos.Index(path, i)
 		if item = p.resolve(item, ipath); item == nil {
 			continue
 		}
@@ -669,7 +625,7 @@ func (p *parser) valueSpec(m *Mapping, e entry, path string, kind valueKind) *va
 	s := &valueSpec{kind: kind, path: path, line: e.key.Line, split: ";"}
 	if n.Kind == yaml.ScalarNode {
 		if tag := n.ShortTag(); tag == "!!int" || tag == "!!float" || tag == "!!bool" {
-			p.errorf(n.Line, path, "want a field name, got %s (for a constant, write {default: %s})", describe(n), n.Value)
+			p.errorf(n.Line, path, "want a field name, got %s (for a constant, write {default: %s})", yamlpos.Describe(n), n.Value)
 			return nil
 		}
 		if name, ok := p.str(n, path); ok && p.read(m, name, path, n.Line) {
@@ -724,7 +680,7 @@ func (p *parser) valueMap(n *yaml.Node, path string, kind valueKind) map[string]
 	}
 	out := make(map[string]any, len(entries))
 	for _, e := range entries {
-		child := join(path, e.name)
+		child := yamlpos.Join(path, e.name)
 		if kind == kindNumber {
 			if v, ok := p.integer(e.value, child); ok {
 				out[e.name] = v
@@ -753,7 +709,7 @@ func (p *parser) defaultValue(n *yaml.Node, path string, kind valueKind) (any, b
 		}
 		tags := []string{}
 		for i, item := range n.Content {
-			if s, ok := p.str(item, index(path, i)); ok {
+			if s, ok := p.str(item, yamlpos.Index(path, i)); ok {
 				tags = append(tags, s)
 			}
 		}
@@ -795,21 +751,21 @@ func (p *parser) customFields(n *yaml.Node, path, object string, writes *[]field
 	}
 	var out []customField
 	for _, e := range entries {
-		child := join(path, e.name)
+		child := yamlpos.Join(path, e.name)
 		v := p.resolve(e.value, child)
 		if v == nil || !p.claim(writes, e.name, child, e.key.Line) {
 			continue
 		}
 		f := customField{name: e.name, path: child, line: e.key.Line}
 		if v.Kind != yaml.ScalarNode {
-			p.errorf(v.Line, child, "want a template, a boolean, a number or null, got %s", describe(v))
+			p.errorf(v.Line, child, "want a template, a boolean, a number or null, got %s", yamlpos.Describe(v))
 			continue
 		}
 		switch v.ShortTag() {
 		case "!!null":
 		case "!!bool", "!!int", "!!float":
 			if err := v.Decode(&f.constant); err != nil {
-				p.errorf(v.Line, child, "invalid %s: %v", describe(v), err)
+				p.errorf(v.Line, child, "invalid %s: %v", yamlpos.Describe(v), err)
 				continue
 			}
 		default:
@@ -895,7 +851,7 @@ func (p *parser) statusField(m *Mapping, e entry, path string) *statusField {
 			}
 			s.values = map[contactpad.Status]string{}
 			for _, v := range entries {
-				child := join(path, v.name)
+				child := yamlpos.Join(path, v.name)
 				status := contactpad.Status(v.name)
 				if !slices.Contains(contactpad.Statuses, status) {
 					p.errorf(v.key.Line, child, "unknown status %q (want %s)", v.name, statusList())
