@@ -31,7 +31,6 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
 func quiet() *logrus.Logger          { l := logrus.New(); l.SetOutput(io.Discard); return l }
-func ptr[T any](v T) *T              { return &v }
 
 // bridge is the whole bridge on one machine: the local org over HTTP, the
 // connector with the sample mappings, and the engine on a SQLite file.
