@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -88,9 +87,6 @@ func (d *decoder) line(n *yaml.Node) int {
 	return n.Line
 }
 
-// yamlLine matches the position yaml.v3 puts in its syntax errors.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parse reads the single YAML document of data and returns its root node:
 // nil for an empty file. ok is false when the file is not YAML.
 func (d *decoder) parse(data []byte) (root *yaml.Node, ok bool) {
@@ -128,27 +124,8 @@ func (d *decoder) parse(data []byte) (root *yaml.Node, ok bool) {
 
 // yamlError records a yaml.v3 syntax error with its line.
 func (d *decoder) yamlError(err error) {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		if isParserProblem(m[2]) {
-			// yaml.v3 counts the lines of parser (not scanner) errors
-			// from 0.
-			line++
-		}
-		d.addError(line, "", "invalid YAML: %s", m[2])
-		return
-	}
-	d.addError(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
-}
-
-// isParserProblem reports whether a yaml.v3 message comes from its parser
-// rather than its scanner (yaml.v3 parserc.go).
-func isParserProblem(msg string) bool {
-	return strings.HasPrefix(msg, "did not find expected ") ||
-		strings.HasPrefix(msg, "found duplicate %") ||
-		msg == "found incompatible YAML document" ||
-		msg == "found undefined tag handle"
+	line, msg := yamlpos.Syntax(err)
+	d.addError(line, "", "%s", msg)
 }
 
 // resolve follows aliases to the node they name; nil if there is none.

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
 
@@ -127,32 +126,10 @@ func parseDocument(filename string, data []byte) (mappings []*Mapping, err error
 	return nil, p.errs.Err()
 }
 
-// yamlLine matches the position yaml.v3 puts in its syntax errors.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // yamlError records a yaml.v3 syntax error with its line.
 func (p *parser) yamlError(err error) {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		if isParserProblem(m[2]) {
-			// yaml.v3 counts the lines of parser (not scanner) errors
-			// from 0.
-			line++
-		}
-		p.errorf(line, "", "invalid YAML: %s", m[2])
-		return
-	}
-	p.errorf(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
-}
-
-// isParserProblem reports whether a yaml.v3 message comes from its parser
-// rather than its scanner (yaml.v3 parserc.go).
-func isParserProblem(msg string) bool {
-	return strings.HasPrefix(msg, "did not find expected ") ||
-		strings.HasPrefix(msg, "found duplicate %") ||
-		msg == "found incompatible YAML document" ||
-		msg == "found undefined tag handle"
+	line, msg := yamlpos.Syntax(err)
+	p.errorf(line, "", "%s", msg)
 }
 
 // parser walks the YAML nodes of mappings, collecting every problem.

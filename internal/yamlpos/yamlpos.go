@@ -5,6 +5,7 @@ package yamlpos
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,3 +124,30 @@ func Join(path, key string) string {
 
 // Index appends a list index to a path.
 func Index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// yamlLine matches the position yaml.v3 puts in its syntax errors.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Syntax reads a yaml.v3 syntax error: the 1-based line it is on (0 when
+// yaml.v3 gives none) and the message "invalid YAML: ...".
+func Syntax(err error) (line int, msg string) {
+	text := err.Error()
+	if m := yamlLine.FindStringSubmatch(text); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		if isParserProblem(m[2]) {
+			// yaml.v3 counts the lines of parser (not scanner) errors from 0.
+			line++
+		}
+		return line, "invalid YAML: " + m[2]
+	}
+	return 0, "invalid YAML: " + strings.TrimPrefix(text, "yaml: ")
+}
+
+// isParserProblem reports whether a yaml.v3 message comes from its parser
+// rather than its scanner (yaml.v3 parserc.go).
+func isParserProblem(msg string) bool {
+	return strings.HasPrefix(msg, "did not find expected ") ||
+		strings.HasPrefix(msg, "found duplicate %") ||
+		msg == "found incompatible YAML document" ||
+		msg == "found undefined tag handle"
+}
