@@ -1,0 +1,266 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/sirupsen/logrus"
+)
+
+// userAgent identifies ctibridge to the receivers.
+const userAgent = "ctibridge"
+
+// maxDrain is how much of an answer's body is read (and thrown away) so
+// that its connection can be reused.
+const maxDrain = 64 << 10
+
+// loop delivers one hook's events during one Run.
+type loop struct {
+	d *Dispatcher
+	h *hook
+	// cursor is the Seq of the last event the hook is done with; saved is
+	// the cursor as last stored.
+	cursor, saved int64
+}
+
+func (l *loop) run(ctx context.Context) {
+	if !l.start(ctx) {
+		return
+	}
+	defer l.saveOnExit(ctx)
+	for ctx.Err() == nil {
+		var events []adapter.Event
+		err := l.d.store.View(ctx, func(tx adapter.Tx) error {
+			var err error
+			events, err = tx.EventsAfter(l.cursor, l.d.batch)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				l.h.log.WithError(l.h.scrub(err)).Warn("webhook: read events")
+			}
+			if !l.idle(ctx) {
+				return
+			}
+			continue
+		}
+		for i := range events {
+			ev := &events[i]
+			if l.h.wants(ev.Type) && !l.deliver(ctx, ev) {
+				return
+			}
+			l.cursor = ev.Seq
+			l.h.update(func(s *HookStatus) { s.DeliveredSeq = ev.Seq })
+		}
+		l.save(ctx)
+		// A short page means the log is read to its end; a Notify that
+		// came meanwhile is still waiting in h.wake.
+		if len(events) < l.d.batch && !l.idle(ctx) {
+			return
+		}
+	}
+}
+
+// start loads the hook's cursor, retrying with backoff while the store
+// fails. It returns false when ctx is done first.
+func (l *loop) start(ctx context.Context) bool {
+	for attempt := 1; ; attempt++ {
+		cursor, err := l.d.loadCursor(ctx, l.h.key)
+		if err == nil {
+			l.cursor, l.saved = cursor, cursor
+			l.h.update(func(s *HookStatus) { s.DeliveredSeq = cursor; s.LastError = "" })
+			l.h.log.WithField("cursor", cursor).Info("webhook: delivering events")
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		err = l.h.scrub(err)
+		l.h.log.WithError(err).Warn("webhook: load cursor")
+		l.h.update(func(s *HookStatus) { s.LastError = err.Error() })
+		if !sleep(ctx, l.d.backoff(attempt, 0)) {
+			return false
+		}
+	}
+}
+
+// idle waits for a Notify or the next poll. It returns false when ctx is
+// done first.
+func (l *loop) idle(ctx context.Context) bool {
+	t := time.NewTimer(l.d.poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-l.h.wake:
+		return true
+	case <-t.C:
+		return true
+	}
+}
+
+// save stores the cursor if it moved since the last save. A failure is
+// logged and the cursor stored at the next save: meanwhile a crash may
+// redeliver more.
+func (l *loop) save(ctx context.Context) {
+	if l.cursor == l.saved {
+		return
+	}
+	if err := l.d.saveCursor(ctx, l.h.key, l.cursor); err != nil {
+		if ctx.Err() == nil {
+			l.h.log.WithError(l.h.scrub(err)).Warn("webhook: save cursor")
+		}
+		return
+	}
+	l.saved = l.cursor
+}
+
+// saveOnExit stores the cursor once Run's ctx is done, so that a clean
+// shutdown redelivers nothing.
+func (l *loop) saveOnExit(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	l.save(ctx)
+}
+
+// deliver POSTs ev until an attempt succeeds. It returns false when ctx is
+// done first.
+func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		// Cannot happen with the store's events; a poison event must not
+		// stop the hook for good.
+		l.h.log.WithError(err).WithField("event", ev.Seq).Error("webhook: encode event; skipped")
+		return true
+	}
+	for attempt := 1; ; attempt++ {
+		status, retryAfter, err := l.d.post(ctx, &l.h.Hook, ev, body)
+		if err != nil && ctx.Err() != nil {
+			return false
+		}
+		now := time.Now()
+		fields := logrus.Fields{"event": ev.Seq, "type": ev.Type, "status": status}
+		if err == nil {
+			l.h.update(func(s *HookStatus) {
+				s.LastDeliveryAt, s.LastStatus, s.LastError = &now, status, ""
+				s.Attempts, s.NextAttemptAt, s.Pending = 0, nil, false
+			})
+			if attempt > 1 {
+				l.h.log.WithFields(fields).WithField("attempts", attempt).Info("webhook: delivered after retries")
+			} else {
+				l.h.log.WithFields(fields).Debug("webhook: delivered")
+			}
+			return true
+		}
+		err = l.h.scrub(err)
+		wait := l.d.backoff(attempt, retryAfter)
+		next := now.Add(wait)
+		l.h.update(func(s *HookStatus) {
+			s.LastStatus, s.LastError = status, err.Error()
+			s.Attempts, s.NextAttemptAt, s.Pending = attempt, &next, true
+		})
+		l.h.log.WithError(err).WithFields(fields).WithFields(logrus.Fields{
+			"attempts": attempt, "retry_in": wait.String(),
+		}).Warn("webhook: delivery failed")
+		// What was delivered before this event must not be redelivered
+		// if the process stops during a long outage.
+		l.save(ctx)
+		if !sleep(ctx, wait) {
+			return false
+		}
+	}
+}
+
+// post sends one delivery attempt. It returns the answer's status (0 when
+// there is none), the wait its Retry-After asks for, and an error unless
+// the status is 2xx. Errors carry neither the URL (it may hold a token) nor
+// any body.
+func (d *Dispatcher) post(ctx context.Context, h *Hook, ev *adapter.Event, body []byte) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, errors.New("invalid webhook URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set(SignatureHeader, Sign(h.Secret, body))
+	req.Header.Set("X-Ctibridge-Event", string(ev.Type))
+	req.Header.Set("X-Ctibridge-Delivery", strconv.FormatInt(ev.Seq, 10))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			// url.Error's message quotes the URL.
+			err = uerr.Err
+		}
+		return 0, 0, fmt.Errorf("post: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, 0, nil
+	}
+	var retryAfter time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			retryAfter = time.Duration(secs) * time.Second
+		}
+	}
+	return resp.StatusCode, retryAfter, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+}
+
+// backoff is the wait after the attempt-th consecutive failure: minBackoff
+// doubled attempt-1 times, at least retryAfter, at most maxBackoff.
+func (d *Dispatcher) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	wait := d.minBackoff
+	for i := 1; i < attempt && wait < d.maxBackoff; i++ {
+		wait *= 2
+	}
+	return min(max(wait, retryAfter), d.maxBackoff)
+}
+
+// scrub replaces the hook's URL in err's message by its redacted form, for
+// logs and Status: the store's errors name the watermark, which holds the
+// URL, and a URL may carry a token. (No error ever holds the secret.)
+func (h *hook) scrub(err error) error {
+	return errors.New(strings.ReplaceAll(err.Error(), h.URL, h.url))
+}
+
+// sleep waits for d. It returns false when ctx is done first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// redactURL masks what in a URL may be a credential: the password of its
+// user info and the values of its query. A token in the path (as some
+// services put there) is left as is.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<invalid URL>"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
