@@ -54,6 +54,10 @@ type Config struct {
 	Mappings []yaml.Node `yaml:"mappings"`
 	// Webhooks receive the event stream as signed POSTs.
 	Webhooks []Webhook `yaml:"webhooks"`
+	// API tunes the HTTP API.
+	API API `yaml:"api"`
+	// Panel says who may embed the agent panel.
+	Panel Panel `yaml:"panel"`
 
 	// File is the file name the config was parsed from, for messages about
 	// Mappings; it is not a key of the file.
@@ -219,6 +223,29 @@ type Webhook struct {
 	Events []string `yaml:"events"`
 }
 
+// API tunes the HTTP API.
+type API struct {
+	// RateLimit is how many requests a second one token may make on
+	// average (default 50); RateBurst how many it may make at once
+	// (default 100). Requests over the limit get 429 rate_limited.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
+	// Heartbeat is how often an idle event stream sends a comment line,
+	// so proxies keep it open (default 15s).
+	Heartbeat Duration `yaml:"heartbeat"`
+}
+
+// Panel configures the agent panel served at /.
+type Panel struct {
+	// FrameAncestors are the origins that may embed the panel (its CSP
+	// frame-ancestors) and call the API from a browser (CORS), such as
+	// "https://*.lightning.force.com". Empty: only the panel's own origin.
+	FrameAncestors []string `yaml:"frame_ancestors"`
+	// OpenCTIURL is the org's opencti_min.js; when set, the panel loads it
+	// and pops CRM records with Open CTI inside Salesforce.
+	OpenCTIURL string `yaml:"opencti_url"`
+}
+
 // Duration is a time.Duration written in the file as a Go duration string
 // such as "30s", "5m" or "120h".
 type Duration time.Duration
@@ -323,6 +350,7 @@ func defaults() *Config {
 			},
 		},
 		Deferral: Deferral{Reopen: ReopenOwnerThenQueue},
+		API:      API{RateLimit: 50, RateBurst: 100, Heartbeat: Duration(15 * time.Second)},
 	}
 }
 

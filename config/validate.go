@@ -56,6 +56,36 @@ func (v *validator) validate(c *Config) {
 	v.agents(c.Agents, services, tokens)
 	v.tokens(c.Tokens, tokens)
 	v.webhooks(c.Webhooks)
+	v.api(c.API)
+	v.panel(c.Panel)
+}
+
+func (v *validator) api(a API) {
+	if a.RateLimit <= 0 {
+		v.errorf("api.rate_limit", "must be positive (requests a second per token), got %v", a.RateLimit)
+	}
+	if a.RateBurst < 1 {
+		v.errorf("api.rate_burst", "must be at least 1, got %d", a.RateBurst)
+	}
+	v.positive("api.heartbeat", a.Heartbeat)
+}
+
+// origin is a CSP source expression of one origin: a scheme, a host whose
+// first label may be "*", and an optional port.
+var origin = regexp.MustCompile(`^https?://(\*\.)?[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*(:[0-9]{1,5})?$`)
+
+func (v *validator) panel(p Panel) {
+	for i, o := range p.FrameAncestors {
+		if !origin.MatchString(o) {
+			v.errorf(fmt.Sprintf("panel.frame_ancestors[%d]", i),
+				"invalid origin %q (want scheme://host[:port], e.g. https://*.lightning.force.com)", o)
+		}
+	}
+	if p.OpenCTIURL != "" {
+		if u, err := url.Parse(p.OpenCTIURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.errorf("panel.opencti_url", "invalid URL %q (want the org's https://.../opencti_min.js)", p.OpenCTIURL)
+		}
+	}
 }
 
 func (v *validator) listen(addr string) {
@@ -304,11 +334,17 @@ func (v *validator) tokens(list []Token, hashes map[string]string) {
 }
 
 func (v *validator) webhooks(hooks []Webhook) {
+	urls := map[string]string{}
 	for i, h := range hooks {
 		path := yamlpos.Index("webhooks", i)
 		if !isHTTPURL(h.URL) {
 			// The URL is not quoted: some carry a token.
 			v.errorf(path+".url", "want an absolute http or https URL")
+		} else if first, dup := urls[h.URL]; dup {
+			// Each webhook keeps its delivery cursor under its URL.
+			v.errorf(path+".url", "same URL as %s (first at line %d)", first, v.d.lineOf(first+".url"))
+		} else {
+			urls[h.URL] = path
 		}
 		if h.Secret.IsZero() {
 			v.errorf(path+".secret", "required (the key that signs each delivery)")
