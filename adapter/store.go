@@ -78,6 +78,16 @@ type Tx interface {
 	// returned in the order they were appended.
 	AppendAudit(e *contactpad.AuditEntry) error
 	Audit(interactionID string) ([]contactpad.AuditEntry, error)
+	// AuditBetween pages through the audit entries of every interaction
+	// with from <= At < to (a zero from or to leaves that side open), by At
+	// and, among entries with the same At, in the order they were
+	// appended. It returns at most limit entries (all when limit <= 0)
+	// that come after the cursor after (the zero AuditCursor: from the
+	// start), and the cursor of the last one returned (after itself when
+	// none is). A page shorter than limit is the last; passing next back
+	// reads on, and what was appended meanwhile at an earlier At is not
+	// seen: page inside one View for a consistent read.
+	AuditBetween(from, to time.Time, after AuditCursor, limit int) (entries []contactpad.AuditEntry, next AuditCursor, err error)
 
 	// AppendEvent stores the event and sets its Seq, which increases with
 	// every committed event of the store.
@@ -145,6 +155,14 @@ type TransferFilter struct {
 type QueueStat struct {
 	Size         int
 	OldestQueued time.Time
+}
+
+// AuditCursor is a position in the audit log in the order of
+// Tx.AuditBetween: an entry's At and the store's append sequence of it.
+// Callers pass back what AuditBetween returned and do not make their own.
+type AuditCursor struct {
+	At  time.Time
+	Seq int64
 }
 
 // Candidate is an agent routing may offer work to, with its current load.

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"cold transfer", testColdTransfer},
 		{"consult", testConsult},
 		{"audit, events and outbox", testAuditEventsOutbox},
+		{"handling export", testHandlingExport},
 		{"early reopen when the customer replies", testCustomerReply},
 		{"polling CRM sources", testPoll},
 		{"writeback: order, retry, park", testWriteback},

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"OpenConsults", testOpenConsults},
 
 		{"Audit", testAudit},
+		{"AuditBetween", testAuditBetween},
 		{"Events", testEvents},
 		{"Outbox", testOutbox},
 		{"ClaimOutbox", testClaimOutbox},

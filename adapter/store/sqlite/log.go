@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -38,6 +39,45 @@ func (t *tx) Audit(interactionID string) ([]contactpad.AuditEntry, error) {
 		return nil, fmt.Errorf("audit of %s: %w", interactionID, err)
 	}
 	return entries, nil
+}
+
+// AuditBetween walks the audit_at index from the later of from and after.
+// The zero time is before minTime, so a zero from (and a zero cursor)
+// encodes as the smallest int64: open below.
+func (t *tx) AuditBetween(from, to time.Time, after adapter.AuditCursor, limit int) ([]contactpad.AuditEntry, adapter.AuditCursor, error) {
+	startAt, startSeq := boundTime(from), int64(math.MinInt64)
+	if at := boundTime(after.At); at > startAt || (at == startAt && after.Seq > startSeq) {
+		startAt, startSeq = at, after.Seq
+	}
+	end := int64(math.MaxInt64)
+	if !to.IsZero() {
+		end = boundTime(to)
+	}
+	rows, err := t.query(stmtAuditBetween, startAt, startSeq, end, sqlLimit(limit))
+	if err != nil {
+		return nil, after, fmt.Errorf("audit between %s and %s: %w", from, to, err)
+	}
+	next := after
+	entries, err := scanAll(rows, func(sc scanner) (contactpad.AuditEntry, error) {
+		var seq int64
+		a, err := scanAudit(seqScanner{sc, &seq})
+		next = adapter.AuditCursor{At: a.At, Seq: seq}
+		return a, err
+	})
+	if err != nil {
+		return nil, after, fmt.Errorf("audit between %s and %s: %w", from, to, err)
+	}
+	return entries, next, nil
+}
+
+// seqScanner scans a leading seq column into seq and hands the rest on.
+type seqScanner struct {
+	sc  scanner
+	seq *int64
+}
+
+func (s seqScanner) Scan(dest ...any) error {
+	return s.sc.Scan(append([]any{s.seq}, dest...)...)
 }
 
 // scanAudit reads the columns of auditColumns.

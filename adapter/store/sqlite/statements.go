@@ -39,6 +39,7 @@ const (
 
 	stmtAppendAudit
 	stmtAudit
+	stmtAuditBetween
 	stmtAppendEvent
 	stmtEventsAfter
 	stmtAppendOutbox
@@ -153,6 +154,11 @@ var statements = [numStmts]string{
 	stmtAppendAudit: `INSERT INTO audit (` + auditColumns + `) VALUES (` + placeholders(auditColumns) + `)`,
 	stmtAudit: `SELECT ` + auditColumns + ` FROM audit
 		WHERE interaction_id = ? ORDER BY seq`,
+	// ?1, ?2 is the (at, seq) to start after, ?3 the end of the range; the
+	// row value walks the audit_at index from where the last page ended.
+	stmtAuditBetween: `SELECT seq, ` + auditColumns + ` FROM audit
+		WHERE (at, seq) > (?1, ?2) AND at < ?3
+		ORDER BY at, seq LIMIT ?4`,
 	stmtAppendEvent: `INSERT INTO events (type, at, interaction_id, audience, payload)
 		VALUES (?, ?, ?, ?, ?)`,
 	stmtEventsAfter: `SELECT seq, audience, payload FROM events
