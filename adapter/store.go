@@ -48,6 +48,10 @@ type Tx interface {
 	// QueueStats returns the number of queued interactions per service and
 	// the oldest QueuedAt among them.
 	QueueStats() (map[string]QueueStat, error)
+	// Counts counts the interactions by status and the outbox rows by
+	// state (done rows are deleted, so never counted). A status or state
+	// with no rows may be absent; the maps are never nil.
+	Counts() (Counts, error)
 
 	Agent(id string) (*contactpad.Agent, error)
 	// PutAgent inserts the agent or replaces the row with its ID.
@@ -163,6 +167,13 @@ type QueueStat struct {
 type AuditCursor struct {
 	At  time.Time
 	Seq int64
+}
+
+// Counts is how many interactions are in each status and how many outbox
+// rows in each state, for metrics.
+type Counts struct {
+	Interactions map[contactpad.Status]int
+	Outbox       map[OutboxState]int
 }
 
 // Candidate is an agent routing may offer work to, with its current load.

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"Interactions", testInteractions},
 		{"Queued", testQueued},
 		{"QueueStats", testQueueStats},
+		{"Counts", testCounts},
 
 		{"AgentRoundTrip", testAgentRoundTrip},
 		{"Agents", testAgents},

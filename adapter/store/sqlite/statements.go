@@ -21,6 +21,7 @@ const (
 	stmtQueuedReserved
 	stmtQueuedService
 	stmtQueueStats
+	stmtCountInteractions
 
 	stmtAgent
 	stmtPutAgent
@@ -49,6 +50,7 @@ const (
 	stmtDeleteOutbox
 	stmtSettleOutbox
 	stmtRetryParked
+	stmtCountOutbox
 	stmtWatermark
 	stmtSetWatermark
 
@@ -110,6 +112,9 @@ var statements = [numStmts]string{
 		LIMIT ?2`,
 	stmtQueueStats: `SELECT service, COUNT(*), MIN(queued_at) FROM interactions
 		WHERE status = 'queued' GROUP BY service`,
+	// No index leads with status (one would cost every status change a
+	// write): this scans interactions_owner, the narrowest index holding it.
+	stmtCountInteractions: `SELECT status, COUNT(*) FROM interactions GROUP BY status`,
 
 	stmtAgent:    `SELECT ` + agentColumns + ` FROM agents WHERE id = ?`,
 	stmtPutAgent: upsert("agents", agentColumns, "id"),
@@ -185,7 +190,8 @@ var statements = [numStmts]string{
 		error_code = ?5, error_message = ?6 WHERE id = ?1 AND state = 'in_flight'`,
 	stmtRetryParked: `UPDATE outbox SET state = 'pending', next_attempt_at = 0, lease_until = 0
 		WHERE id = ? AND state = 'parked'`,
-	stmtWatermark: `SELECT value FROM watermarks WHERE source = ?`,
+	stmtCountOutbox: `SELECT state, COUNT(*) FROM outbox GROUP BY state`,
+	stmtWatermark:   `SELECT value FROM watermarks WHERE source = ?`,
 	stmtSetWatermark: `INSERT INTO watermarks (source, value) VALUES (?, ?)
 		ON CONFLICT (source) DO UPDATE SET value = excluded.value`,
 
