@@ -28,6 +28,9 @@ type change struct {
 	// agents holds the configured agents by ID (names, CRM user ids).
 	agents map[string]contactpad.Agent
 	res    Result
+	// routed collects the routing latencies (seconds) of the offers made,
+	// for metrics; nil when the engine has none.
+	routed []float64
 }
 
 // record describes why an interaction changed, for its audit entry and event.

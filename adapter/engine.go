@@ -29,6 +29,7 @@ type Engine struct {
 	maxBatch int
 	idlePoll time.Duration
 	onEvents func([]Event)
+	metrics  *Metrics  // nil: none
 	last     time.Time // the previous command's time; owned by the commit goroutine
 
 	reqs    chan *request
@@ -84,6 +85,11 @@ type request struct {
 	res  Result
 	err  error
 	done chan struct{}
+	// routed holds the routing latencies (seconds) of the offers the
+	// command made, when the engine has metrics; routedSpace backs it so
+	// that the usual zero or one offer costs no allocation.
+	routed      []float64
+	routedSpace [2]float64
 }
 
 // Outcome is the result of one command of ApplyAll.
@@ -187,14 +193,22 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		now := e.tick()
 		fns[k] = func(tx Tx) error {
 			c := &change{tx: tx, now: now, s: &e.s, agents: e.agents}
+			if e.metrics != nil {
+				c.routed = r.routedSpace[:0]
+			}
 			err := r.cmd.apply(c)
-			r.res = c.res
+			r.res, r.routed = c.res, c.routed
 			return err
 		}
 	}
 	// A batch that has started commits even if Run is told to stop meanwhile:
 	// its callers are waiting for the outcome.
+	var start time.Time
+	if e.metrics != nil {
+		start = time.Now() // the transaction's real duration, whatever the engine's clock
+	}
 	errs, err := e.store.Update(context.WithoutCancel(ctx), fns)
+	e.metrics.committed(start)
 	var events []Event
 	for k, r := range batch {
 		switch {
@@ -204,9 +218,12 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 			r.res, r.err = Result{}, errs[k]
 		default:
 			events = append(events, r.res.Events...)
+			e.metrics.routed(r.routed)
 		}
+		e.metrics.commandApplied(r.cmd, r.err)
 		close(r.done)
 	}
+	e.metrics.eventsCommitted(events)
 	if len(events) > 0 {
 		for _, ch := range []chan struct{}{e.wake, e.written} {
 			select {

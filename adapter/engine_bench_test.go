@@ -18,18 +18,24 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/sqlite"
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
 var deferrals = flag.Int("deferrals", 100_000, "deferred interactions in BenchmarkDeferralReopen (the documented run uses 1000000)")
 
 // benchEngine runs an engine over a fresh SQLite file with one service per
-// agent, so each agent's work routes to it alone.
-func benchEngine(b *testing.B, agents int, opts ...adapter.Option) (*adapter.Engine, adapter.Store, func()) {
+// agent, so each agent's work routes to it alone. With metrics, the engine
+// records its metrics and a goroutine gathers them once a second, as
+// Prometheus would.
+func benchEngine(b *testing.B, agents int, metrics bool, opts ...adapter.Option) (*adapter.Engine, adapter.Store, func()) {
 	b.Helper()
 	store, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if metrics {
+		opts = append(opts, scrapedMetrics(b, store))
 	}
 	s := adapter.Defaults()
 	for n := range agents {
@@ -62,8 +68,41 @@ func benchEngine(b *testing.B, agents int, opts ...adapter.Option) (*adapter.Eng
 // synchronous=FULL transaction.
 func BenchmarkTransitions(b *testing.B) {
 	for _, agents := range []int{1, 8, 200} {
-		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) { workCases(b, agents, 0) })
+		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) { workCases(b, agents, 0, false) })
 	}
+}
+
+// BenchmarkTransitionsWithMetrics is BenchmarkTransitions with the
+// engine's metrics on: their cost on the hot path is the difference.
+func BenchmarkTransitionsWithMetrics(b *testing.B) {
+	for _, agents := range []int{1, 8, 200} {
+		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) { workCases(b, agents, 0, true) })
+	}
+}
+
+// scrapedMetrics returns the option that turns the engine's metrics on
+// over store, and gathers them once a second until the benchmark ends.
+func scrapedMetrics(b *testing.B, store adapter.Store) adapter.Option {
+	reg := prometheus.NewRegistry()
+	m := adapter.NewMetrics(reg, store)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if _, err := reg.Gather(); err != nil {
+					b.Errorf("scrape: %v", err)
+				}
+			}
+		}
+	})
+	b.Cleanup(func() { close(done); wg.Wait() })
+	return adapter.WithMetrics(m)
 }
 
 // BenchmarkPacedTransitions is BenchmarkTransitions with 200 agents who
@@ -71,14 +110,15 @@ func BenchmarkTransitions(b *testing.B) {
 // feels when the engine is not saturated.
 func BenchmarkPacedTransitions(b *testing.B) {
 	for _, rate := range []int{1000, 2500, 4000} {
-		b.Run(fmt.Sprintf("agents=200/rate=%d", rate), func(b *testing.B) { workCases(b, 200, rate) })
+		b.Run(fmt.Sprintf("agents=200/rate=%d", rate), func(b *testing.B) { workCases(b, 200, rate, false) })
 	}
 }
 
 // workCases runs b.N commands of the cases round over agents, each agent
-// pausing so that all together offer rate commands/s (0: no pause).
-func workCases(b *testing.B, agents, rate int) {
-	e, _, stop := benchEngine(b, agents)
+// pausing so that all together offer rate commands/s (0: no pause), with
+// the engine's metrics on or off.
+func workCases(b *testing.B, agents, rate int, metrics bool) {
+	e, _, stop := benchEngine(b, agents, metrics)
 	defer stop()
 	ctx := context.Background()
 	latencies := make([][]time.Duration, agents)
@@ -145,7 +185,7 @@ func BenchmarkDeferralReopen(b *testing.B) {
 	for range b.N {
 		var mu sync.Mutex
 		var lateness []time.Duration
-		e, _, stop := benchEngine(b, 1, adapter.OnEvents(func(events []adapter.Event) {
+		e, _, stop := benchEngine(b, 1, false, adapter.OnEvents(func(events []adapter.Event) {
 			now := time.Now()
 			mu.Lock()
 			defer mu.Unlock()

@@ -256,6 +256,9 @@ func (c *change) offer(i *contactpad.Interaction, a *contactpad.Agent) error {
 		i.OfferExpiresAt = &expires
 		r.action, r.message, r.event = "offered", "Offered to "+a.ID, EventInteractionOffered
 	}
+	if c.routed != nil && i.QueuedAt != nil {
+		c.routed = append(c.routed, c.now.Sub(*i.QueuedAt).Seconds())
+	}
 	i.Owner, i.TargetAgent, i.QueuedAt = a.ID, "", nil
 	if i.Status == contactpad.Connected {
 		i.SkipAgent = ""

@@ -98,6 +98,8 @@ type Tx interface {
 	AppendEvent(e *Event) error
 	// EventsAfter returns committed events with Seq > after, by Seq, at most limit.
 	EventsAfter(after int64, limit int) ([]Event, error)
+	// LastEventSeq returns the Seq of the last committed event, 0 if none.
+	LastEventSeq() (int64, error)
 
 	// AppendOutbox stores a writeback row and sets its ID, which increases
 	// with every row of the store (rows of one record are ordered by ID).
@@ -161,19 +163,19 @@ type QueueStat struct {
 	OldestQueued time.Time
 }
 
+// Counts is how many interactions are in each status and how many outbox
+// rows in each state, for metrics.
+type Counts struct {
+	Interactions map[contactpad.Status]int
+	Outbox       map[OutboxState]int
+}
+
 // AuditCursor is a position in the audit log in the order of
 // Tx.AuditBetween: an entry's At and the store's append sequence of it.
 // Callers pass back what AuditBetween returned and do not make their own.
 type AuditCursor struct {
 	At  time.Time
 	Seq int64
-}
-
-// Counts is how many interactions are in each status and how many outbox
-// rows in each state, for metrics.
-type Counts struct {
-	Interactions map[contactpad.Status]int
-	Outbox       map[OutboxState]int
 }
 
 // Candidate is an agent routing may offer work to, with its current load.

@@ -189,6 +189,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 	}
 	now = e.now().UTC()
 	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
+	var tally writebackTally
 	for k := range rows {
 		record := [2]string{rows[k].CRMObject, rows[k].CRMID}
 		if failed[record] {
@@ -198,6 +199,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 			continue
 		}
 		settle(&rows[k], errs[k], now, opts)
+		tally.add(rows[k].State)
 		if rows[k].State != OutboxDone {
 			failed[record] = true
 		}
@@ -207,8 +209,15 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 		}
 	}
 	// Settle even when ctx is done: the writes happened.
-	_, err := e.store.Update(context.WithoutCancel(ctx), []func(Tx) error{func(tx Tx) error { return tx.FinishOutbox(rows) }})
-	return len(rows), err
+	finished, err := e.store.Update(context.WithoutCancel(ctx), []func(Tx) error{func(tx Tx) error { return tx.FinishOutbox(rows) }})
+	if err == nil {
+		err = finished[0]
+	}
+	if err != nil {
+		return len(rows), fmt.Errorf("settle %d written rows: %w", len(rows), err)
+	}
+	e.metrics.writebacksSettled(&tally)
+	return len(rows), nil
 }
 
 // settle sets the outcome of one written row: done; parked (refused for

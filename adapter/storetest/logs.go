@@ -69,6 +69,12 @@ func testAudit(t *testing.T, s adapter.Store) {
 }
 
 func testEvents(t *testing.T, s adapter.Store) {
+	view(t, s, func(tx adapter.Tx) error {
+		last, err := tx.LastEventSeq()
+		require.NoError(t, err)
+		require.Zero(t, last, "LastEventSeq of a store without events")
+		return nil
+	})
 	interaction := fullInteraction("i1")
 	interaction.SkipAgent = "" // not part of an event's JSON
 	events := []*adapter.Event{
@@ -126,6 +132,15 @@ func testEvents(t *testing.T, s adapter.Store) {
 			require.Greater(t, events[n].Seq, events[n-1].Seq)
 		}
 		require.Positive(t, events[0].Seq)
+	})
+
+	t.Run("LastEventSeq is the last committed Seq", func(t *testing.T) {
+		view(t, s, func(tx adapter.Tx) error {
+			last, err := tx.LastEventSeq()
+			require.NoError(t, err)
+			require.Equal(t, events[len(events)-1].Seq, last)
+			return nil
+		})
 	})
 
 	all := make([]adapter.Event, len(events))

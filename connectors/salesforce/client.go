@@ -58,6 +58,9 @@ type Config struct {
 	// Transport carries the requests under the retry layer (default
 	// http.DefaultTransport); tests put httpmock here.
 	Transport http.RoundTripper
+	// Metrics, if not nil, counts every request attempt and error and
+	// keeps the org's API usage (see NewMetrics).
+	Metrics *Metrics
 }
 
 // Client calls one org's REST API. It is safe for concurrent use.
@@ -84,7 +87,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	rc.RetryWaitMin = orDefault(cfg.RetryWaitMin, 200*time.Millisecond)
 	rc.RetryWaitMax = orDefault(cfg.RetryWaitMax, 5*time.Second)
 	rc.HTTPClient.Timeout = orDefault(cfg.Timeout, 60*time.Second)
-	rc.HTTPClient.Transport = guardEmptyErrors{next: orDefault[http.RoundTripper](cfg.Transport, http.DefaultTransport)}
+	var transport http.RoundTripper = guardEmptyErrors{next: orDefault[http.RoundTripper](cfg.Transport, http.DefaultTransport)}
+	if cfg.Metrics != nil {
+		transport = metered{next: transport, m: cfg.Metrics}
+	}
+	rc.HTTPClient.Transport = transport
 	rc.Logger = leveledLogger{cfg.Logger}
 	rc.CheckRetry = checkRetry
 	// retryablehttp's DefaultBackoff honours Retry-After on 429 and 503.

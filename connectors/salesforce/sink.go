@@ -201,7 +201,9 @@ func (s *Sink) call(ctx context.Context, cols []collection, errs []error) {
 		sub := resp.Responses[k]
 		var results []collectionResult
 		if sub.HTTPStatusCode >= 300 || json.Unmarshal(sub.Body, &results) != nil || len(results) != len(col.writes) {
-			fail(col, subrequestError(sub.HTTPStatusCode, sub.Body))
+			err := subrequestError(sub.HTTPStatusCode, sub.Body)
+			s.c.cfg.Metrics.crmError(errorCode(err))
+			fail(col, err)
 			continue
 		}
 		for n, res := range results {
@@ -212,6 +214,7 @@ func (s *Sink) call(ctx context.Context, cols []collection, errs []error) {
 			if len(res.Errors) > 0 {
 				err.Code, err.Message = res.Errors[0].StatusCode, res.Errors[0].Message
 			}
+			s.c.cfg.Metrics.crmError(errorCode(err))
 			fail(collection{writes: col.writes[n : n+1]}, err)
 		}
 	}

@@ -160,6 +160,14 @@ func (t *tx) EventsAfter(after int64, limit int) ([]adapter.Event, error) {
 	return events, nil
 }
 
+func (t *tx) LastEventSeq() (int64, error) {
+	var seq int64
+	if err := t.queryRow(stmtLastEventSeq).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return seq, nil
+}
+
 // scanEvent reads seq, audience and payload.
 func scanEvent(sc scanner) (adapter.Event, error) {
 	var (

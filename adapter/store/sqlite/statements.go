@@ -43,6 +43,7 @@ const (
 	stmtAuditBetween
 	stmtAppendEvent
 	stmtEventsAfter
+	stmtLastEventSeq
 	stmtAppendOutbox
 	stmtOutbox
 	stmtClaimableOutbox
@@ -168,6 +169,7 @@ var statements = [numStmts]string{
 		VALUES (?, ?, ?, ?, ?)`,
 	stmtEventsAfter: `SELECT seq, audience, payload FROM events
 		WHERE seq > ? ORDER BY seq LIMIT ?`,
+	stmtLastEventSeq: `SELECT COALESCE(MAX(seq), 0) FROM events`,
 	stmtAppendOutbox: `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `)`,
 	stmtOutbox: `SELECT id, ` + outboxColumns + ` FROM outbox
 		WHERE state = ? ORDER BY id LIMIT ?`,
