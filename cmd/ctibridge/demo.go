@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
-	"github.com/ctibridge/ctibridge/adapter/store/sqlite"
 	"github.com/ctibridge/ctibridge/config"
-	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/sirupsen/logrus"
@@ -28,13 +26,17 @@ import (
 //go:embed demo.yaml
 var demoConfig []byte
 
-// runDemo tells the bridge's story: a local Salesforce org, the engine on
-// a fresh SQLite store, routing, deferral with automatic reopen, a warm
-// transfer that times out and one that succeeds, refusals, release into
-// wrap-up, resume from History, and the writeback to the org.
+// runDemo is "ctibridge demo": the whole bridge on a seeded local org, with
+// no flags, files or network needed. It tells the bridge's story through
+// the engine (routing, deferral with automatic reopen, a warm transfer that
+// times out and one that succeeds, refusals, release into wrap-up, resume
+// from History, the writeback to the org), then keeps serving the API with
+// a slow stream of new records until Ctrl-C.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the API and panel")
+	orgListen := fs.String("org-listen", "127.0.0.1:0", "address of the local Salesforce org (port 0: any free port)")
 	data := fs.String("data", "", "directory for the SQLite store (default: a new temporary directory, removed at exit)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -49,11 +51,34 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	if err := demo(ctx, dir, stdout, false); err != nil && !errors.Is(err, context.Canceled) {
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v (another demo running? try --listen 127.0.0.1:0)\n", err)
+		return 1
+	}
+	orgLn, err := net.Listen("tcp", *orgListen)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintln(stderr, "demo:", err)
+		return 1
+	}
+	if err := demo(ctx, dir, stdout, demoEnv{Listener: ln, OrgListener: orgLn}); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
 	return 0
+}
+
+// demoEnv is where the demo serves. Tests run it in a synctest bubble
+// with in-memory listeners.
+type demoEnv struct {
+	Listener, OrgListener net.Listener
+	// InProcess has the bridge reach the org without sockets (in a
+	// synctest bubble); OrgListener still serves it.
+	InProcess bool
+	// NewRecordsEvery is the pace of the stream of new records after the
+	// story (default 20s).
+	NewRecordsEvery time.Duration
 }
 
 // demoRecords are the demo org's users (the agents' CRM users), three
@@ -91,84 +116,72 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// demo runs the bridge on a local Salesforce org and a fresh SQLite store
-// and tells its story: records become interactions, agents act, and the
-// changes are written back to the org. inProcess serves the org without
-// sockets.
-func demo(ctx context.Context, dir string, out io.Writer, inProcess bool) error {
+// demo runs the daemon on a seeded local org and a fresh SQLite store in
+// dir, tells its story on out, and serves until ctx is done.
+func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	cfg, err := config.Parse("demo.yaml", demoConfig)
 	if err != nil {
 		return err
 	}
-	ms, err := loadMappings(cfg)
-	if err != nil {
-		return err
-	}
+	path := filepath.Join(dir, "ctibridge.db")
+	cfg.Store.DSN = config.NewSecret(path)
 	org := sim.New(sim.Options{})
 	if err := org.Seed(demoRecords()); err != nil {
 		return err
 	}
-	url, transport := "http://local-org.invalid", http.RoundTripper(handlerTransport{org})
-	if !inProcess {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		srv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		url, transport = "http://"+ln.Addr().String(), nil
-	}
+	orgSrv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = orgSrv.Serve(env.OrgListener) }()
+	defer orgSrv.Close()
+	orgURL := "http://" + env.OrgListener.Addr().String()
+
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	client, err := salesforce.New(ctx, salesforce.Config{LoginURL: url, Auth: salesforce.AuthClientCredentials,
-		ClientID: "ctibridge-local", ClientSecret: "local-secret", Transport: transport, Logger: log})
-	if err != nil {
-		return err
-	}
-	if err := salesforce.CheckMappings(ctx, client, ms); err != nil {
-		return err
-	}
-	writebacks := map[string]salesforce.Writeback{}
-	var sources []adapter.Source
-	for _, m := range ms {
-		sources = append(sources, salesforce.NewSource(client, m))
-		writebacks[m.Object] = m
-	}
-
-	path := filepath.Join(dir, "ctibridge.db")
-	store, err := sqlite.Open(path)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	p := &narrator{out: out}
-	engine := adapter.New(store, engineSettings(cfg), adapter.WithLogger(log), adapter.OnEvents(p.events))
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() { _ = engine.Run(ctx) })
-	select {
-	case <-engine.Ready():
-	case <-ctx.Done():
-		return ctx.Err()
+	opts := daemonOptions{Log: log, OrgURL: orgURL, Listener: env.Listener, OnEvents: p.events}
+	if env.InProcess {
+		opts.Org, opts.OrgURL = org, ""
 	}
-	wg.Go(func() { engine.RunWriteback(ctx, salesforce.NewSink(client, writebacks), adapter.SyncOptions{}) })
+	d, err := startDaemon(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	err = story(ctx, d, org, p, orgURL, path)
+	if err == nil {
+		p.tour(d.url(), orgURL)
+		every := env.NewRecordsEvery
+		if every == 0 {
+			every = 20 * time.Second
+		}
+		go func() { _ = org.Generate(ctx, float64(time.Second)/float64(every), nil) }()
+		<-ctx.Done()
+	}
+	cancel()
+	if werr := d.wait(); err == nil {
+		err = werr
+	}
+	return err
+}
 
-	p.say("ctibridge demo: a local Salesforce org at %s, the engine on SQLite at %s", url, path)
+// story tells the bridge's story through the engine of a running daemon.
+func story(ctx context.Context, daemon *daemon, org *sim.Org, p *narrator, orgURL, path string) error {
+	engine, store, cfg := daemon.engine, daemon.store, daemon.cfg
+	p.say("ctibridge demo: a local Salesforce org at %s, the engine on SQLite at %s", orgURL, path)
 	p.say("Agents alice (support, billing), bob (support), carol (billing). Every line marked '>' is an event from the store.")
 	d := &demoRun{ctx: ctx, e: engine, p: p}
 
 	p.step("Salesforce has three open Cases and a waiting chat; ctibridge reads them through the mappings (nobody is available yet)")
-	for _, src := range sources {
-		if err := engine.PollOnce(ctx, src); err != nil {
+	var ids map[string]string
+	for len(ids) < 4 {
+		var err error
+		if ids, err = interactionsBySubject(ctx, store); err != nil {
 			return err
 		}
-	}
-	ids, err := interactionsBySubject(ctx, store)
-	if err != nil {
-		return err
+		d.wait(100 * time.Millisecond)
+		if d.err != nil {
+			return d.err
+		}
 	}
 	refund, password, call, chat := ids["Refund for order 1138"], ids["Password reset loop"],
 		ids["Router keeps rebooting"], ids["Chat: Where is my parcel?"]
@@ -341,6 +354,25 @@ func (p *narrator) say(format string, args ...any) {
 func (p *narrator) step(format string, args ...any) {
 	p.steps++
 	p.say("\n%d. "+format, append([]any{p.steps}, args...)...)
+}
+
+// tour prints where the running demo is and how to talk to it.
+func (p *narrator) tour(api, org string) {
+	p.say(`
+The bridge keeps running, with a new customer record every few seconds.
+
+  API          %[1]s/api/v1   (docs/api.md)
+  Local org    %[2]s   (client ctibridge-local / local-secret)
+  Metrics      %[1]s/metrics
+  Tokens       demo-alice, demo-bob, demo-carol (agents), demo-admin (admin)
+
+Try it (README.md has the full tour):
+
+  curl -s -H 'Authorization: Bearer demo-alice' %[1]s/api/v1/interactions?folder=ongoing
+  curl -s -X PUT -H 'Authorization: Bearer demo-bob' -d '{"presence":"available"}' %[1]s/api/v1/me/presence
+  curl -sN -H 'Authorization: Bearer demo-alice' %[1]s/api/v1/events
+
+Ctrl-C stops it.`, api, org)
 }
 
 func (p *narrator) events(events []adapter.Event) {

@@ -22,6 +22,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
 
 Usage:
+  ctibridge run       --config FILE             the daemon: CRM sync, routing, HTTP API, events, webhooks
   ctibridge demo      [--data DIR] [--speed N]  the engine on a seeded local store, narrated
   ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N] [fault flags, see --help]
                                                 the local Salesforce-compatible org alone
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch args[0] {
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "sim":

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -16,8 +19,20 @@ import (
 // time, and the story it tells is checked line by line.
 func TestDemo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out bytes.Buffer
-		require.NoError(t, demo(context.Background(), t.TempDir(), &out, true))
+		var out syncBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		api, org := newMemListener("127.0.0.1:8080"), newMemListener("127.0.0.1:8090")
+		go func() {
+			done <- demo(ctx, t.TempDir(), &out, demoEnv{Listener: api, OrgListener: org, InProcess: true, NewRecordsEvery: 5 * time.Second})
+		}()
+		time.Sleep(2 * time.Minute) // the story takes about 15s; then new records arrive
+		synctest.Wait()
+		cancel()
+		require.NoError(t, <-done)
+		require.Contains(t, out.String(), "Ctrl-C stops it.")
+		require.Contains(t, out.String(), "http://127.0.0.1:8080/api/v1")
+		require.Regexp(t, `(?s)Ctrl-C stops it\..*interaction.created`, out.String(), "new records stream in after the story")
 		for _, want := range []string{
 			"refused (due_by_in_past)",
 			"refused (action_not_allowed): action transfer is not allowed for semi-live interactions",
@@ -74,3 +89,55 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// memListener is a net.Listener of in-memory connections (net.Pipe), for
+// servers inside a synctest bubble, where sockets do not work.
+type memListener struct {
+	addr   memAddr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+type memAddr string
+
+func (a memAddr) Network() string { return "mem" }
+func (a memAddr) String() string  { return string(a) }
+
+func newMemListener(addr string) *memListener {
+	return &memListener{addr: memAddr(addr), conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *memListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *memListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *memListener) Addr() net.Addr { return l.addr }

@@ -1,0 +1,158 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// syncList is how many rows of each outbox state the sync status lists.
+const syncList = 100
+
+// syncStatus shows the writeback outbox: how many rows are pending, in
+// flight and parked, the first of each, and the parked rows with the CRM's
+// error codes.
+func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	type state struct {
+		Count int                 `json:"count"`
+		Rows  []adapter.OutboxRow `json:"rows"`
+	}
+	out := map[adapter.OutboxState]*state{}
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		counts, err := tx.Counts()
+		if err != nil {
+			return err
+		}
+		for _, st := range []adapter.OutboxState{adapter.OutboxPending, adapter.OutboxInFlight, adapter.OutboxParked} {
+			rows, err := tx.Outbox(st, syncList)
+			if err != nil {
+				return err
+			}
+			if rows == nil {
+				rows = []adapter.OutboxRow{}
+			}
+			out[st] = &state{Count: counts.Outbox[st], Rows: rows}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// retryParked makes a parked writeback pending again and wakes the writer.
+func (s *Server) retryParked(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	rowID, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || rowID <= 0 {
+		return invalid("outbox row id %q: want a positive integer", r.PathValue("id"))
+	}
+	errs, err := s.store.Update(r.Context(), []func(adapter.Tx) error{func(tx adapter.Tx) error {
+		return tx.RetryParked(rowID)
+	}})
+	if err == nil {
+		err = errors.Join(errs...)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.WithField("outbox_row", rowID).WithField("admin", id.Name).Info("parked writeback re-driven")
+	if s.o.Redrive != nil {
+		s.o.Redrive()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": rowID, "state": adapter.OutboxPending})
+	return nil
+}
+
+// previewMapping shows what a CRM record would become.
+func (s *Server) previewMapping(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	if s.o.Preview == nil {
+		return notFound("mapping preview is not configured")
+	}
+	var record map[string]any
+	if err := decode(r, &record); err != nil {
+		return err
+	}
+	out, err := s.o.Preview(record)
+	if err != nil {
+		return invalid("record: %v", err)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// webhookStatus shows each webhook's delivery state.
+func (s *Server) webhookStatus(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var status any = []any{}
+	if s.o.Webhooks != nil {
+		status = s.o.Webhooks()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhooks": status})
+	return nil
+}
+
+// exportHandling writes the handling report of [from, to): one row per
+// handling step (JSON: with the AHT per agent and media). format is json
+// (the default) or csv; with format=csv, table=aht gives the AHT table.
+func (s *Server) exportHandling(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	q := r.URL.Query()
+	for key := range q {
+		if key != "from" && key != "to" && key != "format" && key != "table" {
+			return invalid("unknown query parameter %q (want from, to, format, table)", key)
+		}
+	}
+	from, err := queryTime(q.Get("from"), "from")
+	if err != nil {
+		return err
+	}
+	to, err := queryTime(q.Get("to"), "to")
+	if err != nil {
+		return err
+	}
+	if !from.IsZero() && !to.IsZero() && !to.After(from) {
+		return invalid("to %s is not after from %s", q.Get("to"), q.Get("from"))
+	}
+	format, table := q.Get("format"), q.Get("table")
+	switch {
+	case format != "" && format != "json" && format != "csv":
+		return invalid("format %q: want csv or json", format)
+	case table != "" && table != "steps" && table != "aht":
+		return invalid("table %q: want steps or aht", table)
+	case table != "" && format != "csv":
+		return invalid("table: only with format=csv (the JSON has both)")
+	}
+	report, err := s.engine.Handling(r.Context(), from, to)
+	if err != nil {
+		return err
+	}
+	if format != "csv" {
+		writeJSON(w, http.StatusOK, report)
+		return nil
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	name := "handling"
+	if table == "aht" {
+		name = "handling-aht"
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	if table == "aht" {
+		return report.WriteAHTCSV(w)
+	}
+	return report.WriteCSV(w)
+}
+
+// queryTime parses an optional RFC 3339 query parameter.
+func queryTime(v, name string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, invalid("%s %q: want an RFC 3339 time, e.g. 2026-11-22T00:00:00Z", name, v)
+	}
+	return t, nil
+}

@@ -1,0 +1,301 @@
+// Package api is ctibridge's HTTP API: the agent-facing endpoints of
+// docs/api.md, the Server-Sent Events stream, the admin and export
+// endpoints, health and metrics, and (from Options.Panel) the agent panel.
+//
+// Every state change goes through the engine's Apply; every read comes from
+// the store. The server holds no state of its own beyond rate limiters and
+// the wake-up signal of the event streams, so any number of servers may
+// share one store.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/time/rate"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// Options configure a Server. Engine and Identities are required.
+type Options struct {
+	Engine *adapter.Engine
+	// Identities are who may call the API, by the SHA-256 of their token.
+	Identities []Identity
+	// FrameAncestors are the origins that may embed the panel and call the
+	// API from a browser (CSP frame-ancestors and CORS); "https://*.x.com"
+	// matches every subdomain of x.com.
+	FrameAncestors []string
+	// RateLimit and RateBurst limit the requests of each token
+	// (default 50/s, burst 100).
+	RateLimit rate.Limit
+	RateBurst int
+	// Heartbeat is how often an idle event stream sends a comment (default 15s).
+	Heartbeat time.Duration
+	// Poll is how often an event stream looks at the store without being
+	// woken, for events committed by other replicas (default 2s).
+	Poll time.Duration
+	// Preview turns a CRM record into the interaction and writeback it
+	// would yield (POST /api/v1/admin/mapping/preview). Nil: 404.
+	Preview func(record map[string]any) (any, error)
+	// Webhooks reports the delivery status of the webhooks
+	// (GET /api/v1/admin/webhooks). Nil: an empty list.
+	Webhooks func() any
+	// Ready reports whether the CRM is reachable, for /readyz. Nil: it is.
+	Ready func(ctx context.Context) error
+	// Redrive is called after an admin makes a parked writeback pending
+	// again, to wake the writer. Optional.
+	Redrive func()
+	// Panel serves the agent panel at /. Nil: / is not found.
+	Panel http.Handler
+	// Registry receives the API's metrics and is served at /metrics.
+	// Nil: a new registry.
+	Registry *prometheus.Registry
+	Logger   logrus.FieldLogger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the HTTP API. Create it with New; it is safe for concurrent use.
+type Server struct {
+	o        Options
+	engine   *adapter.Engine
+	store    adapter.Store
+	settings adapter.Settings
+	auth     *authenticator
+	hub      *hub
+	cors     *originSet
+	csp      string
+	log      logrus.FieldLogger
+	metrics  *httpMetrics
+	mux      *http.ServeMux
+	handler  http.Handler
+}
+
+// New builds the server and its routes.
+func New(o Options) (*Server, error) {
+	if o.RateLimit == 0 {
+		o.RateLimit = 50
+	}
+	if o.RateBurst == 0 {
+		o.RateBurst = 100
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Poll == 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.Logger == nil {
+		l := logrus.New()
+		l.SetOutput(nilWriter{})
+		o.Logger = l
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	auth, err := newAuthenticator(o.Identities, o.RateLimit, o.RateBurst)
+	if err != nil {
+		return nil, err
+	}
+	origins, err := newOriginSet(o.FrameAncestors)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		o:        o,
+		engine:   o.Engine,
+		store:    o.Engine.Store(),
+		settings: o.Engine.Settings(),
+		auth:     auth,
+		hub:      newHub(),
+		cors:     origins,
+		csp:      frameAncestors(o.FrameAncestors),
+		log:      o.Logger,
+		metrics:  newHTTPMetrics(o.Registry),
+		mux:      http.NewServeMux(),
+	}
+	s.routes()
+	s.handler = s.secure(s.mux)
+	return s, nil
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Notify wakes the event streams: events were committed. The daemon calls
+// it from the engine's OnEvents; streams also look at the store every
+// Options.Poll for events of other replicas.
+func (s *Server) Notify() { s.hub.notify() }
+
+// CloseStreams ends the event streams, so that a graceful shutdown
+// (http.Server.Shutdown, which waits for open requests) does not wait for
+// them: register it with http.Server.RegisterOnShutdown. Clients reconnect
+// with their Last-Event-ID and miss nothing.
+func (s *Server) CloseStreams() { s.hub.close() }
+
+// who may call a route.
+const (
+	agents       = 1 << iota // an agent acting as itself
+	admins                   // an admin, acting on anything
+	integrations             // an integration: read, export, events
+	anyone       = agents | admins | integrations
+)
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry}))
+	if s.o.Panel != nil {
+		s.mux.Handle("/", s.o.Panel)
+	}
+
+	s.api("GET /api/v1/me", agents|admins|integrations, s.me)
+	s.api("PUT /api/v1/me/presence", agents, s.setPresence)
+	s.api("GET /api/v1/directory", agents|admins, s.directory)
+
+	s.api("GET /api/v1/interactions", anyone, s.listInteractions)
+	s.api("GET /api/v1/interactions/{id}", anyone, s.getInteraction)
+	s.api("PATCH /api/v1/interactions/{id}", agents|admins, s.patchInteraction)
+	s.api("POST /api/v1/interactions/{id}/accept", agents, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.Accept{ID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/interactions/{id}/decline", agents, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		err := decodeOptional(r, &body)
+		return adapter.Decline{ID: id, Agent: agent, Reason: body.Reason}, err
+	}))
+	s.api("POST /api/v1/interactions/{id}/release", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.Release{ID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/interactions/{id}/wrapup/extend", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.ExtendWrapUp{ID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/interactions/{id}/wrapup/finish", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.FinishWrapUp{ID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/interactions/{id}/abandon", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		var body struct {
+			Confirm bool   `json:"confirm"`
+			Reason  string `json:"reason"`
+		}
+		err := decodeOptional(r, &body)
+		return adapter.Abandon{ID: id, Agent: agent, Confirm: body.Confirm, Reason: body.Reason}, err
+	}))
+	s.api("POST /api/v1/interactions/{id}/hold", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.Hold{ID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/interactions/{id}/retrieve", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.Retrieve{ID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/interactions/{id}/defer", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		var body struct {
+			DueBy *string `json:"due_by"`
+		}
+		if err := decodeOptional(r, &body); err != nil {
+			return nil, err
+		}
+		due, err := parseTime("due_by", body.DueBy)
+		return adapter.Defer{ID: id, Agent: agent, DueBy: due}, err
+	}))
+	s.api("POST /api/v1/interactions/{id}/resume", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.Resume{ID: id, Agent: agent}, decodeNone(r)
+	}))
+
+	s.api("POST /api/v1/interactions/{id}/consults", agents|admins, s.startConsult)
+	s.api("GET /api/v1/consults", anyone, s.listConsults)
+	s.api("GET /api/v1/consults/{id}", anyone, s.getConsult)
+	s.api("POST /api/v1/consults/{id}/answer", agents, s.consultCommand(func(id, agent string) adapter.Command {
+		return adapter.AnswerConsult{ConsultID: id, Agent: agent}
+	}))
+	s.api("POST /api/v1/consults/{id}/release", agents|admins, s.consultCommand(func(id, agent string) adapter.Command {
+		return adapter.EndConsult{ConsultID: id, Agent: agent}
+	}))
+
+	s.api("POST /api/v1/interactions/{id}/transfers", agents|admins, s.startTransfer)
+	s.api("GET /api/v1/transfers", anyone, s.listTransfers)
+	s.api("GET /api/v1/transfers/{id}", anyone, s.getTransfer)
+	s.api("POST /api/v1/transfers/{id}/accept", agents, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.AcceptTransfer{TransferID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/transfers/{id}/decline", agents, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		err := decodeOptional(r, &body)
+		return adapter.DeclineTransfer{TransferID: id, Agent: agent, Reason: body.Reason}, err
+	}))
+	s.api("POST /api/v1/transfers/{id}/complete", agents|admins, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.CompleteTransfer{TransferID: id, Agent: agent}, decodeNone(r)
+	}))
+	s.api("POST /api/v1/transfers/{id}/cancel", agents|admins, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+		return adapter.CancelTransfer{TransferID: id, Agent: agent}, decodeNone(r)
+	}))
+
+	s.api("GET /api/v1/events", anyone, s.events)
+	s.api("GET /api/v1/export/handling", admins|integrations, s.exportHandling)
+
+	s.api("POST /api/v1/admin/mapping/preview", admins, s.previewMapping)
+	s.api("GET /api/v1/admin/sync", admins, s.syncStatus)
+	s.api("POST /api/v1/admin/sync/parked/{id}/retry", admins, s.retryParked)
+	s.api("GET /api/v1/admin/webhooks", admins, s.webhookStatus)
+
+	// Anything else under /api is a JSON 404, not the panel.
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, errNoRoute)
+	})
+}
+
+// healthz reports that the process serves requests.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports whether the engine runs, the store answers and the CRM is
+// reachable; 503 with the failing check otherwise.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	checks := map[string]string{"engine": "ok", "store": "ok", "crm": "ok"}
+	ok := true
+	select {
+	case <-s.engine.Ready():
+	default:
+		checks["engine"], ok = "starting", false
+	}
+	if err := s.store.View(ctx, func(tx adapter.Tx) error { _, _, err := tx.NextTimer(); return err }); err != nil {
+		s.log.WithError(err).Warn("readyz: store")
+		checks["store"], ok = "unreachable", false
+	}
+	if s.o.Ready != nil {
+		if err := s.o.Ready(ctx); err != nil {
+			checks["crm"], ok = err.Error(), false
+		}
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ok, "checks": checks})
+}
+
+// writeJSON writes v as the JSON response body.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type nilWriter struct{}
+
+func (nilWriter) Write(p []byte) (int, error) { return len(p), nil }

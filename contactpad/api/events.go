@@ -1,0 +1,153 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// hub wakes the event streams when events commit. It carries no events:
+// streams read them from the store, which is the authority, so a stream
+// never misses one however late it wakes.
+type hub struct {
+	mu      sync.Mutex
+	changed chan struct{}
+	// closing is closed when the server shuts down: streams end, and
+	// clients reconnect (to another replica, or after the restart).
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+func newHub() *hub { return &hub{changed: make(chan struct{}), closing: make(chan struct{})} }
+
+func (h *hub) close() { h.closeOnce.Do(func() { close(h.closing) }) }
+
+// wait returns a channel that is closed at the next notify.
+func (h *hub) wait() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.changed
+}
+
+func (h *hub) notify() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// eventPage is how many events a stream reads from the store at a time.
+const eventPage = 500
+
+// events streams the caller's events as Server-Sent Events: an agent gets
+// the events whose audience includes it, admins and integrations get all.
+// Each event's SSE id is its store sequence number; a client that
+// reconnects with Last-Event-ID (or ?last_event_id=) gets every event
+// after it, from the store. Without one the stream starts at the present.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	cursor, err := s.streamStart(r)
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	// The stream outlives any write timeout of the server.
+	_ = rc.SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprintf(w, "retry: 2000\n: ctibridge events after %d\n\n", cursor); err != nil {
+		return nil
+	}
+	if rc.Flush() != nil {
+		return nil
+	}
+	heartbeat := time.NewTicker(s.o.Heartbeat)
+	defer heartbeat.Stop()
+	poll := time.NewTicker(s.o.Poll)
+	defer poll.Stop()
+	agent := id.agent()
+	ctx := r.Context()
+	for {
+		woken := s.hub.wait() // before reading, so no notify is missed
+		var page []adapter.Event
+		if err := s.store.View(ctx, func(tx adapter.Tx) error {
+			var err error
+			page, err = tx.EventsAfter(cursor, eventPage)
+			return err
+		}); err != nil {
+			if ctx.Err() == nil {
+				s.log.WithError(err).WithField("identity", id.Name).Warn("event stream: read events")
+			}
+			return nil // the client reconnects with its Last-Event-ID
+		}
+		for k := range page {
+			e := &page[k]
+			cursor = e.Seq
+			if agent != "" && !slices.Contains(e.Audience, agent) {
+				continue
+			}
+			data, err := json.Marshal(e)
+			if err != nil {
+				return nil
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, data); err != nil {
+				return nil
+			}
+		}
+		if len(page) > 0 {
+			if rc.Flush() != nil {
+				return nil
+			}
+		}
+		if len(page) == eventPage {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.hub.closing:
+			return nil
+		case <-woken:
+		case <-poll.C:
+		case <-heartbeat.C:
+			// An id line with no data keeps the client's Last-Event-ID
+			// current even when it sees none of the events it skipped.
+			if _, err := fmt.Fprintf(w, ": heartbeat\nid: %d\n\n", cursor); err != nil || rc.Flush() != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// streamStart returns the sequence number a stream starts after: the
+// Last-Event-ID header, else the last_event_id query parameter, else the
+// last committed event.
+func (s *Server) streamStart(r *http.Request) (int64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	if v != "" {
+		seq, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || seq < 0 {
+			return 0, invalid("Last-Event-ID %q: want an event id (a non-negative integer)", v)
+		}
+		return seq, nil
+	}
+	var last int64
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		var err error
+		last, err = tx.LastEventSeq()
+		return err
+	})
+	return last, err
+}

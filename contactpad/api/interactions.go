@@ -1,0 +1,552 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// interactionView is an interaction as the API shows it: its fields, the
+// actions allowed now, and on a single GET its audit trail and open
+// transfers and consults.
+type interactionView struct {
+	*contactpad.Interaction
+	Capabilities []contactpad.Action     `json:"capabilities"`
+	Audit        []contactpad.AuditEntry `json:"audit,omitempty"`
+	Transfers    []*contactpad.Transfer  `json:"transfers,omitempty"`
+	Consults     []*contactpad.Consult   `json:"consults,omitempty"`
+}
+
+func (s *Server) view(i *contactpad.Interaction) interactionView {
+	caps := s.settings.Capabilities(i)
+	if caps == nil {
+		caps = []contactpad.Action{}
+	}
+	return interactionView{Interaction: i, Capabilities: caps}
+}
+
+// me is the caller: for an agent its presence, capacity and load.
+func (s *Server) me(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	out := map[string]any{"id": id.Name, "name": id.Name, "role": id.Role}
+	if id.Role == RoleAgent {
+		err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+			a, err := tx.Agent(id.Name)
+			if err != nil {
+				return err
+			}
+			load, err := tx.Load(id.Name)
+			if err != nil {
+				return err
+			}
+			out["name"], out["presence"], out["services"], out["capacity"], out["load"] =
+				a.Name, a.Presence, a.Services, a.Capacity, fillCapacity(load)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// fillCapacity lists every media type, 0 where the capacity has none.
+func fillCapacity(c contactpad.Capacity) contactpad.Capacity {
+	out := contactpad.Capacity{}
+	for _, m := range contactpad.Medias {
+		out[m] = c[m]
+	}
+	return out
+}
+
+func (s *Server) setPresence(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var body struct {
+		Presence string `json:"presence"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	p, err := contactpad.ParsePresence(body.Presence)
+	if err != nil {
+		return invalid("field \"presence\": %v", err)
+	}
+	res, err := s.engine.Apply(r.Context(), adapter.SetPresence{Agent: id.Name, Presence: p})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res.Agent)
+	return nil
+}
+
+// listInteractions lists an agent's own interactions (admins and
+// integrations: all), by folder and status, oldest first.
+func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	q := r.URL.Query()
+	for key := range q {
+		if key != "folder" && key != "status" && key != "limit" {
+			return invalid("unknown query parameter %q (want folder, status, limit)", key)
+		}
+	}
+	f := adapter.InteractionFilter{Owner: id.agent(), Limit: 500}
+	if folder := q.Get("folder"); folder != "" {
+		f.Statuses = contactpad.Folder(folder).Statuses()
+		if f.Statuses == nil {
+			return invalid("folder %q: want ongoing, deferred or history", folder)
+		}
+	}
+	if list := q.Get("status"); list != "" {
+		var want []contactpad.Status
+		for _, name := range strings.Split(list, ",") {
+			st := contactpad.Status(strings.TrimSpace(name))
+			if st == "pending" {
+				st = contactpad.Deferred
+			}
+			if !slices.Contains(contactpad.Statuses, st) {
+				return invalid("status %q: want one of %s", name, joinStatuses())
+			}
+			if f.Statuses == nil || slices.Contains(f.Statuses, st) {
+				want = append(want, st)
+			}
+		}
+		if len(want) == 0 {
+			writeJSON(w, http.StatusOK, map[string]any{"interactions": []interactionView{}})
+			return nil
+		}
+		f.Statuses = want
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5000 {
+			return invalid("limit %q: want 1 to 5000", v)
+		}
+		f.Limit = n
+	}
+	var list []*contactpad.Interaction
+	if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		var err error
+		list, err = tx.Interactions(f)
+		return err
+	}); err != nil {
+		return err
+	}
+	out := make([]interactionView, 0, len(list))
+	for _, i := range list {
+		out = append(out, s.view(i))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"interactions": out})
+	return nil
+}
+
+func joinStatuses() string {
+	names := make([]string, len(contactpad.Statuses))
+	for k, st := range contactpad.Statuses {
+		names[k] = string(st)
+	}
+	return strings.Join(names, ", ")
+}
+
+// getInteraction shows one interaction with its capabilities, audit trail,
+// and open transfers and consults. An agent sees its own, and the ones a
+// transfer request or consult addresses to it.
+func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var v interactionView
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		i, err := tx.Interaction(r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		transfers, err := tx.OpenTransfers(adapter.TransferFilter{InteractionID: i.ID})
+		if err != nil {
+			return err
+		}
+		consults, err := tx.OpenConsults(i.ID)
+		if err != nil {
+			return err
+		}
+		if agent := id.agent(); agent != "" && !involved(agent, i, transfers, consults) {
+			return forbidden("interaction %s belongs to another agent", i.ID)
+		}
+		v = s.view(i)
+		v.Transfers, v.Consults = transfers, consults
+		v.Audit, err = tx.Audit(i.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// involved reports whether agent may see the interaction.
+func involved(agent string, i *contactpad.Interaction, transfers []*contactpad.Transfer, consults []*contactpad.Consult) bool {
+	if i.Owner == agent || i.TargetAgent == agent {
+		return true
+	}
+	for _, t := range transfers {
+		if t.Assignee == agent || t.Target.Agent == agent {
+			return true
+		}
+	}
+	for _, c := range consults {
+		if c.Target.Agent == agent {
+			return true
+		}
+	}
+	return false
+}
+
+// patchInteraction is the Enneo-style update: status pending with a due_by
+// defers, status open reopens (a Resume of a deferred interaction).
+func (s *Server) patchInteraction(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var body struct {
+		Status string  `json:"status"`
+		DueBy  *string `json:"due_by"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	due, err := parseTime("due_by", body.DueBy)
+	if err != nil {
+		return err
+	}
+	var cmd adapter.Command
+	switch body.Status {
+	case "pending", string(contactpad.Deferred):
+		cmd = adapter.Defer{ID: r.PathValue("id"), Agent: id.agent(), DueBy: due}
+	case "open":
+		if due != nil {
+			return invalid("field \"due_by\": only with status pending")
+		}
+		if err := s.mustBe(r.Context(), r.PathValue("id"), contactpad.Deferred, "reopen"); err != nil {
+			return err
+		}
+		cmd = adapter.Resume{ID: r.PathValue("id"), Agent: id.agent()}
+	case "":
+		return invalid("field \"status\": required (pending or open)")
+	default:
+		return invalid("field \"status\": %q cannot be set (want pending or open)", body.Status)
+	}
+	return s.apply(w, r, cmd, http.StatusOK)
+}
+
+// mustBe refuses an action unless the interaction is in status want.
+func (s *Server) mustBe(ctx context.Context, id string, want contactpad.Status, action string) error {
+	return s.store.View(ctx, func(tx adapter.Tx) error {
+		i, err := tx.Interaction(id)
+		if err != nil {
+			return err
+		}
+		if i.Status != want {
+			return &adapter.TransitionError{Object: "interaction", ID: id, Action: action, State: string(i.Status),
+				Reason: "only a deferred interaction can be reopened; use resume for History"}
+		}
+		return nil
+	})
+}
+
+// interactionCommand serves an action on the interaction named in the path.
+func (s *Server) interactionCommand(build func(r *http.Request, id, agent string) (adapter.Command, error)) func(http.ResponseWriter, *http.Request, *Identity) error {
+	return func(w http.ResponseWriter, r *http.Request, id *Identity) error {
+		cmd, err := build(r, r.PathValue("id"), id.agent())
+		if err != nil {
+			return err
+		}
+		return s.apply(w, r, cmd, http.StatusOK)
+	}
+}
+
+// apply runs cmd and writes what it changed: the transfer or consult it
+// made or acted on, else the interaction.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request, cmd adapter.Command, status int) error {
+	res, err := s.engine.Apply(r.Context(), cmd)
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Transfer != nil:
+		writeJSON(w, status, res.Transfer)
+	case res.Consult != nil:
+		writeJSON(w, status, res.Consult)
+	case res.Interaction != nil:
+		writeJSON(w, status, s.view(res.Interaction))
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return nil
+}
+
+// targetBody is the target of a transfer or consult: exactly one field.
+type targetBody struct {
+	Agent   string `json:"agent"`
+	Service string `json:"service"`
+	Number  string `json:"number"`
+}
+
+func (t *targetBody) target(allowed ...string) (contactpad.Target, error) {
+	set := map[string]string{"agent": t.Agent, "service": t.Service, "number": t.Number}
+	var named []string
+	for _, k := range []string{"agent", "service", "number"} {
+		if set[k] != "" {
+			named = append(named, k)
+		}
+	}
+	if len(named) != 1 {
+		return contactpad.Target{}, invalid("field \"target\": want exactly one of %s", strings.Join(allowed, ", "))
+	}
+	if !slices.Contains(allowed, named[0]) {
+		return contactpad.Target{}, invalid("field \"target\": %s is not a target here (want one of %s)", named[0], strings.Join(allowed, ", "))
+	}
+	return contactpad.Target{Agent: t.Agent, Service: t.Service, Number: t.Number}, nil
+}
+
+func (s *Server) startTransfer(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var body struct {
+		Target *targetBody `json:"target"`
+		Mode   string      `json:"mode"`
+		Note   string      `json:"note"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if body.Target == nil {
+		return invalid("field \"target\": required ({\"agent\":ID} or {\"service\":ID})")
+	}
+	target, err := body.Target.target("agent", "service")
+	if err != nil {
+		return err
+	}
+	mode := contactpad.TransferMode(body.Mode)
+	switch mode {
+	case "":
+		mode = contactpad.Warm
+	case contactpad.Warm, contactpad.Cold:
+	default:
+		return invalid("field \"mode\": %q (want warm or cold)", body.Mode)
+	}
+	return s.apply(w, r, adapter.StartTransfer{ID: r.PathValue("id"), Agent: id.agent(), Target: target, Mode: mode, Note: body.Note},
+		http.StatusCreated)
+}
+
+func (s *Server) startConsult(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var body struct {
+		Target *targetBody `json:"target"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if body.Target == nil {
+		return invalid("field \"target\": required ({\"agent\":ID} or {\"number\":E164})")
+	}
+	target, err := body.Target.target("agent", "number")
+	if err != nil {
+		return err
+	}
+	if target.Number != "" && !e164(target.Number) {
+		return invalid("field \"target.number\": %q is not an E.164 number (+ and 8 to 15 digits)", target.Number)
+	}
+	return s.apply(w, r, adapter.StartConsult{ID: r.PathValue("id"), Agent: id.agent(), Target: target}, http.StatusCreated)
+}
+
+func e164(n string) bool {
+	digits, ok := strings.CutPrefix(n, "+")
+	if !ok || len(digits) < 8 || len(digits) > 15 || digits[0] == '0' {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) transferCommand(build func(r *http.Request, id, agent string) (adapter.Command, error)) func(http.ResponseWriter, *http.Request, *Identity) error {
+	return func(w http.ResponseWriter, r *http.Request, id *Identity) error {
+		cmd, err := build(r, r.PathValue("id"), id.agent())
+		if err != nil {
+			return err
+		}
+		return s.apply(w, r, cmd, http.StatusOK)
+	}
+}
+
+func (s *Server) consultCommand(build func(id, agent string) adapter.Command) func(http.ResponseWriter, *http.Request, *Identity) error {
+	return func(w http.ResponseWriter, r *http.Request, id *Identity) error {
+		if err := decodeNone(r); err != nil {
+			return err
+		}
+		return s.apply(w, r, build(r.PathValue("id"), id.agent()), http.StatusOK)
+	}
+}
+
+// listTransfers lists open transfers: an agent's incoming requests and the
+// ones it started; everything for admins and integrations.
+func (s *Server) listTransfers(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var out []*contactpad.Transfer
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		all, err := tx.OpenTransfers(adapter.TransferFilter{})
+		for _, t := range all {
+			if a := id.agent(); a == "" || t.Initiator == a || t.Assignee == a {
+				out = append(out, t)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []*contactpad.Transfer{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"transfers": out})
+	return nil
+}
+
+func (s *Server) getTransfer(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var t *contactpad.Transfer
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		var err error
+		t, err = tx.Transfer(r.PathValue("id"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if a := id.agent(); a != "" && t.Initiator != a && t.Assignee != a && t.Target.Agent != a {
+		return forbidden("transfer %s is not addressed to or started by %s", t.ID, a)
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// listConsults lists the consults that have not ended and involve the
+// agent (all of them for admins and integrations).
+func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	out := []*contactpad.Consult{}
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		// Consults belong to interactions the agent owns, or target it.
+		list, err := tx.Interactions(adapter.InteractionFilter{Statuses: contactpad.FolderOngoing.Statuses()})
+		if err != nil {
+			return err
+		}
+		for _, i := range list {
+			cs, err := tx.OpenConsults(i.ID)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if a := id.agent(); a == "" || c.Initiator == a || c.Target.Agent == a {
+					out = append(out, c)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"consults": out})
+	return nil
+}
+
+func (s *Server) getConsult(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	var c *contactpad.Consult
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		var err error
+		c, err = tx.Consult(r.PathValue("id"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if a := id.agent(); a != "" && c.Initiator != a && c.Target.Agent != a {
+		return forbidden("consult %s does not involve %s", c.ID, a)
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// directoryEntry is an agent or a service in the transfer dialog.
+type directoryEntry struct {
+	Kind     string              `json:"kind"`
+	ID       string              `json:"id"`
+	Name     string              `json:"name"`
+	Presence contactpad.Presence `json:"presence,omitempty"`
+	Services []string            `json:"services,omitempty"`
+	// QueueSize and WaitSeconds describe a service's queue.
+	QueueSize   *int     `json:"queue_size,omitempty"`
+	WaitSeconds *float64 `json:"wait_seconds,omitempty"`
+}
+
+// directory lists agents and services alphabetically by name, those whose
+// name or ID contains q (case-insensitive).
+func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	match := func(id, name string) bool {
+		return q == "" || strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(id), q)
+	}
+	now := s.o.Now()
+	var agentList, serviceList []directoryEntry
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		all, err := tx.Agents()
+		if err != nil {
+			return err
+		}
+		for _, a := range all {
+			if match(a.ID, a.Name) {
+				agentList = append(agentList, directoryEntry{Kind: "agent", ID: a.ID, Name: a.Name, Presence: a.Presence, Services: a.Services})
+			}
+		}
+		stats, err := tx.QueueStats()
+		if err != nil {
+			return err
+		}
+		for _, svc := range s.settings.Services {
+			if !match(svc.ID, svc.Name) {
+				continue
+			}
+			st := stats[svc.ID]
+			size, wait := st.Size, 0.0
+			if size > 0 && !st.OldestQueued.IsZero() {
+				wait = max(0, now.Sub(st.OldestQueued).Seconds())
+			}
+			serviceList = append(serviceList, directoryEntry{Kind: "service", ID: svc.ID, Name: svc.Name, QueueSize: &size, WaitSeconds: &wait})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	byName := func(list []directoryEntry) []directoryEntry {
+		sort.SliceStable(list, func(i, j int) bool {
+			a, b := strings.ToLower(list[i].Name), strings.ToLower(list[j].Name)
+			return a < b || (a == b && list[i].ID < list[j].ID)
+		})
+		if list == nil {
+			list = []directoryEntry{}
+		}
+		return list
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": byName(agentList), "services": byName(serviceList)})
+	return nil
+}
+
+// notFoundIf turns a store miss into a not_found naming what was missing.
+func notFoundIf(err error, what, id string) error {
+	if errors.Is(err, adapter.ErrNotFound) {
+		return notFound("%s %s not found", what, id)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// The API's own error codes; the engine's come from adapter.Code.
+const (
+	codeUnauthorized = "unauthorized"
+	codeRateLimited  = "rate_limited"
+	codeUnavailable  = "unavailable"
+)
+
+// apiError is an error of the HTTP layer with its API code.
+type apiError struct {
+	code string
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+var (
+	errUnauthorized = &apiError{codeUnauthorized, "missing or unknown bearer token"}
+	errRateLimited  = &apiError{codeRateLimited, "too many requests for this token; retry after a second"}
+	errNoRoute      = &apiError{adapter.CodeNotFound, "no such endpoint"}
+)
+
+func forbidden(format string, args ...any) error {
+	return &apiError{adapter.CodeForbidden, fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) error {
+	return &apiError{adapter.CodeInvalidRequest, fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &apiError{adapter.CodeNotFound, fmt.Sprintf(format, args...)}
+}
+
+// statusOf is the HTTP status of each code.
+var statusOf = map[string]int{
+	codeUnauthorized:              http.StatusUnauthorized,
+	adapter.CodeForbidden:         http.StatusForbidden,
+	adapter.CodeNotFound:          http.StatusNotFound,
+	adapter.CodeInvalidRequest:    http.StatusBadRequest,
+	adapter.CodeActionNotAllowed:  http.StatusConflict,
+	adapter.CodeInvalidTransition: http.StatusConflict,
+	adapter.CodeDueByRequired:     http.StatusUnprocessableEntity,
+	adapter.CodeDueByInPast:       http.StatusUnprocessableEntity,
+	adapter.CodeTargetUnavailable: http.StatusConflict,
+	adapter.CodeConflict:          http.StatusConflict,
+	codeRateLimited:               http.StatusTooManyRequests,
+	codeUnavailable:               http.StatusServiceUnavailable,
+	adapter.CodeInternal:          http.StatusInternalServerError,
+}
+
+// Problem is an RFC 9457 problem document, the body of every error.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// codeOf returns the API code of err.
+func codeOf(err error) string {
+	var e *apiError
+	switch {
+	case errors.As(err, &e):
+		return e.code
+	case errors.Is(err, adapter.ErrStopped):
+		return codeUnavailable
+	}
+	return adapter.Code(err)
+}
+
+// problem writes err as a problem document. Internal errors are logged and
+// their detail is not shown: it may name internals.
+func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
+	code := codeOf(err)
+	status := statusOf[code]
+	detail := err.Error()
+	switch code {
+	case adapter.CodeInternal:
+		s.log.WithError(err).WithField("route", r.URL.Path).Error("request failed")
+		detail = "internal error; the server log has the cause"
+	case codeUnavailable:
+		detail = "the engine is stopping; retry on another replica or later"
+	}
+	p := Problem{Type: "urn:ctibridge:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
