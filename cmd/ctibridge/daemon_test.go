@@ -339,6 +339,19 @@ func TestDaemonScenario(t *testing.T) {
 		}
 	})
 
+	t.Run("an admin previews a mapping", func(t *testing.T) {
+		got := c.ok("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"attributes": map[string]any{"type": "Case"},
+			"Id": "500Lz00000000AAAAA", "Subject": "Broken router", "Origin": "Phone", "Type": "Problem", "Priority": "High", "IsClosed": false})
+		data, _ := json.Marshal(got)
+		require.Contains(t, string(data), `"Broken router"`)
+		require.Contains(t, string(data), `"live"`)
+		status, p := c.do("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"attributes": map[string]any{"type": "Lead"}})
+		require.Equal(t, 400, status)
+		require.Contains(t, p["detail"], `no mapping for object "Lead"`)
+		status, _ = c.do("alice", "POST", "/api/v1/admin/mapping/preview", map[string]any{})
+		require.Equal(t, 403, status)
+	})
+
 	t.Run("readyz and metrics", func(t *testing.T) {
 		res, err := http.Get(d.url() + "/readyz")
 		require.NoError(t, err)

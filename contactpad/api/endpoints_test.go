@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -575,4 +576,43 @@ func TestExportHandling(t *testing.T) {
 	for _, q := range []string{"?from=yesterday", "?format=xml", "?from=" + from + "&to=" + from, "?table=aht", "?agent=alice"} {
 		e.refused("bi", "GET", "/api/v1/export/handling"+q, nil, 400, "invalid_request")
 	}
+}
+
+func TestAdmin(t *testing.T) {
+	redriven := 0
+	e := start(t, func(o *api.Options, _ *adapter.Settings) {
+		o.Redrive = func() { redriven++ }
+		o.Preview = func(record map[string]any) (any, error) {
+			if record["attributes"] == nil {
+				return nil, fmt.Errorf("no attributes.type")
+			}
+			return map[string]any{"subject": record["Subject"]}, nil
+		}
+		o.Webhooks = func() any { return []map[string]any{{"url": "https://h.example/x", "pending": false}} }
+	})
+	e.connected("alice", contactpad.NonLive)
+	parked := &adapter.OutboxRow{InteractionID: "i1", CRMObject: "Case", CRMID: "500X", Kind: adapter.OutboxChange,
+		Payload: []byte(`{}`), State: adapter.OutboxParked, Attempts: 1, ErrorCode: "ENTITY_IS_DELETED", ErrorMessage: "entity is deleted"}
+	_, err := e.store.Update(context.Background(), []func(adapter.Tx) error{func(tx adapter.Tx) error { return tx.AppendOutbox(parked) }})
+	require.NoError(t, err)
+
+	sync := e.ok("ops", "GET", "/api/v1/admin/sync", nil)
+	require.Equal(t, 1.0, sync["parked"].(map[string]any)["count"])
+	row := sync["parked"].(map[string]any)["rows"].([]any)[0].(map[string]any)
+	require.Equal(t, "ENTITY_IS_DELETED", row["error_code"])
+	require.Positive(t, sync["pending"].(map[string]any)["count"], "the connected interaction's writebacks")
+
+	path := fmt.Sprintf("/api/v1/admin/sync/parked/%d/retry", parked.ID)
+	require.Equal(t, "pending", e.ok("ops", "POST", path, nil)["state"])
+	require.Equal(t, 1, redriven)
+	e.refused("ops", "POST", path, nil, 404, "not_found")
+	e.refused("ops", "POST", "/api/v1/admin/sync/parked/abc/retry", nil, 400, "invalid_request")
+	require.Zero(t, e.ok("ops", "GET", "/api/v1/admin/sync", nil)["parked"].(map[string]any)["count"])
+
+	got := e.ok("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"attributes": map[string]any{"type": "Case"}, "Subject": "Hi"})
+	require.Equal(t, "Hi", got["subject"])
+	e.refused("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"Subject": "Hi"}, 400, "invalid_request")
+	e.refused("ops", "POST", "/api/v1/admin/mapping/preview", nil, 400, "invalid_request")
+
+	require.Equal(t, "https://h.example/x", e.ok("ops", "GET", "/api/v1/admin/webhooks", nil)["webhooks"].([]any)[0].(map[string]any)["url"])
 }
