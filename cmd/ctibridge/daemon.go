@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -308,13 +307,11 @@ func identities(cfg *config.Config) []api.Identity {
 // previewer serves the admin mapping preview with the config's mappings.
 func previewer(ms []*mapping.Mapping) func(map[string]any) (any, error) {
 	return func(record map[string]any) (any, error) {
-		attrs, _ := record["attributes"].(map[string]any)
-		object, _ := attrs["type"].(string)
-		i := slices.IndexFunc(ms, func(m *mapping.Mapping) bool { return m.Object == object })
-		if i < 0 {
-			return nil, fmt.Errorf("no mapping for object %q (attributes.type)", object)
+		m, err := mappingFor(ms, record)
+		if err != nil {
+			return nil, err
 		}
-		return ms[i].Preview(mapping.Record(record), time.Now())
+		return m.Preview(record, time.Now())
 	}
 }
 

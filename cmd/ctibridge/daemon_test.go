@@ -192,9 +192,8 @@ func TestDaemonScenario(t *testing.T) {
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
 
-	logs := &bytes.Buffer{}
+	lw := &syncBuffer{}
 	log := logrus.New()
-	lw := &lockedWriter{w: logs}
 	log.SetOutput(lw)
 	log.SetLevel(logrus.DebugLevel)
 	log.SetFormatter(&logrus.JSONFormatter{})
@@ -373,22 +372,4 @@ func TestDaemonScenario(t *testing.T) {
 		require.NotContains(t, lw.String(), secret, "a secret reached the log")
 	}
 	require.Contains(t, lw.String(), `"msg":"ctibridge stopped"`)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}
-
-// String reads what was written so far.
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return fmt.Sprint(w.w)
 }

@@ -32,6 +32,17 @@ func loadMappings(cfg *config.Config) ([]*mapping.Mapping, error) {
 	return ms, errors.Join(errs...)
 }
 
+// mappingFor returns the mapping of the record's object (attributes.type).
+func mappingFor(ms []*mapping.Mapping, record mapping.Record) (*mapping.Mapping, error) {
+	attrs, _ := record["attributes"].(map[string]any)
+	object, _ := attrs["type"].(string)
+	i := slices.IndexFunc(ms, func(m *mapping.Mapping) bool { return m.Object == object })
+	if i < 0 {
+		return nil, fmt.Errorf("no mapping for object %q (attributes.type)", object)
+	}
+	return ms[i], nil
+}
+
 // runMapping is "ctibridge mapping preview": the interaction a CRM record
 // becomes and what the mapping writes back for sample changes.
 func runMapping(args []string, stdout, stderr io.Writer) int {
@@ -70,14 +81,12 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mapping preview: %s: not a JSON object: %v\n", *recordPath, err)
 		return 1
 	}
-	attrs, _ := record["attributes"].(map[string]any)
-	object, _ := attrs["type"].(string)
-	i := slices.IndexFunc(ms, func(m *mapping.Mapping) bool { return m.Object == object })
-	if i < 0 {
-		fmt.Fprintf(stderr, "mapping preview: %s: no mapping for object %q (attributes.type)\n", *recordPath, object)
+	m, err := mappingFor(ms, record)
+	if err != nil {
+		fmt.Fprintf(stderr, "mapping preview: %s: %v\n", *recordPath, err)
 		return 1
 	}
-	preview, err := ms[i].Preview(record, time.Now())
+	preview, err := m.Preview(record, time.Now())
 	if err != nil {
 		fmt.Fprintln(stderr, "mapping preview:", err)
 		return 1

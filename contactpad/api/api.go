@@ -165,26 +165,26 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/interactions", anyone, s.listInteractions)
 	s.api("GET /api/v1/interactions/{id}", anyone, s.getInteraction)
 	s.api("PATCH /api/v1/interactions/{id}", agents|admins, s.patchInteraction)
-	s.api("POST /api/v1/interactions/{id}/accept", agents, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/accept", agents, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.Accept{ID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/interactions/{id}/decline", agents, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/decline", agents, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		var body struct {
 			Reason string `json:"reason"`
 		}
 		err := decodeOptional(r, &body)
 		return adapter.Decline{ID: id, Agent: agent, Reason: body.Reason}, err
 	}))
-	s.api("POST /api/v1/interactions/{id}/release", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/release", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.Release{ID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/interactions/{id}/wrapup/extend", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/wrapup/extend", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.ExtendWrapUp{ID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/interactions/{id}/wrapup/finish", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/wrapup/finish", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.FinishWrapUp{ID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/interactions/{id}/abandon", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/abandon", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		var body struct {
 			Confirm bool   `json:"confirm"`
 			Reason  string `json:"reason"`
@@ -192,13 +192,13 @@ func (s *Server) routes() {
 		err := decodeOptional(r, &body)
 		return adapter.Abandon{ID: id, Agent: agent, Confirm: body.Confirm, Reason: body.Reason}, err
 	}))
-	s.api("POST /api/v1/interactions/{id}/hold", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/hold", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.Hold{ID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/interactions/{id}/retrieve", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/retrieve", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.Retrieve{ID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/interactions/{id}/defer", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/defer", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		var body struct {
 			DueBy *string `json:"due_by"`
 		}
@@ -208,7 +208,7 @@ func (s *Server) routes() {
 		due, err := parseTime("due_by", body.DueBy)
 		return adapter.Defer{ID: id, Agent: agent, DueBy: due}, err
 	}))
-	s.api("POST /api/v1/interactions/{id}/resume", agents|admins, s.interactionCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/interactions/{id}/resume", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.Resume{ID: id, Agent: agent}, decodeNone(r)
 	}))
 
@@ -225,20 +225,20 @@ func (s *Server) routes() {
 	s.api("POST /api/v1/interactions/{id}/transfers", agents|admins, s.startTransfer)
 	s.api("GET /api/v1/transfers", anyone, s.listTransfers)
 	s.api("GET /api/v1/transfers/{id}", anyone, s.getTransfer)
-	s.api("POST /api/v1/transfers/{id}/accept", agents, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/transfers/{id}/accept", agents, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.AcceptTransfer{TransferID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/transfers/{id}/decline", agents, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/transfers/{id}/decline", agents, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		var body struct {
 			Reason string `json:"reason"`
 		}
 		err := decodeOptional(r, &body)
 		return adapter.DeclineTransfer{TransferID: id, Agent: agent, Reason: body.Reason}, err
 	}))
-	s.api("POST /api/v1/transfers/{id}/complete", agents|admins, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/transfers/{id}/complete", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.CompleteTransfer{TransferID: id, Agent: agent}, decodeNone(r)
 	}))
-	s.api("POST /api/v1/transfers/{id}/cancel", agents|admins, s.transferCommand(func(r *http.Request, id, agent string) (adapter.Command, error) {
+	s.api("POST /api/v1/transfers/{id}/cancel", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.CancelTransfer{TransferID: id, Agent: agent}, decodeNone(r)
 	}))
 

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -253,8 +251,9 @@ func (s *Server) mustBe(ctx context.Context, id string, want contactpad.Status, 
 	})
 }
 
-// interactionCommand serves an action on the interaction named in the path.
-func (s *Server) interactionCommand(build func(r *http.Request, id, agent string) (adapter.Command, error)) func(http.ResponseWriter, *http.Request, *Identity) error {
+// command serves an action on the interaction, transfer or consult named
+// in the path.
+func (s *Server) command(build func(r *http.Request, id, agent string) (adapter.Command, error)) func(http.ResponseWriter, *http.Request, *Identity) error {
 	return func(w http.ResponseWriter, r *http.Request, id *Identity) error {
 		cmd, err := build(r, r.PathValue("id"), id.agent())
 		if err != nil {
@@ -367,16 +366,6 @@ func e164(n string) bool {
 		}
 	}
 	return true
-}
-
-func (s *Server) transferCommand(build func(r *http.Request, id, agent string) (adapter.Command, error)) func(http.ResponseWriter, *http.Request, *Identity) error {
-	return func(w http.ResponseWriter, r *http.Request, id *Identity) error {
-		cmd, err := build(r, r.PathValue("id"), id.agent())
-		if err != nil {
-			return err
-		}
-		return s.apply(w, r, cmd, http.StatusOK)
-	}
 }
 
 func (s *Server) consultCommand(build func(id, agent string) adapter.Command) func(http.ResponseWriter, *http.Request, *Identity) error {
@@ -537,16 +526,5 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 		return list
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"agents": byName(agentList), "services": byName(serviceList)})
-	return nil
-}
-
-// notFoundIf turns a store miss into a not_found naming what was missing.
-func notFoundIf(err error, what, id string) error {
-	if errors.Is(err, adapter.ErrNotFound) {
-		return notFound("%s %s not found", what, id)
-	}
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", what, id, err)
-	}
 	return nil
 }
