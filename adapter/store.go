@@ -27,6 +27,16 @@ type Store interface {
 	Close() error
 }
 
+// UpdateOne runs fn in its own Update and returns its error or the
+// transaction's.
+func UpdateOne(ctx context.Context, s Store, fn func(Tx) error) error {
+	errs, err := s.Update(ctx, []func(Tx) error{fn})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
 // Tx reads and writes the store inside one Update or View. Lookups of a
 // missing row return an error wrapping ErrNotFound. Returned values are
 // copies the caller may change; they reach the store only through a Put.

@@ -133,9 +133,9 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 			return ctx.Err()
 		}
 		if next != since {
-			if _, err := e.store.Update(ctx, []func(Tx) error{func(tx Tx) error {
+			if err := UpdateOne(ctx, e.store, func(tx Tx) error {
 				return tx.SetWatermark(src.Name(), next)
-			}}); err != nil {
+			}); err != nil {
 				return fmt.Errorf("store watermark of %s: %w", src.Name(), err)
 			}
 		}
@@ -176,11 +176,11 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 	opts = opts.withDefaults()
 	now := e.now().UTC()
 	var rows []OutboxRow
-	if _, err := e.store.Update(ctx, []func(Tx) error{func(tx Tx) error {
+	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
 		rows, err = tx.ClaimOutbox(now, now.Add(opts.Lease), opts.BatchRows)
 		return err
-	}}); err != nil || len(rows) == 0 {
+	}); err != nil || len(rows) == 0 {
 		return 0, err
 	}
 	errs := sink.Write(ctx, rows)
@@ -209,11 +209,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 		}
 	}
 	// Settle even when ctx is done: the writes happened.
-	finished, err := e.store.Update(context.WithoutCancel(ctx), []func(Tx) error{func(tx Tx) error { return tx.FinishOutbox(rows) }})
-	if err == nil {
-		err = finished[0]
-	}
-	if err != nil {
+	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return tx.FinishOutbox(rows) }); err != nil {
 		return len(rows), fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)

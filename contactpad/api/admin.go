@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -51,13 +50,9 @@ func (s *Server) retryParked(w http.ResponseWriter, r *http.Request, id *Identit
 	if err != nil || rowID <= 0 {
 		return invalid("outbox row id %q: want a positive integer", r.PathValue("id"))
 	}
-	errs, err := s.store.Update(r.Context(), []func(adapter.Tx) error{func(tx adapter.Tx) error {
+	if err := adapter.UpdateOne(r.Context(), s.store, func(tx adapter.Tx) error {
 		return tx.RetryParked(rowID)
-	}})
-	if err == nil {
-		err = errors.Join(errs...)
-	}
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	s.log.WithField("outbox_row", rowID).WithField("admin", id.Name).Info("parked writeback re-driven")
