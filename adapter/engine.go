@@ -237,6 +237,15 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	}
 }
 
+// WakeWriteback makes RunWriteback claim at once, as after a commit that
+// wrote outbox rows: an admin re-drove a parked row, say.
+func (e *Engine) WakeWriteback() {
+	select {
+	case e.written <- struct{}{}:
+	default:
+	}
+}
+
 // tick returns the time of the next command: now, in UTC without a
 // monotonic reading (as the store keeps it), and strictly after the
 // previous command's, so that commands sharing a transaction or an instant

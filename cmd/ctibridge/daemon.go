@@ -132,6 +132,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		Preview:        previewer(ms),
 		Webhooks:       func() any { return d.hooks.Status() },
 		Ready:          d.crm.ready,
+		Redrive:        d.engine.WakeWriteback,
 		Panel:          o.Panel,
 		Registry:       reg,
 		Logger:         log,
