@@ -13,11 +13,13 @@ import (
 )
 
 // interactionView is an interaction as the API shows it: its fields, the
-// actions allowed now, and on a single GET its audit trail and open
-// transfers and consults.
+// actions allowed now, every action of its media type with the reason it
+// is disabled, and on a single GET its audit trail and open transfers and
+// consults.
 type interactionView struct {
 	*contactpad.Interaction
 	Capabilities []contactpad.Action     `json:"capabilities"`
+	Actions      []actionState           `json:"actions"`
 	Audit        []contactpad.AuditEntry `json:"audit,omitempty"`
 	Transfers    []*contactpad.Transfer  `json:"transfers,omitempty"`
 	Consults     []*contactpad.Consult   `json:"consults,omitempty"`
@@ -28,7 +30,7 @@ func (s *Server) view(i *contactpad.Interaction) interactionView {
 	if caps == nil {
 		caps = []contactpad.Action{}
 	}
-	return interactionView{Interaction: i, Capabilities: caps}
+	return interactionView{Interaction: i, Capabilities: caps, Actions: actionStates(s.settings.Matrix, i, caps)}
 }
 
 // me is the caller: for an agent its presence, capacity and load.
@@ -84,14 +86,26 @@ func (s *Server) setPresence(w http.ResponseWriter, r *http.Request, id *Identit
 	return nil
 }
 
+// maxList is the most interactions one list returns.
+const maxList = 5000
+
 // listInteractions lists an agent's own interactions (admins and
-// integrations: all), by folder and status, oldest first.
+// integrations: all), by folder and status, oldest first, or with
+// order=newest the most recently changed first (the panel's History).
 func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	q := r.URL.Query()
 	for key := range q {
-		if key != "folder" && key != "status" && key != "limit" {
-			return invalid("unknown query parameter %q (want folder, status, limit)", key)
+		if key != "folder" && key != "status" && key != "limit" && key != "order" {
+			return invalid("unknown query parameter %q (want folder, status, limit, order)", key)
 		}
+	}
+	newest := false
+	switch order := q.Get("order"); order {
+	case "", "oldest":
+	case "newest":
+		newest = true
+	default:
+		return invalid("order %q: want oldest or newest", order)
 	}
 	f := adapter.InteractionFilter{Owner: id.agent(), Limit: 500}
 	if folder := q.Get("folder"); folder != "" {
@@ -122,10 +136,16 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 5000 {
-			return invalid("limit %q: want 1 to 5000", v)
+		if err != nil || n < 1 || n > maxList {
+			return invalid("limit %q: want 1 to %d", v, maxList)
 		}
 		f.Limit = n
+	}
+	limit := f.Limit
+	if newest {
+		// The store lists oldest first: read up to maxList and keep the
+		// newest.
+		f.Limit = maxList
 	}
 	var list []*contactpad.Interaction
 	if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
@@ -134,6 +154,10 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		return err
 	}); err != nil {
 		return err
+	}
+	if newest {
+		slices.SortStableFunc(list, func(a, b *contactpad.Interaction) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+		list = list[:min(len(list), limit)]
 	}
 	out := make([]interactionView, 0, len(list))
 	for _, i := range list {
