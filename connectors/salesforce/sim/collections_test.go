@@ -210,3 +210,33 @@ func TestCollectionUpsertDeleteRetrieve(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, raw.StatusCode)
 
 }
+
+func TestWritesCountsEachCreateAndUpdate(t *testing.T) {
+	e := newEnv(t, Options{})
+	require.NoError(t, e.org.Seed(DefaultSeed()))
+	seeded := "500Sd0000000001IAA"
+	require.Empty(t, e.org.Writes("Case"), "Seed's inserts are not writes")
+	e.org.Faults().LockRows(1, "500Sd0000000002IAA")
+	var res []saveResultJSON
+	e.callJSON(http.MethodPatch, "/composite/sobjects/", map[string]any{"allOrNone": false, "records": []any{
+		caseRecord(map[string]any{"Id": seeded, "Ctibridge_Status__c": "open"}),
+		caseRecord(map[string]any{"Id": "500Sd0000000002IAA", "Ctibridge_Status__c": "open"}),
+	}}, http.StatusOK, &res)
+	require.False(t, res[1].Success, "a refused write does not count")
+	upsert := func() {
+		var r []saveResultJSON
+		e.callJSON(http.MethodPatch, "/composite/sobjects/Task/Ctibridge_Audit_Id__c", map[string]any{"allOrNone": false,
+			"records": []any{map[string]any{"attributes": map[string]any{"type": "Task"}, "Ctibridge_Audit_Id__c": "a-1",
+				"Subject": "audit", "WhatId": seeded}}}, http.StatusOK, &r)
+		require.True(t, r[0].Success, "%+v", r)
+	}
+	upsert()
+	require.Equal(t, map[string]int{"500Sd0000000001IAA": 1}, e.org.Writes("Case"))
+	tasks := e.org.Writes("Task")
+	require.Len(t, tasks, 1)
+	upsert()
+	for id := range tasks {
+		require.Equal(t, 2, e.org.Writes("Task")[id], "an upsert that finds its record is an update")
+	}
+	require.Nil(t, e.org.Writes("NoSuchObject"))
+}

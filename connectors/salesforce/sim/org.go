@@ -219,6 +219,28 @@ func (o *Org) Records(sobject string) []map[string]any {
 	return out
 }
 
+// Writes returns, for each live record of an object that has been written
+// since Seed, how many creates and updates it has had: 1 for a record
+// created once and never changed, one more for every update (an upsert that
+// finds its record is an update). Seed's inserts do not count, so a seeded
+// record shows only its updates; writes that a rollback undid do not count.
+// Clients use it to check that each write arrived exactly once.
+func (o *Org) Writes(sobject string) map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	obj := o.schema.object(sobject)
+	if obj == nil {
+		return nil
+	}
+	out := map[string]int{}
+	for id, r := range o.tableFor(obj).rows {
+		if !r.deleted && r.writes > 0 {
+			out[id] = r.writes
+		}
+	}
+	return out
+}
+
 // Seed inserts records as they are, bypassing field-level security: a seed
 // record may set its Id and system fields such as CreatedDate. Each record
 // names its type in "attributes": {"type": ...}. Seed inserts all records or,

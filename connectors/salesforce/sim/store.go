@@ -18,6 +18,9 @@ type row struct {
 	id      string
 	deleted bool
 	vals    map[string]any
+	// writes counts the creates and updates through the API (not Seed)
+	// that the record has had, for Org.Writes.
+	writes int
 }
 
 func (r *row) clone() *row {
@@ -505,6 +508,9 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 	}
 	derive(obj, merged, now)
 	r := &row{obj: obj, id: id, vals: merged}
+	if !w.seeding {
+		r.writes = 1
+	}
 	t.rows[id] = r
 	t.order = append(t.order, id)
 	t.index(r)
@@ -540,6 +546,7 @@ func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) 
 	w.tx.save(t, r.id, r)
 	t.unindex(r)
 	r.vals = merged
+	r.writes++
 	t.index(r)
 	return nil
 }
