@@ -1,0 +1,39 @@
+package postgres
+
+import (
+	"fmt"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+func (t *tx) Counts() (adapter.Counts, error) {
+	c := adapter.Counts{Interactions: map[contactpad.Status]int{}, Outbox: map[adapter.OutboxState]int{}}
+	if err := countBy(t, sqlCountInteractions, c.Interactions); err != nil {
+		return adapter.Counts{}, fmt.Errorf("count interactions: %w", err)
+	}
+	if err := countBy(t, sqlCountOutbox, c.Outbox); err != nil {
+		return adapter.Counts{}, fmt.Errorf("count outbox rows: %w", err)
+	}
+	return c, nil
+}
+
+// countBy runs a "SELECT key, COUNT(*) ... GROUP BY key" statement into into.
+func countBy[K ~string](t *tx, sql string, into map[K]int) error {
+	rows, err := t.query(sql)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key string
+			n   int64
+		)
+		if err := rows.Scan(&key, &n); err != nil {
+			return err
+		}
+		into[K(key)] = int(n)
+	}
+	return rows.Err()
+}

@@ -1,0 +1,324 @@
+package postgres
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// The append-only tables: audit, events and the outbox.
+
+func (t *tx) AppendAudit(a *contactpad.AuditEntry) error {
+	var e encoder
+	args := [...]any{
+		a.ID, a.InteractionID, e.time("at", a.At), a.Actor, a.Action, a.Category,
+		string(a.FromStatus), string(a.ToStatus), a.Message, e.json("data", a.Data, a.Data == nil),
+	}
+	if e.err != nil {
+		return fmt.Errorf("append audit of %s: %w", a.InteractionID, e.err)
+	}
+	if _, err := t.exec(sqlAppendAudit, args[:]...); err != nil {
+		return fmt.Errorf("append audit of %s: %w", a.InteractionID, err)
+	}
+	return nil
+}
+
+func (t *tx) Audit(interactionID string) ([]contactpad.AuditEntry, error) {
+	rows, err := t.query(sqlAudit, interactionID)
+	if err != nil {
+		return nil, fmt.Errorf("audit of %s: %w", interactionID, err)
+	}
+	entries, err := scanAll(rows, scanAudit)
+	if err != nil {
+		return nil, fmt.Errorf("audit of %s: %w", interactionID, err)
+	}
+	return entries, nil
+}
+
+// AuditBetween walks the audit_at index from the later of from and after.
+// The zero time is before minTime, so a zero from (and a zero cursor)
+// encodes as the smallest int64: open below.
+func (t *tx) AuditBetween(from, to time.Time, after adapter.AuditCursor, limit int) ([]contactpad.AuditEntry, adapter.AuditCursor, error) {
+	startAt, startSeq := boundTime(from), int64(math.MinInt64)
+	if at := boundTime(after.At); at > startAt || (at == startAt && after.Seq > startSeq) {
+		startAt, startSeq = at, after.Seq
+	}
+	end := int64(math.MaxInt64)
+	if !to.IsZero() {
+		end = boundTime(to)
+	}
+	rows, err := t.query(sqlAuditBetween, startAt, startSeq, end, sqlLimit(limit))
+	if err != nil {
+		return nil, after, fmt.Errorf("audit between %s and %s: %w", from, to, err)
+	}
+	next := after
+	entries, err := scanAll(rows, func(sc pgx.Row) (contactpad.AuditEntry, error) {
+		var seq int64
+		a, err := scanAudit(seqScanner{sc, &seq})
+		next = adapter.AuditCursor{At: a.At, Seq: seq}
+		return a, err
+	})
+	if err != nil {
+		return nil, after, fmt.Errorf("audit between %s and %s: %w", from, to, err)
+	}
+	return entries, next, nil
+}
+
+// seqScanner scans a leading seq column into seq and hands the rest on.
+type seqScanner struct {
+	sc  pgx.Row
+	seq *int64
+}
+
+func (s seqScanner) Scan(dest ...any) error {
+	return s.sc.Scan(append([]any{s.seq}, dest...)...)
+}
+
+// scanAudit reads the columns of auditColumns.
+func scanAudit(sc pgx.Row) (contactpad.AuditEntry, error) {
+	var (
+		a                    contactpad.AuditEntry
+		fromStatus, toStatus string
+		at                   *int64
+		data                 *string
+	)
+	if err := sc.Scan(&a.ID, &a.InteractionID, &at, &a.Actor, &a.Action, &a.Category,
+		&fromStatus, &toStatus, &a.Message, &data); err != nil {
+		return a, err
+	}
+	var d decoder
+	a.At = timeOf(at)
+	a.FromStatus, a.ToStatus = contactpad.Status(fromStatus), contactpad.Status(toStatus)
+	d.json("data", data, &a.Data)
+	if d.err != nil {
+		return a, fmt.Errorf("audit entry %s: %w", a.ID, d.err)
+	}
+	return a, nil
+}
+
+// AppendEvent stores the whole event as JSON, its Audience (which the
+// event's JSON leaves out) in a column of its own, and sets e.Seq from the
+// events sequence. e.At is stored in UTC.
+func (t *tx) AppendEvent(e *adapter.Event) error {
+	if !t.writable {
+		return fmt.Errorf("append event %s: %w", e.Type, errReadOnly)
+	}
+	var enc encoder
+	stored := *e
+	stored.Seq = 0
+	stored.At = e.At.UTC()
+	payload, err := json.Marshal(&stored)
+	if err != nil {
+		return fmt.Errorf("append event %s: %w", e.Type, err)
+	}
+	args := [...]any{
+		string(e.Type), enc.time("at", e.At), eventInteractionID(e),
+		enc.json("audience", e.Audience, e.Audience == nil), string(payload),
+	}
+	if enc.err != nil {
+		return fmt.Errorf("append event %s: %w", e.Type, enc.err)
+	}
+	var seq int64
+	if err := t.queryRow(sqlAppendEvent, args[:]...).Scan(&seq); err != nil {
+		return fmt.Errorf("append event %s: %w", e.Type, err)
+	}
+	e.Seq, t.seq = seq, seq
+	return nil
+}
+
+// eventInteractionID is the interaction an event is about, if any.
+func eventInteractionID(e *adapter.Event) string {
+	switch {
+	case e.Interaction != nil:
+		return e.Interaction.ID
+	case e.Transfer != nil:
+		return e.Transfer.InteractionID
+	case e.Consult != nil:
+		return e.Consult.InteractionID
+	}
+	return ""
+}
+
+func (t *tx) EventsAfter(after int64, limit int) ([]adapter.Event, error) {
+	rows, err := t.query(sqlEventsAfter, after, sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("events after %d: %w", after, err)
+	}
+	events, err := scanAll(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("events after %d: %w", after, err)
+	}
+	return events, nil
+}
+
+func (t *tx) LastEventSeq() (int64, error) {
+	var seq int64
+	if err := t.queryRow(sqlLastEventSeq).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return seq, nil
+}
+
+// scanEvent reads seq, audience and payload.
+func scanEvent(sc pgx.Row) (adapter.Event, error) {
+	var (
+		e        adapter.Event
+		seq      int64
+		payload  string
+		audience *string
+	)
+	if err := sc.Scan(&seq, &audience, &payload); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal([]byte(payload), &e); err != nil {
+		return e, fmt.Errorf("event %d: %w", seq, err)
+	}
+	var d decoder
+	d.json("audience", audience, &e.Audience)
+	if d.err != nil {
+		return e, fmt.Errorf("event %d: %w", seq, d.err)
+	}
+	e.Seq = seq
+	return e, nil
+}
+
+// AppendOutbox stores the row in state pending unless r.State says
+// otherwise, and sets r.ID (and r.State) as stored.
+func (t *tx) AppendOutbox(r *adapter.OutboxRow) error {
+	if !t.writable {
+		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, errReadOnly)
+	}
+	state := r.State
+	if state == "" {
+		state = adapter.OutboxPending
+	}
+	var e encoder
+	var payload any
+	if r.Payload != nil {
+		payload = string(r.Payload)
+	}
+	args := [...]any{
+		r.InteractionID, r.CRMObject, r.CRMID, string(r.Kind), payload, string(state), int64(r.Attempts),
+		r.ErrorCode, r.ErrorMessage, e.time("created_at", r.CreatedAt), unixOrZero(r.NextAttemptAt), unixOrZero(r.LeaseUntil),
+	}
+	if e.err != nil {
+		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, e.err)
+	}
+	var id int64
+	if err := t.queryRow(sqlAppendOutbox, args[:]...).Scan(&id); err != nil {
+		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, err)
+	}
+	r.ID, r.State = id, state
+	return nil
+}
+
+func (t *tx) Outbox(state adapter.OutboxState, limit int) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(sqlOutbox, string(state), sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list %s outbox rows: %w", state, err)
+	}
+	rs, err := scanAll(rows, scanOutbox)
+	if err != nil {
+		return nil, fmt.Errorf("list %s outbox rows: %w", state, err)
+	}
+	return rs, nil
+}
+
+// scanOutbox reads id and the columns of outboxColumns.
+func scanOutbox(sc pgx.Row) (adapter.OutboxRow, error) {
+	var (
+		r                       adapter.OutboxRow
+		kind, state             string
+		payload                 *string
+		created                 *int64
+		nextAttempt, leaseUntil int64
+	)
+	if err := sc.Scan(&r.ID, &r.InteractionID, &r.CRMObject, &r.CRMID, &kind, &payload, &state, &r.Attempts,
+		&r.ErrorCode, &r.ErrorMessage, &created, &nextAttempt, &leaseUntil); err != nil {
+		return r, err
+	}
+	r.Kind = adapter.OutboxKind(kind)
+	r.State = adapter.OutboxState(state)
+	if payload != nil {
+		r.Payload = json.RawMessage(*payload)
+	}
+	r.CreatedAt = timeOf(created)
+	r.NextAttemptAt, r.LeaseUntil = fromUnixOrZero(nextAttempt), fromUnixOrZero(leaseUntil)
+	return r, nil
+}
+
+// ClaimOutbox leases the claimable rows in one statement (see
+// sqlClaimOutbox) and returns them by ID.
+func (t *tx) ClaimOutbox(now, leaseUntil time.Time, limit int) ([]adapter.OutboxRow, error) {
+	if !t.writable {
+		return nil, fmt.Errorf("claim outbox rows: %w", errReadOnly)
+	}
+	rows, err := t.query(sqlClaimOutbox, unixOrZero(now), unixOrZero(leaseUntil), sqlLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	claimed, err := scanAll(rows, scanOutbox)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	slices.SortFunc(claimed, func(a, b adapter.OutboxRow) int { return cmp.Compare(a.ID, b.ID) })
+	return claimed, nil
+}
+
+func (t *tx) FinishOutbox(rows []adapter.OutboxRow) error {
+	for _, r := range rows {
+		var err error
+		switch r.State {
+		case adapter.OutboxDone:
+			_, err = t.exec(sqlDeleteOutbox, r.ID)
+		case adapter.OutboxPending, adapter.OutboxParked:
+			_, err = t.exec(sqlSettleOutbox, r.ID, string(r.State), int64(r.Attempts), unixOrZero(r.NextAttemptAt),
+				r.ErrorCode, r.ErrorMessage)
+		default:
+			err = fmt.Errorf("cannot finish in state %q", r.State)
+		}
+		if err != nil {
+			return fmt.Errorf("finish outbox row %d: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) RetryParked(id int64) error {
+	tag, err := t.exec(sqlRetryParked, id)
+	if err != nil {
+		return fmt.Errorf("retry outbox row %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("parked outbox row %d: %w", id, adapter.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) Watermark(source string) (string, error) {
+	var value string
+	err := t.queryRow(sqlWatermark, source).Scan(&value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("watermark of %s: %w", source, err)
+	}
+	return value, nil
+}
+
+func (t *tx) SetWatermark(source, value string) error {
+	if _, err := t.exec(sqlSetWatermark, source, value); err != nil {
+		return fmt.Errorf("set watermark of %s: %w", source, err)
+	}
+	return nil
+}

@@ -1,0 +1,317 @@
+// Package postgres is the adapter.Store that several ctibridge replicas
+// share: one PostgreSQL database (or one schema of it), through pgx.
+//
+// Every Update is one transaction that first takes a transaction-level
+// advisory lock of the store (pg_advisory_xact_lock), so Updates serialise
+// with each other in this process and in every other replica, exactly as
+// the Store contract says: the engine reads state inside the transaction
+// and decides on it (routing reads the candidates' load, then offers), and
+// no two replicas can decide on the same state at once, so an interaction
+// is never assigned twice and an agent never over capacity. Group commit
+// (many commands per Update) amortises the lock and the commit's fsync.
+// The lock also makes event seqs (a sequence taken under it) increase in
+// commit order, so a reader paging with EventsAfter never skips an event
+// that commits later with a lower seq. Each fn of an Update runs in its own
+// savepoint.
+//
+// A View is a READ ONLY REPEATABLE READ transaction: one snapshot, which a
+// running Update neither blocks nor changes (MVCC).
+//
+// Outbox rows are claimed with FOR UPDATE SKIP LOCKED under a lease (see
+// adapter.Tx.ClaimOutbox): a replica that dies holding claims leaves them
+// to the others once the lease expires. A timer fires in the same
+// transaction that deletes its row (Tx.TakeTimer), so a replica that dies
+// mid-fire leaves the timer armed for another, and a timer fires once.
+//
+// After a commit that appended events, the store NOTIFYs a channel of its
+// own with the last seq; Listen lets a replica hear what the others
+// committed (to wake its event streams and webhooks).
+//
+// The schema lives in migrations/ (the tables of the SQLite store) and is
+// applied by Open. The store uses the first schema of the connection's
+// search_path, so one database can hold several stores (tests do); the
+// lock and the channel are per schema. In the list methods of adapter.Tx, a
+// limit <= 0 means no limit, and an empty list is returned as an empty,
+// non-nil slice.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// Connection settings the store sets unless the DSN does.
+var defaultRuntimeParams = map[string]string{
+	"application_name": "ctibridge",
+	// A replica that stops answering (paused, partitioned) while it holds
+	// the write lock would stall every replica until TCP gives up; the
+	// server ends such a session after this long instead (ms).
+	"idle_in_transaction_session_timeout": "30000",
+}
+
+// errClosed is returned by every call after Close.
+var errClosed = errors.New("postgres store is closed")
+
+// Store is an adapter.Store in a PostgreSQL schema. It is safe for
+// concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string
+	// lockKey is the advisory lock that serialises Updates; channel is
+	// the NOTIFY channel of committed events. Both derive from the schema.
+	lockKey int64
+	channel string
+	// begin starts an Update: the transaction, its lock and the first
+	// fn's savepoint, in one round trip.
+	begin  string
+	closed atomic.Bool
+	done   chan struct{} // closed by Close: stops Listen
+}
+
+var _ adapter.Store = (*Store)(nil)
+
+// Open connects to the database of dsn (a PostgreSQL connection string, a
+// URL or key=value pairs, with pgxpool's pool_* settings), and applies the
+// schema migrations it does not have yet to the first schema of the
+// search_path, which must exist. Errors never quote the DSN.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	s := &Store{pool: pool, done: make(chan struct{})}
+	if err := s.open(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	return s, nil
+}
+
+// ParseDSN checks a connection string and returns the pool configuration
+// the store uses. Its error says what is wrong without quoting the string,
+// which may hold a password.
+func ParseDSN(dsn string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgconn's message quotes the string (its password redacted, as
+		// far as it can tell) and a URL parser's quotes it whole.
+		return nil, errors.New("store.dsn is not a valid PostgreSQL connection string (URL or key=value pairs)")
+	}
+	for k, v := range defaultRuntimeParams {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
+	return cfg, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	var schema *string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
+	if schema == nil {
+		return errors.New("no schema of the search_path exists")
+	}
+	s.schema = *schema
+	h := fnv.New64a()
+	h.Write([]byte("ctibridge store " + s.schema))
+	s.lockKey = int64(h.Sum64())
+	s.channel = "ctibridge_events_" + strconv.FormatUint(h.Sum64(), 16)
+	s.begin = fmt.Sprintf(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d); SAVEPOINT fn`, s.lockKey)
+	return migrate(ctx, s.pool, s.lockKey)
+}
+
+// Schema is the schema the store lives in.
+func (s *Store) Schema() string { return s.schema }
+
+// Update runs every fn in one transaction, each in its own savepoint: a fn
+// that returns an error is rolled back to its savepoint, so it leaves
+// nothing, and its error is errs[i]; the others commit together. The
+// transaction holds the store's advisory lock from its first statement, so
+// it sees every Update committed before it, by any replica, and none
+// commits meanwhile. If the transaction fails (connection lost, ctx done,
+// commit refused), err is non-nil, errs is nil and nothing is applied. A
+// panic in a fn rolls the whole transaction back and is then re-raised.
+//
+// Statements of fns run with ctx: canceling it fails the running
+// statement, the fn sees the error, and the transaction rolls back.
+func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs []error, err error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	errs = make([]error, len(fns))
+	if len(fns) == 0 {
+		return errs, nil
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin update: %w", err)
+	}
+	// The pool closes a connection released inside a transaction, which
+	// ends the transaction on the server if the rollback below could not.
+	defer conn.Release()
+	committed := false
+	defer func() {
+		if !committed {
+			rollback(ctx, conn.Conn())
+		}
+	}()
+
+	c := conn.Conn()
+	if _, err := c.Exec(ctx, s.begin); err != nil {
+		return nil, fmt.Errorf("begin update: %w", err)
+	}
+	t := &tx{ctx: ctx, q: c, writable: true}
+	var lastSeq int64
+	for i, fn := range fns {
+		if i > 0 {
+			if _, err := c.Exec(ctx, `RELEASE SAVEPOINT fn; SAVEPOINT fn`); err != nil {
+				return nil, fmt.Errorf("update: savepoint for fn %d: %w", i, err)
+			}
+		}
+		t.seq = 0
+		if errs[i] = fn(t); errs[i] != nil {
+			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT fn`); err != nil {
+				return nil, fmt.Errorf("update: roll back fn %d (%v): %w", i, errs[i], err)
+			}
+		} else if t.seq > 0 {
+			lastSeq = t.seq
+		}
+	}
+	commit := `RELEASE SAVEPOINT fn; COMMIT`
+	if lastSeq > 0 {
+		// A notification is delivered at commit, and only then.
+		commit = fmt.Sprintf(`RELEASE SAVEPOINT fn; NOTIFY %s, '%d'; COMMIT`, s.channel, lastSeq)
+	}
+	tag, err := c.Exec(ctx, commit)
+	if err != nil {
+		return nil, fmt.Errorf("commit update: %w", err)
+	}
+	if tag.String() != "COMMIT" || c.PgConn().TxStatus() != 'I' {
+		// COMMIT of a failed transaction answers ROLLBACK, without an error.
+		return nil, fmt.Errorf("commit update: rolled back (%s)", tag)
+	}
+	committed = true
+	return errs, nil
+}
+
+// rollback ends the connection's transaction, if any. It runs even when
+// ctx is done; if it fails, releasing the connection closes it.
+func rollback(ctx context.Context, c *pgx.Conn) {
+	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = c.Exec(ctx, `ROLLBACK`)
+}
+
+// View runs fn in a read-only REPEATABLE READ transaction and returns fn's
+// error. Its snapshot is taken at the first read.
+func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("begin view: %w", err)
+	}
+	// A read-only transaction has nothing to commit.
+	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
+	return fn(&tx{ctx: ctx, q: ptx})
+}
+
+// Close stops new Updates and Views, ends Listen, and closes the
+// connections once the ones in use are released. Calls after Close, Close
+// included, fail.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return errClosed
+	}
+	close(s.done)
+	s.pool.Close()
+	return nil
+}
+
+// querier is what a tx runs statements on: the Update's connection or the
+// View's pgx.Tx.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// tx is the adapter.Tx of one Update or View.
+type tx struct {
+	ctx      context.Context
+	q        querier
+	writable bool
+	// seq is the last event seq the running fn appended.
+	seq int64
+}
+
+var _ adapter.Tx = (*tx)(nil)
+
+// errReadOnly is returned by a write inside View.
+var errReadOnly = errors.New("write in a read-only view")
+
+// exec runs a write.
+func (t *tx) exec(sql string, args ...any) (pgconn.CommandTag, error) {
+	if !t.writable {
+		return pgconn.CommandTag{}, errReadOnly
+	}
+	return t.q.Exec(t.ctx, sql, args...)
+}
+
+func (t *tx) query(sql string, args ...any) (pgx.Rows, error) {
+	return t.q.Query(t.ctx, sql, args...)
+}
+
+func (t *tx) queryRow(sql string, args ...any) pgx.Row {
+	return t.q.QueryRow(t.ctx, sql, args...)
+}
+
+// notFound wraps adapter.ErrNotFound, naming what was looked up.
+func notFound(what, id string) error {
+	return fmt.Errorf("%s %s: %w", what, id, adapter.ErrNotFound)
+}
+
+// scanAll reads every row with scan and closes rows. The list is never nil,
+// so it encodes to JSON as [] when empty.
+func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := make([]T, 0)
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL refusing a duplicate key.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+func (t *tx) Transfer(id string) (*contactpad.Transfer, error) {
+	tr, err := scanTransfer(t.queryRow(sqlTransfer, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("transfer", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get transfer %s: %w", id, err)
+	}
+	return tr, nil
+}
+
+func (t *tx) PutTransfer(tr *contactpad.Transfer) error {
+	var e encoder
+	args := [...]any{
+		tr.ID, tr.InteractionID, string(tr.Mode), tr.Target.Agent, tr.Target.Service, tr.Target.Number,
+		tr.Note, string(tr.Status), tr.FailedReason, tr.DeclineReason, tr.Initiator, tr.Assignee,
+		e.timePtr("expires_at", tr.ExpiresAt), e.time("created_at", tr.CreatedAt), e.time("updated_at", tr.UpdatedAt),
+	}
+	if e.err != nil {
+		return fmt.Errorf("put transfer %s: %w", tr.ID, e.err)
+	}
+	if _, err := t.exec(sqlPutTransfer, args[:]...); err != nil {
+		return fmt.Errorf("put transfer %s: %w", tr.ID, err)
+	}
+	return nil
+}
+
+func (t *tx) OpenTransfers(f adapter.TransferFilter) ([]*contactpad.Transfer, error) {
+	rows, err := t.query(sqlOpenTransfers, f.InteractionID, f.Assignee, f.Undelivered)
+	if err != nil {
+		return nil, fmt.Errorf("list open transfers: %w", err)
+	}
+	trs, err := scanAll(rows, scanTransfer)
+	if err != nil {
+		return nil, fmt.Errorf("list open transfers: %w", err)
+	}
+	return trs, nil
+}
+
+// scanTransfer reads the columns of transferColumns.
+func scanTransfer(sc pgx.Row) (*contactpad.Transfer, error) {
+	var (
+		tr                          contactpad.Transfer
+		mode, status                string
+		expiresAt, created, updated *int64
+	)
+	if err := sc.Scan(&tr.ID, &tr.InteractionID, &mode, &tr.Target.Agent, &tr.Target.Service, &tr.Target.Number,
+		&tr.Note, &status, &tr.FailedReason, &tr.DeclineReason, &tr.Initiator, &tr.Assignee,
+		&expiresAt, &created, &updated); err != nil {
+		return nil, err
+	}
+	tr.Mode = contactpad.TransferMode(mode)
+	tr.Status = contactpad.TransferStatus(status)
+	tr.ExpiresAt = timePtrOf(expiresAt)
+	tr.CreatedAt = timeOf(created)
+	tr.UpdatedAt = timeOf(updated)
+	return &tr, nil
+}
+
+func (t *tx) Consult(id string) (*contactpad.Consult, error) {
+	c, err := scanConsult(t.queryRow(sqlConsult, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("consult", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get consult %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func (t *tx) PutConsult(c *contactpad.Consult) error {
+	var e encoder
+	args := [...]any{
+		c.ID, c.InteractionID, c.Initiator, c.Target.Agent, c.Target.Service, c.Target.Number,
+		string(c.Status), c.EndedReason,
+		e.timePtr("expires_at", c.ExpiresAt), e.time("created_at", c.CreatedAt), e.time("updated_at", c.UpdatedAt),
+	}
+	if e.err != nil {
+		return fmt.Errorf("put consult %s: %w", c.ID, e.err)
+	}
+	if _, err := t.exec(sqlPutConsult, args[:]...); err != nil {
+		return fmt.Errorf("put consult %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (t *tx) OpenConsults(interactionID string) ([]*contactpad.Consult, error) {
+	rows, err := t.query(sqlOpenConsults, interactionID)
+	if err != nil {
+		return nil, fmt.Errorf("list open consults of %s: %w", interactionID, err)
+	}
+	cs, err := scanAll(rows, scanConsult)
+	if err != nil {
+		return nil, fmt.Errorf("list open consults of %s: %w", interactionID, err)
+	}
+	return cs, nil
+}
+
+// scanConsult reads the columns of consultColumns.
+func scanConsult(sc pgx.Row) (*contactpad.Consult, error) {
+	var (
+		c                           contactpad.Consult
+		status                      string
+		expiresAt, created, updated *int64
+	)
+	if err := sc.Scan(&c.ID, &c.InteractionID, &c.Initiator, &c.Target.Agent, &c.Target.Service, &c.Target.Number,
+		&status, &c.EndedReason, &expiresAt, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.Status = contactpad.ConsultStatus(status)
+	c.ExpiresAt = timePtrOf(expiresAt)
+	c.CreatedAt = timeOf(created)
+	c.UpdatedAt = timeOf(updated)
+	return &c, nil
+}
