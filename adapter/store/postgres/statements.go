@@ -61,9 +61,9 @@ var (
 		WHERE t.assignee = ANY($1) AND t.status IN ('initiated', 'accepted')
 		GROUP BY t.assignee, i.media`
 
-	sqlTransfer       = `SELECT ` + transferColumns + ` FROM transfers WHERE id = $1`
-	sqlPutTransfer    = upsert("transfers", transferColumns, "id")
-	sqlOpenTransfers  = `SELECT ` + transferColumns + ` FROM transfers
+	sqlTransfer      = `SELECT ` + transferColumns + ` FROM transfers WHERE id = $1`
+	sqlPutTransfer   = upsert("transfers", transferColumns, "id")
+	sqlOpenTransfers = `SELECT ` + transferColumns + ` FROM transfers
 		WHERE status IN ('initiated', 'accepted')
 		AND ($1::text = '' OR interaction_id = $1)
 		AND ($2::text = '' OR assignee = $2)
@@ -81,10 +81,10 @@ var (
 		WHERE (at, seq) > ($1, $2) AND at < $3 ORDER BY at, seq LIMIT $4`
 	sqlAppendEvent = `INSERT INTO events (type, at, interaction_id, audience, payload)
 		VALUES ($1, $2, $3, $4, $5) RETURNING seq`
-	sqlEventsAfter   = `SELECT seq, audience, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
-	sqlLastEventSeq  = `SELECT COALESCE(MAX(seq), 0) FROM events`
-	sqlAppendOutbox  = `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `) RETURNING id`
-	sqlOutbox        = `SELECT id, ` + outboxColumns + ` FROM outbox WHERE state = $1 ORDER BY id LIMIT $2`
+	sqlEventsAfter  = `SELECT seq, audience, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
+	sqlLastEventSeq = `SELECT COALESCE(MAX(seq), 0) FROM events`
+	sqlAppendOutbox = `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `) RETURNING id`
+	sqlOutbox       = `SELECT id, ` + outboxColumns + ` FROM outbox WHERE state = $1 ORDER BY id LIMIT $2`
 	// A row is claimable when it is pending and due, or in flight under an
 	// expired lease, and no earlier row of its record is parked, in flight
 	// under a live lease, or waiting for its retry: a later change of a
@@ -108,9 +108,9 @@ var (
 		error_code = $5, error_message = $6 WHERE id = $1 AND state = 'in_flight'`
 	sqlRetryParked = `UPDATE outbox SET state = 'pending', next_attempt_at = 0, lease_until = 0
 		WHERE id = $1 AND state = 'parked'`
-	sqlCountOutbox   = `SELECT state, COUNT(*) FROM outbox GROUP BY state`
-	sqlWatermark     = `SELECT value FROM watermarks WHERE source = $1`
-	sqlSetWatermark  = `INSERT INTO watermarks (source, value) VALUES ($1, $2)
+	sqlCountOutbox  = `SELECT state, COUNT(*) FROM outbox GROUP BY state`
+	sqlWatermark    = `SELECT value FROM watermarks WHERE source = $1`
+	sqlSetWatermark = `INSERT INTO watermarks (source, value) VALUES ($1, $2)
 		ON CONFLICT (source) DO UPDATE SET value = excluded.value`
 
 	sqlSetTimer = `INSERT INTO timers (kind, ref, due_at) VALUES ($1, $2, $3)

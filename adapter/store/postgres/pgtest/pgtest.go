@@ -50,22 +50,23 @@ func DSN(t testing.TB) string {
 	t.Cleanup(func() {
 		exec(t, server, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
 	})
-	return WithSearchPath(server, schema)
+	return WithParam(server, "search_path", schema)
 }
 
-// WithSearchPath returns dsn with its search_path set to schema, for a
-// URL or a key=value connection string.
-func WithSearchPath(dsn, schema string) string {
+// WithParam returns dsn with the connection parameter key set to value
+// (search_path, application_name, ...), for a URL or a key=value
+// connection string. value must not need quoting.
+func WithParam(dsn, key, value string) string {
 	if strings.Contains(dsn, "://") {
 		u, err := url.Parse(dsn)
 		if err == nil {
 			q := u.Query()
-			q.Set("search_path", schema)
+			q.Set(key, value)
 			u.RawQuery = q.Encode()
 			return u.String()
 		}
 	}
-	return dsn + " search_path=" + schema
+	return dsn + " " + key + "=" + value
 }
 
 func exec(t testing.TB, dsn, sql string) {
