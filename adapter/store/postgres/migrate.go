@@ -77,6 +77,14 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, lockKey int64) error {
 	if err != nil {
 		return err
 	}
+	// Up to date: nothing to lock. A replica starting while another holds
+	// the lock (in a long Update, or frozen) must not wait for it.
+	var applied int
+	if err := pool.QueryRow(ctx, `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
+		ELSE (SELECT COALESCE(MAX(version), 0) FROM schema_migrations) END`).Scan(&applied); err == nil &&
+		len(ms) > 0 && applied >= ms[len(ms)-1].version {
+		return nil
+	}
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
 			return err

@@ -35,26 +35,44 @@ type replica struct {
 	wg     sync.WaitGroup
 }
 
-// startReplica opens a store on dsn, records the timers its commits take
-// in taken, and runs an engine with its timer loop and, when sink is not
-// nil, its writeback loop.
-func startReplica(t *testing.T, dsn, name string, s adapter.Settings, taken *takenLog, sink adapter.Sink, opts ...adapter.Option) *replica {
+// replicaOptions are what tells the replicas of a test apart.
+type replicaOptions struct {
+	// taken records the timers the replica's commits take.
+	taken *takenLog
+	// sink, when not nil, gets the replica's writeback loop.
+	sink adapter.Sink
+	// blockTake, when not nil, runs inside the firing fn right after a
+	// timer is taken (see recordingStore).
+	blockTake func(adapter.Timer)
+	// clock is the engine's clock (default time.Now).
+	clock func() time.Time
+}
+
+// writebackLease is the outbox lease of the replicas.
+const writebackLease = time.Minute
+
+// startReplica opens a store on dsn and runs an engine over it with its
+// timer loop and, when o.sink is set, its writeback loop.
+func startReplica(t *testing.T, dsn, name string, s adapter.Settings, o replicaOptions) *replica {
 	t.Helper()
 	st, err := postgres.Open(t.Context(), pgtest.WithParam(dsn, "application_name", "ctibridge-"+name))
 	require.NoError(t, err)
 	r := &replica{name: name, store: st}
-	store := adapter.Store(st)
-	if taken != nil {
-		store = &recordingStore{Store: st, log: taken, replica: name}
+	if o.taken == nil {
+		o.taken = &takenLog{}
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	r.engine = adapter.New(store, s, append([]adapter.Option{adapter.WithLogger(log), adapter.WithIdlePoll(50 * time.Millisecond)}, opts...)...)
+	opts := []adapter.Option{adapter.WithLogger(log), adapter.WithIdlePoll(50 * time.Millisecond)}
+	if o.clock != nil {
+		opts = append(opts, adapter.WithClock(o.clock))
+	}
+	r.engine = adapter.New(&recordingStore{Store: st, log: o.taken, replica: name, blockTake: o.blockTake}, s, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.wg.Go(func() { _ = r.engine.Run(ctx) })
-	if sink != nil {
-		r.wg.Go(func() { r.engine.RunWriteback(ctx, sink, adapter.SyncOptions{Lease: time.Minute}) })
+	if o.sink != nil {
+		r.wg.Go(func() { r.engine.RunWriteback(ctx, o.sink, adapter.SyncOptions{Lease: writebackLease}) })
 	}
 	t.Cleanup(r.stop)
 	return r
@@ -156,6 +174,7 @@ func (t *recordingTx) TakeTimer(tm adapter.Timer) (bool, error) {
 type recordingSink struct {
 	mu      sync.Mutex
 	written map[int64][]string
+	records map[string]int // rows written per CRM record
 }
 
 func (s *recordingSink) as(replica string) adapter.Sink { return sinkOf{s, replica} }
@@ -169,12 +188,20 @@ func (k sinkOf) Write(_ context.Context, rows []adapter.OutboxRow) []error {
 	k.s.mu.Lock()
 	defer k.s.mu.Unlock()
 	if k.s.written == nil {
-		k.s.written = map[int64][]string{}
+		k.s.written, k.s.records = map[int64][]string{}, map[string]int{}
 	}
 	for _, r := range rows {
 		k.s.written[r.ID] = append(k.s.written[r.ID], k.replica)
+		k.s.records[r.CRMID]++
 	}
 	return make([]error, len(rows))
+}
+
+// writtenFor counts the rows written for the CRM record crmID.
+func (s *recordingSink) writtenFor(crmID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.records[crmID]
 }
 
 func (s *recordingSink) snapshot() map[int64][]string {
@@ -251,7 +278,7 @@ func testReplicas(t *testing.T, replicas int) {
 	var rs []*replica
 	for k := range replicas {
 		name := fmt.Sprintf("r%d", k)
-		rs = append(rs, startReplica(t, dsn, name, s, &taken, sink.as(name)))
+		rs = append(rs, startReplica(t, dsn, name, s, replicaOptions{taken: &taken, sink: sink.as(name)}))
 	}
 	for _, r := range rs {
 		<-r.engine.Ready()
