@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,12 +17,14 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/postgres"
 	"github.com/ctibridge/ctibridge/adapter/store/sqlite"
 	"github.com/ctibridge/ctibridge/config"
 	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
+	"github.com/ctibridge/ctibridge/contactpad/api/panel"
 	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
 	"github.com/ctibridge/ctibridge/mapping"
 )
@@ -39,7 +43,8 @@ type daemonOptions struct {
 	// ShutdownTimeout bounds the drain of requests and of the outbox at
 	// shutdown (default 10s).
 	ShutdownTimeout time.Duration
-	// Panel serves the agent panel at /.
+	// Panel serves the agent panel at /; nil serves the embedded panel
+	// (package panel) configured from cfg.Panel.
 	Panel http.Handler
 	// OnEvents also receives the events the engine commits (the demo
 	// narrates them).
@@ -92,7 +97,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		return nil, fmt.Errorf("check mappings against the CRM: %w", err)
 	}
 
-	store, err := openStore(cfg)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +127,11 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 			}
 		}))
 
+	if o.Panel == nil {
+		if o.Panel, err = panel.Handler(panelOptions(cfg)); err != nil {
+			return nil, err
+		}
+	}
 	d.api, err = api.New(api.Options{
 		Engine:         d.engine,
 		Identities:     identities(cfg),
@@ -187,6 +197,16 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	loops.Go(func() { d.engine.RunPoll(loopCtx, sources, syncOpts) })
 	loops.Go(func() { d.engine.RunWriteback(loopCtx, d.sink, syncOpts) })
 	loops.Go(func() { d.hooks.Run(loopCtx) })
+	if pg, ok := store.(*postgres.Store); ok {
+		// Commits of the other replicas wake this one's event streams
+		// and webhooks at once, not at their next poll.
+		loops.Go(func() {
+			pg.Listen(loopCtx, func(int64) {
+				d.api.Notify()
+				d.hooks.Notify()
+			}, func(err error) { log.WithError(err).Warn("postgres: event notifications lost; reconnecting") })
+		})
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.srv.Serve(d.ln) }()
@@ -279,10 +299,17 @@ func crmClient(ctx context.Context, cfg *config.Config, o daemonOptions, reg pro
 }
 
 // openStore opens the configured store.
-func openStore(cfg *config.Config) (adapter.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config) (adapter.Store, error) {
 	switch cfg.Store.Driver {
 	case config.DriverSQLite:
 		s, err := sqlite.Open(cfg.Store.DSN.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return s, nil
+	case config.DriverPostgres:
+		// The error never quotes the DSN (see postgres.Open).
+		s, err := postgres.Open(ctx, cfg.Store.DSN.Reveal())
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -366,4 +393,17 @@ func (s *trackedSource) Changes(ctx context.Context, since string) ([]contactpad
 		s.h.set(s.Name(), err)
 	}
 	return items, next, more, err
+}
+
+// panelOptions configures the panel from cfg: the org's Open CTI library,
+// and where a CRM record opens outside Salesforce (the Lightning record
+// page of the org's My Domain, when the config names it).
+func panelOptions(cfg *config.Config) panel.Options {
+	o := panel.Options{OpenCTIURL: cfg.Panel.OpenCTIURL, RecordURL: panel.RecordURLFromOpenCTI(cfg.Panel.OpenCTIURL)}
+	if o.RecordURL == "" && cfg.CRM.Kind == config.CRMSalesforce {
+		if u, err := url.Parse(cfg.CRM.Salesforce.LoginURL); err == nil && strings.HasSuffix(u.Hostname(), ".my.salesforce.com") {
+			o.RecordURL = "https://" + u.Host + "/lightning/r/{object}/{id}/view"
+		}
+	}
+	return o
 }

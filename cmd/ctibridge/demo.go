@@ -79,6 +79,9 @@ type demoEnv struct {
 	// NewRecordsEvery is the pace of the stream of new records after the
 	// story (default 20s).
 	NewRecordsEvery time.Duration
+	// NoStory serves the freshly seeded org without telling the story:
+	// the panel's browser test plays it through the panel instead.
+	NoStory bool
 }
 
 // demoRecords are the demo org's users (the agents' CRM users), three
@@ -147,7 +150,9 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	if err != nil {
 		return err
 	}
-	err = story(ctx, d, org, p, orgURL, path)
+	if !env.NoStory {
+		err = story(ctx, d, org, p, orgURL, path)
+	}
 	if err == nil {
 		p.tour(d.url(), orgURL)
 		every := env.NewRecordsEvery
@@ -361,6 +366,7 @@ func (p *narrator) tour(api, org string) {
 	p.say(`
 The bridge keeps running, with a new customer record every few seconds.
 
+  Panel        %[1]s/#token=demo-alice   (and #token=demo-bob in another window; docs/panel.md)
   API          %[1]s/api/v1   (docs/api.md)
   Local org    %[2]s   (client ctibridge-local / local-secret)
   Metrics      %[1]s/metrics

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
+	"github.com/ctibridge/ctibridge/config"
+	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
+)
+
+// TestDaemonReplicasOnPostgres runs two daemons on one PostgreSQL schema:
+// alice follows her events on replica a and acts through replica b; her
+// stream on a shows what b committed.
+func TestDaemonReplicasOnPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(demoRecords()))
+	orgSrv := httptest.NewServer(org)
+	defer orgSrv.Close()
+	hookSrv := httptest.NewServer(&hookReceiver{})
+	defer hookSrv.Close()
+
+	cfg := scenarioConfig(t, orgSrv.URL, hookSrv.URL)
+	cfg.Store = config.Store{Driver: config.DriverPostgres, DSN: config.NewSecret(dsn)}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var replicas []*daemon
+	for range 2 {
+		d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
+		require.NoError(t, err)
+		replicas = append(replicas, d)
+	}
+	a, b := &client{t: t, base: replicas[0].url()}, &client{t: t, base: replicas[1].url()}
+	alice := a.follow(ctx, "alice")
+
+	b.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	eventually(t, "replica a streams the interaction b connected to alice", func() bool {
+		return alice.find(func(e adapter.Event) bool {
+			return e.Interaction != nil && e.Interaction.Owner == "alice" && e.Interaction.Status == "connected"
+		}) != nil
+	})
+	stop()
+	for _, d := range replicas {
+		require.NoError(t, d.wait())
+	}
+}
+
+func TestValidatePostgresStore(t *testing.T) {
+	write := func(t *testing.T, dsn string) string {
+		path := filepath.Join(t.TempDir(), "ctibridge.yaml")
+		require.NoError(t, os.WriteFile(path, []byte("store: {driver: postgres, dsn: \"${CTIBRIDGE_VALIDATE_DSN}\"}\n"), 0o600))
+		t.Setenv("CTIBRIDGE_VALIDATE_DSN", dsn)
+		return path
+	}
+	const secret = "s3cret-pw"
+	for _, tc := range []struct {
+		name   string
+		dsn    func(t *testing.T) string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{name: "a dsn that does not parse", dsn: func(*testing.T) string { return "postgres://u:" + secret + "@h:port/db" },
+			code: 1, stderr: "store.dsn is not a valid PostgreSQL connection string"},
+		{name: "offline only parses", dsn: func(*testing.T) string { return "postgres://u:" + secret + "@127.0.0.1:1/db" },
+			args: []string{"--offline"}, code: 0, stdout: "store postgres (not connected)"},
+		{name: "an unreachable server", dsn: func(*testing.T) string {
+			return "postgres://u:" + secret + "@127.0.0.1:1/db?connect_timeout=2"
+		}, code: 1, stderr: "store: postgres: connect"},
+		{name: "a reachable, new schema", dsn: func(t *testing.T) string { return pgtest.DSN(t) },
+			code: 0, stdout: "store postgres (schema 0 of 3)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := write(t, tc.dsn(t))
+			var out, errs bytes.Buffer
+			code := run(append([]string{"validate", "--config", path}, tc.args...), &out, &errs)
+			require.Equal(t, tc.code, code, errs.String())
+			require.Contains(t, out.String(), tc.stdout)
+			require.Contains(t, errs.String(), tc.stderr)
+			require.NotContains(t, out.String()+errs.String(), secret)
+			if tc.code == 0 {
+				require.Empty(t, strings.TrimSpace(errs.String()))
+			}
+		})
+	}
+}
