@@ -692,7 +692,7 @@ function renderDetail() {
       h('summary', {}, `Audit trail (${audit.length})`),
       h('ol', {}, audit.map((e) => h('li', {},
         h('time', { datetime: e.at }, when(e.at)), ' ',
-        h('strong', {}, e.action), ' ',
+        h('strong', {}, e.action.replaceAll('_', ' ')), ' ',
         e.from_status !== e.to_status && h('span', { class: 'muted' }, `${STATUS[e.from_status] || e.from_status || '–'} → ${STATUS[e.to_status] || e.to_status}`),
         h('div', {}, e.message, e.actor && e.actor !== 'system' ? h('span', { class: 'muted' }, ` — ${agentName(e.actor)}`) : null))))));
 }
