@@ -137,7 +137,7 @@ function when(iso) {
 function countdown(key, iso, label) {
   const total = st.totals.get(key) || Math.max(1, (Date.parse(iso) - serverNow()) / 1000);
   st.totals.set(key, total);
-  return h('span', { class: 'countdown', dataset: { until: iso }, 'aria-label': `${label} ${duration(left(iso))}` },
+  return h('span', { class: 'countdown', role: 'timer', dataset: { until: iso }, 'aria-label': `${label} ${duration(left(iso))}` },
     h('span', { class: 'cd-label' }, label, ' '),
     h('strong', { class: 'cd-left', 'aria-hidden': 'true' }, duration(left(iso))),
     h('progress', { max: String(Math.round(total * 10)), 'aria-hidden': 'true' }));
