@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
-	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
 	"github.com/ctibridge/ctibridge/adapter/storetest"
+	"github.com/ctibridge/ctibridge/contactpad"
 )
 
 // openTest opens a store in a fresh schema and closes it when t ends.
