@@ -110,7 +110,11 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 		typ = EventInteractionUpdated
 	}
 	snapshot := *i
-	c.res.Interaction = &snapshot
+	// The result is the command's own interaction (saved first), not one
+	// that routing touched after it in the same transaction.
+	if c.res.Interaction == nil || c.res.Interaction.ID == i.ID {
+		c.res.Interaction = &snapshot
+	}
 	return c.emit(Event{Type: typ, Interaction: &snapshot, Flags: r.flags,
 		Audience: audience(i.Owner, before.Owner, i.TargetAgent)})
 }

@@ -205,3 +205,26 @@ func actions(trail []contactpad.AuditEntry) []string {
 	}
 	return out
 }
+
+// testResultIsTheCommandsInteraction: a command answers with the
+// interaction it acted on, also when it frees capacity and the next one in
+// queue is routed in the same transaction (the API returns it to the
+// agent as the outcome of the click).
+func testResultIsTheCommandsInteraction(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		h.Presence("bob", contactpad.Available) // live capacity 1
+		first := h.Ingest(contactpad.Live, "support")
+		second := h.Ingest(contactpad.Live, "support")
+		require.Equal(t, contactpad.Offered, first.Status)
+		require.Equal(t, contactpad.Queued, second.Status)
+
+		res := h.Do(adapter.Accept{ID: first.ID, Agent: "bob"})
+		require.Equal(t, first.ID, res.Interaction.ID)
+		require.Equal(t, contactpad.Connected, res.Interaction.Status)
+		h.Do(adapter.Release{ID: first.ID, Agent: "bob"})
+		res = h.Do(adapter.FinishWrapUp{ID: first.ID, Agent: "bob"})
+		require.Equal(t, contactpad.Offered, h.Get(second.ID).Status, "the next one is routed in the same command")
+		require.Equal(t, first.ID, res.Interaction.ID, "the answer is the interaction the command acted on")
+		require.Equal(t, contactpad.Completed, res.Interaction.Status)
+	})
+}

@@ -19,6 +19,7 @@ func Run(t *testing.T, open Opener) {
 		{"ingest is idempotent by CRM id", testIngestIdempotent},
 		{"routing by service, priority and wait time", testRoutingOrder},
 		{"routing by presence and capacity", testRoutingCapacity},
+		{"a command's result is its own interaction", testResultIsTheCommandsInteraction},
 		{"release all before next", testReleaseAllBeforeNext},
 		{"offers: accept, decline and re-route", testOffers},
 		{"offers: push timeout", testPushTimeout},
