@@ -28,7 +28,8 @@ import (
 // server's words), defers a case and resumes it from Deferred, warm-
 // transfers it to bob, who declines once and accepts the second time in
 // his own browser context, hands it over with "Transfer now", releases the
-// call and watches its wrap-up run out. Any console error or uncaught
+// call and watches its wrap-up run out; she also consults bob about a
+// chat and abandons it. Any console error or uncaught
 // exception in either page fails the test. Screenshots go to
 // $CTIBRIDGE_TEST_OUT (default: the test's temp dir).
 func TestPanelBrowser(t *testing.T) {
@@ -89,7 +90,7 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitVisible(`#detail button[data-action="release"]`)
 	require.Equal(t, "Release Consult Abandon Defer Resume", alice.eval(
 		`[...document.querySelectorAll('#detail .actions button')].map(b => b.textContent).join(' ')`))
-	alice.do(chromedp.Focus(chromedp.CSS(`#detail button[data-action="resume"]`)))
+	alice.onNode(`#detail button[data-action="resume"]`, chromedp.Focus(chromedp.CSS(`#detail button[data-action="resume"]`)))
 	alice.waitText("#why", "Only deferred or completed interactions can be resumed.")
 
 	// Defer the refund case: a time in the past is refused with the server's message.
@@ -180,6 +181,31 @@ func TestPanelBrowser(t *testing.T) {
 	bob.waitText("#detail .audit", "Transfer to agent bob failed: declined")
 	bob.shot("09-bob-owns-the-case")
 
+	// alice consults bob about the chat: only a consult (chats cannot be
+	// transferred), bob answers, and ends the consult leg.
+	alice.pick("Chat: Where is my parcel?")
+	alice.click(`#detail button[data-action="consult"]:not([aria-disabled])`)
+	alice.waitVisible("#dlg-route[open]")
+	alice.waitText("#route-title", "Consult")
+	alice.waitText("#route-list", "Carol")
+	alice.waitGone("#route-modes") // no Consult | Transfer switch: a chat cannot be transferred
+	alice.do(chromedp.SendKeys(chromedp.ID("route-search"), "carol"))
+	alice.waitText("#route-list li.off", "Logged out")
+	alice.do(chromedp.KeyEvent(kb.Enter)) // Carol is logged out: she cannot be consulted
+	alice.waitText("#route-error", "only agents who are Available now or Interruptible can be consulted")
+	alice.eval(`(el => { el.value = ''; el.dispatchEvent(new Event('input')); return '' })(document.getElementById('route-search'))`)
+	alice.do(chromedp.SendKeys(chromedp.ID("route-search"), "Bob"))
+	alice.waitText("#route-go", "Consult Bob")
+	alice.click("#route-go")
+	alice.waitGone("#dlg-route[open]")
+	alice.waitText("#detail .consult", "Consult with Bob")
+	bob.waitText(".alert.request", "Alice is consulting you")
+	bob.click(".alert.request button.primary") // Answer
+	bob.waitText(".alert.request", "On consult with Alice")
+	alice.waitText("#detail .consult", "connected")
+	bob.click(".alert.request button") // End consult
+	alice.waitGone("#detail .consult")
+
 	// alice releases the call: the wrap-up counts down (3 s in the demo), then it is in History.
 	alice.pick("Router keeps rebooting")
 	alice.click(`#detail button[data-action="release"]:not([aria-disabled])`)
@@ -191,6 +217,20 @@ func TestPanelBrowser(t *testing.T) {
 	alice.click("#tab-history")
 	alice.waitText("#list", "Router keeps rebooting")
 	alice.shot("11-history")
+
+	// Abandon is behind a warning that it is only for when release did not work.
+	alice.click("#tab-ongoing")
+	alice.pick("Chat: Where is my parcel?")
+	alice.click(`#detail button[data-action="abandon"]:not([aria-disabled])`)
+	alice.waitVisible("#dlg-abandon[open]")
+	alice.waitText("#abandon-warning", "Only abandon an interaction if releasing it did not work.")
+	require.Equal(t, "Keep it", alice.eval(`document.activeElement.textContent`), "the safe choice has the focus")
+	alice.click("#abandon-go")
+	alice.waitGone("#dlg-abandon[open]")
+	alice.waitNoText("#list", "Chat: Where is my parcel?")
+	alice.choose("#status-filter", "abandoned")
+	alice.waitText("#list", "Chat: Where is my parcel?")
+	alice.choose("#status-filter", "")
 
 	// The same panel in a full tab.
 	alice.do(chromedp.EmulateViewport(1280, 760))
@@ -435,10 +475,12 @@ func (p *browserPage) waitNoText(sel, text string) {
 // not happen, and it tries again on the new node.
 func (p *browserPage) click(sel string) {
 	p.t.Helper()
-	p.clickOn(sel, chromedp.Click(chromedp.CSS(sel)))
+	p.onNode(sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
-func (p *browserPage) clickOn(sel string, click chromedp.Action[chromedp.Void]) {
+// onNode runs an action on the node of sel, again when the page replaced
+// the node in between.
+func (p *browserPage) onNode(sel string, click chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	for attempt := 1; ; attempt++ {
 		p.waitVisible(sel)
@@ -449,7 +491,7 @@ func (p *browserPage) clickOn(sel string, click chromedp.Action[chromedp.Void]) 
 			return
 		}
 		if attempt == 3 || !strings.Contains(err.Error(), "Could not find node") {
-			p.fail("click %s: %v", sel, err)
+			p.fail("%s: %v", sel, err)
 		}
 	}
 }
@@ -460,7 +502,7 @@ func (p *browserPage) pick(subject string) {
 	xpath := fmt.Sprintf(`//ul[@id="list"]/li/button[contains(@class,"pick")][.//span[@class="subject" and text()=%s]]`, jsString(subject))
 	p.waitFor("row "+subject, fmt.Sprintf(
 		`[...document.querySelectorAll('#list .pick .subject')].some((s) => s.textContent === %s)`, jsString(subject)))
-	p.clickOn("#list", chromedp.Click(chromedp.Search(xpath)))
+	p.onNode("#list", chromedp.Click(chromedp.Search(xpath)))
 	p.waitText("#detail h2", subject)
 }
 

@@ -907,6 +907,7 @@ async function openRoute(i, mode) {
   $('route-note').value = i.transfer_note || '';
   $('route-cold').checked = false;
   openDialog($('dlg-route'));
+  renderRouteDialog(); // with the directory as last loaded, while it reloads
   $('route-search').focus();
   try {
     await loadDirectory();
@@ -945,7 +946,7 @@ function renderRouteDialog() {
   route.matches = routeMatches();
   const q = $('route-search').value.trim();
   const exact = route.matches.filter((e) => e.name.toLowerCase() === q.toLowerCase());
-  if (exact.length === 1 && !route.choice) route.choice = exact[0];
+  if (exact.length === 1 && !route.choice && (route.mode !== 'consult' || consultable(exact[0]))) route.choice = exact[0];
   route.active = Math.min(route.active, Math.max(0, route.matches.length - 1));
   const list = route.matches.map((e, n) => {
     const off = route.mode === 'consult' && !consultable(e);
