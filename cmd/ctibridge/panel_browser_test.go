@@ -62,7 +62,7 @@ func TestPanelBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(browser)) // start the browser
 
 	alice := openPage(t, browser, "alice", out, 300, 550) // the softphone size
-	bob := openPage(t, browser, "bob", out, 1100, 700)     // a full tab
+	bob := openPage(t, browser, "bob", out, 1100, 700)    // a full tab
 
 	// Sign in from the URL; the token leaves the address bar at once.
 	alice.do(chromedp.Navigate(base + "/#token=demo-alice"))
