@@ -159,7 +159,6 @@ func (c *change) deliver(t *contactpad.Transfer, agent string) error {
 // emitTransfer emits a transfer event to its initiator and assignee or target.
 func (c *change) emitTransfer(typ EventType, t *contactpad.Transfer) error {
 	snapshot := *t
-	c.res.Transfer = &snapshot
 	return c.emit(Event{Type: typ, Transfer: &snapshot, Audience: audience(t.Initiator, t.Assignee, t.Target.Agent)})
 }
 
@@ -172,6 +171,9 @@ func (c *change) transfer(id, agent string, who func(*contactpad.Transfer) strin
 	if agent != "" && who(t) != agent {
 		return nil, fmt.Errorf("transfer %s is not addressed to %s: %w", id, agent, ErrForbidden)
 	}
+	// The command's result is this transfer, as the command leaves it; not
+	// one that routing delivers or cancels on the side.
+	c.res.Transfer = t
 	return t, nil
 }
 

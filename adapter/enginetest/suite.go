@@ -20,6 +20,7 @@ func Run(t *testing.T, open Opener) {
 		{"routing by service, priority and wait time", testRoutingOrder},
 		{"routing by presence and capacity", testRoutingCapacity},
 		{"a command's result is its own interaction", testResultIsTheCommandsInteraction},
+		{"a command's result is its own transfer", testTransferResultIsTheCommands},
 		{"release all before next", testReleaseAllBeforeNext},
 		{"offers: accept, decline and re-route", testOffers},
 		{"offers: push timeout", testPushTimeout},

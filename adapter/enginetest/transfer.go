@@ -166,3 +166,29 @@ func testColdTransfer(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.TransferCompleted, toService.Transfer.Status)
 	})
 }
+
+// testTransferResultIsTheCommands: a command answers with its own
+// transfer, and a command on an interaction with the interaction, also
+// when routing delivers someone else's waiting transfer in the same
+// transaction.
+func testTransferResultIsTheCommands(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		mine := h.Connected("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Busy)
+		res := h.Do(adapter.StartTransfer{ID: mine.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Warm})
+		require.Equal(t, mine.ID, res.Transfer.InteractionID)
+		waiting := res.Transfer.ID
+
+		h.Presence("alice", contactpad.Busy)
+		offered := h.Ingest(contactpad.Live, "support") // bob gets it when available
+		h.Presence("bob", contactpad.Available)
+		require.Equal(t, "bob", h.Transfer(waiting).Assignee, "delivered on the side")
+		res = h.Do(adapter.Accept{ID: offered.ID, Agent: "bob"})
+		require.Nil(t, res.Transfer, "accepting an offer answers with the interaction")
+		require.Equal(t, offered.ID, res.Interaction.ID)
+
+		res = h.Do(adapter.AcceptTransfer{TransferID: waiting, Agent: "bob"})
+		require.Equal(t, waiting, res.Transfer.ID)
+		require.Equal(t, contactpad.TransferAccepted, res.Transfer.Status)
+	})
+}
