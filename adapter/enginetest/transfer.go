@@ -173,19 +173,18 @@ func testColdTransfer(t *testing.T, open Opener) {
 // transaction.
 func testTransferResultIsTheCommands(t *testing.T, open Opener) {
 	bubble(t, open, nil, func(h *Harness) {
-		mine := h.Connected("alice", contactpad.NonLive)
-		h.Presence("bob", contactpad.Busy)
-		res := h.Do(adapter.StartTransfer{ID: mine.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Warm})
-		require.Equal(t, mine.ID, res.Transfer.InteractionID)
+		bobs := h.Connected("bob", contactpad.Live) // live capacity 1: full
+		alices := h.Connected("alice", contactpad.Live)
+		res := h.Do(adapter.StartTransfer{ID: alices.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Warm})
+		require.Equal(t, alices.ID, res.Transfer.InteractionID)
 		waiting := res.Transfer.ID
+		require.Empty(t, h.Transfer(waiting).Assignee, "bob has no room yet")
 
-		h.Presence("alice", contactpad.Busy)
-		offered := h.Ingest(contactpad.Live, "support") // bob gets it when available
-		h.Presence("bob", contactpad.Available)
+		h.Do(adapter.Release{ID: bobs.ID, Agent: "bob"})
+		res = h.Do(adapter.FinishWrapUp{ID: bobs.ID, Agent: "bob"})
 		require.Equal(t, "bob", h.Transfer(waiting).Assignee, "delivered on the side")
-		res = h.Do(adapter.Accept{ID: offered.ID, Agent: "bob"})
-		require.Nil(t, res.Transfer, "accepting an offer answers with the interaction")
-		require.Equal(t, offered.ID, res.Interaction.ID)
+		require.Nil(t, res.Transfer, "finishing wrap-up answers with the interaction")
+		require.Equal(t, bobs.ID, res.Interaction.ID)
 
 		res = h.Do(adapter.AcceptTransfer{TransferID: waiting, Agent: "bob"})
 		require.Equal(t, waiting, res.Transfer.ID)
