@@ -29,6 +29,8 @@ Usage:
   ctibridge validate  --config FILE             check a config file: exit 0, or every error with file:line
   ctibridge mapping preview --config FILE --record FILE.json
                                                 the interaction a CRM record becomes, and its writeback
+  ctibridge bench     [--records N] [--agents M] [--rate R] [--json] [fault flags, see --help]
+                                                load harness: local org, bridge, agents over HTTP; results table
   ctibridge version                             print the version
 
 Run "ctibridge COMMAND --help" for a command's flags.
@@ -56,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runMapping(args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "ctibridge", version)
 		return 0
