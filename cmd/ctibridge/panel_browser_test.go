@@ -26,7 +26,7 @@ import (
 // demo daemon on 127.0.0.1: alice signs in from the URL, goes Available,
 // accepts the offered call, is refused a deferral into the past (with the
 // server's words), defers a case and resumes it from Deferred, warm-
-// transfers it to bob, who declines once and accepts the second time in
+// transfers it to bob (signed in with the form), who declines once and accepts the second time in
 // his own browser context, hands it over with "Transfer now", releases the
 // call and watches its wrap-up run out; she also consults bob about a
 // chat and abandons it. Any console error or uncaught
@@ -119,8 +119,12 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitText("#detail", "Resumed from deferred.")
 	alice.waitText("#detail .audit", "Interaction resumed by an agent")
 
-	// bob signs in in his own browser context and goes Available now.
-	bob.do(chromedp.Navigate(base + "/#token=demo-bob"))
+	// bob signs in with the form, in his own browser context, and goes Available now.
+	bob.do(chromedp.Navigate(base + "/"))
+	bob.waitVisible("#signin-token")
+	bob.do(chromedp.SendKeys(chromedp.ID("signin-token"), "demo-nobody"), chromedp.KeyEvent(kb.Enter))
+	bob.waitText("#signin-error", "That token is not known to ctibridge.")
+	bob.do(chromedp.SendKeys(chromedp.ID("signin-token"), "demo-bob"), chromedp.KeyEvent(kb.Enter))
 	bob.waitText("#me-name", "Bob")
 	bob.choose("#presence", "available")
 	bob.waitPresence(base, "demo-bob", "available")
