@@ -31,14 +31,28 @@ type loop struct {
 	// cursor is the Seq of the last event the hook is done with; saved is
 	// the cursor as last stored.
 	cursor, saved int64
+	// renewed is when the hook's lease was last taken or renewed.
+	renewed time.Time
 }
 
+// run delivers while it holds the hook's lease and stands by while
+// another replica does, until ctx is done; then it stores the cursor and
+// hands the lease back.
 func (l *loop) run(ctx context.Context) {
-	if !l.start(ctx) {
-		return
-	}
-	defer l.saveOnExit(ctx)
+	defer l.releaseOnExit(ctx)
 	for ctx.Err() == nil {
+		if !l.lead(ctx) || !l.start(ctx) {
+			return
+		}
+		l.deliverAll(ctx)
+		l.flush(ctx)
+	}
+}
+
+// deliverAll delivers the events after the cursor, and then each event as
+// it is committed, until ctx is done or the lease is lost.
+func (l *loop) deliverAll(ctx context.Context) {
+	for ctx.Err() == nil && l.renew(ctx) {
 		var events []adapter.Event
 		err := l.d.store.View(ctx, func(tx adapter.Tx) error {
 			var err error
@@ -71,6 +85,77 @@ func (l *loop) run(ctx context.Context) {
 	}
 }
 
+// lead waits until this Dispatcher holds the hook's lease, retrying with
+// backoff while the store fails. It returns false when ctx is done first.
+func (l *loop) lead(ctx context.Context) bool {
+	standingBy := false
+	for attempt := 1; ; attempt++ {
+		now := time.Now()
+		held, err := l.d.acquire(ctx, l.h, now)
+		if held {
+			l.renewed = now
+			l.h.update(func(s *HookStatus) { s.Delivering = true })
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait := l.d.lease / 3
+		if err != nil {
+			err = l.h.scrub(err)
+			l.h.log.WithError(err).Warn("webhook: take lease")
+			l.h.update(func(s *HookStatus) { s.LastError = err.Error() })
+			wait = l.d.backoff(attempt, 0)
+		} else {
+			attempt = 0
+			if !standingBy {
+				standingBy = true
+				l.h.log.Info("webhook: another replica delivers; standing by")
+			}
+		}
+		if !sleep(ctx, wait) {
+			return false
+		}
+	}
+}
+
+// renew renews the hook's lease once a third of it has passed. It returns
+// false when the loop must stop delivering: the lease was taken over, or
+// the store failed until less than a third of it is left.
+func (l *loop) renew(ctx context.Context) bool {
+	now := time.Now()
+	if now.Sub(l.renewed) < l.d.lease/3 {
+		return true
+	}
+	held, err := l.d.acquire(ctx, l.h, now)
+	switch {
+	case held:
+		l.renewed = now
+		return true
+	case ctx.Err() != nil:
+		return false
+	case err != nil:
+		l.h.log.WithError(l.h.scrub(err)).Warn("webhook: renew lease")
+		if now.Sub(l.renewed) < l.d.lease*2/3 {
+			return true
+		}
+	default:
+		l.h.log.Warn("webhook: lease taken over by another replica; standing by")
+	}
+	l.h.update(func(s *HookStatus) { s.Delivering = false })
+	return false
+}
+
+// releaseOnExit hands the lease back once Run's ctx is done.
+func (l *loop) releaseOnExit(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if err := l.d.release(ctx, l.h); err != nil {
+		l.h.log.WithError(l.h.scrub(err)).Warn("webhook: hand back lease")
+	}
+	l.h.update(func(s *HookStatus) { s.Delivering = false })
+}
+
 // start loads the hook's cursor, retrying with backoff while the store
 // fails. It returns false when ctx is done first.
 func (l *loop) start(ctx context.Context) bool {
@@ -97,7 +182,7 @@ func (l *loop) start(ctx context.Context) bool {
 // idle waits for a Notify or the next poll. It returns false when ctx is
 // done first.
 func (l *loop) idle(ctx context.Context) bool {
-	t := time.NewTimer(l.d.poll)
+	t := time.NewTimer(min(l.d.poll, l.d.lease/3))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -125,16 +210,16 @@ func (l *loop) save(ctx context.Context) {
 	l.saved = l.cursor
 }
 
-// saveOnExit stores the cursor once Run's ctx is done, so that a clean
-// shutdown redelivers nothing.
-func (l *loop) saveOnExit(ctx context.Context) {
+// flush stores the cursor even when ctx is done, so that a clean
+// shutdown, or the replica that takes the lease over, redelivers nothing.
+func (l *loop) flush(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
 	l.save(ctx)
 }
 
 // deliver POSTs ev until an attempt succeeds. It returns false when ctx is
-// done first.
+// done or the lease lost first.
 func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -144,6 +229,9 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 		return true
 	}
 	for attempt := 1; ; attempt++ {
+		if !l.renew(ctx) {
+			return false
+		}
 		status, retryAfter, err := l.d.post(ctx, &l.h.Hook, ev, body)
 		if err != nil && ctx.Err() != nil {
 			return false
@@ -175,7 +263,7 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 		// What was delivered before this event must not be redelivered
 		// if the process stops during a long outage.
 		l.save(ctx)
-		if !sleep(ctx, wait) {
+		if !l.pause(ctx, wait) {
 			return false
 		}
 	}
@@ -233,6 +321,24 @@ func (d *Dispatcher) backoff(attempt int, retryAfter time.Duration) time.Duratio
 // URL, and a URL may carry a token. (No error ever holds the secret.)
 func (h *hook) scrub(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), h.URL, h.url))
+}
+
+// pause waits for d, renewing the lease meanwhile. It returns false when
+// ctx is done or the lease lost first.
+func (l *loop) pause(ctx context.Context, d time.Duration) bool {
+	for d > 0 {
+		if !l.renew(ctx) {
+			return false
+		}
+		// Wake for the next renewal (at least a second on: after a failed
+		// one, that is the retry).
+		step := min(d, max(time.Until(l.renewed.Add(l.d.lease/3)), time.Second))
+		if !sleep(ctx, step) {
+			return false
+		}
+		d -= step
+	}
+	return true
 }
 
 // sleep waits for d. It returns false when ctx is done first.

@@ -86,6 +86,9 @@ type HookStatus struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 	// Pending is true while an event that failed waits for its retry.
 	Pending bool `json:"pending"`
+	// Delivering is true while this replica holds the hook's lease and
+	// delivers its events; false while another replica does.
+	Delivering bool `json:"delivering"`
 }
 
 // Option configures a Dispatcher.
@@ -138,13 +141,17 @@ type Dispatcher struct {
 	maxBackoff time.Duration
 	batch      int
 	poll       time.Duration
+	// holder names this Dispatcher in the hooks' leases (see lease.go).
+	holder string
+	lease  time.Duration
 }
 
 // hook is a Hook with its delivery state.
 type hook struct {
 	Hook
-	// key is the hook's watermark in the store.
-	key string
+	// key is the hook's cursor among the store's watermarks, lease its
+	// lease.
+	key, lease string
 	// url is the URL as logs and Status show it.
 	url string
 	// wake is Notify's doorbell; a pending ring is kept until read.
@@ -170,6 +177,8 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 		maxBackoff: defaultMaxBackoff,
 		batch:      defaultBatch,
 		poll:       defaultPoll,
+		holder:     newHolder(),
+		lease:      defaultLease,
 	}
 	for _, o := range opts {
 		o(d)
@@ -197,7 +206,7 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 		}
 		url := redactURL(h.URL)
 		d.hooks = append(d.hooks, &hook{
-			Hook: h, key: key, url: url,
+			Hook: h, key: key, lease: leaseKey(key), url: url,
 			wake:   make(chan struct{}, 1),
 			log:    d.log.WithField("url", url),
 			status: HookStatus{URL: url, Events: nonNil(h.Events)},

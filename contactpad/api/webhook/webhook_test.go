@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -362,7 +361,7 @@ func TestNoSecretInLogsOrStatus(t *testing.T) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		require.Equal(t, []string{"attempts", "delivered_seq", "events", "last_delivery_at", "last_error",
+		require.Equal(t, []string{"attempts", "delivered_seq", "delivering", "events", "last_delivery_at", "last_error",
 			"last_status", "next_attempt_at", "pending", "url"}, keys)
 		require.Equal(t, "https://user:xxxxx@hooks.example.com/in?token=xxxxx", fields["url"])
 
@@ -410,52 +409,6 @@ func TestScrub(t *testing.T) {
 	d := New(nil, []Hook{{URL: url, Secret: "s3cr3t"}})
 	err := d.hooks[0].scrub(fmt.Errorf("watermark of %s: disk I/O error", watermarkKey(url)))
 	require.EqualError(t, err, "watermark of webhook:https://u:xxxxx@hooks.example.com/in?token=xxxxx: disk I/O error")
-}
-
-func TestLastSeq(t *testing.T) {
-	seqRange := func(from, to int64) []int64 {
-		var out []int64
-		for s := from; s <= to; s++ {
-			out = append(out, s)
-		}
-		return out
-	}
-	for _, tc := range []struct {
-		name     string
-		seqs     []int64
-		maxReads int
-	}{
-		{name: "empty", maxReads: 2},
-		{name: "one", seqs: []int64{1}, maxReads: 3},
-		{name: "a few", seqs: []int64{1, 2, 3}, maxReads: 6},
-		{name: "gaps", seqs: []int64{5, 1000, 1001, 4097}, maxReads: 40},
-		{name: "many", seqs: seqRange(1, 3000), maxReads: 30},
-		{name: "far", seqs: []int64{1 << 40}, maxReads: 100},
-		{name: "the largest seq", seqs: []int64{3, math.MaxInt64}, maxReads: 200},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			reads := 0
-			eventsAfter := func(after int64, limit int) ([]adapter.Event, error) {
-				reads++
-				require.Equal(t, 1, limit)
-				i := sort.Search(len(tc.seqs), func(i int) bool { return tc.seqs[i] > after })
-				if i == len(tc.seqs) {
-					return nil, nil
-				}
-				return []adapter.Event{{Seq: tc.seqs[i]}}, nil
-			}
-			want := int64(0)
-			if len(tc.seqs) > 0 {
-				want = tc.seqs[len(tc.seqs)-1]
-			}
-			got, err := lastSeq(eventsAfter)
-			require.NoError(t, err)
-			require.Equal(t, want, got)
-			require.LessOrEqual(t, reads, tc.maxReads)
-		})
-	}
-	_, err := lastSeq(func(int64, int) ([]adapter.Event, error) { return nil, errors.New("disk on fire") })
-	require.EqualError(t, err, "disk on fire")
 }
 
 func TestBackoff(t *testing.T) {
