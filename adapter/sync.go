@@ -59,6 +59,12 @@ type SyncOptions struct {
 	// RetryBase and RetryMax bound the exponential backoff between
 	// attempts (defaults 1s and 5m).
 	RetryBase, RetryMax time.Duration
+	// BatchDelay is how long RunWriteback lets new changes gather before
+	// it writes a batch that is not full (default 0: write at once). CRM
+	// API calls are the metered resource: at a few changes per commit,
+	// writing at once costs a call per commit, where waiting a second
+	// fills batches of up to BatchRows.
+	BatchDelay time.Duration
 }
 
 func (o SyncOptions) withDefaults() SyncOptions {
@@ -147,8 +153,9 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 
 // RunWriteback drains the outbox into sink until ctx is done: it claims up
 // to BatchRows rows, writes them, and settles each as done, to retry with
-// backoff, or parked. It wakes when a command commits and at least once a
-// second (for retries that fall due and rows of other engines).
+// backoff, or parked. After a full batch it goes on at once; otherwise it
+// waits until a command commits or a second passes (for retries that fall
+// due and rows of other engines), then BatchDelay for more to gather.
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
 	tick := time.NewTicker(time.Second)
@@ -158,7 +165,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 		if err != nil && ctx.Err() == nil {
 			e.log.WithError(err).Warn("write back to CRM")
 		}
-		if n > 0 && err == nil {
+		if err == nil && (n >= opts.BatchRows || n > 0 && opts.BatchDelay <= 0) {
 			continue // more may be waiting
 		}
 		select {
@@ -166,6 +173,13 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			return
 		case <-e.written:
 		case <-tick.C:
+		}
+		if opts.BatchDelay > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(opts.BatchDelay):
+			}
 		}
 	}
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"early reopen when the customer replies", testCustomerReply},
 		{"polling CRM sources", testPoll},
 		{"writeback: order, retry, park", testWriteback},
+		{"writeback: changes gather for BatchDelay", testWritebackBatchDelay},
 		{"crash safety", testCrashSafety},
 		{"concurrency", testConcurrency},
 	} {

@@ -209,3 +209,45 @@ func dueTimers(h *Harness) []adapter.Timer {
 	}
 	return out
 }
+
+// testWritebackBatchDelay: with a BatchDelay the writer lets the changes
+// of many commands gather into one Sink.Write, instead of a write per
+// commit; a full batch goes at once.
+func testWritebackBatchDelay(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Engine.RunWriteback(ctx, sink, adapter.SyncOptions{BatchDelay: time.Second, BatchRows: 6})
+		}()
+		synctest.Wait()
+		calls := func() int {
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			return sink.calls
+		}
+		require.Equal(t, 0, calls(), "nothing to write yet")
+
+		for range 3 {
+			h.Ingest(contactpad.NonLive, "support") // one outbox row each
+			synctest.Wait()
+		}
+		require.Equal(t, 0, calls(), "the changes gather")
+		time.Sleep(time.Second + slack)
+		synctest.Wait()
+		require.Equal(t, 1, calls(), "then go in one write")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+
+		for range 13 {
+			h.Ingest(contactpad.NonLive, "support")
+		}
+		time.Sleep(time.Second + slack)
+		synctest.Wait()
+		require.Equal(t, 4, calls(), "13 rows in batches of at most 6: full ones back to back")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+		cancel()
+		<-done
+	})
+}

@@ -193,7 +193,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
 	var loops sync.WaitGroup
-	syncOpts := adapter.SyncOptions{PollInterval: time.Duration(cfg.CRM.PollInterval)}
+	// Writebacks wait up to a second for others, so that a busy bridge
+	// fills composite calls of 1,000 records instead of a call per commit.
+	syncOpts := adapter.SyncOptions{PollInterval: time.Duration(cfg.CRM.PollInterval), BatchDelay: time.Second}
 	loops.Go(func() { d.engine.RunPoll(loopCtx, sources, syncOpts) })
 	loops.Go(func() { d.engine.RunWriteback(loopCtx, d.sink, syncOpts) })
 	loops.Go(func() { d.hooks.Run(loopCtx) })
