@@ -9,9 +9,9 @@
 // Update neither blocks nor changes.
 //
 // Every statement is prepared once per connection. The schema lives in
-// migrations/ and is applied by Open; see codec.go for how values are
-// encoded in columns. In the list methods of adapter.Tx, a limit <= 0 means
-// no limit, and an empty list is returned as an empty, non-nil slice.
+// migrations/ and is applied by Open. The tables, the encoding of values in
+// columns and the adapter.Tx are the PostgreSQL store's too (package
+// sqlstore); statements.go holds what SQLite spells its own way.
 package sqlite
 
 import (
@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 
 	// The "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
@@ -42,7 +43,7 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	// writeStmts and readStmts are prepared on their pool; a transaction
-	// binds the ones it uses to its connection (see tx.stmt).
+	// binds the ones it uses to its connection (see txConn.stmt).
 	writeStmts [numStmts]*sql.Stmt
 	readStmts  [numStmts]*sql.Stmt
 	closed     atomic.Bool
@@ -114,10 +115,13 @@ func (s *Store) open() error {
 	reader.SetConnMaxIdleTime(0)
 
 	for id, query := range statements {
+		if query == "" {
+			continue // a shared statement SQLite does not use
+		}
 		if s.writeStmts[id], err = writer.PrepareContext(ctx, query); err != nil {
 			return fmt.Errorf("prepare %q: %w", query, err)
 		}
-		if writes[id] || isSavepoint(stmtID(id)) {
+		if isWrite(sqlstore.Stmt(id)) {
 			continue
 		}
 		if s.readStmts[id], err = reader.PrepareContext(ctx, query); err != nil {
@@ -125,10 +129,6 @@ func (s *Store) open() error {
 		}
 	}
 	return nil
-}
-
-func isSavepoint(id stmtID) bool {
-	return id == stmtSavepoint || id == stmtRollbackToSavepoint || id == stmtReleaseSavepoint
 }
 
 // Update runs every fn in one transaction, each in its own savepoint: a fn
@@ -155,17 +155,18 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	// transaction.
 	defer func() { _ = sqlTx.Rollback() }()
 
-	t := &tx{sqlTx: sqlTx, prepared: &s.writeStmts, writable: true}
+	c := &txConn{sqlTx: sqlTx, prepared: &s.writeStmts}
+	t := sqlstore.NewTx(c, &dialect, true)
 	for i, fn := range fns {
-		if _, err := t.exec(stmtSavepoint); err != nil {
+		if err := c.savepoint(stmtSavepoint); err != nil {
 			return nil, fmt.Errorf("update: savepoint for fn %d: %w", i, err)
 		}
 		if errs[i] = fn(t); errs[i] != nil {
-			if _, err := t.exec(stmtRollbackToSavepoint); err != nil {
+			if err := c.savepoint(stmtRollbackToSavepoint); err != nil {
 				return nil, fmt.Errorf("update: roll back fn %d (%v): %w", i, errs[i], err)
 			}
 		}
-		if _, err := t.exec(stmtReleaseSavepoint); err != nil {
+		if err := c.savepoint(stmtReleaseSavepoint); err != nil {
 			return nil, fmt.Errorf("update: release fn %d: %w", i, err)
 		}
 	}
@@ -187,7 +188,7 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	}
 	// A read-only transaction has nothing to commit.
 	defer func() { _ = sqlTx.Rollback() }()
-	return fn(&tx{sqlTx: sqlTx, prepared: &s.readStmts})
+	return fn(sqlstore.NewTx(&txConn{sqlTx: sqlTx, prepared: &s.readStmts}, &dialect, false))
 }
 
 // Close stops new Updates and Views and closes the connections as the ones
@@ -219,73 +220,57 @@ func (s *Store) closeAll() error {
 	return nil
 }
 
-// tx is the adapter.Tx of one Update or View.
-type tx struct {
+// txConn is the sqlstore.Conn of one Update or View.
+type txConn struct {
 	sqlTx    *sql.Tx
 	prepared *[numStmts]*sql.Stmt
 	// bound caches the prepared statements bound to sqlTx, made on first use.
-	bound    [numStmts]*sql.Stmt
-	writable bool
+	bound [numStmts]*sql.Stmt
 }
-
-var _ adapter.Tx = (*tx)(nil)
-
-// errReadOnly is returned by a write inside View.
-var errReadOnly = errors.New("write in a read-only view")
 
 // stmt returns statement id bound to the transaction. database/sql reuses
 // the statement already prepared on the transaction's connection.
-func (t *tx) stmt(id stmtID) *sql.Stmt {
-	if st := t.bound[id]; st != nil {
+func (c *txConn) stmt(id sqlstore.Stmt) *sql.Stmt {
+	if st := c.bound[id]; st != nil {
 		return st
 	}
-	st := t.sqlTx.Stmt(t.prepared[id])
-	t.bound[id] = st
+	st := c.sqlTx.Stmt(c.prepared[id])
+	c.bound[id] = st
 	return st
 }
 
-// exec runs a write. Statements run without a context: a cancelable one
-// costs a goroutine per statement in the driver, and fns are short; the
-// Update's context still bounds the transaction as a whole.
-func (t *tx) exec(id stmtID, args ...any) (sql.Result, error) {
-	if !t.writable && writes[id] {
-		return nil, errReadOnly
+// Statements run without a context: a cancelable one costs a goroutine per
+// statement in the driver, and fns are short; the Update's context still
+// bounds the transaction as a whole.
+
+func (c *txConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
+	res, err := c.stmt(id).Exec(args...)
+	if err != nil {
+		return 0, err
 	}
-	return t.stmt(id).Exec(args...)
+	return res.RowsAffected()
 }
 
-func (t *tx) query(id stmtID, args ...any) (*sql.Rows, error) {
-	return t.stmt(id).Query(args...)
-}
-
-func (t *tx) queryRow(id stmtID, args ...any) *sql.Row {
-	return t.stmt(id).QueryRow(args...)
-}
-
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-// notFound wraps adapter.ErrNotFound, naming what was looked up.
-func notFound(what, id string) error {
-	return fmt.Errorf("%s %s: %w", what, id, adapter.ErrNotFound)
-}
-
-// scanAll reads every row with scan and closes rows. The list is never nil,
-// so it encodes to JSON as [] when empty.
-func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
-	out := make([]T, 0)
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+// Insert reads the key of the row from the connection (last_insert_rowid):
+// cheaper than RETURNING, which makes a query of the INSERT.
+func (c *txConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
+	res, err := c.stmt(id).Exec(args...)
+	if err != nil {
+		return 0, err
 	}
-	if err := rows.Err(); err != nil {
+	return res.LastInsertId()
+}
+
+func (c *txConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.stmt(id).Query(args...)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return rows, nil
+}
+
+// savepoint runs one of the savepoint statements.
+func (c *txConn) savepoint(id sqlstore.Stmt) error {
+	_, err := c.stmt(id).Exec()
+	return err
 }

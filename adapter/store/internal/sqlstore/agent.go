@@ -1,8 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -10,8 +9,8 @@ import (
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
-func (t *tx) Agent(id string) (*contactpad.Agent, error) {
-	a, err := scanAgent(t.queryRow(stmtAgent, id))
+func (t *Tx) Agent(id string) (*contactpad.Agent, error) {
+	a, err := scanAgent(t.queryRow(StmtAgent, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("agent", id)
 	}
@@ -23,7 +22,7 @@ func (t *tx) Agent(id string) (*contactpad.Agent, error) {
 
 // PutAgent writes the agent row and brings agent_services in line with
 // a.Services: two set-based statements whatever the number of services.
-func (t *tx) PutAgent(a *contactpad.Agent) error {
+func (t *Tx) PutAgent(a *contactpad.Agent) error {
 	var e encoder
 	services := e.strings("services", a.Services)
 	capacity := any("{}")
@@ -37,20 +36,28 @@ func (t *tx) PutAgent(a *contactpad.Agent) error {
 	if e.err != nil {
 		return fmt.Errorf("put agent %s: %w", a.ID, e.err)
 	}
-	if _, err := t.exec(stmtPutAgent, args[:]...); err != nil {
+	if _, err := t.exec(StmtPutAgent, args[:]...); err != nil {
 		return fmt.Errorf("put agent %s: %w", a.ID, err)
 	}
-	if _, err := t.exec(stmtPruneAgentServices, a.ID, services); err != nil {
+	// Where lists are passed as JSON, the column's JSON is the list.
+	var list any = services
+	if !t.dialect.JSONLists {
+		var err error
+		if list, err = t.list(a.Services); err != nil {
+			return fmt.Errorf("put agent %s: services: %w", a.ID, err)
+		}
+	}
+	if _, err := t.exec(StmtPruneAgentServices, a.ID, list); err != nil {
 		return fmt.Errorf("put agent %s: services: %w", a.ID, err)
 	}
-	if _, err := t.exec(stmtAddAgentServices, a.ID, services); err != nil {
+	if _, err := t.exec(StmtAddAgentServices, a.ID, list); err != nil {
 		return fmt.Errorf("put agent %s: services: %w", a.ID, err)
 	}
 	return nil
 }
 
-func (t *tx) Agents() ([]*contactpad.Agent, error) {
-	rows, err := t.query(stmtAgents)
+func (t *Tx) Agents() ([]*contactpad.Agent, error) {
+	rows, err := t.query(StmtAgents)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}
@@ -62,8 +69,8 @@ func (t *tx) Agents() ([]*contactpad.Agent, error) {
 }
 
 // Candidates reads the agents, then the load of all of them in one query.
-func (t *tx) Candidates(service string) ([]adapter.Candidate, error) {
-	rows, err := t.query(stmtCandidates, service)
+func (t *Tx) Candidates(service string) ([]adapter.Candidate, error) {
+	rows, err := t.query(StmtCandidates, service)
 	if err != nil {
 		return nil, fmt.Errorf("list candidates for %s: %w", service, err)
 	}
@@ -93,7 +100,7 @@ func (t *tx) Candidates(service string) ([]adapter.Candidate, error) {
 	return cs, nil
 }
 
-func (t *tx) Load(agent string) (contactpad.Capacity, error) {
+func (t *Tx) Load(agent string) (contactpad.Capacity, error) {
 	loads, err := t.loads([]string{agent})
 	if err != nil {
 		return nil, fmt.Errorf("load of %s: %w", agent, err)
@@ -106,12 +113,12 @@ func (t *tx) Load(agent string) (contactpad.Capacity, error) {
 
 // loads returns the load of each agent that holds anything; an agent
 // holding nothing has no entry.
-func (t *tx) loads(agents []string) (map[string]contactpad.Capacity, error) {
-	ids, err := json.Marshal(agents)
+func (t *Tx) loads(agents []string) (map[string]contactpad.Capacity, error) {
+	ids, err := t.list(agents)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.query(stmtLoads, string(ids))
+	rows, err := t.query(StmtLoads, ids)
 	if err != nil {
 		return nil, err
 	}

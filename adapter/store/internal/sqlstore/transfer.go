@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
@@ -9,8 +9,8 @@ import (
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
-func (t *tx) Transfer(id string) (*contactpad.Transfer, error) {
-	tr, err := scanTransfer(t.queryRow(stmtTransfer, id))
+func (t *Tx) Transfer(id string) (*contactpad.Transfer, error) {
+	tr, err := scanTransfer(t.queryRow(StmtTransfer, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("transfer", id)
 	}
@@ -20,7 +20,7 @@ func (t *tx) Transfer(id string) (*contactpad.Transfer, error) {
 	return tr, nil
 }
 
-func (t *tx) PutTransfer(tr *contactpad.Transfer) error {
+func (t *Tx) PutTransfer(tr *contactpad.Transfer) error {
 	var e encoder
 	args := [...]any{
 		tr.ID, tr.InteractionID, string(tr.Mode), tr.Target.Agent, tr.Target.Service, tr.Target.Number,
@@ -30,14 +30,14 @@ func (t *tx) PutTransfer(tr *contactpad.Transfer) error {
 	if e.err != nil {
 		return fmt.Errorf("put transfer %s: %w", tr.ID, e.err)
 	}
-	if _, err := t.exec(stmtPutTransfer, args[:]...); err != nil {
+	if _, err := t.exec(StmtPutTransfer, args[:]...); err != nil {
 		return fmt.Errorf("put transfer %s: %w", tr.ID, err)
 	}
 	return nil
 }
 
-func (t *tx) OpenTransfers(f adapter.TransferFilter) ([]*contactpad.Transfer, error) {
-	rows, err := t.query(stmtOpenTransfers, f.InteractionID, f.Assignee, boolInt(f.Undelivered))
+func (t *Tx) OpenTransfers(f adapter.TransferFilter) ([]*contactpad.Transfer, error) {
+	rows, err := t.query(StmtOpenTransfers, f.InteractionID, f.Assignee, boolInt(f.Undelivered))
 	if err != nil {
 		return nil, fmt.Errorf("list open transfers: %w", err)
 	}
@@ -72,8 +72,8 @@ func scanTransfer(sc scanner) (*contactpad.Transfer, error) {
 	return &tr, nil
 }
 
-func (t *tx) Consult(id string) (*contactpad.Consult, error) {
-	c, err := scanConsult(t.queryRow(stmtConsult, id))
+func (t *Tx) Consult(id string) (*contactpad.Consult, error) {
+	c, err := scanConsult(t.queryRow(StmtConsult, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("consult", id)
 	}
@@ -83,7 +83,7 @@ func (t *tx) Consult(id string) (*contactpad.Consult, error) {
 	return c, nil
 }
 
-func (t *tx) PutConsult(c *contactpad.Consult) error {
+func (t *Tx) PutConsult(c *contactpad.Consult) error {
 	var e encoder
 	args := [...]any{
 		c.ID, c.InteractionID, c.Initiator, c.Target.Agent, c.Target.Service, c.Target.Number,
@@ -93,14 +93,14 @@ func (t *tx) PutConsult(c *contactpad.Consult) error {
 	if e.err != nil {
 		return fmt.Errorf("put consult %s: %w", c.ID, e.err)
 	}
-	if _, err := t.exec(stmtPutConsult, args[:]...); err != nil {
+	if _, err := t.exec(StmtPutConsult, args[:]...); err != nil {
 		return fmt.Errorf("put consult %s: %w", c.ID, err)
 	}
 	return nil
 }
 
-func (t *tx) OpenConsults(interactionID string) ([]*contactpad.Consult, error) {
-	rows, err := t.query(stmtOpenConsults, interactionID)
+func (t *Tx) OpenConsults(interactionID string) ([]*contactpad.Consult, error) {
+	rows, err := t.query(StmtOpenConsults, interactionID)
 	if err != nil {
 		return nil, fmt.Errorf("list open consults of %s: %w", interactionID, err)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"encoding/json"
@@ -7,8 +7,7 @@ import (
 	"time"
 )
 
-// Column encodings shared by every table (and meant to be shared with a
-// PostgreSQL store using the same schema):
+// Column encodings, the same in every table and in both databases:
 //
 //   - a time is a BIGINT of nanoseconds since the Unix epoch, in UTC; the zero
 //     time.Time and a nil *time.Time are NULL. Integers sort and compare like
@@ -16,6 +15,12 @@ import (
 //     rely on.
 //   - a bool is an INTEGER 0 or 1.
 //   - a list or a map is JSON TEXT.
+//
+// Values go to the driver as int64, string or nil (NULL). Columns that may
+// be NULL, or whose integer type differs between the databases, are
+// scanned into `any` (the fastest path through database/sql) and decoded
+// here: SQLite gives int64, PostgreSQL int64 for BIGINT and int32 for
+// INTEGER.
 
 var (
 	// minTime and maxTime bound the times an int64 of nanoseconds can hold
@@ -101,17 +106,24 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// sqlLimit turns a limit into SQLite's LIMIT operand: a limit <= 0 means no
-// limit, which SQLite spells -1.
-func sqlLimit(limit int) int64 {
-	if limit <= 0 {
-		return -1
+// unixOrZero encodes t as UTC nanoseconds, 0 for the zero time, for the
+// NOT NULL columns whose zero means "not set".
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
 	}
-	return int64(limit)
+	return t.UnixNano()
 }
 
-// decoder turns column values, scanned into `any` (the fastest path through
-// database/sql), back into field values, keeping the first error.
+func fromUnixOrZero(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// decoder turns column values, scanned into `any`, back into field values,
+// keeping the first error.
 type decoder struct {
 	err error
 }
@@ -122,11 +134,13 @@ func (d *decoder) fail(field string, v any) {
 	}
 }
 
-// int decodes an INTEGER column; NULL is 0.
+// int decodes an integer column; NULL is 0.
 func (d *decoder) int(field string, v any) int64 {
 	switch v := v.(type) {
 	case int64:
 		return v
+	case int32:
+		return int64(v)
 	case nil:
 		return 0
 	}
@@ -210,4 +224,24 @@ func (d *decoder) text(field string, v any) []byte {
 	}
 	d.fail(field, v)
 	return nil
+}
+
+// list encodes a list parameter (for InList and ListTable) as the dialect
+// passes lists: a JSON array, or a []string that is never nil (a NULL
+// array would match nothing, and NOT of that keep everything).
+func (t *Tx) list(ss []string) (any, error) {
+	if !t.dialect.JSONLists {
+		if ss == nil {
+			return []string{}, nil
+		}
+		return ss, nil
+	}
+	if len(ss) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(ss)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
 }

@@ -1,21 +1,17 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-
-	msqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
-func (t *tx) Interaction(id string) (*contactpad.Interaction, error) {
-	i, err := scanInteraction(t.queryRow(stmtInteraction, id))
+func (t *Tx) Interaction(id string) (*contactpad.Interaction, error) {
+	i, err := scanInteraction(t.queryRow(StmtInteraction, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("interaction", id)
 	}
@@ -25,8 +21,8 @@ func (t *tx) Interaction(id string) (*contactpad.Interaction, error) {
 	return i, nil
 }
 
-func (t *tx) InteractionByCRM(object, crmID string) (*contactpad.Interaction, error) {
-	i, err := scanInteraction(t.queryRow(stmtInteractionByCRM, object, crmID))
+func (t *Tx) InteractionByCRM(object, crmID string) (*contactpad.Interaction, error) {
+	i, err := scanInteraction(t.queryRow(StmtInteractionByCRM, object, crmID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("interaction for "+object, crmID)
 	}
@@ -36,7 +32,7 @@ func (t *tx) InteractionByCRM(object, crmID string) (*contactpad.Interaction, er
 	return i, nil
 }
 
-func (t *tx) PutInteraction(i *contactpad.Interaction) error {
+func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 	var e encoder
 	args := [...]any{
 		i.ID, i.CRMID, i.CRMObject, string(i.Media), i.Service, i.Subject, int64(i.Priority),
@@ -51,8 +47,8 @@ func (t *tx) PutInteraction(i *contactpad.Interaction) error {
 	if e.err != nil {
 		return fmt.Errorf("put interaction %s: %w", i.ID, e.err)
 	}
-	if _, err := t.exec(stmtPutInteraction, args[:]...); err != nil {
-		if isUniqueViolation(err) {
+	if _, err := t.exec(StmtPutInteraction, args[:]...); err != nil {
+		if t.dialect.IsUniqueViolation(err) {
 			return fmt.Errorf("put interaction %s: %w", i.ID, &adapter.ConflictError{
 				Reason: fmt.Sprintf("%s %s already has another interaction", i.CRMObject, i.CRMID)})
 		}
@@ -61,25 +57,32 @@ func (t *tx) PutInteraction(i *contactpad.Interaction) error {
 	return nil
 }
 
-func (t *tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interaction, error) {
-	id := stmtInteractionsAll
-	var statuses string
-	switch {
-	case f.Owner != "" && len(f.Statuses) > 0:
-		id = stmtInteractionsOwnerStatuses
-	case f.Owner != "":
-		id = stmtInteractionsOwner
-	case len(f.Statuses) > 0:
-		id = stmtInteractionsStatuses
+// interactionsStmts are the statements of Interactions by filter: all, by
+// statuses; by owner, by owner and statuses.
+var interactionsStmts = [2][2]Stmt{
+	{StmtInteractionsAll, StmtInteractionsStatuses},
+	{StmtInteractionsOwner, StmtInteractionsOwnerStatuses},
+}
+
+func (t *Tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interaction, error) {
+	args := make([]any, 1, 3)
+	args[0] = t.limit(f.Limit)
+	byOwner, byStatus := f.Owner != "", len(f.Statuses) > 0
+	if byOwner {
+		args = append(args, f.Owner)
 	}
-	if len(f.Statuses) > 0 {
-		b, err := json.Marshal(f.Statuses)
+	if byStatus {
+		statuses := make([]string, len(f.Statuses))
+		for k, s := range f.Statuses {
+			statuses[k] = string(s)
+		}
+		list, err := t.list(statuses)
 		if err != nil {
 			return nil, fmt.Errorf("list interactions: %w", err)
 		}
-		statuses = string(b)
+		args = append(args, list)
 	}
-	rows, err := t.query(id, sqlLimit(f.Limit), f.Owner, statuses)
+	rows, err := t.query(interactionsStmts[boolInt(byOwner)][boolInt(byStatus)], args...)
 	if err != nil {
 		return nil, fmt.Errorf("list interactions: %w", err)
 	}
@@ -91,13 +94,13 @@ func (t *tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interactio
 }
 
 // Queued reads the work reserved for agent, then the best unreserved work
-// of each service, and merges the services' lists in Go: SQLite cannot
-// read one index in order across several services, and sorting the whole
-// queue on every routing pass would cost more than the merge.
-func (t *tx) Queued(agent string, services []string, limit int) ([]*contactpad.Interaction, error) {
-	var queued []*contactpad.Interaction
+// of its services: in one ordered query, or (Dialect.QueuedPerService)
+// service by service, merging the services' lists in Go, which costs less
+// than sorting the whole queue on every routing pass.
+func (t *Tx) Queued(agent string, services []string, limit int) ([]*contactpad.Interaction, error) {
+	queued := make([]*contactpad.Interaction, 0)
 	if agent != "" {
-		rows, err := t.query(stmtQueuedReserved, agent, sqlLimit(limit))
+		rows, err := t.query(StmtQueuedReserved, agent, t.limit(limit))
 		if err != nil {
 			return nil, fmt.Errorf("list queued for %s: %w", agent, err)
 		}
@@ -106,8 +109,29 @@ func (t *tx) Queued(agent string, services []string, limit int) ([]*contactpad.I
 		}
 	}
 	rest := limit - len(queued)
-	if limit > 0 && rest <= 0 {
+	if (limit > 0 && rest <= 0) || len(services) == 0 {
 		return queued, nil
+	}
+	unreserved, err := t.queuedUnreserved(services, rest)
+	if err != nil {
+		return nil, fmt.Errorf("list queued for %s: %w", agent, err)
+	}
+	return append(queued, unreserved...), nil
+}
+
+// queuedUnreserved lists the unreserved queued interactions of services in
+// the order of Queued, at most limit (<= 0: all).
+func (t *Tx) queuedUnreserved(services []string, limit int) ([]*contactpad.Interaction, error) {
+	if !t.dialect.QueuedPerService {
+		list, err := t.list(services)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := t.query(StmtQueuedServices, list, t.limit(limit))
+		if err != nil {
+			return nil, err
+		}
+		return scanAll(rows, scanInteraction)
 	}
 	var unreserved []*contactpad.Interaction
 	seen := make(map[string]bool, len(services))
@@ -116,28 +140,27 @@ func (t *tx) Queued(agent string, services []string, limit int) ([]*contactpad.I
 			continue
 		}
 		seen[service] = true
-		rows, err := t.query(stmtQueuedService, service, sqlLimit(rest))
+		rows, err := t.query(StmtQueuedService, service, t.limit(limit))
 		if err != nil {
-			return nil, fmt.Errorf("list queued for %s: %w", agent, err)
+			return nil, err
 		}
 		is, err := scanAll(rows, scanInteraction)
 		if err != nil {
-			return nil, fmt.Errorf("list queued for %s: %w", agent, err)
+			return nil, err
 		}
 		unreserved = append(unreserved, is...)
 	}
 	if len(seen) > 1 {
 		sort.Slice(unreserved, func(a, b int) bool { return queuedBefore(unreserved[a], unreserved[b]) })
 	}
-	if limit > 0 && len(unreserved) > rest {
-		unreserved = unreserved[:rest]
+	if limit > 0 && len(unreserved) > limit {
+		unreserved = unreserved[:limit]
 	}
-	return append(queued, unreserved...), nil
+	return unreserved, nil
 }
 
-// queuedBefore is the order of stmtQueuedService in Go: higher priority
-// first, then earlier QueuedAt (none before any, as SQLite sorts NULL
-// first), then ID.
+// queuedBefore is queuedOrder in Go: higher priority first, then earlier
+// QueuedAt (none before any), then ID.
 func queuedBefore(a, b *contactpad.Interaction) bool {
 	if a.Priority != b.Priority {
 		return a.Priority > b.Priority
@@ -153,8 +176,8 @@ func queuedBefore(a, b *contactpad.Interaction) bool {
 	return a.ID < b.ID
 }
 
-func (t *tx) QueueStats() (map[string]adapter.QueueStat, error) {
-	rows, err := t.query(stmtQueueStats)
+func (t *Tx) QueueStats() (map[string]adapter.QueueStat, error) {
+	rows, err := t.query(StmtQueueStats)
 	if err != nil {
 		return nil, fmt.Errorf("queue stats: %w", err)
 	}
@@ -219,11 +242,4 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 		return nil, fmt.Errorf("interaction %s: %w", i.ID, d.err)
 	}
 	return &i, nil
-}
-
-// isUniqueViolation reports whether err is SQLite refusing a duplicate key.
-func isUniqueViolation(err error) bool {
-	var se *msqlite.Error
-	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE ||
-		se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }

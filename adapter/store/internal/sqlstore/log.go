@@ -1,11 +1,13 @@
-package sqlite
+package sqlstore
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -14,7 +16,7 @@ import (
 
 // The append-only tables: audit, events and the outbox.
 
-func (t *tx) AppendAudit(a *contactpad.AuditEntry) error {
+func (t *Tx) AppendAudit(a *contactpad.AuditEntry) error {
 	var e encoder
 	args := [...]any{
 		a.ID, a.InteractionID, e.time("at", a.At), a.Actor, a.Action, a.Category,
@@ -23,14 +25,14 @@ func (t *tx) AppendAudit(a *contactpad.AuditEntry) error {
 	if e.err != nil {
 		return fmt.Errorf("append audit of %s: %w", a.InteractionID, e.err)
 	}
-	if _, err := t.exec(stmtAppendAudit, args[:]...); err != nil {
+	if _, err := t.exec(StmtAppendAudit, args[:]...); err != nil {
 		return fmt.Errorf("append audit of %s: %w", a.InteractionID, err)
 	}
 	return nil
 }
 
-func (t *tx) Audit(interactionID string) ([]contactpad.AuditEntry, error) {
-	rows, err := t.query(stmtAudit, interactionID)
+func (t *Tx) Audit(interactionID string) ([]contactpad.AuditEntry, error) {
+	rows, err := t.query(StmtAudit, interactionID)
 	if err != nil {
 		return nil, fmt.Errorf("audit of %s: %w", interactionID, err)
 	}
@@ -44,7 +46,7 @@ func (t *tx) Audit(interactionID string) ([]contactpad.AuditEntry, error) {
 // AuditBetween walks the audit_at index from the later of from and after.
 // The zero time is before minTime, so a zero from (and a zero cursor)
 // encodes as the smallest int64: open below.
-func (t *tx) AuditBetween(from, to time.Time, after adapter.AuditCursor, limit int) ([]contactpad.AuditEntry, adapter.AuditCursor, error) {
+func (t *Tx) AuditBetween(from, to time.Time, after adapter.AuditCursor, limit int) ([]contactpad.AuditEntry, adapter.AuditCursor, error) {
 	startAt, startSeq := boundTime(from), int64(math.MinInt64)
 	if at := boundTime(after.At); at > startAt || (at == startAt && after.Seq > startSeq) {
 		startAt, startSeq = at, after.Seq
@@ -53,7 +55,7 @@ func (t *tx) AuditBetween(from, to time.Time, after adapter.AuditCursor, limit i
 	if !to.IsZero() {
 		end = boundTime(to)
 	}
-	rows, err := t.query(stmtAuditBetween, startAt, startSeq, end, sqlLimit(limit))
+	rows, err := t.query(StmtAuditBetween, startAt, startSeq, end, t.limit(limit))
 	if err != nil {
 		return nil, after, fmt.Errorf("audit between %s and %s: %w", from, to, err)
 	}
@@ -103,10 +105,10 @@ func scanAudit(sc scanner) (contactpad.AuditEntry, error) {
 
 // AppendEvent stores the whole event as JSON, its Audience (which the
 // event's JSON leaves out) in a column of its own, and sets e.Seq from the
-// events table's AUTOINCREMENT key. e.At is stored in UTC.
-func (t *tx) AppendEvent(e *adapter.Event) error {
+// events table's generated key. e.At is stored in UTC.
+func (t *Tx) AppendEvent(e *adapter.Event) error {
 	if !t.writable {
-		return fmt.Errorf("append event %s: %w", e.Type, errReadOnly)
+		return fmt.Errorf("append event %s: %w", e.Type, ErrReadOnly)
 	}
 	var enc encoder
 	stored := *e
@@ -123,15 +125,11 @@ func (t *tx) AppendEvent(e *adapter.Event) error {
 	if enc.err != nil {
 		return fmt.Errorf("append event %s: %w", e.Type, enc.err)
 	}
-	res, err := t.exec(stmtAppendEvent, args[:]...)
+	seq, err := t.insert(StmtAppendEvent, args[:]...)
 	if err != nil {
 		return fmt.Errorf("append event %s: %w", e.Type, err)
 	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("append event %s: %w", e.Type, err)
-	}
-	e.Seq = seq
+	e.Seq, t.eventSeq = seq, seq
 	return nil
 }
 
@@ -148,8 +146,8 @@ func eventInteractionID(e *adapter.Event) string {
 	return ""
 }
 
-func (t *tx) EventsAfter(after int64, limit int) ([]adapter.Event, error) {
-	rows, err := t.query(stmtEventsAfter, after, sqlLimit(limit))
+func (t *Tx) EventsAfter(after int64, limit int) ([]adapter.Event, error) {
+	rows, err := t.query(StmtEventsAfter, after, t.limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("events after %d: %w", after, err)
 	}
@@ -160,9 +158,9 @@ func (t *tx) EventsAfter(after int64, limit int) ([]adapter.Event, error) {
 	return events, nil
 }
 
-func (t *tx) LastEventSeq() (int64, error) {
+func (t *Tx) LastEventSeq() (int64, error) {
 	var seq int64
-	if err := t.queryRow(stmtLastEventSeq).Scan(&seq); err != nil {
+	if err := t.queryRow(StmtLastEventSeq).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("last event: %w", err)
 	}
 	return seq, nil
@@ -193,7 +191,10 @@ func scanEvent(sc scanner) (adapter.Event, error) {
 
 // AppendOutbox stores the row in state pending unless r.State says
 // otherwise, and sets r.ID (and r.State) as stored.
-func (t *tx) AppendOutbox(r *adapter.OutboxRow) error {
+func (t *Tx) AppendOutbox(r *adapter.OutboxRow) error {
+	if !t.writable {
+		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, ErrReadOnly)
+	}
 	state := r.State
 	if state == "" {
 		state = adapter.OutboxPending
@@ -210,11 +211,7 @@ func (t *tx) AppendOutbox(r *adapter.OutboxRow) error {
 	if e.err != nil {
 		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, e.err)
 	}
-	res, err := t.exec(stmtAppendOutbox, args[:]...)
-	if err != nil {
-		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, err)
-	}
-	id, err := res.LastInsertId()
+	id, err := t.insert(StmtAppendOutbox, args[:]...)
 	if err != nil {
 		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, err)
 	}
@@ -222,8 +219,8 @@ func (t *tx) AppendOutbox(r *adapter.OutboxRow) error {
 	return nil
 }
 
-func (t *tx) Outbox(state adapter.OutboxState, limit int) ([]adapter.OutboxRow, error) {
-	rows, err := t.query(stmtOutbox, string(state), sqlLimit(limit))
+func (t *Tx) Outbox(state adapter.OutboxState, limit int) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(StmtOutbox, string(state), t.limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list %s outbox rows: %w", state, err)
 	}
@@ -261,38 +258,29 @@ func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
 	return r, nil
 }
 
-func (t *tx) ClaimOutbox(now, leaseUntil time.Time, limit int) ([]adapter.OutboxRow, error) {
-	rows, err := t.query(stmtClaimableOutbox, unixOrZero(now), sqlLimit(limit))
+// ClaimOutbox leases the claimable rows in one statement (see
+// StmtClaimOutbox) and returns them by ID.
+func (t *Tx) ClaimOutbox(now, leaseUntil time.Time, limit int) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(StmtClaimOutbox, unixOrZero(now), unixOrZero(leaseUntil), t.limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}
 	claimed, err := scanAll(rows, scanOutbox)
-	if err != nil || len(claimed) == 0 {
-		return claimed, err
-	}
-	ids := make([]int64, len(claimed))
-	for k := range claimed {
-		ids[k] = claimed[k].ID
-		claimed[k].State, claimed[k].LeaseUntil = adapter.OutboxInFlight, leaseUntil.UTC()
-	}
-	list, err := json.Marshal(ids)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := t.exec(stmtLeaseOutbox, unixOrZero(leaseUntil), string(list)); err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}
+	slices.SortFunc(claimed, func(a, b adapter.OutboxRow) int { return cmp.Compare(a.ID, b.ID) })
 	return claimed, nil
 }
 
-func (t *tx) FinishOutbox(rows []adapter.OutboxRow) error {
+func (t *Tx) FinishOutbox(rows []adapter.OutboxRow) error {
 	for _, r := range rows {
 		var err error
 		switch r.State {
 		case adapter.OutboxDone:
-			_, err = t.exec(stmtDeleteOutbox, r.ID)
+			_, err = t.exec(StmtDeleteOutbox, r.ID)
 		case adapter.OutboxPending, adapter.OutboxParked:
-			_, err = t.exec(stmtSettleOutbox, r.ID, string(r.State), int64(r.Attempts), unixOrZero(r.NextAttemptAt),
+			_, err = t.exec(StmtSettleOutbox, r.ID, string(r.State), int64(r.Attempts), unixOrZero(r.NextAttemptAt),
 				r.ErrorCode, r.ErrorMessage)
 		default:
 			err = fmt.Errorf("cannot finish in state %q", r.State)
@@ -304,22 +292,20 @@ func (t *tx) FinishOutbox(rows []adapter.OutboxRow) error {
 	return nil
 }
 
-func (t *tx) RetryParked(id int64) error {
-	res, err := t.exec(stmtRetryParked, id)
+func (t *Tx) RetryParked(id int64) error {
+	n, err := t.exec(StmtRetryParked, id)
 	if err != nil {
 		return fmt.Errorf("retry outbox row %d: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("retry outbox row %d: %w", id, err)
-	} else if n == 0 {
+	if n == 0 {
 		return fmt.Errorf("parked outbox row %d: %w", id, adapter.ErrNotFound)
 	}
 	return nil
 }
 
-func (t *tx) Watermark(source string) (string, error) {
+func (t *Tx) Watermark(source string) (string, error) {
 	var value string
-	err := t.queryRow(stmtWatermark, source).Scan(&value)
+	err := t.queryRow(StmtWatermark, source).Scan(&value)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -329,25 +315,9 @@ func (t *tx) Watermark(source string) (string, error) {
 	return value, nil
 }
 
-func (t *tx) SetWatermark(source, value string) error {
-	if _, err := t.exec(stmtSetWatermark, source, value); err != nil {
+func (t *Tx) SetWatermark(source, value string) error {
+	if _, err := t.exec(StmtSetWatermark, source, value); err != nil {
 		return fmt.Errorf("set watermark of %s: %w", source, err)
 	}
 	return nil
-}
-
-// unixOrZero encodes t as UTC nanoseconds, 0 for the zero time, for the
-// NOT NULL columns whose zero means "not set".
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixOrZero(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"fmt"
@@ -7,19 +7,19 @@ import (
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
-func (t *tx) Counts() (adapter.Counts, error) {
+func (t *Tx) Counts() (adapter.Counts, error) {
 	c := adapter.Counts{Interactions: map[contactpad.Status]int{}, Outbox: map[adapter.OutboxState]int{}}
-	if err := countBy(t, stmtCountInteractions, c.Interactions); err != nil {
+	if err := countBy(t, StmtCountInteractions, c.Interactions); err != nil {
 		return adapter.Counts{}, fmt.Errorf("count interactions: %w", err)
 	}
-	if err := countBy(t, stmtCountOutbox, c.Outbox); err != nil {
+	if err := countBy(t, StmtCountOutbox, c.Outbox); err != nil {
 		return adapter.Counts{}, fmt.Errorf("count outbox rows: %w", err)
 	}
 	return c, nil
 }
 
 // countBy runs a "SELECT key, COUNT(*) ... GROUP BY key" statement into into.
-func countBy[K ~string](t *tx, id stmtID, into map[K]int) error {
+func countBy[K ~string](t *Tx, id Stmt, into map[K]int) error {
 	rows, err := t.query(id)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // SetTimer arms t; a timer needs a due time.
-func (t *tx) SetTimer(tm adapter.Timer) error {
+func (t *Tx) SetTimer(tm adapter.Timer) error {
 	var e encoder
 	due := e.time("due_at", tm.DueAt)
 	if e.err == nil && due == nil {
@@ -17,36 +17,33 @@ func (t *tx) SetTimer(tm adapter.Timer) error {
 	if e.err != nil {
 		return fmt.Errorf("set timer %s %s: %w", tm.Kind, tm.Ref, e.err)
 	}
-	if _, err := t.exec(stmtSetTimer, string(tm.Kind), tm.Ref, due); err != nil {
+	if _, err := t.exec(StmtSetTimer, string(tm.Kind), tm.Ref, due); err != nil {
 		return fmt.Errorf("set timer %s %s: %w", tm.Kind, tm.Ref, err)
 	}
 	return nil
 }
 
-func (t *tx) ClearTimer(kind adapter.TimerKind, ref string) error {
-	if _, err := t.exec(stmtClearTimer, string(kind), ref); err != nil {
+func (t *Tx) ClearTimer(kind adapter.TimerKind, ref string) error {
+	if _, err := t.exec(StmtClearTimer, string(kind), ref); err != nil {
 		return fmt.Errorf("clear timer %s %s: %w", kind, ref, err)
 	}
 	return nil
 }
 
-func (t *tx) TakeTimer(tm adapter.Timer) (bool, error) {
-	if !t.writable {
-		return false, fmt.Errorf("take timer %s %s: %w", tm.Kind, tm.Ref, errReadOnly)
-	}
-	res, err := t.exec(stmtTakeTimer, string(tm.Kind), tm.Ref, boundTime(tm.DueAt))
-	if err != nil {
-		return false, fmt.Errorf("take timer %s %s: %w", tm.Kind, tm.Ref, err)
-	}
-	n, err := res.RowsAffected()
+// TakeTimer deletes the timer's row in the firing transaction: the row is
+// the claim. Another writer taking the same timer waits for the store's
+// write lock and then finds the row gone; one that dies before its commit
+// leaves the row for the others.
+func (t *Tx) TakeTimer(tm adapter.Timer) (bool, error) {
+	n, err := t.exec(StmtTakeTimer, string(tm.Kind), tm.Ref, boundTime(tm.DueAt))
 	if err != nil {
 		return false, fmt.Errorf("take timer %s %s: %w", tm.Kind, tm.Ref, err)
 	}
 	return n > 0, nil
 }
 
-func (t *tx) DueTimers(now time.Time, limit int) ([]adapter.Timer, error) {
-	rows, err := t.query(stmtDueTimers, boundTime(now), sqlLimit(limit))
+func (t *Tx) DueTimers(now time.Time, limit int) ([]adapter.Timer, error) {
+	rows, err := t.query(StmtDueTimers, boundTime(now), t.limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list due timers: %w", err)
 	}
@@ -57,9 +54,9 @@ func (t *tx) DueTimers(now time.Time, limit int) ([]adapter.Timer, error) {
 	return timers, nil
 }
 
-func (t *tx) NextTimer() (due time.Time, ok bool, err error) {
+func (t *Tx) NextTimer() (due time.Time, ok bool, err error) {
 	var next any
-	if err := t.queryRow(stmtNextTimer).Scan(&next); err != nil {
+	if err := t.queryRow(StmtNextTimer).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("next timer: %w", err)
 	}
 	if next == nil {

@@ -1,0 +1,331 @@
+package sqlstore
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Stmt names one statement. A store runs statements by Stmt, so SQLite can
+// prepare each once per connection and the hot path never parses SQL.
+type Stmt int
+
+const (
+	StmtInteraction Stmt = iota
+	StmtInteractionByCRM
+	StmtPutInteraction
+	StmtInteractionsAll
+	StmtInteractionsOwner
+	StmtInteractionsStatuses
+	StmtInteractionsOwnerStatuses
+	StmtQueuedReserved
+	StmtQueuedService
+	StmtQueuedServices
+	StmtQueueStats
+	StmtCountInteractions
+
+	StmtAgent
+	StmtPutAgent
+	StmtPruneAgentServices
+	StmtAddAgentServices
+	StmtAgents
+	StmtCandidates
+	StmtLoads
+
+	StmtTransfer
+	StmtPutTransfer
+	StmtOpenTransfers
+	StmtConsult
+	StmtPutConsult
+	StmtOpenConsults
+
+	StmtAppendAudit
+	StmtAudit
+	StmtAuditBetween
+	StmtAppendEvent
+	StmtEventsAfter
+	StmtLastEventSeq
+	StmtAppendOutbox
+	StmtOutbox
+	StmtClaimOutbox
+	StmtDeleteOutbox
+	StmtSettleOutbox
+	StmtRetryParked
+	StmtCountOutbox
+	StmtWatermark
+	StmtSetWatermark
+
+	StmtSetTimer
+	StmtClearTimer
+	StmtTakeTimer
+	StmtDueTimers
+	StmtNextTimer
+
+	// NumStmts counts the statements; a store may number its own (its
+	// savepoints) from here on.
+	NumStmts
+)
+
+// IsWrite reports whether s changes the store; a View refuses it.
+func IsWrite(s Stmt) bool { return writes[s] }
+
+var writes = [NumStmts]bool{
+	StmtPutInteraction:     true,
+	StmtPutAgent:           true,
+	StmtPruneAgentServices: true,
+	StmtAddAgentServices:   true,
+	StmtPutTransfer:        true,
+	StmtPutConsult:         true,
+	StmtAppendAudit:        true,
+	StmtAppendEvent:        true,
+	StmtAppendOutbox:       true,
+	StmtClaimOutbox:        true,
+	StmtDeleteOutbox:       true,
+	StmtSettleOutbox:       true,
+	StmtRetryParked:        true,
+	StmtSetWatermark:       true,
+	StmtSetTimer:           true,
+	StmtClearTimer:         true,
+	StmtTakeTimer:          true,
+}
+
+// The column lists, in the order the scan functions read them.
+const (
+	interactionColumns = `id, crm_id, crm_object, media, service, subject, priority, status, held, owner,
+		due_by, due_by_set_manually, auto_opened_due_to_due_date, resumed_from, reopen_reason, tags, category,
+		transfer_note, target_agent, skip_agent, wrap_up_ends_at, wrap_up_extended,
+		offer_expires_at, queued_at, last_activity_at, created_at, updated_at, version`
+	agentColumns    = `id, name, crm_user_id, services, capacity, presence, presence_at, last_offer_at`
+	transferColumns = `id, interaction_id, mode, target_agent, target_service, target_number, note,
+		status, failed_reason, decline_reason, initiator, assignee, expires_at, created_at, updated_at`
+	consultColumns = `id, interaction_id, initiator, target_agent, target_service, target_number,
+		status, ended_reason, expires_at, created_at, updated_at`
+	auditColumns  = `id, interaction_id, at, actor, action, category, from_status, to_status, message, data`
+	outboxColumns = `interaction_id, crm_object, crm_id, kind, payload, state, attempts,
+		error_code, error_message, created_at, next_attempt_at, lease_until`
+)
+
+// queuedOrder is the order of Queued. NULLS FIRST is SQLite's order of
+// NULL anyway; PostgreSQL must be told, here and in the index that serves
+// it. (SQLite reads its indexes in order either way.)
+const queuedOrder = `ORDER BY priority DESC, queued_at NULLS FIRST, id`
+
+// Statements returns the SQL of every Stmt in dialect d. A statement d
+// does not use (see Dialect.QueuedPerService) is empty.
+func Statements(d *Dialect) [NumStmts]string {
+	returning := func(key string) string {
+		if d.Returning {
+			return ` RETURNING ` + key
+		}
+		return ""
+	}
+	var queuedService, queuedServices string
+	if d.QueuedPerService {
+		// One statement a service, each reading its index in order and
+		// stopping at the limit, so a long queue is never sorted.
+		queuedService = `SELECT ` + interactionColumns + ` FROM interactions
+			WHERE status = 'queued' AND service = $1 AND target_agent = ''
+			` + queuedOrder + ` LIMIT $2`
+	} else {
+		queuedServices = `SELECT ` + interactionColumns + ` FROM interactions
+			WHERE status = 'queued' AND target_agent = '' AND ` + d.InList("service", "$1") + `
+			` + queuedOrder + ` LIMIT $2`
+	}
+	s := [NumStmts]string{
+		StmtInteraction: `SELECT ` + interactionColumns + ` FROM interactions WHERE id = $1`,
+		// crm_id != '' lets the database use the partial unique index.
+		StmtInteractionByCRM: `SELECT ` + interactionColumns + ` FROM interactions
+			WHERE crm_object = $1 AND crm_id = $2 AND crm_id != ''`,
+		// An upsert rather than SQLite's INSERT OR REPLACE: REPLACE would
+		// silently delete another interaction holding the same CRM record,
+		// where the unique index must fail the Put instead. The columns
+		// fixed at insert are left out of the update, so that an update
+		// never rewrites the indexes on them (the CRM key, created_at).
+		StmtPutInteraction:            upsert("interactions", interactionColumns, "id", "crm_id", "crm_object", "media", "created_at"),
+		StmtInteractionsAll:           interactionsQuery(d, false, false),
+		StmtInteractionsOwner:         interactionsQuery(d, true, false),
+		StmtInteractionsStatuses:      interactionsQuery(d, false, true),
+		StmtInteractionsOwnerStatuses: interactionsQuery(d, true, true),
+		StmtQueuedReserved: `SELECT ` + interactionColumns + ` FROM interactions
+			WHERE target_agent = $1 AND target_agent != '' AND status = 'queued'
+			` + queuedOrder + ` LIMIT $2`,
+		StmtQueuedService:  queuedService,
+		StmtQueuedServices: queuedServices,
+		StmtQueueStats: `SELECT service, COUNT(*), MIN(queued_at) FROM interactions
+			WHERE status = 'queued' GROUP BY service`,
+		// No index leads with status (one would cost every status change
+		// a write): this scans the narrowest index holding it.
+		StmtCountInteractions: `SELECT status, COUNT(*) FROM interactions GROUP BY status`,
+
+		StmtAgent:    `SELECT ` + agentColumns + ` FROM agents WHERE id = $1`,
+		StmtPutAgent: upsert("agents", agentColumns, "id"),
+		// $1 is the agent, $2 its services as a list.
+		StmtPruneAgentServices: `DELETE FROM agent_services
+			WHERE agent_id = $1 AND NOT (` + d.InList("service", "$2") + `)`,
+		// WHERE true resolves SQLite's parsing ambiguity of INSERT ...
+		// SELECT ... ON CONFLICT.
+		StmtAddAgentServices: `INSERT INTO agent_services (agent_id, service)
+			SELECT $1, value FROM ` + d.ListTable("$2") + ` WHERE true
+			ON CONFLICT (agent_id, service) DO NOTHING`,
+		StmtAgents: `SELECT ` + agentColumns + ` FROM agents ORDER BY id`,
+		// NULLS FIRST: an agent never offered anything (NULL) has waited longest.
+		StmtCandidates: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
+			JOIN agents a ON a.id = s.agent_id
+			WHERE s.service = $1 AND a.presence = 'available'
+			ORDER BY a.last_offer_at NULLS FIRST, a.id`,
+		// Load of the agents in the list $1: interactions they own whose
+		// status holds capacity, and open transfers delivered to them, by media.
+		StmtLoads: `SELECT owner, media, COUNT(*) FROM interactions
+			WHERE ` + d.InList("owner", "$1") + ` AND status IN ('offered', 'connected', 'wrap_up')
+			GROUP BY owner, media
+			UNION ALL
+			SELECT t.assignee, i.media, COUNT(*) FROM transfers t
+			JOIN interactions i ON i.id = t.interaction_id
+			WHERE ` + d.InList("t.assignee", "$1") + ` AND t.status IN ('initiated', 'accepted')
+			GROUP BY t.assignee, i.media`,
+
+		StmtTransfer:    `SELECT ` + transferColumns + ` FROM transfers WHERE id = $1`,
+		StmtPutTransfer: upsert("transfers", transferColumns, "id"),
+		// $3 is 1 for undelivered transfers only.
+		StmtOpenTransfers: `SELECT ` + transferColumns + ` FROM transfers
+			WHERE status IN ('initiated', 'accepted')
+			AND ($1 = '' OR interaction_id = $1)
+			AND ($2 = '' OR assignee = $2)
+			AND ($3 = 0 OR assignee = '')
+			ORDER BY created_at NULLS FIRST, id`,
+		StmtConsult:    `SELECT ` + consultColumns + ` FROM consults WHERE id = $1`,
+		StmtPutConsult: upsert("consults", consultColumns, "id"),
+		StmtOpenConsults: `SELECT ` + consultColumns + ` FROM consults
+			WHERE interaction_id = $1 AND status != 'ended'
+			ORDER BY created_at NULLS FIRST, id`,
+
+		StmtAppendAudit: `INSERT INTO audit (` + auditColumns + `) VALUES (` + placeholders(auditColumns) + `)`,
+		StmtAudit:       `SELECT ` + auditColumns + ` FROM audit WHERE interaction_id = $1 ORDER BY seq`,
+		// $1, $2 is the (at, seq) to start after, $3 the end of the range;
+		// the row value walks the audit_at index from where the last page
+		// ended.
+		StmtAuditBetween: `SELECT seq, ` + auditColumns + ` FROM audit
+			WHERE (at, seq) > ($1, $2) AND at < $3
+			ORDER BY at, seq LIMIT $4`,
+		StmtAppendEvent: `INSERT INTO events (type, at, interaction_id, audience, payload)
+			VALUES ($1, $2, $3, $4, $5)` + returning("seq"),
+		StmtEventsAfter:  `SELECT seq, audience, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+		StmtLastEventSeq: `SELECT COALESCE(MAX(seq), 0) FROM events`,
+		StmtAppendOutbox: `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `)` +
+			returning("id"),
+		StmtOutbox: `SELECT id, ` + outboxColumns + ` FROM outbox WHERE state = $1 ORDER BY id LIMIT $2`,
+		// A row is claimable when it is pending and due, or in flight under
+		// an expired lease, and no earlier row of its record is parked, in
+		// flight under a live lease, or waiting for its retry: a later
+		// change of a record never overtakes an earlier one. RETURNING
+		// gives the rows as leased, in no particular order.
+		StmtClaimOutbox: `UPDATE outbox SET state = 'in_flight', lease_until = $2
+			WHERE id IN (SELECT o.id FROM outbox o
+				WHERE ((o.state = 'pending' AND o.next_attempt_at <= $1) OR (o.state = 'in_flight' AND o.lease_until <= $1))
+				AND NOT EXISTS (SELECT 1 FROM outbox p
+					WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id AND p.id < o.id
+					AND (p.state = 'parked'
+						OR (p.state = 'in_flight' AND p.lease_until > $1)
+						OR (p.state = 'pending' AND p.next_attempt_at > $1)))
+				ORDER BY o.id LIMIT $3
+				` + d.ClaimLock + `)
+			RETURNING id, ` + outboxColumns,
+		StmtDeleteOutbox: `DELETE FROM outbox WHERE id = $1 AND state = 'in_flight'`,
+		StmtSettleOutbox: `UPDATE outbox SET state = $2, attempts = $3, next_attempt_at = $4, lease_until = 0,
+			error_code = $5, error_message = $6 WHERE id = $1 AND state = 'in_flight'`,
+		StmtRetryParked: `UPDATE outbox SET state = 'pending', next_attempt_at = 0, lease_until = 0
+			WHERE id = $1 AND state = 'parked'`,
+		StmtCountOutbox: `SELECT state, COUNT(*) FROM outbox GROUP BY state`,
+		StmtWatermark:   `SELECT value FROM watermarks WHERE source = $1`,
+		StmtSetWatermark: `INSERT INTO watermarks (source, value) VALUES ($1, $2)
+			ON CONFLICT (source) DO UPDATE SET value = excluded.value`,
+
+		StmtSetTimer: `INSERT INTO timers (kind, ref, due_at) VALUES ($1, $2, $3)
+			ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at`,
+		StmtClearTimer: `DELETE FROM timers WHERE kind = $1 AND ref = $2`,
+		StmtTakeTimer:  `DELETE FROM timers WHERE kind = $1 AND ref = $2 AND due_at = $3`,
+		StmtDueTimers: `SELECT kind, ref, due_at FROM timers
+			WHERE due_at <= $1 ORDER BY due_at, kind, ref LIMIT $2`,
+		StmtNextTimer: `SELECT MIN(due_at) FROM timers`,
+	}
+	for i := range s {
+		s[i] = Rebind(d, s[i])
+	}
+	return s
+}
+
+// Rebind rewrites the $n placeholders of query into d's.
+func Rebind(d *Dialect, query string) string {
+	if d.Placeholder == '$' {
+		return query
+	}
+	b := []byte(query)
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '$' && b[i+1] >= '0' && b[i+1] <= '9' {
+			b[i] = d.Placeholder
+		}
+	}
+	return string(b)
+}
+
+// interactionsQuery is the SQL of Interactions for one combination of
+// filters: $1 is the limit, then the owner, then the statuses (a list).
+// One statement per combination, rather than one that may match any owner,
+// lets the database pick the owner index.
+func interactionsQuery(d *Dialect, owner, statuses bool) string {
+	var where []string
+	n := 1
+	if owner {
+		n++
+		where = append(where, fmt.Sprintf("owner = $%d", n))
+	}
+	if statuses {
+		n++
+		where = append(where, d.InList("status", fmt.Sprintf("$%d", n)))
+	}
+	q := `SELECT ` + interactionColumns + ` FROM interactions`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return q + ` ORDER BY created_at NULLS FIRST, id LIMIT $1`
+}
+
+// upsert is an INSERT of columns that replaces every column of the row
+// whose key matches, except the fixed ones.
+func upsert(table, columns, key string, fixed ...string) string {
+	cols := columnNames(columns)
+	var set []string
+	for _, c := range cols {
+		if c != key && !slices.Contains(fixed, c) {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	return `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + placeholders(columns) +
+		`) ON CONFLICT (` + key + `) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+// placeholders returns $1, $2, ... one per column.
+func placeholders(columns string) string {
+	ps := make([]string, len(columnNames(columns)))
+	for i := range ps {
+		ps[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// prefixed qualifies every column with a table alias.
+func prefixed(alias, columns string) string {
+	cols := columnNames(columns)
+	for i, c := range cols {
+		cols[i] = alias + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+func columnNames(columns string) []string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = strings.TrimSpace(c)
+	}
+	return cols
+}
