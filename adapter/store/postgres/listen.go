@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 )
 
 // Listen calls notify with the last seq of every commit that appended
@@ -63,7 +65,7 @@ func (s *Store) listen(ctx context.Context, notify func(int64)) (heard bool, err
 		return false, fmt.Errorf("listen for events: %w", err)
 	}
 	var last int64
-	if err := conn.QueryRow(ctx, sqlLastEventSeq).Scan(&last); err != nil {
+	if err := conn.QueryRow(ctx, statements[sqlstore.StmtLastEventSeq]).Scan(&last); err != nil {
 		return false, fmt.Errorf("listen for events: %w", err)
 	}
 	notify(last)

@@ -30,9 +30,9 @@
 // The schema lives in migrations/ (the tables of the SQLite store) and is
 // applied by Open. The store uses the first schema of the connection's
 // search_path, so one database can hold several stores (tests do); the
-// lock and the channel are per schema. In the list methods of adapter.Tx, a
-// limit <= 0 means no limit, and an empty list is returned as an empty,
-// non-nil slice.
+// lock and the channel are per schema. The encoding of values in columns
+// and the adapter.Tx are the SQLite store's too (package sqlstore);
+// statements.go holds what PostgreSQL spells its own way.
 package postgres
 
 import (
@@ -49,6 +49,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 )
 
 // Connection settings the store sets unless the DSN does.
@@ -177,7 +178,7 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if _, err := c.Exec(ctx, s.begin); err != nil {
 		return nil, fmt.Errorf("begin update: %w", err)
 	}
-	t := &tx{ctx: ctx, q: c, writable: true}
+	t := sqlstore.NewTx(&txConn{ctx: ctx, q: c}, &dialect, true)
 	var lastSeq int64
 	for i, fn := range fns {
 		if i > 0 {
@@ -185,13 +186,14 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 				return nil, fmt.Errorf("update: savepoint for fn %d: %w", i, err)
 			}
 		}
-		t.seq = 0
-		if errs[i] = fn(t); errs[i] != nil {
+		errs[i] = fn(t)
+		seq := t.TakeEventSeq() // the fn's last event, if any
+		if errs[i] != nil {
 			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT fn`); err != nil {
 				return nil, fmt.Errorf("update: roll back fn %d (%v): %w", i, errs[i], err)
 			}
-		} else if t.seq > 0 {
-			lastSeq = t.seq
+		} else if seq > 0 {
+			lastSeq = seq
 		}
 	}
 	commit := `RELEASE SAVEPOINT fn; COMMIT`
@@ -234,7 +236,7 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	}
 	// A read-only transaction has nothing to commit.
 	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
-	return fn(&tx{ctx: ctx, q: ptx})
+	return fn(sqlstore.NewTx(&txConn{ctx: ctx, q: ptx}, &dialect, false))
 }
 
 // Close stops new Updates and Views, ends Listen, and closes the
@@ -249,69 +251,45 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// querier is what a tx runs statements on: the Update's connection or the
-// View's pgx.Tx.
+// querier is what a txConn runs statements on: the Update's connection or
+// the View's pgx.Tx.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// tx is the adapter.Tx of one Update or View.
-type tx struct {
-	ctx      context.Context
-	q        querier
-	writable bool
-	// seq is the last event seq the running fn appended.
-	seq int64
+// txConn is the sqlstore.Conn of one Update or View. Its statements run with
+// the Update's or View's ctx.
+type txConn struct {
+	ctx context.Context
+	q   querier
 }
 
-var _ adapter.Tx = (*tx)(nil)
-
-// errReadOnly is returned by a write inside View.
-var errReadOnly = errors.New("write in a read-only view")
-
-// exec runs a write.
-func (t *tx) exec(sql string, args ...any) (pgconn.CommandTag, error) {
-	if !t.writable {
-		return pgconn.CommandTag{}, errReadOnly
-	}
-	return t.q.Exec(t.ctx, sql, args...)
+func (c *txConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
+	tag, err := c.q.Exec(c.ctx, statements[id], args...)
+	return tag.RowsAffected(), err
 }
 
-func (t *tx) query(sql string, args ...any) (pgx.Rows, error) {
-	return t.q.Query(t.ctx, sql, args...)
+// Insert reads the key from the row of the statement's RETURNING.
+func (c *txConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
+	var key int64
+	err := c.q.QueryRow(c.ctx, statements[id], args...).Scan(&key)
+	return key, err
 }
 
-func (t *tx) queryRow(sql string, args ...any) pgx.Row {
-	return t.q.QueryRow(t.ctx, sql, args...)
-}
-
-// notFound wraps adapter.ErrNotFound, naming what was looked up.
-func notFound(what, id string) error {
-	return fmt.Errorf("%s %s: %w", what, id, adapter.ErrNotFound)
-}
-
-// scanAll reads every row with scan and closes rows. The list is never nil,
-// so it encodes to JSON as [] when empty.
-func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
-	defer rows.Close()
-	out := make([]T, 0)
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
+func (c *txConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.q.Query(c.ctx, statements[id], args...)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return pgRows{rows}, nil
 }
 
-// isUniqueViolation reports whether err is PostgreSQL refusing a duplicate key.
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
+// pgRows are pgx.Rows as sqlstore.Rows: Close reports the error.
+type pgRows struct{ pgx.Rows }
+
+func (r pgRows) Close() error {
+	r.Rows.Close()
+	return r.Rows.Err()
 }
