@@ -69,6 +69,7 @@ type Server struct {
 	settings adapter.Settings
 	auth     *authenticator
 	hub      *hub
+	feed     *feed
 	cors     *originSet
 	csp      string
 	log      logrus.FieldLogger
@@ -123,6 +124,7 @@ func New(o Options) (*Server, error) {
 		metrics:  newHTTPMetrics(o.Registry),
 		mux:      http.NewServeMux(),
 	}
+	s.feed = &feed{store: s.store, hub: s.hub}
 	s.routes()
 	s.handler = s.secure(s.mux)
 	return s, nil

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 // never misses one however late it wakes.
 type hub struct {
 	mu      sync.Mutex
+	gen     uint64 // notifies so far
 	changed chan struct{}
 	// closing is closed when the server shuts down: streams end, and
 	// clients reconnect (to another replica, or after the restart).
@@ -26,6 +29,12 @@ type hub struct {
 }
 
 func newHub() *hub { return &hub{changed: make(chan struct{}), closing: make(chan struct{})} }
+
+func (h *hub) generation() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
+}
 
 func (h *hub) close() { h.closeOnce.Do(func() { close(h.closing) }) }
 
@@ -41,6 +50,87 @@ func (h *hub) notify() {
 	defer h.mu.Unlock()
 	close(h.changed)
 	h.changed = make(chan struct{})
+	h.gen++
+}
+
+// feed reads events from the store once for all streams: a stream whose
+// cursor lies within the feed's window of recent events takes them from
+// it, instead of every stream reading and decoding every event (with a
+// thousand streams, that was most of the server's CPU). The store stays
+// the authority: the window holds what was read from it, in order, and a
+// stream further behind reads the store itself.
+type feed struct {
+	mu     sync.Mutex
+	store  adapter.Store
+	hub    *hub
+	events []adapter.Event // every stored event with floor < Seq <= last
+	floor  int64
+	last   int64
+	primed bool
+	gen    uint64    // hub generation of the last refresh
+	at     time.Time // time of the last refresh
+	window int       // how many recent events it keeps (default feedWindow)
+}
+
+// feedWindow is how many recent events a feed keeps (a few MB).
+const feedWindow = 10000
+
+// after returns up to limit events after cursor.
+func (f *feed) after(ctx context.Context, cursor int64, limit int) ([]adapter.Event, error) {
+	f.mu.Lock()
+	if !f.primed {
+		f.floor, f.last, f.primed = cursor, cursor, true
+	}
+	if cursor < f.floor {
+		f.mu.Unlock()
+		return f.read(ctx, cursor, limit)
+	}
+	defer f.mu.Unlock()
+	// Read the store when events were committed here since the last read,
+	// and at least once a second for other replicas' events.
+	if gen := f.hub.generation(); gen != f.gen || time.Since(f.at) > time.Second {
+		for {
+			page, err := f.read(ctx, f.last, eventPage)
+			if err != nil {
+				return nil, err
+			}
+			if len(page) > 0 {
+				f.events = append(f.events, page...)
+				f.last = page[len(page)-1].Seq
+			}
+			if len(page) < eventPage {
+				break
+			}
+		}
+		f.gen, f.at = gen, time.Now()
+		window := f.window
+		if window <= 0 {
+			window = feedWindow
+		}
+		if drop := len(f.events) - window; drop > 0 {
+			f.floor = f.events[drop-1].Seq
+			f.events = slices.Clone(f.events[drop:])
+		}
+		if cursor < f.floor {
+			return f.read(ctx, cursor, limit)
+		}
+	}
+	k, _ := slices.BinarySearchFunc(f.events, cursor, func(e adapter.Event, seq int64) int { return cmp.Compare(e.Seq, seq) })
+	for k < len(f.events) && f.events[k].Seq <= cursor {
+		k++
+	}
+	// The events are shared between streams: read only.
+	return f.events[k:min(len(f.events), k+limit):min(len(f.events), k+limit)], nil
+}
+
+func (f *feed) read(ctx context.Context, cursor int64, limit int) ([]adapter.Event, error) {
+	var page []adapter.Event
+	err := f.store.View(ctx, func(tx adapter.Tx) error {
+		var err error
+		page, err = tx.EventsAfter(cursor, limit)
+		return err
+	})
+	return page, err
 }
 
 // eventPage is how many events a stream reads from the store at a time.
@@ -78,12 +168,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 	ctx := r.Context()
 	for {
 		woken := s.hub.wait() // before reading, so no notify is missed
-		var page []adapter.Event
-		if err := s.store.View(ctx, func(tx adapter.Tx) error {
-			var err error
-			page, err = tx.EventsAfter(cursor, eventPage)
-			return err
-		}); err != nil {
+		page, err := s.feed.after(ctx, cursor, eventPage)
+		if err != nil {
 			if ctx.Err() == nil {
 				s.log.WithError(err).WithField("identity", id.Name).Warn("event stream: read events")
 			}
