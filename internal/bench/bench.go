@@ -328,7 +328,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			break
 		}
 		if o.KillRestart && restarts.kills == 0 && done >= int64(o.Records)*2/5 {
-			b, err := killRestart(ctx, r, bridge, &rss, &restarts)
+			b, err := killRestart(ctx, r, org, bridge, &rss, &restarts)
 			bridge = b
 			if err != nil {
 				return nil, err
@@ -424,6 +424,8 @@ func waitWriteback(ctx context.Context, client *http.Client, base string) (syncS
 	}
 }
 
+// adminGet reads url as the bench's admin, waiting out the API's rate
+// limit of the admin token.
 func adminGet(ctx context.Context, client *http.Client, url string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -431,6 +433,15 @@ func adminGet(ctx context.Context, client *http.Client, url string, out any) err
 	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	res, err := client.Do(req)
+	for tries := 0; err == nil && res.StatusCode == http.StatusTooManyRequests && tries < 30; tries++ {
+		res.Body.Close()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		res, err = client.Do(req)
+	}
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 )
 
 // faultLog lists the faults a run injected.
@@ -66,7 +68,23 @@ type restartLog struct {
 
 // killRestart SIGKILLs the bridge and starts it again on the same config
 // and store; the agents' requests and streams fail meanwhile and retry.
-func killRestart(ctx context.Context, r *runner, b Bridge, rss *rssTracker, log *restartLog) (Bridge, error) {
+//
+// It kills between two writebacks when it can (no write call to the org
+// for 100ms, waiting up to 5s): rows a killed bridge had in flight stay
+// leased to it for the outbox lease (2 minutes) before the restarted
+// bridge takes them over, which would only stretch the run.
+func killRestart(ctx context.Context, r *runner, org *localOrg, b Bridge, rss *rssTracker, log *restartLog) (Bridge, error) {
+	writes := func() int {
+		c := org.Calls()
+		return c[sim.CallComposite] + c[sim.CallCollections] + c[sim.CallSObject]
+	}
+	for quiet := time.Now().Add(5 * time.Second); time.Now().Before(quiet); {
+		before := writes()
+		time.Sleep(100 * time.Millisecond)
+		if writes() == before {
+			break
+		}
+	}
 	rss.sample(b.PID())
 	start := time.Now()
 	if err := b.Kill(); err != nil {

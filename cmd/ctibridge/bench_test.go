@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/internal/bench"
+)
+
+// TestBenchInProcess runs a tiny bench end to end, the bridge in this
+// process: every Case closed, every change in the org exactly once, CRM
+// calls near the floor, no errors.
+func TestBenchInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a bridge for seconds")
+	}
+	res, err := bench.Run(context.Background(), bench.Options{
+		Records: 50, Agents: 5, Seed: 7, Timeout: 2 * time.Minute,
+		Start: inProcessBridge(logrus.ErrorLevel, os.Stderr),
+	})
+	require.NoError(t, err)
+	checkBench(t, res, 50)
+	require.Zero(t, res.Reconnects)
+	require.Zero(t, res.Redelivered, "no write reached the org twice")
+	require.Contains(t, res.RSSOf, "bench process")
+}
+
+// TestBenchKillRestart SIGKILLs a bridge in a child process (this test
+// binary re-executed as ctibridge) halfway through a tiny bench, restarts
+// it on the same store, and still finds every change in the org once.
+func TestBenchKillRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a bridge for seconds")
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	res, err := bench.Run(context.Background(), bench.Options{
+		Records: 60, Agents: 5, Seed: 7, Timeout: 2 * time.Minute, KillRestart: true, Dir: dir,
+		Start: bench.ChildStarter(exe, nil, []string{benchChildEnv + "=1"}, filepath.Join(dir, "bridge.log")),
+	})
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "bridge.log"))
+		t.Logf("bridge log:\n%s", log)
+	}
+	require.NoError(t, err)
+	checkBench(t, res, 60)
+	require.Equal(t, 1, res.Kills)
+	require.Equal(t, 1, res.Restarts)
+	require.Equal(t, "bridge process (VmHWM)", res.RSSOf)
+}
+
+func checkBench(t *testing.T, res *bench.Result, records int) {
+	t.Helper()
+	require.True(t, res.Verified, "the org was checked")
+	require.Zero(t, res.Errors, "%v %v", res.ErrorKinds, res.ErrorSample)
+	require.Equal(t, records, res.Records)
+	require.Positive(t, res.Actions)
+	require.Greater(t, res.ActionsPerS, 0.0)
+	require.Positive(t, res.ActionP50)
+	require.GreaterOrEqual(t, res.ActionP99, res.ActionP50)
+	require.Positive(t, res.RecordToOfferP50)
+	require.GreaterOrEqual(t, res.RecordToOfferP99, res.RecordToOfferP50)
+	require.Positive(t, res.Deferrals)
+	require.Equal(t, res.AuditEntries, res.AuditTasks, "one Task per audit entry")
+	require.Greater(t, res.Writebacks, res.AuditTasks, "the Cases' own updates too")
+	// A run of seconds writes once a second at most (BatchDelay): a few
+	// calls a second above the floor, far below one call per 200 records.
+	require.LessOrEqual(t, float64(res.CRMWriteCalls), res.DurationS+res.DrainS+5)
+	require.Less(t, res.WriteCallsPer1000, res.CollectionsPer1000*3)
+	require.Positive(t, res.PeakRSSMB)
+}
+
+// benchChildEnv makes the test binary run as ctibridge (see TestMain).
+const benchChildEnv = "CTIBRIDGE_TEST_RUN_AS_MAIN"
+
+// TestMain lets TestBenchKillRestart re-execute this test binary as the
+// ctibridge command.
+func TestMain(m *testing.M) {
+	if os.Getenv(benchChildEnv) != "" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
