@@ -143,7 +143,9 @@ type inProcess struct {
 
 func (p *inProcess) PID() int { return os.Getpid() }
 
-func (p *inProcess) Kill() error { return errors.New("a bridge in process cannot be killed: use --child") }
+func (p *inProcess) Kill() error {
+	return errors.New("a bridge in process cannot be killed: use --child")
+}
 
 func (p *inProcess) Stop() error {
 	p.stop()
