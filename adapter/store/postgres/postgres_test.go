@@ -83,7 +83,7 @@ func TestOpenTogether(t *testing.T) {
 	require.NoError(t, err)
 	want := make([]int, len(ms))
 	for k, m := range ms {
-		want[k] = m.version
+		want[k] = m.Version
 	}
 	require.Equal(t, want, appliedVersions(t, stores[0]))
 	version, err := AppliedVersion(t.Context(), dsn)
