@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/internal/storebench"
 	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
-	"github.com/ctibridge/ctibridge/contactpad"
 )
 
 // BenchmarkReplicas measures durable transitions per second with 1, 2 and
@@ -33,7 +32,6 @@ func BenchmarkReplicas(b *testing.B) {
 					stores[k] = openDSN(b, dsn)
 				}
 				now := time.Date(2025, time.March, 1, 9, 30, 0, 0, time.UTC)
-				payload := json.RawMessage(`{"status":"connected","owner":"alice","service":"support"}`)
 				n := 0
 				var elapsed time.Duration
 				for b.Loop() {
@@ -43,7 +41,7 @@ func BenchmarkReplicas(b *testing.B) {
 						fns := make([]func(adapter.Tx) error, batch)
 						for f := range fns {
 							id := fmt.Sprintf("i-%d-%d-%d", n, r, f)
-							fns[f] = commandFn(id, now, payload)
+							fns[f] = storebench.Command(storebench.Interaction(id, 0, now), "a-"+id, now)
 						}
 						wg.Go(func() {
 							errs, err := s.Update(b.Context(), fns)
@@ -62,39 +60,5 @@ func BenchmarkReplicas(b *testing.B) {
 				b.ReportMetric(float64(elapsed.Nanoseconds())/fnsDone, "ns/fn")
 			})
 		}
-	}
-}
-
-// commandFn writes what one command writes about a new interaction id.
-func commandFn(id string, now time.Time, payload json.RawMessage) func(adapter.Tx) error {
-	i := &contactpad.Interaction{
-		ID: id, CRMObject: "Case", CRMID: "500" + id,
-		Media: contactpad.NonLive, Service: "support", Subject: "Order not delivered",
-		Status: contactpad.Connected, Owner: "alice", Tags: []string{"web"},
-		QueuedAt: &now, LastActivityAt: now, CreatedAt: now, UpdatedAt: now,
-	}
-	return func(tx adapter.Tx) error {
-		if err := tx.PutInteraction(i); err != nil {
-			return err
-		}
-		if err := tx.AppendAudit(&contactpad.AuditEntry{
-			ID: "a-" + id, InteractionID: i.ID, At: now, Actor: "alice", Action: "accepted",
-			Category: "accept", FromStatus: contactpad.Offered, ToStatus: contactpad.Connected,
-			Message: "Accepted by alice",
-		}); err != nil {
-			return err
-		}
-		if err := tx.AppendEvent(&adapter.Event{
-			Type: adapter.EventInteractionUpdated, At: now, Interaction: i, Audience: []string{"alice"},
-		}); err != nil {
-			return err
-		}
-		if err := tx.AppendOutbox(&adapter.OutboxRow{
-			InteractionID: i.ID, CRMObject: i.CRMObject, CRMID: i.CRMID, Kind: adapter.OutboxChange,
-			Payload: payload, CreatedAt: now,
-		}); err != nil {
-			return err
-		}
-		return tx.SetTimer(adapter.Timer{Kind: adapter.TimerInactivity, Ref: i.ID, DueAt: now.Add(time.Hour)})
 	}
 }

@@ -239,10 +239,9 @@ func (c *txConn) stmt(id sqlstore.Stmt) *sql.Stmt {
 	return st
 }
 
-// Statements run without a context: a cancelable one costs a goroutine per
-// statement in the driver, and fns are short; the Update's context still
-// bounds the transaction as a whole.
-
+// Exec runs a statement. Statements run without a context: a cancelable
+// one costs a goroutine per statement in the driver, and fns are short; the
+// Update's context still bounds the transaction as a whole.
 func (c *txConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
 	res, err := c.stmt(id).Exec(args...)
 	if err != nil {

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -9,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
-	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/adapter/store/internal/storebench"
 )
 
 // BenchmarkUpdate measures the engine's hot path: Updates of batchSize fns,
@@ -31,42 +30,13 @@ func BenchmarkUpdate(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			s := openTemp(b)
 			now := time.Date(2025, time.March, 1, 9, 30, 0, 0, time.UTC)
-			payload := json.RawMessage(`{"status":"connected","owner":"alice","service":"support"}`)
 			fns := make([]func(adapter.Tx) error, batchSize)
 			n := 0
 			var elapsed time.Duration
 			for b.Loop() {
 				for f := range fns {
-					i := &contactpad.Interaction{
-						ID: bc.id(n, f), CRMObject: "Case", CRMID: "500" + bc.id(n, f),
-						Media: contactpad.NonLive, Service: "support", Subject: "Order not delivered",
-						Status: contactpad.Connected, Owner: "alice", Tags: []string{"web"},
-						QueuedAt: &now, LastActivityAt: now, CreatedAt: now, UpdatedAt: now, Version: int64(n),
-					}
-					fns[f] = func(tx adapter.Tx) error {
-						if err := tx.PutInteraction(i); err != nil {
-							return err
-						}
-						if err := tx.AppendAudit(&contactpad.AuditEntry{
-							ID: fmt.Sprint(n, f), InteractionID: i.ID, At: now, Actor: "alice", Action: "accepted",
-							Category: "accept", FromStatus: contactpad.Offered, ToStatus: contactpad.Connected,
-							Message: "Accepted by alice",
-						}); err != nil {
-							return err
-						}
-						if err := tx.AppendEvent(&adapter.Event{
-							Type: adapter.EventInteractionUpdated, At: now, Interaction: i, Audience: []string{"alice"},
-						}); err != nil {
-							return err
-						}
-						if err := tx.AppendOutbox(&adapter.OutboxRow{
-							InteractionID: i.ID, CRMObject: i.CRMObject, CRMID: i.CRMID, Kind: adapter.OutboxChange,
-							Payload: payload, CreatedAt: now,
-						}); err != nil {
-							return err
-						}
-						return tx.SetTimer(adapter.Timer{Kind: adapter.TimerInactivity, Ref: i.ID, DueAt: now.Add(time.Hour)})
-					}
+					i := storebench.Interaction(bc.id(n, f), int64(n), now)
+					fns[f] = storebench.Command(i, fmt.Sprint(n, f), now)
 				}
 				start := time.Now()
 				errs, err := s.Update(b.Context(), fns)
