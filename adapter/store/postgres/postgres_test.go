@@ -32,6 +32,7 @@ func openDSN(t testing.TB, dsn string) *Store {
 }
 
 func TestStore(t *testing.T) {
+	pgtest.ServerDSN(t) // one skip, not one per case
 	storetest.Run(t, func(t *testing.T) adapter.Store { return openTest(t) })
 }
 
