@@ -16,8 +16,11 @@ func TestRebind(t *testing.T) {
 		want        string
 	}{
 		{name: "PostgreSQL keeps $n", placeholder: '$', query: `a = $1 AND b = $12`, want: `a = $1 AND b = $12`},
-		{name: "SQLite numbers ?n", placeholder: '?', query: `a = $1 AND b = $12`, want: `a = ?1 AND b = ?12`},
-		{name: "a $ not before a digit stays", placeholder: '?', query: `'$x' || $2`, want: `'$x' || ?2`},
+		{name: "SQLite in order: bare ?", placeholder: '?', query: `VALUES ($1, $2, $3)`, want: `VALUES (?, ?, ?)`},
+		{name: "SQLite reused: ?n", placeholder: '?', query: `a = $1 OR b = $1`, want: `a = ?1 OR b = ?1`},
+		{name: "SQLite out of order: ?n", placeholder: '?', query: `a = $2 AND b = $1`, want: `a = ?2 AND b = ?1`},
+		{name: "SQLite a gap: ?n", placeholder: '?', query: `a = $1 AND b = $12`, want: `a = ?1 AND b = ?12`},
+		{name: "a $ not before a digit stays", placeholder: '?', query: `'$x' || $1`, want: `'$x' || ?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

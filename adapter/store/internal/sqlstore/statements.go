@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -254,19 +255,56 @@ func Statements(d *Dialect) [NumStmts]string {
 	return s
 }
 
-// Rebind rewrites the $n placeholders of query into d's.
+// Rebind rewrites the $n placeholders of query into d's. With '?', a
+// query whose parameters each appear once, as $1, $2, ... in order, gets
+// bare ?s: SQLite's driver looks a numbered ?n up by its name on every
+// bind, which costs an allocation per parameter.
 func Rebind(d *Dialect, query string) string {
 	if d.Placeholder == '$' {
 		return query
 	}
-	b := []byte(query)
-	for i := 0; i+1 < len(b); i++ {
-		if b[i] == '$' && b[i+1] >= '0' && b[i+1] <= '9' {
-			b[i] = d.Placeholder
+	bare := true
+	for k, n := range placeholderNumbers(query) {
+		if n != strconv.Itoa(k+1) {
+			bare = false
 		}
 	}
-	return string(b)
+	var b strings.Builder
+	for i := 0; i < len(query); i++ {
+		if query[i] != '$' || i+1 == len(query) || !isDigit(query[i+1]) {
+			b.WriteByte(query[i])
+			continue
+		}
+		b.WriteByte(d.Placeholder)
+		if bare {
+			for i+1 < len(query) && isDigit(query[i+1]) {
+				i++
+			}
+		}
+	}
+	return b.String()
 }
+
+// placeholderNumbers lists the n of every $n in query, in order.
+func placeholderNumbers(query string) []string {
+	var ns []string
+	for i := 0; i < len(query); i++ {
+		if query[i] != '$' {
+			continue
+		}
+		j := i + 1
+		for j < len(query) && isDigit(query[j]) {
+			j++
+		}
+		if j > i+1 {
+			ns = append(ns, query[i+1:j])
+		}
+		i = j - 1
+	}
+	return ns
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // interactionsQuery is the SQL of Interactions for one combination of
 // filters: $1 is the limit, then the owner, then the statuses (a list).
