@@ -82,6 +82,9 @@ type demoEnv struct {
 	// NoStory serves the freshly seeded org without telling the story:
 	// the panel's browser test plays it through the panel instead.
 	NoStory bool
+	// Config, when set, adjusts the demo's config before the daemon
+	// starts: the panel's browser tests shorten or lengthen its timers.
+	Config func(*config.Config)
 }
 
 // demoRecords are the demo org's users (the agents' CRM users), three
@@ -128,6 +131,9 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	}
 	path := filepath.Join(dir, "ctibridge.db")
 	cfg.Store.DSN = config.NewSecret(path)
+	if env.Config != nil {
+		env.Config(cfg)
+	}
 	org := sim.New(sim.Options{})
 	if err := org.Seed(demoRecords()); err != nil {
 		return err
