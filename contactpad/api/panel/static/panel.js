@@ -133,8 +133,10 @@ function when(iso) {
 }
 
 // countdown is a live "N s" for a server deadline, with a progress bar
-// whose length is the time left when it was first shown.
+// whose length is the time left when it was first shown; a deadline that
+// moves (an extended wrap-up) starts a new bar.
 function countdown(key, iso, label) {
+  key += '@' + iso;
   const total = st.totals.get(key) || Math.max(1, (Date.parse(iso) - serverNow()) / 1000);
   st.totals.set(key, total);
   return h('span', { class: 'countdown', role: 'timer', dataset: { until: iso }, 'aria-label': `${label} ${duration(left(iso))}` },
@@ -164,6 +166,8 @@ function tick() {
 
 // ---- API ------------------------------------------------------------------
 
+const UNREACHABLE = 'ctibridge cannot be reached. Check your connection; the panel retries by itself.';
+
 class Problem extends Error {
   constructor(status, body) {
     super((body && (body.detail || body.title)) || `The server answered ${status}.`);
@@ -181,7 +185,7 @@ async function api(method, path, body) {
       method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new Problem(0, { detail: 'ctibridge cannot be reached. Check your connection; the panel retries by itself.' });
+    throw new Problem(0, { detail: UNREACHABLE });
   }
   noteClock(res);
   if (res.status === 204) return null;
@@ -269,6 +273,8 @@ function setConn(ok, text) {
   const el = $('conn');
   el.className = 'conn ' + (ok ? 'ok' : 'down');
   el.textContent = text;
+  // Back in touch: the complaint that it could not be reached is old news.
+  if (ok && $('toast').textContent === UNREACHABLE) $('toast').hidden = true;
 }
 
 // stream follows GET /api/v1/events with fetch: the token goes in the
@@ -511,7 +517,7 @@ function renderAlerts() {
     const i = st.lists.ongoing.find((x) => x.id === id);
     if (!i) continue;
     const can = enabled(i);
-    cards.push(h('article', { class: 'alert inactive', 'aria-label': 'Inactive interaction' },
+    cards.push(h('article', { class: 'alert inactive', 'aria-label': `Inactive: ${subjectOf(i)}` },
       h('p', {}, h('strong', {}, 'No activity for a while'), ' ', mediaChip(i)),
       h('p', { class: 'subject' }, subjectOf(i)),
       h('p', {}, 'Transfer it, defer it or complete it, so it does not stay in Ongoing.'),
@@ -791,13 +797,35 @@ async function showSoftphone() {
 
 // ---- dialogs ----------------------------------------------------------------
 
+// A dialog gives the focus back to the control that opened it when it
+// closes; when a reload replaced that control meanwhile, to the control
+// with the same data-key, and when there is none (the interaction was
+// handed over), to the selected interaction.
+const openers = new Map(); // dialog -> {el, key}
+
 function openDialog(d) {
   for (const err of d.querySelectorAll('.error')) err.textContent = '';
-  if (!d.open) d.showModal();
+  if (d.open) return;
+  const el = document.activeElement;
+  openers.set(d, { el, key: el && el.dataset ? el.dataset.key : undefined });
+  d.showModal();
+}
+
+function returnFocus(d) {
+  const opener = openers.get(d);
+  openers.delete(d);
+  if (!opener || !token) return;
+  const now = document.activeElement;
+  if (now && now !== document.body && now.isConnected && !d.contains(now)) return; // the browser did it
+  if (opener.el && opener.el.isConnected) { opener.el.focus(); return; }
+  const again = opener.key && document.querySelector(`#app [data-key="${CSS.escape(opener.key)}"]`);
+  if (again) again.focus();
+  else $('detail').focus();
 }
 
 for (const d of document.querySelectorAll('dialog')) {
   for (const b of d.querySelectorAll('button.close')) b.addEventListener('click', () => d.close());
+  d.addEventListener('close', () => returnFocus(d));
 }
 // Return in the search field chooses; it must not submit (and close) the dialog.
 $('dlg-route').querySelector('form').addEventListener('submit', (ev) => ev.preventDefault());
@@ -1075,19 +1103,28 @@ $('signin-form').addEventListener('submit', (ev) => {
 
 $('signout').addEventListener('click', () => signOut(''));
 
+// Arrow keys on the presence selector change it option by option; the
+// option it rests on wins, even when it changed again while the previous
+// change was on its way.
 let presencePending = false;
+let presenceWanted = null;
 $('presence').addEventListener('blur', () => { if (st.me) renderHeader(); });
 $('presence').addEventListener('change', async (ev) => {
-  const want = ev.target.value;
-  if (presencePending || (st.me && st.me.presence === want)) return;
+  presenceWanted = ev.target.value;
+  if (presencePending) return;
   presencePending = true;
   try {
-    await api('PUT', '/me/presence', { presence: want });
-    st.me = await api('GET', '/me');
+    for (let want = presenceWanted; want !== null; want = presenceWanted) {
+      presenceWanted = null;
+      if (st.me && st.me.presence === want) continue;
+      await api('PUT', '/me/presence', { presence: want });
+      st.me = await api('GET', '/me');
+    }
   } catch (err) {
     toast(err.message);
   } finally {
     presencePending = false;
+    presenceWanted = null;
     if (st.me) renderHeader();
     refresh();
   }
