@@ -70,10 +70,10 @@ func checkBench(t *testing.T, res *bench.Result, records int) {
 	require.Positive(t, res.Deferrals)
 	require.Equal(t, res.AuditEntries, res.AuditTasks, "one Task per audit entry")
 	require.Greater(t, res.Writebacks, res.AuditTasks, "the Cases' own updates too")
-	// A run of seconds writes once a second at most (BatchDelay): a few
-	// calls a second above the floor, far below one call per 200 records.
+	// The writer batches (BatchDelay): one write call a second at most,
+	// plus retries. How full the batches are depends on the machine's
+	// speed, so calls per 1,000 writebacks are for the benchmarks.
 	require.LessOrEqual(t, float64(res.CRMWriteCalls), res.DurationS+res.DrainS+5)
-	require.Less(t, res.WriteCallsPer1000, res.CollectionsPer1000*3)
 	require.Positive(t, res.PeakRSSMB)
 }
 

@@ -110,6 +110,13 @@ type errAPI struct {
 	body         string
 }
 
+// code is the problem's stable code ("invalid_transition", ...).
+func (e *errAPI) code() string {
+	var p struct{ Code string }
+	_ = json.Unmarshal([]byte(e.body), &p)
+	return p.Code
+}
+
 func (e *errAPI) Error() string {
 	return fmt.Sprintf("%s %s: HTTP %d %s", e.method, e.path, e.status, strings.TrimSpace(e.body))
 }
@@ -170,13 +177,15 @@ func (a *agent) call(ctx context.Context, method, path string, body, out any) (r
 }
 
 // act runs a command on an interaction and returns the interaction as it
-// is afterwards. A 409 to a replayed request (the daemon died after
-// applying it, before answering) reads the interaction instead.
+// is afterwards. An invalid_transition to a replayed request (the daemon
+// died after applying it, before answering: the state moved on) reads the
+// interaction instead. Other refusals stand: the first request may never
+// have reached the daemon (a resume refused for want of room, say).
 func (a *agent) act(ctx context.Context, it *item, method, path string, body any) (*interactionJSON, error) {
 	var out interactionJSON
 	replayed, err := a.call(ctx, method, path, body, &out)
 	var apiErr *errAPI
-	if replayed && errors.As(err, &apiErr) && apiErr.status == http.StatusConflict {
+	if replayed && errors.As(err, &apiErr) && apiErr.code() == "invalid_transition" {
 		a.r.replayed.Add(1)
 		return a.get(ctx, it.interaction)
 	}
