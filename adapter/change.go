@@ -253,7 +253,8 @@ func (c *change) agent(id string) (*contactpad.Agent, error) {
 }
 
 // hasRoom reports whether an agent with load may take one more interaction
-// of media, honouring the release-all-before-next policy.
+// of media, honouring the release-all-before-next policy. Tx.Candidate
+// applies the same rule in the store.
 func (c *change) hasRoom(a *contactpad.Agent, load contactpad.Capacity, media contactpad.Media) bool {
 	if load[media] >= a.Capacity[media] {
 		return false

@@ -185,16 +185,12 @@ func (c *change) pick(agent, service string, media contactpad.Media, skip string
 		}
 		return a, nil
 	}
-	cands, err := c.tx.Candidates(service)
-	if err != nil {
-		return nil, err
+	// The store applies hasRoom's rule in its query (Tx.Candidate).
+	a, err := c.tx.Candidate(CandidateQuery{Service: service, Media: media, Skip: skip, Idle: c.s.ReleaseAllBeforeNext})
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
 	}
-	for _, cand := range cands {
-		if cand.Agent.ID != skip && c.hasRoom(cand.Agent, cand.Load, media) {
-			return cand.Agent, nil
-		}
-	}
-	return nil, nil
+	return a, err
 }
 
 // routeAgent offers an available agent the queued work it has room for,

@@ -68,9 +68,15 @@ type Tx interface {
 	PutAgent(a *contactpad.Agent) error
 	// Agents lists every agent by ID.
 	Agents() ([]*contactpad.Agent, error)
-	// Candidates lists the agents whose presence is available and who serve
-	// service, with their load, longest since LastOfferAt first, then ID.
-	Candidates(service string) ([]Candidate, error)
+	// Candidate returns the agent routing offers one more interaction of
+	// q.Media of q.Service to: of the agents whose presence is available,
+	// who serve q.Service, are not q.Skip and have room for it (their
+	// Load of q.Media below their Capacity of it and, with q.Idle, no Load
+	// at all), the one longest since LastOfferAt (never offered anything
+	// first), then by ID. With nobody to offer to it returns an error
+	// wrapping ErrNotFound. The store decides in one query, so routing
+	// reads one agent rather than every agent of the service and its load.
+	Candidate(q CandidateQuery) (*contactpad.Agent, error)
 	// Load counts what the agent holds per media type: interactions it owns
 	// whose status holds capacity (offered, connected, wrap_up) plus open
 	// transfers delivered to it (Assignee == agent, initiated or accepted),
@@ -188,8 +194,15 @@ type AuditCursor struct {
 	Seq int64
 }
 
-// Candidate is an agent routing may offer work to, with its current load.
-type Candidate struct {
-	Agent *contactpad.Agent
-	Load  contactpad.Capacity
+// CandidateQuery asks Tx.Candidate for an agent with room for one more
+// interaction.
+type CandidateQuery struct {
+	Service string
+	Media   contactpad.Media
+	// Skip names an agent not to pick (who just declined or missed the
+	// work); empty skips nobody.
+	Skip string
+	// Idle picks only agents who hold nothing (the release-all-before-next
+	// policy).
+	Idle bool
 }

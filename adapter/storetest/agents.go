@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"errors"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,12 +108,13 @@ func testPutAgentReplacesServices(t *testing.T, s adapter.Store) {
 	candidates := func(service string) []string {
 		var out []string
 		view(t, s, func(tx adapter.Tx) error {
-			cs, err := tx.Candidates(service)
-			require.NoError(t, err)
 			out = []string{}
-			for _, c := range cs {
-				out = append(out, c.Agent.ID)
+			a, err := tx.Candidate(adapter.CandidateQuery{Service: service, Media: contactpad.Live})
+			if errors.Is(err, adapter.ErrNotFound) {
+				return nil
 			}
+			require.NoError(t, err)
+			out = append(out, a.ID)
 			return nil
 		})
 		return out
@@ -140,7 +144,7 @@ func testPutAgentReplacesServices(t *testing.T, s adapter.Store) {
 	}
 }
 
-func testCandidates(t *testing.T, s adapter.Store) {
+func testCandidate(t *testing.T, s adapter.Store) {
 	putAgents(t, s,
 		agent("a1", contactpad.Available, at(2*time.Minute), "sales"),
 		agent("a2", contactpad.Available, t0, "sales", "support"),
@@ -150,56 +154,100 @@ func testCandidates(t *testing.T, s adapter.Store) {
 		agent("a6", contactpad.Available, t0, "sales"),
 		agent("a7", contactpad.Interruptible, time.Time{}, "sales"),
 		agent("a8", contactpad.LoggedOut, time.Time{}, "sales"),
+		agent("a9", contactpad.Available, at(time.Minute), "sales"),
 	)
-	// a2 holds a live interaction and a non-live transfer delivered to it.
+	// a3 holds its one live interaction (and ended work that does not
+	// count); a2 a live interaction and a non-live transfer delivered to
+	// it; a6 a non-live transfer only; a1 four non-live interactions and an
+	// open non-live transfer, its five.
 	putInteractions(t, s,
 		owned("i1", "a2", contactpad.Live, contactpad.Connected),
 		owned("i2", "a4", contactpad.NonLive, contactpad.Connected),
+		owned("i3", "a3", contactpad.Live, contactpad.WrapUp),
+		owned("i4", "a3", contactpad.Live, contactpad.Completed),
+		owned("i5", "a3", contactpad.NonLive, contactpad.Deferred),
+		owned("i6", "a1", contactpad.NonLive, contactpad.Offered),
+		owned("i7", "a1", contactpad.NonLive, contactpad.Connected),
+		owned("i8", "a1", contactpad.NonLive, contactpad.Connected),
+		owned("i9", "a1", contactpad.NonLive, contactpad.WrapUp),
+		owned("i10", "a4", contactpad.NonLive, contactpad.Connected),
 	)
-	putTransfers(t, s, &contactpad.Transfer{
-		ID: "t1", InteractionID: "i2", Status: contactpad.TransferInitiated, Initiator: "a4", Assignee: "a2",
-	})
-
-	// An agent's load counts whatever service its work came from.
-	loads := map[string]contactpad.Capacity{
-		"a2": {contactpad.Live: 1, contactpad.NonLive: 1},
-	}
+	putTransfers(t, s,
+		&contactpad.Transfer{ID: "t1", InteractionID: "i2", Status: contactpad.TransferInitiated, Initiator: "a4", Assignee: "a2"},
+		&contactpad.Transfer{ID: "t2", InteractionID: "i10", Status: contactpad.TransferAccepted, Initiator: "a4", Assignee: "a1"},
+		&contactpad.Transfer{ID: "t3", InteractionID: "i2", Status: contactpad.TransferInitiated, Initiator: "a4", Assignee: "a6"},
+		&contactpad.Transfer{ID: "t4", InteractionID: "i10", Status: contactpad.TransferCompleted, Initiator: "a4", Assignee: "a9"},
+		&contactpad.Transfer{ID: "t5", InteractionID: "i10", Status: contactpad.TransferInitiated, Initiator: "a4"},
+	)
 
 	tests := []struct {
-		name    string
-		service string
-		want    []string
+		name string
+		q    adapter.CandidateQuery
+		want string // "" for none
 	}{
-		{
-			name:    "available agents of the service, longest since last offer first",
-			service: "sales",
-			want:    []string{"a3", "a2", "a6", "a1"},
-		},
-		{name: "another service", service: "support", want: []string{"a5", "a2"}},
-		{name: "nobody serves it", service: "billing", want: []string{}},
+		{name: "longest since last offer with room", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.NonLive}, want: "a3"},
+		{name: "full for the media", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.Live}, want: "a6"},
+		{name: "skip", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.Live, Skip: "a6"}, want: "a9"},
+		{name: "idle only", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.NonLive, Idle: true}, want: "a9"},
+		{name: "no capacity for the media", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.SemiLive}},
+		{name: "another service", q: adapter.CandidateQuery{Service: "support", Media: contactpad.NonLive}, want: "a5"},
+		{name: "another service, skip", q: adapter.CandidateQuery{Service: "support", Media: contactpad.NonLive, Skip: "a5"}, want: "a2"},
+		{name: "nobody serves it", q: adapter.CandidateQuery{Service: "billing", Media: contactpad.NonLive}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			view(t, s, func(tx adapter.Tx) error {
-				cs, err := tx.Candidates(tt.service)
-				require.NoError(t, err)
-				got := []string{}
-				for _, c := range cs {
-					got = append(got, c.Agent.ID)
-					want := loads[c.Agent.ID]
-					if want == nil {
-						want = contactpad.Capacity{}
-					}
-					require.Equal(t, want, c.Load, "load of %s", c.Agent.ID)
-					stored, err := tx.Agent(c.Agent.ID)
-					require.NoError(t, err)
-					require.Equal(t, stored, c.Agent)
+				got, err := tx.Candidate(tt.q)
+				if tt.want == "" {
+					require.ErrorIs(t, err, adapter.ErrNotFound)
+					return nil
 				}
-				require.Equal(t, tt.want, got)
+				require.NoError(t, err)
+				stored, err := tx.Agent(tt.want)
+				require.NoError(t, err)
+				require.Equal(t, stored, got)
 				return nil
 			})
 		})
 	}
+
+	// The store's rule is routing's: the first agent by last offer, then
+	// ID, among those Agents and Load say have room.
+	t.Run("agrees with Agents and Load", func(t *testing.T) {
+		view(t, s, func(tx adapter.Tx) error {
+			agents, err := tx.Agents()
+			require.NoError(t, err)
+			slices.SortStableFunc(agents, func(a, b *contactpad.Agent) int { return a.LastOfferAt.Compare(b.LastOfferAt) })
+			for _, service := range []string{"sales", "support", "billing"} {
+				for _, media := range []contactpad.Media{contactpad.Live, contactpad.SemiLive, contactpad.NonLive} {
+					for _, skip := range []string{"", "a2", "a3", "a6"} {
+						for _, idle := range []bool{false, true} {
+							q := adapter.CandidateQuery{Service: service, Media: media, Skip: skip, Idle: idle}
+							want := ""
+							for _, a := range agents {
+								load, err := tx.Load(a.ID)
+								require.NoError(t, err)
+								busy := slices.ContainsFunc(slices.Collect(maps.Values(load)), func(n int) bool { return n > 0 })
+								if a.Presence == contactpad.Available && a.Serves(service) && a.ID != skip &&
+									load[media] < a.Capacity[media] && (!idle || !busy) {
+									want = a.ID
+									break
+								}
+							}
+							got, err := tx.Candidate(q)
+							if want == "" {
+								require.ErrorIs(t, err, adapter.ErrNotFound, "%+v", q)
+								continue
+							}
+							require.NoError(t, err, "%+v", q)
+							require.Equal(t, want, got.ID, "%+v", q)
+						}
+					}
+				}
+			}
+			return nil
+		})
+	})
 }
 
 func testLoad(t *testing.T, s adapter.Store) {

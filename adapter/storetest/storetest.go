@@ -49,7 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"AgentRoundTrip", testAgentRoundTrip},
 		{"Agents", testAgents},
 		{"PutAgentReplacesServices", testPutAgentReplacesServices},
-		{"Candidates", testCandidates},
+		{"Candidate", testCandidate},
 		{"Load", testLoad},
 
 		{"TransferRoundTrip", testTransferRoundTrip},

@@ -19,6 +19,10 @@ var dialect = sqlstore.Dialect{
 	ListTable: func(param string) string {
 		return "unnest(" + param + "::text[]) AS list(value)"
 	},
+	// The cast of key picks jsonb ->> text over jsonb ->> int.
+	JSONInt: func(json, key string) string {
+		return "(" + json + "::jsonb ->> " + key + "::text)::int"
+	},
 	NoLimit:           nil,
 	Returning:         true,
 	ClaimLock:         "FOR UPDATE SKIP LOCKED",

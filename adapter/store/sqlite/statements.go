@@ -10,7 +10,8 @@ import (
 )
 
 // dialect is where SQLite's SQL differs from PostgreSQL's: ?n
-// placeholders, lists as JSON arrays read with json_each, LIMIT -1 for no
+// placeholders, lists as JSON arrays read with json_each, JSON read with
+// json_extract, LIMIT -1 for no
 // limit, a queue read service by service (SQLite cannot read one index in
 // order across several), and no row locks: the one writer claims alone.
 var dialect = sqlstore.Dialect{
@@ -18,7 +19,10 @@ var dialect = sqlstore.Dialect{
 	InList: func(expr, param string) string {
 		return expr + " IN (SELECT value FROM json_each(" + param + "))"
 	},
-	ListTable:         func(param string) string { return "json_each(" + param + ")" },
+	ListTable: func(param string) string { return "json_each(" + param + ")" },
+	JSONInt: func(json, key string) string {
+		return "json_extract(" + json + `, '$."' || ` + key + ` || '"')`
+	},
 	JSONLists:         true,
 	NoLimit:           int64(-1),
 	QueuedPerService:  true,

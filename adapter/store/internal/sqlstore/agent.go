@@ -68,36 +68,15 @@ func (t *Tx) Agents() ([]*contactpad.Agent, error) {
 	return as, nil
 }
 
-// Candidates reads the agents, then the load of all of them in one query.
-func (t *Tx) Candidates(service string) ([]adapter.Candidate, error) {
-	rows, err := t.query(StmtCandidates, service)
+func (t *Tx) Candidate(q adapter.CandidateQuery) (*contactpad.Agent, error) {
+	a, err := scanAgent(t.queryRow(StmtCandidate, q.Service, string(q.Media), q.Skip, boolInt(q.Idle)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("candidate for "+q.Service, string(q.Media))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("list candidates for %s: %w", service, err)
+		return nil, fmt.Errorf("candidate for %s %s: %w", q.Service, q.Media, err)
 	}
-	agents, err := scanAll(rows, scanAgent)
-	if err != nil {
-		return nil, fmt.Errorf("list candidates for %s: %w", service, err)
-	}
-	cs := make([]adapter.Candidate, len(agents))
-	if len(agents) == 0 {
-		return cs, nil
-	}
-	ids := make([]string, len(agents))
-	for i, a := range agents {
-		ids[i] = a.ID
-	}
-	loads, err := t.loads(ids)
-	if err != nil {
-		return nil, fmt.Errorf("list candidates for %s: %w", service, err)
-	}
-	for i, a := range agents {
-		load := loads[a.ID]
-		if load == nil {
-			load = contactpad.Capacity{}
-		}
-		cs[i] = adapter.Candidate{Agent: a, Load: load}
-	}
-	return cs, nil
+	return a, nil
 }
 
 func (t *Tx) Load(agent string) (contactpad.Capacity, error) {

@@ -32,6 +32,9 @@ type Dialect struct {
 	InList func(expr, param string) string
 	// ListTable is the list parameter param as a table of one column, value.
 	ListTable func(param string) string
+	// JSONInt is SQL for the integer at key (a text parameter) of the JSON
+	// object json, NULL when the object has no such key.
+	JSONInt func(json, key string) string
 	// JSONLists passes list parameters as a JSON array (TEXT) rather than
 	// a []string.
 	JSONLists bool

@@ -35,6 +35,7 @@ func TestStatementsRebound(t *testing.T) {
 		Placeholder:      '?',
 		InList:           func(expr, param string) string { return expr + " IN (" + param + ")" },
 		ListTable:        func(param string) string { return "json_each(" + param + ")" },
+		JSONInt:          func(json, key string) string { return "json_extract(" + json + ", " + key + ")" },
 		QueuedPerService: true,
 	}
 	for id, q := range Statements(d) {

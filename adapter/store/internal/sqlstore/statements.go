@@ -30,7 +30,7 @@ const (
 	StmtPruneAgentServices
 	StmtAddAgentServices
 	StmtAgents
-	StmtCandidates
+	StmtCandidate
 	StmtLoads
 
 	StmtTransfer
@@ -106,6 +106,13 @@ const (
 		error_code, error_message, created_at, next_attempt_at, lease_until`
 )
 
+// The statuses of interactions that hold their owner's capacity, and of
+// open transfers (which hold their assignee's).
+const (
+	holdingStatuses      = `('offered', 'connected', 'wrap_up')`
+	openTransferStatuses = `('initiated', 'accepted')`
+)
+
 // queuedOrder is the order of Queued. NULLS FIRST is SQLite's order of
 // NULL anyway; PostgreSQL must be told, here and in the index that serves
 // it. (SQLite reads its indexes in order either way.)
@@ -169,27 +176,39 @@ func Statements(d *Dialect) [NumStmts]string {
 			SELECT $1, value FROM ` + d.ListTable("$2") + ` WHERE true
 			ON CONFLICT (agent_id, service) DO NOTHING`,
 		StmtAgents: `SELECT ` + agentColumns + ` FROM agents ORDER BY id`,
-		// NULLS FIRST: an agent never offered anything (NULL) has waited longest.
-		StmtCandidates: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
+		// $1 the service, $2 the media, $3 the agent to skip, $4 1 for
+		// agents holding nothing only. Room is hasRoom's rule (adapter)
+		// on the load StmtLoads counts, so routing reads only the agent
+		// it picks. NULLS FIRST: an agent never offered anything (NULL)
+		// has waited longest.
+		StmtCandidate: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
 			JOIN agents a ON a.id = s.agent_id
-			WHERE s.service = $1 AND a.presence = 'available'
-			ORDER BY a.last_offer_at NULLS FIRST, a.id`,
+			WHERE s.service = $1 AND a.presence = 'available' AND a.id != $3
+			AND COALESCE(` + d.JSONInt("a.capacity", "$2") + `, 0) > (SELECT COUNT(*) FROM interactions i
+					WHERE i.owner = a.id AND i.status IN ` + holdingStatuses + ` AND i.media = $2)
+				+ (SELECT COUNT(*) FROM transfers t JOIN interactions i ON i.id = t.interaction_id
+					WHERE t.assignee = a.id AND t.status IN ` + openTransferStatuses + ` AND i.media = $2)
+			AND ($4 = 0 OR (NOT EXISTS (SELECT 1 FROM interactions i
+					WHERE i.owner = a.id AND i.status IN ` + holdingStatuses + `)
+				AND NOT EXISTS (SELECT 1 FROM transfers t JOIN interactions i ON i.id = t.interaction_id
+					WHERE t.assignee = a.id AND t.status IN ` + openTransferStatuses + `)))
+			ORDER BY a.last_offer_at NULLS FIRST, a.id LIMIT 1`,
 		// Load of the agents in the list $1: interactions they own whose
 		// status holds capacity, and open transfers delivered to them, by media.
 		StmtLoads: `SELECT owner, media, COUNT(*) FROM interactions
-			WHERE ` + d.InList("owner", "$1") + ` AND status IN ('offered', 'connected', 'wrap_up')
+			WHERE ` + d.InList("owner", "$1") + ` AND status IN ` + holdingStatuses + `
 			GROUP BY owner, media
 			UNION ALL
 			SELECT t.assignee, i.media, COUNT(*) FROM transfers t
 			JOIN interactions i ON i.id = t.interaction_id
-			WHERE ` + d.InList("t.assignee", "$1") + ` AND t.status IN ('initiated', 'accepted')
+			WHERE ` + d.InList("t.assignee", "$1") + ` AND t.status IN ` + openTransferStatuses + `
 			GROUP BY t.assignee, i.media`,
 
 		StmtTransfer:    `SELECT ` + transferColumns + ` FROM transfers WHERE id = $1`,
 		StmtPutTransfer: upsert("transfers", transferColumns, "id"),
 		// $3 is 1 for undelivered transfers only.
 		StmtOpenTransfers: `SELECT ` + transferColumns + ` FROM transfers
-			WHERE status IN ('initiated', 'accepted')
+			WHERE status IN ` + openTransferStatuses + `
 			AND ($1 = '' OR interaction_id = $1)
 			AND ($2 = '' OR assignee = $2)
 			AND ($3 = 0 OR assignee = '')
