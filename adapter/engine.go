@@ -30,6 +30,7 @@ type Engine struct {
 	idlePoll time.Duration
 	onEvents func([]Event)
 	metrics  *Metrics  // nil: none
+	holder   string    // names this engine in the store's leases
 	last     time.Time // the previous command's time; owned by the commit goroutine
 
 	reqs    chan *request
@@ -65,7 +66,7 @@ func OnEvents(f func([]Event)) Option { return func(e *Engine) { e.onEvents = f 
 func New(store Store, s Settings, opts ...Option) *Engine {
 	e := &Engine{
 		store: store, s: s, agents: make(map[string]contactpad.Agent, len(s.Agents)),
-		log: logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second,
+		log: logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
 		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	for _, a := range s.Agents {

@@ -48,6 +48,9 @@ func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 type SyncOptions struct {
 	// PollInterval is how often each Source is read (default 5s).
 	PollInterval time.Duration
+	// PollLease is how long a replica that stopped polling a source keeps
+	// the others from polling it (default 30s, at least 3 PollIntervals).
+	PollLease time.Duration
 	// BatchRows is how many outbox rows one Sink.Write gets at most
 	// (default 1000: one Salesforce composite call of five collections).
 	BatchRows int
@@ -74,6 +77,7 @@ func (o SyncOptions) withDefaults() SyncOptions {
 		}
 	}
 	def(&o.PollInterval, 5*time.Second)
+	def(&o.PollLease, max(30*time.Second, 3*o.PollInterval))
 	def(&o.Lease, 2*time.Minute)
 	def(&o.RetryBase, time.Second)
 	def(&o.RetryMax, 5*time.Minute)
@@ -89,12 +93,45 @@ func (o SyncOptions) withDefaults() SyncOptions {
 // RunPoll reads every source each PollInterval and ingests what changed,
 // storing each source's watermark once its page is ingested, until ctx is
 // done. A restart resumes from the stored watermarks.
+//
+// Of several replicas sharing the store, one polls a source at a time:
+// the holder of the source's lease ("poll-lease:" and its name), which it
+// renews at every poll and hands back when ctx is done; the others take
+// it over once it has expired (PollLease after the holder's last poll).
+// CRM API calls are metered, and a second poller would only read the same
+// records again.
 func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions) {
 	opts = opts.withDefaults()
 	tick := time.NewTicker(opts.PollInterval)
 	defer tick.Stop()
+	leases := make([]*Lease, len(sources))
+	for k, src := range sources {
+		leases[k] = NewLease(e.store, "poll-lease:"+src.Name(), e.holder, opts.PollLease)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for _, l := range leases {
+			if err := l.Release(ctx); err != nil {
+				e.log.WithError(err).Warn("hand back CRM poll lease")
+			}
+		}
+	}()
+	polling := make([]bool, len(sources))
 	for {
-		for _, src := range sources {
+		for k, src := range sources {
+			held, err := leases[k].Acquire(ctx, e.now())
+			if err != nil && ctx.Err() == nil {
+				e.log.WithError(err).WithField("source", src.Name()).Warn("take CRM poll lease")
+			}
+			if held != polling[k] {
+				polling[k] = held
+				e.log.WithField("source", src.Name()).WithField("polling", held).
+					Info("CRM poll lease changed hands: this replica polls the source while it holds it")
+			}
+			if !held {
+				continue
+			}
 			if err := e.PollOnce(ctx, src); err != nil && ctx.Err() == nil {
 				e.log.WithError(err).WithField("source", src.Name()).Warn("poll CRM source")
 			}

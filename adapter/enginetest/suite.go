@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"handling export", testHandlingExport},
 		{"early reopen when the customer replies", testCustomerReply},
 		{"polling CRM sources", testPoll},
+		{"polling: one replica at a time", testPollLease},
 		{"writeback: order, retry, park", testWriteback},
 		{"writeback: changes gather for BatchDelay", testWritebackBatchDelay},
 		{"crash safety", testCrashSafety},

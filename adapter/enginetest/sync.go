@@ -251,3 +251,68 @@ func testWritebackBatchDelay(t *testing.T, open Opener) {
 		<-done
 	})
 }
+
+// testPollLease: of two replicas sharing the store, one polls a source at
+// a time (CRM API calls are metered). A replica that stops hands the
+// source over at once; one that dies holding it, once its lease expires.
+// Either way the next one goes on from the stored watermark.
+func testPollLease(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		other := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()))
+		otherCtx, stopOther := context.WithCancel(context.Background())
+		otherDone := make(chan error, 1)
+		go func() { otherDone <- other.Run(otherCtx) }()
+		<-other.Ready()
+		defer func() { stopOther(); require.NoError(t, <-otherDone) }()
+
+		var items []contactpad.WorkItem
+		for n := range 3 {
+			items = append(items, contactpad.WorkItem{CRMID: fmt.Sprintf("500L%d", n), CRMObject: "Case",
+				Media: contactpad.NonLive, Service: "support", Subject: fmt.Sprint("Case ", n)})
+		}
+		opts := adapter.SyncOptions{PollInterval: time.Second}
+		poll := func(e *adapter.Engine) (*pagedSource, func()) {
+			src := &pagedSource{size: 10, items: items}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); e.RunPoll(ctx, []adapter.Source{src}, opts) }()
+			return src, func() { cancel(); <-done }
+		}
+		asked := func(src *pagedSource) int {
+			src.mu.Lock()
+			defer src.mu.Unlock()
+			return len(src.asked)
+		}
+
+		a, stopA := poll(h.Engine)
+		synctest.Wait()
+		b, stopB := poll(other)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		require.GreaterOrEqual(t, asked(a), 10, "the first replica polls each second")
+		require.Zero(t, asked(b), "the second stands by")
+		require.Len(t, h.Interactions(adapter.InteractionFilter{}), 3)
+
+		stopA() // hands the lease back
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Positive(t, asked(b), "the second took over at its next tick")
+		b.mu.Lock()
+		require.Equal(t, "3", b.asked[0], "from the stored watermark")
+		b.mu.Unlock()
+
+		// The second dies holding the lease: nobody polls until it expires.
+		stopB()
+		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
+			return tx.SetWatermark("poll-lease:test:Case", time.Now().Add(30*time.Second).UTC().Format(time.RFC3339Nano)+" dead/1/x")
+		}))
+		a, stopA = poll(h.Engine)
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		require.Zero(t, asked(a), "the dead replica's lease still runs")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.Positive(t, asked(a), "taken over once it expired")
+		stopA()
+	})
+}

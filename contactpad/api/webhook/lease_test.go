@@ -27,6 +27,15 @@ func startReplica(t *testing.T, store adapter.Store, recv http.RoundTripper) *re
 	return &replica{d: d, stop: func() { cancel(); <-done }}
 }
 
+// setLease stores the hook's lease as another replica holding it until
+// until would.
+func setLease(t *testing.T, store adapter.Store, holder string, until time.Time) {
+	t.Helper()
+	require.NoError(t, adapter.UpdateOne(t.Context(), store, func(tx adapter.Tx) error {
+		return tx.SetWatermark(leaseKey(watermarkKey(hookURL)), until.UTC().Format(time.RFC3339Nano)+" "+holder)
+	}))
+}
+
 func (r *replica) delivering() bool { return r.d.Status()[0].Delivering }
 
 func seqsOf(events []adapter.Event) []int64 {
@@ -84,10 +93,7 @@ func TestLeaseOfDeadReplicaExpires(t *testing.T) {
 		store := openStore(t)
 		delivered := appendEvents(t, store, interactionEvent(adapter.EventInteractionCreated, "i1", "one"))
 		setCursor(t, store, hookURL, delivered[0].Seq)
-		dead := lease{holder: "dead-host/1/abc", until: time.Now().Add(defaultLease)}
-		require.NoError(t, adapter.UpdateOne(t.Context(), store, func(tx adapter.Tx) error {
-			return tx.SetWatermark(leaseKey(watermarkKey(hookURL)), dead.String())
-		}))
+		setLease(t, store, "dead-host/1/abc", time.Now().Add(defaultLease))
 
 		recv := &fakeReceiver{}
 		r := startReplica(t, store, recv)
@@ -121,10 +127,7 @@ func TestLeaseTakenOverStopsDelivery(t *testing.T) {
 		synctest.Wait()
 		require.Len(t, recv.seqs(), 1, "first attempt failed; retrying with backoff")
 
-		other := lease{holder: "other-host/2/def", until: time.Now().Add(time.Hour)}
-		require.NoError(t, adapter.UpdateOne(t.Context(), store, func(tx adapter.Tx) error {
-			return tx.SetWatermark(leaseKey(watermarkKey(hookURL)), other.String())
-		}))
+		setLease(t, store, "other-host/2/def", time.Now().Add(time.Hour))
 		time.Sleep(defaultLease/3 + time.Second)
 		synctest.Wait()
 		require.False(t, r.delivering())

@@ -91,7 +91,7 @@ func (l *loop) lead(ctx context.Context) bool {
 	standingBy := false
 	for attempt := 1; ; attempt++ {
 		now := time.Now()
-		held, err := l.d.acquire(ctx, l.h, now)
+		held, err := l.h.lease.Acquire(ctx, now)
 		if held {
 			l.renewed = now
 			l.h.update(func(s *HookStatus) { s.Delivering = true })
@@ -100,7 +100,7 @@ func (l *loop) lead(ctx context.Context) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		wait := l.d.lease / 3
+		wait := l.h.lease.TTL() / 3
 		if err != nil {
 			err = l.h.scrub(err)
 			l.h.log.WithError(err).Warn("webhook: take lease")
@@ -124,10 +124,10 @@ func (l *loop) lead(ctx context.Context) bool {
 // the store failed until less than a third of it is left.
 func (l *loop) renew(ctx context.Context) bool {
 	now := time.Now()
-	if now.Sub(l.renewed) < l.d.lease/3 {
+	if now.Sub(l.renewed) < l.h.lease.TTL()/3 {
 		return true
 	}
-	held, err := l.d.acquire(ctx, l.h, now)
+	held, err := l.h.lease.Acquire(ctx, now)
 	switch {
 	case held:
 		l.renewed = now
@@ -136,7 +136,7 @@ func (l *loop) renew(ctx context.Context) bool {
 		return false
 	case err != nil:
 		l.h.log.WithError(l.h.scrub(err)).Warn("webhook: renew lease")
-		if now.Sub(l.renewed) < l.d.lease*2/3 {
+		if now.Sub(l.renewed) < l.h.lease.TTL()*2/3 {
 			return true
 		}
 	default:
@@ -150,7 +150,7 @@ func (l *loop) renew(ctx context.Context) bool {
 func (l *loop) releaseOnExit(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
-	if err := l.d.release(ctx, l.h); err != nil {
+	if err := l.h.lease.Release(ctx); err != nil {
 		l.h.log.WithError(l.h.scrub(err)).Warn("webhook: hand back lease")
 	}
 	l.h.update(func(s *HookStatus) { s.Delivering = false })
@@ -182,7 +182,7 @@ func (l *loop) start(ctx context.Context) bool {
 // idle waits for a Notify or the next poll. It returns false when ctx is
 // done first.
 func (l *loop) idle(ctx context.Context) bool {
-	t := time.NewTimer(min(l.d.poll, l.d.lease/3))
+	t := time.NewTimer(min(l.d.poll, l.h.lease.TTL()/3))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -332,7 +332,7 @@ func (l *loop) pause(ctx context.Context, d time.Duration) bool {
 		}
 		// Wake for the next renewal (at least a second on: after a failed
 		// one, that is the retry).
-		step := min(d, max(time.Until(l.renewed.Add(l.d.lease/3)), time.Second))
+		step := min(d, max(time.Until(l.renewed.Add(l.h.lease.TTL()/3)), time.Second))
 		if !sleep(ctx, step) {
 			return false
 		}

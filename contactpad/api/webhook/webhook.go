@@ -143,15 +143,15 @@ type Dispatcher struct {
 	poll       time.Duration
 	// holder names this Dispatcher in the hooks' leases (see lease.go).
 	holder string
-	lease  time.Duration
 }
 
 // hook is a Hook with its delivery state.
 type hook struct {
 	Hook
-	// key is the hook's cursor among the store's watermarks, lease its
-	// lease.
-	key, lease string
+	// key is the hook's cursor among the store's watermarks.
+	key string
+	// lease is held while this Dispatcher delivers the hook.
+	lease *adapter.Lease
 	// url is the URL as logs and Status show it.
 	url string
 	// wake is Notify's doorbell; a pending ring is kept until read.
@@ -177,8 +177,7 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 		maxBackoff: defaultMaxBackoff,
 		batch:      defaultBatch,
 		poll:       defaultPoll,
-		holder:     newHolder(),
-		lease:      defaultLease,
+		holder:     adapter.NewHolder(),
 	}
 	for _, o := range opts {
 		o(d)
@@ -206,7 +205,8 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 		}
 		url := redactURL(h.URL)
 		d.hooks = append(d.hooks, &hook{
-			Hook: h, key: key, lease: leaseKey(key), url: url,
+			Hook: h, key: key, url: url,
+			lease:  adapter.NewLease(store, leaseKey(key), d.holder, defaultLease),
 			wake:   make(chan struct{}, 1),
 			log:    d.log.WithField("url", url),
 			status: HookStatus{URL: url, Events: nonNil(h.Events)},
