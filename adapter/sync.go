@@ -121,13 +121,19 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 	for {
 		for k, src := range sources {
 			held, err := leases[k].Acquire(ctx, e.now())
-			if err != nil && ctx.Err() == nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
 				e.log.WithError(err).WithField("source", src.Name()).Warn("take CRM poll lease")
 			}
 			if held != polling[k] {
 				polling[k] = held
-				e.log.WithField("source", src.Name()).WithField("polling", held).
-					Info("CRM poll lease changed hands: this replica polls the source while it holds it")
+				msg := "polling the CRM source (this replica holds its lease)"
+				if !held {
+					msg = "another replica polls the CRM source; standing by"
+				}
+				e.log.WithField("source", src.Name()).Info(msg)
 			}
 			if !held {
 				continue
