@@ -36,6 +36,9 @@ const (
 	StmtTransfer
 	StmtPutTransfer
 	StmtOpenTransfers
+	StmtOpenTransfersOfInteraction
+	StmtOpenTransfersOfAssignee
+	StmtOpenTransfersUndelivered
 	StmtConsult
 	StmtPutConsult
 	StmtOpenConsults
@@ -206,13 +209,16 @@ func Statements(d *Dialect) [NumStmts]string {
 
 		StmtTransfer:    `SELECT ` + transferColumns + ` FROM transfers WHERE id = $1`,
 		StmtPutTransfer: upsert("transfers", transferColumns, "id"),
-		// $3 is 1 for undelivered transfers only.
-		StmtOpenTransfers: `SELECT ` + transferColumns + ` FROM transfers
-			WHERE status IN ` + openTransferStatuses + `
-			AND ($1 = '' OR interaction_id = $1)
+		// $3 is 1 for undelivered transfers only. A filter of one field has
+		// its own statement, which the index of that field serves: this
+		// one reads every open transfer.
+		StmtOpenTransfers: openTransfersQuery(`($1 = '' OR interaction_id = $1)
 			AND ($2 = '' OR assignee = $2)
-			AND ($3 = 0 OR assignee = '')
-			ORDER BY created_at NULLS FIRST, id`,
+			AND ($3 = 0 OR assignee = '')`),
+		StmtOpenTransfersOfInteraction: openTransfersQuery(`interaction_id = $1`),
+		StmtOpenTransfersOfAssignee:    openTransfersQuery(`assignee = $1`),
+		StmtOpenTransfersUndelivered:   openTransfersQuery(`assignee = ''`),
+
 		StmtConsult:    `SELECT ` + consultColumns + ` FROM consults WHERE id = $1`,
 		StmtPutConsult: upsert("consults", consultColumns, "id"),
 		StmtOpenConsults: `SELECT ` + consultColumns + ` FROM consults
@@ -345,6 +351,13 @@ func interactionsQuery(d *Dialect, owner, statuses bool) string {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	return q + ` ORDER BY created_at NULLS FIRST, id LIMIT $1`
+}
+
+// openTransfersQuery is the SQL of OpenTransfers for the condition where.
+func openTransfersQuery(where string) string {
+	return `SELECT ` + transferColumns + ` FROM transfers
+		WHERE status IN ` + openTransferStatuses + ` AND ` + where + `
+		ORDER BY created_at NULLS FIRST, id`
 }
 
 // upsert is an INSERT of columns that replaces every column of the row

@@ -37,7 +37,21 @@ func (t *Tx) PutTransfer(tr *contactpad.Transfer) error {
 }
 
 func (t *Tx) OpenTransfers(f adapter.TransferFilter) ([]*contactpad.Transfer, error) {
-	rows, err := t.query(StmtOpenTransfers, f.InteractionID, f.Assignee, boolInt(f.Undelivered))
+	var (
+		rows Rows
+		err  error
+	)
+	// A filter of one field reads that field's index.
+	switch {
+	case f.InteractionID != "" && f == adapter.TransferFilter{InteractionID: f.InteractionID}:
+		rows, err = t.query(StmtOpenTransfersOfInteraction, f.InteractionID)
+	case f.Assignee != "" && f == adapter.TransferFilter{Assignee: f.Assignee}:
+		rows, err = t.query(StmtOpenTransfersOfAssignee, f.Assignee)
+	case f == adapter.TransferFilter{Undelivered: true}:
+		rows, err = t.query(StmtOpenTransfersUndelivered)
+	default:
+		rows, err = t.query(StmtOpenTransfers, f.InteractionID, f.Assignee, boolInt(f.Undelivered))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list open transfers: %w", err)
 	}
