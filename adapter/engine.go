@@ -47,6 +47,11 @@ type Option func(*Engine)
 // WithLogger sets the logger (default: logrus's standard logger).
 func WithLogger(l logrus.FieldLogger) Option { return func(e *Engine) { e.log = l } }
 
+// WithHolder names the engine in the store's leases (see Lease; default:
+// NewHolder). A replica that keeps its name across restarts takes its
+// leases back at once.
+func WithHolder(name string) Option { return func(e *Engine) { e.holder = name } }
+
 // WithClock sets the clock (default time.Now). Tests use testing/synctest
 // rather than a fake clock; this is for tools that replay time.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }

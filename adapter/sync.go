@@ -49,7 +49,7 @@ type SyncOptions struct {
 	// PollInterval is how often each Source is read (default 5s).
 	PollInterval time.Duration
 	// PollLease is how long a replica that stopped polling a source keeps
-	// the others from polling it (default 30s, at least 3 PollIntervals).
+	// the others from polling it (default 10s, at least 3 PollIntervals).
 	PollLease time.Duration
 	// BatchRows is how many outbox rows one Sink.Write gets at most
 	// (default 1000: one Salesforce composite call of five collections).
@@ -77,7 +77,7 @@ func (o SyncOptions) withDefaults() SyncOptions {
 		}
 	}
 	def(&o.PollInterval, 5*time.Second)
-	def(&o.PollLease, max(30*time.Second, 3*o.PollInterval))
+	def(&o.PollLease, max(10*time.Second, 3*o.PollInterval))
 	def(&o.Lease, 2*time.Minute)
 	def(&o.RetryBase, time.Second)
 	def(&o.RetryMax, 5*time.Minute)

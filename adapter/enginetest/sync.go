@@ -314,5 +314,24 @@ func testPollLease(t *testing.T, open Opener) {
 		synctest.Wait()
 		require.Positive(t, asked(a), "taken over once it expired")
 		stopA()
+
+		// A replica restarted under its old name (WithHolder) takes its
+		// lease back at once.
+		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
+			return tx.SetWatermark("poll-lease:test:Case", time.Now().Add(30*time.Second).UTC().Format(time.RFC3339Nano)+" host/10.0.0.7:8080")
+		}))
+		h.StopEngine()
+		h.Engine = adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.7:8080"))
+		restartCtx, stopRestarted := context.WithCancel(context.Background())
+		restarted := make(chan error, 1)
+		go func() { restarted <- h.Engine.Run(restartCtx) }()
+		<-h.Engine.Ready()
+		a, stopA = poll(h.Engine)
+		synctest.Wait()
+		require.Positive(t, asked(a), "the same name polls at once")
+		stopA()
+		stopRestarted()
+		require.NoError(t, <-restarted)
+		h.run(Settings()) // for the bubble's Stop
 	})
 }

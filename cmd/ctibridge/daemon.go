@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,21 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	}()
 
 	d = &daemon{cfg: cfg, log: log, store: store, opts: o, done: make(chan struct{}), crm: &crmHealth{}}
+	d.ln = o.Listener
+	if d.ln == nil {
+		if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			d.ln.Close()
+		}
+	}()
+	// The replica's name in the store's leases (CRM poll, webhooks): the
+	// same after a restart, so a restarted replica takes its leases back
+	// at once instead of waiting for them to expire.
+	holder := replicaName(d.ln.Addr())
 	var hooks []webhook.Hook
 	for _, h := range cfg.Webhooks {
 		hook := webhook.Hook{URL: h.URL, Secret: h.Secret.Reveal()}
@@ -116,9 +132,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 		hooks = append(hooks, hook)
 	}
-	d.hooks = webhook.New(store, hooks, webhook.WithLogger(log))
+	d.hooks = webhook.New(store, hooks, webhook.WithLogger(log), webhook.WithHolder(holder))
 	metrics := adapter.NewMetrics(reg, store)
-	d.engine = adapter.New(store, engineSettings(cfg), adapter.WithLogger(log), adapter.WithMetrics(metrics),
+	d.engine = adapter.New(store, engineSettings(cfg), adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(holder),
 		adapter.OnEvents(func(events []adapter.Event) {
 			d.api.Notify()
 			d.hooks.Notify()
@@ -159,12 +175,6 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	}
 	d.sink = salesforce.NewSink(client, writebacks)
 
-	d.ln = o.Listener
-	if d.ln == nil {
-		if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return nil, fmt.Errorf("listen: %w", err)
-		}
-	}
 	d.srv = &http.Server{
 		Handler:           d.api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -408,4 +418,14 @@ func panelOptions(cfg *config.Config) panel.Options {
 		}
 	}
 	return o
+}
+
+// replicaName names this replica: its host and the address it serves on,
+// which no other live replica has.
+func replicaName(addr net.Addr) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return host + "/" + addr.String()
 }

@@ -99,6 +99,11 @@ type Option func(*Dispatcher)
 // net/http would turn the POST into a GET).
 func WithClient(c *http.Client) Option { return func(d *Dispatcher) { d.client = c } }
 
+// WithHolder names the Dispatcher in the hooks' leases (default:
+// adapter.NewHolder). A replica that keeps its name across restarts takes
+// its leases back at once.
+func WithHolder(name string) Option { return func(d *Dispatcher) { d.holder = name } }
+
 // WithLogger sets the logger (default: logrus's standard logger).
 func WithLogger(l logrus.FieldLogger) Option { return func(d *Dispatcher) { d.log = l } }
 
