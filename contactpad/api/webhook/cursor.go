@@ -40,7 +40,7 @@ func (d *Dispatcher) loadCursor(ctx context.Context, key string) (int64, error) 
 			cursor, err = parseCursor(value)
 			return err
 		}
-		if cursor, err = endOfLog(tx); err != nil {
+		if cursor, err = tx.LastEventSeq(); err != nil {
 			return err
 		}
 		return tx.SetWatermark(key, strconv.FormatInt(cursor, 10))
@@ -80,5 +80,3 @@ func parseCursor(value string) (int64, error) {
 	return seq, nil
 }
 
-// endOfLog returns the Seq of the last committed event, 0 if none.
-func endOfLog(tx adapter.Tx) (int64, error) { return tx.LastEventSeq() }
