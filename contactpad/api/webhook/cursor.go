@@ -79,4 +79,3 @@ func parseCursor(value string) (int64, error) {
 	}
 	return seq, nil
 }
-
