@@ -12,10 +12,11 @@ import (
 )
 
 // actorSystem is the audit actor of timers and ingest; actorAdmin of
-// commands with no agent.
+// commands with no agent; actorCRM of changes people made in the CRM.
 const (
 	actorSystem = "system"
 	actorAdmin  = "admin"
+	actorCRM    = "crm"
 )
 
 // change is one command being applied inside a store transaction. Every
@@ -25,12 +26,24 @@ type change struct {
 	tx  Tx
 	now time.Time
 	s   *Settings
-	// agents holds the configured agents by ID (names, CRM user ids).
-	agents map[string]contactpad.Agent
-	res    Result
+	// agents holds the configured agents by ID (names, CRM user ids), and
+	// crmUsers their IDs by CRM user id.
+	agents   map[string]contactpad.Agent
+	crmUsers map[string]string
+	res      Result
 	// routed collects the routing latencies (seconds) of the offers made,
 	// for metrics; nil when the engine has none.
 	routed []float64
+	// conflicts collects the fields both the CRM and the bridge changed,
+	// for metrics.
+	conflicts []fieldConflict
+}
+
+// fieldConflict is one field of a CRM record that both sides changed
+// since they were last in step.
+type fieldConflict struct {
+	object, field string
+	bridgeWins    bool
 }
 
 // record describes why an interaction changed, for its audit entry and event.
@@ -43,6 +56,9 @@ type record struct {
 	event    EventType // default interaction.updated
 	flags    map[string]bool
 	activity bool // an agent worked on it: resets the inactivity period
+	// local keeps the audit entry out of the CRM: the change came from
+	// the CRM (or is the first sight of a record), which knows it already.
+	local bool
 }
 
 func actorOf(agent string) string {
@@ -78,12 +94,25 @@ func (c *change) owned(id, agent string, action contactpad.Action) (*contactpad.
 }
 
 // save writes i, which was before, with the audit entry, event, outbox
-// rows and timers its change implies.
+// rows and timers its change implies. The outbox row carries the audit
+// entry (unless it is local) and asks for the mirrored fields the change
+// made differ from what the CRM holds.
 func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, r record) error {
 	i.Version++
 	i.UpdatedAt = c.now
 	if r.activity || i.Status != before.Status {
 		i.LastActivityAt = c.now
+	}
+	wb := c.writeback(i)
+	var change contactpad.RecordChange
+	if i.CRMID != "" {
+		want, err := c.mirror(i.CRMObject).Fields(i.CRMID, wb)
+		if err != nil {
+			return fmt.Errorf("mirrored fields of %s %s: %w", i.CRMObject, i.CRMID, err)
+		}
+		if i.Sync.Change(want) {
+			change.Fields = i.Sync.Writes()
+		}
 	}
 	if err := c.tx.PutInteraction(i); err != nil {
 		return fmt.Errorf("save interaction %s: %w", i.ID, err)
@@ -91,15 +120,16 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 	if err := c.syncTimers(i, &before); err != nil {
 		return err
 	}
-	var change contactpad.RecordChange
 	if r.action != "" {
 		e, err := c.appendAudit(i, before.Status, r)
 		if err != nil {
 			return err
 		}
-		change.Audit = e
+		if !r.local {
+			change.Audit = e
+		}
 	}
-	if wb := c.writeback(i); before.Version == 0 || !wb.Equal(c.writeback(&before)) {
+	if change.Audit != nil || change.Fields != nil {
 		change.Writeback = &wb
 	}
 	if err := c.outbox(i, change); err != nil {
@@ -136,10 +166,16 @@ func (c *change) syncTimers(i, before *contactpad.Interaction) error {
 		now, was := i.Status == t.status, before.Status == t.status
 		switch {
 		case now && (!was || !equalTime(t.at(i), t.at(before))):
-			if at := t.at(i); at != nil {
-				if err := c.tx.SetTimer(Timer{Kind: t.kind, Ref: i.ID, DueAt: *at}); err != nil {
+			at := t.at(i)
+			if at == nil {
+				// Deferred with no due date (put on hold in the CRM).
+				if err := c.tx.ClearTimer(t.kind, i.ID); err != nil {
 					return err
 				}
+				continue
+			}
+			if err := c.tx.SetTimer(Timer{Kind: t.kind, Ref: i.ID, DueAt: *at}); err != nil {
+				return err
 			}
 		case !now && was:
 			if err := c.tx.ClearTimer(t.kind, i.ID); err != nil {
@@ -168,13 +204,14 @@ func equalTime(a, b *time.Time) bool {
 }
 
 // audit appends an audit entry that comes with no change of i's state
-// (a consult, a failed transfer), and its outbox row.
+// (a consult, a failed transfer), and its outbox row unless it is local.
 func (c *change) audit(i *contactpad.Interaction, r record) error {
 	e, err := c.appendAudit(i, i.Status, r)
-	if err != nil {
+	if err != nil || r.local {
 		return err
 	}
-	return c.outbox(i, contactpad.RecordChange{Audit: e})
+	wb := c.writeback(i)
+	return c.outbox(i, contactpad.RecordChange{Audit: e, Writeback: &wb})
 }
 
 // appendAudit appends the audit entry of r for i.
@@ -194,7 +231,7 @@ func (c *change) appendAudit(i *contactpad.Interaction, from contactpad.Status, 
 // outbox queues the change of i's CRM record for writeback, if i comes from
 // the CRM and the change carries anything.
 func (c *change) outbox(i *contactpad.Interaction, change contactpad.RecordChange) error {
-	if i.CRMID == "" || (change.Writeback == nil && change.Audit == nil) {
+	if i.CRMID == "" || (change.Fields == nil && change.Audit == nil) {
 		return nil
 	}
 	body, err := json.Marshal(change)
@@ -209,11 +246,14 @@ func (c *change) outbox(i *contactpad.Interaction, change contactpad.RecordChang
 	return nil
 }
 
-// writeback is the part of i that the CRM mirrors.
+// writeback is the part of i that the CRM mirrors. The owner is the agent
+// who works it, not one it is only offered to.
 func (c *change) writeback(i *contactpad.Interaction) contactpad.Writeback {
-	wb := contactpad.Writeback{Status: i.Status, Owner: i.Owner, OwnerCRMUserID: c.agents[i.Owner].CRMUserID,
-		DueBySetManually: i.DueBySetManually, AutoOpenedDueToDueDate: i.AutoOpenedDueToDueDate,
-		ResumedFrom: i.ResumedFrom, Service: i.Service}
+	wb := contactpad.Writeback{Status: i.Status, DueBySetManually: i.DueBySetManually,
+		AutoOpenedDueToDueDate: i.AutoOpenedDueToDueDate, ResumedFrom: i.ResumedFrom, Service: i.Service}
+	if i.Status.Worked() && i.Owner != "" {
+		wb.Owner, wb.OwnerCRMUserID = i.Owner, c.agents[i.Owner].CRMUserID
+	}
 	if i.DueBy != nil {
 		// A value, not the pointer, so that two writebacks compare by content.
 		due := i.DueBy.UTC()

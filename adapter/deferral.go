@@ -43,7 +43,7 @@ func (cmd Defer) apply(c *change) error {
 	}
 	at := due.UTC()
 	i.DueBy, i.DueBySetManually, i.AutoOpenedDueToDueDate, i.ReopenReason = &at, manual, false, ""
-	i.Held, i.QueuedAt, i.OfferExpiresAt, i.TargetAgent = false, nil, nil, ""
+	i.Held, i.QueuedAt, i.OfferExpiresAt, i.TargetAgent, i.ResumedFrom = false, nil, nil, "", ""
 	data := map[string]string{"due_by": at.Format(timeFormat), "due_by_was_set_manually": fmt.Sprint(manual)}
 	if rule != "" {
 		data["rule"] = rule
@@ -84,7 +84,7 @@ func (cmd Resume) apply(c *change) error {
 		now := c.now
 		i.Owner, i.QueuedAt = "", &now
 	}
-	i.ResumedFrom, i.AutoOpenedDueToDueDate = from, false
+	i.ResumedFrom, i.AutoOpenedDueToDueDate, i.DueBy = from, false, nil
 	i.WrapUpEndsAt, i.WrapUpExtended = nil, 0
 	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "resumed", category: "status_action",
 		message: "Interaction resumed by an agent", data: map[string]string{"resumed_from": from},
@@ -94,11 +94,13 @@ func (cmd Resume) apply(c *change) error {
 	return c.routeInteraction(i)
 }
 
-// reopen reopens a deferred interaction by itself, at its due date or
-// because the customer replied: back to its owner when the policy allows
-// and the owner is logged in with room for it, else back to routing. At the
-// due date auto_opened_due_to_due_date is set.
-func (c *change) reopen(i *contactpad.Interaction, reason string) error {
+// reopen reopens a deferred interaction before anyone resumes it: at its
+// due date, because the customer replied, or because it was reopened in
+// the CRM. It goes back to its owner when the policy allows and the owner
+// is logged in with room for it, else back to routing. At the due date
+// auto_opened_due_to_due_date is set. r gives the actor (and a message
+// that says more than the reason does).
+func (c *change) reopen(i *contactpad.Interaction, reason string, r record) error {
 	before := *i
 	toOwner := false
 	if c.s.Reopen != ReopenQueue && i.Owner != "" {
@@ -112,31 +114,40 @@ func (c *change) reopen(i *contactpad.Interaction, reason string) error {
 		}
 		toOwner = a.Presence.LoggedIn() && c.hasRoom(a, load, i.Media)
 	}
-	why := "at its due date"
-	if reason == contactpad.ReopenCustomerReply {
-		why = "because the customer replied"
+	msg := r.message
+	switch {
+	case msg != "":
+	case reason == contactpad.ReopenCustomerReply:
+		msg = "Reopened because the customer replied"
+	default:
+		msg = "Reopened at its due date"
 	}
-	msg := "Reopened " + why + " into " + i.Owner + "'s Ongoing folder"
 	if toOwner {
 		if err := take(i, stepReopenOwner, "reopen"); err != nil {
 			return err
 		}
+		msg += " into " + i.Owner + "'s Ongoing folder"
 	} else {
 		if err := take(i, stepReopenQueue, "reopen"); err != nil {
 			return err
 		}
 		now := c.now
 		i.Owner, i.QueuedAt = "", &now
-		msg = "Reopened " + why + " and returned to routing"
+		msg += " and returned to routing"
 	}
-	i.ReopenReason = reason
+	i.ReopenReason, i.DueBy = reason, nil
 	flags := map[string]bool{}
 	if reason == contactpad.ReopenDueDate {
 		i.AutoOpenedDueToDueDate = true
 		flags["auto_opened_due_to_due_date"] = true
 	}
-	if err := c.save(i, before, record{actor: actorSystem, action: "reopened", category: "system", message: msg,
-		flags: flags, data: map[string]string{"reopen_reason": reason}}); err != nil {
+	r.action, r.message, r.flags = "reopened", msg, flags
+	r.category = "system"
+	if r.actor == actorCRM {
+		r.category = "crm"
+	}
+	r.data = map[string]string{"reopen_reason": reason}
+	if err := c.save(i, before, r); err != nil {
 		return err
 	}
 	return c.routeInteraction(i)

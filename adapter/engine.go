@@ -24,6 +24,7 @@ type Engine struct {
 	store    Store
 	s        Settings
 	agents   map[string]contactpad.Agent
+	crmUsers map[string]string // agent IDs by CRM user id
 	log      logrus.FieldLogger
 	now      func() time.Time
 	maxBatch int
@@ -70,12 +71,15 @@ func OnEvents(f func([]Event)) Option { return func(e *Engine) { e.onEvents = f 
 // New returns an engine over store with settings s. Call Run to start it.
 func New(store Store, s Settings, opts ...Option) *Engine {
 	e := &Engine{
-		store: store, s: s, agents: make(map[string]contactpad.Agent, len(s.Agents)),
+		store: store, s: s, agents: make(map[string]contactpad.Agent, len(s.Agents)), crmUsers: map[string]string{},
 		log: logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
 		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	for _, a := range s.Agents {
 		e.agents[a.ID] = a
+		if a.CRMUserID != "" {
+			e.crmUsers[a.CRMUserID] = a.ID
+		}
 	}
 	if e.s.Matrix == nil {
 		e.s.Matrix = contactpad.DefaultMatrix()
@@ -96,6 +100,8 @@ type request struct {
 	// that the usual zero or one offer costs no allocation.
 	routed      []float64
 	routedSpace [2]float64
+	// conflicts are the CRM fields both sides changed, for metrics.
+	conflicts []fieldConflict
 }
 
 // Outcome is the result of one command of ApplyAll.
@@ -198,12 +204,12 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	for k, r := range batch {
 		now := e.tick()
 		fns[k] = func(tx Tx) error {
-			c := &change{tx: tx, now: now, s: &e.s, agents: e.agents}
+			c := &change{tx: tx, now: now, s: &e.s, agents: e.agents, crmUsers: e.crmUsers}
 			if e.metrics != nil {
 				c.routed = r.routedSpace[:0]
 			}
 			err := r.cmd.apply(c)
-			r.res, r.routed = c.res, c.routed
+			r.res, r.routed, r.conflicts = c.res, c.routed, c.conflicts
 			return err
 		}
 	}
@@ -225,6 +231,7 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		default:
 			events = append(events, r.res.Events...)
 			e.metrics.routed(r.routed)
+			e.metrics.conflicted(r.conflicts)
 		}
 		e.metrics.commandApplied(r.cmd, r.err)
 		close(r.done)

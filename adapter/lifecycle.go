@@ -54,6 +54,7 @@ func (cmd Release) apply(c *change) error {
 		if err := take(i, stepComplete, "release"); err != nil {
 			return err
 		}
+		i.ResumedFrom = ""
 		if err := c.save(i, before, r); err != nil {
 			return err
 		}
@@ -100,7 +101,7 @@ func (c *change) completeWrapUp(i *contactpad.Interaction, r record) error {
 	if err := take(i, stepComplete, "finish wrap-up of"); err != nil {
 		return err
 	}
-	i.WrapUpEndsAt = nil
+	i.WrapUpEndsAt, i.ResumedFrom = nil, ""
 	if err := c.save(i, before, r); err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func (cmd Abandon) apply(c *change) error {
 	if err := c.cancelOpenTransfers(i, "abandoned"); err != nil {
 		return err
 	}
-	i.Held, i.WrapUpEndsAt = false, nil
+	i.Held, i.WrapUpEndsAt, i.ResumedFrom = false, nil, ""
 	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "abandoned", category: "abandon",
 		activity: true, data: map[string]string{"reason": cmd.Reason}}); err != nil {
 		return err

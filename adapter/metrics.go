@@ -21,6 +21,8 @@ const countTimeout = 5 * time.Second
 //	ctibridge_commit_seconds                   histogram: duration of the group-commit transactions
 //	ctibridge_events_total{type}               counter: committed events
 //	ctibridge_writebacks_total{result}         counter: outbox rows written back: done, retry or parked
+//	ctibridge_crm_conflicts_total{object,field,winner}  counter: fields both the CRM and the bridge changed; winner crm or bridge
+//	ctibridge_ingest_failures                  gauge: CRM records that could not be ingested, read from the store at scrape time
 //
 // The gauges come from the store, the authority shared by every replica,
 // so each replica reports the same values; the counters and histograms
@@ -36,6 +38,7 @@ type Metrics struct {
 	events       *prometheus.CounterVec
 	eventsByType map[EventType]prometheus.Counter
 	writebacks   [numWritebackResults]prometheus.Counter
+	conflicts    *prometheus.CounterVec
 }
 
 // NewMetrics makes the engine's metrics and registers them on reg (unless
@@ -65,6 +68,10 @@ func NewMetrics(reg prometheus.Registerer, store Store) *Metrics {
 			Help: "Events committed by the engine, by type.",
 		}, []string{"type"}),
 		eventsByType: make(map[EventType]prometheus.Counter, len(eventTypes)),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctibridge_crm_conflicts_total",
+			Help: "CRM record fields that both the CRM and the bridge changed since they were last in step, by object, field and winner (crm or bridge).",
+		}, []string{"object", "field", "winner"}),
 	}
 	for k, name := range commandNames {
 		m.commandsOK[k] = m.commands.WithLabelValues(name, "ok")
@@ -80,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer, store Store) *Metrics {
 		m.writebacks[k] = writebacks.WithLabelValues(name)
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.routing, m.commit, m.events, writebacks)
+		reg.MustRegister(m.commands, m.routing, m.commit, m.events, writebacks, m.conflicts)
 		if store != nil {
 			reg.MustRegister(newStoreCollector(store))
 		}
@@ -242,6 +249,20 @@ func (m *Metrics) routed(latencies []float64) {
 	}
 }
 
+// conflicted counts the conflicts of one committed command.
+func (m *Metrics) conflicted(conflicts []fieldConflict) {
+	if m == nil {
+		return
+	}
+	for _, c := range conflicts {
+		winner := "crm"
+		if c.bridgeWins {
+			winner = "bridge"
+		}
+		m.conflicts.WithLabelValues(c.object, c.field, winner).Inc()
+	}
+}
+
 // committed observes one group-commit transaction that began at start.
 func (m *Metrics) committed(start time.Time) {
 	if m == nil {
@@ -297,6 +318,7 @@ type storeCollector struct {
 	store        Store
 	interactions *prometheus.Desc
 	outbox       *prometheus.Desc
+	failures     *prometheus.Desc
 }
 
 // outboxStates are the states the outbox gauge always reports.
@@ -309,12 +331,15 @@ func newStoreCollector(store Store) *storeCollector {
 			"Interactions in the store, by status.", []string{"status"}, nil),
 		outbox: prometheus.NewDesc("ctibridge_outbox_rows",
 			"Writeback rows in the outbox, by state (done rows leave the outbox, so done is 0).", []string{"state"}, nil),
+		failures: prometheus.NewDesc("ctibridge_ingest_failures",
+			"CRM records that could not be ingested and are being read again (GET /api/v1/admin/sync lists them).", nil, nil),
 	}
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.interactions
 	ch <- c.outbox
+	ch <- c.failures
 }
 
 // Collect reads the counts in one View. If the store cannot answer, the
@@ -329,10 +354,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}); err != nil {
 		ch <- prometheus.NewInvalidMetric(c.interactions, err)
 		ch <- prometheus.NewInvalidMetric(c.outbox, err)
+		ch <- prometheus.NewInvalidMetric(c.failures, err)
 		return
 	}
 	collectCounts(ch, c.interactions, contactpad.Statuses, counts.Interactions)
 	collectCounts(ch, c.outbox, outboxStates, counts.Outbox)
+	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(counts.IngestFailures))
 }
 
 // collectCounts sends a gauge for every known key (0 when absent), and for

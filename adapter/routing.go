@@ -3,7 +3,6 @@ package adapter
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/ctibridge/ctibridge/contactpad"
 )
@@ -11,68 +10,6 @@ import (
 // routeBatch bounds how many queued interactions one routing pass looks at
 // for one agent.
 const routeBatch = 32
-
-func (cmd Ingest) apply(c *change) error {
-	item := cmd.Item
-	if item.CRMID == "" {
-		return &InvalidError{Field: "crm_id", Reason: "required"}
-	}
-	if _, err := contactpad.ParseMedia(string(item.Media)); err != nil {
-		return &InvalidError{Field: "media", Reason: err.Error()}
-	}
-	if !slices.ContainsFunc(c.s.Services, func(s contactpad.Service) bool { return s.ID == item.Service }) {
-		return &InvalidError{Field: "service", Reason: fmt.Sprintf("unknown service %q for %s %s", item.Service, item.CRMObject, item.CRMID)}
-	}
-	existing, err := c.tx.InteractionByCRM(item.CRMObject, item.CRMID)
-	switch {
-	case err == nil:
-		return c.refresh(existing, item)
-	case !errors.Is(err, ErrNotFound):
-		return err
-	}
-	now := c.now
-	i := &contactpad.Interaction{
-		ID: newID("int"), CRMID: item.CRMID, CRMObject: item.CRMObject, Media: item.Media,
-		Service: item.Service, Subject: item.Subject, Priority: item.Priority,
-		Tags: nonNil(item.Tags), Category: item.Category, Status: contactpad.Queued,
-		QueuedAt: &now, CreatedAt: now, LastActivityAt: now,
-	}
-	if err := c.save(i, contactpad.Interaction{}, record{actor: actorSystem, action: "created",
-		category: "routing", message: fmt.Sprintf("Created from %s %s", item.CRMObject, item.CRMID),
-		event: EventInteractionCreated}); err != nil {
-		return err
-	}
-	return c.routeInteraction(i)
-}
-
-// refresh updates the descriptive fields of an interaction whose CRM record
-// changed. It changes the status only when the customer replied to a
-// deferred interaction (the mapping's early reopen rule); the rest is the
-// agents' and timers' job.
-func (c *change) refresh(i *contactpad.Interaction, item contactpad.WorkItem) error {
-	before := *i
-	i.Subject, i.Priority, i.Category = item.Subject, item.Priority, item.Category
-	i.Tags = nonNil(item.Tags)
-	changed := i.Subject != before.Subject || i.Priority != before.Priority || i.Category != before.Category ||
-		!slices.Equal(i.Tags, before.Tags)
-	if changed {
-		if err := c.save(i, before, record{actor: actorSystem}); err != nil {
-			return err
-		}
-	}
-	if item.CustomerReply && i.Status == contactpad.Deferred {
-		return c.reopen(i, contactpad.ReopenCustomerReply)
-	}
-	c.res.Interaction = i
-	return nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
 
 func (cmd SyncAgents) apply(c *change) error {
 	for _, want := range cmd.Agents {

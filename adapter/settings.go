@@ -46,6 +46,12 @@ type Settings struct {
 	DeferralRules []DeferralRule
 	Agents        []contactpad.Agent
 	Services      []contactpad.Service
+	// Mirrors says, per CRM object, how its records mirror interactions
+	// (the object's mapping); objects it does not name use WritebackMirror.
+	Mirrors map[string]Mirror
+	// CRMName names the CRM in audit messages ("Closed in Salesforce by
+	// ..."); default "the CRM".
+	CRMName string
 }
 
 // Defaults returns the default settings of API.md, with no agents or services.

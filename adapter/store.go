@@ -58,9 +58,9 @@ type Tx interface {
 	// QueueStats returns the number of queued interactions per service and
 	// the oldest QueuedAt among them.
 	QueueStats() (map[string]QueueStat, error)
-	// Counts counts the interactions by status and the outbox rows by
-	// state (done rows are deleted, so never counted). A status or state
-	// with no rows may be absent; the maps are never nil.
+	// Counts counts the interactions by status, the outbox rows by state
+	// (done rows are deleted, so never counted) and the ingest failures. A
+	// status or state with no rows may be absent; the maps are never nil.
 	Counts() (Counts, error)
 
 	Agent(id string) (*contactpad.Agent, error)
@@ -137,6 +137,16 @@ type Tx interface {
 	// RetryParked makes a parked row pending again (an admin re-drives it).
 	RetryParked(id int64) error
 
+	// IngestFailures lists the records of a CRM source (every source when
+	// source is "") that could not be ingested, by NextAttemptAt, at most
+	// limit.
+	IngestFailures(source string, limit int) ([]IngestFailure, error)
+	// PutIngestFailure stores the failure of a record, replacing the one
+	// of the same Source and CRMID.
+	PutIngestFailure(f *IngestFailure) error
+	// ClearIngestFailure removes the failure of a record, if any.
+	ClearIngestFailure(source, crmID string) error
+
 	// Watermark returns how far a CRM source has been read ("" at first).
 	Watermark(source string) (string, error)
 	// SetWatermark stores how far a CRM source has been read.
@@ -179,11 +189,28 @@ type QueueStat struct {
 	OldestQueued time.Time
 }
 
-// Counts is how many interactions are in each status and how many outbox
-// rows in each state, for metrics.
+// Counts is how many interactions are in each status, how many outbox
+// rows in each state and how many records failed to be ingested, for
+// metrics.
 type Counts struct {
-	Interactions map[contactpad.Status]int
-	Outbox       map[OutboxState]int
+	Interactions   map[contactpad.Status]int
+	Outbox         map[OutboxState]int
+	IngestFailures int
+}
+
+// IngestFailure is a CRM record a source read that could not become (or
+// update) an interaction: its mapping could not map it, or the engine
+// refused it. The poll reads it again at NextAttemptAt, until it goes in.
+type IngestFailure struct {
+	Source    string `json:"source"`
+	CRMObject string `json:"crm_object"`
+	CRMID     string `json:"crm_id"`
+	// Reason says what was wrong, naming the mapping's rule or field.
+	Reason        string    `json:"reason"`
+	Attempts      int       `json:"attempts"`
+	FirstAt       time.Time `json:"first_at"`
+	LastAt        time.Time `json:"last_at"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
 }
 
 // AuditCursor is a position in the audit log in the order of

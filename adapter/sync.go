@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,9 +18,13 @@ type Source interface {
 	// Changes returns the work items of records changed after the
 	// watermark since ("" reads from the beginning), oldest first, at most
 	// one page; the watermark that follows them; and whether more pages
-	// wait. Calling it again with the same watermark is safe: ingest is
-	// idempotent. An error is retried at the next poll.
-	Changes(ctx context.Context, since string) (items []contactpad.WorkItem, next string, more bool, err error)
+	// wait. Besides, it reads again the records retry names (records that
+	// failed to go in before), whether they changed or not, and returns
+	// them too: those that no longer match the mapping's filter (or are
+	// gone) as Unmatched. A record the source cannot map is an item with
+	// Problem set. Calling it again with the same watermark is safe:
+	// ingest is idempotent. An error is retried at the next poll.
+	Changes(ctx context.Context, since string, retry []string) (items []contactpad.WorkItem, next string, more bool, err error)
 }
 
 // Sink writes outbox rows to the CRM.
@@ -150,48 +155,130 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 	}
 }
 
+// Reading again records that failed to go in: the first retry after
+// failureRetryBase, doubling up to failureRetryMax; at most
+// failureRetryBatch a poll.
+const (
+	failureRetryBase  = 10 * time.Second
+	failureRetryMax   = 5 * time.Minute
+	failureRetryBatch = 200
+	failureListLimit  = 10000
+)
+
 // PollOnce reads src from its watermark until it has no more pages,
-// ingesting each page before storing the watermark that follows it.
+// ingesting each page before storing the watermark that follows it. A
+// record that cannot go in (the mapping cannot map it, the engine refuses
+// it) is stored as an IngestFailure, shown to admins and read again at
+// later polls until it goes in; a failure of the store stops the poll
+// before the watermark moves, so the page is read again.
 func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 	for {
-		var since string
+		var (
+			since   string
+			failing []IngestFailure
+		)
 		if err := e.store.View(ctx, func(tx Tx) error {
 			var err error
-			since, err = tx.Watermark(src.Name())
+			if since, err = tx.Watermark(src.Name()); err != nil {
+				return err
+			}
+			failing, err = tx.IngestFailures(src.Name(), failureListLimit)
 			return err
 		}); err != nil {
 			return err
 		}
-		items, next, more, err := src.Changes(ctx, since)
+		now := e.now().UTC()
+		var retry []string
+		for _, f := range failing {
+			if len(retry) < failureRetryBatch && !f.NextAttemptAt.After(now) {
+				retry = append(retry, f.CRMID)
+			}
+		}
+		items, next, more, err := src.Changes(ctx, since, retry)
 		if err != nil {
 			return err
 		}
-		cmds := make([]Command, len(items))
-		for k, item := range items {
-			cmds[k] = Ingest{Item: item}
+		problems := map[string]string{} // CRM id -> why it did not go in
+		var cmds []Command
+		var ingested []string
+		for _, item := range items {
+			if item.Problem != "" {
+				problems[item.CRMID] = item.Problem
+				continue
+			}
+			cmds = append(cmds, Ingest{Item: item})
+			ingested = append(ingested, item.CRMID)
 		}
 		for k, out := range e.ApplyAll(ctx, cmds) {
-			if out.Err != nil {
-				// A record the engine refuses (an unknown service, say) is
-				// logged and passed over; it is read again when it changes.
-				e.log.WithError(out.Err).WithFields(logrus.Fields{"source": src.Name(), "crm_id": items[k].CRMID}).
-					Warn("ingest CRM record")
+			var invalid *InvalidError
+			switch {
+			case out.Err == nil:
+			case errors.As(out.Err, &invalid):
+				problems[ingested[k]] = out.Err.Error()
+			default:
+				// Not the record's fault (the store, shutdown): read the
+				// page again at the next poll.
+				return fmt.Errorf("ingest %s %s: %w", src.Name(), ingested[k], out.Err)
 			}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if next != since {
-			if err := UpdateOne(ctx, e.store, func(tx Tx) error {
-				return tx.SetWatermark(src.Name(), next)
-			}); err != nil {
-				return fmt.Errorf("store watermark of %s: %w", src.Name(), err)
+		if err := UpdateOne(ctx, e.store, func(tx Tx) error {
+			if next != since {
+				if err := tx.SetWatermark(src.Name(), next); err != nil {
+					return fmt.Errorf("store watermark: %w", err)
+				}
 			}
+			return recordFailures(tx, src.Name(), failing, problems, ingested, items, now)
+		}); err != nil {
+			return fmt.Errorf("poll %s: %w", src.Name(), err)
+		}
+		for id, why := range problems {
+			e.log.WithFields(logrus.Fields{"source": src.Name(), "crm_id": id, "reason": why}).
+				Warn("CRM record could not be ingested; it is read again later")
 		}
 		if !more {
 			return nil
 		}
 	}
+}
+
+// recordFailures stores the records of one page that did not go in, and
+// clears the failures of those that went in at last.
+func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[string]string, ingested []string,
+	items []contactpad.WorkItem, now time.Time) error {
+	previous := make(map[string]IngestFailure, len(failing))
+	for _, f := range failing {
+		previous[f.CRMID] = f
+	}
+	for _, id := range ingested {
+		if _, failed := problems[id]; !failed {
+			if _, was := previous[id]; was {
+				if err := tx.ClearIngestFailure(source, id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, item := range items {
+		why, failed := problems[item.CRMID]
+		if !failed {
+			continue
+		}
+		f, was := previous[item.CRMID]
+		if !was {
+			f = IngestFailure{Source: source, CRMObject: item.CRMObject, CRMID: item.CRMID, FirstAt: now}
+		}
+		f.Reason, f.LastAt = why, now
+		f.Attempts++
+		f.NextAttemptAt = now.Add(min(failureRetryBase<<min(f.Attempts-1, 20), failureRetryMax))
+		previous[item.CRMID] = f // an item twice in a page counts once
+		if err := tx.PutIngestFailure(&f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RunWriteback drains the outbox into sink until ctx is done: it claims up
@@ -228,7 +315,11 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 }
 
 // WritebackOnce claims and writes one batch, and returns how many rows it
-// claimed.
+// claimed. The record updates go out as they are when they are sent, not
+// as they were when each row was written: the last row of a record in the
+// batch carries the mirrored fields still to write then (its
+// interaction's RecordSync.Writes), the others none. What the CRM accepted
+// is recorded with the rows' outcome, in one transaction.
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
 	opts = opts.withDefaults()
 	now := e.now().UTC()
@@ -239,6 +330,10 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 		return err
 	}); err != nil || len(rows) == 0 {
 		return 0, err
+	}
+	sent, err := e.currentWrites(ctx, rows)
+	if err != nil {
+		return len(rows), err
 	}
 	errs := sink.Write(ctx, rows)
 	if len(errs) != len(rows) {
@@ -265,12 +360,83 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 				"code": rows[k].ErrorCode}).Warn("writeback parked")
 		}
 	}
+	// The CRM took a record's update when the sink says so, even if the
+	// row waits behind an earlier one that failed: it is not sent again.
+	accepted := map[string]map[string]any{} // interaction -> fields the CRM took
+	for k, fields := range sent {
+		if errs[k] == nil {
+			accepted[rows[k].InteractionID] = fields
+		}
+	}
 	// Settle even when ctx is done: the writes happened.
-	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return tx.FinishOutbox(rows) }); err != nil {
+	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error {
+		if err := tx.FinishOutbox(rows); err != nil {
+			return err
+		}
+		return acceptWrites(tx, accepted)
+	}); err != nil {
 		return len(rows), fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
 	return len(rows), nil
+}
+
+// currentWrites puts on the last row of each record in rows the mirrored
+// fields still to write now, and returns them by row.
+func (e *Engine) currentWrites(ctx context.Context, rows []OutboxRow) (map[int]map[string]any, error) {
+	last := map[string]int{} // interaction -> its last row
+	for k := range rows {
+		last[rows[k].InteractionID] = k
+	}
+	writes := make(map[int]map[string]any, len(last))
+	if err := e.store.View(ctx, func(tx Tx) error {
+		for id, k := range last {
+			i, err := tx.Interaction(id)
+			if err != nil {
+				return err
+			}
+			if w := i.Sync.Writes(); w != nil {
+				writes[k] = w
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read what to write back: %w", err)
+	}
+	for k := range rows {
+		var change contactpad.RecordChange
+		if err := json.Unmarshal(rows[k].Payload, &change); err != nil {
+			continue // the sink parks it
+		}
+		change.Fields = writes[k]
+		if change.Fields == nil && change.Audit == nil {
+			change.Writeback = nil
+		}
+		payload, err := json.Marshal(change)
+		if err != nil {
+			return nil, err
+		}
+		rows[k].Payload = payload
+	}
+	return writes, nil
+}
+
+// acceptWrites records the fields the CRM accepted, by interaction.
+func acceptWrites(tx Tx, accepted map[string]map[string]any) error {
+	for id, fields := range accepted {
+		i, err := tx.Interaction(id)
+		if err != nil {
+			return err
+		}
+		before := i.Sync.Clone()
+		i.Sync.Accepted(fields)
+		if !sameSync(before, i.Sync) {
+			if err := tx.PutInteraction(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // settle sets the outcome of one written row: done; parked (refused for

@@ -53,7 +53,7 @@ func (tx failingTx) ClaimOutbox(now, leaseUntil time.Time, limit int) ([]adapter
 type oneRecord struct{}
 
 func (oneRecord) Name() string { return "cases" }
-func (oneRecord) Changes(context.Context, string) ([]contactpad.WorkItem, string, bool, error) {
+func (oneRecord) Changes(context.Context, string, []string) ([]contactpad.WorkItem, string, bool, error) {
 	return nil, "2026-11-22T10:00:00.000+0000", false, nil
 }
 

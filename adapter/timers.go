@@ -56,7 +56,7 @@ func (cmd FireTimer) apply(c *change) error {
 		}
 	case TimerDueDate:
 		if i.Status == contactpad.Deferred {
-			return c.reopen(i, contactpad.ReopenDueDate)
+			return c.reopen(i, contactpad.ReopenDueDate, record{actor: actorSystem})
 		}
 	case TimerInactivity:
 		if i.Status == contactpad.Connected {

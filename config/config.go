@@ -62,7 +62,13 @@ type Config struct {
 	// File is the file name the config was parsed from, for messages about
 	// Mappings; it is not a key of the file.
 	File string `yaml:"-"`
+	// lines holds the line of each value by path, for Line.
+	lines map[string]int
 }
+
+// Line returns the line of the file where the value at path starts
+// ("agents[0].crm_user_id"), or 0 when the file does not set it.
+func (c *Config) Line(path string) int { return c.lines[path] }
 
 // Store chooses the database.
 type Store struct {
@@ -296,7 +302,7 @@ func Parse(filename string, data []byte) (*Config, error) {
 		return nil, d.errs
 	}
 	normalize(cfg)
-	cfg.File = filename
+	cfg.File, cfg.lines = filename, d.valueLine
 	return cfg, nil
 }
 

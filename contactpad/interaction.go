@@ -58,6 +58,8 @@ func (f Folder) Statuses() []Status {
 const (
 	ReopenDueDate       = "due_date"
 	ReopenCustomerReply = "customer_reply"
+	// ReopenCRM: someone reopened the record in the CRM.
+	ReopenCRM = "crm"
 )
 
 // Where an interaction was resumed from.
@@ -110,6 +112,9 @@ type Interaction struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	// Version counts committed changes; stores use it to detect lost updates.
 	Version int64 `json:"version"`
+	// Sync is what the bridge knows of the CRM record the interaction
+	// mirrors; empty for work that comes from no record.
+	Sync RecordSync `json:"-"`
 }
 
 // WorkItem is what a CRM connector hands to the engine: one CRM record,
@@ -127,6 +132,17 @@ type WorkItem struct {
 	// (the mapping's reopen_on_customer_reply rule matched): a deferred
 	// interaction reopens before its due date.
 	CustomerReply bool `json:"customer_reply"`
+	// CRM is what the record shows of the fields the interaction mirrors;
+	// nil when the source does not say.
+	CRM *RecordState `json:"crm,omitempty"`
+	// Unmatched says the record no longer matches its mapping's filter
+	// (closed, or filtered out in the CRM): its interaction, if it has one,
+	// ends. Only CRMID, CRMObject and CRM are set then.
+	Unmatched bool `json:"unmatched,omitempty"`
+	// Problem says why the source could not turn the record into a work
+	// item (no media rule matches, say); only CRMID and CRMObject are set
+	// then. The engine records it and has the source read it again later.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Agent is a person who works interactions, with live presence.

@@ -25,17 +25,25 @@ type AuditEntry struct {
 
 // RecordChange is the payload of an outbox row: one change of one CRM
 // record, written in the same transaction as the state change it reports.
-// A writer sends the writeback fields as a record update and the audit
-// entry as a record of its own (e.g. a Task), in row order per record.
+// A writer sends Fields as a record update and the audit entry as a record
+// of its own (e.g. a Task), in row order per record.
 type RecordChange struct {
-	// Writeback holds the mirrored fields when they changed; nil otherwise.
+	// Writeback is the interaction's mirrored state after the change, for
+	// the templates of the audit record; nil when unchanged.
 	Writeback *Writeback `json:"writeback,omitempty"`
 	// Audit is the audit entry of the change, if it has one.
 	Audit *AuditEntry `json:"audit,omitempty"`
+	// Fields are the record's fields to update (RecordSync.Writes): when the
+	// change is made, those it asks for; when the writer sends it, those
+	// still to write then.
+	Fields map[string]any `json:"fields,omitempty"`
 }
 
 // Writeback is the interaction fields the CRM mirrors. The mapping turns
-// it into CRM field values.
+// it into CRM field values. Owner and OwnerCRMUserID name the agent who
+// works (or worked) the interaction; they are empty while it waits in the
+// queue or is only offered, so that the record's owner changes when an
+// agent takes the work, not when it is offered.
 type Writeback struct {
 	Status                 Status     `json:"status"`
 	Owner                  string     `json:"owner"`
@@ -45,13 +53,4 @@ type Writeback struct {
 	AutoOpenedDueToDueDate bool       `json:"auto_opened_due_to_due_date"`
 	ResumedFrom            string     `json:"resumed_from"`
 	Service                string     `json:"service"`
-}
-
-// Equal reports whether two writebacks carry the same values.
-func (w Writeback) Equal(o Writeback) bool {
-	if (w.DueBy == nil) != (o.DueBy == nil) || (w.DueBy != nil && !w.DueBy.Equal(*o.DueBy)) {
-		return false
-	}
-	w.DueBy, o.DueBy = nil, nil
-	return w == o
 }

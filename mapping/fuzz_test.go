@@ -53,17 +53,22 @@ func FuzzParse(f *testing.F) {
 			if m.Object == "" || len(m.media) == 0 || len(m.services) == 0 {
 				t.Fatalf("accepted an incomplete mapping %+v", m)
 			}
-			if q := m.Query(now); !strings.HasPrefix(q, "SELECT Id, SystemModstamp") {
+			if q := m.Query(now); !strings.HasPrefix(q, "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name") {
 				t.Fatalf("query %q", q)
 			}
 			_ = m.Services()
 			_ = m.CheckFields(describedOrg())
 			for _, r := range records {
 				_, _ = m.Item(r)
-				_, _ = m.Preview(r, now)
+				_, _ = m.Preview(r, now, nil)
+				_ = m.Observe(r)
+				_ = m.Unmatched(r)
 			}
 			for _, c := range changes {
-				_, _ = m.Update(c, "500A")
+				if c.Writeback != nil {
+					fields, _ := m.Fields("500A", *c.Writeback)
+					_ = m.Read(fields)
+				}
 				_, _ = m.Audit(c, "500A")
 			}
 		}

@@ -14,26 +14,77 @@ import (
 // gives many records the same one) and never needs a server-side cursor.
 // A zero at reads from the beginning.
 func (m *Mapping) QueryAfter(at time.Time, afterID string, limit int) string {
-	q := m.Query(time.Time{})
-	head, order, _ := strings.Cut(q, " ORDER BY ")
+	return m.query(m.filterClause(false), at, afterID, limit)
+}
+
+// QueryUnmatchedAfter is QueryAfter for the records that do NOT match the
+// mapping's filter: a record the bridge works that was closed or filtered
+// out in the CRM shows up here. It is "" when the mapping has no filter
+// (every record matches).
+func (m *Mapping) QueryUnmatchedAfter(at time.Time, afterID string, limit int) string {
+	if m.Filter == "" {
+		return ""
+	}
+	return m.query(m.filterClause(true), at, afterID, limit)
+}
+
+// QueryIDs returns the SOQL query that reads the records of ids that
+// match the mapping's filter, whatever their SystemModstamp: records the
+// bridge reads again because they failed to go in.
+func (m *Mapping) QueryIDs(ids []string) string {
+	quoted := make([]string, len(ids))
+	for k, id := range ids {
+		quoted[k] = soqlString(id)
+	}
+	where := []string{"Id IN (" + strings.Join(quoted, ", ") + ")"}
+	if m.Filter != "" {
+		where = append([]string{"(" + m.Filter + ")"}, where...)
+	}
+	return "SELECT " + strings.Join(m.selected, ", ") + " FROM " + m.Object +
+		" WHERE " + strings.Join(where, " AND ") + " ORDER BY SystemModstamp, Id"
+}
+
+// filterClause is the filter as a condition, or its negation.
+func (m *Mapping) filterClause(negate bool) string {
+	switch {
+	case m.Filter == "":
+		return ""
+	case negate:
+		// SOQL wants NOT in parentheses next to AND.
+		return "(NOT (" + m.Filter + "))"
+	}
+	return "(" + m.Filter + ")"
+}
+
+// query is QueryAfter with the condition where (none: "").
+func (m *Mapping) query(where string, at time.Time, afterID string, limit int) string {
+	var conds []string
+	if where != "" {
+		conds = append(conds, where)
+	}
 	if !at.IsZero() {
 		stamp := soqlDateTime(at)
 		keyset := "SystemModstamp > " + stamp
 		if afterID != "" {
-			keyset = fmt.Sprintf("(SystemModstamp > %s OR (SystemModstamp = %s AND Id > '%s'))",
-				stamp, stamp, strings.ReplaceAll(afterID, "'", `\'`))
+			keyset = fmt.Sprintf("(SystemModstamp > %s OR (SystemModstamp = %s AND Id > %s))",
+				stamp, stamp, soqlString(afterID))
 		}
-		if strings.Contains(head, " WHERE ") {
-			head += " AND " + keyset
-		} else {
-			head += " WHERE " + keyset
-		}
+		conds = append(conds, keyset)
 	}
-	q = head + " ORDER BY " + order
+	q := "SELECT " + strings.Join(m.selected, ", ") + " FROM " + m.Object
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	q += " ORDER BY SystemModstamp, Id"
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
 	return q
+}
+
+// soqlString quotes s as a SOQL string literal.
+func soqlString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // Objects lists the CRM objects the mapping reads or writes: its source

@@ -59,6 +59,8 @@ type Mapping struct {
 	reopen    *condition
 	writeback *writeback
 	audit     *audit
+	// sync is how the bridge treats changes made in the CRM.
+	sync contactpad.PeerPolicy
 
 	// reads are the record fields the mapping reads, where it reads them.
 	reads []fieldRef
@@ -118,29 +120,13 @@ func (m *Mapping) Services() []string {
 }
 
 // Query returns the SOQL query that reads the mapping's records changed
-// after since: every field the mapping reads, with Id and SystemModstamp,
-// ordered by SystemModstamp then Id so that the caller can page and keep
-// the last SystemModstamp as its watermark. A zero since reads every record
-// the filter selects.
+// after since: every field the mapping reads or writes, with Id,
+// SystemModstamp and who changed the record last, ordered by
+// SystemModstamp then Id so that the caller can page and keep the last
+// SystemModstamp as its watermark. A zero since reads every record the
+// filter selects.
 func (m *Mapping) Query(since time.Time) string {
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	b.WriteString(strings.Join(m.selected, ", "))
-	b.WriteString(" FROM ")
-	b.WriteString(m.Object)
-	var where []string
-	if m.Filter != "" {
-		where = append(where, "("+m.Filter+")")
-	}
-	if !since.IsZero() {
-		where = append(where, "SystemModstamp > "+soqlDateTime(since))
-	}
-	if len(where) > 0 {
-		b.WriteString(" WHERE ")
-		b.WriteString(strings.Join(where, " AND "))
-	}
-	b.WriteString(" ORDER BY SystemModstamp, Id")
-	return b.String()
+	return m.query(m.filterClause(false), since, "", 0)
 }
 
 // soqlDateTime formats t as a SOQL and REST API datetime in UTC, e.g.
@@ -186,7 +172,41 @@ func (m *Mapping) Item(r Record) (contactpad.WorkItem, error) {
 			return contactpad.WorkItem{}, m.recordErr(id, m.reopen.path, m.reopen.line, "%v", err)
 		}
 	}
+	item.CRM = m.state(r)
 	return item, nil
+}
+
+// Unmatched is the work item of a record that does not match the
+// mapping's filter (any more): its Id and what it shows of the mirrored
+// fields, nothing the field map makes.
+func (m *Mapping) Unmatched(r Record) contactpad.WorkItem {
+	return contactpad.WorkItem{CRMID: recordID(r), CRMObject: m.Object, Unmatched: true, CRM: m.state(r)}
+}
+
+// state is what the record shows of the mirrored fields, and who changed
+// it last (LastModifiedBy.Name, else LastModifiedById); nil when it shows
+// neither.
+func (m *Mapping) state(r Record) *contactpad.RecordState {
+	st := &contactpad.RecordState{Fields: m.Observe(r)}
+	if by, ok := lookup(r, "LastModifiedBy"); ok {
+		if rel, ok := by.(map[string]any); ok {
+			st.ChangedBy, _ = rel["Name"].(string)
+		}
+	}
+	if st.ChangedBy == "" {
+		st.ChangedBy = ChangedByID(r)
+	}
+	if st.Fields == nil && st.ChangedBy == "" {
+		return nil
+	}
+	return st
+}
+
+// ChangedByID returns the id of the user who changed the record last.
+func ChangedByID(r Record) string {
+	v, _ := lookup(r, "LastModifiedById")
+	s, _ := v.(string)
+	return s
 }
 
 // pick returns the value of the first rule that matches env.

@@ -78,9 +78,9 @@ func TestConfigMappingsMatchSamples(t *testing.T) {
 		"Priority": "High", "Status": "New", "Ctibridge_Status__c": "deferred", "Ctibridge_Tags__c": "vip",
 		"Contact": map[string]any{"Name": "Maya Lindqvist"}}
 	for i, path := range []string{casePath, chatPath} {
-		want, err := sample(t, path).Preview(record, now)
+		want, err := sample(t, path).Preview(record, now, nil)
 		require.NoError(t, err)
-		got, err := fromConfig[i].Preview(record, now)
+		got, err := fromConfig[i].Preview(record, now, nil)
 		require.NoError(t, err)
 		require.Equal(t, want, got, path)
 	}
@@ -117,6 +117,10 @@ func TestParseFromConfigNodes(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	since := time.Date(2026, 11, 22, 11, 0, 0, 0, time.FixedZone("CET", 3600))
+	// The fields the writeback writes are read too, to see what people
+	// change in them.
+	const caseWrites = "Ctibridge_Auto_Opened__c, Ctibridge_Due_By__c, Ctibridge_Due_By_Set_Manually__c, " +
+		"Ctibridge_Resumed_From__c, Ctibridge_Status__c"
 	tests := []struct {
 		name  string
 		m     *Mapping
@@ -127,21 +131,22 @@ func TestQuery(t *testing.T) {
 			name:  "case sample, since",
 			m:     sample(t, casePath),
 			since: since,
-			want: "SELECT Id, SystemModstamp, Contact.Name, Ctibridge_Status__c, Ctibridge_Tags__c, Origin, Priority, " +
-				"Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) " +
+			want: "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name, Contact.Name, " + caseWrites +
+				", Ctibridge_Tags__c, Origin, OwnerId, Priority, Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) " +
 				"AND SystemModstamp > 2026-11-22T10:00:00.000Z ORDER BY SystemModstamp, Id",
 		},
 		{
 			name: "case sample, from the start",
 			m:    sample(t, casePath),
-			want: "SELECT Id, SystemModstamp, Contact.Name, Ctibridge_Status__c, Ctibridge_Tags__c, Origin, Priority, " +
-				"Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) ORDER BY SystemModstamp, Id",
+			want: "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name, Contact.Name, " + caseWrites +
+				", Ctibridge_Tags__c, Origin, OwnerId, Priority, Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) ORDER BY SystemModstamp, Id",
 		},
 		{
 			name:  "chat sample",
 			m:     sample(t, chatPath),
 			since: since.Add(1500 * time.Millisecond),
-			want: "SELECT Id, SystemModstamp, Contact.Name, Ctibridge_Tags__c FROM LiveChatTranscript " +
+			want: "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name, Contact.Name, " + caseWrites +
+				", Ctibridge_Tags__c, OwnerId FROM LiveChatTranscript " +
 				"WHERE (Status IN ('Waiting', 'InProgress')) AND SystemModstamp > 2026-11-22T10:00:01.500Z " +
 				"ORDER BY SystemModstamp, Id",
 		},
@@ -149,12 +154,12 @@ func TestQuery(t *testing.T) {
 			name:  "no filter",
 			m:     parse(t, "mappings:", "- {object: Case, media: live, service: s}"),
 			since: since,
-			want:  "SELECT Id, SystemModstamp FROM Case WHERE SystemModstamp > 2026-11-22T10:00:00.000Z ORDER BY SystemModstamp, Id",
+			want:  "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name FROM Case WHERE SystemModstamp > 2026-11-22T10:00:00.000Z ORDER BY SystemModstamp, Id",
 		},
 		{
 			name: "no filter, from the start",
 			m:    parse(t, "mappings:", "- {object: Case, media: live, service: s}"),
-			want: "SELECT Id, SystemModstamp FROM Case ORDER BY SystemModstamp, Id",
+			want: "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name FROM Case ORDER BY SystemModstamp, Id",
 		},
 		{
 			name: "every field once, relationships by their fields, in name order",
@@ -169,7 +174,7 @@ func TestQuery(t *testing.T) {
 				"    subject: {template: '{{.Subject}} {{with .Owner}}{{.Name}}{{end}} {{range .Tags}}{{.X}}{{end}}{{(.Contact).Phone}}'}",
 				"    category: Type",
 			),
-			want: "SELECT Id, SystemModstamp, Contact.Account.Name, Contact.Email, Contact.Phone, origin, Owner.Name, Subject, Tags, Type " +
+			want: "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name, Contact.Account.Name, Contact.Email, Contact.Phone, origin, Owner.Name, Subject, Tags, Type " +
 				"FROM Case ORDER BY SystemModstamp, Id",
 		},
 	}
@@ -267,6 +272,8 @@ func TestItem(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			require.Equal(t, tt.m.state(tt.record), got.CRM, "what the record shows of the mirrored fields")
+			got.CRM = nil
 			require.Equal(t, tt.want, got)
 		})
 	}
@@ -464,7 +471,7 @@ func TestConcurrentUse(t *testing.T) {
 					done <- err
 					return
 				}
-				if _, err := m.Update(change, "500A"); err != nil {
+				if _, err := m.Fields("500A", *change.Writeback); err != nil {
 					done <- err
 					return
 				}
@@ -516,4 +523,19 @@ func TestItemNamesDifferingInCase(t *testing.T) {
 			require.JSONEq(t, string(before), string(after))
 		})
 	}
+}
+
+func TestSyncPolicy(t *testing.T) {
+	m := parse(t, "mappings:", "- object: Case", "  media: live", "  service: s",
+		"  sync: {first_sight: reset, closed: abandon, owner_changed: ignore, conflicts: {default: bridge, status: crm}}",
+		"  writeback: {status: Status, owner: OwnerId, pause_sla: IsStopped}")
+	p := m.Policy()
+	require.Equal(t, contactpad.PeerPolicy{FirstSight: contactpad.Reset, Closed: contactpad.CloseAbandons,
+		OwnerChanged: contactpad.OwnerIgnored, Conflicts: contactpad.BridgeWins,
+		Fields: map[string]contactpad.Winner{"Status": contactpad.CRMWins}}, p, "fields keyed as the writeback names them")
+	require.False(t, p.BridgeWins("Status"))
+	require.True(t, p.BridgeWins("OwnerId"))
+	require.Equal(t, contactpad.PeerPolicy{}, sample(t, casePath).Policy(), "the defaults: adopt, complete, reassign, the CRM wins")
+	require.Equal(t, contactpad.BridgeWins, parse(t, "mappings:", "- object: Case", "  media: live", "  service: s",
+		"  sync: {conflicts: bridge}").Policy().Conflicts)
 }

@@ -359,6 +359,7 @@ func validPath(name string) bool {
 func (p *parser) mapping(n *yaml.Node, path string) *Mapping {
 	m := &Mapping{file: p.file, path: path, line: n.Line}
 	var objectLine int
+	var conflictFields []fieldRef
 	present, ok := p.object(n, path, handlers{
 		"object": func(e entry, path string) {
 			objectLine = e.key.Line
@@ -398,9 +399,21 @@ func (p *parser) mapping(n *yaml.Node, path string) *Mapping {
 		},
 		"writeback": func(e entry, path string) { p.writeback(m, e.value, path) },
 		"audit":     func(e entry, path string) { p.audit(m, e, path) },
+		"sync":      func(e entry, path string) { conflictFields = p.syncPolicy(m, e.value, path) },
 	})
 	if !ok {
 		return nil
+	}
+	for _, f := range conflictFields {
+		k := slices.IndexFunc(m.writes, func(w fieldRef) bool { return strings.EqualFold(w.name, f.name) })
+		if k < 0 {
+			p.errorf(f.line, f.path, "%s is not a field the writeback writes", f.name)
+			continue
+		}
+		// Keyed by the name the writeback uses, as Fields and Observe are.
+		w := m.sync.Fields[f.name]
+		delete(m.sync.Fields, f.name)
+		m.sync.Fields[m.writes[k].name] = w
 	}
 	for _, key := range []string{"object", "media", "service"} {
 		if !present[key] {
@@ -432,16 +445,24 @@ func (m *Mapping) finishReads() {
 		}
 	}
 	m.reads = reads
-	seen := map[string]bool{"id": true, "systemmodstamp": true}
+	seen := map[string]bool{"id": true, "systemmodstamp": true, "lastmodifiedbyid": true, "lastmodifiedby.name": true}
 	var fields []string
-	for _, r := range m.reads {
-		if key := strings.ToLower(r.name); !seen[key] {
+	add := func(name string) {
+		if key := strings.ToLower(name); !seen[key] {
 			seen[key] = true
-			fields = append(fields, r.name)
+			fields = append(fields, name)
 		}
 	}
+	for _, r := range m.reads {
+		add(r.name)
+	}
+	// The bridge compares what the CRM holds of the fields it writes with
+	// what it last knew, to see the changes people make.
+	for _, w := range m.writes {
+		add(w.name)
+	}
 	sort.Slice(fields, func(i, j int) bool { return strings.ToLower(fields[i]) < strings.ToLower(fields[j]) })
-	m.selected = append([]string{"Id", "SystemModstamp"}, fields...)
+	m.selected = append([]string{"Id", "SystemModstamp", "LastModifiedById", "LastModifiedBy.Name"}, fields...)
 }
 
 // read notes that the mapping reads the record field name; false if name
@@ -792,6 +813,7 @@ func (p *parser) writeback(m *Mapping, n *yaml.Node, path string) {
 		"auto_opened_due_to_due_date": target(&wb.autoOpenedDueToDueDate),
 		"resumed_from":                target(&wb.resumedFrom),
 		"service":                     target(&wb.service),
+		"pause_sla":                   target(&wb.pauseSLA),
 		"fields": func(e entry, path string) {
 			wb.fields = p.customFields(e.value, path, m.Object, &m.writes)
 		},
@@ -799,6 +821,74 @@ func (p *parser) writeback(m *Mapping, n *yaml.Node, path string) {
 	if ok {
 		m.writeback = wb
 	}
+}
+
+// syncPolicy decodes the sync section: how the bridge treats changes made
+// to the records in the CRM. It returns the fields conflicts names, which
+// the caller checks against the fields the writeback writes.
+func (p *parser) syncPolicy(m *Mapping, n *yaml.Node, path string) []fieldRef {
+	var named []fieldRef
+	choice := func(allowed ...string) func(n *yaml.Node, path string) (string, bool) {
+		return func(n *yaml.Node, path string) (string, bool) {
+			s, ok := p.str(n, path)
+			if ok && !slices.Contains(allowed, s) {
+				p.errorf(n.Line, path, "%q: want %s", s, strings.Join(allowed, " or "))
+				return "", false
+			}
+			return s, ok
+		}
+	}
+	winner := choice(string(contactpad.CRMWins), string(contactpad.BridgeWins))
+	p.object(n, path, handlers{
+		"first_sight": func(e entry, path string) {
+			if s, ok := choice(string(contactpad.Adopt), string(contactpad.Reset))(e.value, path); ok {
+				m.sync.FirstSight = contactpad.FirstSight(s)
+			}
+		},
+		"closed": func(e entry, path string) {
+			if s, ok := choice(string(contactpad.CloseCompletes), string(contactpad.CloseAbandons))(e.value, path); ok {
+				m.sync.Closed = contactpad.ClosedPolicy(s)
+			}
+		},
+		"owner_changed": func(e entry, path string) {
+			if s, ok := choice(string(contactpad.OwnerReassigns), string(contactpad.OwnerIgnored))(e.value, path); ok {
+				m.sync.OwnerChanged = contactpad.OwnerPolicy(s)
+			}
+		},
+		"conflicts": func(e entry, path string) {
+			v := p.resolve(e.value, path)
+			if v == nil {
+				return
+			}
+			if v.Kind == yaml.ScalarNode {
+				if s, ok := winner(v, path); ok {
+					m.sync.Conflicts = contactpad.Winner(s)
+				}
+				return
+			}
+			entries, ok := p.entries(v, path)
+			if !ok {
+				return
+			}
+			for _, f := range entries {
+				child := yamlpos.Join(path, f.name)
+				s, ok := winner(f.value, child)
+				if !ok {
+					continue
+				}
+				if f.name == "default" {
+					m.sync.Conflicts = contactpad.Winner(s)
+					continue
+				}
+				if m.sync.Fields == nil {
+					m.sync.Fields = map[string]contactpad.Winner{}
+				}
+				m.sync.Fields[f.name] = contactpad.Winner(s)
+				named = append(named, fieldRef{name: f.name, path: child, line: f.key.Line})
+			}
+		},
+	})
+	return named
 }
 
 // statusField decodes writeback.status: a field name, or a field and the

@@ -165,6 +165,19 @@ func TestParseErrors(t *testing.T) {
 				`mappings.yaml:11: mappings[0].writeback.fields["Bad Name"]: "Bad Name" is not a field name`,
 		},
 		{
+			name: "sync policy",
+			lines: []string{"mappings:", "  - object: Case", "    media: live", "    service: s",
+				"    sync:", "      first_sight: keep", "      closed: delete", "      owner_changed: follow",
+				"      conflicts: {default: us, Status: bridge, Foo__c: crm}", "      merge: true",
+				"    writeback:", "      status: Status", "      pause_sla: IsStopped"},
+			want: `mappings.yaml:6: mappings[0].sync.first_sight: "keep": want adopt or reset` + "\n" +
+				`mappings.yaml:7: mappings[0].sync.closed: "delete": want complete or abandon` + "\n" +
+				`mappings.yaml:8: mappings[0].sync.owner_changed: "follow": want reassign or ignore` + "\n" +
+				`mappings.yaml:9: mappings[0].sync.conflicts.default: "us": want crm or bridge` + "\n" +
+				"mappings.yaml:9: mappings[0].sync.conflicts.Foo__c: Foo__c is not a field the writeback writes\n" +
+				"mappings.yaml:10: mappings[0].sync.merge: unknown key",
+		},
+		{
 			name: "status needs a field",
 			lines: []string{"mappings:", "  - object: Case", "    media: live", "    service: s", "    writeback:",
 				"      status: {values: {deferred: On Hold}}"},

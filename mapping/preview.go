@@ -8,98 +8,161 @@ import (
 )
 
 // Preview is what a mapping makes of one record, for an admin to check
-// before deploying it (ctibridge mapping preview): the work item, and the
-// writeback and audit records of a few sample changes of its interaction.
+// before deploying it (ctibridge mapping preview): the work item, what the
+// bridge does at its first sight, and what it writes to the record and
+// creates for the audit trail along a sample story of its interaction.
 type Preview struct {
 	// Query is the SOQL query that reads the mapping's records.
 	Query string `json:"query"`
 	// Item is the work item the record becomes.
 	Item contactpad.WorkItem `json:"item"`
-	// Changes are the sample changes, in the order an interaction could go
-	// through them.
+	// FirstSight says what the interaction is when the bridge first sees
+	// the record: adopted as the record shows it, or reset to new work.
+	FirstSight string `json:"first_sight"`
+	// Changes are the sample story's steps, in order.
 	Changes []PreviewChange `json:"changes"`
 }
 
-// PreviewChange is one sample change and what the mapping writes for it.
+// PreviewChange is one step of the sample story and what the bridge
+// writes for it.
 type PreviewChange struct {
-	// Name says what happened, e.g. "deferred by an agent".
+	// Name says what happened, e.g. "deferred by the agent for a day".
 	Name string `json:"name"`
-	// Change is the sample change.
+	// Change is the interaction's mirrored state and audit entry.
 	Change contactpad.RecordChange `json:"change"`
-	// Update is the fields PATCHed on the record (nil: none).
+	// Update is the fields written to the record (nil: none): only those
+	// the step changed that the record does not hold already.
 	Update map[string]any `json:"update"`
 	// Audit is the audit record (nil: none).
 	Audit *AuditRecord `json:"audit"`
 }
 
-// The sample owner of a preview's changes.
+// The sample agent of a preview's story when no agents are given.
 const (
-	previewAgent     = "agent"
-	previewCRMUserID = "005000000000001AAA"
+	PreviewAgent     = "agent"
+	PreviewCRMUserID = "005000000000001AAA"
 )
 
-// Preview maps r and runs sample changes through the writeback and audit
-// sections, at now: accepted by an agent, deferred by the agent for a day,
-// reopened at the due date, completed, and resumed from History. The error
-// is Item's, or a template's that failed at run time.
-func (m *Mapping) Preview(r Record, now time.Time) (*Preview, error) {
+// Preview maps r and runs a sample story of its interaction at now through
+// the rules the bridge runs by (contactpad.RecordSync), so that it shows
+// the writes ctibridge run would make: first sight (per the sync policy),
+// offered to an agent, accepted, deferred for a day, reopened at the due
+// date, released into wrap-up, completed, and resumed from History. The
+// record's own field values are what the CRM holds at the start; each
+// step writes only what it changed and the record does not hold, and the
+// CRM is taken to accept every write. agents are the configured agents: a
+// record one of them owns is adopted as theirs, and the first one works
+// the story (none: a sample agent). The error is Item's, or a template's
+// that failed at run time.
+func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*Preview, error) {
 	item, err := m.Item(r)
 	if err != nil {
 		return nil, err
 	}
+	agentOf := func(crmUserID string) string {
+		for _, a := range agents {
+			if a.CRMUserID == crmUserID {
+				return a.ID
+			}
+		}
+		return ""
+	}
+	worker := contactpad.Agent{ID: PreviewAgent, CRMUserID: PreviewCRMUserID}
+	if len(agents) > 0 {
+		worker = agents[0]
+	}
 	now = now.UTC()
+	p := &Preview{Query: m.Query(time.Time{}), Item: item}
+	var sync contactpad.RecordSync
+	if item.CRM != nil {
+		sync.Known = contactpad.RecordSync{Known: item.CRM.Fields}.Clone().Known
+	}
+	start := contactpad.Writeback{Status: contactpad.Queued, Service: item.Service}
+	firstAudit := "created"
+	if m.sync.FirstSight == contactpad.Reset {
+		p.FirstSight = "reset: queued as new work, the mirrored fields written over"
+	} else {
+		firstAudit = ""
+		status, owner, waiting := m.Read(sync.Known).Adopted(agentOf)
+		start.Status = status
+		if owner != "" && status.Worked() {
+			start.Owner = owner
+			for _, a := range agents {
+				if a.ID == owner {
+					start.OwnerCRMUserID = a.CRMUserID
+				}
+			}
+		}
+		p.FirstSight = "adopted as " + string(status)
+		switch {
+		case owner != "":
+			p.FirstSight += ", owned by " + owner
+		case waiting != "":
+			p.FirstSight += ", waiting for " + waiting
+		}
+		p.FirstSight += ": nothing is written"
+		if sync.Want, err = m.Fields(item.CRMID, start); err != nil {
+			return nil, err
+		}
+	}
 	due := now.Add(24 * time.Hour)
-	owned := func(status contactpad.Status) *contactpad.Writeback {
-		return &contactpad.Writeback{Status: status, Owner: previewAgent, OwnerCRMUserID: previewCRMUserID,
-			Service: item.Service}
+	later := due.Add(time.Hour)
+	owned := func(w contactpad.Writeback) contactpad.Writeback {
+		w.Owner, w.OwnerCRMUserID, w.Service = worker.ID, worker.CRMUserID, item.Service
+		return w
 	}
 	entry := func(n int, at time.Time, actor, action, category string, from, to contactpad.Status, msg string, data map[string]string) *contactpad.AuditEntry {
 		return &contactpad.AuditEntry{ID: fmt.Sprintf("preview-%d", n), InteractionID: "preview", At: at, Actor: actor,
 			Action: action, Category: category, FromStatus: from, ToStatus: to, Message: msg, Data: data}
 	}
-	accepted := owned(contactpad.Connected)
-	deferred := owned(contactpad.Deferred)
-	deferred.DueBy, deferred.DueBySetManually = &due, true
-	reopened := owned(contactpad.Connected)
-	reopened.DueBy, reopened.DueBySetManually, reopened.AutoOpenedDueToDueDate = &due, true, true
-	completed := owned(contactpad.Completed)
-	resumed := owned(contactpad.Connected)
-	resumed.ResumedFrom = contactpad.ResumedFromCompleted
-	later := due.Add(time.Hour)
-	changes := []struct {
-		name string
-		c    contactpad.RecordChange
+	story := []struct {
+		name  string
+		wb    contactpad.Writeback
+		audit *contactpad.AuditEntry
 	}{
-		{"accepted by an agent", contactpad.RecordChange{Writeback: accepted,
-			Audit: entry(1, now, previewAgent, "accepted", "accept", contactpad.Offered, contactpad.Connected,
-				"Accepted by "+previewAgent, nil)}},
-		{"deferred by the agent for a day", contactpad.RecordChange{Writeback: deferred,
-			Audit: entry(2, now, previewAgent, "deferred", "status_action", contactpad.Connected, contactpad.Deferred,
+		{"first sight", start, nil},
+		{"offered to an agent", contactpad.Writeback{Status: contactpad.Offered, Service: item.Service},
+			entry(1, now, "system", "offered", "routing", contactpad.Queued, contactpad.Offered, "Offered to "+worker.ID, nil)},
+		{"accepted by the agent", owned(contactpad.Writeback{Status: contactpad.Connected}),
+			entry(2, now, worker.ID, "accepted", "accept", contactpad.Offered, contactpad.Connected, "Accepted by "+worker.ID, nil)},
+		{"deferred by the agent for a day", owned(contactpad.Writeback{Status: contactpad.Deferred, DueBy: &due, DueBySetManually: true}),
+			entry(3, now, worker.ID, "deferred", "status_action", contactpad.Connected, contactpad.Deferred,
 				"Deferred until "+due.Format(time.RFC3339),
-				map[string]string{"due_by": due.Format(time.RFC3339), "due_by_was_set_manually": "true"})}},
-		{"reopened at the due date", contactpad.RecordChange{Writeback: reopened,
-			Audit: entry(3, due, "system", "reopened", "system", contactpad.Deferred, contactpad.Connected,
-				"Reopened at its due date into "+previewAgent+"'s Ongoing folder",
-				map[string]string{"reopen_reason": contactpad.ReopenDueDate})}},
-		{"completed after wrap-up", contactpad.RecordChange{Writeback: completed,
-			Audit: entry(4, later, previewAgent, "completed", "wrap_up", contactpad.WrapUp, contactpad.Completed,
-				"Completed", nil)}},
-		{"resumed from History", contactpad.RecordChange{Writeback: resumed,
-			Audit: entry(5, later.Add(time.Hour), previewAgent, "resumed", "status_action", contactpad.Completed,
+				map[string]string{"due_by": due.Format(time.RFC3339), "due_by_was_set_manually": "true"})},
+		{"reopened at the due date", owned(contactpad.Writeback{Status: contactpad.Connected, DueBySetManually: true, AutoOpenedDueToDueDate: true}),
+			entry(4, due, "system", "reopened", "system", contactpad.Deferred, contactpad.Connected,
+				"Reopened at its due date into "+worker.ID+"'s Ongoing folder",
+				map[string]string{"reopen_reason": contactpad.ReopenDueDate})},
+		{"released into wrap-up", owned(contactpad.Writeback{Status: contactpad.WrapUp, DueBySetManually: true, AutoOpenedDueToDueDate: true}),
+			entry(5, later, worker.ID, "released", "release", contactpad.Connected, contactpad.WrapUp, "Released by "+worker.ID, nil)},
+		{"completed after wrap-up", owned(contactpad.Writeback{Status: contactpad.Completed, DueBySetManually: true, AutoOpenedDueToDueDate: true}),
+			entry(6, later, "system", "completed", "wrap_up", contactpad.WrapUp, contactpad.Completed, "Wrap-up time ended", nil)},
+		{"resumed from History", owned(contactpad.Writeback{Status: contactpad.Connected, DueBySetManually: true,
+			ResumedFrom: contactpad.ResumedFromCompleted}),
+			entry(7, later.Add(time.Hour), worker.ID, "resumed", "status_action", contactpad.Completed,
 				contactpad.Connected, "Interaction resumed by an agent",
-				map[string]string{"resumed_from": contactpad.ResumedFromCompleted})}},
+				map[string]string{"resumed_from": contactpad.ResumedFromCompleted})},
 	}
-	p := &Preview{Query: m.Query(time.Time{}), Item: item}
-	for _, c := range changes {
-		update, err := m.Update(c.c, item.CRMID)
+	for k, step := range story {
+		audit := step.audit
+		if k == 0 && firstAudit != "" {
+			audit = entry(0, now, "system", firstAudit, "routing", "", contactpad.Queued,
+				"Created from "+item.CRMObject+" "+item.CRMID, nil)
+		}
+		want, err := m.Fields(item.CRMID, step.wb)
 		if err != nil {
 			return nil, err
 		}
-		rec, err := m.Audit(c.c, item.CRMID)
+		sync.Change(want)
+		update := sync.Writes()
+		sync.Accepted(update)
+		wb := step.wb
+		change := contactpad.RecordChange{Writeback: &wb, Audit: audit, Fields: update}
+		rec, err := m.Audit(change, item.CRMID)
 		if err != nil {
 			return nil, err
 		}
-		p.Changes = append(p.Changes, PreviewChange{Name: c.name, Change: c.c, Update: update, Audit: rec})
+		p.Changes = append(p.Changes, PreviewChange{Name: step.name, Change: change, Update: update, Audit: rec})
 	}
 	return p, nil
 }

@@ -3,6 +3,7 @@ package mapping
 import (
 	"fmt"
 	"text/template"
+	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
 )
@@ -18,6 +19,9 @@ type writeback struct {
 	autoOpenedDueToDueDate string
 	resumedFrom            string
 	service                string
+	// pauseSLA is a checkbox set while the interaction is deferred, which
+	// stops the record's entitlement clock (Case.IsStopped).
+	pauseSLA string
 	// fields are further fields, set from templates or constants.
 	fields []customField
 }
@@ -80,20 +84,22 @@ type AuditRecord struct {
 	Fields map[string]any `json:"fields"`
 }
 
-// Update returns the fields to PATCH on the record crmID for the change:
-// the status through the status value map (not written for a status the
-// map leaves out), the owner's CRM user id (not written when empty), the
-// due date as a Salesforce datetime in UTC or nil to clear it, the two
-// flags, resumed_from (nil when empty), the service, and the templated
-// fields (nil when a template prints nothing). It returns nil when the
-// change has no writeback, the mapping has no writeback section, or there
-// is nothing to write. An error means a template failed at run time.
-func (m *Mapping) Update(c contactpad.RecordChange, crmID string) (map[string]any, error) {
+// Fields returns the values the record crmID's mirrored fields should have
+// for the interaction state wb (adapter.Mirror): the status through the
+// status value map (absent for a status the map leaves out), the owner's
+// CRM user id (absent while the work has no owner: Salesforce allows no
+// empty owner), the due date as a Salesforce datetime in UTC or nil, the
+// two flags, resumed_from (nil when empty), the service, pause_sla (true
+// while deferred), and the templated fields (nil when a template prints
+// nothing). Values are canonical (see CanonicalValue). It returns nil when
+// the mapping has no writeback section. An error means a template failed
+// at run time. Writeback templates see the change's Writeback, CRMID and
+// Object; the audit entry's names are empty in them.
+func (m *Mapping) Fields(crmID string, w contactpad.Writeback) (map[string]any, error) {
 	wb := m.writeback
-	if c.Writeback == nil || wb == nil {
+	if wb == nil {
 		return nil, nil
 	}
-	w := c.Writeback
 	out := map[string]any{}
 	if s := wb.status; s != nil {
 		switch v, ok := s.values[w.Status]; {
@@ -125,18 +131,99 @@ func (m *Mapping) Update(c contactpad.RecordChange, crmID string) (map[string]an
 	if wb.service != "" {
 		out[wb.service] = orNil(w.Service)
 	}
-	data := m.templateData(c, crmID)
+	if wb.pauseSLA != "" {
+		out[wb.pauseSLA] = w.Status == contactpad.Deferred
+	}
+	data := m.templateData(contactpad.RecordChange{Writeback: &w}, crmID)
 	for _, f := range wb.fields {
 		v, err := f.value(data)
 		if err != nil {
 			return nil, fmt.Errorf("writeback %s %s: %w", m.Object, crmID, err)
 		}
-		out[f.name] = v
-	}
-	if len(out) == 0 {
-		return nil, nil
+		out[f.name] = CanonicalValue(v)
 	}
 	return out, nil
+}
+
+// Read says what values of the mirrored fields mean for an interaction
+// (adapter.Mirror): the status the status field's value stands for (with
+// a value map, the first status in lifecycle order that maps to it; none
+// for a value no status maps to), the owner's CRM user id and the due
+// date. Fields are matched by the names the mapping writes.
+func (m *Mapping) Read(fields map[string]any) contactpad.RecordView {
+	var v contactpad.RecordView
+	wb := m.writeback
+	if wb == nil {
+		return v
+	}
+	if s := wb.status; s != nil {
+		value, _ := fields[s.field].(string)
+		for _, status := range contactpad.Statuses {
+			if mapped, ok := s.values[status]; ok && mapped == value || s.values == nil && string(status) == value {
+				v.Status = status
+				break
+			}
+		}
+	}
+	if wb.owner != "" {
+		v.OwnerCRMUserID, _ = fields[wb.owner].(string)
+	}
+	if wb.dueBy != "" {
+		if s, _ := fields[wb.dueBy].(string); s != "" {
+			if t, ok := parseDateTime(s); ok {
+				v.DueBy = &t
+			}
+		}
+	}
+	return v
+}
+
+// Policy is how the bridge treats changes made to the records in the CRM
+// (adapter.Mirror): the sync section.
+func (m *Mapping) Policy() contactpad.PeerPolicy { return m.sync }
+
+// Observe returns the values the record shows of the fields the mapping
+// writes, canonical, by the names the mapping writes them under; nil when
+// the mapping writes no field of the record.
+func (m *Mapping) Observe(r Record) map[string]any {
+	if len(m.writes) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(m.writes))
+	for _, w := range m.writes {
+		v, _ := lookup(r, w.name)
+		out[w.name] = CanonicalValue(v)
+	}
+	return out
+}
+
+// CanonicalValue is the form in which a field value is compared with
+// another: numbers as float64, Salesforce datetimes in UTC as
+// 2026-11-22T10:00:00.000Z (the form the writeback writes), the rest as
+// it is.
+func CanonicalValue(v any) any {
+	v = contactpad.CanonicalNumber(v)
+	if s, ok := v.(string); ok {
+		if t, ok := parseDateTime(s); ok {
+			return soqlDateTime(t)
+		}
+	}
+	return v
+}
+
+// parseDateTime reads a Salesforce datetime: 2026-11-22T10:00:00.000+0000
+// as the REST API returns it, or with Z or an offset with a colon.
+func parseDateTime(s string) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' || s[10] != 'T' {
+		return time.Time{}, false
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05.000Z07:00",
+		"2006-01-02T15:04:05Z07:00", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // orNil returns s, or nil (which clears a CRM field) when s is empty.

@@ -9,7 +9,7 @@ import (
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
-func TestUpdate(t *testing.T) {
+func TestFields(t *testing.T) {
 	caseMapping := sample(t, casePath)
 	chatMapping := sample(t, chatPath)
 	custom := parse(t,
@@ -20,6 +20,7 @@ func TestUpdate(t *testing.T) {
 		"  writeback:",
 		"    status: {field: Status, values: {deferred: On Hold}}",
 		"    service: Ctibridge_Service__c",
+		"    pause_sla: IsStopped",
 		"    fields:",
 		"      Synced__c: true",
 		"      Attempts__c: 3",
@@ -33,26 +34,21 @@ func TestUpdate(t *testing.T) {
 	cet := time.FixedZone("CET", 3600)
 	due := time.Date(2026, 11, 23, 10, 0, 0, 0, cet)
 	tests := []struct {
-		name   string
-		m      *Mapping
-		change contactpad.RecordChange
-		want   map[string]any
+		name string
+		m    *Mapping
+		wb   contactpad.Writeback
+		want map[string]any
 	}{
 		{
-			name:   "no writeback in the change",
-			m:      caseMapping,
-			change: contactpad.RecordChange{Audit: &contactpad.AuditEntry{ID: "a1"}},
+			name: "no writeback section",
+			m:    noWriteback,
+			wb:   contactpad.Writeback{Status: contactpad.Connected},
 		},
 		{
-			name:   "no writeback section",
-			m:      noWriteback,
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.Connected}},
-		},
-		{
-			name: "connected: status by value map, owner, cleared due date, flags",
+			name: "connected: status by value map, owner, no due date, flags",
 			m:    caseMapping,
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.Connected, Owner: "alice",
-				OwnerCRMUserID: "005A", Service: "support"}},
+			wb: contactpad.Writeback{Status: contactpad.Connected, Owner: "alice",
+				OwnerCRMUserID: "005A", Service: "support"},
 			want: map[string]any{"Status": "Working", "OwnerId": "005A", "Ctibridge_Due_By__c": nil,
 				"Ctibridge_Due_By_Set_Manually__c": false, "Ctibridge_Auto_Opened__c": false,
 				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "connected"},
@@ -60,26 +56,25 @@ func TestUpdate(t *testing.T) {
 		{
 			name: "deferred: due date in UTC with milliseconds, set manually",
 			m:    caseMapping,
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.Deferred, Owner: "alice",
-				OwnerCRMUserID: "005A", DueBy: &due, DueBySetManually: true}},
+			wb: contactpad.Writeback{Status: contactpad.Deferred, Owner: "alice",
+				OwnerCRMUserID: "005A", DueBy: &due, DueBySetManually: true},
 			want: map[string]any{"Status": "On Hold", "OwnerId": "005A", "Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z",
 				"Ctibridge_Due_By_Set_Manually__c": true, "Ctibridge_Auto_Opened__c": false,
 				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "deferred"},
 		},
 		{
-			name: "reopened at the due date while queued: no owner to write",
+			name: "queued: no owner, so none is wanted",
 			m:    caseMapping,
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.Queued, DueBy: &due,
-				AutoOpenedDueToDueDate: true}},
-			want: map[string]any{"Status": "New", "Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z",
+			wb:   contactpad.Writeback{Status: contactpad.Queued, AutoOpenedDueToDueDate: true},
+			want: map[string]any{"Status": "New", "Ctibridge_Due_By__c": nil,
 				"Ctibridge_Due_By_Set_Manually__c": false, "Ctibridge_Auto_Opened__c": true,
 				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "queued"},
 		},
 		{
-			name: "abandoned: a status the value map leaves out is not written",
+			name: "abandoned: a status the value map leaves out is not wanted",
 			m:    caseMapping,
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.Abandoned, Owner: "bob",
-				OwnerCRMUserID: "005B", ResumedFrom: contactpad.ResumedFromCompleted}},
+			wb: contactpad.Writeback{Status: contactpad.Abandoned, Owner: "bob",
+				OwnerCRMUserID: "005B", ResumedFrom: contactpad.ResumedFromCompleted},
 			want: map[string]any{"OwnerId": "005B", "Ctibridge_Due_By__c": nil,
 				"Ctibridge_Due_By_Set_Manually__c": false, "Ctibridge_Auto_Opened__c": false,
 				"Ctibridge_Resumed_From__c": "completed", "Ctibridge_Status__c": "abandoned"},
@@ -87,44 +82,89 @@ func TestUpdate(t *testing.T) {
 		{
 			name: "chat: the status as is",
 			m:    chatMapping,
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.WrapUp, Owner: "bob",
-				OwnerCRMUserID: "005B", ResumedFrom: contactpad.ResumedFromDeferred}},
+			wb: contactpad.Writeback{Status: contactpad.WrapUp, Owner: "bob",
+				OwnerCRMUserID: "005B", ResumedFrom: contactpad.ResumedFromDeferred},
 			want: map[string]any{"Ctibridge_Status__c": "wrap_up", "OwnerId": "005B", "Ctibridge_Due_By__c": nil,
 				"Ctibridge_Due_By_Set_Manually__c": false, "Ctibridge_Auto_Opened__c": false,
 				"Ctibridge_Resumed_From__c": "deferred"},
 		},
 		{
-			name: "constants, templates over the writeback and the audit entry, service",
+			name: "constants, templates over the writeback, service, the SLA paused while deferred",
 			m:    custom,
-			change: contactpad.RecordChange{
-				Writeback: &contactpad.Writeback{Status: contactpad.Deferred, DueBy: &due, Service: "billing"},
-				Audit:     &contactpad.AuditEntry{ID: "a1", Action: "deferred", Data: map[string]string{"rule": " by rule"}},
-			},
-			want: map[string]any{"Status": "On Hold", "Ctibridge_Service__c": "billing", "Synced__c": true,
-				"Attempts__c": 3, "Ratio__c": 0.5, "Cleared__c": nil, "Note__c": "due 2026-11-23",
-				"Last_Action__c": "deferred by rule", "Record__c": "Case/500A"},
+			wb:   contactpad.Writeback{Status: contactpad.Deferred, DueBy: &due, Service: "billing"},
+			want: map[string]any{"Status": "On Hold", "Ctibridge_Service__c": "billing", "IsStopped": true, "Synced__c": true,
+				"Attempts__c": 3.0, "Ratio__c": 0.5, "Cleared__c": nil, "Note__c": "due 2026-11-23",
+				"Last_Action__c": nil, "Record__c": "Case/500A"},
 		},
 		{
-			name:   "a template that prints nothing clears its field",
-			m:      custom,
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.Connected}},
-			want: map[string]any{"Ctibridge_Service__c": nil, "Synced__c": true, "Attempts__c": 3, "Ratio__c": 0.5,
-				"Cleared__c": nil, "Note__c": nil, "Last_Action__c": nil, "Record__c": "Case/500A"},
+			name: "a template that prints nothing is nil; the SLA runs while not deferred",
+			m:    custom,
+			wb:   contactpad.Writeback{Status: contactpad.Connected},
+			want: map[string]any{"Ctibridge_Service__c": nil, "IsStopped": false, "Synced__c": true, "Attempts__c": 3.0,
+				"Ratio__c": 0.5, "Cleared__c": nil, "Note__c": nil, "Last_Action__c": nil, "Record__c": "Case/500A"},
 		},
 		{
-			name: "nothing to write",
+			name: "a status the map leaves out: nothing wanted",
 			m: parse(t, "mappings:", "- object: Case", "  media: live", "  service: s", "  writeback:",
 				"    status: {field: Status, values: {deferred: On Hold}}"),
-			change: contactpad.RecordChange{Writeback: &contactpad.Writeback{Status: contactpad.Connected}},
+			wb:   contactpad.Writeback{Status: contactpad.Connected},
+			want: map[string]any{},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.m.Update(tt.change, "500A")
+			got, err := tt.m.Fields("500A", tt.wb)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestRead(t *testing.T) {
+	caseMapping := sample(t, casePath)
+	chatMapping := sample(t, chatPath)
+	due := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		m      *Mapping
+		fields map[string]any
+		want   contactpad.RecordView
+	}{
+		{"New stands for queued, the first status mapped to it", caseMapping,
+			map[string]any{"Status": "New", "OwnerId": "005A"}, contactpad.RecordView{Status: contactpad.Queued, OwnerCRMUserID: "005A"}},
+		{"Working stands for connected", caseMapping, map[string]any{"Status": "Working"},
+			contactpad.RecordView{Status: contactpad.Connected}},
+		{"On Hold with a due date", caseMapping, map[string]any{"Status": "On Hold", "Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z"},
+			contactpad.RecordView{Status: contactpad.Deferred, DueBy: &due}},
+		{"a value no status maps to", caseMapping, map[string]any{"Status": "Escalated"}, contactpad.RecordView{}},
+		{"the status as is", chatMapping, map[string]any{"Ctibridge_Status__c": "deferred"},
+			contactpad.RecordView{Status: contactpad.Deferred}},
+		{"nothing read", caseMapping, nil, contactpad.RecordView{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.m.Read(tt.fields))
+		})
+	}
+}
+
+func TestObserve(t *testing.T) {
+	m := sample(t, casePath)
+	got := m.Observe(Record{"Id": "500A", "status": "On Hold", "OwnerId": "005A",
+		"Ctibridge_Due_By__c": "2026-11-23T10:00:00.000+0100", "Ctibridge_Due_By_Set_Manually__c": true})
+	require.Equal(t, map[string]any{"Status": "On Hold", "OwnerId": "005A",
+		"Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z", "Ctibridge_Due_By_Set_Manually__c": true,
+		"Ctibridge_Auto_Opened__c": nil, "Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": nil}, got,
+		"every written field, by the name the mapping writes, date-times as the writeback writes them")
+	wb := contactpad.Writeback{Status: contactpad.Deferred, OwnerCRMUserID: "005A", DueBySetManually: true}
+	due := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	wb.DueBy = &due
+	want, err := m.Fields("500A", wb)
+	require.NoError(t, err)
+	for _, f := range []string{"Status", "OwnerId", "Ctibridge_Due_By__c", "Ctibridge_Due_By_Set_Manually__c"} {
+		require.True(t, contactpad.SameValue(want[f], got[f]), "%s: written %v, read back %v", f, want[f], got[f])
+	}
+	require.Nil(t, parse(t, "mappings:", "- {object: Case, media: live, service: s}").Observe(Record{"Id": "500A"}))
 }
 
 func TestAudit(t *testing.T) {
@@ -230,29 +270,53 @@ func TestAudit(t *testing.T) {
 func TestPreview(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	m := sample(t, casePath)
-	p, err := m.Preview(Record{"Id": "500A", "Origin": "Email", "Subject": "Refund", "Priority": "Low"}, now)
+	record := Record{"Id": "500A", "Origin": "Email", "Subject": "Refund", "Priority": "Low", "Status": "New",
+		"OwnerId": "00GQUEUE0000001AAA"}
+	p, err := m.Preview(record, now, nil)
 	require.NoError(t, err)
 	require.Equal(t, m.Query(time.Time{}), p.Query)
 	require.Equal(t, contactpad.WorkItem{CRMID: "500A", CRMObject: "Case", Media: contactpad.NonLive, Service: "support",
-		Subject: "Refund", Priority: 1, Category: "general"}, p.Item)
+		Subject: "Refund", Priority: 1, Category: "general", CRM: &contactpad.RecordState{Fields: m.Observe(record)}}, p.Item)
+	require.Equal(t, "adopted as queued: nothing is written", p.FirstSight)
 
 	var names []string
+	updates := map[string]map[string]any{}
 	for _, c := range p.Changes {
 		names = append(names, c.Name)
-		require.NotNil(t, c.Update, c.Name)
-		require.NotNil(t, c.Audit, c.Name)
-		require.Equal(t, c.Change.Audit.ID, c.Audit.Fields["Ctibridge_Audit_Id__c"], c.Name)
+		updates[c.Name] = c.Update
+		if c.Change.Audit != nil {
+			require.Equal(t, c.Change.Audit.ID, c.Audit.Fields["Ctibridge_Audit_Id__c"], c.Name)
+		}
 	}
-	require.Equal(t, []string{"accepted by an agent", "deferred by the agent for a day", "reopened at the due date",
-		"completed after wrap-up", "resumed from History"}, names)
-	require.Equal(t, map[string]any{"Status": "On Hold", "OwnerId": "005000000000001AAA",
-		"Ctibridge_Due_By__c": "2026-11-23T10:00:00.000Z", "Ctibridge_Due_By_Set_Manually__c": true,
-		"Ctibridge_Auto_Opened__c": false, "Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "deferred"},
-		p.Changes[1].Update)
-	require.Equal(t, true, p.Changes[2].Update["Ctibridge_Auto_Opened__c"])
-	require.Equal(t, "Closed", p.Changes[3].Update["Status"])
-	require.Equal(t, "completed", p.Changes[4].Update["Ctibridge_Resumed_From__c"])
+	require.Equal(t, []string{"first sight", "offered to an agent", "accepted by the agent", "deferred by the agent for a day",
+		"reopened at the due date", "released into wrap-up", "completed after wrap-up", "resumed from History"}, names)
+	require.Nil(t, updates["first sight"], "adopted: nothing written")
+	require.Equal(t, map[string]any{"Ctibridge_Status__c": "offered"}, updates["offered to an agent"],
+		"no owner on offer; Status stays New")
+	require.Equal(t, map[string]any{"Status": "Working", "OwnerId": PreviewCRMUserID, "Ctibridge_Status__c": "connected"},
+		updates["accepted by the agent"])
+	require.Equal(t, map[string]any{"Status": "On Hold", "Ctibridge_Due_By__c": "2026-11-23T10:00:00.000Z",
+		"Ctibridge_Due_By_Set_Manually__c": true, "Ctibridge_Status__c": "deferred"},
+		updates["deferred by the agent for a day"], "only what changed")
+	require.Equal(t, map[string]any{"Status": "Working", "Ctibridge_Due_By__c": nil, "Ctibridge_Auto_Opened__c": true,
+		"Ctibridge_Status__c": "connected"}, updates["reopened at the due date"], "the due date cleared")
+	require.Equal(t, map[string]any{"Ctibridge_Status__c": "wrap_up"}, updates["released into wrap-up"])
+	require.Equal(t, map[string]any{"Status": "Closed", "Ctibridge_Status__c": "completed"}, updates["completed after wrap-up"])
+	require.Equal(t, map[string]any{"Status": "Working", "Ctibridge_Auto_Opened__c": false,
+		"Ctibridge_Resumed_From__c": "completed", "Ctibridge_Status__c": "connected"}, updates["resumed from History"])
 
-	_, err = m.Preview(Record{"Id": "500A", "Origin": "Fax"}, now)
+	reset := parse(t, "mappings:", "- object: Case", "  media: non-live", "  service: support",
+		"  sync: {first_sight: reset}", "  writeback: {status: {field: Status, values: {queued: New, connected: Working}}, owner: OwnerId}")
+	p, err = reset.Preview(Record{"Id": "500A", "Status": "Escalated", "OwnerId": "005B"}, now,
+		[]contactpad.Agent{{ID: "bob", CRMUserID: "005B"}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"Status": "New"}, p.Changes[0].Update, "reset writes its state over the record's")
+
+	p, err = m.Preview(Record{"Id": "500A", "Origin": "Email", "Status": "Working", "OwnerId": "005B"}, now,
+		[]contactpad.Agent{{ID: "bob", CRMUserID: "005B"}})
+	require.NoError(t, err)
+	require.Equal(t, "adopted as connected, owned by bob: nothing is written", p.FirstSight)
+
+	_, err = m.Preview(Record{"Id": "500A", "Origin": "Fax"}, now, nil)
 	require.EqualError(t, err, "Case 500A: no media rule matches (mappings[0].media at ../testdata/mappings/case.yaml:10)")
 }

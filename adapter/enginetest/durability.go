@@ -17,7 +17,8 @@ import (
 
 // testAuditEventsOutbox: every transition has its audit entry, every change
 // its event, and the CRM writeback its outbox row carrying the audit entry
-// and, when they changed, the mirrored fields, in order.
+// (not the adoption's: the CRM knows its own record) and the mirrored
+// fields still to write, in order.
 func testAuditEventsOutbox(t *testing.T, open Opener) {
 	bubble(t, open, nil, func(h *Harness) {
 		email := h.Connected("alice", contactpad.NonLive)
@@ -27,37 +28,37 @@ func testAuditEventsOutbox(t *testing.T, open Opener) {
 		h.Do(adapter.FinishWrapUp{ID: email.ID, Agent: "alice"})
 
 		trail := h.Audit(email.ID)
-		require.Equal(t, []string{"created", "assigned", "deferred", "resumed", "released", "completed"}, actions(trail))
+		require.Equal(t, []string{"adopted", "assigned", "deferred", "resumed", "released", "completed"}, actions(trail))
 		for k := 1; k < len(trail); k++ {
 			require.Equal(t, trail[k-1].ToStatus, trail[k].FromStatus, "the trail is unbroken at %d", k)
 		}
 		require.Equal(t, contactpad.Completed, trail[len(trail)-1].ToStatus)
 
-		var updates []contactpad.Writeback
 		var audits []contactpad.AuditEntry
+		var fields []map[string]any
 		for _, row := range h.Outbox() {
 			require.Equal(t, email.CRMID, row.CRMID)
 			require.Equal(t, "Case", row.CRMObject)
 			require.Equal(t, adapter.OutboxChange, row.Kind)
 			change := decodeChange(t, row)
-			if change.Writeback != nil {
-				updates = append(updates, *change.Writeback)
-			}
-			if change.Audit != nil {
-				audits = append(audits, *change.Audit)
-			}
+			require.NotNil(t, change.Audit)
+			require.NotNil(t, change.Writeback, "the state the audit record's templates see")
+			require.Equal(t, change.Audit.ToStatus, change.Writeback.Status)
+			audits = append(audits, *change.Audit)
+			fields = append(fields, change.Fields)
 		}
-		require.Equal(t, actions(trail), actions(audits), "one outbox row per audit entry, in order")
-		var statuses []contactpad.Status
-		for _, wb := range updates {
-			statuses = append(statuses, wb.Status)
-		}
-		require.Equal(t, []contactpad.Status{contactpad.Queued, contactpad.Connected, contactpad.Deferred,
-			contactpad.Connected, contactpad.WrapUp, contactpad.Completed}, statuses)
-		require.Equal(t, "005000000000001AAA", updates[1].OwnerCRMUserID)
-		require.True(t, updates[2].DueBySetManually)
-		require.NotNil(t, updates[2].DueBy)
-		require.Equal(t, "deferred", updates[3].ResumedFrom)
+		require.Equal(t, actions(trail[1:]), actions(audits), "one outbox row per audit entry but the adoption, in order")
+		// Nothing was written back yet, so each row asks for everything
+		// the bridge changed since the adoption.
+		require.Equal(t, map[string]any{"status": "connected", "owner_crm_user_id": "005000000000001AAA"}, fields[0])
+		require.Equal(t, "deferred", fields[1]["status"])
+		require.NotNil(t, fields[1]["due_by"])
+		require.Equal(t, true, fields[1]["due_by_was_set_manually"])
+		require.Equal(t, "deferred", fields[2]["resumed_from"])
+		require.Nil(t, fields[2]["due_by"], "no due date once resumed")
+		require.Contains(t, fields[2], "due_by")
+		require.Equal(t, map[string]any{"status": "completed", "owner_crm_user_id": "005000000000001AAA", "due_by": nil,
+			"due_by_was_set_manually": true, "resumed_from": nil}, fields[4], "resumed_from cleared when it ends")
 
 		var changes int
 		for _, e := range h.Events() {
@@ -144,7 +145,8 @@ func testCrashSafety(t *testing.T, open Opener) {
 	for _, i := range all {
 		trail := h.Audit(i.ID)
 		require.Equal(t, i.Status, trail[len(trail)-1].ToStatus, "state and audit of %s agree", i.ID)
-		require.Equal(t, len(trail), auditRows[i.ID], "every audit entry of %s has its outbox row", i.ID)
+		require.Equal(t, "adopted", trail[0].Action)
+		require.Equal(t, len(trail)-1, auditRows[i.ID], "every audit entry of %s but the adoption has its outbox row", i.ID)
 	}
 }
 
@@ -213,11 +215,11 @@ func testConcurrency(t *testing.T, open Opener) {
 	for _, i := range all {
 		created := 0
 		for _, e := range h.Audit(i.ID) {
-			if e.Action == "created" {
+			if e.Action == "adopted" {
 				created++
 			}
 		}
-		require.Equal(t, 1, created, "%s created once", i.CRMID)
+		require.Equal(t, 1, created, "%s adopted once", i.CRMID)
 	}
 
 	// Its owner sends the same interaction to every agent at once: one wins.

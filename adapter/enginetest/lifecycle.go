@@ -21,7 +21,7 @@ func testHold(t *testing.T, open Opener) {
 		h.Do(adapter.Hold{ID: call.ID, Agent: "alice"})
 		h.Do(adapter.Release{ID: call.ID, Agent: "alice"})
 		require.False(t, h.Get(call.ID).Held, "release ends the hold")
-		require.Equal(t, []string{"created", "offered", "accepted", "held", "retrieved", "held", "released"}, actions(h.Audit(call.ID)))
+		require.Equal(t, []string{"adopted", "offered", "accepted", "held", "retrieved", "held", "released"}, actions(h.Audit(call.ID)))
 	})
 }
 

@@ -26,7 +26,7 @@ type pagedSource struct {
 
 func (s *pagedSource) Name() string { return "test:Case" }
 
-func (s *pagedSource) Changes(_ context.Context, since string) ([]contactpad.WorkItem, string, bool, error) {
+func (s *pagedSource) Changes(_ context.Context, since string, _ []string) ([]contactpad.WorkItem, string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.asked = append(s.asked, since)
@@ -214,7 +214,8 @@ func dueTimers(h *Harness) []adapter.Timer {
 // of many commands gather into one Sink.Write, instead of a write per
 // commit; a full batch goes at once.
 func testWritebackBatchDelay(t *testing.T, open Opener) {
-	bubble(t, open, nil, func(h *Harness) {
+	roomy := func(s *adapter.Settings) { s.Agents[0].Capacity[contactpad.NonLive] = 100 }
+	bubble(t, open, roomy, func(h *Harness) {
 		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -231,7 +232,7 @@ func testWritebackBatchDelay(t *testing.T, open Opener) {
 		require.Equal(t, 0, calls(), "nothing to write yet")
 
 		for range 3 {
-			h.Ingest(contactpad.NonLive, "support") // one outbox row each
+			h.Connected("alice", contactpad.NonLive) // one outbox row each
 			synctest.Wait()
 		}
 		require.Equal(t, 0, calls(), "the changes gather")
@@ -241,7 +242,7 @@ func testWritebackBatchDelay(t *testing.T, open Opener) {
 		require.Empty(t, h.outbox(adapter.OutboxPending))
 
 		for range 13 {
-			h.Ingest(contactpad.NonLive, "support")
+			h.Connected("alice", contactpad.NonLive)
 		}
 		time.Sleep(time.Second + slack)
 		synctest.Wait()

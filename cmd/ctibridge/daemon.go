@@ -97,6 +97,20 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	if err := salesforce.CheckMappings(ctx, client, ms); err != nil {
 		return nil, fmt.Errorf("check mappings against the CRM: %w", err)
 	}
+	settings := engineSettings(cfg)
+	users, err := salesforce.CheckUsers(ctx, client, agentUsers(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("check the agents' CRM users: %w", err)
+	}
+	for k, a := range settings.Agents {
+		if id, ok := users[a.ID]; ok {
+			settings.Agents[k].CRMUserID = id // as the org spells it, to compare with the owners it returns
+		}
+	}
+	settings.CRMName, settings.Mirrors = "Salesforce", map[string]adapter.Mirror{}
+	for _, m := range ms {
+		settings.Mirrors[m.Object] = m
+	}
 
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -134,7 +148,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	}
 	d.hooks = webhook.New(store, hooks, webhook.WithLogger(log), webhook.WithHolder(holder))
 	metrics := adapter.NewMetrics(reg, store)
-	d.engine = adapter.New(store, engineSettings(cfg), adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(holder),
+	d.engine = adapter.New(store, settings, adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(holder),
 		adapter.OnEvents(func(events []adapter.Event) {
 			d.api.Notify()
 			d.hooks.Notify()
@@ -155,7 +169,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		RateLimit:      rate.Limit(cfg.API.RateLimit),
 		RateBurst:      cfg.API.RateBurst,
 		Heartbeat:      time.Duration(cfg.API.Heartbeat),
-		Preview:        previewer(ms),
+		Preview:        previewer(ms, settings.Agents),
 		Webhooks:       func() any { return d.hooks.Status() },
 		Ready:          d.crm.ready,
 		Redrive:        d.engine.WakeWriteback,
@@ -344,15 +358,27 @@ func identities(cfg *config.Config) []api.Identity {
 	return ids
 }
 
-// previewer serves the admin mapping preview with the config's mappings.
-func previewer(ms []*mapping.Mapping) func(map[string]any) (any, error) {
+// previewer serves the admin mapping preview with the config's mappings
+// and agents.
+func previewer(ms []*mapping.Mapping, agents []contactpad.Agent) func(map[string]any) (any, error) {
 	return func(record map[string]any) (any, error) {
 		m, err := mappingFor(ms, record)
 		if err != nil {
 			return nil, err
 		}
-		return m.Preview(record, time.Now())
+		return m.Preview(record, time.Now(), agents)
 	}
+}
+
+// agentUsers lists the agents' CRM users, and where the config names them.
+func agentUsers(cfg *config.Config) []salesforce.AgentUser {
+	out := make([]salesforce.AgentUser, 0, len(cfg.Agents))
+	for k, a := range cfg.Agents {
+		path := fmt.Sprintf("agents[%d].crm_user_id", k)
+		out = append(out, salesforce.AgentUser{Agent: a.ID, CRMUserID: a.CRMUserID,
+			At: fmt.Sprintf("%s:%d: %s", cfg.File, cfg.Line(path), path)})
+	}
+	return out
 }
 
 // crmHealth remembers how the last poll of each source went, for /readyz.
@@ -399,8 +425,8 @@ type trackedSource struct {
 	h *crmHealth
 }
 
-func (s *trackedSource) Changes(ctx context.Context, since string) ([]contactpad.WorkItem, string, bool, error) {
-	items, next, more, err := s.Source.Changes(ctx, since)
+func (s *trackedSource) Changes(ctx context.Context, since string, retry []string) ([]contactpad.WorkItem, string, bool, error) {
+	items, next, more, err := s.Source.Changes(ctx, since, retry)
 	if ctx.Err() == nil {
 		s.h.set(s.Name(), err)
 	}

@@ -86,7 +86,7 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mapping preview: %s: %v\n", *recordPath, err)
 		return 1
 	}
-	preview, err := m.Preview(record, time.Now())
+	preview, err := m.Preview(record, time.Now(), engineSettings(cfg).Agents)
 	if err != nil {
 		fmt.Fprintln(stderr, "mapping preview:", err)
 		return 1

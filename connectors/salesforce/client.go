@@ -14,6 +14,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,9 @@ type Client struct {
 	// simpleforce's SetSidLoc is not safe while calls are in flight.
 	sf     atomic.Pointer[simpleforce.Client]
 	signIn sync.Mutex
+	// userID is the integration user's id, from the identity URL of the
+	// token answer.
+	userID atomic.Value
 }
 
 // New signs in and returns a client.
@@ -135,6 +139,10 @@ func (c *Client) authenticate(ctx context.Context, stale *simpleforce.Client) er
 	instance, _ := tok.Extra("instance_url").(string)
 	if instance == "" {
 		return fmt.Errorf("salesforce sign-in (%s) at %s: the token response has no instance_url", c.cfg.Auth, c.cfg.LoginURL)
+	}
+	if id, _ := tok.Extra("id").(string); id != "" {
+		// https://login.salesforce.com/id/00D.../005...: the last segment.
+		c.userID.Store(id[strings.LastIndexByte(id, '/')+1:])
 	}
 	sf := simpleforce.NewClient(instance, c.cfg.ClientID, c.cfg.APIVersion)
 	sf.SetHttpClient(c.http)
@@ -218,6 +226,70 @@ func (c *Client) Query(ctx context.Context, q string) (*simpleforce.QueryResult,
 		return nil, fmt.Errorf("query: %w", err)
 	}
 	return res, nil
+}
+
+// UserID returns the id of the user the client signed in as ("" when the
+// token answer named none). The records this user changed last were
+// changed by the bridge (or by another integration sharing its user).
+func (c *Client) UserID() string {
+	id, _ := c.userID.Load().(string)
+	return id
+}
+
+// maxQueriesPerCall is how many queries one composite call may carry.
+const maxQueriesPerCall = 5
+
+// Queries runs up to five SOQL queries in one composite call (one API
+// call) and returns each query's records, in order. Each query must fit
+// one page (a LIMIT of at most 2000); an answer that is not done is an
+// error rather than a silently shortened page.
+func (c *Client) Queries(ctx context.Context, queries []string) ([][]map[string]any, error) {
+	if len(queries) == 0 || len(queries) > maxQueriesPerCall {
+		return nil, fmt.Errorf("composite query: %d queries (want 1 to %d)", len(queries), maxQueriesPerCall)
+	}
+	req := struct {
+		AllOrNone bool         `json:"allOrNone"`
+		Requests  []subrequest `json:"compositeRequest"`
+	}{}
+	for k, q := range queries {
+		req.Requests = append(req.Requests, subrequest{Method: http.MethodGet,
+			URL:         "/services/data/v" + c.cfg.APIVersion + "/query?q=" + url.QueryEscape(q),
+			ReferenceID: fmt.Sprintf("q%d", k)})
+	}
+	var resp struct {
+		Responses []struct {
+			Body           json.RawMessage `json:"body"`
+			HTTPStatusCode int             `json:"httpStatusCode"`
+		} `json:"compositeResponse"`
+	}
+	if err := c.Do(ctx, http.MethodPost, "composite", req, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Responses) != len(queries) {
+		return nil, fmt.Errorf("composite query: %d answers to %d queries", len(resp.Responses), len(queries))
+	}
+	out := make([][]map[string]any, len(queries))
+	for k, sub := range resp.Responses {
+		if sub.HTTPStatusCode >= 300 {
+			err := subrequestError(sub.HTTPStatusCode, sub.Body)
+			c.cfg.Metrics.crmError(errorCode(err))
+			return nil, fmt.Errorf("query %d: %w", k+1, err)
+		}
+		var page struct {
+			Done    bool             `json:"done"`
+			Records []map[string]any `json:"records"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(sub.Body))
+		dec.UseNumber()
+		if err := dec.Decode(&page); err != nil {
+			return nil, fmt.Errorf("query %d: decode answer: %w", k+1, err)
+		}
+		if !page.Done {
+			return nil, fmt.Errorf("query %d: the answer has more pages than one call reads", k+1)
+		}
+		out[k] = page.Records
+	}
+	return out, nil
 }
 
 // Do calls the REST API at path (below /services/data/vXX.X/) with body as

@@ -20,10 +20,9 @@ const (
 )
 
 // Writeback is what the sink needs of a mapping (*mapping.Mapping): the
-// CRM fields a change sets on its record, and the record its audit entry
-// becomes (nil for none). An error (a template failing) parks the row.
+// record a change's audit entry becomes (nil for none). An error (a
+// template failing) parks the row.
 type Writeback interface {
-	Update(c contactpad.RecordChange, crmID string) (map[string]any, error)
 	Audit(c contactpad.RecordChange, crmID string) (*mapping.AuditRecord, error)
 }
 
@@ -53,11 +52,11 @@ type collection struct {
 	writes []write
 }
 
-// Write implements adapter.Sink. Changes of one record are coalesced into
-// one update carrying its latest mirrored fields (they are absolute values,
-// so the last one holds all that matters); each audit entry is upserted by
-// its external id, so a retried call never duplicates it. Everything is
-// packed into composite calls of up to five collections of 200 records.
+// Write implements adapter.Sink. The Fields of a record's rows are merged
+// into one update (the engine puts what is still to write on the last
+// one); each audit entry is upserted by its external id, so a retried call
+// never duplicates it. Everything is packed into composite calls of up to
+// five collections of 200 records.
 func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 	errs := make([]error, len(rows))
 	updates := map[[2]string]*write{}
@@ -75,11 +74,7 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 			errs[k] = &adapter.ParkError{Code: "BAD_OUTBOX_ROW", Message: err.Error()}
 			continue
 		}
-		fields, err := m.Update(change, r.CRMID)
-		if err != nil {
-			errs[k] = &adapter.ParkError{Code: "MAPPING_ERROR", Message: err.Error()}
-			continue
-		}
+		fields := change.Fields
 		audit, err := m.Audit(change, r.CRMID)
 		if err != nil {
 			errs[k] = &adapter.ParkError{Code: "MAPPING_ERROR", Message: err.Error()}

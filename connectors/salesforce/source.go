@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,66 +16,175 @@ import (
 // PageSize is how many records one poll query reads: one query page.
 const PageSize = 2000
 
+// unmatchedLookback is how far back, before its first poll, a source
+// looks for records that left the mapping's filter: more than the clocks
+// of the bridge and the org differ by.
+const unmatchedLookback = 5 * time.Minute
+
 // Source reads one mapping's records changed since its watermark
-// (adapter.Source). The watermark is the SystemModstamp and Id of the last
-// record read, "2026-11-22T10:00:00.000Z|500...", so each page is one query
-// of at most PageSize records.
+// (adapter.Source). Each poll is one composite call (one API call) of up
+// to three queries:
+//   - the records that match the mapping's filter, changed since the
+//     watermark: new work and changes to it;
+//   - the records that do not match it, changed since the watermark: work
+//     closed or filtered out in the CRM (absent when the mapping has no
+//     filter);
+//   - the records the engine asks to read again (retry), whatever their
+//     SystemModstamp.
+//
+// The watermark is the SystemModstamp and Id of the last record each of
+// the first two queries read, "2026-11-22T10:00:00.000Z|500...;2026-...|500...",
+// so each page is one query of at most PageSize records.
 type Source struct {
 	c   *Client
 	m   *mapping.Mapping
 	log logrus.FieldLogger
+	now func() time.Time
 }
 
 // NewSource returns the source of m's records.
 func NewSource(c *Client, m *mapping.Mapping) *Source {
-	return &Source{c: c, m: m, log: c.log.WithField("source", "salesforce:"+m.Object)}
+	return &Source{c: c, m: m, log: c.log.WithField("source", "salesforce:"+m.Object), now: time.Now}
 }
 
 // Name implements adapter.Source.
 func (s *Source) Name() string { return "salesforce:" + s.m.Object }
 
 // Changes implements adapter.Source. A record the mapping cannot turn into
-// a work item (no media rule matches, say) is logged and passed over.
-func (s *Source) Changes(ctx context.Context, since string) ([]contactpad.WorkItem, string, bool, error) {
-	at, afterID, err := parseWatermark(since)
+// a work item (no media rule matches, say) is an item with Problem set; a
+// retried record the third query does not find (no longer matched, or
+// deleted) is Unmatched.
+func (s *Source) Changes(ctx context.Context, since string, retry []string) ([]contactpad.WorkItem, string, bool, error) {
+	w, err := parseWatermark(since)
 	if err != nil {
 		return nil, since, false, err
 	}
-	res, err := s.c.Query(ctx, s.m.QueryAfter(at, afterID, PageSize))
+	if w.unmatched.at.IsZero() {
+		// Records closed before the first poll were never work.
+		w.unmatched.at = s.now().UTC().Add(-unmatchedLookback).Truncate(time.Millisecond)
+	}
+	queries := []string{s.m.QueryAfter(w.matched.at, w.matched.id, PageSize)}
+	unmatched := s.m.QueryUnmatchedAfter(w.unmatched.at, w.unmatched.id, PageSize)
+	if unmatched != "" {
+		queries = append(queries, unmatched)
+	}
+	if len(retry) > 0 {
+		queries = append(queries, s.m.QueryIDs(retry))
+	}
+	pages, err := s.c.Queries(ctx, queries)
 	if err != nil {
 		return nil, since, false, fmt.Errorf("read %s: %w", s.m.Object, err)
 	}
-	next := since
-	items := make([]contactpad.WorkItem, 0, len(res.Records))
-	for _, rec := range res.Records {
-		r := mapping.Record(rec)
-		id, _ := r["Id"].(string)
-		stamp, _ := r["SystemModstamp"].(string)
-		modified, err := time.Parse("2006-01-02T15:04:05.000-0700", stamp)
-		if err != nil || id == "" {
-			return nil, since, false, fmt.Errorf("read %s: record %q has no usable Id and SystemModstamp (%q)", s.m.Object, id, stamp)
+	var items []contactpad.WorkItem
+	more := false
+	for k, page := range pages {
+		kind := k
+		if kind == 1 && unmatched == "" {
+			kind = 2
 		}
-		next = modified.UTC().Format("2006-01-02T15:04:05.000Z") + "|" + id
-		item, err := s.m.Item(r)
-		if err != nil {
-			s.log.WithError(err).WithField("crm_id", id).Warn("record passed over")
-			continue
+		var pos *position
+		switch kind {
+		case 0:
+			pos = &w.matched
+		case 1:
+			pos = &w.unmatched
 		}
-		items = append(items, item)
+		found := map[string]bool{}
+		for _, r := range page {
+			id, _ := r["Id"].(string)
+			if pos != nil {
+				if err := pos.advance(r); err != nil {
+					return nil, since, false, fmt.Errorf("read %s: %w", s.m.Object, err)
+				}
+			}
+			found[id] = true
+			items = append(items, s.item(r, kind == 1))
+		}
+		if pos != nil && len(page) == PageSize {
+			more = true
+		}
+		if kind == 2 {
+			for _, id := range retry {
+				if !found[id] {
+					items = append(items, contactpad.WorkItem{CRMID: id, CRMObject: s.m.Object, Unmatched: true})
+				}
+			}
+		}
 	}
-	return items, next, len(res.Records) == PageSize, nil
+	return items, w.String(), more, nil
 }
 
-func parseWatermark(w string) (time.Time, string, error) {
-	if w == "" {
-		return time.Time{}, "", nil
+// item maps one record read by a poll.
+func (s *Source) item(r mapping.Record, unmatched bool) contactpad.WorkItem {
+	var item contactpad.WorkItem
+	if unmatched {
+		item = s.m.Unmatched(r)
+	} else {
+		var err error
+		if item, err = s.m.Item(r); err != nil {
+			id, _ := r["Id"].(string)
+			return contactpad.WorkItem{CRMID: id, CRMObject: s.m.Object, Problem: err.Error()}
+		}
 	}
-	stamp, id, _ := strings.Cut(w, "|")
-	at, err := time.Parse("2006-01-02T15:04:05.000Z", stamp)
-	if err != nil {
-		return time.Time{}, "", fmt.Errorf("bad watermark %q: %w", w, err)
+	item.CRM.ByBridge = mapping.ChangedByID(r) == s.c.UserID()
+	return item
+}
+
+// watermark is how far a Source has read: the matching records and the
+// others each have their position.
+type watermark struct {
+	matched, unmatched position
+}
+
+// position is the SystemModstamp and Id of the last record a query read.
+type position struct {
+	at time.Time
+	id string
+}
+
+// advance moves p to record r, which must have an Id and a SystemModstamp.
+func (p *position) advance(r mapping.Record) error {
+	id, _ := r["Id"].(string)
+	stamp, _ := r["SystemModstamp"].(string)
+	at, err := time.Parse("2006-01-02T15:04:05.000-0700", stamp)
+	if err != nil || id == "" {
+		return fmt.Errorf("record %q has no usable Id and SystemModstamp (%q)", id, stamp)
 	}
-	return at, id, nil
+	p.at, p.id = at.UTC(), id
+	return nil
+}
+
+func (p position) String() string {
+	if p.at.IsZero() {
+		return ""
+	}
+	return p.at.Format("2006-01-02T15:04:05.000Z") + "|" + p.id
+}
+
+func (w watermark) String() string {
+	return w.matched.String() + ";" + w.unmatched.String()
+}
+
+// parseWatermark reads a watermark; one without ";" is the matched
+// position alone, as sources wrote them before they read unmatched records.
+func parseWatermark(s string) (watermark, error) {
+	var w watermark
+	matched, unmatched, _ := strings.Cut(s, ";")
+	for _, part := range []struct {
+		text string
+		pos  *position
+	}{{matched, &w.matched}, {unmatched, &w.unmatched}} {
+		if part.text == "" {
+			continue
+		}
+		stamp, id, _ := strings.Cut(part.text, "|")
+		at, err := time.Parse("2006-01-02T15:04:05.000Z", stamp)
+		if err != nil {
+			return watermark{}, fmt.Errorf("bad watermark %q: %w", s, err)
+		}
+		part.pos.at, part.pos.id = at, id
+	}
+	return w, nil
 }
 
 // CheckMappings reads the describe of every object the mappings read or
@@ -99,4 +209,80 @@ func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error 
 		errs = append(errs, m.CheckFields(described))
 	}
 	return errors.Join(errs...)
+}
+
+// AgentUser is an agent's CRM user as the config names it, and where.
+type AgentUser struct {
+	Agent     string
+	CRMUserID string
+	// At says where the config sets it ("ctibridge.yaml:47:
+	// agents[0].crm_user_id"), for messages.
+	At string
+}
+
+// usersPerQuery bounds the ids of one User query, well under SOQL's
+// length limit.
+const usersPerQuery = 500
+
+// CheckUsers reads the Users the agents name and reports each agent whose
+// crm_user_id is no User of the org, or an inactive one: the org refuses
+// them as owners (INVALID_CROSS_REFERENCE_KEY), so every writeback of
+// their work would be parked. It returns each agent's user id as the org
+// spells it (18 characters), by agent, for comparing with the owner ids
+// the org returns.
+func CheckUsers(ctx context.Context, c *Client, agents []AgentUser) (map[string]string, error) {
+	var ids []string
+	for _, a := range agents {
+		if a.CRMUserID != "" && !slices.Contains(ids, a.CRMUserID) {
+			ids = append(ids, a.CRMUserID)
+		}
+	}
+	type user struct {
+		id, name string
+		active   bool
+	}
+	users := map[string]user{} // by the id's first 15 characters, which are case-sensitive
+	for start := 0; start < len(ids); start += usersPerQuery {
+		chunk := ids[start:min(start+usersPerQuery, len(ids))]
+		quoted := make([]string, len(chunk))
+		for k, id := range chunk {
+			quoted[k] = "'" + strings.ReplaceAll(id, "'", `\'`) + "'"
+		}
+		pages, err := c.Queries(ctx, []string{"SELECT Id, Name, IsActive FROM User WHERE Id IN (" +
+			strings.Join(quoted, ", ") + ")"})
+		if err != nil {
+			return nil, fmt.Errorf("read the agents' Users: %w", err)
+		}
+		for _, r := range pages[0] {
+			id, _ := r["Id"].(string)
+			name, _ := r["Name"].(string)
+			active, _ := r["IsActive"].(bool)
+			users[prefix15(id)] = user{id: id, name: name, active: active}
+		}
+	}
+	canonical := map[string]string{}
+	var errs []error
+	for _, a := range agents {
+		if a.CRMUserID == "" {
+			continue
+		}
+		u, ok := users[prefix15(a.CRMUserID)]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s: agent %s: %s is not a User of the org", a.At, a.Agent, a.CRMUserID))
+		case !u.active:
+			errs = append(errs, fmt.Errorf("%s: agent %s: %s is an inactive User (%s)", a.At, a.Agent, a.CRMUserID, u.name))
+		default:
+			canonical[a.Agent] = u.id
+		}
+	}
+	return canonical, errors.Join(errs...)
+}
+
+// prefix15 is the case-sensitive part of a Salesforce id.
+func prefix15(id string) string {
+	if len(id) > 15 {
+		return id[:15]
+	}
+	return id
 }

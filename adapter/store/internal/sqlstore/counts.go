@@ -15,6 +15,11 @@ func (t *Tx) Counts() (adapter.Counts, error) {
 	if err := countBy(t, StmtCountOutbox, c.Outbox); err != nil {
 		return adapter.Counts{}, fmt.Errorf("count outbox rows: %w", err)
 	}
+	var n int64
+	if err := t.queryRow(StmtCountIngestFailures).Scan(&n); err != nil {
+		return adapter.Counts{}, fmt.Errorf("count ingest failures: %w", err)
+	}
+	c.IngestFailures = int(n)
 	return c, nil
 }
 

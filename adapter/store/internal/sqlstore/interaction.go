@@ -43,6 +43,7 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 		int64(i.WrapUpExtended), e.timePtr("offer_expires_at", i.OfferExpiresAt),
 		e.timePtr("queued_at", i.QueuedAt), e.time("last_activity_at", i.LastActivityAt),
 		e.time("created_at", i.CreatedAt), e.time("updated_at", i.UpdatedAt), i.Version,
+		e.json("crm_sync", i.Sync, isZeroSync(i.Sync)),
 	}
 	if e.err != nil {
 		return fmt.Errorf("put interaction %s: %w", i.ID, e.err)
@@ -213,12 +214,12 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 		media, status, tags                                string
 		priority, held, dueBy, dueBySet, autoOpened        any
 		wrapUpEnds, wrapUpExtended, offerExpires, queuedAt any
-		lastActivity, created, updated, version            any
+		lastActivity, created, updated, version, crmSync   any
 	)
 	if err := sc.Scan(&i.ID, &i.CRMID, &i.CRMObject, &media, &i.Service, &i.Subject, &priority, &status, &held, &i.Owner,
 		&dueBy, &dueBySet, &autoOpened, &i.ResumedFrom, &i.ReopenReason, &tags, &i.Category,
 		&i.TransferNote, &i.TargetAgent, &i.SkipAgent, &wrapUpEnds, &wrapUpExtended,
-		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version); err != nil {
+		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version, &crmSync); err != nil {
 		return nil, err
 	}
 	var d decoder
@@ -238,8 +239,14 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 	i.CreatedAt = d.time("created_at", created)
 	i.UpdatedAt = d.time("updated_at", updated)
 	i.Version = d.int("version", version)
+	d.json("crm_sync", crmSync, &i.Sync)
 	if d.err != nil {
 		return nil, fmt.Errorf("interaction %s: %w", i.ID, d.err)
 	}
 	return &i, nil
+}
+
+// isZeroSync reports whether s holds nothing, which is stored as NULL.
+func isZeroSync(s contactpad.RecordSync) bool {
+	return len(s.Known) == 0 && len(s.Want) == 0 && len(s.Dirty) == 0 && !s.Unmatched
 }

@@ -321,3 +321,66 @@ func (t *Tx) SetWatermark(source, value string) error {
 	}
 	return nil
 }
+
+func (t *Tx) IngestFailures(source string, limit int) ([]adapter.IngestFailure, error) {
+	var (
+		rows Rows
+		err  error
+	)
+	if source == "" {
+		rows, err = t.query(StmtAllIngestFailures, t.limit(limit))
+	} else {
+		rows, err = t.query(StmtIngestFailures, source, t.limit(limit))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list ingest failures: %w", err)
+	}
+	out, err := scanAll(rows, scanIngestFailure)
+	if err != nil {
+		return nil, fmt.Errorf("list ingest failures: %w", err)
+	}
+	fs := make([]adapter.IngestFailure, len(out))
+	for k, f := range out {
+		fs[k] = *f
+	}
+	return fs, nil
+}
+
+func (t *Tx) PutIngestFailure(f *adapter.IngestFailure) error {
+	var e encoder
+	args := [...]any{f.Source, f.CRMID, f.CRMObject, f.Reason, int64(f.Attempts),
+		e.time("first_at", f.FirstAt), e.time("last_at", f.LastAt), unixOrZero(f.NextAttemptAt)}
+	if e.err != nil {
+		return fmt.Errorf("put ingest failure of %s %s: %w", f.Source, f.CRMID, e.err)
+	}
+	if _, err := t.exec(StmtPutIngestFailure, args[:]...); err != nil {
+		return fmt.Errorf("put ingest failure of %s %s: %w", f.Source, f.CRMID, err)
+	}
+	return nil
+}
+
+func (t *Tx) ClearIngestFailure(source, crmID string) error {
+	if _, err := t.exec(StmtClearIngestFailure, source, crmID); err != nil {
+		return fmt.Errorf("clear ingest failure of %s %s: %w", source, crmID, err)
+	}
+	return nil
+}
+
+// scanIngestFailure reads the columns of ingestFailureColumns.
+func scanIngestFailure(sc scanner) (*adapter.IngestFailure, error) {
+	var (
+		f                           adapter.IngestFailure
+		attempts, first, last, next any
+		d                           decoder
+	)
+	if err := sc.Scan(&f.Source, &f.CRMID, &f.CRMObject, &f.Reason, &attempts, &first, &last, &next); err != nil {
+		return nil, err
+	}
+	f.Attempts = int(d.int("attempts", attempts))
+	f.FirstAt, f.LastAt = d.time("first_at", first), d.time("last_at", last)
+	f.NextAttemptAt = fromUnixOrZero(d.int("next_attempt_at", next))
+	if d.err != nil {
+		return nil, fmt.Errorf("ingest failure %s %s: %w", f.Source, f.CRMID, d.err)
+	}
+	return &f, nil
+}

@@ -58,6 +58,11 @@ const (
 	StmtCountOutbox
 	StmtWatermark
 	StmtSetWatermark
+	StmtIngestFailures
+	StmtAllIngestFailures
+	StmtPutIngestFailure
+	StmtClearIngestFailure
+	StmtCountIngestFailures
 
 	StmtSetTimer
 	StmtClearTimer
@@ -88,6 +93,8 @@ var writes = [NumStmts]bool{
 	StmtSettleOutbox:       true,
 	StmtRetryParked:        true,
 	StmtSetWatermark:       true,
+	StmtPutIngestFailure:   true,
+	StmtClearIngestFailure: true,
 	StmtSetTimer:           true,
 	StmtClearTimer:         true,
 	StmtTakeTimer:          true,
@@ -98,7 +105,7 @@ const (
 	interactionColumns = `id, crm_id, crm_object, media, service, subject, priority, status, held, owner,
 		due_by, due_by_set_manually, auto_opened_due_to_due_date, resumed_from, reopen_reason, tags, category,
 		transfer_note, target_agent, skip_agent, wrap_up_ends_at, wrap_up_extended,
-		offer_expires_at, queued_at, last_activity_at, created_at, updated_at, version`
+		offer_expires_at, queued_at, last_activity_at, created_at, updated_at, version, crm_sync`
 	agentColumns    = `id, name, crm_user_id, services, capacity, presence, presence_at, last_offer_at`
 	transferColumns = `id, interaction_id, mode, target_agent, target_service, target_number, note,
 		status, failed_reason, decline_reason, initiator, assignee, expires_at, created_at, updated_at`
@@ -107,6 +114,7 @@ const (
 	auditColumns  = `id, interaction_id, at, actor, action, category, from_status, to_status, message, data`
 	outboxColumns = `interaction_id, crm_object, crm_id, kind, payload, state, attempts,
 		error_code, error_message, created_at, next_attempt_at, lease_until`
+	ingestFailureColumns = `source, crm_id, crm_object, reason, attempts, first_at, last_at, next_attempt_at`
 )
 
 // The statuses of interactions that hold their owner's capacity, and of
@@ -265,6 +273,17 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtWatermark:   `SELECT value FROM watermarks WHERE source = $1`,
 		StmtSetWatermark: `INSERT INTO watermarks (source, value) VALUES ($1, $2)
 			ON CONFLICT (source) DO UPDATE SET value = excluded.value`,
+		StmtIngestFailures: `SELECT ` + ingestFailureColumns + ` FROM ingest_failures
+			WHERE source = $1 ORDER BY next_attempt_at, crm_id LIMIT $2`,
+		StmtAllIngestFailures: `SELECT ` + ingestFailureColumns + ` FROM ingest_failures
+			ORDER BY next_attempt_at, source, crm_id LIMIT $1`,
+		StmtPutIngestFailure: `INSERT INTO ingest_failures (` + ingestFailureColumns + `)
+			VALUES (` + placeholders(ingestFailureColumns) + `)
+			ON CONFLICT (source, crm_id) DO UPDATE SET crm_object = excluded.crm_object, reason = excluded.reason,
+			attempts = excluded.attempts, first_at = excluded.first_at, last_at = excluded.last_at,
+			next_attempt_at = excluded.next_attempt_at`,
+		StmtClearIngestFailure:  `DELETE FROM ingest_failures WHERE source = $1 AND crm_id = $2`,
+		StmtCountIngestFailures: `SELECT COUNT(*) FROM ingest_failures`,
 
 		StmtSetTimer: `INSERT INTO timers (kind, ref, due_at) VALUES ($1, $2, $3)
 			ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at`,

@@ -1,0 +1,499 @@
+package enginetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests of this file play the CRM with adapter.WritebackMirror: a
+// record's mirrored fields are named like the Writeback's JSON fields.
+
+// The CRM user ids of the suite's agents (Settings).
+const (
+	aliceUser = "005000000000001AAA"
+	bobUser   = "005000000000002AAA"
+	carolUser = "005000000000003AAA"
+)
+
+// shows is what a record shows of its mirrored fields.
+type shows map[string]any
+
+// policyMirror is WritebackMirror with another policy.
+type policyMirror struct {
+	adapter.WritebackMirror
+	policy contactpad.PeerPolicy
+}
+
+func (m policyMirror) Policy() contactpad.PeerPolicy { return m.policy }
+
+// withPolicy makes the suite's Case records follow p.
+func withPolicy(p contactpad.PeerPolicy) func(*adapter.Settings) {
+	return func(s *adapter.Settings) {
+		s.Mirrors = map[string]adapter.Mirror{"Case": policyMirror{policy: p}}
+		s.CRMName = "Salesforce"
+	}
+}
+
+// record is the work item of a new record that shows fields.
+func (h *Harness) record(media contactpad.Media, service string, fields shows) contactpad.WorkItem {
+	h.seq++
+	return contactpad.WorkItem{CRMID: fmt.Sprintf("500%015d", h.seq), CRMObject: "Case", Media: media, Service: service,
+		Subject: fmt.Sprintf("Case %d", h.seq), CRM: &contactpad.RecordState{Fields: fields}}
+}
+
+// newRecord is what a new record of service shows: every mirrored field,
+// as a poll reads them.
+func newRecord(service string) shows {
+	return shows{"status": "queued", "owner_crm_user_id": "005QUEUE", "service": service, "due_by": nil,
+		"due_by_was_set_manually": false, "auto_opened_due_to_due_date": false, "resumed_from": nil}
+}
+
+// seen is the work item of i's record as a poll reads it after by changed
+// it to show fields.
+func seen(i *contactpad.Interaction, by string, fields shows) contactpad.WorkItem {
+	return contactpad.WorkItem{CRMID: i.CRMID, CRMObject: i.CRMObject, Media: i.Media, Service: i.Service,
+		Subject: i.Subject, Priority: i.Priority, Tags: i.Tags, Category: i.Category,
+		CRM: &contactpad.RecordState{Fields: fields, ChangedBy: by}}
+}
+
+// worked is a new record of media that waited in the queue until agent
+// took it, with every write back accepted: the CRM shows what the bridge
+// wants.
+func (h *Harness) worked(agent string, media contactpad.Media) *contactpad.Interaction {
+	h.T.Helper()
+	h.Presence(agent, contactpad.Available)
+	service := "support"
+	if agent == "carol" {
+		service = "billing"
+	}
+	i := h.IngestItem(h.record(media, service, newRecord(service)))
+	require.Equal(h.T, agent, i.Owner)
+	if i.Status == contactpad.Offered {
+		h.Do(adapter.Accept{ID: i.ID, Agent: agent})
+	}
+	h.writeBack()
+	return h.Get(i.ID)
+}
+
+// writeBack writes the outbox to a CRM that accepts everything, until it
+// is empty, and returns what each record was sent.
+func (h *Harness) writeBack() map[string][]map[string]any {
+	h.T.Helper()
+	sink := &fieldSink{sent: map[string][]map[string]any{}}
+	for {
+		n, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(h.T, err)
+		if n == 0 {
+			return sink.sent
+		}
+	}
+}
+
+// fieldSink accepts every row and keeps the fields each record was sent.
+type fieldSink struct {
+	sent map[string][]map[string]any
+}
+
+func (s *fieldSink) Write(_ context.Context, rows []adapter.OutboxRow) []error {
+	for _, r := range rows {
+		var change contactpad.RecordChange
+		if err := json.Unmarshal(r.Payload, &change); err == nil && change.Fields != nil {
+			s.sent[r.CRMID] = append(s.sent[r.CRMID], change.Fields)
+		}
+	}
+	return make([]error, len(rows))
+}
+
+// testAdopt: the first sight of a record takes the state the CRM shows and
+// writes nothing back.
+func testAdopt(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		working := h.IngestItem(h.record(contactpad.NonLive, "support", shows{"status": "connected", "owner_crm_user_id": aliceUser}))
+		require.Equal(t, contactpad.Connected, working.Status, "worked by alice in the CRM")
+		require.Equal(t, "alice", working.Owner)
+		require.Equal(t, 1, h.Load("alice")[contactpad.NonLive], "it is alice's load")
+		trail := h.Audit(working.ID)
+		require.Equal(t, []string{"adopted"}, actions(trail))
+		require.Contains(t, trail[0].Message, "connected, owned by alice")
+
+		waiting := h.IngestItem(h.record(contactpad.NonLive, "support", shows{"status": "queued", "owner_crm_user_id": bobUser}))
+		require.Equal(t, contactpad.Queued, waiting.Status)
+		require.Equal(t, "bob", waiting.TargetAgent, "new work of bob's waits for bob")
+
+		due := time.Now().Add(time.Hour).UTC()
+		onHold := h.IngestItem(h.record(contactpad.NonLive, "billing", shows{"status": "deferred",
+			"owner_crm_user_id": carolUser, "due_by": due.Format(time.RFC3339Nano)}))
+		require.Equal(t, contactpad.Deferred, onHold.Status)
+		require.Equal(t, "carol", onHold.Owner)
+		require.True(t, due.Equal(*onHold.DueBy), "the due date the record shows")
+
+		odd := h.IngestItem(h.record(contactpad.NonLive, "support", shows{"status": "escalated", "owner_crm_user_id": bobUser}))
+		require.Equal(t, contactpad.Connected, odd.Status, "a status the mapping does not know, worked by bob")
+		require.Equal(t, "bob", odd.Owner)
+
+		closed := h.IngestItem(h.record(contactpad.NonLive, "support", shows{"status": "completed", "owner_crm_user_id": "005OTHER"}))
+		require.Equal(t, contactpad.Completed, closed.Status)
+		require.Empty(t, closed.Owner, "no agent of ours")
+
+		plain := h.Ingest(contactpad.NonLive, "support")
+		require.Equal(t, contactpad.Queued, plain.Status, "a record that shows nothing is new work")
+
+		require.Empty(t, h.Outbox(), "nothing is written back on first sight")
+		require.Empty(t, h.writeBack())
+
+		h.Presence("bob", contactpad.Available)
+		require.Equal(t, "bob", h.Get(waiting.ID).Owner, "bob gets the work reserved for him")
+		time.Sleep(time.Hour + slack)
+		synctest.Wait()
+		reopened := h.Get(onHold.ID)
+		require.Equal(t, contactpad.Queued, reopened.Status, "reopened at the due date it showed (carol is logged out)")
+		require.True(t, reopened.AutoOpenedDueToDueDate)
+		require.Nil(t, reopened.DueBy, "no due date once reopened")
+	})
+}
+
+// testResetPolicy: with first_sight reset, a record is new work whatever
+// it shows, and the bridge's state is written over it.
+func testResetPolicy(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{FirstSight: contactpad.Reset}), func(h *Harness) {
+		i := h.IngestItem(h.record(contactpad.NonLive, "support", shows{"status": "connected", "owner_crm_user_id": aliceUser,
+			"service": "support", "due_by": nil}))
+		require.Equal(t, contactpad.Queued, i.Status)
+		require.Empty(t, i.Owner)
+		require.Equal(t, []string{"created"}, actions(h.Audit(i.ID)))
+		rows := h.Outbox()
+		require.Len(t, rows, 1)
+		change := decodeChange(t, rows[0])
+		require.Equal(t, "created", change.Audit.Action, "the creation goes to the CRM's audit trail")
+		require.Equal(t, map[string]any{"status": "queued", "due_by_was_set_manually": false,
+			"auto_opened_due_to_due_date": false, "resumed_from": nil}, change.Fields,
+			"what differs from the record: not the service and due date it holds already, no owner while queued")
+	})
+}
+
+// testClosedInCRM: a record closed in the CRM, or filtered out of its
+// mapping, ends its interaction as the mapping says, frees the agent and
+// stops its transfers, with an audit entry naming who closed it.
+func testClosedInCRM(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		h.Do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Warm, Note: "n"})
+		rows := len(h.Outbox())
+		h.Do(adapter.Ingest{Item: seen(i, "Sam Supervisor", shows{"status": "completed", "owner_crm_user_id": aliceUser})})
+		closed := h.Get(i.ID)
+		require.Equal(t, contactpad.Completed, closed.Status)
+		require.Zero(t, h.Load("alice")[contactpad.NonLive], "alice's capacity is free")
+		require.Zero(t, h.Load("bob")[contactpad.NonLive], "the transfer stopped")
+		last := h.LastAudit(i.ID)
+		require.Equal(t, "closed", last.Action)
+		require.Equal(t, "crm", last.Actor)
+		require.Equal(t, "Closed in Salesforce by Sam Supervisor", last.Message)
+		require.Len(t, h.Outbox(), rows+1, "only the transfer's cancellation goes to the CRM: it knows it closed the record")
+		require.Empty(t, h.writeBack()[i.CRMID], "nothing to write: the record shows what the bridge has")
+
+		h.Presence("bob", contactpad.Busy)
+		j := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: j.CRMID, CRMObject: "Case", Unmatched: true,
+			CRM: &contactpad.RecordState{Fields: shows{"status": "connected", "owner_crm_user_id": aliceUser}, ChangedBy: "Sam Supervisor"}}})
+		require.Equal(t, contactpad.Completed, h.Get(j.ID).Status)
+		require.Equal(t, "No longer matches the mapping's filter in Salesforce (last changed by Sam Supervisor)", h.LastAudit(j.ID).Message)
+
+		k := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: k.CRMID, CRMObject: "Case", Unmatched: true,
+			CRM: &contactpad.RecordState{Fields: shows{"status": "connected"}, ByBridge: true}}})
+		require.Equal(t, contactpad.Connected, h.Get(k.ID).Status, "the bridge's own write took it out of the filter: no news")
+
+		h.Do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: "500NEVER", CRMObject: "Case", Unmatched: true}})
+		require.Empty(t, h.Interactions(adapter.InteractionFilter{Statuses: []contactpad.Status{contactpad.Queued}}),
+			"a record that never matched is not work")
+	})
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{Closed: contactpad.CloseAbandons}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"status": "completed"})})
+		require.Equal(t, contactpad.Abandoned, h.Get(i.ID).Status, "closed: abandon, as the mapping says")
+	})
+}
+
+// testReopenedInCRM: an ended interaction whose record is reopened in the
+// CRM goes back to routing, for the record's owner when that is an agent;
+// a deferred one whose record is reopened there reopens.
+func testReopenedInCRM(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+		h.Do(adapter.FinishWrapUp{ID: i.ID, Agent: "alice"})
+		h.writeBack()
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"status": "queued", "owner_crm_user_id": aliceUser})})
+		reopened := h.Get(i.ID)
+		require.Equal(t, contactpad.Connected, reopened.Status, "back in routing, reserved for alice, who takes it")
+		require.Equal(t, "alice", reopened.Owner)
+		require.Contains(t, actions(h.Audit(i.ID)), "reopened")
+
+		d := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: d.ID, Agent: "alice", DueBy: in(24 * time.Hour)})
+		h.writeBack()
+		h.Do(adapter.Ingest{Item: seen(d, "Sam", shows{"status": "connected"})})
+		d = h.Get(d.ID)
+		require.Equal(t, contactpad.Connected, d.Status, "reopened before its due date")
+		require.Equal(t, contactpad.ReopenCRM, d.ReopenReason)
+		require.Equal(t, "Reopened in the CRM by Sam into alice's Ongoing folder", h.LastAudit(d.ID).Message)
+		require.Empty(t, dueTimers(h))
+	})
+}
+
+// testOwnerChangedInCRM: an owner changed in the CRM to an agent's user
+// reassigns the work, unless the mapping ignores owner changes; an owner
+// who is no agent changes nothing.
+func testOwnerChangedInCRM(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"owner_crm_user_id": bobUser})})
+		moved := h.Get(i.ID)
+		require.Equal(t, "bob", moved.Owner)
+		require.Equal(t, contactpad.Connected, moved.Status)
+		require.Zero(t, h.Load("alice")[contactpad.NonLive])
+		require.Equal(t, 1, h.Load("bob")[contactpad.NonLive])
+		require.Equal(t, "Reassigned in the CRM by Sam to bob", h.LastAudit(i.ID).Message)
+		require.Empty(t, h.writeBack()[i.CRMID], "the CRM holds the owner already")
+
+		h.Do(adapter.Ingest{Item: seen(moved, "Sam", shows{"owner_crm_user_id": "005NOTANAGENT"})})
+		require.Equal(t, "bob", h.Get(i.ID).Owner, "no agent has that user")
+		require.Equal(t, "owner_change_ignored", h.LastAudit(i.ID).Action)
+
+		h.Presence("alice", contactpad.Busy)
+		queued := h.IngestItem(h.record(contactpad.NonLive, "billing", newRecord("billing")))
+		h.Do(adapter.Ingest{Item: seen(queued, "Sam", shows{"owner_crm_user_id": carolUser})})
+		require.Equal(t, "carol", h.Get(queued.ID).TargetAgent, "queued work waits for its new owner")
+	})
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{OwnerChanged: contactpad.OwnerIgnored}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"owner_crm_user_id": bobUser})})
+		require.Equal(t, "alice", h.Get(i.ID).Owner, "the mapping ignores owner changes")
+		require.Equal(t, "owner_change_ignored", h.LastAudit(i.ID).Action)
+	})
+}
+
+// testDueChangedInCRM: a due date edited in the CRM moves the deferral and
+// its timer; work put on hold there is deferred until the date it shows.
+func testDueChangedInCRM(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.writeBack()
+		later := time.Now().Add(3 * time.Hour).UTC()
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"status": "deferred", "due_by": later.Format(time.RFC3339Nano)})})
+		require.True(t, later.Equal(*h.Get(i.ID).DueBy))
+		require.Equal(t, "due_date_changed", h.LastAudit(i.ID).Action)
+		time.Sleep(time.Hour + slack)
+		synctest.Wait()
+		require.Equal(t, contactpad.Deferred, h.Get(i.ID).Status, "not at the old due date")
+		time.Sleep(2*time.Hour + slack)
+		synctest.Wait()
+		require.Equal(t, contactpad.Connected, h.Get(i.ID).Status, "at the new one")
+
+		j := h.worked("alice", contactpad.NonLive)
+		due := time.Now().Add(2 * time.Hour).UTC()
+		h.Do(adapter.Ingest{Item: seen(j, "Sam", shows{"status": "deferred", "due_by": due.Format(time.RFC3339Nano)})})
+		deferred := h.Get(j.ID)
+		require.Equal(t, contactpad.Deferred, deferred.Status, "put on hold in the CRM")
+		require.True(t, due.Equal(*deferred.DueBy))
+		require.Equal(t, 1, h.Load("alice")[contactpad.NonLive], "the one put on hold is not alice's load")
+		h.Do(adapter.Ingest{Item: seen(deferred, "Sam", shows{"status": "deferred", "due_by": nil})})
+		require.Nil(t, h.Get(j.ID).DueBy, "the due date removed: deferred until someone reopens it")
+		require.Empty(t, dueTimers(h))
+	})
+}
+
+// testEcho: the bridge's own writes coming back through the poll change
+// nothing, before and after the writer records them.
+func testEcho(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		version, events := i.Version, len(h.Events())
+		h.Do(adapter.Ingest{Item: seen(i, "Integration User", shows{"status": "connected", "owner_crm_user_id": aliceUser,
+			"service": "support", "due_by": nil, "due_by_was_set_manually": false, "auto_opened_due_to_due_date": false,
+			"resumed_from": nil})})
+		require.Equal(t, version, h.Get(i.ID).Version, "no change")
+		require.Len(t, h.Events(), events, "no event")
+		require.Empty(t, h.Outbox())
+
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		wanted := h.Get(i.ID).Sync.Want
+		// The write landed and the poll read it back before the writer
+		// recorded that it did.
+		h.Do(adapter.Ingest{Item: seen(i, "Integration User", shows(wanted))})
+		deferred := h.Get(i.ID)
+		require.Equal(t, contactpad.Deferred, deferred.Status)
+		require.Nil(t, deferred.Sync.Writes(), "in step")
+		require.Empty(t, h.writeBack()[i.CRMID], "so it is not written again")
+	})
+}
+
+// testConflicts: when both sides changed a field since they were last in
+// step, the CRM wins unless the mapping says the bridge does; either way
+// the conflict is audited.
+func testConflicts(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		h.Do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Cold})
+		require.Equal(t, "bob", h.Get(i.ID).Owner)
+		// Meanwhile a supervisor gave it to carol in the CRM.
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"owner_crm_user_id": carolUser})})
+		won := h.Get(i.ID)
+		require.Equal(t, "carol", won.Owner, "the CRM wins")
+		trail := h.Audit(i.ID)
+		conflict := trail[len(trail)-2]
+		require.Equal(t, "conflict", conflict.Action)
+		require.Equal(t, map[string]string{"field": "owner_crm_user_id", "crm_value": carolUser, "bridge_value": bobUser,
+			"winner": "crm"}, conflict.Data)
+		require.Equal(t, "reassigned", trail[len(trail)-1].Action)
+		require.NotContains(t, h.writeBack()[i.CRMID], map[string]any{"owner_crm_user_id": bobUser}, "bob is never written")
+	})
+	bridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"service": contactpad.BridgeWins}}
+	bubble(t, open, withPolicy(bridge), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Service: "billing"}, Mode: contactpad.Cold})
+		h.Do(adapter.Ingest{Item: seen(h.Get(i.ID), "Sam", shows{"service": "vip"})})
+		require.Equal(t, "billing", h.Get(i.ID).Service)
+		conflict := h.LastAudit(i.ID)
+		require.Equal(t, "conflict", conflict.Action)
+		require.Equal(t, "bridge", conflict.Data["winner"])
+		sent := h.writeBack()[i.CRMID]
+		require.NotEmpty(t, sent)
+		require.Equal(t, "billing", sent[len(sent)-1]["service"], "written over the CRM's value")
+	})
+}
+
+// testDeltas: the writer sends only the fields the bridge changed that
+// the CRM does not hold, and an owner only once an agent takes the work.
+func testDeltas(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		h.Presence("alice", contactpad.Available)
+		call := h.IngestItem(h.record(contactpad.Live, "support", newRecord("support")))
+		require.Equal(t, contactpad.Offered, call.Status)
+		require.Equal(t, []map[string]any{{"status": "offered"}}, h.writeBack()[call.CRMID], "no owner while only offered")
+		h.Do(adapter.Accept{ID: call.ID, Agent: "alice"})
+		require.Equal(t, []map[string]any{{"status": "connected", "owner_crm_user_id": aliceUser}}, h.writeBack()[call.CRMID],
+			"the owner once alice took it")
+		h.Do(adapter.Hold{ID: call.ID, Agent: "alice"})
+		require.Empty(t, h.writeBack()[call.CRMID], "hold changes no mirrored field")
+		h.Do(adapter.Release{ID: call.ID, Agent: "alice"})
+		h.Do(adapter.FinishWrapUp{ID: call.ID, Agent: "alice"})
+		require.Equal(t, []map[string]any{{"status": "completed"}}, h.writeBack()[call.CRMID],
+			"wrap-up and completion in one write: the state as it is when sent")
+	})
+}
+
+// testIngestFailures: a record that cannot go in is kept with its reason,
+// read again with backoff, and cleared once it goes in; the rest of the
+// page goes in meanwhile.
+func testIngestFailures(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		src := &retrySource{items: []contactpad.WorkItem{
+			{CRMID: "500BAD", CRMObject: "Case", Problem: "Case 500BAD: no media rule matches"},
+			{CRMID: "500SVC", CRMObject: "Case", Media: contactpad.NonLive, Service: "sales"},
+			{CRMID: "500OK", CRMObject: "Case", Media: contactpad.NonLive, Service: "support"},
+		}}
+		ctx := context.Background()
+		require.NoError(t, h.Engine.PollOnce(ctx, src))
+		require.Len(t, h.Interactions(adapter.InteractionFilter{}), 1, "the good record went in")
+		failures := h.failures()
+		require.Len(t, failures, 2)
+		reasons := map[string]string{}
+		for _, f := range failures {
+			reasons[f.CRMID] = f.Reason
+			require.Equal(t, 1, f.Attempts)
+			require.Equal(t, "test:Case", f.Source)
+		}
+		require.Equal(t, "Case 500BAD: no media rule matches", reasons["500BAD"])
+		require.Contains(t, reasons["500SVC"], `unknown service "sales"`)
+
+		src.items = nil
+		require.NoError(t, h.Engine.PollOnce(ctx, src))
+		require.Empty(t, src.lastRetry(), "not before the backoff")
+		time.Sleep(10 * time.Second)
+		src.fixed = map[string]contactpad.WorkItem{
+			"500BAD": {CRMID: "500BAD", CRMObject: "Case", Media: contactpad.NonLive, Service: "support"},
+		}
+		require.NoError(t, h.Engine.PollOnce(ctx, src))
+		require.ElementsMatch(t, []string{"500BAD", "500SVC"}, src.lastRetry(), "read again")
+		failures = h.failures()
+		require.Len(t, failures, 1, "the fixed record went in")
+		require.Equal(t, "500SVC", failures[0].CRMID)
+		require.Equal(t, 2, failures[0].Attempts)
+		require.Len(t, h.Interactions(adapter.InteractionFilter{}), 2)
+	})
+}
+
+// retrySource serves items once, then the fixed version of each record it
+// is asked to read again (those it has none of come back unchanged).
+type retrySource struct {
+	items   []contactpad.WorkItem
+	fixed   map[string]contactpad.WorkItem
+	retries [][]string
+	failed  map[string]contactpad.WorkItem
+}
+
+func (s *retrySource) Name() string { return "test:Case" }
+
+func (s *retrySource) Changes(_ context.Context, _ string, retry []string) ([]contactpad.WorkItem, string, bool, error) {
+	if s.failed == nil {
+		s.failed = map[string]contactpad.WorkItem{}
+	}
+	out := append([]contactpad.WorkItem(nil), s.items...)
+	for _, item := range s.items {
+		s.failed[item.CRMID] = item
+	}
+	s.items = nil
+	s.retries = append(s.retries, retry)
+	for _, id := range retry {
+		if item, ok := s.fixed[id]; ok {
+			out = append(out, item)
+		} else {
+			out = append(out, s.failed[id])
+		}
+	}
+	return out, "", false, nil
+}
+
+func (s *retrySource) lastRetry() []string { return s.retries[len(s.retries)-1] }
+
+// failures reads every ingest failure.
+func (h *Harness) failures() []adapter.IngestFailure {
+	h.T.Helper()
+	var out []adapter.IngestFailure
+	require.NoError(h.T, h.Store.View(context.Background(), func(tx adapter.Tx) error {
+		var err error
+		out, err = tx.IngestFailures("", 1000)
+		return err
+	}))
+	return out
+}
+
+// testCleanText: text no store or CRM field can hold (NUL, bytes that are
+// not UTF-8) is cleaned at ingest, alike on every store.
+func testCleanText(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		item := h.record(contactpad.NonLive, "support", shows{"status": "queued", "note": "a\x00b"})
+		item.Subject, item.Category, item.Tags = "Re\x00fund \xff!", "bill\x00ing", []string{"v\x00ip"}
+		i := h.IngestItem(item)
+		require.Equal(t, "Refund \uFFFD!", i.Subject)
+		require.Equal(t, "billing", i.Category)
+		require.Equal(t, []string{"vip"}, i.Tags)
+		require.Equal(t, "ab", i.Sync.Known["note"])
+		for _, s := range []string{i.Subject, i.Category} {
+			require.False(t, strings.ContainsRune(s, 0))
+		}
+	})
+}

@@ -1,0 +1,464 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ctibridge/ctibridge/contactpad"
+)
+
+// The CRM is a peer, not a sink: people and other integrations change the
+// records the bridge works from. Ingest is where their changes arrive.
+// The first sight of a record adopts the state the CRM shows (or, with the
+// mapping's reset policy, queues it as new work); later sights compare the
+// record with what the bridge last knew of it (contactpad.RecordSync) and
+// turn what the CRM changed into the same transitions an agent's command
+// would take, with an audit entry that names the CRM as the actor. The
+// bridge's own writes coming back change nothing.
+
+func (cmd Ingest) apply(c *change) error {
+	item := cleanItem(cmd.Item)
+	if item.CRMID == "" {
+		return &InvalidError{Field: "crm_id", Reason: "required"}
+	}
+	existing, err := c.tx.InteractionByCRM(item.CRMObject, item.CRMID)
+	switch {
+	case err == nil:
+		c.res.Interaction = existing
+		return c.inbound(existing, item)
+	case !errors.Is(err, ErrNotFound):
+		return err
+	case item.Unmatched:
+		return nil // not work, and never was
+	}
+	if _, err := contactpad.ParseMedia(string(item.Media)); err != nil {
+		return &InvalidError{Field: "media", Reason: err.Error()}
+	}
+	if !slices.ContainsFunc(c.s.Services, func(s contactpad.Service) bool { return s.ID == item.Service }) {
+		return &InvalidError{Field: "service", Reason: fmt.Sprintf("unknown service %q for %s %s", item.Service, item.CRMObject, item.CRMID)}
+	}
+	return c.firstSight(item)
+}
+
+// firstSight makes the interaction of a record the bridge has not seen.
+// By default it adopts what the record shows, and writes nothing back
+// until the bridge changes something itself: an owner who is an agent
+// keeps the work (connected, or reserved in the queue while the record
+// says it waits), a record on hold stays deferred until the due date it
+// shows, an ended one goes to History. With the reset policy the record is
+// queued as new work and its mirrored fields are written over.
+func (c *change) firstSight(item contactpad.WorkItem) error {
+	now := c.now
+	i := &contactpad.Interaction{
+		ID: newID("int"), CRMID: item.CRMID, CRMObject: item.CRMObject, Media: item.Media,
+		Service: item.Service, Subject: item.Subject, Priority: item.Priority,
+		Tags: nonNil(item.Tags), Category: item.Category, Status: contactpad.Queued,
+		QueuedAt: &now, CreatedAt: now, LastActivityAt: now,
+	}
+	m := c.mirror(item.CRMObject)
+	var shown map[string]any
+	if item.CRM != nil {
+		shown = item.CRM.Fields
+	}
+	i.Sync = contactpad.RecordSync{Known: shown}.Clone()
+	source := item.CRMObject + " " + item.CRMID
+	if m.Policy().FirstSight == contactpad.Reset {
+		// Known but not wanted: save marks every mirrored field dirty.
+		if err := c.save(i, contactpad.Interaction{}, record{actor: actorSystem, action: "created",
+			category: "routing", message: "Created from " + source, event: EventInteractionCreated}); err != nil {
+			return err
+		}
+		return c.routeInteraction(i)
+	}
+	view := m.Read(shown)
+	i.Status, i.Owner, i.TargetAgent = view.Adopted(c.agentOfCRMUser)
+	if i.Status != contactpad.Queued {
+		i.QueuedAt = nil
+	}
+	if i.Status == contactpad.Deferred {
+		i.DueBy, i.DueBySetManually = view.DueBy, view.DueBy != nil
+	}
+	want, err := m.Fields(i.CRMID, c.writeback(i))
+	if err != nil {
+		return fmt.Errorf("mirrored fields of %s: %w", source, err)
+	}
+	i.Sync.Want = want // in step: nothing to write
+	msg := fmt.Sprintf("Adopted from %s as %s shows it: %s", source, c.crmName(), i.Status)
+	switch {
+	case i.Owner != "":
+		msg += ", owned by " + i.Owner
+	case i.TargetAgent != "":
+		msg += ", waiting for " + i.TargetAgent
+	}
+	if i.DueBy != nil {
+		msg += ", due " + i.DueBy.UTC().Format(timeFormat)
+	}
+	if err := c.save(i, contactpad.Interaction{}, record{actor: actorSystem, action: "adopted", category: "routing",
+		message: msg, event: EventInteractionCreated, local: true}); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
+}
+
+// inbound takes in what the CRM shows of a record the bridge already
+// works: its descriptive fields, and what the CRM changed of the mirrored
+// fields since the bridge last knew them.
+func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) error {
+	m := c.mirror(i.CRMObject)
+	policy := m.Policy()
+	if !item.Unmatched {
+		if err := c.refresh(i, item); err != nil {
+			return err
+		}
+	}
+	var read map[string]any
+	var by string
+	byBridge := false
+	if item.CRM != nil {
+		read, by, byBridge = item.CRM.Fields, item.CRM.ChangedBy, item.CRM.ByBridge
+	}
+	if by == "" {
+		by = "someone"
+	}
+	known := i.Sync.Clone()
+	changed, conflicts := i.Sync.Observe(read, policy.BridgeWins)
+	wasUnmatched := i.Sync.Unmatched
+	i.Sync.Unmatched = item.Unmatched
+	// What the CRM changed, as it stands for the interaction. A field the
+	// bridge wins is as if unchanged.
+	after := known.Clone()
+	for _, f := range changed {
+		if !(slices.Contains(conflicts, f) && policy.BridgeWins(f)) {
+			after.Known = setValue(after.Known, f, read[f])
+		}
+	}
+	was, now := m.Read(known.Known), m.Read(after.Known)
+	if !sameSync(known, i.Sync) {
+		// Bookkeeping only: no transition, no event.
+		if err := c.tx.PutInteraction(i); err != nil {
+			return fmt.Errorf("save interaction %s: %w", i.ID, err)
+		}
+	}
+	for _, f := range conflicts {
+		if err := c.conflict(i, f, known.Want[f], read[f], policy.BridgeWins(f), by); err != nil {
+			return err
+		}
+	}
+	ended := i.Status == contactpad.Completed || i.Status == contactpad.Abandoned
+	// The bridge's own write may move a record out of its filter or back
+	// (a filter that leaves out On Hold, say): that is no news.
+	leftFilter := item.Unmatched && !wasUnmatched && !byBridge
+	backInFilter := !item.Unmatched && wasUnmatched && !byBridge
+	switch {
+	case !ended && (leftFilter || now.Status.Ended() && !was.Status.Ended()):
+		return c.closedInCRM(i, policy, leftFilter, by)
+	case ended && !item.Unmatched && !now.Status.Ended() && (backInFilter || was.Status.Ended()):
+		if err := c.reopenedInCRM(i, now, by); err != nil {
+			return err
+		}
+	case item.Unmatched:
+		return nil
+	}
+	if now.OwnerCRMUserID != was.OwnerCRMUserID && now.OwnerCRMUserID != "" {
+		if err := c.ownerChangedInCRM(i, policy, now.OwnerCRMUserID, by); err != nil {
+			return err
+		}
+	}
+	switch {
+	case now.Status == contactpad.Deferred && was.Status != contactpad.Deferred &&
+		(i.Status == contactpad.Connected || i.Status == contactpad.Queued):
+		return c.deferredInCRM(i, now.DueBy, by)
+	case was.Status == contactpad.Deferred && now.Status.Open() && i.Status == contactpad.Deferred:
+		return c.reopen(i, contactpad.ReopenCRM, record{actor: actorCRM, local: true,
+			message: fmt.Sprintf("Reopened in %s by %s", c.crmName(), by)})
+	case !equalTime(now.DueBy, was.DueBy) && i.Status == contactpad.Deferred:
+		if err := c.retimedInCRM(i, now.DueBy, by); err != nil {
+			return err
+		}
+	}
+	if item.CustomerReply && i.Status == contactpad.Deferred {
+		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: actorSystem})
+	}
+	return nil
+}
+
+// refresh updates the descriptive fields of an interaction whose record
+// changed.
+func (c *change) refresh(i *contactpad.Interaction, item contactpad.WorkItem) error {
+	before := *i
+	i.Subject, i.Priority, i.Category = item.Subject, item.Priority, item.Category
+	i.Tags = nonNil(item.Tags)
+	if i.Subject == before.Subject && i.Priority == before.Priority && i.Category == before.Category &&
+		slices.Equal(i.Tags, before.Tags) {
+		return nil
+	}
+	return c.save(i, before, record{actor: actorSystem})
+}
+
+// conflict audits a field both sides changed since they were last in
+// step, and who won it.
+func (c *change) conflict(i *contactpad.Interaction, field string, ours, theirs any, bridgeWins bool, by string) error {
+	winner := c.crmName() + "'s value stays"
+	if bridgeWins {
+		winner = "the bridge writes its value over it"
+	}
+	c.conflicts = append(c.conflicts, fieldConflict{object: i.CRMObject, field: field, bridgeWins: bridgeWins})
+	return c.audit(i, record{actor: actorCRM, action: "conflict", category: "crm", local: true,
+		message: fmt.Sprintf("%s changed in %s by %s to %s while the bridge changed it to %s: %s",
+			field, c.crmName(), by, showValue(theirs), showValue(ours), winner),
+		data: map[string]string{"field": field, "crm_value": showValue(theirs), "bridge_value": showValue(ours),
+			"winner": map[bool]string{true: "bridge", false: "crm"}[bridgeWins]}})
+}
+
+// closedInCRM ends an interaction whose record was closed in the CRM, or
+// no longer matches its mapping's filter: completed (or abandoned, as the
+// mapping says), its capacity freed, its transfers stopped.
+func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPolicy, leftFilter bool, by string) error {
+	before := *i
+	s, action := stepCloseInCRM, "closed"
+	if policy.Closed == contactpad.CloseAbandons {
+		s, action = stepAbandonInCRM, "abandoned"
+	}
+	if err := take(i, s, "close"); err != nil {
+		return err
+	}
+	if err := c.cancelOpenTransfers(i, "closed in "+c.crmName()); err != nil {
+		return err
+	}
+	if !before.Status.Worked() {
+		i.Owner = ""
+	}
+	i.Held, i.WrapUpEndsAt, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent, i.DueBy = false, nil, nil, nil, "", nil
+	i.ResumedFrom = ""
+	msg := fmt.Sprintf("Closed in %s by %s", c.crmName(), by)
+	if leftFilter {
+		msg = fmt.Sprintf("No longer matches the mapping's filter in %s (last changed by %s)", c.crmName(), by)
+	}
+	if err := c.save(i, before, record{actor: actorCRM, action: action, category: "crm", message: msg, local: true}); err != nil {
+		return err
+	}
+	if before.Owner == "" || !before.Status.HoldsCapacity() {
+		return nil
+	}
+	return c.routeAgent(before.Owner, false)
+}
+
+// reopenedInCRM sends an ended interaction whose record was reopened in
+// the CRM back to routing, reserved for the record's owner when that is
+// an agent.
+func (c *change) reopenedInCRM(i *contactpad.Interaction, view contactpad.RecordView, by string) error {
+	before := *i
+	if err := take(i, stepReopenInCRM, "reopen"); err != nil {
+		return err
+	}
+	now := c.now
+	i.Owner, i.QueuedAt, i.SkipAgent = "", &now, ""
+	i.TargetAgent = c.agentOfCRMUser(view.OwnerCRMUserID)
+	i.WrapUpEndsAt, i.WrapUpExtended, i.AutoOpenedDueToDueDate = nil, 0, false
+	if err := c.save(i, before, record{actor: actorCRM, action: "reopened", category: "crm", local: true,
+		message: fmt.Sprintf("Reopened in %s by %s", c.crmName(), by),
+		data:    map[string]string{"reopen_reason": contactpad.ReopenCRM}}); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
+}
+
+// ownerChangedInCRM follows an owner changed in the CRM to an agent's
+// user: the agent takes the work over as it stands (connected work at
+// once, whatever its load; queued or offered work is reserved for it).
+// An owner who is no agent, or the ignore policy, leaves it where it is.
+func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.PeerPolicy, crmUser, by string) error {
+	agent := c.agentOfCRMUser(crmUser)
+	where := fmt.Sprintf("in %s by %s", c.crmName(), by)
+	switch {
+	case agent == i.Owner && i.Status.Worked() || agent == i.TargetAgent && i.Status == contactpad.Queued:
+		return nil
+	case policy.OwnerChanged == contactpad.OwnerIgnored || agent == "":
+		why := "the mapping ignores owner changes"
+		if agent == "" {
+			why = "no agent has that CRM user"
+		}
+		return c.audit(i, record{actor: actorCRM, action: "owner_change_ignored", category: "crm", local: true,
+			message: fmt.Sprintf("Owner changed %s to %s: %s", where, crmUser, why),
+			data:    map[string]string{"crm_user_id": crmUser}})
+	}
+	before := *i
+	r := record{actor: actorCRM, action: "reassigned", category: "crm", local: true,
+		message: fmt.Sprintf("Reassigned %s to %s", where, agent),
+		data:    map[string]string{"from": before.Owner, "to": agent}}
+	switch i.Status {
+	case contactpad.Offered:
+		if err := take(i, stepRequeueOffer, "reassign"); err != nil {
+			return err
+		}
+		now := c.now
+		i.Owner, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent = "", nil, &now, agent
+		if err := c.save(i, before, r); err != nil {
+			return err
+		}
+		return c.routeInteraction(i)
+	case contactpad.Queued:
+		i.TargetAgent = agent
+		if err := c.save(i, before, r); err != nil {
+			return err
+		}
+		return c.routeInteraction(i)
+	case contactpad.Connected, contactpad.WrapUp:
+		if err := c.cancelOpenTransfers(i, "reassigned in "+c.crmName()); err != nil {
+			return err
+		}
+		i.Owner, i.Held = agent, false
+		if err := c.save(i, before, r); err != nil {
+			return err
+		}
+		return c.routeAgent(before.Owner, false)
+	}
+	i.Owner = agent // deferred or ended: who has it in their folders
+	return c.save(i, before, r)
+}
+
+// deferredInCRM defers work that was put on hold in the CRM until the due
+// date the record shows (none: until someone reopens it), where the
+// capability matrix lets its media type be deferred.
+func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by string) error {
+	if !c.s.Matrix.Allows(i.Media, contactpad.ActionDefer) {
+		return c.audit(i, record{actor: actorCRM, action: "defer_ignored", category: "crm", local: true,
+			message: fmt.Sprintf("Put on hold in %s by %s: %s interactions are not deferred", c.crmName(), by, i.Media)})
+	}
+	before := *i
+	if err := take(i, stepDefer, "defer"); err != nil {
+		return err
+	}
+	if err := c.cancelOpenTransfers(i, "deferred in "+c.crmName()); err != nil {
+		return err
+	}
+	i.DueBy, i.DueBySetManually, i.AutoOpenedDueToDueDate, i.ReopenReason = due, due != nil, false, ""
+	i.Held, i.QueuedAt, i.OfferExpiresAt, i.TargetAgent, i.ResumedFrom = false, nil, nil, "", ""
+	msg := fmt.Sprintf("Put on hold in %s by %s with no due date", c.crmName(), by)
+	data := map[string]string{}
+	if due != nil {
+		msg = fmt.Sprintf("Deferred in %s by %s until %s", c.crmName(), by, due.UTC().Format(timeFormat))
+		data["due_by"] = due.UTC().Format(timeFormat)
+	}
+	if err := c.save(i, before, record{actor: actorCRM, action: "deferred", category: "crm", local: true,
+		message: msg, data: data}); err != nil {
+		return err
+	}
+	if before.Owner == "" || before.Status != contactpad.Connected {
+		return nil
+	}
+	return c.routeAgent(before.Owner, false)
+}
+
+// retimedInCRM moves the due date of deferred work to the one set in the
+// CRM; none leaves it deferred until someone reopens it.
+func (c *change) retimedInCRM(i *contactpad.Interaction, due *time.Time, by string) error {
+	before := *i
+	i.DueBy, i.DueBySetManually = due, due != nil
+	msg := fmt.Sprintf("Due date removed in %s by %s", c.crmName(), by)
+	data := map[string]string{}
+	if due != nil {
+		msg = fmt.Sprintf("Due date moved in %s by %s to %s", c.crmName(), by, due.UTC().Format(timeFormat))
+		data["due_by"] = due.UTC().Format(timeFormat)
+	}
+	return c.save(i, before, record{actor: actorCRM, action: "due_date_changed", category: "crm", local: true,
+		message: msg, data: data})
+}
+
+// agentOfCRMUser returns the agent whose CRM user is crmUser, or "".
+func (c *change) agentOfCRMUser(crmUser string) string {
+	if crmUser == "" {
+		return ""
+	}
+	return c.crmUsers[crmUser]
+}
+
+// crmName names the CRM in audit messages.
+func (c *change) crmName() string {
+	if c.s.CRMName != "" {
+		return c.s.CRMName
+	}
+	return "the CRM"
+}
+
+// cleanItem removes what no store or CRM field can hold from the text of
+// an item: NUL characters, and bytes that are not UTF-8 (replaced by
+// U+FFFD).
+func cleanItem(item contactpad.WorkItem) contactpad.WorkItem {
+	item.Subject, item.Category = cleanText(item.Subject), cleanText(item.Category)
+	if item.Tags != nil {
+		tags := make([]string, len(item.Tags))
+		for k, t := range item.Tags {
+			tags[k] = cleanText(t)
+		}
+		item.Tags = tags
+	}
+	if item.CRM != nil {
+		crm := *item.CRM
+		crm.ChangedBy = cleanText(crm.ChangedBy)
+		if crm.Fields != nil {
+			crm.Fields = make(map[string]any, len(item.CRM.Fields))
+			for f, v := range item.CRM.Fields {
+				if s, ok := v.(string); ok {
+					v = cleanText(s)
+				}
+				crm.Fields[f] = v
+			}
+		}
+		item.CRM = &crm
+	}
+	return item
+}
+
+// cleanText drops NUL characters and replaces invalid UTF-8.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func setValue(m map[string]any, k string, v any) map[string]any {
+	if m == nil {
+		m = map[string]any{}
+	}
+	m[k] = v
+	return m
+}
+
+// sameSync reports whether two sync states hold the same values.
+func sameSync(a, b contactpad.RecordSync) bool {
+	return a.Unmatched == b.Unmatched && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) && sameValues(a.Want, b.Want)
+}
+
+func sameValues(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !contactpad.SameValue(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// showValue prints a field value for audit messages.
+func showValue(v any) string {
+	if v == nil {
+		return "(empty)"
+	}
+	return fmt.Sprint(contactpad.CanonicalNumber(v))
+}

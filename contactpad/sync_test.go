@@ -1,0 +1,146 @@
+package contactpad
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRecordSync walks the two writers of one record through the cases of
+// RecordSync: what the bridge writes, and what it takes from the CRM.
+func TestRecordSync(t *testing.T) {
+	adopted := func() RecordSync {
+		return RecordSync{
+			Known: map[string]any{"Status": "Escalated", "OwnerId": "005A", "Due__c": nil},
+			Want:  map[string]any{"Status": "New", "OwnerId": "005A", "Due__c": nil},
+		}
+	}
+	t.Run("adopted: nothing to write though the bridge would map the status otherwise", func(t *testing.T) {
+		s := adopted()
+		require.Nil(t, s.Writes())
+	})
+	t.Run("a field the bridge changes is written; one it did not change is not", func(t *testing.T) {
+		s := adopted()
+		require.True(t, s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}))
+		require.Equal(t, map[string]any{"OwnerId": "005B"}, s.Writes(), "Escalated stays: the bridge did not change the status")
+		require.False(t, s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}), "no change")
+	})
+	t.Run("a value the CRM holds already is not written", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "Escalated", "OwnerId": "005A", "Due__c": nil})
+		require.Nil(t, s.Writes())
+	})
+	t.Run("an absent value is nil and is written as null", func(t *testing.T) {
+		s := RecordSync{Known: map[string]any{"Due__c": "2026-11-23T09:00:00.000Z"}, Want: map[string]any{"Due__c": "2026-11-23T09:00:00.000Z"}}
+		s.Change(map[string]any{"Due__c": nil})
+		require.Equal(t, map[string]any{"Due__c": nil}, s.Writes())
+	})
+	t.Run("a value the bridge no longer has an opinion on is not written", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "Working"}) // the owner is gone from what is wanted
+		require.Equal(t, map[string]any{"Status": "Working"}, s.Writes())
+	})
+	t.Run("accepted writes are in step; a newer value waits", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil})
+		sent := s.Writes()
+		s.Change(map[string]any{"Status": "On Hold", "OwnerId": "005B", "Due__c": nil}) // while the write is on its way
+		s.Accepted(sent)
+		require.Equal(t, map[string]any{"Status": "On Hold"}, s.Writes())
+		require.Equal(t, "Working", s.Known["Status"])
+	})
+	t.Run("the bridge's own write coming back is no news", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil})
+		changed, conflicts := s.Observe(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil}, nil)
+		require.Empty(t, changed)
+		require.Empty(t, conflicts)
+		require.Nil(t, s.Writes(), "it is in step")
+	})
+	t.Run("a change made in the CRM is news, and the bridge keeps it", func(t *testing.T) {
+		s := adopted()
+		changed, conflicts := s.Observe(map[string]any{"Status": "Closed", "OwnerId": "005A", "Due__c": nil}, nil)
+		require.Equal(t, []string{"Status"}, changed)
+		require.Empty(t, conflicts)
+		require.Equal(t, "Closed", s.Known["Status"])
+		require.Nil(t, s.Writes())
+	})
+	t.Run("both changed one field: the CRM wins by default", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil})
+		changed, conflicts := s.Observe(map[string]any{"Status": "Escalated", "OwnerId": "005C", "Due__c": nil}, nil)
+		require.Equal(t, []string{"OwnerId"}, changed)
+		require.Equal(t, []string{"OwnerId"}, conflicts)
+		require.Nil(t, s.Writes(), "the bridge's change is dropped")
+	})
+	t.Run("both changed one field: the bridge wins where the mapping says so", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil})
+		_, conflicts := s.Observe(map[string]any{"OwnerId": "005C"}, func(f string) bool { return f == "OwnerId" })
+		require.Equal(t, []string{"OwnerId"}, conflicts)
+		require.Equal(t, map[string]any{"OwnerId": "005B"}, s.Writes(), "written over the CRM's value")
+	})
+	t.Run("a field read for the first time is no news", func(t *testing.T) {
+		s := adopted()
+		changed, _ := s.Observe(map[string]any{"IsStopped": false}, nil)
+		require.Empty(t, changed)
+		require.Equal(t, false, s.Known["IsStopped"])
+	})
+	t.Run("the state survives JSON, numbers as float64", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil, "Attempts__c": 3})
+		b, err := json.Marshal(s)
+		require.NoError(t, err)
+		var back RecordSync
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, map[string]any{"OwnerId": "005B", "Attempts__c": 3.0}, back.Writes())
+		require.False(t, back.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil, "Attempts__c": 3}),
+			"3 and 3.0 are the same value")
+	})
+}
+
+func TestSameValue(t *testing.T) {
+	for _, tt := range []struct {
+		a, b any
+		same bool
+	}{
+		{nil, nil, true},
+		{nil, "", false},
+		{"a", "a", true},
+		{"a", "A", false},
+		{true, true, true},
+		{true, "true", false},
+		{3, 3.0, true},
+		{json.Number("2.5"), 2.5, true},
+		{int64(1), 2, false},
+	} {
+		require.Equal(t, tt.same, SameValue(tt.a, tt.b), "%#v vs %#v", tt.a, tt.b)
+	}
+}
+
+func TestAdopted(t *testing.T) {
+	agents := map[string]string{"005A": "alice"}
+	agentOf := func(id string) string { return agents[id] }
+	due := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name              string
+		view              RecordView
+		status            Status
+		owner, waitingFor string
+	}{
+		{"new work of nobody's: queued", RecordView{Status: Queued, OwnerCRMUserID: "00GQUEUE"}, Queued, "", ""},
+		{"new work of an agent's: queued for that agent", RecordView{Status: Queued, OwnerCRMUserID: "005A"}, Queued, "", "alice"},
+		{"worked by an agent: connected", RecordView{Status: Connected, OwnerCRMUserID: "005A"}, Connected, "alice", ""},
+		{"a status the mapping does not know, an agent's: connected", RecordView{OwnerCRMUserID: "005A"}, Connected, "alice", ""},
+		{"worked by someone who is no agent: queued", RecordView{Status: Connected, OwnerCRMUserID: "005Z"}, Queued, "", ""},
+		{"on hold: deferred", RecordView{Status: Deferred, OwnerCRMUserID: "005A", DueBy: &due}, Deferred, "alice", ""},
+		{"closed: History", RecordView{Status: Completed, OwnerCRMUserID: "005Z"}, Completed, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, owner, waiting := tt.view.Adopted(agentOf)
+			require.Equal(t, []string{string(tt.status), tt.owner, tt.waitingFor}, []string{string(status), owner, waiting})
+		})
+	}
+}
