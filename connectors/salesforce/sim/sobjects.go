@@ -256,7 +256,9 @@ func describe(obj *objectDef, version string) object {
 			{"createable", f.Createable},
 			{"updateable", f.Updateable},
 			{"nillable", f.Nillable},
-			{"defaultedOnCreate", f.DefaultOnCreate != nil || f.Name == "OwnerId" || !f.Createable && !f.Calculated},
+			// The org sets its read-only fields on create, except the nillable
+			// ones it derives later (ClosedDate, StopStartDate).
+			{"defaultedOnCreate", f.DefaultOnCreate != nil || f.Name == "OwnerId" || !f.Createable && !f.Calculated && !f.Nillable},
 			{"externalId", f.ExternalID},
 			{"unique", f.Unique},
 			{"idLookup", f.Type == typeID || f.ExternalID || f.Unique},

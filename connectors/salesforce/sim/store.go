@@ -415,7 +415,9 @@ func (o *Org) checkRecord(obj *objectDef, id string, merged map[string]any) *dml
 	return nil
 }
 
-// derive maintains the fields Salesforce computes from others.
+// derive maintains the fields Salesforce computes from others. A date the
+// org sets when a flag turns on (ClosedDate, StopStartDate) keeps its first
+// value while the flag stays on and is cleared when it turns off.
 func derive(obj *objectDef, vals map[string]any, now time.Time) {
 	switch obj.Name {
 	case "Case":
@@ -427,6 +429,13 @@ func derive(obj *objectDef, vals map[string]any, now time.Time) {
 			vals["ClosedDate"] = nil
 		}
 		vals["IsClosed"] = closed
+		stopped := vals["IsStopped"] == true
+		if stopped && vals["StopStartDate"] == nil {
+			vals["StopStartDate"] = now
+		}
+		if !stopped {
+			vals["StopStartDate"] = nil
+		}
 	case "Task":
 		vals["IsClosed"] = vals["Status"] == "Completed"
 	case "Contact", "User":
