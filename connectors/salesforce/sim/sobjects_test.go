@@ -263,7 +263,7 @@ func TestSeedFiles(t *testing.T) {
 	for _, name := range []string{"User", "Contact", "Case", "LiveChatTranscript", "Task"} {
 		counts[name] = len(org.Records(name))
 	}
-	require.Equal(t, map[string]int{"User": 4, "Contact": 8, "Case": 18, "LiveChatTranscript": 8, "Task": 2}, counts)
+	require.Equal(t, map[string]int{"User": 6, "Contact": 8, "Case": 18, "LiveChatTranscript": 8, "Task": 2}, counts)
 
 	origins, types := map[any]int{}, map[any]int{}
 	for _, c := range org.Records("Case") {

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,8 +19,8 @@ type row struct {
 	id      string
 	deleted bool
 	vals    map[string]any
-	// writes counts the creates and updates through the API (not Seed)
-	// that the record has had, for Org.Writes.
+	// writes counts the creates and updates through the API that the
+	// record has had, for Org.Writes.
 	writes int
 }
 
@@ -131,13 +132,16 @@ func (x *tx) rollback(mark int) {
 	}
 }
 
-// writer carries what every write needs: the transaction, the running user
-// and the time. Seeding writes bypass the field-level security checks and
-// may set ids and system fields.
+// writer carries what every write needs: the transaction and the running
+// user. Seeding writes bypass the field-level security checks and may set
+// ids and system fields. Only the writes of API calls (api) are counted, and
+// only they meet the faults injected for API clients; Seed, Edit, Create and
+// Generate change the org without an API call.
 type writer struct {
 	tx      *tx
 	user    string
 	seeding bool
+	api     bool
 }
 
 var errRecordNotFound = &dmlError{code: "NOT_FOUND", msg: "The requested resource does not exist"}
@@ -190,30 +194,37 @@ func (o *Org) stamp() time.Time {
 
 // decodeRecord turns a JSON record of a write into typed field values. Its
 // errors are those Salesforce raises while deserializing the request body
-// (unknown field, value of the wrong type), which fail the whole request.
-// The record's id, if it has one, is returned apart.
+// (unknown field, value of the wrong type), which fail the whole request;
+// they name the field in fields, which the REST body leaves out. The
+// record's id, if it has one, is returned apart.
 func decodeRecord(obj *objectDef, in map[string]any) (map[string]any, string, *apiError) {
 	vals := map[string]any{}
 	id := ""
-	for k, v := range in {
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		v := in[k]
 		if k == "attributes" {
 			continue
 		}
 		if strings.EqualFold(k, "Id") {
 			s, ok := v.(string)
 			if !ok && v != nil {
-				return nil, "", jsonParserError(fmt.Sprintf("Cannot deserialize instance of id from %s value %v or request may be missing a required field", jsonKind(v), v))
+				err := jsonParserError(fmt.Sprintf("Cannot deserialize instance of id from %s value %v or request may be missing a required field", jsonKind(v), v))
+				err.fields = []string{"Id"}
+				return nil, "", err
 			}
 			id = s
 			continue
 		}
 		f := obj.field(k)
 		if f == nil {
-			return nil, "", newAPIError(http.StatusBadRequest, "INVALID_FIELD",
+			err := newAPIError(http.StatusBadRequest, "INVALID_FIELD",
 				fmt.Sprintf("No such column '%s' on sobject of type %s", k, obj.Name))
+			err.fields = []string{k}
+			return nil, "", err
 		}
 		cv, err := coerce(f, v)
 		if err != nil {
+			err.fields = []string{f.Name}
 			return nil, "", err
 		}
 		vals[f.Name] = cv
@@ -517,7 +528,7 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 	}
 	derive(obj, merged, now)
 	r := &row{obj: obj, id: id, vals: merged}
-	if !w.seeding {
+	if w.api {
 		r.writes = 1
 	}
 	t.rows[id] = r
@@ -529,7 +540,7 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 
 // update changes a record. It returns errRecordNotFound when no record has the id.
 func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) *dmlError {
-	r, err := o.writable(obj, id)
+	r, err := o.writable(w, obj, id)
 	if err != nil {
 		return err
 	}
@@ -555,13 +566,16 @@ func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) 
 	w.tx.save(t, r.id, r)
 	t.unindex(r)
 	r.vals = merged
-	r.writes++
+	if w.api {
+		r.writes++
+	}
 	t.index(r)
 	return nil
 }
 
-// writable finds a record that a write may change, or the error Salesforce gives.
-func (o *Org) writable(obj *objectDef, id string) (*row, *dmlError) {
+// writable finds a record that a write may change, or the error Salesforce
+// gives. The faults of API clients (MarkDeleted, LockRows) apply to API writes.
+func (o *Org) writable(w *writer, obj *objectDef, id string) (*row, *dmlError) {
 	full, ok := normalizeID(id)
 	if !ok || full[:3] != obj.KeyPrefix {
 		return nil, &dmlError{code: "MALFORMED_ID", fields: []string{"Id"},
@@ -571,9 +585,9 @@ func (o *Org) writable(obj *objectDef, id string) (*row, *dmlError) {
 	switch {
 	case r == nil:
 		return nil, errRecordNotFound
-	case r.deleted || o.faults.isDeleted(full):
+	case r.deleted || w.api && o.faults.isDeleted(full):
 		return nil, &dmlError{code: "ENTITY_IS_DELETED", msg: "entity is deleted"}
-	case o.faults.takeLock(full):
+	case w.api && o.faults.takeLock(full):
 		return nil, &dmlError{code: "UNABLE_TO_LOCK_ROW",
 			msg: "unable to obtain exclusive access to this record or 1 records: " + full}
 	}
@@ -585,7 +599,7 @@ func (o *Org) remove(w *writer, obj *objectDef, id string) *dmlError {
 	if !obj.Deletable {
 		return &dmlError{code: "INSUFFICIENT_ACCESS_OR_READONLY", msg: "insufficient access rights on object id"}
 	}
-	r, err := o.writable(obj, id)
+	r, err := o.writable(w, obj, id)
 	if err != nil {
 		return err
 	}
