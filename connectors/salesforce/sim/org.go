@@ -70,6 +70,7 @@ type Org struct {
 	tables      map[string]*table
 	idSeq       uint64
 	lastStamp   time.Time
+	fieldWrites uint64 // sequence of the field writes UnchangedWrites lists
 	sessions    map[string]*session
 	calls       map[string]int
 	total       int

@@ -22,14 +22,18 @@ type row struct {
 	// writes counts the creates and updates through the API that the
 	// record has had, for Org.Writes.
 	writes int
+	// fieldWrites and unchanged account for the fields that API updates
+	// wrote, for Org.FieldWrites and Org.UnchangedWrites. They live on the
+	// row so that a rollback, which restores the row, undoes them too.
+	fieldWrites map[string]FieldWrites
+	unchanged   []unchangedWrite
 }
 
 func (r *row) clone() *row {
 	c := *r
-	c.vals = make(map[string]any, len(r.vals))
-	for k, v := range r.vals {
-		c.vals[k] = v
-	}
+	c.vals = maps.Clone(r.vals)
+	c.fieldWrites = maps.Clone(r.fieldWrites)
+	c.unchanged = slices.Clone(r.unchanged)
 	return &c
 }
 
@@ -547,7 +551,7 @@ func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) 
 	if err := o.checkValues(w, obj, vals, false); err != nil {
 		return err
 	}
-	merged := r.clone().vals
+	merged := maps.Clone(r.vals)
 	for k, v := range vals {
 		if v == nil && obj.field(k).Type == typeBoolean {
 			v = false
@@ -565,9 +569,11 @@ func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) 
 	t := o.tableFor(obj)
 	w.tx.save(t, r.id, r)
 	t.unindex(r)
+	before := r.vals
 	r.vals = merged
 	if w.api {
 		r.writes++
+		o.countFieldWrites(r, before, vals)
 	}
 	t.index(r)
 	return nil
