@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -214,4 +215,46 @@ func TestCreateAsUser(t *testing.T) {
 	}
 	require.Len(t, e.org.Records("Case"), 20)
 	require.Len(t, e.org.Records("Contact"), 8)
+}
+
+func TestLastModifiedByName(t *testing.T) {
+	e := newEnv(t, Options{})
+	require.NoError(t, e.org.Seed(DefaultSeed()))
+	id := "500Sd0000000001IAA"
+	lastModifiedBy := func() map[string]any {
+		t.Helper()
+		var res queryResult
+		e.callJSON(http.MethodGet, "/query?q="+url.QueryEscape(
+			"SELECT Id, LastModifiedById, LastModifiedBy.Name FROM Case WHERE Id = '"+id+"'"), nil, http.StatusOK, &res)
+		require.Len(t, res.Records, 1)
+		return res.Records[0]
+	}
+	steps := []struct {
+		name   string
+		change func()
+		user   string
+		userID string
+	}{
+		{"seeded by the integration user", func() {}, "Integration User", e.org.UserID()},
+		{"edited by Sam", func() {
+			require.NoError(t, e.org.Edit(sam, "Case", id, map[string]any{"Status": "Working"}))
+		}, "Sam Supervisor", sam},
+		{"Sam's name is calculated anew", func() {
+			require.NoError(t, e.org.Edit(sam, "User", sam, map[string]any{"FirstName": "Samantha"}))
+		}, "Samantha Supervisor", sam},
+		{"written by the bridge", func() {
+			e.callJSON(http.MethodPatch, "/sobjects/Case/"+id, map[string]any{"Ctibridge_Status__c": "open"}, http.StatusNoContent, nil)
+		}, "Integration User", e.org.UserID()},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			step.change()
+			rec := lastModifiedBy()
+			require.Equal(t, step.userID, rec["LastModifiedById"])
+			require.Equal(t, map[string]any{
+				"attributes": map[string]any{"type": "User", "url": "/services/data/v62.0/sobjects/User/" + step.userID},
+				"Name":       step.user,
+			}, rec["LastModifiedBy"])
+		})
+	}
 }
