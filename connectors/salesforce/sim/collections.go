@@ -107,7 +107,7 @@ func (o *Org) writeCollection(req *apiRequest, upsertObj *objectDef, ext *fieldD
 		}
 		items[i] = collectionItem{obj: obj, vals: vals, id: id}
 	}
-	w := &writer{tx: req.tx, user: req.user}
+	w := req.writer()
 	mark := req.tx.mark()
 	results := make([]object, len(items))
 	ok := make([]bool, len(items))
@@ -173,7 +173,7 @@ func (o *Org) deleteCollection(req *apiRequest) *response {
 		return tooManyRecords()
 	}
 	allOrNone := strings.EqualFold(req.query.Get("allOrNone"), "true")
-	w := &writer{tx: req.tx, user: req.user}
+	w := req.writer()
 	mark := req.tx.mark()
 	results := make([]object, len(ids))
 	ok := make([]bool, len(ids))

@@ -3,8 +3,10 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -169,4 +171,113 @@ func TestCompositeFailures(t *testing.T) {
 	require.Equal(t, 200, res.CompositeResponse[3].HTTPStatusCode)
 	require.Len(t, e.org.Records("Case"), 19)
 	require.Equal(t, 2, e.org.Total())
+}
+
+// TestCompositeQueries runs the queries of a poll (changed records past a
+// watermark, then the state of known ones) as subrequests of one composite.
+func TestCompositeQueries(t *testing.T) {
+	e := newEnv(t, Options{})
+	const (
+		base      = "/services/data/v62.0"
+		watermark = "2026-01-01T00:00:00.000Z"
+	)
+	k := func(n uint64) string { return makeID(prefixCase, "Tt", n) }
+	kase := func(n uint64, status, origin, stamp string) Record {
+		r := Record{"attributes": map[string]any{"type": "Case"}, "Id": k(n), "Subject": fmt.Sprintf("Case %d", n),
+			"Status": status, "SystemModstamp": stamp}
+		if origin != "" {
+			r["Origin"] = origin
+		}
+		return r
+	}
+	var seed []Record
+	for _, r := range DefaultSeed() {
+		if recordType(r) == "User" {
+			seed = append(seed, r)
+		}
+	}
+	require.NoError(t, e.org.Seed(append(seed,
+		kase(1, "Closed", "Email", watermark),              // the watermark itself
+		kase(2, "Closed", "Email", watermark),              // same instant, later Id
+		kase(3, "New", "", watermark),                      // open without an origin
+		kase(4, "New", "Web", "2026-01-02T00:00:00.000Z"),  // open with an origin
+		kase(5, "Closed", "Phone", "2026-01-02T00:00:00Z"), // later
+		kase(6, "Closed", "Email", "2025-12-31T23:59:59Z"), // earlier
+		kase(7, "Working", "Chat", "2026-01-03T00:00:00Z"), // open with an origin
+	)))
+	// Sam closes Case 4 in the org: it moves past every other.
+	require.NoError(t, e.org.Edit(sam, "Case", k(4), map[string]any{"Status": "Closed"}))
+
+	changed := "SELECT Id, SystemModstamp, Status FROM Case WHERE (NOT (IsClosed = false AND Origin != null)) AND " +
+		"(SystemModstamp > " + watermark + " OR (SystemModstamp = " + watermark + " AND Id > '" + k(1) + "')) " +
+		"ORDER BY SystemModstamp, Id LIMIT 2000"
+	known := "SELECT Id, Status FROM Case WHERE (IsClosed = false) AND Id IN ('" + k(5) + "','" + k(4)[:15] + "','" + k(7) + "','" + k(3) + "')"
+	modifiers := "SELECT Id, LastModifiedById, LastModifiedBy.Name FROM Case WHERE Id IN ('" + k(3) + "','" + k(4) + "') ORDER BY Id"
+	query := func(soql string) string { return base + "/query?q=" + url.QueryEscape(soql) }
+
+	before, calls := e.org.Total(), e.org.Calls()
+	var res compositeResult
+	e.callJSON(http.MethodPost, "/composite", map[string]any{"compositeRequest": []any{
+		sub("GET", query(changed), "changed", nil),
+		sub("GET", query(known), "known", nil),
+		sub("GET", query(modifiers), "modifiers", nil),
+	}}, http.StatusOK, &res)
+	require.Equal(t, before+1, e.org.Total(), "one API call")
+	require.Equal(t, calls[CallComposite]+1, e.org.Calls()[CallComposite])
+	require.Equal(t, calls[CallQuery], e.org.Calls()[CallQuery])
+
+	tests := []struct {
+		ref    string
+		ids    []string
+		fields map[string][]any // field -> values in record order
+	}{
+		{"changed", []string{k(2), k(3), k(5), k(4)}, map[string][]any{
+			"Status": {"Closed", "New", "Closed", "Closed"},
+			"SystemModstamp": {"2026-01-01T00:00:00.000+0000", "2026-01-01T00:00:00.000+0000", "2026-01-02T00:00:00.000+0000",
+				e.get("Case", k(4))["SystemModstamp"]},
+		}},
+		{"known", []string{k(3), k(7)}, map[string][]any{"Status": {"New", "Working"}}},
+		{"modifiers", []string{k(3), k(4)}, map[string][]any{
+			"LastModifiedById": {e.org.UserID(), sam},
+			"LastModifiedBy": {
+				map[string]any{"attributes": map[string]any{"type": "User", "url": base + "/sobjects/User/" + e.org.UserID()}, "Name": "Integration User"},
+				map[string]any{"attributes": map[string]any{"type": "User", "url": base + "/sobjects/User/" + sam}, "Name": "Sam Supervisor"},
+			},
+		}},
+	}
+	require.Len(t, res.CompositeResponse, len(tests))
+	for i, tc := range tests {
+		t.Run(tc.ref, func(t *testing.T) {
+			r := res.CompositeResponse[i]
+			require.Equal(t, tc.ref, r.ReferenceID)
+			require.Equal(t, http.StatusOK, r.HTTPStatusCode, string(r.Body))
+			var body map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(r.Body, &body))
+			require.ElementsMatch(t, []string{"totalSize", "done", "records"}, slices.Collect(maps.Keys(body)), "no nextRecordsUrl")
+			var page queryResult
+			require.NoError(t, json.Unmarshal(r.Body, &page))
+			require.True(t, page.Done)
+			require.Equal(t, len(tc.ids), page.TotalSize)
+			require.Equal(t, tc.ids, ids(page.Records))
+			for field, want := range tc.fields {
+				var got []any
+				for _, rec := range page.Records {
+					got = append(got, rec[field])
+				}
+				require.Equal(t, want, got, field)
+			}
+		})
+	}
+
+	// Salesforce refuses NOT next to AND without parentheses, and so does the org.
+	e.callJSON(http.MethodPost, "/composite", map[string]any{"compositeRequest": []any{
+		sub("GET", query("SELECT Id FROM Case WHERE NOT (IsClosed = false AND Origin != null) AND SystemModstamp > "+watermark), "bad", nil),
+		sub("GET", query(known), "known", nil),
+	}}, http.StatusOK, &res)
+	require.Equal(t, http.StatusBadRequest, res.CompositeResponse[0].HTTPStatusCode)
+	var errs []apiErr
+	require.NoError(t, json.Unmarshal(res.CompositeResponse[0].Body, &errs))
+	require.Equal(t, "MALFORMED_QUERY", errs[0].ErrorCode)
+	require.Contains(t, errs[0].Message, "unexpected token: AND")
+	require.Equal(t, http.StatusOK, res.CompositeResponse[1].HTTPStatusCode, "without allOrNone the others run")
 }

@@ -170,7 +170,7 @@ func TestGoSalesforceConformance(t *testing.T) {
 		org.Faults().ExpireSessions()
 		var users []struct{ Username string }
 		require.NoError(t, sf.Query("SELECT Username FROM User ORDER BY Username", &users))
-		require.Len(t, users, 4)
+		require.Len(t, users, 6)
 		require.Equal(t, tokens+1, org.Calls()[sim.CallToken])
 	})
 }

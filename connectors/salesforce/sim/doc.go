@@ -21,15 +21,33 @@
 //
 // The objects are Case, LiveChatTranscript, Task, User and Contact, with
 // the custom fields ctibridge writes (Ctibridge_*__c) and Salesforce-style
-// 18-character ids. Every write maintains LastModifiedDate and a strictly
-// increasing SystemModstamp from Options.Now. Every API response carries
-// Sforce-Limit-Info: api-usage=N/M.
+// 18-character ids. Every write maintains LastModifiedDate, LastModifiedById
+// and a strictly increasing SystemModstamp from Options.Now, and the fields
+// Salesforce derives: IsClosed and ClosedDate from a Case's Status,
+// StopStartDate from its IsStopped (the entitlement process is paused since
+// then), Name from a User's or Contact's FirstName and LastName. Every API
+// response carries Sforce-Limit-Info: api-usage=N/M.
+//
+// The org is a peer that people edit too. Edit and Create change records as
+// a given user, the way a person in the Salesforce UI or another
+// integration does: LastModifiedById (and CreatedById, and OwnerId by
+// default) is that user, the field checks are those of an API save, and
+// the change is no API call. DefaultSeed's users are the agents alice, bob
+// and carol, their supervisor sam and dana, who has left (inactive, so she
+// can no longer change anything).
+//
+// The org accounts for what API clients wrote: Calls and Total count the
+// calls, Writes the creates and updates of each record, FieldWrites how many
+// updates set each field to a new value and how many to the value it
+// already had, and UnchangedWrites lists the latter. Seed, Edit, Create and
+// Generate are not API writes, and a rollback takes back what it undoes.
 //
 // Faults injects what a real org does to its clients: 5xx bursts, latency,
 // expired sessions, REQUEST_LIMIT_EXCEEDED, UNABLE_TO_LOCK_ROW and
 // ENTITY_IS_DELETED for chosen records, required fields and validation
-// rules. Seed, LoadSeed and DefaultSeed load records; Generate adds new
-// Cases and chats at a rate, for the demo.
+// rules. Required fields and validation rules bind people's edits too; the
+// rest is for API clients only. Seed, LoadSeed and DefaultSeed load
+// records; Generate adds new Cases and chats at a rate, for the demo.
 //
 // A few behaviours are simplified: one relationship level in SOQL, no
 // sharing or field-level security beyond createable/updateable, and no

@@ -37,7 +37,8 @@ var (
 // Technical, Question or Problem for support) and the rest waiting chat
 // transcripts, each from a random existing contact and owned by the
 // integration user. It is for demos: a record the org refuses (for example
-// because of a validation rule from Faults) is skipped. Generate returns nil
+// because of a validation rule from Faults) is skipped. Its records are not
+// API writes: Writes does not count them. Generate returns nil
 // when ctx is done, and an error only for a rate that is not positive. A nil
 // rng uses a randomly seeded one.
 func (o *Org) Generate(ctx context.Context, rate float64, rng *rand.Rand) error {

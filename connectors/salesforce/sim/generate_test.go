@@ -39,6 +39,7 @@ func TestGenerate(t *testing.T) {
 		}
 		require.Len(t, origins, 3)
 		require.Len(t, types, 2)
+		require.Empty(t, org.Writes("Case"), "generated records are not API writes")
 		for _, c := range chats {
 			require.Equal(t, "Waiting", c["Status"])
 			require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, c["ChatKey"])

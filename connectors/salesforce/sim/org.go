@@ -70,6 +70,7 @@ type Org struct {
 	tables      map[string]*table
 	idSeq       uint64
 	lastStamp   time.Time
+	fieldWrites uint64 // sequence of the field writes UnchangedWrites lists
 	sessions    map[string]*session
 	calls       map[string]int
 	total       int
@@ -219,12 +220,13 @@ func (o *Org) Records(sobject string) []map[string]any {
 	return out
 }
 
-// Writes returns, for each live record of an object that has been written
-// since Seed, how many creates and updates it has had: 1 for a record
-// created once and never changed, one more for every update (an upsert that
-// finds its record is an update). Seed's inserts do not count, so a seeded
-// record shows only its updates; writes that a rollback undid do not count.
-// Clients use it to check that each write arrived exactly once.
+// Writes returns, for each live record of an object that API clients have
+// written, how many creates and updates it has had through the API: 1 for a
+// record created once and never changed, one more for every update (an
+// upsert that finds its record is an update). Only API calls count: a record
+// from Seed, Create or Generate shows only its API updates, and Edit is not
+// counted; writes that a rollback undid do not count. Clients use it to check
+// that each write arrived exactly once.
 func (o *Org) Writes(sobject string) map[string]int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -285,9 +287,11 @@ func (o *Org) LoadSeed(path string) error {
 //go:embed seed.json
 var defaultSeed []byte
 
-// DefaultSeed returns the built-in demo records: the users alice, bob and
-// carol, contacts, Cases of the support and billing services and chat
-// transcripts. It is the same data as testdata/salesforce/seed.json.
+// DefaultSeed returns the built-in demo records: the agents' users alice,
+// bob and carol, their supervisor sam (005Sd0000000004IAA), dana
+// (005Sd0000000005IAA), who has left and is inactive, contacts, Cases of
+// the support and billing services and chat transcripts. It is the same
+// data as testdata/salesforce/seed.json.
 func DefaultSeed() []Record {
 	records, err := decodeSeed(defaultSeed)
 	if err != nil {
@@ -418,6 +422,10 @@ type apiRequest struct {
 	user    string
 	tx      *tx
 }
+
+// writer is what the request's saves write with: its user and transaction,
+// as an API call.
+func (req *apiRequest) writer() *writer { return &writer{tx: req.tx, user: req.user, api: true} }
 
 // splitPath splits an escaped path into decoded segments, ignoring empty ones
 // (so "/composite/sobjects/" is "composite", "sobjects").

@@ -224,6 +224,10 @@ func newSchema() *schema {
 					fLookup("ContactId", "Contact ID", "Contact", "Contact"),
 					fBool("IsClosed", "Closed").calculated(),
 					fDateTime("ClosedDate", "Closed Date").readOnly(),
+					// Entitlement management: a stopped (paused) entitlement
+					// process and, set by the org, since when.
+					fBool("IsStopped", "Stopped"),
+					fDateTime("StopStartDate", "Stopped Since").readOnly(),
 				},
 				ctibridgeFields(),
 				systemFields(true),

@@ -91,7 +91,7 @@ func (o *Org) createOne(req *apiRequest, obj *objectDef) *response {
 	if aerr != nil {
 		return errorResponse(aerr)
 	}
-	id, derr := o.create(&writer{tx: req.tx, user: req.user}, obj, vals, id)
+	id, derr := o.create(req.writer(), obj, vals, id)
 	if derr != nil {
 		return errorResponse(derr.apiError())
 	}
@@ -145,7 +145,7 @@ func (o *Org) updateOne(req *apiRequest, obj *objectDef, id string) *response {
 		return errorResponse(newAPIError(http.StatusBadRequest, "INVALID_FIELD",
 			"The Id field should not be specified in the sobject data."))
 	}
-	if derr := o.update(&writer{tx: req.tx, user: req.user}, obj, id, vals); derr != nil {
+	if derr := o.update(req.writer(), obj, id, vals); derr != nil {
 		return singleWriteError(derr)
 	}
 	return &response{status: http.StatusNoContent}
@@ -161,7 +161,7 @@ func (o *Org) deleteOne(req *apiRequest, obj *objectDef, id string) *response {
 	if id == "" {
 		return errorResponse(notFound())
 	}
-	if derr := o.remove(&writer{tx: req.tx, user: req.user}, obj, id); derr != nil {
+	if derr := o.remove(req.writer(), obj, id); derr != nil {
 		return singleWriteError(derr)
 	}
 	return &response{status: http.StatusNoContent}
@@ -174,7 +174,7 @@ func (o *Org) upsertOne(req *apiRequest, obj *objectDef, ext *fieldDef, value st
 	if aerr != nil {
 		return errorResponse(aerr)
 	}
-	w := &writer{tx: req.tx, user: req.user}
+	w := req.writer()
 	if ext.Type == typeID {
 		if derr := o.update(w, obj, value, vals); derr != nil {
 			return singleWriteError(derr)
@@ -256,7 +256,9 @@ func describe(obj *objectDef, version string) object {
 			{"createable", f.Createable},
 			{"updateable", f.Updateable},
 			{"nillable", f.Nillable},
-			{"defaultedOnCreate", f.DefaultOnCreate != nil || f.Name == "OwnerId" || !f.Createable && !f.Calculated},
+			// The org sets its read-only fields on create, except the nillable
+			// ones it derives later (ClosedDate, StopStartDate).
+			{"defaultedOnCreate", f.DefaultOnCreate != nil || f.Name == "OwnerId" || !f.Createable && !f.Calculated && !f.Nillable},
 			{"externalId", f.ExternalID},
 			{"unique", f.Unique},
 			{"idLookup", f.Type == typeID || f.ExternalID || f.Unique},

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -218,13 +219,41 @@ func TestDescribe(t *testing.T) {
 	for _, want := range []string{"Id", "CaseNumber", "Subject", "Description", "Status", "Priority", "Origin", "OwnerId",
 		"ContactId", "Type", "Reason", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsClosed", "Ctibridge_Status__c",
 		"Ctibridge_Due_By__c", "Ctibridge_Due_By_Set_Manually__c", "Ctibridge_Auto_Opened__c", "Ctibridge_Resumed_From__c",
-		"Ctibridge_Tags__c"} {
+		"Ctibridge_Tags__c", "IsStopped", "StopStartDate"} {
 		require.Contains(t, names, want)
 	}
 	var basic map[string]any
 	e.callJSON(http.MethodGet, "/sobjects/LiveChatTranscript", nil, http.StatusOK, &basic)
 	require.Equal(t, "570", basic["objectDescribe"].(map[string]any)["keyPrefix"])
 	require.Equal(t, 3, e.org.Calls()[CallDescribe])
+}
+
+func TestDescribeCaseDerivedFields(t *testing.T) {
+	e := newEnv(t, Options{})
+	type fieldJSON struct {
+		Name, Label, Type                                   string
+		Createable, Updateable, Nillable, DefaultedOnCreate bool
+		Filterable, Sortable, Calculated                    bool
+	}
+	var d struct{ Fields []fieldJSON }
+	e.callJSON(http.MethodGet, "/sobjects/Case/describe", nil, http.StatusOK, &d)
+	byName := map[string]fieldJSON{}
+	for _, f := range d.Fields {
+		byName[f.Name] = f
+	}
+	tests := []fieldJSON{
+		{Name: "IsStopped", Label: "Stopped", Type: "boolean", Createable: true, Updateable: true, DefaultedOnCreate: true,
+			Filterable: true, Sortable: true},
+		{Name: "StopStartDate", Label: "Stopped Since", Type: "datetime", Nillable: true, Filterable: true, Sortable: true},
+		{Name: "IsClosed", Label: "Closed", Type: "boolean", DefaultedOnCreate: true, Filterable: true, Sortable: true, Calculated: true},
+		{Name: "ClosedDate", Label: "Closed Date", Type: "datetime", Nillable: true, Filterable: true, Sortable: true},
+		{Name: "CreatedDate", Label: "Created Date", Type: "datetime", DefaultedOnCreate: true, Filterable: true, Sortable: true},
+	}
+	for _, want := range tests {
+		t.Run(want.Name, func(t *testing.T) {
+			require.Equal(t, want, byName[want.Name])
+		})
+	}
 }
 
 func TestSeedFiles(t *testing.T) {
@@ -234,7 +263,7 @@ func TestSeedFiles(t *testing.T) {
 	for _, name := range []string{"User", "Contact", "Case", "LiveChatTranscript", "Task"} {
 		counts[name] = len(org.Records(name))
 	}
-	require.Equal(t, map[string]int{"User": 4, "Contact": 8, "Case": 18, "LiveChatTranscript": 8, "Task": 2}, counts)
+	require.Equal(t, map[string]int{"User": 6, "Contact": 8, "Case": 18, "LiveChatTranscript": 8, "Task": 2}, counts)
 
 	origins, types := map[any]int{}, map[any]int{}
 	for _, c := range org.Records("Case") {
@@ -261,4 +290,69 @@ func TestSeedFiles(t *testing.T) {
 	require.Empty(t, bad.Records("Contact"), "a failed seed inserts nothing")
 	require.ErrorContains(t, bad.Seed([]Record{{"Name": "x"}}), `unknown sObject type ""`)
 	require.ErrorContains(t, bad.LoadSeed("no/such/file.json"), "load seed")
+}
+
+func TestCaseStoppedEntitlement(t *testing.T) {
+	e := newEnv(t, Options{})
+	require.NoError(t, e.org.Seed(DefaultSeed()))
+	e.clock.Advance(time.Minute) // past the stamps the seed used up
+	id := "500Sd0000000001IAA"
+	seeded := e.get("Case", id)
+	require.Equal(t, false, seeded["IsStopped"], "defaulted on create")
+	require.Nil(t, seeded["StopStartDate"])
+
+	// Each step writes the Case in turn; since is StopStartDate afterwards,
+	// "now" for the time of that very write.
+	steps := []struct {
+		name    string
+		advance time.Duration
+		body    map[string]any
+		stopped bool
+		since   string
+	}{
+		{"stopping sets the write time", 0, map[string]any{"IsStopped": true}, true, "now"},
+		{"stopping again keeps it", time.Minute, map[string]any{"IsStopped": true}, true, "2026-11-22T12:01:00.000+0000"},
+		{"other writes keep it", time.Minute, map[string]any{"Status": "Working"}, true, "2026-11-22T12:01:00.000+0000"},
+		{"closing keeps it", time.Minute, map[string]any{"Status": "Closed"}, true, "2026-11-22T12:01:00.000+0000"},
+		{"resuming clears it", time.Minute, map[string]any{"IsStopped": false, "Status": "Working"}, false, ""},
+		{"null is false", time.Minute, map[string]any{"IsStopped": nil}, false, ""},
+		{"stopping later sets the new time", time.Minute, map[string]any{"IsStopped": "true"}, true, "now"},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			e.clock.Advance(step.advance)
+			e.callJSON(http.MethodPatch, "/sobjects/Case/"+id, step.body, http.StatusNoContent, nil)
+			rec := e.get("Case", id)
+			require.Equal(t, step.stopped, rec["IsStopped"])
+			switch step.since {
+			case "":
+				require.Nil(t, rec["StopStartDate"])
+			case "now":
+				require.Equal(t, rec["LastModifiedDate"], rec["StopStartDate"])
+			default:
+				require.Equal(t, step.since, rec["StopStartDate"])
+			}
+		})
+	}
+
+	created := e.create("Case", map[string]any{"Subject": "Stopped from the start", "IsStopped": true})
+	rec := e.get("Case", created)
+	require.Equal(t, true, rec["IsStopped"])
+	require.Equal(t, rec["CreatedDate"], rec["StopStartDate"])
+
+	var res queryResult
+	e.callJSON(http.MethodGet, "/query?q="+url.QueryEscape("SELECT Id FROM Case WHERE IsStopped = true AND StopStartDate != null ORDER BY StopStartDate"),
+		nil, http.StatusOK, &res)
+	require.Equal(t, []string{id, created}, ids(res.Records))
+
+	// StopStartDate is the org's: clients can neither create nor update it.
+	for _, method := range []string{http.MethodPost, http.MethodPatch} {
+		path := "/sobjects/Case"
+		if method == http.MethodPatch {
+			path += "/" + id
+		}
+		refused := e.expectError(method, path, map[string]any{"StopStartDate": "2026-11-22T09:00:00Z"}, http.StatusBadRequest,
+			"INVALID_FIELD_FOR_INSERT_UPDATE")
+		require.Equal(t, []string{"StopStartDate"}, refused.Fields)
+	}
 }

@@ -461,9 +461,21 @@ func (p *parser) integer() (int, int, *queryError) {
 	return n, t.pos, nil
 }
 
-// condition parses a WHERE expression. SOQL does not rank AND above OR: mixing
-// them at one level without parentheses is a syntax error.
+// condition parses a WHERE expression: simple conditions joined by AND, or
+// by OR, or NOT and one simple condition. SOQL ranks none of them above
+// another: mixing them at one level without parentheses is a syntax error,
+// NOT included ("NOT a AND b" and "a AND NOT b" are refused, while
+// "(NOT a) AND b" and "a AND (NOT b)" are fine).
 func (p *parser) condition() (condition, *queryError) {
+	if p.isKeyword("NOT") {
+		p.next()
+		inner, err := p.simpleCondition()
+		if err != nil {
+			return nil, err
+		}
+		// What follows, AND or OR included, is the caller's to refuse.
+		return notCond{inner: inner}, nil
+	}
 	first, err := p.simpleCondition()
 	if err != nil {
 		return nil, err
@@ -492,15 +504,8 @@ func (p *parser) condition() (condition, *queryError) {
 	return first, nil
 }
 
+// simpleCondition parses a field expression or a parenthesized condition.
 func (p *parser) simpleCondition() (condition, *queryError) {
-	if p.isKeyword("NOT") {
-		p.next()
-		inner, err := p.simpleCondition()
-		if err != nil {
-			return nil, err
-		}
-		return notCond{inner: inner}, nil
-	}
 	if p.peek().kind == tLParen {
 		p.next()
 		c, err := p.condition()

@@ -13,7 +13,7 @@ func FuzzParseSOQL(f *testing.F) {
 		"SELECT Id FROM Case",
 		"SELECT Id, Contact.Name FROM Case WHERE Status IN ('New','Working') ORDER BY CreatedDate DESC NULLS LAST LIMIT 5 OFFSET 1",
 		"SELECT COUNT() FROM Case WHERE CreatedDate = LAST_N_DAYS:7",
-		`SELECT Id FROM Case WHERE Subject LIKE '%\%\_x' AND NOT (IsClosed = true OR Priority != null)`,
+		`SELECT Id FROM Case WHERE Subject LIKE '%\%\_x' AND (NOT (IsClosed = true OR Priority != null))`,
 		"SELECT Id FROM Task WHERE ActivityDate >= 2026-11-22 AND What.Subject = 'x'",
 		"SELECT Id FROM Case WHERE SystemModstamp > 2026-11-22T10:00:00.000+0000",
 	} {

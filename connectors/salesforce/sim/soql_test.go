@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -121,6 +122,11 @@ func TestSOQLResults(t *testing.T) {
 		{"OR", "SELECT Id FROM Case WHERE Status = 'Closed' OR Priority = 'High'", []string{f.k1, f.k3}},
 		{"NOT", "SELECT Id FROM Case WHERE NOT Status = 'New'", []string{f.k2, f.k3}},
 		{"NOT (...)", "SELECT Id FROM Case WHERE NOT (Status = 'New' OR Status = 'Closed')", []string{f.k2}},
+		{"(NOT ...) AND", "SELECT Id FROM Case WHERE (NOT Status = 'New') AND Origin != null", []string{f.k2, f.k3}},
+		{"AND (NOT (...))", "SELECT Id FROM Case WHERE Origin != null AND (NOT (Status = 'Closed' OR Type = 'Billing'))", []string{f.k2}},
+		{"(NOT (... AND ...)) AND (... OR (... AND ...))", "SELECT Id FROM Case WHERE (NOT (IsClosed = false AND Type != null)) " +
+			"AND (CreatedDate > 2026-11-21T10:00:00Z OR (CreatedDate = 2026-11-20T10:00:00Z AND Id > '" + f.k2 + "'))", []string{f.k3}},
+		{"Id > and ORDER BY Id agree", "SELECT Id FROM Case WHERE Id > '" + f.k2 + "' ORDER BY Id DESC", []string{f.k4, f.k3}},
 		{"parentheses", "SELECT Id FROM Case WHERE (Status = 'New' OR Status = 'Working') AND Origin = 'Email'", []string{f.k1, f.k4}},
 		{"boolean true", "SELECT Id FROM Case WHERE IsClosed = true", []string{f.k3}},
 		{"boolean false", "SELECT Id FROM Case WHERE Ctibridge_Auto_Opened__c = FALSE", []string{f.k2, f.k3, f.k4}},
@@ -243,6 +249,18 @@ func TestSOQLErrors(t *testing.T) {
 		{"< on a boolean", "SELECT Id FROM Case WHERE IsClosed < true", "INVALID_QUERY_FILTER_OPERATOR", "invalid operator on boolean field", false},
 		{"AND mixed with OR", "SELECT Id FROM Case WHERE Status = 'New' AND Priority = 'High' OR Origin = 'Web'", "MALFORMED_QUERY",
 			"unexpected token: OR", false},
+		{"NOT then AND", "SELECT Id FROM Case WHERE NOT Status = 'New' AND Priority = 'High'", "MALFORMED_QUERY",
+			"\nSELECT Id FROM Case WHERE NOT Status = 'New' AND Priority = 'High'\n" + strings.Repeat(" ", 45) +
+				"^\nERROR at Row:1:Column:46\nunexpected token: AND", true},
+		{"NOT (...) then AND", "SELECT Id FROM Case WHERE NOT (IsClosed = false AND Origin != null) AND (Status = 'New')",
+			"MALFORMED_QUERY", "Column:69\nunexpected token: AND", false},
+		{"AND NOT", "SELECT Id FROM Case WHERE Origin != null AND NOT Status = 'New'", "MALFORMED_QUERY",
+			"Column:46\nunexpected token: NOT", false},
+		{"OR NOT (...)", "SELECT Id FROM Case WHERE Origin != null OR NOT (Status = 'New')", "MALFORMED_QUERY",
+			"unexpected token: NOT", false},
+		{"NOT then OR inside parentheses", "SELECT Id FROM Case WHERE (NOT Status = 'New' OR Origin = null)", "MALFORMED_QUERY",
+			"unexpected token: OR", false},
+		{"NOT NOT", "SELECT Id FROM Case WHERE NOT NOT Status = 'New'", "MALFORMED_QUERY", "unexpected token: NOT", false},
 		{"no fields", "SELECT FROM Case", "MALFORMED_QUERY", "\nSELECT FROM Case\n       ^\nERROR at Row:1:Column:8\nunexpected token: FROM", true},
 		{"no FROM", "SELECT Id Case", "MALFORMED_QUERY", "unexpected token: Case", false},
 		{"dangling WHERE", "SELECT Id FROM Case WHERE", "MALFORMED_QUERY", "unexpected token: <EOF>", false},

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,17 +19,21 @@ type row struct {
 	id      string
 	deleted bool
 	vals    map[string]any
-	// writes counts the creates and updates through the API (not Seed)
-	// that the record has had, for Org.Writes.
+	// writes counts the creates and updates through the API that the
+	// record has had, for Org.Writes.
 	writes int
+	// fieldWrites and unchanged account for the fields that API updates
+	// wrote, for Org.FieldWrites and Org.UnchangedWrites. They live on the
+	// row so that a rollback, which restores the row, undoes them too.
+	fieldWrites map[string]FieldWrites
+	unchanged   []unchangedWrite
 }
 
 func (r *row) clone() *row {
 	c := *r
-	c.vals = make(map[string]any, len(r.vals))
-	for k, v := range r.vals {
-		c.vals[k] = v
-	}
+	c.vals = maps.Clone(r.vals)
+	c.fieldWrites = maps.Clone(r.fieldWrites)
+	c.unchanged = slices.Clone(r.unchanged)
 	return &c
 }
 
@@ -131,13 +136,16 @@ func (x *tx) rollback(mark int) {
 	}
 }
 
-// writer carries what every write needs: the transaction, the running user
-// and the time. Seeding writes bypass the field-level security checks and
-// may set ids and system fields.
+// writer carries what every write needs: the transaction and the running
+// user. Seeding writes bypass the field-level security checks and may set
+// ids and system fields. Only the writes of API calls (api) are counted, and
+// only they meet the faults injected for API clients; Seed, Edit, Create and
+// Generate change the org without an API call.
 type writer struct {
 	tx      *tx
 	user    string
 	seeding bool
+	api     bool
 }
 
 var errRecordNotFound = &dmlError{code: "NOT_FOUND", msg: "The requested resource does not exist"}
@@ -190,30 +198,37 @@ func (o *Org) stamp() time.Time {
 
 // decodeRecord turns a JSON record of a write into typed field values. Its
 // errors are those Salesforce raises while deserializing the request body
-// (unknown field, value of the wrong type), which fail the whole request.
-// The record's id, if it has one, is returned apart.
+// (unknown field, value of the wrong type), which fail the whole request;
+// they name the field in fields, which the REST body leaves out. The
+// record's id, if it has one, is returned apart.
 func decodeRecord(obj *objectDef, in map[string]any) (map[string]any, string, *apiError) {
 	vals := map[string]any{}
 	id := ""
-	for k, v := range in {
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		v := in[k]
 		if k == "attributes" {
 			continue
 		}
 		if strings.EqualFold(k, "Id") {
 			s, ok := v.(string)
 			if !ok && v != nil {
-				return nil, "", jsonParserError(fmt.Sprintf("Cannot deserialize instance of id from %s value %v or request may be missing a required field", jsonKind(v), v))
+				err := jsonParserError(fmt.Sprintf("Cannot deserialize instance of id from %s value %v or request may be missing a required field", jsonKind(v), v))
+				err.fields = []string{"Id"}
+				return nil, "", err
 			}
 			id = s
 			continue
 		}
 		f := obj.field(k)
 		if f == nil {
-			return nil, "", newAPIError(http.StatusBadRequest, "INVALID_FIELD",
+			err := newAPIError(http.StatusBadRequest, "INVALID_FIELD",
 				fmt.Sprintf("No such column '%s' on sobject of type %s", k, obj.Name))
+			err.fields = []string{k}
+			return nil, "", err
 		}
 		cv, err := coerce(f, v)
 		if err != nil {
+			err.fields = []string{f.Name}
 			return nil, "", err
 		}
 		vals[f.Name] = cv
@@ -415,7 +430,9 @@ func (o *Org) checkRecord(obj *objectDef, id string, merged map[string]any) *dml
 	return nil
 }
 
-// derive maintains the fields Salesforce computes from others.
+// derive maintains the fields Salesforce computes from others. A date the
+// org sets when a flag turns on (ClosedDate, StopStartDate) keeps its first
+// value while the flag stays on and is cleared when it turns off.
 func derive(obj *objectDef, vals map[string]any, now time.Time) {
 	switch obj.Name {
 	case "Case":
@@ -427,6 +444,13 @@ func derive(obj *objectDef, vals map[string]any, now time.Time) {
 			vals["ClosedDate"] = nil
 		}
 		vals["IsClosed"] = closed
+		stopped := vals["IsStopped"] == true
+		if stopped && vals["StopStartDate"] == nil {
+			vals["StopStartDate"] = now
+		}
+		if !stopped {
+			vals["StopStartDate"] = nil
+		}
 	case "Task":
 		vals["IsClosed"] = vals["Status"] == "Completed"
 	case "Contact", "User":
@@ -508,7 +532,7 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 	}
 	derive(obj, merged, now)
 	r := &row{obj: obj, id: id, vals: merged}
-	if !w.seeding {
+	if w.api {
 		r.writes = 1
 	}
 	t.rows[id] = r
@@ -520,14 +544,14 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 
 // update changes a record. It returns errRecordNotFound when no record has the id.
 func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) *dmlError {
-	r, err := o.writable(obj, id)
+	r, err := o.writable(w, obj, id)
 	if err != nil {
 		return err
 	}
 	if err := o.checkValues(w, obj, vals, false); err != nil {
 		return err
 	}
-	merged := r.clone().vals
+	merged := maps.Clone(r.vals)
 	for k, v := range vals {
 		if v == nil && obj.field(k).Type == typeBoolean {
 			v = false
@@ -545,14 +569,19 @@ func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) 
 	t := o.tableFor(obj)
 	w.tx.save(t, r.id, r)
 	t.unindex(r)
+	before := r.vals
 	r.vals = merged
-	r.writes++
+	if w.api {
+		r.writes++
+		o.countFieldWrites(r, before, vals)
+	}
 	t.index(r)
 	return nil
 }
 
-// writable finds a record that a write may change, or the error Salesforce gives.
-func (o *Org) writable(obj *objectDef, id string) (*row, *dmlError) {
+// writable finds a record that a write may change, or the error Salesforce
+// gives. The faults of API clients (MarkDeleted, LockRows) apply to API writes.
+func (o *Org) writable(w *writer, obj *objectDef, id string) (*row, *dmlError) {
 	full, ok := normalizeID(id)
 	if !ok || full[:3] != obj.KeyPrefix {
 		return nil, &dmlError{code: "MALFORMED_ID", fields: []string{"Id"},
@@ -562,9 +591,9 @@ func (o *Org) writable(obj *objectDef, id string) (*row, *dmlError) {
 	switch {
 	case r == nil:
 		return nil, errRecordNotFound
-	case r.deleted || o.faults.isDeleted(full):
+	case r.deleted || w.api && o.faults.isDeleted(full):
 		return nil, &dmlError{code: "ENTITY_IS_DELETED", msg: "entity is deleted"}
-	case o.faults.takeLock(full):
+	case w.api && o.faults.takeLock(full):
 		return nil, &dmlError{code: "UNABLE_TO_LOCK_ROW",
 			msg: "unable to obtain exclusive access to this record or 1 records: " + full}
 	}
@@ -576,7 +605,7 @@ func (o *Org) remove(w *writer, obj *objectDef, id string) *dmlError {
 	if !obj.Deletable {
 		return &dmlError{code: "INSUFFICIENT_ACCESS_OR_READONLY", msg: "insufficient access rights on object id"}
 	}
-	r, err := o.writable(obj, id)
+	r, err := o.writable(w, obj, id)
 	if err != nil {
 		return err
 	}
