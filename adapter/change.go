@@ -106,11 +106,19 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 	wb := c.writeback(i)
 	var change contactpad.RecordChange
 	if i.CRMID != "" {
-		want, err := c.mirror(i.CRMObject).Fields(i.CRMID, wb)
+		m := c.mirror(i.CRMObject)
+		want, err := m.Fields(i.CRMID, wb)
 		if err != nil {
 			return fmt.Errorf("mirrored fields of %s %s: %w", i.CRMObject, i.CRMID, err)
 		}
-		if i.Sync.Change(want) {
+		// What a change made in the CRM leads to is written back only to
+		// the fields the bridge owns (it wins their conflicts): the CRM's
+		// own fields stay as the people working there left them.
+		var mark func(string) bool
+		if r.actor == actorCRM {
+			mark = m.Policy().BridgeWins
+		}
+		if i.Sync.Change(want, mark) {
 			change.Fields = i.Sync.Writes()
 		}
 	}

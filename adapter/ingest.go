@@ -153,9 +153,10 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	// (a filter that leaves out On Hold, say): that is no news.
 	leftFilter := item.Unmatched && !wasUnmatched && !byBridge
 	backInFilter := !item.Unmatched && wasUnmatched && !byBridge
+	closedThere := now.Status.Ended() && !was.Status.Ended()
 	switch {
-	case !ended && (leftFilter || now.Status.Ended() && !was.Status.Ended()):
-		return c.closedInCRM(i, policy, leftFilter, by)
+	case !ended && (leftFilter || closedThere):
+		return c.closedInCRM(i, policy, !closedThere, by)
 	case ended && !item.Unmatched && !now.Status.Ended() && (backInFilter || was.Status.Ended()):
 		if err := c.reopenedInCRM(i, now, by); err != nil {
 			return err

@@ -235,10 +235,12 @@ func TestWritebackMetrics(t *testing.T) {
 		m := startMetricsEngine(t)
 		defer m.stop()
 		m.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
+		due := time.Now().Add(time.Hour)
 		for _, crmID := range []string{"500A", "500B", "500C"} {
-			// Each: created and assigned (auto-accept): two rows.
-			m.do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: crmID, CRMObject: "Case", Media: contactpad.NonLive,
+			// Each: assigned (auto-accept) and deferred: two rows.
+			res := m.do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: crmID, CRMObject: "Case", Media: contactpad.NonLive,
 				Service: "support"}})
+			m.do(adapter.Defer{ID: res.Interaction.ID, Agent: "alice", DueBy: &due})
 		}
 		outbox := func(pending, inFlight, parked int) string {
 			return fmt.Sprintf(`
@@ -300,8 +302,40 @@ func TestNoMetrics(t *testing.T) {
 		require.Equal(t, contactpad.Connected, res.Interaction.Status)
 		n, err := e.WritebackOnce(ctx, recordSink{}, adapter.SyncOptions{})
 		require.NoError(t, err)
-		require.Equal(t, 2, n)
+		require.Equal(t, 1, n, "the assignment (the adoption writes nothing)")
 		cancel()
 		require.NoError(t, <-done)
+	})
+}
+
+// TestPeerMetrics: a field both the CRM and the bridge changed counts as a
+// conflict, by object, field and winner; records that could not be
+// ingested are a gauge from the store.
+func TestPeerMetrics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := startMetricsEngine(t)
+		defer m.stop()
+		m.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
+		m.do(adapter.SetPresence{Agent: "bob", Presence: contactpad.Available})
+		item := contactpad.WorkItem{CRMID: "500A", CRMObject: "Case", Media: contactpad.NonLive, Service: "support",
+			CRM: &contactpad.RecordState{Fields: map[string]any{"status": "queued", "owner_crm_user_id": "005QUEUE"}}}
+		res := m.do(adapter.Ingest{Item: item})
+		owner := res.Interaction.Owner
+		other := map[string]string{"alice": "bob", "bob": "alice"}[owner]
+		m.do(adapter.StartTransfer{ID: res.Interaction.ID, Agent: owner, Mode: contactpad.Cold,
+			Target: contactpad.Target{Agent: other}})
+		item.CRM = &contactpad.RecordState{Fields: map[string]any{"owner_crm_user_id": "005000000000003AAA"}, ChangedBy: "Sam"}
+		m.do(adapter.Ingest{Item: item}) // carol's now, in the CRM
+		require.Equal(t, 1.0, counter(t, m.reg, "ctibridge_crm_conflicts_total", "object", "Case",
+			"field", "owner_crm_user_id", "winner", "crm"))
+
+		require.NoError(t, adapter.UpdateOne(context.Background(), m.store, func(tx adapter.Tx) error {
+			return tx.PutIngestFailure(&adapter.IngestFailure{Source: "s", CRMID: "500X", Reason: "no media rule matches"})
+		}))
+		require.NoError(t, testutil.CollectAndCompare(m.reg, strings.NewReader(`
+# HELP ctibridge_ingest_failures CRM records that could not be ingested and are being read again (GET /api/v1/admin/sync lists them).
+# TYPE ctibridge_ingest_failures gauge
+ctibridge_ingest_failures 1
+`), "ctibridge_ingest_failures"))
 	})
 }

@@ -302,7 +302,10 @@ func Parse(filename string, data []byte) (*Config, error) {
 		return nil, d.errs
 	}
 	normalize(cfg)
-	cfg.File, cfg.lines = filename, d.valueLine
+	cfg.File = filename
+	if len(d.valueLine) > 0 {
+		cfg.lines = d.valueLine
+	}
 	return cfg, nil
 }
 

@@ -36,13 +36,15 @@ type RecordSync struct {
 
 // Change records the mirrored fields the interaction now has: a field
 // whose value differs from the one wanted before becomes dirty (the bridge
-// changed it), a field that is no longer wanted is forgotten. It reports
-// whether anything changed.
-func (s *RecordSync) Change(want map[string]any) bool {
+// changed it), if mark says so (nil marks every field), a field that is no
+// longer wanted is forgotten. It reports whether anything changed.
+func (s *RecordSync) Change(want map[string]any, mark func(field string) bool) bool {
 	changed := false
 	for f, v := range want {
 		if old, ok := s.Want[f]; !ok || !SameValue(old, v) {
-			s.markDirty(f)
+			if mark == nil || mark(f) {
+				s.markDirty(f)
+			}
 			changed = true
 		}
 	}

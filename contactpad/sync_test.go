@@ -23,37 +23,44 @@ func TestRecordSync(t *testing.T) {
 	})
 	t.Run("a field the bridge changes is written; one it did not change is not", func(t *testing.T) {
 		s := adopted()
-		require.True(t, s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}))
+		require.True(t, s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}, nil))
 		require.Equal(t, map[string]any{"OwnerId": "005B"}, s.Writes(), "Escalated stays: the bridge did not change the status")
-		require.False(t, s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}), "no change")
+		require.False(t, s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}, nil), "no change")
+	})
+	t.Run("a change the CRM caused marks only the fields it is asked to", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "Closed", "OwnerId": "005A", "Due__c": "2026-11-23T09:00:00.000Z"},
+			func(f string) bool { return f == "Due__c" })
+		require.Equal(t, map[string]any{"Due__c": "2026-11-23T09:00:00.000Z"}, s.Writes())
+		require.Equal(t, "Closed", s.Want["Status"], "wanted, not written")
 	})
 	t.Run("a value the CRM holds already is not written", func(t *testing.T) {
 		s := adopted()
-		s.Change(map[string]any{"Status": "Escalated", "OwnerId": "005A", "Due__c": nil})
+		s.Change(map[string]any{"Status": "Escalated", "OwnerId": "005A", "Due__c": nil}, nil)
 		require.Nil(t, s.Writes())
 	})
 	t.Run("an absent value is nil and is written as null", func(t *testing.T) {
 		s := RecordSync{Known: map[string]any{"Due__c": "2026-11-23T09:00:00.000Z"}, Want: map[string]any{"Due__c": "2026-11-23T09:00:00.000Z"}}
-		s.Change(map[string]any{"Due__c": nil})
+		s.Change(map[string]any{"Due__c": nil}, nil)
 		require.Equal(t, map[string]any{"Due__c": nil}, s.Writes())
 	})
 	t.Run("a value the bridge no longer has an opinion on is not written", func(t *testing.T) {
 		s := adopted()
-		s.Change(map[string]any{"Status": "Working"}) // the owner is gone from what is wanted
+		s.Change(map[string]any{"Status": "Working"}, nil) // the owner is gone from what is wanted
 		require.Equal(t, map[string]any{"Status": "Working"}, s.Writes())
 	})
 	t.Run("accepted writes are in step; a newer value waits", func(t *testing.T) {
 		s := adopted()
-		s.Change(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil})
+		s.Change(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil}, nil)
 		sent := s.Writes()
-		s.Change(map[string]any{"Status": "On Hold", "OwnerId": "005B", "Due__c": nil}) // while the write is on its way
+		s.Change(map[string]any{"Status": "On Hold", "OwnerId": "005B", "Due__c": nil}, nil) // while the write is on its way
 		s.Accepted(sent)
 		require.Equal(t, map[string]any{"Status": "On Hold"}, s.Writes())
 		require.Equal(t, "Working", s.Known["Status"])
 	})
 	t.Run("the bridge's own write coming back is no news", func(t *testing.T) {
 		s := adopted()
-		s.Change(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil})
+		s.Change(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil}, nil)
 		changed, conflicts := s.Observe(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil}, nil)
 		require.Empty(t, changed)
 		require.Empty(t, conflicts)
@@ -69,7 +76,7 @@ func TestRecordSync(t *testing.T) {
 	})
 	t.Run("both changed one field: the CRM wins by default", func(t *testing.T) {
 		s := adopted()
-		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil})
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}, nil)
 		changed, conflicts := s.Observe(map[string]any{"Status": "Escalated", "OwnerId": "005C", "Due__c": nil}, nil)
 		require.Equal(t, []string{"OwnerId"}, changed)
 		require.Equal(t, []string{"OwnerId"}, conflicts)
@@ -77,7 +84,7 @@ func TestRecordSync(t *testing.T) {
 	})
 	t.Run("both changed one field: the bridge wins where the mapping says so", func(t *testing.T) {
 		s := adopted()
-		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil})
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}, nil)
 		_, conflicts := s.Observe(map[string]any{"OwnerId": "005C"}, func(f string) bool { return f == "OwnerId" })
 		require.Equal(t, []string{"OwnerId"}, conflicts)
 		require.Equal(t, map[string]any{"OwnerId": "005B"}, s.Writes(), "written over the CRM's value")
@@ -90,13 +97,13 @@ func TestRecordSync(t *testing.T) {
 	})
 	t.Run("the state survives JSON, numbers as float64", func(t *testing.T) {
 		s := adopted()
-		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil, "Attempts__c": 3})
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil, "Attempts__c": 3}, nil)
 		b, err := json.Marshal(s)
 		require.NoError(t, err)
 		var back RecordSync
 		require.NoError(t, json.Unmarshal(b, &back))
 		require.Equal(t, map[string]any{"OwnerId": "005B", "Attempts__c": 3.0}, back.Writes())
-		require.False(t, back.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil, "Attempts__c": 3}),
+		require.False(t, back.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil, "Attempts__c": 3}, nil),
 			"3 and 3.0 are the same value")
 	})
 }

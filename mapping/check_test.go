@@ -14,7 +14,7 @@ func describedOrg() map[string][]string {
 		"Ctibridge_Auto_Opened__c", "Ctibridge_Resumed_From__c", "Ctibridge_Tags__c"}
 	return map[string][]string{
 		"Case": append([]string{"Id", "CaseNumber", "Subject", "Description", "Status", "Priority", "Origin", "Type",
-			"Reason", "OwnerId", "ContactId", "IsClosed", "SystemModstamp"}, ctibridge...),
+			"Reason", "OwnerId", "ContactId", "IsClosed", "IsStopped", "SystemModstamp"}, ctibridge...),
 		"LiveChatTranscript": append([]string{"Id", "Name", "Status", "Body", "CaseId", "ContactId", "OwnerId",
 			"ChatKey", "SystemModstamp"}, ctibridge...),
 		"Task": {"Id", "Subject", "Description", "Status", "Priority", "Type", "WhatId", "WhoId", "OwnerId",
@@ -73,7 +73,7 @@ func TestCheckFields(t *testing.T) {
 			name:      "the audit record's external id",
 			path:      chatPath,
 			described: without(org, "Task", "Ctibridge_Audit_Id__c"),
-			want: "../testdata/mappings/livechattranscript.yaml:30: mappings[0].audit.external_id: " +
+			want: "../testdata/mappings/livechattranscript.yaml:38: mappings[0].audit.external_id: " +
 				"unknown field Ctibridge_Audit_Id__c on Task",
 		},
 		{
@@ -96,14 +96,14 @@ func TestCheckFields(t *testing.T) {
 			described: map[string][]string{"Account": {"Id"}},
 			want: "../testdata/mappings/case.yaml:5: mappings[0].object: object Case is not in describe " +
 				"(no such object, or the integration user cannot see it)\n" +
-				"../testdata/mappings/case.yaml:68: mappings[0].audit.object: object Task is not in describe " +
+				"../testdata/mappings/case.yaml:86: mappings[0].audit.object: object Task is not in describe " +
 				"(no such object, or the integration user cannot see it)",
 		},
 		{
 			name:      "the audit object only",
 			path:      casePath,
 			described: noTask,
-			want: "../testdata/mappings/case.yaml:68: mappings[0].audit.object: object Task is not in describe " +
+			want: "../testdata/mappings/case.yaml:86: mappings[0].audit.object: object Task is not in describe " +
 				"(no such object, or the integration user cannot see it)",
 		},
 	}

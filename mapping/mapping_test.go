@@ -132,14 +132,14 @@ func TestQuery(t *testing.T) {
 			m:     sample(t, casePath),
 			since: since,
 			want: "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name, Contact.Name, " + caseWrites +
-				", Ctibridge_Tags__c, Origin, OwnerId, Priority, Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) " +
+				", Ctibridge_Tags__c, IsStopped, Origin, OwnerId, Priority, Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) " +
 				"AND SystemModstamp > 2026-11-22T10:00:00.000Z ORDER BY SystemModstamp, Id",
 		},
 		{
 			name: "case sample, from the start",
 			m:    sample(t, casePath),
 			want: "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name, Contact.Name, " + caseWrites +
-				", Ctibridge_Tags__c, Origin, OwnerId, Priority, Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) ORDER BY SystemModstamp, Id",
+				", Ctibridge_Tags__c, IsStopped, Origin, OwnerId, Priority, Status, Subject, Type FROM Case WHERE (IsClosed = false AND Origin != null) ORDER BY SystemModstamp, Id",
 		},
 		{
 			name:  "chat sample",
@@ -535,7 +535,11 @@ func TestSyncPolicy(t *testing.T) {
 		Fields: map[string]contactpad.Winner{"Status": contactpad.CRMWins}}, p, "fields keyed as the writeback names them")
 	require.False(t, p.BridgeWins("Status"))
 	require.True(t, p.BridgeWins("OwnerId"))
-	require.Equal(t, contactpad.PeerPolicy{}, sample(t, casePath).Policy(), "the defaults: adopt, complete, reassign, the CRM wins")
+	require.Equal(t, contactpad.PeerPolicy{}, parse(t, "mappings:", "- {object: Case, media: live, service: s}").Policy(),
+		"the defaults (adopt, complete, reassign, the CRM wins) are the zero policy")
+	sampled := sample(t, casePath).Policy()
+	require.True(t, sampled.BridgeWins("Ctibridge_Status__c"), "the sample: ctibridge's own fields are the bridge's")
+	require.False(t, sampled.BridgeWins("Status"), "the sample: Salesforce's fields are Salesforce's")
 	require.Equal(t, contactpad.BridgeWins, parse(t, "mappings:", "- object: Case", "  media: live", "  service: s",
 		"  sync: {conflicts: bridge}").Policy().Conflicts)
 }

@@ -153,7 +153,7 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 		if err != nil {
 			return nil, err
 		}
-		sync.Change(want)
+		sync.Change(want, nil)
 		update := sync.Writes()
 		sync.Accepted(update)
 		wb := step.wb

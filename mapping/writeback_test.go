@@ -51,7 +51,7 @@ func TestFields(t *testing.T) {
 				OwnerCRMUserID: "005A", Service: "support"},
 			want: map[string]any{"Status": "Working", "OwnerId": "005A", "Ctibridge_Due_By__c": nil,
 				"Ctibridge_Due_By_Set_Manually__c": false, "Ctibridge_Auto_Opened__c": false,
-				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "connected"},
+				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "connected", "IsStopped": false},
 		},
 		{
 			name: "deferred: due date in UTC with milliseconds, set manually",
@@ -60,7 +60,7 @@ func TestFields(t *testing.T) {
 				OwnerCRMUserID: "005A", DueBy: &due, DueBySetManually: true},
 			want: map[string]any{"Status": "On Hold", "OwnerId": "005A", "Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z",
 				"Ctibridge_Due_By_Set_Manually__c": true, "Ctibridge_Auto_Opened__c": false,
-				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "deferred"},
+				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "deferred", "IsStopped": true},
 		},
 		{
 			name: "queued: no owner, so none is wanted",
@@ -68,7 +68,7 @@ func TestFields(t *testing.T) {
 			wb:   contactpad.Writeback{Status: contactpad.Queued, AutoOpenedDueToDueDate: true},
 			want: map[string]any{"Status": "New", "Ctibridge_Due_By__c": nil,
 				"Ctibridge_Due_By_Set_Manually__c": false, "Ctibridge_Auto_Opened__c": true,
-				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "queued"},
+				"Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": "queued", "IsStopped": false},
 		},
 		{
 			name: "abandoned: a status the value map leaves out is not wanted",
@@ -77,7 +77,7 @@ func TestFields(t *testing.T) {
 				OwnerCRMUserID: "005B", ResumedFrom: contactpad.ResumedFromCompleted},
 			want: map[string]any{"OwnerId": "005B", "Ctibridge_Due_By__c": nil,
 				"Ctibridge_Due_By_Set_Manually__c": false, "Ctibridge_Auto_Opened__c": false,
-				"Ctibridge_Resumed_From__c": "completed", "Ctibridge_Status__c": "abandoned"},
+				"Ctibridge_Resumed_From__c": "completed", "Ctibridge_Status__c": "abandoned", "IsStopped": false},
 		},
 		{
 			name: "chat: the status as is",
@@ -154,7 +154,7 @@ func TestObserve(t *testing.T) {
 		"Ctibridge_Due_By__c": "2026-11-23T10:00:00.000+0100", "Ctibridge_Due_By_Set_Manually__c": true})
 	require.Equal(t, map[string]any{"Status": "On Hold", "OwnerId": "005A",
 		"Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z", "Ctibridge_Due_By_Set_Manually__c": true,
-		"Ctibridge_Auto_Opened__c": nil, "Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": nil}, got,
+		"Ctibridge_Auto_Opened__c": nil, "Ctibridge_Resumed_From__c": nil, "Ctibridge_Status__c": nil, "IsStopped": nil}, got,
 		"every written field, by the name the mapping writes, date-times as the writeback writes them")
 	wb := contactpad.Writeback{Status: contactpad.Deferred, OwnerCRMUserID: "005A", DueBySetManually: true}
 	due := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -296,10 +296,10 @@ func TestPreview(t *testing.T) {
 	require.Equal(t, map[string]any{"Status": "Working", "OwnerId": PreviewCRMUserID, "Ctibridge_Status__c": "connected"},
 		updates["accepted by the agent"])
 	require.Equal(t, map[string]any{"Status": "On Hold", "Ctibridge_Due_By__c": "2026-11-23T10:00:00.000Z",
-		"Ctibridge_Due_By_Set_Manually__c": true, "Ctibridge_Status__c": "deferred"},
-		updates["deferred by the agent for a day"], "only what changed")
+		"Ctibridge_Due_By_Set_Manually__c": true, "Ctibridge_Status__c": "deferred", "IsStopped": true},
+		updates["deferred by the agent for a day"], "only what changed; the SLA paused")
 	require.Equal(t, map[string]any{"Status": "Working", "Ctibridge_Due_By__c": nil, "Ctibridge_Auto_Opened__c": true,
-		"Ctibridge_Status__c": "connected"}, updates["reopened at the due date"], "the due date cleared")
+		"Ctibridge_Status__c": "connected", "IsStopped": false}, updates["reopened at the due date"], "the due date cleared")
 	require.Equal(t, map[string]any{"Ctibridge_Status__c": "wrap_up"}, updates["released into wrap-up"])
 	require.Equal(t, map[string]any{"Status": "Closed", "Ctibridge_Status__c": "completed"}, updates["completed after wrap-up"])
 	require.Equal(t, map[string]any{"Status": "Working", "Ctibridge_Auto_Opened__c": false,

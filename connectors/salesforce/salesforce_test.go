@@ -67,17 +67,9 @@ func connect(t testing.TB, url string, mutate func(*Config)) *Client {
 	return c
 }
 
-// caseWriteback maps a change to Status and an audit Task, like the
-// sample mapping does.
+// caseWriteback maps an audit entry to a Task, like the sample mapping
+// does.
 type caseWriteback struct{}
-
-func (caseWriteback) Update(c contactpad.RecordChange, _ string) (map[string]any, error) {
-	if c.Writeback == nil {
-		return nil, nil
-	}
-	return map[string]any{"Status": map[contactpad.Status]string{contactpad.Deferred: "On Hold",
-		contactpad.Completed: "Closed"}[c.Writeback.Status], "Ctibridge_Status__c": string(c.Writeback.Status)}, nil
-}
 
 func (caseWriteback) Audit(c contactpad.RecordChange, crmID string) (*mapping.AuditRecord, error) {
 	if c.Audit == nil {
@@ -87,11 +79,14 @@ func (caseWriteback) Audit(c contactpad.RecordChange, crmID string) (*mapping.Au
 		Fields: map[string]any{"Subject": "ctibridge: " + c.Audit.Action, "WhatId": crmID, "Status": "Completed"}}, nil
 }
 
-// row makes an outbox row for a Case with a writeback and an audit entry.
+// row makes an outbox row for a Case with the fields of status to write,
+// as the sample mapping writes them, and an audit entry.
 func row(id int64, crmID string, status contactpad.Status, auditID string) adapter.OutboxRow {
 	payload, _ := json.Marshal(contactpad.RecordChange{
 		Writeback: &contactpad.Writeback{Status: status},
 		Audit:     &contactpad.AuditEntry{ID: auditID, Action: string(status)},
+		Fields: map[string]any{"Status": map[contactpad.Status]string{contactpad.Deferred: "On Hold",
+			contactpad.Completed: "Closed"}[status], "Ctibridge_Status__c": string(status)},
 	})
 	return adapter.OutboxRow{ID: id, CRMObject: "Case", CRMID: crmID, Kind: adapter.OutboxChange, Payload: payload}
 }

@@ -61,7 +61,9 @@ type (
 		AutoOpened  bool       `json:"auto_opened_due_to_due_date"`
 		ResumedFrom string     `json:"resumed_from"`
 		Audit       []struct {
-			ID string `json:"id"`
+			ID     string `json:"id"`
+			Action string `json:"action"`
+			Actor  string `json:"actor"`
 		} `json:"audit"`
 	}
 	transferJSON struct {

@@ -38,25 +38,31 @@ type Result struct {
 	RecordToOfferP99 float64 `json:"record_to_offer_p99_ms"`
 	RecordToOfferMax float64 `json:"record_to_offer_max_ms"`
 
-	Deferrals           int            `json:"deferrals"`
-	ReopenLatenessP50   float64        `json:"reopen_lateness_p50_ms"`
-	ReopenLatenessP99   float64        `json:"reopen_lateness_p99_ms"`
-	ReopenLatenessMax   float64        `json:"reopen_lateness_max_ms"`
-	TransfersWarm       int            `json:"transfers_warm"`
-	TransfersCold       int            `json:"transfers_cold"`
-	ResumedFromHistory  int            `json:"resumed_from_history"`
-	AuditEntries        int            `json:"audit_entries"`
-	AuditTasks          int            `json:"audit_tasks"`
-	Writebacks          int            `json:"writebacks"`
-	Redelivered         int            `json:"redelivered_writes"`
-	CRMCalls            int            `json:"crm_calls"`
-	CRMWriteCalls       int            `json:"crm_write_calls"`
-	CRMCallsByKind      map[string]int `json:"crm_calls_by_kind"`
-	CallsPer1000        float64        `json:"crm_calls_per_1000_writebacks"`
-	WriteCallsPer1000   float64        `json:"crm_write_calls_per_1000_writebacks"`
-	FloorPer1000        float64        `json:"floor_calls_per_1000_writebacks"`
-	CollectionsPer1000  float64        `json:"one_collection_per_200_calls_per_1000_writebacks"`
-	OnePerRecordPer1000 float64        `json:"one_call_per_record_calls_per_1000_writebacks"`
+	Deferrals          int     `json:"deferrals"`
+	ReopenLatenessP50  float64 `json:"reopen_lateness_p50_ms"`
+	ReopenLatenessP99  float64 `json:"reopen_lateness_p99_ms"`
+	ReopenLatenessMax  float64 `json:"reopen_lateness_max_ms"`
+	TransfersWarm      int     `json:"transfers_warm"`
+	TransfersCold      int     `json:"transfers_cold"`
+	ResumedFromHistory int     `json:"resumed_from_history"`
+	AuditEntries       int     `json:"audit_entries"`
+	AuditTasks         int     `json:"audit_tasks"`
+	Writebacks         int     `json:"writebacks"`
+	Redelivered        int     `json:"redelivered_writes"`
+	// FieldWrites counts, per Case field, the writes that changed it;
+	// UnchangedFieldWrites the writes of a value a Case held already
+	// (zero in a verified run).
+	FieldWrites          map[string]int `json:"case_field_writes"`
+	UnchangedFieldWrites int            `json:"unchanged_field_writes"`
+	CRMCalls             int            `json:"crm_calls"`
+	CRMWriteCalls        int            `json:"crm_write_calls"`
+	CRMPollCalls         int            `json:"crm_poll_calls"`
+	CRMCallsByKind       map[string]int `json:"crm_calls_by_kind"`
+	CallsPer1000         float64        `json:"crm_calls_per_1000_writebacks"`
+	WriteCallsPer1000    float64        `json:"crm_write_calls_per_1000_writebacks"`
+	FloorPer1000         float64        `json:"floor_calls_per_1000_writebacks"`
+	CollectionsPer1000   float64        `json:"one_collection_per_200_calls_per_1000_writebacks"`
+	OnePerRecordPer1000  float64        `json:"one_call_per_record_calls_per_1000_writebacks"`
 
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	RSSOf     string  `json:"peak_rss_of"`
@@ -118,6 +124,7 @@ func (r *runner) fill(res *Result, org *localOrg, start, worked, drained time.Ti
 	res.CRMCallsByKind = org.Calls()
 	res.CRMCalls = org.Total()
 	res.CRMWriteCalls = res.CRMCallsByKind[sim.CallComposite] + res.CRMCallsByKind[sim.CallCollections] + res.CRMCallsByKind[sim.CallSObject]
+	res.CRMPollCalls = res.CRMCallsByKind[sim.CallCompositeQuery] + res.CRMCallsByKind[sim.CallQuery]
 	if w := float64(res.Writebacks); w > 0 {
 		res.CallsPer1000 = round(float64(res.CRMCalls)/w*1000, 3)
 		res.WriteCallsPer1000 = round(float64(res.CRMWriteCalls)/w*1000, 3)
@@ -134,6 +141,14 @@ func (r *runner) fill(res *Result, org *localOrg, start, worked, drained time.Ti
 	res.ErrorSample = slices.Clone(r.errorSamples)
 	r.mu.Unlock()
 	res.Reconnects, res.Replayed = r.reconnects.Load(), r.replayed.Load()
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func round(v float64, places int) float64 {
@@ -164,7 +179,8 @@ func (res *Result) WriteTable(w io.Writer) error {
 	row("deferrals; reopen lateness p50 / p99 / max", "%d; %.0f / %.0f / %.0f ms", res.Deferrals, res.ReopenLatenessP50, res.ReopenLatenessP99, res.ReopenLatenessMax)
 	row("transfers warm / cold; resumed from History", "%d / %d; %d", res.TransfersWarm, res.TransfersCold, res.ResumedFromHistory)
 	row("writebacks (record writes in the org)", "%d (%d audit Tasks for %d audit entries; %d redelivered)", res.Writebacks, res.AuditTasks, res.AuditEntries, res.Redelivered)
-	row("CRM API calls (all; writes)", "%d; %d", res.CRMCalls, res.CRMWriteCalls)
+	row("CRM API calls (all; writes; polls)", "%d; %d; %d", res.CRMCalls, res.CRMWriteCalls, res.CRMPollCalls)
+	row("Case fields written (changed; unchanged)", "%d; %d", sumValues(res.FieldWrites), res.UnchangedFieldWrites)
 	row("calls per 1000 writebacks: all / writes", "%.3f / %.3f", res.CallsPer1000, res.WriteCallsPer1000)
 	row("  baselines: 1 per record / 1 per 200 / floor", "%.0f / %.3f / %.3f", res.OnePerRecordPer1000, res.CollectionsPer1000, res.FloorPer1000)
 	row("peak resident memory", "%.0f MB (%s)", res.PeakRSSMB, res.RSSOf)

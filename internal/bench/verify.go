@@ -9,10 +9,13 @@ import (
 
 // verify checks the org against what the agents did, with zero tolerance:
 // every Case of the run is closed by the bridge, owned by the agent who
-// closed it, with the deferral and resume fields of its story; each audit
-// entry of its interaction is one Task, written once (a Task written again
-// is a redelivery: upserted by its audit id, it is no duplicate but it is
-// counted); and nothing is parked. Each mismatch is an error of the result.
+// closed it, with the deferral fields of its story and no due date or
+// resumed-from left; each audit entry of its interaction that the bridge
+// made (not the adoption of the record) is one Task, written once (a Task
+// written again is a redelivery: upserted by its audit id, it is no
+// duplicate but it is counted); no field of a Case was ever written with
+// the value it already had; and nothing is parked. Each mismatch is an
+// error of the result.
 func verify(ctx context.Context, client *http.Client, r *runner, org *localOrg, userIDs []string, res *Result) error {
 	mismatch := func(format string, args ...any) {
 		r.fail(nil, "verify", fmt.Errorf(format, args...))
@@ -78,7 +81,13 @@ func verify(ctx context.Context, client *http.Client, r *runner, org *localOrg, 
 				if err != nil && readErr == nil {
 					readErr = fmt.Errorf("read interaction %s: %w", it.interaction, err)
 				}
-				audits[it.seq] = len(i.Audit)
+				for _, e := range i.Audit {
+					// The adoption and what the CRM did itself are not
+					// written to it: it knows them.
+					if e.Action != "adopted" && e.Actor != "crm" {
+						audits[it.seq]++
+					}
+				}
 				mu.Unlock()
 			}
 		})
@@ -106,9 +115,8 @@ func verify(ctx context.Context, client *http.Client, r *runner, org *localOrg, 
 			"Ctibridge_Status__c":              "completed",
 			"OwnerId":                          userIDs[it.closedBy],
 			"Ctibridge_Due_By_Set_Manually__c": it.deferred,
-		}
-		if it.resumed {
-			want["Ctibridge_Resumed_From__c"] = "completed"
+			"Ctibridge_Due_By__c":              nil,
+			"Ctibridge_Resumed_From__c":        nil,
 		}
 		for field, v := range want {
 			if c[field] != v {
@@ -122,6 +130,20 @@ func verify(ctx context.Context, client *http.Client, r *runner, org *localOrg, 
 			mismatch("Case %d (%s): never written back", seq, id)
 		}
 		res.AuditEntries += audits[seq]
+	}
+	// No field written that did not change: the bridge writes only what
+	// it changed and the CRM does not hold.
+	res.FieldWrites = map[string]int{}
+	for field, n := range org.FieldWrites("Case") {
+		res.FieldWrites[field] = n.Changed
+		res.UnchangedFieldWrites += n.Unchanged
+	}
+	for k, w := range org.UnchangedWrites("Case") {
+		if k == 3 {
+			mismatch("... %d writes in all of a value a Case held already", res.UnchangedFieldWrites)
+			break
+		}
+		mismatch("Case %s: %s written with the value it held already (%v)", w.ID, w.Field, w.Value)
 	}
 	res.Verified = true
 	return nil

@@ -59,7 +59,7 @@ func (o *Org) handleComposite(req *apiRequest) *response {
 		return invalidComposite("The composite request can contain at most %d subrequests; this one has %d.", maxSubrequests, len(subs))
 	}
 	seen := map[string]bool{}
-	heavy := 0
+	heavy, queries := 0, 0
 	for _, s := range subs {
 		if !referenceIDPattern.MatchString(s.ReferenceID) {
 			return invalidComposite("Invalid referenceId '%s': use only letters, digits and underscores.", s.ReferenceID)
@@ -74,7 +74,10 @@ func (o *Org) handleComposite(req *apiRequest) *response {
 			return invalidComposite("Invalid subrequest url '%s': it must start with /services/data/vXX.X/.", s.URL)
 		}
 		switch classify(strings.ToUpper(s.Method), segs[1:]) {
-		case CallCollections, CallQuery:
+		case CallQuery:
+			heavy++
+			queries++
+		case CallCollections:
 			heavy++
 		case CallSObject, CallDescribe:
 		default:
@@ -84,6 +87,11 @@ func (o *Org) handleComposite(req *apiRequest) *response {
 	if heavy > maxCollectionsQueries {
 		return invalidComposite("The composite request can contain at most %d sObject Collections or query subrequests; this one has %d.",
 			maxCollectionsQueries, heavy)
+	}
+	if queries == len(subs) {
+		// Counted apart, so that a poll's calls are told from writes.
+		o.calls[CallComposite]--
+		o.calls[CallCompositeQuery]++
 	}
 
 	mark := req.tx.mark()

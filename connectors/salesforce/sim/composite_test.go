@@ -223,7 +223,8 @@ func TestCompositeQueries(t *testing.T) {
 		sub("GET", query(modifiers), "modifiers", nil),
 	}}, http.StatusOK, &res)
 	require.Equal(t, before+1, e.org.Total(), "one API call")
-	require.Equal(t, calls[CallComposite]+1, e.org.Calls()[CallComposite])
+	require.Equal(t, calls[CallCompositeQuery]+1, e.org.Calls()[CallCompositeQuery], "a composite of queries only: a poll")
+	require.Equal(t, calls[CallComposite], e.org.Calls()[CallComposite])
 	require.Equal(t, calls[CallQuery], e.org.Calls()[CallQuery])
 
 	tests := []struct {

@@ -87,10 +87,12 @@ const (
 	CallQuery       = "query"       // query, queryAll and their next pages
 	CallSObject     = "sobject"     // one record: create, read, update, upsert, delete
 	CallCollections = "collections" // /composite/sobjects
-	CallComposite   = "composite"   // /composite, however many subrequests
-	CallLimits      = "limits"      // /limits
-	CallDescribe    = "describe"    // describe, describeGlobal, the resource list
-	CallOther       = "other"       // anything else under /services/data/vXX.X/
+	CallComposite   = "composite"   // /composite, however many subrequests, with a write among them
+	// CallCompositeQuery is a /composite call of queries only (a poll).
+	CallCompositeQuery = "composite_query"
+	CallLimits         = "limits"   // /limits
+	CallDescribe       = "describe" // describe, describeGlobal, the resource list
+	CallOther          = "other"    // anything else under /services/data/vXX.X/
 )
 
 const (
