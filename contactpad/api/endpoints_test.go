@@ -209,6 +209,65 @@ func TestInteractionList(t *testing.T) {
 	})
 }
 
+// TestInteractionListNewest: History (order=newest) lists the most
+// recently changed first and the limit keeps the newest, however long the
+// agent's history: more than the most one list returns.
+func TestInteractionListNewest(t *testing.T) {
+	e := start(t)
+	const n = 5003 // more than maxList
+	t0 := time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(time.Minute)
+	require.NoError(t, adapter.UpdateOne(context.Background(), e.store, func(tx adapter.Tx) error {
+		for k := range n {
+			status := contactpad.Completed
+			if k%10 == 9 {
+				status = contactpad.Abandoned
+			}
+			// Created and changed in order, one a minute.
+			at := t0.Add(time.Duration(k) * time.Minute)
+			if err := tx.PutInteraction(&contactpad.Interaction{
+				ID: fmt.Sprintf("h%05d", k), Media: contactpad.NonLive, Service: "support", Status: status,
+				Owner: "alice", Tags: []string{}, CreatedAt: at, UpdatedAt: at, LastActivityAt: at, Version: 1,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// The first one ever created is resumed and completed again: the most
+	// recently changed.
+	recent := "h00000"
+	e.ok("alice", "POST", "/api/v1/interactions/"+recent+"/resume", nil)
+	e.ok("alice", "POST", "/api/v1/interactions/"+recent+"/release", nil)
+	e.ok("alice", "POST", "/api/v1/interactions/"+recent+"/wrapup/finish", nil)
+	// A newer one in another folder, and one of another agent.
+	e.connected("alice", contactpad.NonLive)
+	bobs := e.connected("bob", contactpad.NonLive)
+	e.ok("bob", "POST", "/api/v1/interactions/"+bobs+"/release", nil)
+	e.ok("bob", "POST", "/api/v1/interactions/"+bobs+"/wrapup/finish", nil)
+
+	ids := func(v map[string]any) []string {
+		var out []string
+		for _, i := range v["interactions"].([]any) {
+			out = append(out, i.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	got := ids(e.ok("alice", "GET", "/api/v1/interactions?folder=history&order=newest&limit=4", nil))
+	require.Equal(t, []string{recent, "h05002", "h05001", "h05000"}, got)
+
+	got = ids(e.ok("alice", "GET", "/api/v1/interactions?folder=history&order=newest&limit=5000", nil))
+	require.Len(t, got, 5000)
+	require.Equal(t, []string{recent, "h05002"}, got[:2])
+	require.Equal(t, "h00004", got[4999], "the oldest but one are left out")
+
+	got = ids(e.ok("ops", "GET", "/api/v1/interactions?folder=history&order=newest&limit=3", nil))
+	require.Equal(t, []string{bobs, recent, "h05002"}, got, "admins see every agent's")
+
+	got = ids(e.ok("alice", "GET", "/api/v1/interactions?folder=history&limit=2", nil))
+	require.Equal(t, []string{"h00000", "h00001"}, got, "oldest first (by creation) by default")
+	e.refused("alice", "GET", "/api/v1/interactions?order=latest", nil, 400, "invalid_request")
+}
+
 func TestGetInteraction(t *testing.T) {
 	e := start(t)
 	id := e.connected("alice", contactpad.NonLive)

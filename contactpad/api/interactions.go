@@ -107,7 +107,7 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 	default:
 		return invalid("order %q: want oldest or newest", order)
 	}
-	f := adapter.InteractionFilter{Owner: id.agent(), Limit: 500}
+	f := adapter.InteractionFilter{Owner: id.agent(), Limit: 500, Newest: newest}
 	if folder := q.Get("folder"); folder != "" {
 		f.Statuses = contactpad.Folder(folder).Statuses()
 		if f.Statuses == nil {
@@ -141,12 +141,6 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		}
 		f.Limit = n
 	}
-	limit := f.Limit
-	if newest {
-		// The store lists oldest first: read up to maxList and keep the
-		// newest.
-		f.Limit = maxList
-	}
 	var list []*contactpad.Interaction
 	if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
 		var err error
@@ -154,10 +148,6 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		return err
 	}); err != nil {
 		return err
-	}
-	if newest {
-		slices.SortStableFunc(list, func(a, b *contactpad.Interaction) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
-		list = list[:min(len(list), limit)]
 	}
 	out := make([]interactionView, 0, len(list))
 	for _, i := range list {
