@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -132,6 +134,130 @@ func TestAgentBoundary(t *testing.T) {
 		require.Len(t, e.ok("alice", "GET", "/api/v1/interactions", nil)["interactions"], 1)
 		require.Len(t, e.ok("ops", "GET", "/api/v1/interactions", nil)["interactions"], 1)
 		require.Len(t, e.ok("bi", "GET", "/api/v1/interactions", nil)["interactions"], 1)
+	})
+}
+
+// TestAgentBoundaryEveryState: another agent's every action on alice's
+// interactions, in every state they can be in, is 403 and changes
+// nothing: never a 409 that tells the state of alice's work.
+func TestAgentBoundaryEveryState(t *testing.T) {
+	e := start(t, func(o *api.Options, s *adapter.Settings) {
+		o.RateLimit = rate.Inf
+		// No timer may fire during the test; alice may hold two calls.
+		s.PushTimeout = time.Hour
+		s.WrapUp = map[contactpad.Media]time.Duration{contactpad.Live: time.Hour, contactpad.SemiLive: time.Hour, contactpad.NonLive: time.Hour}
+		s.Agents = slices.Clone(s.Agents)
+		s.Agents[0].Capacity = contactpad.Capacity{contactpad.Live: 2, contactpad.SemiLive: 3, contactpad.NonLive: 5}
+	})
+	require.Equal(t, "alice", e.engine.Settings().Agents[0].ID)
+	future := time.Now().Add(time.Hour).UTC()
+
+	held := e.connected("alice", contactpad.Live)
+	e.ok("alice", "POST", "/api/v1/interactions/"+held+"/hold", nil)
+	connected := e.connected("alice", contactpad.NonLive)
+	wrapUp := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "POST", "/api/v1/interactions/"+wrapUp+"/release", nil)
+	deferred := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "PATCH", "/api/v1/interactions/"+deferred, map[string]any{"status": "pending", "due_by": future})
+	completed := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "POST", "/api/v1/interactions/"+completed+"/release", nil)
+	e.ok("alice", "POST", "/api/v1/interactions/"+completed+"/wrapup/finish", nil)
+	abandoned := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "POST", "/api/v1/interactions/"+abandoned+"/abandon", map[string]any{"confirm": true})
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	offered := e.ingest(contactpad.Live, "support")
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
+	// A transfer and a consult of alice's, to carol.
+	e.ok("carol", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	transferred := e.connected("alice", contactpad.NonLive)
+	transfer := e.ok("alice", "POST", "/api/v1/interactions/"+transferred+"/transfers",
+		map[string]any{"target": map[string]string{"agent": "carol"}})["id"].(string)
+	consulting := e.connected("alice", contactpad.NonLive)
+	consult := e.ok("alice", "POST", "/api/v1/interactions/"+consulting+"/consults",
+		map[string]any{"target": map[string]string{"agent": "carol"}})["id"].(string)
+
+	states := []struct {
+		name   string
+		id     string
+		status contactpad.Status
+	}{
+		{"offered", offered, contactpad.Offered},
+		{"connected", connected, contactpad.Connected},
+		{"held", held, contactpad.Connected},
+		{"wrap-up", wrapUp, contactpad.WrapUp},
+		{"deferred", deferred, contactpad.Deferred},
+		{"completed", completed, contactpad.Completed},
+		{"abandoned", abandoned, contactpad.Abandoned},
+		{"with a transfer", transferred, contactpad.Connected},
+		{"with a consult", consulting, contactpad.Connected},
+	}
+	actions := []struct {
+		method, path string
+		body         any
+	}{
+		{"PATCH", "", map[string]any{"status": "open"}},
+		{"PATCH", "", map[string]any{"status": "pending", "due_by": future}},
+		{"PATCH", "", map[string]any{"status": "deferred", "due_by": future}},
+		{"PATCH", "", map[string]any{"status": "pending"}},
+		{"POST", "/accept", nil},
+		{"POST", "/decline", map[string]any{"reason": "busy"}},
+		{"POST", "/release", nil},
+		{"POST", "/wrapup/extend", nil},
+		{"POST", "/wrapup/finish", nil},
+		{"POST", "/abandon", map[string]any{"confirm": true, "reason": "x"}},
+		{"POST", "/hold", nil},
+		{"POST", "/retrieve", nil},
+		{"POST", "/defer", map[string]any{"due_by": future}},
+		{"POST", "/defer", nil},
+		{"POST", "/resume", nil},
+		{"POST", "/consults", map[string]any{"target": map[string]string{"agent": "carol"}}},
+		{"POST", "/consults", map[string]any{"target": map[string]string{"number": "+4930123456"}}},
+		{"POST", "/transfers", map[string]any{"target": map[string]string{"agent": "carol"}, "mode": "warm"}},
+		{"POST", "/transfers", map[string]any{"target": map[string]string{"service": "billing"}, "mode": "cold"}},
+	}
+
+	type snapshot struct {
+		interaction *contactpad.Interaction
+		audit       []contactpad.AuditEntry
+	}
+	read := func(id string) (s snapshot) {
+		require.NoError(t, e.store.View(context.Background(), func(tx adapter.Tx) error {
+			var err error
+			if s.interaction, err = tx.Interaction(id); err != nil {
+				return err
+			}
+			s.audit, err = tx.Audit(id)
+			return err
+		}))
+		return s
+	}
+	for _, st := range states {
+		t.Run(st.name, func(t *testing.T) {
+			before := read(st.id)
+			require.Equal(t, st.status, before.interaction.Status)
+			require.Equal(t, "alice", before.interaction.Owner)
+			for _, who := range []string{"bob", "carol"} {
+				for _, a := range actions {
+					r := e.call(who, a.method, "/api/v1/interactions/"+st.id+a.path, a.body)
+					require.Equal(t, 403, r.Status, "%s %s %v as %s: %s", a.method, a.path, a.body, who, r.Body)
+					require.Equal(t, "forbidden", r.code(t))
+					require.NotContains(t, string(r.Body), string(st.status), "the refusal tells nothing of the state")
+				}
+			}
+			require.Equal(t, before, read(st.id), "nothing changed")
+		})
+	}
+
+	t.Run("the transfer and the consult", func(t *testing.T) {
+		tr, c := e.ok("alice", "GET", "/api/v1/transfers/"+transfer, nil), e.ok("alice", "GET", "/api/v1/consults/"+consult, nil)
+		require.Equal(t, "carol", tr["assignee"])
+		for _, a := range []string{"/transfers/" + transfer + "/accept", "/transfers/" + transfer + "/decline",
+			"/transfers/" + transfer + "/complete", "/transfers/" + transfer + "/cancel",
+			"/consults/" + consult + "/answer", "/consults/" + consult + "/release"} {
+			e.refused("bob", "POST", "/api/v1"+a, nil, 403, "forbidden")
+		}
+		require.Equal(t, tr, e.ok("alice", "GET", "/api/v1/transfers/"+transfer, nil))
+		require.Equal(t, c, e.ok("alice", "GET", "/api/v1/consults/"+consult, nil))
 	})
 }
 

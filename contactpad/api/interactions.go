@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -238,7 +239,7 @@ func (s *Server) patchInteraction(w http.ResponseWriter, r *http.Request, id *Id
 		if due != nil {
 			return invalid("field \"due_by\": only with status pending")
 		}
-		if err := s.mustBe(r.Context(), r.PathValue("id"), contactpad.Deferred, "reopen"); err != nil {
+		if err := s.mustBe(r.Context(), r.PathValue("id"), id.agent(), contactpad.Deferred, "reopen"); err != nil {
 			return err
 		}
 		cmd = adapter.Resume{ID: r.PathValue("id"), Agent: id.agent()}
@@ -250,12 +251,18 @@ func (s *Server) patchInteraction(w http.ResponseWriter, r *http.Request, id *Id
 	return s.apply(w, r, cmd, http.StatusOK)
 }
 
-// mustBe refuses an action unless the interaction is in status want.
-func (s *Server) mustBe(ctx context.Context, id string, want contactpad.Status, action string) error {
+// mustBe refuses an action unless the interaction is in status want. Like
+// the engine (adapter.Command), it refuses an agent acting on an
+// interaction it does not own before it looks at the state: a refusal
+// must not tell an agent the state of another agent's work.
+func (s *Server) mustBe(ctx context.Context, id, agent string, want contactpad.Status, action string) error {
 	return s.store.View(ctx, func(tx adapter.Tx) error {
 		i, err := tx.Interaction(id)
 		if err != nil {
 			return err
+		}
+		if agent != "" && i.Owner != agent {
+			return fmt.Errorf("interaction %s is not %s's: %w", id, agent, adapter.ErrForbidden)
 		}
 		if i.Status != want {
 			return &adapter.TransitionError{Object: "interaction", ID: id, Action: action, State: string(i.Status),
