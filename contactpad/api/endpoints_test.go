@@ -597,10 +597,15 @@ func TestActions(t *testing.T) {
 }
 
 func TestDirectory(t *testing.T) {
-	// The directory's clock runs a minute ahead of the engine's.
-	e := start(t, func(o *api.Options, _ *adapter.Settings) {
+	// The directory's clock runs a minute ahead of the engine's. Carol
+	// goes by another name, and support is called Customer Care.
+	e := start(t, func(o *api.Options, s *adapter.Settings) {
 		o.Now = func() time.Time { return time.Now().Add(time.Minute) }
+		s.Services = []contactpad.Service{{ID: "support", Name: "Customer Care"}, {ID: "billing", Name: "Billing"}}
+		s.Agents = slices.Clone(s.Agents)
+		s.Agents[2].Name = "Dana Scully"
 	})
+	require.Equal(t, "carol", e.engine.Settings().Agents[2].ID)
 	e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
 	e.ingest(contactpad.NonLive, "billing")
 	e.ingest(contactpad.NonLive, "billing")
@@ -612,10 +617,11 @@ func TestDirectory(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, []string{"Alice", "Bob", "Carol"}, names(d["agents"]))
-	require.Equal(t, []string{"Billing", "Support"}, names(d["services"]))
-	bob := d["agents"].([]any)[1].(map[string]any)
+	require.Equal(t, []string{"Bob", "Dana Scully"}, names(d["agents"]), "alphabetical, without the caller")
+	require.Equal(t, []string{"Billing", "Customer Care"}, names(d["services"]))
+	bob := d["agents"].([]any)[0].(map[string]any)
 	require.Equal(t, "available", bob["presence"])
+	require.Equal(t, []any{"support"}, bob["services"])
 	billing := d["services"].([]any)[0].(map[string]any)
 	require.Equal(t, 2.0, billing["queue_size"])
 	require.InDelta(t, 60.0, billing["wait_seconds"], 5.0)
@@ -623,10 +629,35 @@ func TestDirectory(t *testing.T) {
 	require.Equal(t, 0.0, support["queue_size"])
 	require.Equal(t, 0.0, support["wait_seconds"])
 
-	filtered := e.ok("alice", "GET", "/api/v1/directory?q=BI", nil)
-	require.Equal(t, []string{"Billing"}, names(filtered["services"]))
-	require.Empty(t, filtered["agents"])
-	require.Equal(t, []string{"Carol"}, names(e.ok("alice", "GET", "/api/v1/directory?q=aro", nil)["agents"]))
+	tests := []struct {
+		name, who, q     string
+		agents, services []string
+	}{
+		{name: "an agent by name", who: "alice", q: "SCUL", agents: []string{"Dana Scully"}},
+		{name: "an agent by ID", who: "alice", q: "carol", agents: []string{"Dana Scully"}},
+		{name: "a service by ID, with its agents", who: "alice", q: "Support",
+			agents: []string{"Bob"}, services: []string{"Customer Care"}},
+		{name: "a service by name, with its agents", who: "alice", q: "care",
+			agents: []string{"Bob"}, services: []string{"Customer Care"}},
+		{name: "part of a service's name", who: "alice", q: "BI",
+			agents: []string{"Dana Scully"}, services: []string{"Billing"}},
+		{name: "never the caller", who: "alice", q: "alice"},
+		{name: "by service, without the caller", who: "bob", q: "care",
+			agents: []string{"Alice"}, services: []string{"Customer Care"}},
+		{name: "another caller", who: "bob", q: "bi",
+			agents: []string{"Alice", "Dana Scully"}, services: []string{"Billing"}},
+		{name: "admins see every agent", who: "ops", q: "",
+			agents: []string{"Alice", "Bob", "Dana Scully"}, services: []string{"Billing", "Customer Care"}},
+		{name: "spaces around q", who: "alice", q: "%20bob%20", agents: []string{"Bob"}},
+		{name: "nothing", who: "alice", q: "zz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.ok(tt.who, "GET", "/api/v1/directory?q="+tt.q, nil)
+			require.Equal(t, tt.agents, names(got["agents"]), "agents")
+			require.Equal(t, tt.services, names(got["services"]), "services")
+		})
+	}
 }
 
 func TestDecoding(t *testing.T) {

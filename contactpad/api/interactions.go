@@ -497,12 +497,35 @@ type directoryEntry struct {
 	WaitSeconds *float64 `json:"wait_seconds,omitempty"`
 }
 
-// directory lists agents and services alphabetically by name, those whose
-// name or ID contains q (case-insensitive).
+// directory lists agents and services alphabetically by name, those that
+// q matches (a part of, in any case): a service by its ID or name, an
+// agent by its ID or name or by the ID or name of a service it serves. The
+// calling agent is not listed: it transfers to, and consults, others.
 func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	match := func(id, name string) bool {
-		return q == "" || strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(id), q)
+	matches := func(texts ...string) bool {
+		if q == "" {
+			return true
+		}
+		for _, t := range texts {
+			if strings.Contains(strings.ToLower(t), q) {
+				return true
+			}
+		}
+		return false
+	}
+	serviceNames := make(map[string]string, len(s.settings.Services))
+	for _, svc := range s.settings.Services {
+		serviceNames[svc.ID] = svc.Name
+	}
+	// servesMatch reports whether q matches a service of the agent.
+	servesMatch := func(a *contactpad.Agent) bool {
+		for _, svc := range a.Services {
+			if matches(svc, serviceNames[svc]) {
+				return true
+			}
+		}
+		return false
 	}
 	now := s.o.Now()
 	var agentList, serviceList []directoryEntry
@@ -512,7 +535,10 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 			return err
 		}
 		for _, a := range all {
-			if match(a.ID, a.Name) {
+			if a.ID == id.agent() {
+				continue
+			}
+			if matches(a.ID, a.Name) || servesMatch(a) {
 				agentList = append(agentList, directoryEntry{Kind: "agent", ID: a.ID, Name: a.Name, Presence: a.Presence, Services: a.Services})
 			}
 		}
@@ -521,7 +547,7 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 			return err
 		}
 		for _, svc := range s.settings.Services {
-			if !match(svc.ID, svc.Name) {
+			if !matches(svc.ID, svc.Name) {
 				continue
 			}
 			st := stats[svc.ID]
