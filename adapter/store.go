@@ -172,6 +172,10 @@ type InteractionFilter struct {
 	Owner    string
 	Statuses []contactpad.Status
 	Limit    int
+	// Newest lists the most recently updated first (by UpdatedAt, then ID,
+	// both descending; a zero UpdatedAt last) instead of oldest first, so
+	// that Limit keeps the newest (the History folder).
+	Newest bool
 }
 
 // TransferFilter selects open transfers; zero fields match everything.

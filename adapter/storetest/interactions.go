@@ -278,6 +278,59 @@ func testInteractions(t *testing.T, s adapter.Store) {
 	}
 }
 
+// testInteractionsNewest: with Newest, the most recently updated come
+// first, whatever their age, and the limit keeps the newest.
+func testInteractionsNewest(t *testing.T, s adapter.Store) {
+	mk := func(id, owner string, status contactpad.Status, created, updated time.Time) *contactpad.Interaction {
+		return &contactpad.Interaction{ID: id, Owner: owner, Status: status, Tags: []string{}, CreatedAt: created, UpdatedAt: updated}
+	}
+	// Created in ID order, updated in another; put in a third.
+	putInteractions(t, s,
+		mk("c", "alice", contactpad.Completed, at(3*time.Minute), at(time.Hour)),
+		mk("a", "alice", contactpad.Completed, at(time.Minute), at(3*time.Hour)),
+		mk("e", "bob", contactpad.Abandoned, at(5*time.Minute), at(5*time.Hour)),
+		mk("b", "alice", contactpad.Connected, at(2*time.Minute), at(4*time.Hour)),
+		mk("d2", "alice", contactpad.Abandoned, at(4*time.Minute), at(2*time.Hour)),
+		mk("d1", "alice", contactpad.Completed, at(4*time.Minute), at(2*time.Hour)),
+		mk("z", "alice", contactpad.Completed, at(0), time.Time{}),
+	)
+
+	history := contactpad.FolderHistory.Statuses()
+	tests := []struct {
+		name   string
+		filter adapter.InteractionFilter
+		want   []string
+	}{
+		{name: "everything, newest first, then by ID descending, never updated last",
+			filter: adapter.InteractionFilter{Newest: true},
+			want:   []string{"e", "b", "a", "d2", "d1", "c", "z"}},
+		{name: "owner", filter: adapter.InteractionFilter{Owner: "alice", Newest: true},
+			want: []string{"b", "a", "d2", "d1", "c", "z"}},
+		{name: "statuses", filter: adapter.InteractionFilter{Statuses: history, Newest: true},
+			want: []string{"e", "a", "d2", "d1", "c", "z"}},
+		{name: "owner and statuses: the History folder", filter: adapter.InteractionFilter{Owner: "alice", Statuses: history, Newest: true},
+			want: []string{"a", "d2", "d1", "c", "z"}},
+		{name: "the limit keeps the newest", filter: adapter.InteractionFilter{Owner: "alice", Statuses: history, Limit: 2, Newest: true},
+			want: []string{"a", "d2"}},
+		{name: "limit across owners", filter: adapter.InteractionFilter{Limit: 3, Newest: true},
+			want: []string{"e", "b", "a"}},
+		{name: "oldest first is by creation", filter: adapter.InteractionFilter{Owner: "alice", Statuses: history, Limit: 2},
+			want: []string{"z", "a"}},
+		{name: "no match", filter: adapter.InteractionFilter{Owner: "zoe", Newest: true},
+			want: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.Interactions(tt.filter)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, ids(got))
+				return nil
+			})
+		})
+	}
+}
+
 func testQueued(t *testing.T, s adapter.Store) {
 	reserved := func(i *contactpad.Interaction, agent string) *contactpad.Interaction {
 		i.TargetAgent = agent

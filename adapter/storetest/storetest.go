@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"PutInteractionUpdates", testPutInteractionUpdates},
 		{"InteractionByCRM", testInteractionByCRM},
 		{"Interactions", testInteractions},
+		{"InteractionsNewest", testInteractionsNewest},
 		{"Queued", testQueued},
 		{"QueueStats", testQueueStats},
 		{"Counts", testCounts},

@@ -137,6 +137,10 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 			s.problem(w, r, forbidden("role %s may not %s %s", id.Role, r.Method, route))
 			return
 		}
+		if err := checkURL(r); err != nil {
+			s.problem(w, r, err)
+			return
+		}
 		if err := h(w, r, id); err != nil {
 			s.problem(w, r, err)
 		}

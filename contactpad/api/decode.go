@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxBody is the largest request body the API reads; a mapping preview's
@@ -16,10 +21,10 @@ import (
 const maxBody = 1 << 20
 
 // decode reads the request's JSON body into v strictly: the body must be
-// one JSON object with only known fields, at most maxBody bytes. The
-// Content-Type is not checked: "curl -d" sends a form type with JSON, and
-// bearer tokens, which browsers never send by themselves, rule out
-// cross-site form posts.
+// one JSON object with only known fields, at most maxBody bytes, of text
+// the CRM can store (checkText). The Content-Type is not checked: "curl -d"
+// sends a form type with JSON, and bearer tokens, which browsers never
+// send by themselves, rule out cross-site form posts.
 func decode(r *http.Request, v any) error {
 	body, err := readBody(r)
 	if err != nil {
@@ -53,6 +58,8 @@ func decodeNone(r *http.Request) error {
 	return nil
 }
 
+// readBody reads the body of every request that may have one, and refuses
+// text the CRM cannot take (checkText), whatever the body is decoded into.
 func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
@@ -61,7 +68,160 @@ func readBody(r *http.Request) ([]byte, error) {
 	if len(body) > maxBody {
 		return nil, invalid("request body: larger than %d bytes", maxBody)
 	}
+	if err := checkText(body); err != nil {
+		return nil, err
+	}
 	return body, nil
+}
+
+// checkText refuses a body that is not valid UTF-8, or that holds a NUL
+// character (the escape \u0000) in any string, key or value, at any depth.
+// encoding/json would turn invalid bytes into U+FFFD without a word and
+// keep NULs, which PostgreSQL and Salesforce refuse far from the request
+// that sent them: a 500, or a writeback parked for good. Refused here, the
+// client learns where.
+func checkText(body []byte) error {
+	if !utf8.Valid(body) {
+		// Counted from 1, like the byte of a JSON syntax error.
+		return invalid("request body: not valid UTF-8 at byte %d", invalidUTF8At(body)+1)
+	}
+	// Only a body with the escape can hold a NUL: a raw NUL byte is a
+	// syntax error, which decoding reports.
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return nil
+	}
+	where, key, ok := findNUL(body)
+	switch {
+	case !ok:
+		return nil
+	case key != "" && where == "":
+		return invalid("request body: key %q: NUL characters (\\u0000) are not allowed", key)
+	case key != "":
+		return invalid("request body: field %q: key %q: NUL characters (\\u0000) are not allowed", where, key)
+	case where == "":
+		return invalid("request body: NUL characters (\\u0000) are not allowed")
+	}
+	return invalid("request body: field %q: NUL characters (\\u0000) are not allowed", where)
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not part
+// of valid UTF-8, or -1.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// findNUL walks the JSON of body in document order to the first string
+// holding a NUL. It returns the path of that value (note, target.agent,
+// items[2]), or for a key with a NUL the path of its object and the key;
+// ok is false when there is none, or when the body is not JSON, which
+// decoding reports.
+func findNUL(body []byte) (where, key string, ok bool) {
+	// frame is an open object or array: its path, and the key or index of
+	// the value being read in it.
+	type frame struct {
+		path    string
+		object  bool
+		key     string
+		wantKey bool
+		index   int
+	}
+	var stack []*frame
+	// here is the path of the value about to be read.
+	here := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if !f.object {
+			return f.path + "[" + strconv.Itoa(f.index) + "]"
+		}
+		if f.path == "" {
+			return f.key
+		}
+		return f.path + "." + f.key
+	}
+	// done moves the innermost container past the value just read.
+	done := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if f := stack[len(stack)-1]; f.object {
+			f.wantKey = true
+		} else {
+			f.index++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", "", false
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{', '[':
+				stack = append(stack, &frame{path: here(), object: tok == '{', wantKey: tok == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				done()
+			}
+		case string:
+			if f := len(stack); f > 0 && stack[f-1].object && stack[f-1].wantKey {
+				if strings.ContainsRune(tok, 0) {
+					return stack[f-1].path, tok, true
+				}
+				stack[f-1].key, stack[f-1].wantKey = tok, false
+				continue
+			}
+			if strings.ContainsRune(tok, 0) {
+				return here(), "", true
+			}
+			done()
+		default:
+			done()
+		}
+	}
+}
+
+// checkURL refuses a request whose path or query parameters, once
+// percent-decoded, are not valid UTF-8 or hold a NUL character, naming the
+// parameter: the API looks them up in the store, and PostgreSQL answers
+// such text with an error rather than a miss.
+func checkURL(r *http.Request) error {
+	if what := badText(r.URL.Path); what != "" {
+		return invalid("path %q: %s", r.URL.Path, what)
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if what := badText(name); what != "" {
+			return invalid("query parameter name %q: %s", name, what)
+		}
+		for _, v := range q[name] {
+			if what := badText(v); what != "" {
+				return invalid("query parameter %q: %s", name, what)
+			}
+		}
+	}
+	return nil
+}
+
+// badText says what is wrong with s as text for the CRM, "" if nothing.
+func badText(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("not valid UTF-8 at byte %d", invalidUTF8At([]byte(s))+1)
+	case strings.ContainsRune(s, 0):
+		return "NUL characters are not allowed"
+	}
+	return ""
 }
 
 func decodeBytes(body []byte, v any) error {

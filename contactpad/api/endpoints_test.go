@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -135,6 +137,130 @@ func TestAgentBoundary(t *testing.T) {
 	})
 }
 
+// TestAgentBoundaryEveryState: another agent's every action on alice's
+// interactions, in every state they can be in, is 403 and changes
+// nothing: never a 409 that tells the state of alice's work.
+func TestAgentBoundaryEveryState(t *testing.T) {
+	e := start(t, func(o *api.Options, s *adapter.Settings) {
+		o.RateLimit = rate.Inf
+		// No timer may fire during the test; alice may hold two calls.
+		s.PushTimeout = time.Hour
+		s.WrapUp = map[contactpad.Media]time.Duration{contactpad.Live: time.Hour, contactpad.SemiLive: time.Hour, contactpad.NonLive: time.Hour}
+		s.Agents = slices.Clone(s.Agents)
+		s.Agents[0].Capacity = contactpad.Capacity{contactpad.Live: 2, contactpad.SemiLive: 3, contactpad.NonLive: 5}
+	})
+	require.Equal(t, "alice", e.engine.Settings().Agents[0].ID)
+	future := time.Now().Add(time.Hour).UTC()
+
+	held := e.connected("alice", contactpad.Live)
+	e.ok("alice", "POST", "/api/v1/interactions/"+held+"/hold", nil)
+	connected := e.connected("alice", contactpad.NonLive)
+	wrapUp := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "POST", "/api/v1/interactions/"+wrapUp+"/release", nil)
+	deferred := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "PATCH", "/api/v1/interactions/"+deferred, map[string]any{"status": "pending", "due_by": future})
+	completed := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "POST", "/api/v1/interactions/"+completed+"/release", nil)
+	e.ok("alice", "POST", "/api/v1/interactions/"+completed+"/wrapup/finish", nil)
+	abandoned := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "POST", "/api/v1/interactions/"+abandoned+"/abandon", map[string]any{"confirm": true})
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	offered := e.ingest(contactpad.Live, "support")
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
+	// A transfer and a consult of alice's, to carol.
+	e.ok("carol", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	transferred := e.connected("alice", contactpad.NonLive)
+	transfer := e.ok("alice", "POST", "/api/v1/interactions/"+transferred+"/transfers",
+		map[string]any{"target": map[string]string{"agent": "carol"}})["id"].(string)
+	consulting := e.connected("alice", contactpad.NonLive)
+	consult := e.ok("alice", "POST", "/api/v1/interactions/"+consulting+"/consults",
+		map[string]any{"target": map[string]string{"agent": "carol"}})["id"].(string)
+
+	states := []struct {
+		name   string
+		id     string
+		status contactpad.Status
+	}{
+		{"offered", offered, contactpad.Offered},
+		{"connected", connected, contactpad.Connected},
+		{"held", held, contactpad.Connected},
+		{"wrap-up", wrapUp, contactpad.WrapUp},
+		{"deferred", deferred, contactpad.Deferred},
+		{"completed", completed, contactpad.Completed},
+		{"abandoned", abandoned, contactpad.Abandoned},
+		{"with a transfer", transferred, contactpad.Connected},
+		{"with a consult", consulting, contactpad.Connected},
+	}
+	actions := []struct {
+		method, path string
+		body         any
+	}{
+		{"PATCH", "", map[string]any{"status": "open"}},
+		{"PATCH", "", map[string]any{"status": "pending", "due_by": future}},
+		{"PATCH", "", map[string]any{"status": "deferred", "due_by": future}},
+		{"PATCH", "", map[string]any{"status": "pending"}},
+		{"POST", "/accept", nil},
+		{"POST", "/decline", map[string]any{"reason": "busy"}},
+		{"POST", "/release", nil},
+		{"POST", "/wrapup/extend", nil},
+		{"POST", "/wrapup/finish", nil},
+		{"POST", "/abandon", map[string]any{"confirm": true, "reason": "x"}},
+		{"POST", "/hold", nil},
+		{"POST", "/retrieve", nil},
+		{"POST", "/defer", map[string]any{"due_by": future}},
+		{"POST", "/defer", nil},
+		{"POST", "/resume", nil},
+		{"POST", "/consults", map[string]any{"target": map[string]string{"agent": "carol"}}},
+		{"POST", "/consults", map[string]any{"target": map[string]string{"number": "+4930123456"}}},
+		{"POST", "/transfers", map[string]any{"target": map[string]string{"agent": "carol"}, "mode": "warm"}},
+		{"POST", "/transfers", map[string]any{"target": map[string]string{"service": "billing"}, "mode": "cold"}},
+	}
+
+	type snapshot struct {
+		interaction *contactpad.Interaction
+		audit       []contactpad.AuditEntry
+	}
+	read := func(id string) (s snapshot) {
+		require.NoError(t, e.store.View(context.Background(), func(tx adapter.Tx) error {
+			var err error
+			if s.interaction, err = tx.Interaction(id); err != nil {
+				return err
+			}
+			s.audit, err = tx.Audit(id)
+			return err
+		}))
+		return s
+	}
+	for _, st := range states {
+		t.Run(st.name, func(t *testing.T) {
+			before := read(st.id)
+			require.Equal(t, st.status, before.interaction.Status)
+			require.Equal(t, "alice", before.interaction.Owner)
+			for _, who := range []string{"bob", "carol"} {
+				for _, a := range actions {
+					r := e.call(who, a.method, "/api/v1/interactions/"+st.id+a.path, a.body)
+					require.Equal(t, 403, r.Status, "%s %s %v as %s: %s", a.method, a.path, a.body, who, r.Body)
+					require.Equal(t, "forbidden", r.code(t))
+					require.NotContains(t, string(r.Body), string(st.status), "the refusal tells nothing of the state")
+				}
+			}
+			require.Equal(t, before, read(st.id), "nothing changed")
+		})
+	}
+
+	t.Run("the transfer and the consult", func(t *testing.T) {
+		tr, c := e.ok("alice", "GET", "/api/v1/transfers/"+transfer, nil), e.ok("alice", "GET", "/api/v1/consults/"+consult, nil)
+		require.Equal(t, "carol", tr["assignee"])
+		for _, a := range []string{"/transfers/" + transfer + "/accept", "/transfers/" + transfer + "/decline",
+			"/transfers/" + transfer + "/complete", "/transfers/" + transfer + "/cancel",
+			"/consults/" + consult + "/answer", "/consults/" + consult + "/release"} {
+			e.refused("bob", "POST", "/api/v1"+a, nil, 403, "forbidden")
+		}
+		require.Equal(t, tr, e.ok("alice", "GET", "/api/v1/transfers/"+transfer, nil))
+		require.Equal(t, c, e.ok("alice", "GET", "/api/v1/consults/"+consult, nil))
+	})
+}
+
 func TestMeAndPresence(t *testing.T) {
 	e := start(t)
 	me := e.ok("alice", "GET", "/api/v1/me", nil)
@@ -207,6 +333,65 @@ func TestInteractionList(t *testing.T) {
 		_, err := time.Parse(time.RFC3339, i["created_at"].(string))
 		require.NoError(t, err, "times are RFC 3339")
 	})
+}
+
+// TestInteractionListNewest: History (order=newest) lists the most
+// recently changed first and the limit keeps the newest, however long the
+// agent's history: more than the most one list returns.
+func TestInteractionListNewest(t *testing.T) {
+	e := start(t)
+	const n = 5003 // more than maxList
+	t0 := time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(time.Minute)
+	require.NoError(t, adapter.UpdateOne(context.Background(), e.store, func(tx adapter.Tx) error {
+		for k := range n {
+			status := contactpad.Completed
+			if k%10 == 9 {
+				status = contactpad.Abandoned
+			}
+			// Created and changed in order, one a minute.
+			at := t0.Add(time.Duration(k) * time.Minute)
+			if err := tx.PutInteraction(&contactpad.Interaction{
+				ID: fmt.Sprintf("h%05d", k), Media: contactpad.NonLive, Service: "support", Status: status,
+				Owner: "alice", Tags: []string{}, CreatedAt: at, UpdatedAt: at, LastActivityAt: at, Version: 1,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// The first one ever created is resumed and completed again: the most
+	// recently changed.
+	recent := "h00000"
+	e.ok("alice", "POST", "/api/v1/interactions/"+recent+"/resume", nil)
+	e.ok("alice", "POST", "/api/v1/interactions/"+recent+"/release", nil)
+	e.ok("alice", "POST", "/api/v1/interactions/"+recent+"/wrapup/finish", nil)
+	// A newer one in another folder, and one of another agent.
+	e.connected("alice", contactpad.NonLive)
+	bobs := e.connected("bob", contactpad.NonLive)
+	e.ok("bob", "POST", "/api/v1/interactions/"+bobs+"/release", nil)
+	e.ok("bob", "POST", "/api/v1/interactions/"+bobs+"/wrapup/finish", nil)
+
+	ids := func(v map[string]any) []string {
+		var out []string
+		for _, i := range v["interactions"].([]any) {
+			out = append(out, i.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	got := ids(e.ok("alice", "GET", "/api/v1/interactions?folder=history&order=newest&limit=4", nil))
+	require.Equal(t, []string{recent, "h05002", "h05001", "h05000"}, got)
+
+	got = ids(e.ok("alice", "GET", "/api/v1/interactions?folder=history&order=newest&limit=5000", nil))
+	require.Len(t, got, 5000)
+	require.Equal(t, []string{recent, "h05002"}, got[:2])
+	require.Equal(t, "h00004", got[4999], "the oldest but one are left out")
+
+	got = ids(e.ok("ops", "GET", "/api/v1/interactions?folder=history&order=newest&limit=3", nil))
+	require.Equal(t, []string{bobs, recent, "h05002"}, got, "admins see every agent's")
+
+	got = ids(e.ok("alice", "GET", "/api/v1/interactions?folder=history&limit=2", nil))
+	require.Equal(t, []string{"h00000", "h00001"}, got, "oldest first (by creation) by default")
+	e.refused("alice", "GET", "/api/v1/interactions?order=latest", nil, 400, "invalid_request")
 }
 
 func TestGetInteraction(t *testing.T) {
@@ -412,10 +597,15 @@ func TestActions(t *testing.T) {
 }
 
 func TestDirectory(t *testing.T) {
-	// The directory's clock runs a minute ahead of the engine's.
-	e := start(t, func(o *api.Options, _ *adapter.Settings) {
+	// The directory's clock runs a minute ahead of the engine's. Carol
+	// goes by another name, and support is called Customer Care.
+	e := start(t, func(o *api.Options, s *adapter.Settings) {
 		o.Now = func() time.Time { return time.Now().Add(time.Minute) }
+		s.Services = []contactpad.Service{{ID: "support", Name: "Customer Care"}, {ID: "billing", Name: "Billing"}}
+		s.Agents = slices.Clone(s.Agents)
+		s.Agents[2].Name = "Dana Scully"
 	})
+	require.Equal(t, "carol", e.engine.Settings().Agents[2].ID)
 	e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
 	e.ingest(contactpad.NonLive, "billing")
 	e.ingest(contactpad.NonLive, "billing")
@@ -427,10 +617,11 @@ func TestDirectory(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, []string{"Alice", "Bob", "Carol"}, names(d["agents"]))
-	require.Equal(t, []string{"Billing", "Support"}, names(d["services"]))
-	bob := d["agents"].([]any)[1].(map[string]any)
+	require.Equal(t, []string{"Bob", "Dana Scully"}, names(d["agents"]), "alphabetical, without the caller")
+	require.Equal(t, []string{"Billing", "Customer Care"}, names(d["services"]))
+	bob := d["agents"].([]any)[0].(map[string]any)
 	require.Equal(t, "available", bob["presence"])
+	require.Equal(t, []any{"support"}, bob["services"])
 	billing := d["services"].([]any)[0].(map[string]any)
 	require.Equal(t, 2.0, billing["queue_size"])
 	require.InDelta(t, 60.0, billing["wait_seconds"], 5.0)
@@ -438,10 +629,35 @@ func TestDirectory(t *testing.T) {
 	require.Equal(t, 0.0, support["queue_size"])
 	require.Equal(t, 0.0, support["wait_seconds"])
 
-	filtered := e.ok("alice", "GET", "/api/v1/directory?q=BI", nil)
-	require.Equal(t, []string{"Billing"}, names(filtered["services"]))
-	require.Empty(t, filtered["agents"])
-	require.Equal(t, []string{"Carol"}, names(e.ok("alice", "GET", "/api/v1/directory?q=aro", nil)["agents"]))
+	tests := []struct {
+		name, who, q     string
+		agents, services []string
+	}{
+		{name: "an agent by name", who: "alice", q: "SCUL", agents: []string{"Dana Scully"}},
+		{name: "an agent by ID", who: "alice", q: "carol", agents: []string{"Dana Scully"}},
+		{name: "a service by ID, with its agents", who: "alice", q: "Support",
+			agents: []string{"Bob"}, services: []string{"Customer Care"}},
+		{name: "a service by name, with its agents", who: "alice", q: "care",
+			agents: []string{"Bob"}, services: []string{"Customer Care"}},
+		{name: "part of a service's name", who: "alice", q: "BI",
+			agents: []string{"Dana Scully"}, services: []string{"Billing"}},
+		{name: "never the caller", who: "alice", q: "alice"},
+		{name: "by service, without the caller", who: "bob", q: "care",
+			agents: []string{"Alice"}, services: []string{"Customer Care"}},
+		{name: "another caller", who: "bob", q: "bi",
+			agents: []string{"Alice", "Dana Scully"}, services: []string{"Billing"}},
+		{name: "admins see every agent", who: "ops", q: "",
+			agents: []string{"Alice", "Bob", "Dana Scully"}, services: []string{"Billing", "Customer Care"}},
+		{name: "spaces around q", who: "alice", q: "%20bob%20", agents: []string{"Bob"}},
+		{name: "nothing", who: "alice", q: "zz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.ok(tt.who, "GET", "/api/v1/directory?q="+tt.q, nil)
+			require.Equal(t, tt.agents, names(got["agents"]), "agents")
+			require.Equal(t, tt.services, names(got["services"]), "services")
+		})
+	}
 }
 
 func TestDecoding(t *testing.T) {

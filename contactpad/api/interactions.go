@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -107,7 +108,7 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 	default:
 		return invalid("order %q: want oldest or newest", order)
 	}
-	f := adapter.InteractionFilter{Owner: id.agent(), Limit: 500}
+	f := adapter.InteractionFilter{Owner: id.agent(), Limit: 500, Newest: newest}
 	if folder := q.Get("folder"); folder != "" {
 		f.Statuses = contactpad.Folder(folder).Statuses()
 		if f.Statuses == nil {
@@ -141,12 +142,6 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		}
 		f.Limit = n
 	}
-	limit := f.Limit
-	if newest {
-		// The store lists oldest first: read up to maxList and keep the
-		// newest.
-		f.Limit = maxList
-	}
 	var list []*contactpad.Interaction
 	if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
 		var err error
@@ -154,10 +149,6 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		return err
 	}); err != nil {
 		return err
-	}
-	if newest {
-		slices.SortStableFunc(list, func(a, b *contactpad.Interaction) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
-		list = list[:min(len(list), limit)]
 	}
 	out := make([]interactionView, 0, len(list))
 	for _, i := range list {
@@ -248,7 +239,7 @@ func (s *Server) patchInteraction(w http.ResponseWriter, r *http.Request, id *Id
 		if due != nil {
 			return invalid("field \"due_by\": only with status pending")
 		}
-		if err := s.mustBe(r.Context(), r.PathValue("id"), contactpad.Deferred, "reopen"); err != nil {
+		if err := s.mustBe(r.Context(), r.PathValue("id"), id.agent(), contactpad.Deferred, "reopen"); err != nil {
 			return err
 		}
 		cmd = adapter.Resume{ID: r.PathValue("id"), Agent: id.agent()}
@@ -260,12 +251,18 @@ func (s *Server) patchInteraction(w http.ResponseWriter, r *http.Request, id *Id
 	return s.apply(w, r, cmd, http.StatusOK)
 }
 
-// mustBe refuses an action unless the interaction is in status want.
-func (s *Server) mustBe(ctx context.Context, id string, want contactpad.Status, action string) error {
+// mustBe refuses an action unless the interaction is in status want. Like
+// the engine (adapter.Command), it refuses an agent acting on an
+// interaction it does not own before it looks at the state: a refusal
+// must not tell an agent the state of another agent's work.
+func (s *Server) mustBe(ctx context.Context, id, agent string, want contactpad.Status, action string) error {
 	return s.store.View(ctx, func(tx adapter.Tx) error {
 		i, err := tx.Interaction(id)
 		if err != nil {
 			return err
+		}
+		if agent != "" && i.Owner != agent {
+			return fmt.Errorf("interaction %s is not %s's: %w", id, agent, adapter.ErrForbidden)
 		}
 		if i.Status != want {
 			return &adapter.TransitionError{Object: "interaction", ID: id, Action: action, State: string(i.Status),
@@ -500,12 +497,35 @@ type directoryEntry struct {
 	WaitSeconds *float64 `json:"wait_seconds,omitempty"`
 }
 
-// directory lists agents and services alphabetically by name, those whose
-// name or ID contains q (case-insensitive).
+// directory lists agents and services alphabetically by name, those that
+// q matches (a part of, in any case): a service by its ID or name, an
+// agent by its ID or name or by the ID or name of a service it serves. The
+// calling agent is not listed: it transfers to, and consults, others.
 func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	match := func(id, name string) bool {
-		return q == "" || strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(id), q)
+	matches := func(texts ...string) bool {
+		if q == "" {
+			return true
+		}
+		for _, t := range texts {
+			if strings.Contains(strings.ToLower(t), q) {
+				return true
+			}
+		}
+		return false
+	}
+	serviceNames := make(map[string]string, len(s.settings.Services))
+	for _, svc := range s.settings.Services {
+		serviceNames[svc.ID] = svc.Name
+	}
+	// servesMatch reports whether q matches a service of the agent.
+	servesMatch := func(a *contactpad.Agent) bool {
+		for _, svc := range a.Services {
+			if matches(svc, serviceNames[svc]) {
+				return true
+			}
+		}
+		return false
 	}
 	now := s.o.Now()
 	var agentList, serviceList []directoryEntry
@@ -515,7 +535,10 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 			return err
 		}
 		for _, a := range all {
-			if match(a.ID, a.Name) {
+			if a.ID == id.agent() {
+				continue
+			}
+			if matches(a.ID, a.Name) || servesMatch(a) {
 				agentList = append(agentList, directoryEntry{Kind: "agent", ID: a.ID, Name: a.Name, Presence: a.Presence, Services: a.Services})
 			}
 		}
@@ -524,7 +547,7 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 			return err
 		}
 		for _, svc := range s.settings.Services {
-			if !match(svc.ID, svc.Name) {
+			if !matches(svc.ID, svc.Name) {
 				continue
 			}
 			st := stats[svc.ID]

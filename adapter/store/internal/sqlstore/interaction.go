@@ -58,11 +58,18 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 	return nil
 }
 
-// interactionsStmts are the statements of Interactions by filter: all, by
-// statuses; by owner, by owner and statuses.
-var interactionsStmts = [2][2]Stmt{
-	{StmtInteractionsAll, StmtInteractionsStatuses},
-	{StmtInteractionsOwner, StmtInteractionsOwnerStatuses},
+// interactionsStmts are the statements of Interactions by order (oldest,
+// newest first) and filter: all, by statuses; by owner, by owner and
+// statuses.
+var interactionsStmts = [2][2][2]Stmt{
+	{
+		{StmtInteractionsAll, StmtInteractionsStatuses},
+		{StmtInteractionsOwner, StmtInteractionsOwnerStatuses},
+	},
+	{
+		{StmtInteractionsAllNewest, StmtInteractionsStatusesNewest},
+		{StmtInteractionsOwnerNewest, StmtInteractionsOwnerStatusesNewest},
+	},
 }
 
 func (t *Tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interaction, error) {
@@ -83,7 +90,7 @@ func (t *Tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interactio
 		}
 		args = append(args, list)
 	}
-	rows, err := t.query(interactionsStmts[boolInt(byOwner)][boolInt(byStatus)], args...)
+	rows, err := t.query(interactionsStmts[boolInt(f.Newest)][boolInt(byOwner)][boolInt(byStatus)], args...)
 	if err != nil {
 		return nil, fmt.Errorf("list interactions: %w", err)
 	}

@@ -19,6 +19,10 @@ const (
 	StmtInteractionsOwner
 	StmtInteractionsStatuses
 	StmtInteractionsOwnerStatuses
+	StmtInteractionsAllNewest
+	StmtInteractionsOwnerNewest
+	StmtInteractionsStatusesNewest
+	StmtInteractionsOwnerStatusesNewest
 	StmtQueuedReserved
 	StmtQueuedService
 	StmtQueuedServices
@@ -161,10 +165,15 @@ func Statements(d *Dialect) [NumStmts]string {
 		// fixed at insert are left out of the update, so that an update
 		// never rewrites the indexes on them (the CRM key, created_at).
 		StmtPutInteraction:            upsert("interactions", interactionColumns, "id", "crm_id", "crm_object", "media", "created_at"),
-		StmtInteractionsAll:           interactionsQuery(d, false, false),
-		StmtInteractionsOwner:         interactionsQuery(d, true, false),
-		StmtInteractionsStatuses:      interactionsQuery(d, false, true),
-		StmtInteractionsOwnerStatuses: interactionsQuery(d, true, true),
+		StmtInteractionsAll:           interactionsQuery(d, false, false, false),
+		StmtInteractionsOwner:         interactionsQuery(d, true, false, false),
+		StmtInteractionsStatuses:      interactionsQuery(d, false, true, false),
+		StmtInteractionsOwnerStatuses: interactionsQuery(d, true, true, false),
+		// Newest first: the History folder.
+		StmtInteractionsAllNewest:           interactionsQuery(d, false, false, true),
+		StmtInteractionsOwnerNewest:         interactionsQuery(d, true, false, true),
+		StmtInteractionsStatusesNewest:      interactionsQuery(d, false, true, true),
+		StmtInteractionsOwnerStatusesNewest: interactionsQuery(d, true, true, true),
 		StmtQueuedReserved: `SELECT ` + interactionColumns + ` FROM interactions
 			WHERE target_agent = $1 AND target_agent != '' AND status = 'queued'
 			` + queuedOrder + ` LIMIT $2`,
@@ -351,10 +360,13 @@ func placeholderNumbers(query string) []string {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // interactionsQuery is the SQL of Interactions for one combination of
-// filters: $1 is the limit, then the owner, then the statuses (a list).
-// One statement per combination, rather than one that may match any owner,
-// lets the database pick the owner index.
-func interactionsQuery(d *Dialect, owner, statuses bool) string {
+// filters and order: $1 is the limit, then the owner, then the statuses (a
+// list). One statement per combination, rather than one that may match
+// any owner, lets the database pick the owner index. Newest first walks an
+// index of updated_at backwards (interactions_owner_updated for an owner),
+// stopping at the limit, so the newest of a long history are read without
+// reading the rest: DESC NULLS LAST is that walk in both databases.
+func interactionsQuery(d *Dialect, owner, statuses, newest bool) string {
 	var where []string
 	n := 1
 	if owner {
@@ -368,6 +380,9 @@ func interactionsQuery(d *Dialect, owner, statuses bool) string {
 	q := `SELECT ` + interactionColumns + ` FROM interactions`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	if newest {
+		return q + ` ORDER BY updated_at DESC NULLS LAST, id DESC LIMIT $1`
 	}
 	return q + ` ORDER BY created_at NULLS FIRST, id LIMIT $1`
 }

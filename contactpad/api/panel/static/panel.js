@@ -532,6 +532,8 @@ function renderAlerts() {
 }
 
 function agentName(id) {
+  // The directory leaves the caller out.
+  if (st.me && id === st.me.id) return st.me.name;
   if (directory) {
     const a = directory.find((e) => e.kind === 'agent' && e.id === id);
     if (a) return a.name;
