@@ -227,12 +227,15 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 		if err := UpdateOne(ctx, e.store, func(tx Tx) error {
 			if next != since {
 				if err := tx.SetWatermark(src.Name(), next); err != nil {
-					return fmt.Errorf("store watermark: %w", err)
+					return fmt.Errorf("store watermark of %s: %w", src.Name(), err)
 				}
 			}
-			return recordFailures(tx, src.Name(), failing, problems, ingested, items, now)
+			if err := recordFailures(tx, src.Name(), failing, problems, ingested, items, now); err != nil {
+				return fmt.Errorf("store ingest failures of %s: %w", src.Name(), err)
+			}
+			return nil
 		}); err != nil {
-			return fmt.Errorf("poll %s: %w", src.Name(), err)
+			return err
 		}
 		for id, why := range problems {
 			e.log.WithFields(logrus.Fields{"source": src.Name(), "crm_id": id, "reason": why}).
