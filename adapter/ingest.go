@@ -170,6 +170,10 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 		}
 	}
 	switch {
+	case item.CustomerReply && i.Status == contactpad.Deferred:
+		// The mapping's rule says why the record changed: the customer
+		// wrote (a flow set the status back, say).
+		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: actorSystem})
 	case now.Status == contactpad.Deferred && was.Status != contactpad.Deferred &&
 		(i.Status == contactpad.Connected || i.Status == contactpad.Queued):
 		return c.deferredInCRM(i, now.DueBy, by)
@@ -177,12 +181,7 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 		return c.reopen(i, contactpad.ReopenCRM, record{actor: actorCRM, local: true,
 			message: fmt.Sprintf("Reopened in %s by %s", c.crmName(), by)})
 	case !equalTime(now.DueBy, was.DueBy) && i.Status == contactpad.Deferred:
-		if err := c.retimedInCRM(i, now.DueBy, by); err != nil {
-			return err
-		}
-	}
-	if item.CustomerReply && i.Status == contactpad.Deferred {
-		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: actorSystem})
+		return c.retimedInCRM(i, now.DueBy, by)
 	}
 	return nil
 }

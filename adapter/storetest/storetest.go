@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"OutboxOrderPerRecord", testOutboxOrderPerRecord},
 		{"FinishOutbox", testFinishOutbox},
 		{"Watermarks", testWatermarks},
+		{"IngestFailures", testIngestFailures},
 
 		{"DueTimers", testDueTimers},
 		{"SetTimerReplaces", testSetTimerReplaces},
@@ -199,6 +200,11 @@ func fullInteraction(id string) *contactpad.Interaction {
 		CreatedAt:              at(-2 * time.Hour),
 		UpdatedAt:              at(2 * time.Second),
 		Version:                7,
+		Sync: contactpad.RecordSync{
+			Known: map[string]any{"Status": "Escalated", "OwnerId": "005A", "Due__c": nil, "Flag__c": true, "Count__c": 3.0},
+			Want:  map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": "2025-03-03T09:30:00.000Z", "Flag__c": false},
+			Dirty: []string{"Due__c", "OwnerId"}, Unmatched: true,
+		},
 	}
 }
 

@@ -167,3 +167,47 @@ func testWatermarks(t *testing.T, s adapter.Store) {
 		return nil
 	})
 }
+
+func testIngestFailures(t *testing.T, s adapter.Store) {
+	bad := adapter.IngestFailure{Source: "salesforce:Case", CRMObject: "Case", CRMID: "500A",
+		Reason: "no media rule matches", Attempts: 1, FirstAt: at(0), LastAt: at(0), NextAttemptAt: at(10 * time.Second)}
+	later := adapter.IngestFailure{Source: "salesforce:Case", CRMObject: "Case", CRMID: "500B",
+		Reason: "unknown service", Attempts: 1, FirstAt: at(0), LastAt: at(0), NextAttemptAt: at(20 * time.Second)}
+	chat := adapter.IngestFailure{Source: "salesforce:LiveChatTranscript", CRMObject: "LiveChatTranscript", CRMID: "570A",
+		Reason: "x", Attempts: 3, FirstAt: at(0), LastAt: at(time.Second), NextAttemptAt: at(5 * time.Second)}
+	update(t, s, func(tx adapter.Tx) error {
+		for _, f := range []adapter.IngestFailure{later, bad, chat} {
+			if err := tx.PutIngestFailure(&f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx adapter.Tx) error {
+		fs, err := tx.IngestFailures("salesforce:Case", 10)
+		require.NoError(t, err)
+		require.Equal(t, []adapter.IngestFailure{bad, later}, fs, "one source's, by next attempt")
+		all, err := tx.IngestFailures("", 10)
+		require.NoError(t, err)
+		require.Equal(t, []adapter.IngestFailure{chat, bad, later}, all, "every source's")
+		one, err := tx.IngestFailures("", 1)
+		require.NoError(t, err)
+		require.Len(t, one, 1)
+		counts, err := tx.Counts()
+		require.NoError(t, err)
+		require.Equal(t, 3, counts.IngestFailures)
+		require.Error(t, tx.PutIngestFailure(&bad), "a View cannot write")
+		return nil
+	})
+	again := bad
+	again.Attempts, again.Reason, again.LastAt, again.NextAttemptAt = 2, "still no media rule", at(10*time.Second), at(30*time.Second)
+	update(t, s, func(tx adapter.Tx) error { return tx.PutIngestFailure(&again) },
+		func(tx adapter.Tx) error { return tx.ClearIngestFailure("salesforce:Case", "500B") },
+		func(tx adapter.Tx) error { return tx.ClearIngestFailure("salesforce:Case", "500NONE") })
+	view(t, s, func(tx adapter.Tx) error {
+		fs, err := tx.IngestFailures("salesforce:Case", 10)
+		require.NoError(t, err)
+		require.Equal(t, []adapter.IngestFailure{again}, fs, "replaced, and the cleared one gone")
+		return nil
+	})
+}

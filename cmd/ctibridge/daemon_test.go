@@ -373,3 +373,37 @@ func TestDaemonScenario(t *testing.T) {
 	}
 	require.Contains(t, lw.String(), `"msg":"ctibridge stopped"`)
 }
+
+// TestDaemonChecksAgentUsers: run refuses to start when an agent's
+// crm_user_id is no User of the org, or an inactive one (the org would
+// refuse every writeback naming it as owner), naming the config line; it
+// takes a 15-character id as the org spells it.
+func TestDaemonChecksAgentUsers(t *testing.T) {
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(sim.DefaultSeed()))
+	orgSrv := httptest.NewServer(org)
+	defer orgSrv.Close()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+
+	cfg := scenarioConfig(t, orgSrv.URL, "http://127.0.0.1:9/hooks")
+	cfg.Agents[0].CRMUserID = "005000000000001AAA" // the sample config's old ids: no User of the local org
+	cfg.Agents[1].CRMUserID = "005Sd0000000005IAA" // Dana Departed, inactive
+	_, err := startDaemon(context.Background(), cfg, daemonOptions{Log: log})
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, 2, err.Error())
+	require.Regexp(t, `^check the agents' CRM users: .*ctibridge\.yaml:14: agents\[0\]\.crm_user_id: agent alice: `+
+		`005000000000001AAA is not a User of the org$`, lines[0])
+	require.Regexp(t, `ctibridge\.yaml:15: agents\[1\]\.crm_user_id: agent bob: 005Sd0000000005IAA is an inactive User \(Dana Departed\)$`,
+		lines[1])
+
+	cfg = scenarioConfig(t, orgSrv.URL, "http://127.0.0.1:9/hooks")
+	cfg.Agents[0].CRMUserID = "005Sd0000000001" // 15 characters
+	ctx, stop := context.WithCancel(context.Background())
+	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
+	require.NoError(t, err)
+	require.Equal(t, "005Sd0000000001IAA", d.engine.Settings().Agents[0].CRMUserID, "as the org spells it")
+	stop()
+	require.NoError(t, d.wait())
+}

@@ -11,15 +11,19 @@ import (
 // syncList is how many rows of each outbox state the sync status lists.
 const syncList = 100
 
-// syncStatus shows the writeback outbox: how many rows are pending, in
-// flight and parked, the first of each, and the parked rows with the CRM's
-// error codes.
+// syncStatus shows the CRM sync: how many writeback rows are pending, in
+// flight and parked, the first of each, the parked rows with the CRM's
+// error codes; and the records that could not be ingested, with why.
 func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	type state struct {
 		Count int                 `json:"count"`
 		Rows  []adapter.OutboxRow `json:"rows"`
 	}
-	out := map[adapter.OutboxState]*state{}
+	type failures struct {
+		Count int                     `json:"count"`
+		Rows  []adapter.IngestFailure `json:"rows"`
+	}
+	out := map[string]any{}
 	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
 		counts, err := tx.Counts()
 		if err != nil {
@@ -33,8 +37,16 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request, id *Identity
 			if rows == nil {
 				rows = []adapter.OutboxRow{}
 			}
-			out[st] = &state{Count: counts.Outbox[st], Rows: rows}
+			out[string(st)] = &state{Count: counts.Outbox[st], Rows: rows}
 		}
+		failed, err := tx.IngestFailures("", syncList)
+		if err != nil {
+			return err
+		}
+		if failed == nil {
+			failed = []adapter.IngestFailure{}
+		}
+		out["ingest_failures"] = &failures{Count: counts.IngestFailures, Rows: failed}
 		return nil
 	})
 	if err != nil {

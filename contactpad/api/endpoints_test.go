@@ -825,6 +825,21 @@ func TestAdmin(t *testing.T) {
 	e.refused("ops", "POST", "/api/v1/admin/sync/parked/abc/retry", nil, 400, "invalid_request")
 	require.Zero(t, e.ok("ops", "GET", "/api/v1/admin/sync", nil)["parked"].(map[string]any)["count"])
 
+	// A record that could not be ingested is shown with its reason.
+	require.Zero(t, sync["ingest_failures"].(map[string]any)["count"])
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, adapter.UpdateOne(context.Background(), e.store, func(tx adapter.Tx) error {
+		return tx.PutIngestFailure(&adapter.IngestFailure{Source: "salesforce:Case", CRMObject: "Case", CRMID: "500BAD",
+			Reason: "Case 500BAD: no media rule matches (mappings[0].media at ctibridge.yaml:10)", Attempts: 2,
+			FirstAt: at, LastAt: at.Add(10 * time.Second), NextAttemptAt: at.Add(30 * time.Second)})
+	}))
+	failures := e.ok("ops", "GET", "/api/v1/admin/sync", nil)["ingest_failures"].(map[string]any)
+	require.Equal(t, 1.0, failures["count"])
+	require.Equal(t, map[string]any{"source": "salesforce:Case", "crm_object": "Case", "crm_id": "500BAD",
+		"reason": "Case 500BAD: no media rule matches (mappings[0].media at ctibridge.yaml:10)", "attempts": 2.0,
+		"first_at": "2026-11-22T10:00:00Z", "last_at": "2026-11-22T10:00:10Z", "next_attempt_at": "2026-11-22T10:00:30Z"},
+		failures["rows"].([]any)[0])
+
 	got := e.ok("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"attributes": map[string]any{"type": "Case"}, "Subject": "Hi"})
 	require.Equal(t, "Hi", got["subject"])
 	e.refused("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"Subject": "Hi"}, 400, "invalid_request")
