@@ -3,6 +3,7 @@ package adapter
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -128,15 +129,15 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	changed, conflicts := i.Sync.Observe(read, policy.BridgeWins)
 	wasUnmatched := i.Sync.Unmatched
 	i.Sync.Unmatched = item.Unmatched
-	// What the CRM changed, as it stands for the interaction. A field the
-	// bridge wins is as if unchanged.
-	after := known.Clone()
+	// What the record showed, and shows now for the interaction: what
+	// the CRM changed, but for the fields the bridge won.
+	shown := maps.Clone(known.Known)
 	for _, f := range changed {
 		if !(slices.Contains(conflicts, f) && policy.BridgeWins(f)) {
-			after.Known = setValue(after.Known, f, read[f])
+			shown = setValue(shown, f, read[f])
 		}
 	}
-	was, now := m.Read(known.Known), m.Read(after.Known)
+	was, now := m.Read(known.Known), m.Read(shown)
 	if !sameSync(known, i.Sync) {
 		// Bookkeeping only: no transition, no event.
 		if err := c.tx.PutInteraction(i); err != nil {
