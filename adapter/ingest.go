@@ -118,9 +118,8 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	}
 	var read map[string]any
 	var by string
-	byBridge := false
 	if item.CRM != nil {
-		read, by, byBridge = item.CRM.Fields, item.CRM.ChangedBy, item.CRM.ByBridge
+		read, by = item.CRM.Fields, item.CRM.ChangedBy
 	}
 	if by == "" {
 		by = "someone"
@@ -150,10 +149,12 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 		}
 	}
 	ended := i.Status == contactpad.Completed || i.Status == contactpad.Abandoned
-	// The bridge's own write may move a record out of its filter or back
-	// (a filter that leaves out On Hold, say): that is no news.
-	leftFilter := item.Unmatched && !wasUnmatched && !byBridge
-	backInFilter := !item.Unmatched && wasUnmatched && !byBridge
+	// A record that leaves the mapping's filter is no longer work, and one
+	// that comes back is work again, whoever changed it: the filter must
+	// select every state the bridge writes to the records it works (a
+	// filter that leaves out On Hold would end every deferral).
+	leftFilter := item.Unmatched && !wasUnmatched
+	backInFilter := !item.Unmatched && wasUnmatched
 	closedThere := now.Status.Ended() && !was.Status.Ended()
 	switch {
 	case !ended && (leftFilter || closedThere):

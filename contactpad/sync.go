@@ -341,6 +341,4 @@ type RecordState struct {
 	Fields map[string]any `json:"fields,omitempty"`
 	// ChangedBy names who changed the record last, for audit entries.
 	ChangedBy string `json:"changed_by,omitempty"`
-	// ByBridge says the bridge's own CRM user changed the record last.
-	ByBridge bool `json:"by_bridge,omitempty"`
 }

@@ -194,19 +194,13 @@ func (m *Mapping) state(r Record) *contactpad.RecordState {
 		}
 	}
 	if st.ChangedBy == "" {
-		st.ChangedBy = ChangedByID(r)
+		v, _ := lookup(r, "LastModifiedById")
+		st.ChangedBy, _ = v.(string)
 	}
 	if st.Fields == nil && st.ChangedBy == "" {
 		return nil
 	}
 	return st
-}
-
-// ChangedByID returns the id of the user who changed the record last.
-func ChangedByID(r Record) string {
-	v, _ := lookup(r, "LastModifiedById")
-	s, _ := v.(string)
-	return s
 }
 
 // pick returns the value of the first rule that matches env.

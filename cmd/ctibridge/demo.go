@@ -87,8 +87,9 @@ type demoEnv struct {
 	Config func(*config.Config)
 }
 
-// demoRecords are the demo org's users (the agents' CRM users), three
-// open Cases and a waiting chat.
+// demoRecords are the demo org's users (the agents' CRM users and Sam, a
+// supervisor), four open Cases (one of them escalated and worked by carol
+// already) and a waiting chat.
 func demoRecords() []sim.Record {
 	var out []sim.Record
 	for _, r := range sim.DefaultSeed() {
@@ -100,7 +101,10 @@ func demoRecords() []sim.Record {
 		return sim.Record{"attributes": map[string]any{"type": "Case"}, "Subject": subject, "Origin": origin,
 			"Type": typ, "Priority": priority, "Status": "New"}
 	}
+	escalated := kase("Invoice shows the old VAT rate", "Email", "Billing", "High")
+	escalated["Status"], escalated["OwnerId"] = "Escalated", "005Sd0000000003IAA" // carol's
 	return append(out,
+		escalated,
 		kase("Refund for order 1138", "Email", "Billing", "Medium"),
 		kase("Password reset loop", "Web", "Question", "Low"),
 		kase("Router keeps rebooting", "Phone", "Problem", "High"),
@@ -182,9 +186,10 @@ func story(ctx context.Context, daemon *daemon, org *sim.Org, p *narrator, orgUR
 	p.say("Agents alice (support, billing), bob (support), carol (billing). Every line marked '>' is an event from the store.")
 	d := &demoRun{ctx: ctx, e: engine, p: p}
 
-	p.step("Salesforce has three open Cases and a waiting chat; ctibridge reads them through the mappings (nobody is available yet)")
+	p.step("Salesforce has four open Cases and a waiting chat; ctibridge adopts them as Salesforce shows them: carol already works\n" +
+		"   the escalated one, so it is hers; the others wait for an agent (nobody is available yet). Nothing is written back")
 	var ids map[string]string
-	for len(ids) < 4 {
+	for len(ids) < 5 {
 		var err error
 		if ids, err = interactionsBySubject(ctx, store); err != nil {
 			return err
@@ -205,6 +210,11 @@ func story(ctx context.Context, daemon *daemon, org *sim.Org, p *narrator, orgUR
 	d.refuse(adapter.Defer{ID: refund, Agent: "alice", DueBy: ptr(time.Now().Add(-24 * time.Hour))})
 	p.step("alice tries to transfer the chat: chats cannot be transferred by default")
 	d.refuse(adapter.StartTransfer{ID: chat, Agent: "alice", Target: contactpad.Target{Agent: "bob"}})
+
+	p.step("Sam, a supervisor, ends the chat in Salesforce: it leaves the mapping's filter, so ctibridge ends its interaction\n" +
+		"   (audited as changed by Sam Supervisor) and alice's chat capacity is free again")
+	d.edit(org, "LiveChatTranscript", d.crmID(store, chat), map[string]any{"Status": "Completed"})
+	d.wait(1500 * time.Millisecond)
 
 	p.step("alice defers the refund case for 3 seconds: it leaves her Ongoing folder and frees her capacity")
 	d.do(adapter.Defer{ID: refund, Agent: "alice", DueBy: ptr(time.Now().Add(3 * time.Second))})
@@ -246,7 +256,8 @@ func story(ctx context.Context, daemon *daemon, org *sim.Org, p *narrator, orgUR
 		p.say("    %s  %-18s %-10s -> %-10s %s", e.At.Local().Format("15:04:05"), e.Action, e.FromStatus, e.ToStatus, e.Message)
 	}
 
-	p.step("In Salesforce, once the writeback has drained (changes pending together share one API call)")
+	p.step("In Salesforce, once the writeback has drained (changes pending together share one API call); carol's escalated\n" +
+		"   Case is as Salesforce had it: ctibridge writes only what its agents change")
 	if err := waitForWriteback(ctx, store); err != nil {
 		return err
 	}
@@ -255,8 +266,8 @@ func story(ctx context.Context, daemon *daemon, org *sim.Org, p *narrator, orgUR
 		owners[a.CRMUserID] = a.ID
 	}
 	for _, r := range org.Records("Case") {
-		p.say("    Case %-24q Status %-8s owner %-6s Ctibridge_Status__c %-10s resumed_from %v", r["Subject"], r["Status"],
-			owners[fmt.Sprint(r["OwnerId"])], r["Ctibridge_Status__c"], orDash(r["Ctibridge_Resumed_From__c"]))
+		p.say("    Case %-32q Status %-9s owner %-6s Ctibridge_Status__c %-10v resumed_from %v", r["Subject"], r["Status"],
+			owners[fmt.Sprint(r["OwnerId"])], orDash(r["Ctibridge_Status__c"]), orDash(r["Ctibridge_Resumed_From__c"]))
 	}
 	p.say("    %d audit Tasks written; %d API calls in all (sign-in not counted)", len(org.Records("Task")), org.Total())
 	return nil
@@ -323,6 +334,35 @@ func (d *demoRun) do(cmd adapter.Command) adapter.Result {
 		d.err = fmt.Errorf("%T: %w", cmd, err)
 	}
 	return res
+}
+
+// samUser is the demo org's supervisor: a person working in Salesforce.
+const samUser = "005Sd0000000004IAA"
+
+// edit changes a record in the org as Sam would in Salesforce.
+func (d *demoRun) edit(org *sim.Org, object, id string, fields map[string]any) {
+	if d.err != nil {
+		return
+	}
+	if err := org.Edit(samUser, object, id, fields); err != nil {
+		d.err = fmt.Errorf("edit %s %s as Sam: %w", object, id, err)
+	}
+}
+
+// crmID returns the CRM record id of an interaction.
+func (d *demoRun) crmID(store adapter.Store, id string) string {
+	var crmID string
+	if d.err != nil {
+		return ""
+	}
+	d.err = store.View(d.ctx, func(tx adapter.Tx) error {
+		i, err := tx.Interaction(id)
+		if err == nil {
+			crmID = i.CRMID
+		}
+		return err
+	})
+	return crmID
 }
 
 func (d *demoRun) refuse(cmd adapter.Command) {

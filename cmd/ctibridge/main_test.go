@@ -42,9 +42,12 @@ func TestDemo(t *testing.T) {
 			`"Password reset loop" (non-live, support) connected owner=bob`,
 			`"Router keeps rebooting" (live, support) completed owner=alice`,
 			"resumed            completed  -> connected  Interaction resumed by an agent",
-			`Case "Router keeps rebooting" Status Closed   owner alice  Ctibridge_Status__c completed`,
-			`Case "Password reset loop"    Status Working  owner bob`,
-			`Case "Refund for order 1138"  Status Working  owner alice  Ctibridge_Status__c connected  resumed_from completed`,
+			`"Invoice shows the old VAT rate" (non-live, billing) connected owner=carol`,
+			`"Chat: Where is my parcel?" (semi-live, support) completed owner=alice`,
+			`Case "Router keeps rebooting"         Status Closed    owner alice  Ctibridge_Status__c completed`,
+			`Case "Password reset loop"            Status Working   owner bob`,
+			`Case "Refund for order 1138"          Status Working   owner alice  Ctibridge_Status__c connected  resumed_from completed`,
+			`Case "Invoice shows the old VAT rate" Status Escalated owner carol  Ctibridge_Status__c -`,
 		} {
 			require.Contains(t, out.String(), want)
 		}

@@ -625,11 +625,12 @@ func startDemo(t *testing.T, tweak func(*config.Config)) string {
 	for {
 		var list struct{ Interactions []json.RawMessage }
 		err := apiCall(base, "demo-admin", "GET", "/interactions", nil, &list)
-		if err == nil && len(list.Interactions) == 4 {
+		if err == nil && len(list.Interactions) == len(demoRecords())-5 { // less its five Users
 			return base
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the demo did not make its 4 interactions in time (have %d, %v)", len(list.Interactions), err)
+			t.Fatalf("the demo did not make its %d interactions in time (have %d, %v)", len(demoRecords())-5,
+				len(list.Interactions), err)
 		}
 		time.Sleep(50 * time.Millisecond) // polling, bounded by the deadline
 	}

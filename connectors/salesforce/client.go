@@ -73,9 +73,6 @@ type Client struct {
 	// simpleforce's SetSidLoc is not safe while calls are in flight.
 	sf     atomic.Pointer[simpleforce.Client]
 	signIn sync.Mutex
-	// userID is the integration user's id, from the identity URL of the
-	// token answer.
-	userID atomic.Value
 }
 
 // New signs in and returns a client.
@@ -139,10 +136,6 @@ func (c *Client) authenticate(ctx context.Context, stale *simpleforce.Client) er
 	instance, _ := tok.Extra("instance_url").(string)
 	if instance == "" {
 		return fmt.Errorf("salesforce sign-in (%s) at %s: the token response has no instance_url", c.cfg.Auth, c.cfg.LoginURL)
-	}
-	if id, _ := tok.Extra("id").(string); id != "" {
-		// https://login.salesforce.com/id/00D.../005...: the last segment.
-		c.userID.Store(id[strings.LastIndexByte(id, '/')+1:])
 	}
 	sf := simpleforce.NewClient(instance, c.cfg.ClientID, c.cfg.APIVersion)
 	sf.SetHttpClient(c.http)
@@ -226,14 +219,6 @@ func (c *Client) Query(ctx context.Context, q string) (*simpleforce.QueryResult,
 		return nil, fmt.Errorf("query: %w", err)
 	}
 	return res, nil
-}
-
-// UserID returns the id of the user the client signed in as ("" when the
-// token answer named none). The records this user changed last were
-// changed by the bridge (or by another integration sharing its user).
-func (c *Client) UserID() string {
-	id, _ := c.userID.Load().(string)
-	return id
 }
 
 // maxQueriesPerCall is how many queries one composite call may carry.

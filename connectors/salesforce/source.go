@@ -116,17 +116,14 @@ func (s *Source) Changes(ctx context.Context, since string, retry []string) ([]c
 
 // item maps one record read by a poll.
 func (s *Source) item(r mapping.Record, unmatched bool) contactpad.WorkItem {
-	var item contactpad.WorkItem
 	if unmatched {
-		item = s.m.Unmatched(r)
-	} else {
-		var err error
-		if item, err = s.m.Item(r); err != nil {
-			id, _ := r["Id"].(string)
-			return contactpad.WorkItem{CRMID: id, CRMObject: s.m.Object, Problem: err.Error()}
-		}
+		return s.m.Unmatched(r)
 	}
-	item.CRM.ByBridge = mapping.ChangedByID(r) == s.c.UserID()
+	item, err := s.m.Item(r)
+	if err != nil {
+		id, _ := r["Id"].(string)
+		return contactpad.WorkItem{CRMID: id, CRMObject: s.m.Object, Problem: err.Error()}
+	}
 	return item
 }
 
