@@ -96,14 +96,14 @@ func TestCheckFields(t *testing.T) {
 			described: map[string][]string{"Account": {"Id"}},
 			want: "../testdata/mappings/case.yaml:5: mappings[0].object: object Case is not in describe " +
 				"(no such object, or the integration user cannot see it)\n" +
-				"../testdata/mappings/case.yaml:86: mappings[0].audit.object: object Task is not in describe " +
+				"../testdata/mappings/case.yaml:88: mappings[0].audit.object: object Task is not in describe " +
 				"(no such object, or the integration user cannot see it)",
 		},
 		{
 			name:      "the audit object only",
 			path:      casePath,
 			described: noTask,
-			want: "../testdata/mappings/case.yaml:86: mappings[0].audit.object: object Task is not in describe " +
+			want: "../testdata/mappings/case.yaml:88: mappings[0].audit.object: object Task is not in describe " +
 				"(no such object, or the integration user cannot see it)",
 		},
 	}
