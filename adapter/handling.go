@@ -287,9 +287,9 @@ func nextOwner(owner string, e contactpad.AuditEntry) string {
 	switch {
 	case e.ToStatus == contactpad.Queued:
 		return ""
-	case e.Action == "offered" || e.Action == "assigned":
+	case e.Action == "offered" || e.Action == "assigned" || e.Action == "adopted":
 		return e.Data["agent"]
-	case e.Action == "transferred" && e.Data["to"] != "":
+	case (e.Action == "transferred" || e.Action == "reassigned") && e.Data["to"] != "":
 		return e.Data["to"]
 	case (e.Action == "accepted" || e.Action == "resumed") && isAgentActor(e.Actor):
 		return e.Actor
@@ -297,10 +297,10 @@ func nextOwner(owner string, e contactpad.AuditEntry) string {
 	return owner
 }
 
-// isAgentActor reports whether an audit actor is an agent, not the system
-// or an admin.
+// isAgentActor reports whether an audit actor is an agent, not the
+// system, an admin or the CRM.
 func isAgentActor(actor string) bool {
-	return actor != "" && actor != actorSystem && actor != actorAdmin
+	return actor != "" && actor != actorSystem && actor != actorAdmin && actor != actorCRM
 }
 
 func (b *handlingBuilder) report() *HandlingReport {

@@ -69,6 +69,18 @@ func TestNewHandlingReport(t *testing.T) {
 				HandleTime: 6 * time.Minute, AHT: 6 * time.Minute}},
 		},
 		{
+			name: "work adopted as an agent's, then moved to another in the CRM, counts for each from then",
+			trail: []contactpad.AuditEntry{
+				entry(min(0), "system", "adopted", "routing", "", connected, "agent", "alice"),
+				entry(min(2), "alice", "consult_started", "consult", connected, connected),
+				entry(min(3), "crm", "reassigned", "crm", connected, connected, "from", "alice", "to", "bob"),
+				entry(min(7), "bob", "released", "release", connected, wrapUp)},
+			rows: []row{{"alice", "consult_started", 2 * time.Minute}, {"bob", "released", 4 * time.Minute}},
+			aht: []adapter.HandlingAHT{
+				{Agent: "alice", Media: contactpad.NonLive, Interactions: 1, HandleTime: 2 * time.Minute, AHT: 2 * time.Minute},
+				{Agent: "bob", Media: contactpad.NonLive, Interactions: 1, HandleTime: 4 * time.Minute, AHT: 4 * time.Minute}},
+		},
+		{
 			name: "a declined offer is not handling, and ringing is not handle time",
 			trail: []contactpad.AuditEntry{created,
 				entry(min(1), "system", "offered", "routing", queued, offered, "agent", "bob"),

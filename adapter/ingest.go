@@ -98,8 +98,12 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	if i.DueBy != nil {
 		msg += ", due " + i.DueBy.UTC().Format(timeFormat)
 	}
+	var data map[string]string
+	if i.Owner != "" {
+		data = map[string]string{"agent": i.Owner}
+	}
 	if err := c.save(i, contactpad.Interaction{}, record{actor: actorSystem, action: "adopted", category: "routing",
-		message: msg, event: EventInteractionCreated, local: true}); err != nil {
+		message: msg, event: EventInteractionCreated, local: true, data: data}); err != nil {
 		return err
 	}
 	return c.routeInteraction(i)
