@@ -87,6 +87,8 @@ type OutboxRow struct {
 	// LeaseUntil is when a claimed (in flight) row may be claimed again by
 	// another writer, because its writer seems gone.
 	LeaseUntil time.Time `json:"lease_until"`
+	// Holder names the writer (the engine's WithHolder) that claimed it.
+	Holder string `json:"holder"`
 }
 
 // TimerKind names what a timer does when it fires.

@@ -122,13 +122,15 @@ type Tx interface {
 	AppendOutbox(r *OutboxRow) error
 	// Outbox lists outbox rows in the given state by ID, at most limit.
 	Outbox(state OutboxState, limit int) ([]OutboxRow, error)
-	// ClaimOutbox moves up to limit rows to in_flight, leased until
-	// leaseUntil, and returns them by ID. It claims rows that are pending
-	// with NextAttemptAt <= now, or in flight with a lease expired by now,
-	// but never a row while an earlier row of the same CRM record is
-	// parked, in flight under a live lease, or waiting for a retry: a later
+	// ClaimOutbox moves up to limit rows to in_flight, leased to holder
+	// until leaseUntil, and returns them by ID. It claims rows that are
+	// pending with NextAttemptAt <= now, or in flight with a lease expired
+	// by now or leased to holder (a holder runs one writer at a time, so
+	// those are its own, left from before a restart), but never a row
+	// while an earlier row of the same CRM record is parked, in flight
+	// under another holder's live lease, or waiting for a retry: a later
 	// change of a record never overtakes an earlier one.
-	ClaimOutbox(now, leaseUntil time.Time, limit int) ([]OutboxRow, error)
+	ClaimOutbox(now, leaseUntil time.Time, limit int, holder string) ([]OutboxRow, error)
 	// FinishOutbox settles claimed rows by their State: done rows are
 	// deleted; pending rows wait for NextAttemptAt; parked rows wait for an
 	// admin. Attempts and the error fields are stored as given. Rows no

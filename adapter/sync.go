@@ -329,7 +329,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 	var rows []OutboxRow
 	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
-		rows, err = tx.ClaimOutbox(now, now.Add(opts.Lease), opts.BatchRows)
+		rows, err = tx.ClaimOutbox(now, now.Add(opts.Lease), opts.BatchRows, e.holder)
 		return err
 	}); err != nil || len(rows) == 0 {
 		return 0, err

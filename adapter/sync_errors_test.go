@@ -43,11 +43,11 @@ func (tx failingTx) SetWatermark(source, value string) error {
 	return tx.Tx.SetWatermark(source, value)
 }
 
-func (tx failingTx) ClaimOutbox(now, leaseUntil time.Time, limit int) ([]adapter.OutboxRow, error) {
+func (tx failingTx) ClaimOutbox(now, leaseUntil time.Time, limit int, holder string) ([]adapter.OutboxRow, error) {
 	if tx.fail["ClaimOutbox"] {
 		return nil, errDisk
 	}
-	return tx.Tx.ClaimOutbox(now, leaseUntil, limit)
+	return tx.Tx.ClaimOutbox(now, leaseUntil, limit, holder)
 }
 
 type oneRecord struct{}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"polling: one replica at a time", testPollLease},
 		{"writeback: order, retry, park", testWriteback},
 		{"writeback: changes gather for BatchDelay", testWritebackBatchDelay},
+		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"crash safety", testCrashSafety},
 		{"concurrency", testConcurrency},
 	} {

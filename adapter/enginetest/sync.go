@@ -336,3 +336,33 @@ func testPollLease(t *testing.T, open Opener) {
 		h.run(Settings()) // for the bubble's Stop
 	})
 }
+
+// testWritebackAfterRestart: rows a writer had in flight when it died are
+// taken back at once by the writer restarted under its name, not after the
+// lease; another writer leaves them alone until the lease expires.
+func testWritebackAfterRestart(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		var claimed []adapter.OutboxRow
+		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
+			var err error
+			claimed, err = tx.ClaimOutbox(time.Now(), time.Now().Add(2*time.Minute), 100, "host/10.0.0.7:8080")
+			return err
+		}))
+		require.NotEmpty(t, claimed, "the dead writer's rows, in flight")
+
+		other := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.8:8080"))
+		sink := &fieldSink{sent: map[string][]map[string]any{}}
+		n, err := other.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Zero(t, n, "another writer waits for the lease")
+
+		same := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.7:8080"))
+		n, err = same.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, len(claimed), n, "its restarted self takes them back at once")
+		require.Equal(t, "deferred", sink.sent[i.CRMID][0]["status"], "the deferral is written")
+		require.Empty(t, h.Outbox())
+	})
+}

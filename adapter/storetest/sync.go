@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,12 +31,20 @@ func appendRows(t *testing.T, s adapter.Store, crmIDs ...string) []int64 {
 	return ids
 }
 
+// claim claims as a writer of its own, as another replica would.
 func claim(t *testing.T, s adapter.Store, now time.Time, limit int) []adapter.OutboxRow {
+	return claimAs(t, s, fmt.Sprintf("writer-%d", writers.Add(1)), now, limit)
+}
+
+// writers numbers the writers of claim.
+var writers atomic.Int64
+
+func claimAs(t *testing.T, s adapter.Store, holder string, now time.Time, limit int) []adapter.OutboxRow {
 	t.Helper()
 	var rows []adapter.OutboxRow
 	update(t, s, func(tx adapter.Tx) error {
 		var err error
-		rows, err = tx.ClaimOutbox(now, now.Add(time.Minute), limit)
+		rows, err = tx.ClaimOutbox(now, now.Add(time.Minute), limit, holder)
 		return err
 	})
 	return rows
@@ -63,9 +73,17 @@ func testClaimOutbox(t *testing.T, s adapter.Store) {
 		require.Equal(t, adapter.OutboxInFlight, r.State)
 		require.True(t, r.LeaseUntil.Equal(at(time.Minute)))
 	}
-	require.Equal(t, ids[2:], rowIDs(claim(t, s, at(0), 10)), "rows in flight are not claimed twice")
-	require.Empty(t, claim(t, s, at(30*time.Second), 10), "not while the leases live")
-	require.Equal(t, ids, rowIDs(claim(t, s, at(time.Minute), 10)), "expired leases are claimed again")
+	require.Equal(t, first[0].Holder, first[1].Holder)
+	require.NotEmpty(t, first[0].Holder)
+	require.Equal(t, ids[2:], rowIDs(claimAs(t, s, "replica-b", at(0), 10)), "rows in flight are not claimed twice")
+	require.Empty(t, claimAs(t, s, "replica-c", at(30*time.Second), 10), "not while the leases live")
+	require.Equal(t, ids, rowIDs(claimAs(t, s, "replica-c", at(time.Minute), 10)), "expired leases are claimed again")
+
+	// A writer restarted under its name takes its rows back at once, and
+	// the later rows of their records with them.
+	more := appendRows(t, s, "A")
+	require.Empty(t, claimAs(t, s, "replica-d", at(time.Minute+time.Second), 10), "replica-c's leases live")
+	require.Equal(t, append(ids, more...), rowIDs(claimAs(t, s, "replica-c", at(time.Minute+time.Second), 10)))
 }
 
 // testOutboxOrderPerRecord: a later row of a record is not claimed while an

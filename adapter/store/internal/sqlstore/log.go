@@ -207,6 +207,7 @@ func (t *Tx) AppendOutbox(r *adapter.OutboxRow) error {
 	args := [...]any{
 		r.InteractionID, r.CRMObject, r.CRMID, string(r.Kind), payload, string(state), int64(r.Attempts),
 		r.ErrorCode, r.ErrorMessage, e.time("created_at", r.CreatedAt), unixOrZero(r.NextAttemptAt), unixOrZero(r.LeaseUntil),
+		r.Holder,
 	}
 	if e.err != nil {
 		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, e.err)
@@ -240,7 +241,7 @@ func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
 		nextAttempt, leaseUntil    int64
 	)
 	if err := sc.Scan(&r.ID, &r.InteractionID, &r.CRMObject, &r.CRMID, &kind, &payload, &state, &attempts,
-		&r.ErrorCode, &r.ErrorMessage, &created, &nextAttempt, &leaseUntil); err != nil {
+		&r.ErrorCode, &r.ErrorMessage, &created, &nextAttempt, &leaseUntil, &r.Holder); err != nil {
 		return r, err
 	}
 	var d decoder
@@ -260,8 +261,8 @@ func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
 
 // ClaimOutbox leases the claimable rows in one statement (see
 // StmtClaimOutbox) and returns them by ID.
-func (t *Tx) ClaimOutbox(now, leaseUntil time.Time, limit int) ([]adapter.OutboxRow, error) {
-	rows, err := t.query(StmtClaimOutbox, unixOrZero(now), unixOrZero(leaseUntil), t.limit(limit))
+func (t *Tx) ClaimOutbox(now, leaseUntil time.Time, limit int, holder string) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(StmtClaimOutbox, unixOrZero(now), unixOrZero(leaseUntil), t.limit(limit), holder)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}

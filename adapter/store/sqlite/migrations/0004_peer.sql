@@ -4,6 +4,10 @@
 -- could not be ingested, which the poll reads again until they go in.
 ALTER TABLE interactions ADD COLUMN crm_sync TEXT;
 
+-- Who leased an outbox row in flight: a writer restarted under the same
+-- name takes its rows back at once instead of waiting out the lease.
+ALTER TABLE outbox ADD COLUMN holder TEXT NOT NULL DEFAULT '';
+
 CREATE TABLE ingest_failures (
     source          TEXT   NOT NULL,
     crm_id          TEXT   NOT NULL,
