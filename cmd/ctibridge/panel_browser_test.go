@@ -64,8 +64,7 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitText("#list", "Refund for order 1138")
 	alice.waitText("#list", "Chat: Where is my parcel?")
 	alice.shot("02-offer")
-	alice.click(".alert.offer button.primary") // Accept
-	alice.waitGone(".alert.offer")
+	alice.acceptCall()
 	alice.waitText("#list", "Router keeps rebooting")
 
 	// A chat has no transfer or hold button; its Resume is disabled with the reason.
@@ -77,8 +76,7 @@ func TestPanelBrowser(t *testing.T) {
 
 	// Defer the refund case: a time in the past is refused with the server's message.
 	alice.pick("Refund for order 1138")
-	alice.click(`#detail button[data-action="defer"]:not([aria-disabled])`)
-	alice.waitVisible("#dlg-defer[open]")
+	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
 	alice.do(chromedp.SetValue(chromedp.ID("defer-at"), "2020-01-01T09:00"))
 	alice.click("#defer-go")
 	alice.waitText("#defer-error", "is not in the future")
@@ -113,8 +111,7 @@ func TestPanelBrowser(t *testing.T) {
 	// alice warm-transfers the case to bob: search by part of the name, arrow
 	// keys and Return, a note.
 	const note = "Refund approved by billing; card ending 4242"
-	alice.click(`#detail button[data-action="transfer"]:not([aria-disabled])`)
-	alice.waitVisible("#dlg-route[open]")
+	alice.clickOpen(`#detail button[data-action="transfer"]:not([aria-disabled])`, "#dlg-route")
 	alice.waitText("#route-list", "Billing") // agents and services, alphabetical
 	require.Equal(t, "Billing Bob Carol Support", alice.texts("#route-list .name"))
 	alice.waitText("#route-list", "Available now")
@@ -136,8 +133,7 @@ func TestPanelBrowser(t *testing.T) {
 	// bob declines the first request; alice is told why, and keeps the note.
 	bob.waitText(".alert.request", note)
 	bob.waitText(".alert.request .countdown", "Accept within")
-	bob.click(".alert.request button:not(.primary)")
-	bob.waitVisible("#dlg-decline[open]")
+	bob.clickOpen(".alert.request button:not(.primary)", "#dlg-decline")
 	bob.do(chromedp.SendKeys(chromedp.ID("decline-reason"), "On a long call"))
 	bob.click("#decline-go")
 	bob.waitGone(".alert.request")
@@ -167,8 +163,7 @@ func TestPanelBrowser(t *testing.T) {
 	// alice consults bob about the chat: only a consult (chats cannot be
 	// transferred), bob answers, and ends the consult leg.
 	alice.pick("Chat: Where is my parcel?")
-	alice.click(`#detail button[data-action="consult"]:not([aria-disabled])`)
-	alice.waitVisible("#dlg-route[open]")
+	alice.clickOpen(`#detail button[data-action="consult"]:not([aria-disabled])`, "#dlg-route")
 	alice.waitText("#route-title", "Consult")
 	alice.waitText("#route-list", "Carol")
 	alice.waitGone("#route-modes") // no Consult | Transfer switch: a chat cannot be transferred
@@ -204,8 +199,7 @@ func TestPanelBrowser(t *testing.T) {
 	// Abandon is behind a warning that it is only for when release did not work.
 	alice.click("#tab-ongoing")
 	alice.pick("Chat: Where is my parcel?")
-	alice.click(`#detail button[data-action="abandon"]:not([aria-disabled])`)
-	alice.waitVisible("#dlg-abandon[open]")
+	alice.clickOpen(`#detail button[data-action="abandon"]:not([aria-disabled])`, "#dlg-abandon")
 	alice.waitText("#abandon-warning", "Only abandon an interaction if releasing it did not work.")
 	require.Equal(t, "Keep it", alice.eval(`document.activeElement.textContent`), "the safe choice has the focus")
 	alice.click("#abandon-go")
@@ -269,8 +263,7 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	// Transfer opens the directory for it; Escape closes it, and the focus
 	// is back on the prompt's button.
 	transfer := inactive(passwordCase) + ` button[data-key^="itransfer:"]`
-	alice.click(transfer)
-	alice.waitVisible("#dlg-route[open]")
+	alice.clickOpen(transfer, "#dlg-route")
 	alice.waitText("#route-subject", passwordCase)
 	alice.waitFocus("#route-search")
 	alice.press(kb.Escape)
@@ -278,8 +271,7 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	alice.waitFocus(transfer)
 
 	// Defer: the defer dialog; it leaves Ongoing (and its prompt) for Deferred.
-	alice.click(inactive(refundCase) + ` button[data-key^="idefer:"]`)
-	alice.waitVisible("#dlg-defer[open]")
+	alice.clickOpen(inactive(refundCase)+` button[data-key^="idefer:"]`, "#dlg-defer")
 	alice.waitText("#defer-subject", refundCase)
 	alice.click(`#defer-presets button[data-preset="4h"]`)
 	alice.click("#defer-go")
@@ -356,8 +348,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	// Cold to the service Billing while alice is busy and carol logged out:
 	// it waits in Billing's queue.
 	alice.setPresence("busy")
-	bob.click(transferButton)
-	bob.waitVisible("#dlg-route[open]")
+	bob.clickOpen(transferButton, "#dlg-route")
 	bob.waitText("#route-list", "Service · queue 0 · wait 0 s")
 	bob.startTransfer("Billing", "", true)
 	bob.waitGone("#dlg-route[open]")
@@ -366,8 +357,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 
 	// alice's directory shows Billing's queue and how long it has waited.
 	alice.pick(refundCase)
-	alice.click(transferButton)
-	alice.waitVisible("#dlg-route[open]")
+	alice.clickOpen(transferButton, "#dlg-route")
 	alice.waitText("#route-list li", "queue 1 · wait ")
 	require.Regexp(t, `^BillingService · queue 1 · wait \d+ s$`, alice.texts("#route-list li:first-child"))
 	alice.shot("16-directory-queue")
@@ -827,6 +817,37 @@ func (p *browserPage) click(sel string) {
 	p.onNode(sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
+// clickTo clicks sel until the JavaScript condition holds: a mouse click
+// that lands while the page re-renders (a list refreshed by an event, on
+// a loaded machine) hits the node's old place and is lost, and the user
+// would click again. It clicks again only while sel is still there.
+func (p *browserPage) clickTo(sel, what, condition string) {
+	p.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		p.click(sel)
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](condition, chromedp.WithPollingTimeout(2*time.Second)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.fail("clicked %s: waiting for %s: %v", sel, what, err)
+		}
+		if p.eval(fmt.Sprintf(`String(%s(document.querySelector(%s)))`, visible, jsString(sel))) != "true" {
+			p.waitFor(what, condition) // the click took: wait for what it does
+			return
+		}
+	}
+}
+
+// clickOpen clicks sel until dialog (an id) is open.
+func (p *browserPage) clickOpen(sel, dialog string) {
+	p.t.Helper()
+	p.clickTo(sel, dialog+" open", fmt.Sprintf(`%s(document.querySelector(%s))`, visible, jsString(dialog+"[open]")))
+}
+
 // onNode runs an action on the node of sel, again when the page replaced
 // the node in between.
 func (p *browserPage) onNode(sel string, click chromedp.Action[chromedp.Void]) {
@@ -953,8 +974,8 @@ func (p *browserPage) until(sel string) time.Time {
 // (left alone, its offer would time out and make her busy).
 func (p *browserPage) acceptCall() {
 	p.t.Helper()
-	p.click(".alert.offer button.primary")
-	p.waitGone(".alert.offer")
+	p.clickTo(".alert.offer button.primary", ".alert.offer gone",
+		fmt.Sprintf(`!%s(document.querySelector(".alert.offer"))`, visible))
 }
 
 // startTransfer chooses target in the open directory dialog by its whole
