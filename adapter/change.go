@@ -11,14 +11,6 @@ import (
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
-// actorSystem is the audit actor of timers and ingest; actorAdmin of
-// commands with no agent; actorCRM of changes people made in the CRM.
-const (
-	actorSystem = "system"
-	actorAdmin  = "admin"
-	actorCRM    = "crm"
-)
-
 // change is one command being applied inside a store transaction. Every
 // write goes through it, so that each interaction change carries its audit
 // entry, event, outbox rows and timers.
@@ -49,8 +41,8 @@ type fieldConflict struct {
 // record describes why an interaction changed, for its audit entry and event.
 type record struct {
 	actor    string
-	action   string // audit action; empty: no audit entry (not a transition)
-	category string // handling-export category
+	action   contactpad.AuditAction   // empty: no audit entry (not a transition)
+	category contactpad.AuditCategory // handling-export category
 	message  string
 	data     map[string]string
 	event    EventType // default interaction.updated
@@ -63,7 +55,7 @@ type record struct {
 
 func actorOf(agent string) string {
 	if agent == "" {
-		return actorAdmin
+		return contactpad.ActorAdmin
 	}
 	return agent
 }
@@ -73,22 +65,6 @@ func (c *change) interaction(id string) (*contactpad.Interaction, error) {
 	i, err := c.tx.Interaction(id)
 	if err != nil {
 		return nil, fmt.Errorf("interaction %s: %w", id, err)
-	}
-	return i, nil
-}
-
-// owned loads an interaction that agent (if any) must own, and checks the
-// capability matrix for action.
-func (c *change) owned(id, agent string, action contactpad.Action) (*contactpad.Interaction, error) {
-	i, err := c.interaction(id)
-	if err != nil {
-		return nil, err
-	}
-	if agent != "" && i.Owner != agent {
-		return nil, fmt.Errorf("interaction %s is not %s's: %w", id, agent, ErrForbidden)
-	}
-	if action != "" && !c.s.Matrix.Allows(i.Media, action) {
-		return nil, &ActionNotAllowedError{Action: action, Media: i.Media}
 	}
 	return i, nil
 }
@@ -115,7 +91,7 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 		// the fields the bridge owns (it wins their conflicts): the CRM's
 		// own fields stay as the people working there left them.
 		var mark func(string) bool
-		if r.actor == actorCRM {
+		if r.actor == contactpad.ActorCRM {
 			mark = m.Policy().BridgeWins
 		}
 		if i.Sync.Change(want, mark) {
@@ -228,7 +204,7 @@ func (c *change) appendAudit(i *contactpad.Interaction, from contactpad.Status, 
 		Action: r.action, Category: r.category, FromStatus: from, ToStatus: i.Status,
 		Message: r.message, Data: r.data}
 	if e.Actor == "" {
-		e.Actor = actorSystem
+		e.Actor = contactpad.ActorSystem
 	}
 	if err := c.tx.AppendAudit(e); err != nil {
 		return nil, fmt.Errorf("audit interaction %s: %w", i.ID, err)

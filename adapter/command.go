@@ -32,7 +32,8 @@ type Result struct {
 type Ingest struct{ Item contactpad.WorkItem }
 
 // SyncAgents makes the store's agents match the configured ones, keeping
-// the presence of agents that already exist.
+// the presence of agents that already exist, and routes the queued work
+// to the available ones (the engine sends it at start).
 type SyncAgents struct{ Agents []contactpad.Agent }
 
 // SetPresence changes an agent's presence.
@@ -82,6 +83,10 @@ type Defer struct {
 // routing. A manual reopen (status: open) is a Resume of a deferred one.
 type Resume struct{ ID, Agent string }
 
+// Reopen takes a deferred interaction back before its due date (the
+// API's status: open): a Resume that only a deferred interaction allows.
+type Reopen struct{ ID, Agent string }
+
 // StartConsult opens a consult leg to an agent or an external number.
 type StartConsult struct {
 	ID, Agent string
@@ -95,11 +100,15 @@ type AnswerConsult struct{ ConsultID, Agent string }
 type EndConsult struct{ ConsultID, Agent string }
 
 // StartTransfer starts a warm or cold transfer to an agent or a service.
+// Routing never gives the work back to its sender until another agent has
+// taken it; IncludeSender (a cold transfer to a service only) lets it, when
+// nobody else can take it. An empty Note keeps the note of the last attempt.
 type StartTransfer struct {
-	ID, Agent string
-	Target    contactpad.Target
-	Mode      contactpad.TransferMode
-	Note      string
+	ID, Agent     string
+	Target        contactpad.Target
+	Mode          contactpad.TransferMode
+	Note          string
+	IncludeSender bool
 }
 
 // AcceptTransfer answers a warm transfer request addressed to Agent.

@@ -12,12 +12,9 @@ import (
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 
 func (cmd StartConsult) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionConsult)
+	i, err := c.may(cmd.ID, cmd.Agent, StepConsult)
 	if err != nil {
 		return err
-	}
-	if i.Status != contactpad.Connected {
-		return &TransitionError{Object: "interaction", ID: i.ID, Action: "consult", State: string(i.Status)}
 	}
 	target := cmd.Target
 	switch {
@@ -40,13 +37,6 @@ func (cmd StartConsult) apply(c *change) error {
 			return &TargetUnavailableError{Target: target, Presence: a.Presence}
 		}
 	}
-	open, err := c.tx.OpenConsults(i.ID)
-	if err != nil {
-		return err
-	}
-	if len(open) > 0 {
-		return &ConflictError{Reason: fmt.Sprintf("interaction %s already has consult %s in progress", i.ID, open[0].ID)}
-	}
 	expires := c.now.Add(c.s.Consult)
 	k := &contactpad.Consult{ID: newID("con"), InteractionID: i.ID, Initiator: i.Owner, Target: target,
 		Status: contactpad.ConsultRinging, ExpiresAt: &expires, CreatedAt: c.now, UpdatedAt: c.now}
@@ -56,7 +46,7 @@ func (cmd StartConsult) apply(c *change) error {
 	if err := c.tx.SetTimer(Timer{Kind: TimerConsult, Ref: k.ID, DueAt: expires}); err != nil {
 		return err
 	}
-	if err := c.audit(i, record{actor: actorOf(cmd.Agent), action: "consult_started", category: "consult",
+	if err := c.audit(i, record{actor: actorOf(cmd.Agent), action: contactpad.AuditConsultStarted, category: contactpad.CategoryConsult,
 		message: "Consult with " + target.String(), data: map[string]string{"consult": k.ID}}); err != nil {
 		return err
 	}
@@ -69,32 +59,25 @@ func (c *change) emitConsult(typ EventType, k *contactpad.Consult) error {
 	return c.emit(Event{Type: typ, Consult: &snapshot, Audience: audience(k.Initiator, k.Target.Agent)})
 }
 
-// consult loads a consult that agent (if any) must be a party to.
-func (c *change) consult(id, agent string, parties func(*contactpad.Consult) []string) (*contactpad.Consult, error) {
+// consult loads a consult and checks that agent (if any) may take step on
+// it now (CanConsult).
+func (c *change) consult(id, agent string, step ConsultStep) (*contactpad.Consult, error) {
 	k, err := c.tx.Consult(id)
 	if err != nil {
 		return nil, fmt.Errorf("consult %s: %w", id, err)
 	}
-	if agent == "" {
-		return k, nil
+	if err := CanConsult(k, step, agent); err != nil {
+		return nil, err
 	}
-	for _, p := range parties(k) {
-		if p == agent {
-			return k, nil
-		}
-	}
-	return nil, fmt.Errorf("consult %s is not %s's: %w", id, agent, ErrForbidden)
+	return k, nil
 }
 
 func (cmd AnswerConsult) apply(c *change) error {
-	k, err := c.consult(cmd.ConsultID, cmd.Agent, func(k *contactpad.Consult) []string { return []string{k.Target.Agent} })
+	k, err := c.consult(cmd.ConsultID, cmd.Agent, ConsultAnswerStep)
 	if err != nil {
 		return err
 	}
-	if k.Status != contactpad.ConsultRinging {
-		return &TransitionError{Object: "consult", ID: k.ID, Action: "answer", State: string(k.Status)}
-	}
-	k.Status, k.ExpiresAt, k.UpdatedAt = contactpad.ConsultConnected, nil, c.now
+	k.Status, k.ExpiresAt, k.UpdatedAt = consults[ConsultAnswerStep].to, nil, c.now
 	if err := c.tx.PutConsult(k); err != nil {
 		return err
 	}
@@ -105,14 +88,9 @@ func (cmd AnswerConsult) apply(c *change) error {
 }
 
 func (cmd EndConsult) apply(c *change) error {
-	k, err := c.consult(cmd.ConsultID, cmd.Agent, func(k *contactpad.Consult) []string {
-		return []string{k.Initiator, k.Target.Agent}
-	})
+	k, err := c.consult(cmd.ConsultID, cmd.Agent, ConsultReleaseStep)
 	if err != nil {
 		return err
-	}
-	if k.Status == contactpad.ConsultEnded {
-		return &TransitionError{Object: "consult", ID: k.ID, Action: "release", State: string(k.Status)}
 	}
 	return c.endConsult(k, "released", actorOf(cmd.Agent))
 }
@@ -130,7 +108,7 @@ func (c *change) endConsult(k *contactpad.Consult, reason, actor string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.audit(i, record{actor: actor, action: "consult_ended", category: "consult",
+	if err := c.audit(i, record{actor: actor, action: contactpad.AuditConsultEnded, category: contactpad.CategoryConsult,
 		message: "Consult with " + k.Target.String() + " ended: " + reason, data: map[string]string{"consult": k.ID}}); err != nil {
 		return err
 	}

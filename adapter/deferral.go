@@ -11,12 +11,9 @@ import (
 const timeFormat = time.RFC3339
 
 func (cmd Defer) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionDefer)
+	i, err := c.may(cmd.ID, cmd.Agent, StepDefer)
 	if err != nil {
 		return err
-	}
-	if !canTake(stepDefer, i.Status) {
-		return &TransitionError{Object: "interaction", ID: i.ID, Action: "defer", State: string(i.Status)}
 	}
 	due, manual, rule := cmd.DueBy, true, ""
 	if due == nil {
@@ -35,7 +32,7 @@ func (cmd Defer) apply(c *change) error {
 		return &DueByInPastError{DueBy: *due, Now: c.now}
 	}
 	before := *i
-	if err := take(i, stepDefer, "defer"); err != nil {
+	if err := take(i, StepDefer); err != nil {
 		return err
 	}
 	if err := c.cancelOpenTransfers(i, "deferred"); err != nil {
@@ -48,7 +45,7 @@ func (cmd Defer) apply(c *change) error {
 	if rule != "" {
 		data["rule"] = rule
 	}
-	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "deferred", category: "status_action",
+	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditDeferred, category: contactpad.CategoryStatusAction,
 		message: "Deferred until " + at.Format(timeFormat), data: data, activity: true}); err != nil {
 		return err
 	}
@@ -58,36 +55,45 @@ func (cmd Defer) apply(c *change) error {
 	return c.routeAgent(before.Owner, false)
 }
 
-func (cmd Resume) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionResume)
+func (cmd Resume) apply(c *change) error { return c.resume(cmd.ID, cmd.Agent, StepResume) }
+
+func (cmd Reopen) apply(c *change) error { return c.resume(cmd.ID, cmd.Agent, StepReopen) }
+
+// resume takes an interaction back from the Deferred (or, with
+// StepResume, the History) folder: into the agent's Ongoing folder, or
+// with no agent (an admin) back to routing.
+func (c *change) resume(id, agent string, step Step) error {
+	i, err := c.may(id, agent, step)
 	if err != nil {
 		return err
 	}
-	if !canTake(stepResume, i.Status) {
-		return &TransitionError{Object: "interaction", ID: i.ID, Action: "resume", State: string(i.Status),
-			Reason: "only deferred (Deferred folder) and completed (History folder) interactions can be resumed"}
-	}
 	from := string(i.Status)
 	before := *i
-	if cmd.Agent != "" {
-		if err := c.roomFor(cmd.Agent, i.Media); err != nil {
+	// The seeds' words for an agent's resume; the entry's actor names them.
+	by := "an agent"
+	if agent != "" {
+		// Deferred work keeps its slot (see reopen); work resumed from
+		// History needs room.
+		if i.Status != contactpad.Deferred {
+			if err := c.roomFor(agent, i.Media); err != nil {
+				return err
+			}
+		}
+		if err := take(i, step); err != nil {
 			return err
 		}
-		if err := take(i, stepResume, "resume"); err != nil {
-			return err
-		}
-		i.Owner = cmd.Agent
+		i.Owner = agent
 	} else {
-		if err := take(i, stepResumeQueue, "resume"); err != nil {
+		if err := take(i, stepResumeQueue); err != nil {
 			return err
 		}
 		now := c.now
-		i.Owner, i.QueuedAt = "", &now
+		i.Owner, i.QueuedAt, by = "", &now, "an admin"
 	}
 	i.ResumedFrom, i.AutoOpenedDueToDueDate, i.DueBy = from, false, nil
 	i.WrapUpEndsAt, i.WrapUpExtended = nil, 0
-	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "resumed", category: "status_action",
-		message: "Interaction resumed by an agent", data: map[string]string{"resumed_from": from},
+	if err := c.save(i, before, record{actor: actorOf(agent), action: contactpad.AuditResumed, category: contactpad.CategoryStatusAction,
+		message: "Interaction resumed by " + by, data: map[string]string{"resumed_from": from},
 		activity: true}); err != nil {
 		return err
 	}
@@ -97,9 +103,11 @@ func (cmd Resume) apply(c *change) error {
 // reopen reopens a deferred interaction before anyone resumes it: at its
 // due date, because the customer replied, or because it was reopened in
 // the CRM. It goes back to its owner when the policy allows and the owner
-// is logged in with room for it, else back to routing. At the due date
-// auto_opened_due_to_due_date is set. r gives the actor (and a message
-// that says more than the reason does).
+// is logged in, else back to routing. Deferred work keeps its slot: it
+// goes back to its owner even when that takes the owner over capacity
+// (routing offers them nothing new until they are under it again). At the
+// due date auto_opened_due_to_due_date is set. r gives the actor (and a
+// message that says more than the reason does).
 func (c *change) reopen(i *contactpad.Interaction, reason string, r record) error {
 	before := *i
 	toOwner := false
@@ -108,11 +116,7 @@ func (c *change) reopen(i *contactpad.Interaction, reason string, r record) erro
 		if err != nil {
 			return err
 		}
-		load, err := c.tx.Load(a.ID)
-		if err != nil {
-			return err
-		}
-		toOwner = a.Presence.LoggedIn() && c.hasRoom(a, load, i.Media)
+		toOwner = a.Presence.LoggedIn()
 	}
 	msg := r.message
 	switch {
@@ -123,12 +127,12 @@ func (c *change) reopen(i *contactpad.Interaction, reason string, r record) erro
 		msg = "Reopened at its due date"
 	}
 	if toOwner {
-		if err := take(i, stepReopenOwner, "reopen"); err != nil {
+		if err := take(i, stepReopenOwner); err != nil {
 			return err
 		}
 		msg += " into " + i.Owner + "'s Ongoing folder"
 	} else {
-		if err := take(i, stepReopenQueue, "reopen"); err != nil {
+		if err := take(i, stepReopenQueue); err != nil {
 			return err
 		}
 		now := c.now
@@ -141,10 +145,10 @@ func (c *change) reopen(i *contactpad.Interaction, reason string, r record) erro
 		i.AutoOpenedDueToDueDate = true
 		flags["auto_opened_due_to_due_date"] = true
 	}
-	r.action, r.message, r.flags = "reopened", msg, flags
-	r.category = "system"
-	if r.actor == actorCRM {
-		r.category = "crm"
+	r.action, r.message, r.flags = contactpad.AuditReopened, msg, flags
+	r.category = contactpad.CategorySystem
+	if r.actor == contactpad.ActorCRM {
+		r.category = contactpad.CategoryCRM
 	}
 	r.data = map[string]string{"reopen_reason": reason}
 	if err := c.save(i, before, r); err != nil {

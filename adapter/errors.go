@@ -74,7 +74,8 @@ func (e *TargetUnavailableError) Error() string {
 
 // ConflictError: the action is valid but something else stands in its way
 // (a pending transfer, no capacity left, no wrap-up extension left).
-type ConflictError struct{ Reason string }
+// Say, when set, is the reason in a sentence for people (Explain).
+type ConflictError struct{ Reason, Say string }
 
 func (e *ConflictError) Error() string { return e.Reason }
 

@@ -17,9 +17,10 @@ import (
 
 // handlingCategories are the audit categories of agent work. routing (an
 // offer declined) and system are not handling.
-var handlingCategories = map[string]bool{
-	"accept": true, "status_action": true, "transfer": true, "release": true, "abandon": true,
-	"consult": true, "hold": true, "wrap_up": true,
+var handlingCategories = map[contactpad.AuditCategory]bool{
+	contactpad.CategoryAccept: true, contactpad.CategoryStatusAction: true, contactpad.CategoryTransfer: true,
+	contactpad.CategoryRelease: true, contactpad.CategoryAbandon: true, contactpad.CategoryConsult: true,
+	contactpad.CategoryHold: true, contactpad.CategoryWrapUp: true,
 }
 
 // handlingPage is how many audit entries Engine.Handling reads at a time.
@@ -40,10 +41,10 @@ type HandlingStep struct {
 	// Category is the audit category (status_action, accept, transfer,
 	// release, abandon, consult, hold, wrap_up), Action the audit action
 	// (deferred, resumed, accepted, transferred, ...).
-	Category   string            `json:"category"`
-	Action     string            `json:"action"`
-	FromStatus contactpad.Status `json:"from_status"`
-	ToStatus   contactpad.Status `json:"to_status"`
+	Category   contactpad.AuditCategory `json:"category"`
+	Action     contactpad.AuditAction   `json:"action"`
+	FromStatus contactpad.Status        `json:"from_status"`
+	ToStatus   contactpad.Status        `json:"to_status"`
 	// HandleTime is the time the agent held the interaction since their
 	// previous step on it; in JSON, handle_time_s in seconds.
 	HandleTime time.Duration `json:"-"`
@@ -278,7 +279,7 @@ func (b *handlingBuilder) step(e contactpad.AuditEntry, inRange bool) {
 	}
 	w.handleTime += handleTime
 	w.held = w.held || credited || (h.held && h.owner == e.Actor)
-	w.abandoned = w.abandoned || e.Category == "abandon"
+	w.abandoned = w.abandoned || e.Category == contactpad.CategoryAbandon
 }
 
 // nextOwner is the agent an interaction is given to after e, which it was
@@ -287,11 +288,11 @@ func nextOwner(owner string, e contactpad.AuditEntry) string {
 	switch {
 	case e.ToStatus == contactpad.Queued:
 		return ""
-	case e.Action == "offered" || e.Action == "assigned" || e.Action == "adopted":
+	case e.Action == contactpad.AuditOffered || e.Action == contactpad.AuditAssigned || e.Action == contactpad.AuditAdopted:
 		return e.Data["agent"]
-	case (e.Action == "transferred" || e.Action == "reassigned") && e.Data["to"] != "":
+	case (e.Action == contactpad.AuditTransferred || e.Action == contactpad.AuditReassigned) && e.Data["to"] != "":
 		return e.Data["to"]
-	case (e.Action == "accepted" || e.Action == "resumed") && isAgentActor(e.Actor):
+	case (e.Action == contactpad.AuditAccepted || e.Action == contactpad.AuditResumed) && isAgentActor(e.Actor):
 		return e.Actor
 	}
 	return owner
@@ -300,7 +301,7 @@ func nextOwner(owner string, e contactpad.AuditEntry) string {
 // isAgentActor reports whether an audit actor is an agent, not the
 // system, an admin or the CRM.
 func isAgentActor(actor string) bool {
-	return actor != "" && actor != actorSystem && actor != actorAdmin && actor != actorCRM
+	return actor != "" && !slices.Contains(contactpad.ReservedActors, actor)
 }
 
 func (b *handlingBuilder) report() *HandlingReport {
@@ -373,7 +374,7 @@ func (r *HandlingReport) WriteCSV(w io.Writer) error {
 	}
 	for _, s := range r.Steps {
 		if err := cw.Write([]string{s.At.UTC().Format(time.RFC3339Nano), s.Agent, s.InteractionID, s.CRMObject,
-			s.CRMID, string(s.Media), s.Service, s.Category, s.Action, string(s.FromStatus), string(s.ToStatus),
+			s.CRMID, string(s.Media), s.Service, string(s.Category), string(s.Action), string(s.FromStatus), string(s.ToStatus),
 			formatSeconds(s.HandleTime)}); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ func TestNewHandlingReport(t *testing.T) {
 		deferred  = contactpad.Deferred
 		completed = contactpad.Completed
 	)
-	entry := func(at time.Time, actor, action, category string, from, to contactpad.Status, data ...string) contactpad.AuditEntry {
+	entry := func(at time.Time, actor string, action contactpad.AuditAction, category contactpad.AuditCategory, from, to contactpad.Status, data ...string) contactpad.AuditEntry {
 		e := contactpad.AuditEntry{InteractionID: "i1", At: at, Actor: actor, Action: action, Category: category,
 			FromStatus: from, ToStatus: to}
 		if len(data) > 0 {
@@ -160,7 +160,7 @@ func TestNewHandlingReport(t *testing.T) {
 			r := adapter.NewHandlingReport(tt.from, tt.to, tt.trail, interactions)
 			rows := make([]row, len(r.Steps))
 			for n, s := range r.Steps {
-				rows[n] = row{s.Agent, s.Action, s.HandleTime}
+				rows[n] = row{s.Agent, string(s.Action), s.HandleTime}
 				require.Equal(t, "500A", s.CRMID)
 				require.Equal(t, contactpad.NonLive, s.Media)
 			}

@@ -69,8 +69,8 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	source := item.CRMObject + " " + item.CRMID
 	if m.Policy().FirstSight == contactpad.Reset {
 		// Known but not wanted: save marks every mirrored field dirty.
-		if err := c.save(i, contactpad.Interaction{}, record{actor: actorSystem, action: "created",
-			category: "routing", message: "Created from " + source, event: EventInteractionCreated}); err != nil {
+		if err := c.save(i, contactpad.Interaction{}, record{actor: contactpad.ActorSystem, action: contactpad.AuditCreated,
+			category: contactpad.CategoryRouting, message: "Created from " + source, event: EventInteractionCreated}); err != nil {
 			return err
 		}
 		return c.routeInteraction(i)
@@ -102,7 +102,7 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	if i.Owner != "" {
 		data = map[string]string{"agent": i.Owner}
 	}
-	if err := c.save(i, contactpad.Interaction{}, record{actor: actorSystem, action: "adopted", category: "routing",
+	if err := c.save(i, contactpad.Interaction{}, record{actor: contactpad.ActorSystem, action: contactpad.AuditAdopted, category: contactpad.CategoryRouting,
 		message: msg, event: EventInteractionCreated, local: true, data: data}); err != nil {
 		return err
 	}
@@ -179,12 +179,12 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	case item.CustomerReply && i.Status == contactpad.Deferred:
 		// The mapping's rule says why the record changed: the customer
 		// wrote (a flow set the status back, say).
-		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: actorSystem})
+		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: contactpad.ActorSystem})
 	case now.Status == contactpad.Deferred && was.Status != contactpad.Deferred &&
 		(i.Status == contactpad.Connected || i.Status == contactpad.Queued):
 		return c.deferredInCRM(i, now.DueBy, by)
 	case was.Status == contactpad.Deferred && now.Status.Open() && i.Status == contactpad.Deferred:
-		return c.reopen(i, contactpad.ReopenCRM, record{actor: actorCRM, local: true,
+		return c.reopen(i, contactpad.ReopenCRM, record{actor: contactpad.ActorCRM, local: true,
 			message: fmt.Sprintf("Reopened in %s by %s", c.crmName(), by)})
 	case !equalTime(now.DueBy, was.DueBy) && i.Status == contactpad.Deferred:
 		return c.retimedInCRM(i, now.DueBy, by)
@@ -202,7 +202,7 @@ func (c *change) refresh(i *contactpad.Interaction, item contactpad.WorkItem) er
 		slices.Equal(i.Tags, before.Tags) {
 		return nil
 	}
-	return c.save(i, before, record{actor: actorSystem})
+	return c.save(i, before, record{actor: contactpad.ActorSystem})
 }
 
 // conflict audits a field both sides changed since they were last in
@@ -213,7 +213,7 @@ func (c *change) conflict(i *contactpad.Interaction, field string, ours, theirs 
 		winner = "the bridge writes its value over it"
 	}
 	c.conflicts = append(c.conflicts, fieldConflict{object: i.CRMObject, field: field, bridgeWins: bridgeWins})
-	return c.audit(i, record{actor: actorCRM, action: "conflict", category: "crm", local: true,
+	return c.audit(i, record{actor: contactpad.ActorCRM, action: contactpad.AuditConflict, category: contactpad.CategoryCRM, local: true,
 		message: fmt.Sprintf("%s changed in %s by %s to %s while the bridge changed it to %s: %s",
 			field, c.crmName(), by, showValue(theirs), showValue(ours), winner),
 		data: map[string]string{"field": field, "crm_value": showValue(theirs), "bridge_value": showValue(ours),
@@ -225,11 +225,11 @@ func (c *change) conflict(i *contactpad.Interaction, field string, ours, theirs 
 // mapping says), its capacity freed, its transfers stopped.
 func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPolicy, leftFilter bool, by string) error {
 	before := *i
-	s, action := stepCloseInCRM, "closed"
+	s, action := stepCloseInCRM, contactpad.AuditClosed
 	if policy.Closed == contactpad.CloseAbandons {
-		s, action = stepAbandonInCRM, "abandoned"
+		s, action = stepAbandonInCRM, contactpad.AuditAbandoned
 	}
-	if err := take(i, s, "close"); err != nil {
+	if err := take(i, s); err != nil {
 		return err
 	}
 	if err := c.cancelOpenTransfers(i, "closed in "+c.crmName()); err != nil {
@@ -244,7 +244,7 @@ func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPo
 	if leftFilter {
 		msg = fmt.Sprintf("No longer matches the mapping's filter in %s (last changed by %s)", c.crmName(), by)
 	}
-	if err := c.save(i, before, record{actor: actorCRM, action: action, category: "crm", message: msg, local: true}); err != nil {
+	if err := c.save(i, before, record{actor: contactpad.ActorCRM, action: action, category: contactpad.CategoryCRM, message: msg, local: true}); err != nil {
 		return err
 	}
 	if before.Owner == "" || !before.Status.HoldsCapacity() {
@@ -258,14 +258,14 @@ func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPo
 // an agent.
 func (c *change) reopenedInCRM(i *contactpad.Interaction, view contactpad.RecordView, by string) error {
 	before := *i
-	if err := take(i, stepReopenInCRM, "reopen"); err != nil {
+	if err := take(i, stepReopenInCRM); err != nil {
 		return err
 	}
 	now := c.now
 	i.Owner, i.QueuedAt, i.SkipAgent = "", &now, ""
 	i.TargetAgent = c.agentOfCRMUser(view.OwnerCRMUserID)
 	i.WrapUpEndsAt, i.WrapUpExtended, i.AutoOpenedDueToDueDate = nil, 0, false
-	if err := c.save(i, before, record{actor: actorCRM, action: "reopened", category: "crm", local: true,
+	if err := c.save(i, before, record{actor: contactpad.ActorCRM, action: contactpad.AuditReopened, category: contactpad.CategoryCRM, local: true,
 		message: fmt.Sprintf("Reopened in %s by %s", c.crmName(), by),
 		data:    map[string]string{"reopen_reason": contactpad.ReopenCRM}}); err != nil {
 		return err
@@ -288,17 +288,17 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 		if agent == "" {
 			why = "no agent has that CRM user"
 		}
-		return c.audit(i, record{actor: actorCRM, action: "owner_change_ignored", category: "crm", local: true,
+		return c.audit(i, record{actor: contactpad.ActorCRM, action: contactpad.AuditOwnerChangeIgnored, category: contactpad.CategoryCRM, local: true,
 			message: fmt.Sprintf("Owner changed %s to %s: %s", where, crmUser, why),
 			data:    map[string]string{"crm_user_id": crmUser}})
 	}
 	before := *i
-	r := record{actor: actorCRM, action: "reassigned", category: "crm", local: true,
+	r := record{actor: contactpad.ActorCRM, action: contactpad.AuditReassigned, category: contactpad.CategoryCRM, local: true,
 		message: fmt.Sprintf("Reassigned %s to %s", where, agent),
 		data:    map[string]string{"from": before.Owner, "to": agent}}
 	switch i.Status {
 	case contactpad.Offered:
-		if err := take(i, stepRequeueOffer, "reassign"); err != nil {
+		if err := take(i, stepRequeueOffer); err != nil {
 			return err
 		}
 		now := c.now
@@ -313,6 +313,11 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 			return err
 		}
 		return c.routeInteraction(i)
+	}
+	if err := take(i, stepReassign); err != nil {
+		return err
+	}
+	switch i.Status {
 	case contactpad.Connected, contactpad.WrapUp:
 		if err := c.cancelOpenTransfers(i, "reassigned in "+c.crmName()); err != nil {
 			return err
@@ -332,11 +337,11 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 // capability matrix lets its media type be deferred.
 func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by string) error {
 	if !c.s.Matrix.Allows(i.Media, contactpad.ActionDefer) {
-		return c.audit(i, record{actor: actorCRM, action: "defer_ignored", category: "crm", local: true,
+		return c.audit(i, record{actor: contactpad.ActorCRM, action: contactpad.AuditDeferIgnored, category: contactpad.CategoryCRM, local: true,
 			message: fmt.Sprintf("Put on hold in %s by %s: %s interactions are not deferred", c.crmName(), by, i.Media)})
 	}
 	before := *i
-	if err := take(i, stepDefer, "defer"); err != nil {
+	if err := take(i, stepDeferInCRM); err != nil {
 		return err
 	}
 	if err := c.cancelOpenTransfers(i, "deferred in "+c.crmName()); err != nil {
@@ -350,7 +355,7 @@ func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by str
 		msg = fmt.Sprintf("Deferred in %s by %s until %s", c.crmName(), by, due.UTC().Format(timeFormat))
 		data["due_by"] = due.UTC().Format(timeFormat)
 	}
-	if err := c.save(i, before, record{actor: actorCRM, action: "deferred", category: "crm", local: true,
+	if err := c.save(i, before, record{actor: contactpad.ActorCRM, action: contactpad.AuditDeferred, category: contactpad.CategoryCRM, local: true,
 		message: msg, data: data}); err != nil {
 		return err
 	}
@@ -371,7 +376,7 @@ func (c *change) retimedInCRM(i *contactpad.Interaction, due *time.Time, by stri
 		msg = fmt.Sprintf("Due date moved in %s by %s to %s", c.crmName(), by, due.UTC().Format(timeFormat))
 		data["due_by"] = due.UTC().Format(timeFormat)
 	}
-	return c.save(i, before, record{actor: actorCRM, action: "due_date_changed", category: "crm", local: true,
+	return c.save(i, before, record{actor: contactpad.ActorCRM, action: contactpad.AuditDueDateChanged, category: contactpad.CategoryCRM, local: true,
 		message: msg, data: data})
 }
 

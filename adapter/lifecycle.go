@@ -7,51 +7,46 @@ import (
 )
 
 func (cmd Hold) apply(c *change) error {
-	return c.setHeld(cmd.ID, cmd.Agent, contactpad.ActionHold, stepHold, "held", true)
+	i, err := c.may(cmd.ID, cmd.Agent, StepHold)
+	if err != nil {
+		return err
+	}
+	before := *i
+	i.Held = true
+	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditHeld, category: contactpad.CategoryHold,
+		message: "Put on hold by " + actorOf(cmd.Agent), activity: true})
 }
 
 func (cmd Retrieve) apply(c *change) error {
-	return c.setHeld(cmd.ID, cmd.Agent, contactpad.ActionRetrieve, stepRetrieve, "retrieved", false)
-}
-
-func (c *change) setHeld(id, agent string, action contactpad.Action, s step, done string, held bool) error {
-	i, err := c.owned(id, agent, action)
+	i, err := c.may(cmd.ID, cmd.Agent, StepRetrieve)
 	if err != nil {
 		return err
 	}
-	if i.Held == held && i.Status == contactpad.Connected {
-		state := "connected (not held)"
-		if held {
-			state = "connected (held)"
-		}
-		return &TransitionError{Object: "interaction", ID: i.ID, Action: string(action), State: state}
-	}
 	before := *i
-	if err := take(i, s, string(action)); err != nil {
-		return err
-	}
-	i.Held = held
-	return c.save(i, before, record{actor: actorOf(agent), action: done, category: "hold", activity: true})
+	i.Held = false
+	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditRetrieved, category: contactpad.CategoryHold,
+		message: "Taken off hold by " + actorOf(cmd.Agent), activity: true})
 }
 
 func (cmd Release) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionRelease)
+	i, err := c.may(cmd.ID, cmd.Agent, StepRelease)
 	if err != nil {
 		return err
 	}
 	before := *i
-	if err := take(i, stepRelease, "release"); err != nil {
+	if err := take(i, StepRelease); err != nil {
 		return err
 	}
 	if err := c.cancelOpenTransfers(i, "released"); err != nil {
 		return err
 	}
 	i.Held = false
-	r := record{actor: actorOf(cmd.Agent), action: "released", category: "release", activity: true}
+	r := record{actor: actorOf(cmd.Agent), action: contactpad.AuditReleased, category: contactpad.CategoryRelease,
+		message: "Released by " + actorOf(cmd.Agent), activity: true}
 	wrap := c.s.WrapUp[i.Media]
 	if wrap <= 0 {
 		// No wrap-up configured for this media type: done at once.
-		if err := take(i, stepComplete, "release"); err != nil {
+		if err := take(i, stepComplete); err != nil {
 			return err
 		}
 		i.ResumedFrom = ""
@@ -66,39 +61,35 @@ func (cmd Release) apply(c *change) error {
 }
 
 func (cmd ExtendWrapUp) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, "")
+	i, err := c.may(cmd.ID, cmd.Agent, StepExtendWrapUp)
 	if err != nil {
 		return err
-	}
-	if i.Status != contactpad.WrapUp {
-		return &TransitionError{Object: "interaction", ID: i.ID, Action: "extend wrap-up of", State: string(i.Status)}
-	}
-	if i.WrapUpExtended >= c.s.WrapUpMaxExtensions {
-		return &ConflictError{Reason: fmt.Sprintf("interaction %s: no wrap-up extension left (%d of %d used)",
-			i.ID, i.WrapUpExtended, c.s.WrapUpMaxExtensions)}
 	}
 	before := *i
 	ends := i.WrapUpEndsAt.Add(c.s.WrapUp[i.Media])
 	i.WrapUpEndsAt = &ends
 	i.WrapUpExtended++
-	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: "wrap_up_extended", category: "wrap_up",
-		activity: true, data: map[string]string{"ends_at": ends.UTC().Format(timeFormat)}})
+	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditWrapUpExtended,
+		category: contactpad.CategoryWrapUp, activity: true,
+		message: fmt.Sprintf("Wrap-up extended by %s until %s (%d of %d)", actorOf(cmd.Agent), ends.UTC().Format(timeFormat),
+			i.WrapUpExtended, c.s.WrapUpMaxExtensions),
+		data: map[string]string{"ends_at": ends.UTC().Format(timeFormat)}})
 }
 
 func (cmd FinishWrapUp) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, "")
+	i, err := c.may(cmd.ID, cmd.Agent, StepFinishWrapUp)
 	if err != nil {
 		return err
 	}
-	return c.completeWrapUp(i, record{actor: actorOf(cmd.Agent), action: "completed", category: "wrap_up",
-		message: "Wrap-up finished", activity: true})
+	return c.completeWrapUp(i, record{actor: actorOf(cmd.Agent), action: contactpad.AuditCompleted,
+		category: contactpad.CategoryWrapUp, message: "Wrap-up finished by " + actorOf(cmd.Agent), activity: true})
 }
 
 // completeWrapUp ends wrap-up: the interaction is completed and its owner's
 // capacity is free for the next one.
 func (c *change) completeWrapUp(i *contactpad.Interaction, r record) error {
 	before := *i
-	if err := take(i, stepComplete, "finish wrap-up of"); err != nil {
+	if err := take(i, stepComplete); err != nil {
 		return err
 	}
 	i.WrapUpEndsAt, i.ResumedFrom = nil, ""
@@ -109,7 +100,7 @@ func (c *change) completeWrapUp(i *contactpad.Interaction, r record) error {
 }
 
 func (cmd Abandon) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionAbandon)
+	i, err := c.may(cmd.ID, cmd.Agent, StepAbandon)
 	if err != nil {
 		return err
 	}
@@ -117,15 +108,20 @@ func (cmd Abandon) apply(c *change) error {
 		return ErrConfirmRequired
 	}
 	before := *i
-	if err := take(i, stepAbandon, "abandon"); err != nil {
+	if err := take(i, StepAbandon); err != nil {
 		return err
 	}
 	if err := c.cancelOpenTransfers(i, "abandoned"); err != nil {
 		return err
 	}
 	i.Held, i.WrapUpEndsAt, i.ResumedFrom = false, nil, ""
-	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "abandoned", category: "abandon",
-		activity: true, data: map[string]string{"reason": cmd.Reason}}); err != nil {
+	msg := "Abandoned by " + actorOf(cmd.Agent)
+	if cmd.Reason != "" {
+		msg += ": " + cmd.Reason
+	}
+	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditAbandoned,
+		category: contactpad.CategoryAbandon, activity: true, message: msg,
+		data: map[string]string{"reason": cmd.Reason}}); err != nil {
 		return err
 	}
 	return c.routeAgent(i.Owner, false)

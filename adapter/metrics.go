@@ -113,6 +113,7 @@ const (
 	cmdAbandon
 	cmdDefer
 	cmdResume
+	cmdReopen
 	cmdStartConsult
 	cmdAnswerConsult
 	cmdEndConsult
@@ -140,6 +141,7 @@ var commandNames = [numCommands]string{
 	cmdAbandon:          "abandon",
 	cmdDefer:            "defer",
 	cmdResume:           "resume",
+	cmdReopen:           "reopen",
 	cmdStartConsult:     "start_consult",
 	cmdAnswerConsult:    "answer_consult",
 	cmdEndConsult:       "end_consult",
@@ -182,6 +184,8 @@ func commandIndex(cmd Command) int {
 		return cmdDefer
 	case Resume:
 		return cmdResume
+	case Reopen:
+		return cmdReopen
 	case StartConsult:
 		return cmdStartConsult
 	case AnswerConsult:

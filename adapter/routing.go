@@ -26,6 +26,13 @@ func (cmd SyncAgents) apply(c *change) error {
 			return fmt.Errorf("sync agent %s: %w", a.ID, err)
 		}
 	}
+	// At start (or with new services and capacity), the agents who are
+	// available take the work that waited for them.
+	for _, a := range cmd.Agents {
+		if err := c.routeAgent(a.ID, false); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -66,8 +73,8 @@ func (c *change) setPresence(a *contactpad.Agent, p contactpad.Presence) error {
 			return err
 		}
 		for _, i := range offers {
-			if err := c.requeueOffer(i, stepRequeueOffer, record{actor: actorSystem, action: "requeued",
-				category: "routing", message: fmt.Sprintf("Offer withdrawn: %s logged out", a.ID)}); err != nil {
+			if err := c.requeueOffer(i, stepRequeueOffer, record{actor: contactpad.ActorSystem, action: contactpad.AuditRequeued,
+				category: contactpad.CategoryRouting, message: fmt.Sprintf("Offer withdrawn: %s logged out", a.ID)}); err != nil {
 				return err
 			}
 		}
@@ -79,9 +86,9 @@ func (c *change) setPresence(a *contactpad.Agent, p contactpad.Presence) error {
 
 // requeueOffer takes an offered interaction back from its agent and routes
 // it to someone else.
-func (c *change) requeueOffer(i *contactpad.Interaction, s step, r record) error {
+func (c *change) requeueOffer(i *contactpad.Interaction, s Step, r record) error {
 	before := *i
-	if err := take(i, s, string(s)); err != nil {
+	if err := take(i, s); err != nil {
 		return err
 	}
 	now := c.now
@@ -99,7 +106,7 @@ func (c *change) routeInteraction(i *contactpad.Interaction) error {
 	if i.Status != contactpad.Queued {
 		return nil
 	}
-	a, err := c.pick(i.TargetAgent, i.Service, i.Media, i.SkipAgent)
+	a, err := c.pick(i.TargetAgent, i.Service, i.Media, i.SkipAgent, i.TransferredFrom)
 	if a == nil || err != nil {
 		return err
 	}
@@ -108,9 +115,9 @@ func (c *change) routeInteraction(i *contactpad.Interaction) error {
 
 // pick chooses who gets work of media now: the named agent if it is
 // available with room, else (with no agent named) the available agent of
-// service with room who has waited longest for work, other than skip. It
-// returns nil when nobody can take it now.
-func (c *change) pick(agent, service string, media contactpad.Media, skip string) (*contactpad.Agent, error) {
+// service with room who has waited longest for work, other than skip and
+// sender. It returns nil when nobody can take it now.
+func (c *change) pick(agent, service string, media contactpad.Media, skip, sender string) (*contactpad.Agent, error) {
 	if agent != "" {
 		a, err := c.agent(agent)
 		if err != nil || !a.Presence.Routable() {
@@ -123,7 +130,7 @@ func (c *change) pick(agent, service string, media contactpad.Media, skip string
 		return a, nil
 	}
 	// The store applies hasRoom's rule in its query (Tx.Candidate).
-	a, err := c.tx.Candidate(CandidateQuery{Service: service, Media: media, Skip: skip, Idle: c.s.ReleaseAllBeforeNext})
+	a, err := c.tx.Candidate(CandidateQuery{Service: service, Media: media, Skip: skip, Sender: sender, Idle: c.s.ReleaseAllBeforeNext})
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
@@ -133,7 +140,9 @@ func (c *change) pick(agent, service string, media contactpad.Media, skip string
 // routeAgent offers an available agent the queued work it has room for,
 // reserved work first, then by priority and wait time; then delivers the
 // warm transfers waiting for it. With honourSkip, it passes over work the
-// agent has just declined or missed.
+// agent has just declined or missed. Under release_all_before_next, an
+// agent who holds nothing is given the next interactions up to its
+// capacity in this pass.
 func (c *change) routeAgent(agentID string, honourSkip bool) error {
 	a, err := c.agent(agentID)
 	if err != nil {
@@ -146,14 +155,30 @@ func (c *change) routeAgent(agentID string, honourSkip bool) error {
 	if err != nil {
 		return err
 	}
+	fresh := c.s.ReleaseAllBeforeNext && idle(load)
+	room := func(m contactpad.Media) bool {
+		if fresh {
+			return load[m] < a.Capacity[m]
+		}
+		return c.hasRoom(a, load, m)
+	}
 	for {
-		queued, err := c.tx.Queued(a.ID, a.Services, routeBatch)
+		var media []contactpad.Media
+		for _, m := range contactpad.Medias {
+			if room(m) {
+				media = append(media, m)
+			}
+		}
+		if len(media) == 0 {
+			break
+		}
+		queued, err := c.tx.Queued(QueuedQuery{Agent: a.ID, Services: a.Services, Media: media, Skip: honourSkip, Limit: routeBatch})
 		if err != nil {
 			return err
 		}
 		offered := 0
 		for _, i := range queued {
-			if (honourSkip && i.SkipAgent == a.ID) || !c.hasRoom(a, load, i.Media) {
+			if !room(i.Media) {
 				continue
 			}
 			if err := c.offer(i, a); err != nil {
@@ -168,33 +193,43 @@ func (c *change) routeAgent(agentID string, honourSkip bool) error {
 			break
 		}
 	}
-	return c.deliverTransfersTo(a, load)
+	return c.deliverTransfersTo(a, load, room)
+}
+
+// idle reports whether load holds nothing.
+func idle(load contactpad.Capacity) bool {
+	for _, n := range load {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // offer gives i to a: connected at once when its media auto-accepts, else
 // offered until a answers or the push timeout expires.
 func (c *change) offer(i *contactpad.Interaction, a *contactpad.Agent) error {
 	before := *i
-	r := record{actor: actorSystem, category: "routing", data: map[string]string{"agent": a.ID}}
+	r := record{actor: contactpad.ActorSystem, category: contactpad.CategoryRouting, data: map[string]string{"agent": a.ID}}
 	if c.s.AutoAccept[i.Media] {
-		if err := take(i, stepAssign, "assign"); err != nil {
+		if err := take(i, stepAssign); err != nil {
 			return err
 		}
-		r.action, r.message = "assigned", "Assigned to "+a.ID
+		r.action, r.message = contactpad.AuditAssigned, "Assigned to "+a.ID
 	} else {
-		if err := take(i, stepOffer, "offer"); err != nil {
+		if err := take(i, stepOffer); err != nil {
 			return err
 		}
 		expires := c.now.Add(c.s.PushTimeout)
 		i.OfferExpiresAt = &expires
-		r.action, r.message, r.event = "offered", "Offered to "+a.ID, EventInteractionOffered
+		r.action, r.message, r.event = contactpad.AuditOffered, "Offered to "+a.ID, EventInteractionOffered
 	}
 	if c.routed != nil && i.QueuedAt != nil {
 		c.routed = append(c.routed, c.now.Sub(*i.QueuedAt).Seconds())
 	}
 	i.Owner, i.TargetAgent, i.QueuedAt = a.ID, "", nil
 	if i.Status == contactpad.Connected {
-		i.SkipAgent = ""
+		i.SkipAgent, i.TransferredFrom = "", ""
 	}
 	a.LastOfferAt = c.now
 	if err := c.tx.PutAgent(a); err != nil {
@@ -204,31 +239,32 @@ func (c *change) offer(i *contactpad.Interaction, a *contactpad.Agent) error {
 }
 
 func (cmd Accept) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, "")
+	i, err := c.may(cmd.ID, cmd.Agent, StepAccept)
 	if err != nil {
 		return err
 	}
 	before := *i
-	if err := take(i, stepAccept, "accept"); err != nil {
+	if err := take(i, StepAccept); err != nil {
 		return err
 	}
-	i.OfferExpiresAt, i.SkipAgent = nil, ""
-	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: "accepted", category: "accept",
+	i.OfferExpiresAt, i.SkipAgent, i.TransferredFrom = nil, "", ""
+	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditAccepted, category: contactpad.CategoryAccept,
 		message: "Accepted by " + i.Owner, activity: true})
 }
 
 func (cmd Decline) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, "")
+	i, err := c.may(cmd.ID, cmd.Agent, StepDecline)
 	if err != nil {
 		return err
 	}
-	if i.Status != contactpad.Offered {
-		return &TransitionError{Object: "interaction", ID: i.ID, Action: "decline", State: string(i.Status)}
-	}
 	agent := i.Owner
-	r := record{actor: actorOf(cmd.Agent), action: "declined", category: "routing",
-		message: "Declined by " + agent, data: map[string]string{"reason": cmd.Reason}}
-	if err := c.requeueOffer(i, stepDecline, r); err != nil {
+	msg := "Declined by " + agent
+	if cmd.Reason != "" {
+		msg += ": " + cmd.Reason
+	}
+	r := record{actor: actorOf(cmd.Agent), action: contactpad.AuditDeclined, category: contactpad.CategoryRouting,
+		message: msg, data: map[string]string{"reason": cmd.Reason}}
+	if err := c.requeueOffer(i, StepDecline, r); err != nil {
 		return err
 	}
 	return c.routeAgent(agent, true)
@@ -238,8 +274,8 @@ func (cmd Decline) apply(c *change) error {
 // agent's presence as configured.
 func (c *change) offerTimedOut(i *contactpad.Interaction) error {
 	agent := i.Owner
-	if err := c.requeueOffer(i, stepOfferTimeout, record{actor: actorSystem, action: "offer_timeout",
-		category: "routing", message: fmt.Sprintf("Not answered by %s within %s", agent, c.s.PushTimeout)}); err != nil {
+	if err := c.requeueOffer(i, stepOfferTimeout, record{actor: contactpad.ActorSystem, action: contactpad.AuditOfferTimeout,
+		category: contactpad.CategoryRouting, message: fmt.Sprintf("Not answered by %s within %s", agent, c.s.PushTimeout)}); err != nil {
 		return err
 	}
 	a, err := c.agent(agent)

@@ -50,11 +50,13 @@ type Tx interface {
 	PutInteraction(i *contactpad.Interaction) error
 	// Interactions lists interactions matching f, oldest first.
 	Interactions(f InteractionFilter) ([]*contactpad.Interaction, error)
-	// Queued lists the queued interactions that routing may offer to agent:
-	// those reserved for it (TargetAgent == agent) first, then unreserved
-	// ones of the given services, higher Priority first, then longest
-	// waiting (QueuedAt), then ID. At most limit.
-	Queued(agent string, services []string, limit int) ([]*contactpad.Interaction, error)
+	// Queued lists the queued interactions that routing may offer to
+	// q.Agent: those reserved for it (TargetAgent == q.Agent) first, then
+	// unreserved ones of q.Services, higher Priority first, then longest
+	// waiting (QueuedAt), then ID; only of q.Media, never one the agent
+	// transferred away (TransferredFrom), with q.Skip none it declined or
+	// missed (SkipAgent). At most q.Limit (<= 0: all).
+	Queued(q QueuedQuery) ([]*contactpad.Interaction, error)
 	// QueueStats returns the number of queued interactions per service and
 	// the oldest QueuedAt among them.
 	QueueStats() (map[string]QueueStat, error)
@@ -227,6 +229,17 @@ type AuditCursor struct {
 	Seq int64
 }
 
+// QueuedQuery asks Tx.Queued for the work routing may offer an agent.
+type QueuedQuery struct {
+	Agent    string
+	Services []string
+	// Media are the media types the agent has room for; nil is all.
+	Media []contactpad.Media
+	// Skip leaves out the work the agent declined or missed.
+	Skip  bool
+	Limit int
+}
+
 // CandidateQuery asks Tx.Candidate for an agent with room for one more
 // interaction.
 type CandidateQuery struct {
@@ -235,6 +248,9 @@ type CandidateQuery struct {
 	// Skip names an agent not to pick (who just declined or missed the
 	// work); empty skips nobody.
 	Skip string
+	// Sender names the agent who transferred the work away: not picked
+	// either until another agent has taken it.
+	Sender string
 	// Idle picks only agents who hold nothing (the release-all-before-next
 	// policy).
 	Idle bool

@@ -26,19 +26,19 @@ func (cmd FireTimer) apply(c *change) error {
 		if err != nil {
 			return ignoreMissing(err)
 		}
-		if tr.Status == contactpad.TransferInitiated && tr.Assignee != "" {
-			return c.transferTimedOut(tr)
+		if CanTransfer(tr, transferTimeoutStep, "") != nil {
+			return nil
 		}
-		return nil
+		return c.endTransfer(tr, transferTimeoutStep, contactpad.FailedTimeout, contactpad.ActorSystem)
 	case TimerConsult:
 		k, err := c.tx.Consult(t.Ref)
 		if err != nil {
 			return ignoreMissing(err)
 		}
-		if k.Status == contactpad.ConsultRinging {
-			return c.endConsult(k, "timeout", actorSystem)
+		if CanConsult(k, consultTimeoutStep, "") != nil {
+			return nil
 		}
-		return nil
+		return c.endConsult(k, "timeout", contactpad.ActorSystem)
 	}
 	i, err := c.tx.Interaction(t.Ref)
 	if err != nil {
@@ -51,12 +51,12 @@ func (cmd FireTimer) apply(c *change) error {
 		}
 	case TimerWrapUpEnd:
 		if i.Status == contactpad.WrapUp {
-			return c.completeWrapUp(i, record{actor: actorSystem, action: "completed", category: "wrap_up",
+			return c.completeWrapUp(i, record{actor: contactpad.ActorSystem, action: contactpad.AuditCompleted, category: contactpad.CategoryWrapUp,
 				message: "Wrap-up time ended"})
 		}
 	case TimerDueDate:
 		if i.Status == contactpad.Deferred {
-			return c.reopen(i, contactpad.ReopenDueDate, record{actor: actorSystem})
+			return c.reopen(i, contactpad.ReopenDueDate, record{actor: contactpad.ActorSystem})
 		}
 	case TimerInactivity:
 		if i.Status == contactpad.Connected {

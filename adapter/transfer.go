@@ -9,12 +9,9 @@ import (
 )
 
 func (cmd StartTransfer) apply(c *change) error {
-	i, err := c.owned(cmd.ID, cmd.Agent, contactpad.ActionTransfer)
+	i, err := c.may(cmd.ID, cmd.Agent, StepTransfer)
 	if err != nil {
 		return err
-	}
-	if i.Status != contactpad.Connected {
-		return &TransitionError{Object: "interaction", ID: i.ID, Action: "transfer", State: string(i.Status)}
 	}
 	mode := cmd.Mode
 	if mode == "" {
@@ -26,27 +23,32 @@ func (cmd StartTransfer) apply(c *change) error {
 	if err := c.checkTransferTarget(i, cmd.Target); err != nil {
 		return err
 	}
-	open, err := c.tx.OpenTransfers(TransferFilter{InteractionID: i.ID})
-	if err != nil {
-		return err
+	if cmd.IncludeSender && (mode != contactpad.Cold || cmd.Target.Service == "") {
+		return &InvalidError{Field: "include_sender", Reason: "only a cold transfer to a service can include its sender"}
 	}
-	if len(open) > 0 {
-		return &ConflictError{Reason: fmt.Sprintf("interaction %s already has transfer %s in progress", i.ID, open[0].ID)}
-	}
-	t := &contactpad.Transfer{ID: newID("trf"), InteractionID: i.ID, Mode: mode, Target: cmd.Target,
-		Note: cmd.Note, Status: contactpad.TransferInitiated, Initiator: i.Owner, CreatedAt: c.now, UpdatedAt: c.now}
 	before := *i
+	// The note is stored once, on the interaction: a retry without one
+	// keeps the last attempt's.
 	if cmd.Note != "" {
 		i.TransferNote = cmd.Note
 	}
+	t := &contactpad.Transfer{ID: newID("trf"), InteractionID: i.ID, Mode: mode, Target: cmd.Target,
+		Note: i.TransferNote, Status: contactpad.TransferInitiated, Initiator: i.Owner,
+		CreatedAt: c.now, UpdatedAt: c.now}
 	if mode == contactpad.Cold {
-		return c.coldTransfer(i, before, t, actorOf(cmd.Agent))
+		return c.coldTransfer(i, before, t, cmd.IncludeSender, actorOf(cmd.Agent))
 	}
+	// The accept timeout runs from the request, delivered or not.
+	expires := c.now.Add(c.s.TransferAccept)
+	t.ExpiresAt = &expires
 	if err := c.tx.PutTransfer(t); err != nil {
 		return err
 	}
+	if err := c.tx.SetTimer(Timer{Kind: TimerTransferAccept, Ref: t.ID, DueAt: expires}); err != nil {
+		return err
+	}
 	c.res.Transfer = t
-	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "transfer_requested", category: "transfer",
+	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditTransferRequested, category: contactpad.CategoryTransfer,
 		message: "Warm transfer to " + cmd.Target.String(), activity: true,
 		data: map[string]string{"transfer": t.ID, "target": cmd.Target.String()}}); err != nil {
 		return err
@@ -76,13 +78,19 @@ func (c *change) checkTransferTarget(i *contactpad.Interaction, target contactpa
 
 // coldTransfer reassigns now: the initiator lets go and the interaction is
 // routed to the target agent (reserved for it until it is available) or to
-// the target service's queue.
-func (c *change) coldTransfer(i *contactpad.Interaction, before contactpad.Interaction, t *contactpad.Transfer, actor string) error {
-	if err := take(i, stepTransferCold, "transfer"); err != nil {
+// the target service's queue. Routing never gives it back to the initiator
+// until another agent has taken it; with includeSender, only when nobody
+// else can.
+func (c *change) coldTransfer(i *contactpad.Interaction, before contactpad.Interaction, t *contactpad.Transfer, includeSender bool, actor string) error {
+	if err := take(i, stepTransferCold); err != nil {
 		return err
 	}
 	now := c.now
-	i.Owner, i.Held, i.QueuedAt, i.SkipAgent, i.TargetAgent = "", false, &now, "", t.Target.Agent
+	i.Owner, i.Held, i.QueuedAt, i.TargetAgent = "", false, &now, t.Target.Agent
+	i.SkipAgent, i.TransferredFrom = "", t.Initiator
+	if includeSender {
+		i.SkipAgent, i.TransferredFrom = t.Initiator, ""
+	}
 	if t.Target.Service != "" {
 		i.Service = t.Target.Service
 	}
@@ -91,7 +99,7 @@ func (c *change) coldTransfer(i *contactpad.Interaction, before contactpad.Inter
 		return err
 	}
 	c.res.Transfer = t
-	if err := c.save(i, before, record{actor: actor, action: "transferred", category: "transfer",
+	if err := c.save(i, before, record{actor: actor, action: contactpad.AuditTransferred, category: contactpad.CategoryTransfer,
 		message: "Cold transfer to " + t.Target.String(), activity: true,
 		data: map[string]string{"transfer": t.ID, "from": t.Initiator, "target": t.Target.String(), "mode": "cold"}}); err != nil {
 		return err
@@ -107,11 +115,11 @@ func (c *change) coldTransfer(i *contactpad.Interaction, before contactpad.Inter
 
 // deliverTransfer hands a warm transfer request to its target when the
 // target can take it now: a named agent who is available with room, or the
-// first such agent of the target service. Otherwise it waits, and the
-// target gets it when it becomes available (deliverTransfersTo). The accept
-// timeout runs from delivery.
+// first such agent of the target service other than the initiator.
+// Otherwise it waits, and the target gets it when it becomes available
+// (deliverTransfersTo), until the accept timeout that runs from the request.
 func (c *change) deliverTransfer(t *contactpad.Transfer, i *contactpad.Interaction) error {
-	a, err := c.pick(t.Target.Agent, t.Target.Service, i.Media, t.Initiator)
+	a, err := c.pick(t.Target.Agent, t.Target.Service, i.Media, t.Initiator, "")
 	if a == nil || err != nil {
 		return err
 	}
@@ -119,8 +127,8 @@ func (c *change) deliverTransfer(t *contactpad.Transfer, i *contactpad.Interacti
 }
 
 // deliverTransfersTo delivers the waiting warm transfers that a, now
-// available with load, can take.
-func (c *change) deliverTransfersTo(a *contactpad.Agent, load contactpad.Capacity) error {
+// available with load, has room for.
+func (c *change) deliverTransfersTo(a *contactpad.Agent, load contactpad.Capacity, room func(contactpad.Media) bool) error {
 	waiting, err := c.tx.OpenTransfers(TransferFilter{Undelivered: true})
 	if err != nil {
 		return err
@@ -133,7 +141,7 @@ func (c *change) deliverTransfersTo(a *contactpad.Agent, load contactpad.Capacit
 		if err != nil {
 			return err
 		}
-		if !c.hasRoom(a, load, i.Media) {
+		if !room(i.Media) {
 			continue
 		}
 		if err := c.deliver(t, a.ID); err != nil {
@@ -145,12 +153,8 @@ func (c *change) deliverTransfersTo(a *contactpad.Agent, load contactpad.Capacit
 }
 
 func (c *change) deliver(t *contactpad.Transfer, agent string) error {
-	expires := c.now.Add(c.s.TransferAccept)
-	t.Assignee, t.ExpiresAt, t.UpdatedAt = agent, &expires, c.now
+	t.Assignee, t.UpdatedAt = agent, c.now
 	if err := c.tx.PutTransfer(t); err != nil {
-		return err
-	}
-	if err := c.tx.SetTimer(Timer{Kind: TimerTransferAccept, Ref: t.ID, DueAt: expires}); err != nil {
 		return err
 	}
 	return c.emitTransfer(EventTransferRequested, t)
@@ -162,14 +166,15 @@ func (c *change) emitTransfer(typ EventType, t *contactpad.Transfer) error {
 	return c.emit(Event{Type: typ, Transfer: &snapshot, Audience: audience(t.Initiator, t.Assignee, t.Target.Agent)})
 }
 
-// transfer loads a transfer that agent (if any) must be party to as who.
-func (c *change) transfer(id, agent string, who func(*contactpad.Transfer) string) (*contactpad.Transfer, error) {
+// transfer loads a transfer and checks that agent (if any) may take step
+// on it now (CanTransfer).
+func (c *change) transfer(id, agent string, step TransferStep) (*contactpad.Transfer, error) {
 	t, err := c.tx.Transfer(id)
 	if err != nil {
 		return nil, fmt.Errorf("transfer %s: %w", id, err)
 	}
-	if agent != "" && who(t) != agent {
-		return nil, fmt.Errorf("transfer %s is not addressed to %s: %w", id, agent, ErrForbidden)
+	if err := CanTransfer(t, step, agent); err != nil {
+		return nil, err
 	}
 	// The command's result is this transfer, as the command leaves it; not
 	// one that routing delivers or cancels on the side.
@@ -177,26 +182,12 @@ func (c *change) transfer(id, agent string, who func(*contactpad.Transfer) strin
 	return t, nil
 }
 
-func assignee(t *contactpad.Transfer) string  { return t.Assignee }
-func initiator(t *contactpad.Transfer) string { return t.Initiator }
-
-func transferStateError(t *contactpad.Transfer, action string) error {
-	state := string(t.Status)
-	if t.Status == contactpad.TransferInitiated && t.Assignee == "" {
-		state = "initiated (not delivered yet)"
-	}
-	return &TransitionError{Object: "transfer", ID: t.ID, Action: action, State: state}
-}
-
 func (cmd AcceptTransfer) apply(c *change) error {
-	t, err := c.transfer(cmd.TransferID, cmd.Agent, assignee)
+	t, err := c.transfer(cmd.TransferID, cmd.Agent, TransferAcceptStep)
 	if err != nil {
 		return err
 	}
-	if t.Status != contactpad.TransferInitiated || t.Assignee == "" {
-		return transferStateError(t, "accept")
-	}
-	t.Status, t.ExpiresAt, t.UpdatedAt = contactpad.TransferAccepted, nil, c.now
+	t.Status, t.ExpiresAt, t.UpdatedAt = transfers[TransferAcceptStep].to, nil, c.now
 	if err := c.tx.PutTransfer(t); err != nil {
 		return err
 	}
@@ -207,41 +198,47 @@ func (cmd AcceptTransfer) apply(c *change) error {
 }
 
 func (cmd DeclineTransfer) apply(c *change) error {
-	t, err := c.transfer(cmd.TransferID, cmd.Agent, assignee)
+	t, err := c.transfer(cmd.TransferID, cmd.Agent, TransferDeclineStep)
 	if err != nil {
 		return err
 	}
-	if t.Status != contactpad.TransferInitiated || t.Assignee == "" {
-		return transferStateError(t, "decline")
-	}
 	t.DeclineReason = cmd.Reason
-	return c.endTransfer(t, contactpad.TransferFailed, contactpad.FailedDeclined, actorOf(cmd.Agent))
+	return c.endTransfer(t, TransferDeclineStep, contactpad.FailedDeclined, actorOf(cmd.Agent))
 }
 
 func (cmd CancelTransfer) apply(c *change) error {
-	t, err := c.transfer(cmd.TransferID, cmd.Agent, initiator)
+	t, err := c.transfer(cmd.TransferID, cmd.Agent, TransferCancelStep)
 	if err != nil {
 		return err
 	}
-	if !t.Status.Open() {
-		return transferStateError(t, "cancel")
-	}
-	return c.endTransfer(t, contactpad.TransferCanceled, "", actorOf(cmd.Agent))
+	return c.endTransfer(t, TransferCancelStep, "", actorOf(cmd.Agent))
 }
 
-// endTransfer stops an open transfer. The initiator keeps the interaction,
-// and its note stays on the interaction for the next attempt.
-func (c *change) endTransfer(t *contactpad.Transfer, status contactpad.TransferStatus, reason, actor string) error {
-	t.Status, t.FailedReason, t.ExpiresAt, t.UpdatedAt = status, reason, nil, c.now
+// endTransfer stops an open transfer along step (decline, cancel or
+// timeout). The initiator keeps the interaction, and its note stays on the
+// interaction for the next attempt.
+func (c *change) endTransfer(t *contactpad.Transfer, step TransferStep, reason, actor string) error {
+	t.Status, t.FailedReason, t.ExpiresAt, t.UpdatedAt = transfers[step].to, reason, nil, c.now
 	if err := c.tx.PutTransfer(t); err != nil {
 		return err
 	}
 	if err := c.tx.ClearTimer(TimerTransferAccept, t.ID); err != nil {
 		return err
 	}
-	typ, action, msg := EventTransferFailed, "transfer_failed", "Transfer to "+t.Target.String()+" failed: "+reason
-	if status == contactpad.TransferCanceled {
-		typ, action, msg = EventTransferCanceled, "transfer_canceled", "Transfer to "+t.Target.String()+" canceled"
+	typ, action, msg := EventTransferFailed, contactpad.AuditTransferFailed, ""
+	switch step {
+	case TransferDeclineStep:
+		msg = fmt.Sprintf("Transfer to %s declined by %s", t.Target.String(), t.Assignee)
+		if t.DeclineReason != "" {
+			msg += ": " + t.DeclineReason
+		}
+	case transferTimeoutStep:
+		msg = fmt.Sprintf("Transfer to %s failed: not accepted within %s", t.Target.String(), c.s.TransferAccept)
+		if t.Assignee == "" {
+			msg = fmt.Sprintf("Transfer to %s failed: nobody could take it within %s", t.Target.String(), c.s.TransferAccept)
+		}
+	default:
+		typ, action, msg = EventTransferCanceled, contactpad.AuditTransferCanceled, "Transfer to "+t.Target.String()+" canceled"
 		if reason != "" {
 			msg += ": interaction " + reason
 		}
@@ -254,47 +251,39 @@ func (c *change) endTransfer(t *contactpad.Transfer, status contactpad.TransferS
 		return err
 	}
 	data := map[string]string{"transfer": t.ID}
-	if reason != "" {
-		data["failed_reason"] = reason
+	if t.FailedReason != "" {
+		data["failed_reason"] = t.FailedReason
 	}
-	return c.audit(i, record{actor: actor, action: action, category: "transfer", message: msg, data: data})
+	return c.audit(i, record{actor: actor, action: action, category: contactpad.CategoryTransfer, message: msg, data: data})
 }
 
 func (cmd CompleteTransfer) apply(c *change) error {
-	t, err := c.transfer(cmd.TransferID, cmd.Agent, initiator)
+	t, err := c.transfer(cmd.TransferID, cmd.Agent, TransferCompleteStep)
 	if err != nil {
 		return err
-	}
-	if t.Status != contactpad.TransferAccepted {
-		return transferStateError(t, "complete")
 	}
 	i, err := c.interaction(t.InteractionID)
 	if err != nil {
 		return err
 	}
 	before := *i
-	if err := take(i, stepTransferWarm, "complete transfer of"); err != nil {
+	if err := take(i, stepHandOver); err != nil {
 		return err
 	}
 	i.Owner, i.Held = t.Assignee, false
-	t.Status, t.UpdatedAt = contactpad.TransferCompleted, c.now
+	t.Status, t.UpdatedAt = transfers[TransferCompleteStep].to, c.now
 	if err := c.tx.PutTransfer(t); err != nil {
 		return err
 	}
-	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: "transferred", category: "transfer",
+	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditTransferred, category: contactpad.CategoryTransfer,
 		message: fmt.Sprintf("Transferred from %s to %s", t.Initiator, t.Assignee), activity: true,
-		data: map[string]string{"transfer": t.ID, "from": t.Initiator, "to": t.Assignee, "mode": "warm", "note": t.Note}}); err != nil {
+		data: map[string]string{"transfer": t.ID, "from": t.Initiator, "to": t.Assignee, "mode": "warm", "note": i.TransferNote}}); err != nil {
 		return err
 	}
 	if err := c.emitTransfer(EventTransferCompleted, t); err != nil {
 		return err
 	}
 	return c.routeAgent(t.Initiator, false)
-}
-
-// transferTimedOut fails a delivered warm transfer nobody accepted in time.
-func (c *change) transferTimedOut(t *contactpad.Transfer) error {
-	return c.endTransfer(t, contactpad.TransferFailed, contactpad.FailedTimeout, actorSystem)
 }
 
 // cancelOpenTransfers cancels the interaction's open transfers because it
@@ -305,7 +294,7 @@ func (c *change) cancelOpenTransfers(i *contactpad.Interaction, why string) erro
 		return err
 	}
 	for _, t := range open {
-		if err := c.endTransfer(t, contactpad.TransferCanceled, why, actorSystem); err != nil {
+		if err := c.endTransfer(t, TransferCancelStep, why, contactpad.ActorSystem); err != nil {
 			return err
 		}
 	}

@@ -94,22 +94,27 @@ type Interaction struct {
 	// Tags and Category come from the CRM record; deferral rules match on them.
 	Tags     []string `json:"tags"`
 	Category string   `json:"category"`
-	// TransferNote is the latest warm-transfer note, kept after a failed
-	// attempt so the next attempt can reuse it.
+	// TransferNote is the note of its transfers: what the target of a
+	// warm transfer reads, kept after a failed attempt for the next one,
+	// and shown to the new owner. Stored here only (Transfer.Note is it).
 	TransferNote string `json:"transfer_note"`
 	// TargetAgent reserves a queued interaction for one agent (a cold
 	// transfer to an agent who is not available yet).
 	TargetAgent string `json:"target_agent"`
 	// SkipAgent is the agent who last declined or missed the offer; routing
 	// prefers others until someone accepts.
-	SkipAgent      string     `json:"-"`
-	WrapUpEndsAt   *time.Time `json:"wrap_up_ends_at"`
-	WrapUpExtended int        `json:"wrap_up_extensions"`
-	OfferExpiresAt *time.Time `json:"offer_expires_at"`
-	QueuedAt       *time.Time `json:"queued_at"`
-	LastActivityAt time.Time  `json:"last_activity_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	SkipAgent string `json:"-"`
+	// TransferredFrom is the agent who transferred it to a service or
+	// another agent: routing never gives it back to them until another
+	// agent has taken it.
+	TransferredFrom string     `json:"transferred_from"`
+	WrapUpEndsAt    *time.Time `json:"wrap_up_ends_at"`
+	WrapUpExtended  int        `json:"wrap_up_extensions"`
+	OfferExpiresAt  *time.Time `json:"offer_expires_at"`
+	QueuedAt        *time.Time `json:"queued_at"`
+	LastActivityAt  time.Time  `json:"last_activity_at"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
 	// Version counts committed changes; stores use it to detect lost updates.
 	Version int64 `json:"version"`
 	// Sync is what the bridge knows of the CRM record the interaction
@@ -228,10 +233,12 @@ func (t Target) String() string {
 
 // Transfer moves an interaction from its owner to another agent or service.
 type Transfer struct {
-	ID            string         `json:"id"`
-	InteractionID string         `json:"interaction_id"`
-	Mode          TransferMode   `json:"mode"`
-	Target        Target         `json:"target"`
+	ID            string       `json:"id"`
+	InteractionID string       `json:"interaction_id"`
+	Mode          TransferMode `json:"mode"`
+	Target        Target       `json:"target"`
+	// Note is the interaction's transfer note (Interaction.TransferNote),
+	// which the target reads.
 	Note          string         `json:"note"`
 	Status        TransferStatus `json:"status"`
 	FailedReason  string         `json:"failed_reason"`

@@ -78,7 +78,7 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 		sync.Known = contactpad.RecordSync{Known: item.CRM.Fields}.Clone().Known
 	}
 	start := contactpad.Writeback{Status: contactpad.Queued, Service: item.Service}
-	firstAudit := "created"
+	firstAudit := contactpad.AuditCreated
 	if m.sync.FirstSight == contactpad.Reset {
 		p.FirstSight = "reset: queued as new work, the mirrored fields written over"
 	} else {
@@ -111,7 +111,7 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 		w.Owner, w.OwnerCRMUserID, w.Service = worker.ID, worker.CRMUserID, item.Service
 		return w
 	}
-	entry := func(n int, at time.Time, actor, action, category string, from, to contactpad.Status, msg string, data map[string]string) *contactpad.AuditEntry {
+	entry := func(n int, at time.Time, actor string, action contactpad.AuditAction, category contactpad.AuditCategory, from, to contactpad.Status, msg string, data map[string]string) *contactpad.AuditEntry {
 		return &contactpad.AuditEntry{ID: fmt.Sprintf("preview-%d", n), InteractionID: "preview", At: at, Actor: actor,
 			Action: action, Category: category, FromStatus: from, ToStatus: to, Message: msg, Data: data}
 	}
@@ -122,31 +122,31 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 	}{
 		{"first sight", start, nil},
 		{"offered to an agent", contactpad.Writeback{Status: contactpad.Offered, Service: item.Service},
-			entry(1, now, "system", "offered", "routing", contactpad.Queued, contactpad.Offered, "Offered to "+worker.ID, nil)},
+			entry(1, now, contactpad.ActorSystem, contactpad.AuditOffered, contactpad.CategoryRouting, contactpad.Queued, contactpad.Offered, "Offered to "+worker.ID, nil)},
 		{"accepted by the agent", owned(contactpad.Writeback{Status: contactpad.Connected}),
-			entry(2, now, worker.ID, "accepted", "accept", contactpad.Offered, contactpad.Connected, "Accepted by "+worker.ID, nil)},
+			entry(2, now, worker.ID, contactpad.AuditAccepted, contactpad.CategoryAccept, contactpad.Offered, contactpad.Connected, "Accepted by "+worker.ID, nil)},
 		{"deferred by the agent for a day", owned(contactpad.Writeback{Status: contactpad.Deferred, DueBy: &due, DueBySetManually: true}),
-			entry(3, now, worker.ID, "deferred", "status_action", contactpad.Connected, contactpad.Deferred,
+			entry(3, now, worker.ID, contactpad.AuditDeferred, contactpad.CategoryStatusAction, contactpad.Connected, contactpad.Deferred,
 				"Deferred until "+due.Format(time.RFC3339),
 				map[string]string{"due_by": due.Format(time.RFC3339), "due_by_was_set_manually": "true"})},
 		{"reopened at the due date", owned(contactpad.Writeback{Status: contactpad.Connected, DueBySetManually: true, AutoOpenedDueToDueDate: true}),
-			entry(4, due, "system", "reopened", "system", contactpad.Deferred, contactpad.Connected,
+			entry(4, due, contactpad.ActorSystem, contactpad.AuditReopened, contactpad.CategorySystem, contactpad.Deferred, contactpad.Connected,
 				"Reopened at its due date into "+worker.ID+"'s Ongoing folder",
 				map[string]string{"reopen_reason": contactpad.ReopenDueDate})},
 		{"released into wrap-up", owned(contactpad.Writeback{Status: contactpad.WrapUp, DueBySetManually: true, AutoOpenedDueToDueDate: true}),
-			entry(5, later, worker.ID, "released", "release", contactpad.Connected, contactpad.WrapUp, "Released by "+worker.ID, nil)},
+			entry(5, later, worker.ID, contactpad.AuditReleased, contactpad.CategoryRelease, contactpad.Connected, contactpad.WrapUp, "Released by "+worker.ID, nil)},
 		{"completed after wrap-up", owned(contactpad.Writeback{Status: contactpad.Completed, DueBySetManually: true, AutoOpenedDueToDueDate: true}),
-			entry(6, later, "system", "completed", "wrap_up", contactpad.WrapUp, contactpad.Completed, "Wrap-up time ended", nil)},
+			entry(6, later, contactpad.ActorSystem, contactpad.AuditCompleted, contactpad.CategoryWrapUp, contactpad.WrapUp, contactpad.Completed, "Wrap-up time ended", nil)},
 		{"resumed from History", owned(contactpad.Writeback{Status: contactpad.Connected, DueBySetManually: true,
 			ResumedFrom: contactpad.ResumedFromCompleted}),
-			entry(7, later.Add(time.Hour), worker.ID, "resumed", "status_action", contactpad.Completed,
+			entry(7, later.Add(time.Hour), worker.ID, contactpad.AuditResumed, contactpad.CategoryStatusAction, contactpad.Completed,
 				contactpad.Connected, "Interaction resumed by an agent",
 				map[string]string{"resumed_from": contactpad.ResumedFromCompleted})},
 	}
 	for k, step := range story {
 		audit := step.audit
 		if k == 0 && firstAudit != "" {
-			audit = entry(0, now, "system", firstAudit, "routing", "", contactpad.Queued,
+			audit = entry(0, now, contactpad.ActorSystem, firstAudit, contactpad.CategoryRouting, "", contactpad.Queued,
 				"Created from "+item.CRMObject+" "+item.CRMID, nil)
 		}
 		want, err := m.Fields(item.CRMID, step.wb)

@@ -71,7 +71,7 @@ func (d TemplateData) exprEnv() map[string]any {
 func (m *Mapping) templateData(c contactpad.RecordChange, crmID string) TemplateData {
 	d := TemplateData{CRMID: crmID, Object: m.Object, Data: map[string]string{}}
 	if a := c.Audit; a != nil {
-		d.ID, d.InteractionID, d.Action, d.Category = a.ID, a.InteractionID, a.Action, a.Category
+		d.ID, d.InteractionID, d.Action, d.Category = a.ID, a.InteractionID, string(a.Action), string(a.Category)
 		d.Message, d.Actor, d.At, d.FromStatus, d.ToStatus = a.Message, a.Actor, a.At, a.FromStatus, a.ToStatus
 		if a.Data != nil {
 			d.Data = a.Data

@@ -46,8 +46,8 @@ func testDefer(t *testing.T, open Opener) {
 		require.Equal(t, deferred.ID, folder[0].ID)
 
 		last := h.LastAudit(deferred.ID)
-		require.Equal(t, "deferred", last.Action)
-		require.Equal(t, "status_action", last.Category, "setting pending is handling activity")
+		require.Equal(t, contactpad.AuditDeferred, last.Action)
+		require.Equal(t, contactpad.CategoryStatusAction, last.Category, "setting pending is handling activity")
 		require.Equal(t, "true", last.Data["due_by_was_set_manually"])
 
 		// A queued interaction may be deferred too: it leaves routing.
@@ -116,7 +116,7 @@ func testReopenAtDueDate(t *testing.T, open Opener) {
 		require.Equal(t, toOwner.ID, last.Interaction.ID)
 		require.True(t, last.Interaction.AutoOpenedDueToDueDate)
 		require.True(t, last.Flags["auto_opened_due_to_due_date"])
-		require.Equal(t, "reopened", h.LastAudit(toOwner.ID).Action)
+		require.Equal(t, contactpad.AuditReopened, h.LastAudit(toOwner.ID).Action)
 
 		time.Sleep(time.Hour)
 		synctest.Wait()

@@ -145,7 +145,7 @@ func testCrashSafety(t *testing.T, open Opener) {
 	for _, i := range all {
 		trail := h.Audit(i.ID)
 		require.Equal(t, i.Status, trail[len(trail)-1].ToStatus, "state and audit of %s agree", i.ID)
-		require.Equal(t, "adopted", trail[0].Action)
+		require.Equal(t, contactpad.AuditAdopted, trail[0].Action)
 		require.Equal(t, len(trail)-1, auditRows[i.ID], "every audit entry of %s but the adoption has its outbox row", i.ID)
 	}
 }

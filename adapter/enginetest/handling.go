@@ -74,9 +74,9 @@ func testHandlingExport(t *testing.T, open Opener) {
 		at(16 * time.Minute)
 		tr := h.Do(adapter.StartTransfer{ID: emailB.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"},
 			Mode: contactpad.Warm, Note: "refund"}).Transfer
-		at(17 * time.Minute)
+		at(16*time.Minute + 10*time.Second)
 		h.Presence("bob", contactpad.Available)
-		at(17*time.Minute + 20*time.Second)
+		at(16*time.Minute + 20*time.Second)
 		h.Do(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"})
 		at(18 * time.Minute)
 		h.Do(adapter.CompleteTransfer{TransferID: tr.ID, Agent: "alice"})
@@ -119,7 +119,7 @@ func testHandlingExport(t *testing.T, open Opener) {
 		}
 	})
 
-	step := func(d time.Duration, agent string, i *contactpad.Interaction, category, action string,
+	step := func(d time.Duration, agent string, i *contactpad.Interaction, category contactpad.AuditCategory, action contactpad.AuditAction,
 		from, to contactpad.Status, handle time.Duration) adapter.HandlingStep {
 		return adapter.HandlingStep{At: t0.Add(d).UTC(), Agent: agent, InteractionID: i.ID, CRMObject: "Case",
 			CRMID: i.CRMID, Media: i.Media, Service: "billing", Category: category, Action: action,
@@ -267,7 +267,7 @@ func testHandlingExportPages(t *testing.T, open Opener) {
 	for n, s := range report.Steps {
 		require.True(t, ids[s.InteractionID], "step %d: %s", n, s.InteractionID)
 		delete(ids, s.InteractionID)
-		require.Equal(t, "released", s.Action)
+		require.Equal(t, contactpad.AuditReleased, s.Action)
 		if n > 0 {
 			require.False(t, s.At.Before(report.Steps[n-1].At), "in time order")
 		}

@@ -75,8 +75,8 @@ func testAbandon(t *testing.T, open Opener) {
 		require.Nil(t, chat.WrapUpEndsAt)
 		require.Equal(t, 0, h.Load("alice")[contactpad.SemiLive], "capacity free at once")
 		last := h.LastAudit(chat.ID)
-		require.Equal(t, "abandoned", last.Action)
-		require.Equal(t, "abandon", last.Category, "counted apart")
+		require.Equal(t, contactpad.AuditAbandoned, last.Action)
+		require.Equal(t, contactpad.CategoryAbandon, last.Category, "counted apart")
 		require.Equal(t, "customer left, release failed", last.Data["reason"])
 
 		stuck := h.Connected("alice", contactpad.NonLive)

@@ -59,7 +59,7 @@ func testMatrix(t *testing.T, open Opener) {
 					cmd := matrixCommand(h, m, i, action)
 					before, events := h.Get(i.ID), len(h.Events())
 					settings := h.Engine.Settings()
-					require.Equal(t, allowed, slices.Contains(settings.Capabilities(before), action),
+					require.Equal(t, allowed, slices.Contains(settings.Capabilities(before, "alice", adapter.InProgress{}), action),
 						"capabilities list exactly what Apply allows")
 					if allowed {
 						h.Do(cmd)
@@ -219,9 +219,10 @@ func testRefusals(t *testing.T, open Opener) {
 			h.Do(adapter.ExtendWrapUp{ID: i.ID, Agent: "alice"})
 			return adapter.ExtendWrapUp{ID: i.ID, Agent: "alice"}, i
 		}, adapter.CodeConflict},
-		{"resume with no capacity left", func(h *Harness) (adapter.Command, *contactpad.Interaction) {
+		{"resume from History with no capacity left", func(h *Harness) (adapter.Command, *contactpad.Interaction) {
 			i := h.Connected("alice", contactpad.NonLive)
-			h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: future()})
+			h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+			h.Do(adapter.FinishWrapUp{ID: i.ID, Agent: "alice"})
 			for range 5 {
 				h.Connected("alice", contactpad.NonLive)
 			}

@@ -173,7 +173,7 @@ func testResetPolicy(t *testing.T, open Opener) {
 		rows := h.Outbox()
 		require.Len(t, rows, 1)
 		change := decodeChange(t, rows[0])
-		require.Equal(t, "created", change.Audit.Action, "the creation goes to the CRM's audit trail")
+		require.Equal(t, contactpad.AuditCreated, change.Audit.Action, "the creation goes to the CRM's audit trail")
 		require.Equal(t, map[string]any{"status": "queued", "due_by_was_set_manually": false,
 			"auto_opened_due_to_due_date": false, "resumed_from": nil}, change.Fields,
 			"what differs from the record: not the service and due date it holds already, no owner while queued")
@@ -195,7 +195,7 @@ func testClosedInCRM(t *testing.T, open Opener) {
 		require.Zero(t, h.Load("alice")[contactpad.NonLive], "alice's capacity is free")
 		require.Zero(t, h.Load("bob")[contactpad.NonLive], "the transfer stopped")
 		last := h.LastAudit(i.ID)
-		require.Equal(t, "closed", last.Action)
+		require.Equal(t, contactpad.AuditClosed, last.Action)
 		require.Equal(t, "crm", last.Actor)
 		require.Equal(t, "Closed in Salesforce by Sam Supervisor", last.Message)
 		require.Len(t, h.Outbox(), rows+1, "only the transfer's cancellation goes to the CRM: it knows it closed the record")
@@ -263,7 +263,7 @@ func testOwnerChangedInCRM(t *testing.T, open Opener) {
 
 		h.Do(adapter.Ingest{Item: seen(moved, "Sam", shows{"owner_crm_user_id": "005NOTANAGENT"})})
 		require.Equal(t, "bob", h.Get(i.ID).Owner, "no agent has that user")
-		require.Equal(t, "owner_change_ignored", h.LastAudit(i.ID).Action)
+		require.Equal(t, contactpad.AuditOwnerChangeIgnored, h.LastAudit(i.ID).Action)
 
 		h.Presence("alice", contactpad.Busy)
 		queued := h.IngestItem(h.record(contactpad.NonLive, "billing", newRecord("billing")))
@@ -274,7 +274,7 @@ func testOwnerChangedInCRM(t *testing.T, open Opener) {
 		i := h.worked("alice", contactpad.NonLive)
 		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"owner_crm_user_id": bobUser})})
 		require.Equal(t, "alice", h.Get(i.ID).Owner, "the mapping ignores owner changes")
-		require.Equal(t, "owner_change_ignored", h.LastAudit(i.ID).Action)
+		require.Equal(t, contactpad.AuditOwnerChangeIgnored, h.LastAudit(i.ID).Action)
 	})
 }
 
@@ -288,7 +288,7 @@ func testDueChangedInCRM(t *testing.T, open Opener) {
 		later := time.Now().Add(3 * time.Hour).UTC()
 		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"status": "deferred", "due_by": later.Format(time.RFC3339Nano)})})
 		require.True(t, later.Equal(*h.Get(i.ID).DueBy))
-		require.Equal(t, "due_date_changed", h.LastAudit(i.ID).Action)
+		require.Equal(t, contactpad.AuditDueDateChanged, h.LastAudit(i.ID).Action)
 		time.Sleep(time.Hour + slack)
 		synctest.Wait()
 		require.Equal(t, contactpad.Deferred, h.Get(i.ID).Status, "not at the old due date")
@@ -349,10 +349,10 @@ func testConflicts(t *testing.T, open Opener) {
 		require.Equal(t, "carol", won.Owner, "the CRM wins")
 		trail := h.Audit(i.ID)
 		conflict := trail[len(trail)-2]
-		require.Equal(t, "conflict", conflict.Action)
+		require.Equal(t, contactpad.AuditConflict, conflict.Action)
 		require.Equal(t, map[string]string{"field": "owner_crm_user_id", "crm_value": carolUser, "bridge_value": bobUser,
 			"winner": "crm"}, conflict.Data)
-		require.Equal(t, "reassigned", trail[len(trail)-1].Action)
+		require.Equal(t, contactpad.AuditReassigned, trail[len(trail)-1].Action)
 		require.NotContains(t, h.writeBack()[i.CRMID], map[string]any{"owner_crm_user_id": bobUser}, "bob is never written")
 	})
 	bridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"service": contactpad.BridgeWins}}
@@ -362,7 +362,7 @@ func testConflicts(t *testing.T, open Opener) {
 		h.Do(adapter.Ingest{Item: seen(h.Get(i.ID), "Sam", shows{"service": "vip"})})
 		require.Equal(t, "billing", h.Get(i.ID).Service)
 		conflict := h.LastAudit(i.ID)
-		require.Equal(t, "conflict", conflict.Action)
+		require.Equal(t, contactpad.AuditConflict, conflict.Action)
 		require.Equal(t, "bridge", conflict.Data["winner"])
 		sent := h.writeBack()[i.CRMID]
 		require.NotEmpty(t, sent)

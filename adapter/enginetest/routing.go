@@ -143,7 +143,7 @@ func testOffers(t *testing.T, open Opener) {
 		require.Equal(t, "alice", call.Owner, "re-routed to another agent")
 		require.Equal(t, contactpad.Offered, call.Status)
 		declined := h.Audit(call.ID)[2]
-		require.Equal(t, "declined", declined.Action)
+		require.Equal(t, contactpad.AuditDeclined, declined.Action)
 		require.Equal(t, "on a break", declined.Data["reason"])
 
 		h.Do(adapter.Accept{ID: call.ID, Agent: "alice"})
@@ -201,7 +201,7 @@ func testLogoutWithdrawsOffers(t *testing.T, open Opener) {
 func actions(trail []contactpad.AuditEntry) []string {
 	out := make([]string, len(trail))
 	for k, e := range trail {
-		out[k] = e.Action
+		out[k] = string(e.Action)
 	}
 	return out
 }

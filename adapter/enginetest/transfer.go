@@ -47,7 +47,7 @@ func testWarmTransfer(t *testing.T, open Opener) {
 		require.Equal(t, 0, h.Load("alice")[contactpad.Live])
 		require.Equal(t, 1, h.Load("bob")[contactpad.Live])
 		last := h.LastAudit(call.ID)
-		require.Equal(t, "transferred", last.Action)
+		require.Equal(t, contactpad.AuditTransferred, last.Action)
 		require.Equal(t, "Wants a refund for order 1138", last.Data["note"])
 		require.Len(t, h.Events(adapter.EventTransferCompleted), 1)
 	})
@@ -113,29 +113,80 @@ func testWarmTransferFails(t *testing.T, open Opener) {
 }
 
 // testTransferDelivery: a warm request reaches a busy agent when it becomes
-// available, a logged-out one when it logs in; the accept timeout runs from
-// delivery.
+// available, a logged-out one when it logs in, within the accept timeout
+// that runs from the request.
 func testTransferDelivery(t *testing.T, open Opener) {
 	bubble(t, open, nil, func(h *Harness) {
 		email := h.Connected("alice", contactpad.NonLive)
 		h.Presence("bob", contactpad.Busy)
 		tr := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
 		require.Empty(t, tr.Assignee, "bob is busy: not delivered yet")
+		require.WithinDuration(t, time.Now().Add(30*time.Second), *tr.ExpiresAt, time.Millisecond, "the clock starts at the request")
 		require.Empty(t, h.Events(adapter.EventTransferRequested))
 		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeForbidden)
 
-		time.Sleep(time.Minute)
+		time.Sleep(20 * time.Second)
 		synctest.Wait()
-		require.Equal(t, contactpad.TransferInitiated, h.Transfer(tr.ID).Status, "no timeout before delivery")
 		h.Presence("bob", contactpad.Available)
 		tr = h.Transfer(tr.ID)
 		require.Equal(t, "bob", tr.Assignee)
-		require.WithinDuration(t, time.Now().Add(30*time.Second), *tr.ExpiresAt, time.Millisecond)
+		require.WithinDuration(t, time.Now().Add(10*time.Second), *tr.ExpiresAt, time.Millisecond, "delivery does not restart the clock")
 		require.Len(t, h.Events(adapter.EventTransferRequested), 1)
 		h.Do(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"})
 		h.Do(adapter.CompleteTransfer{TransferID: tr.ID, Agent: "alice"})
 		require.Equal(t, "bob", h.Get(email.ID).Owner)
 	})
+}
+
+// testTransferNobodyCanTake (issue 13, 3): a warm transfer to an agent who
+// is logged out or full, or to a service nobody can take it in, fails at
+// the accept timeout from the request, with a reason the sender sees; the
+// sender keeps the work and the note.
+func testTransferNobodyCanTake(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(h *Harness)
+		target contactpad.Target
+	}{
+		{"a logged-out agent", func(h *Harness) {}, contactpad.Target{Agent: "bob"}},
+		{"a full agent", func(h *Harness) {
+			h.Presence("alice", contactpad.Busy) // so that support's work goes to bob
+			for range 5 {
+				h.Connected("bob", contactpad.NonLive)
+			}
+			h.Presence("alice", contactpad.Available)
+		}, contactpad.Target{Agent: "bob"}},
+		{"a service with nobody free", func(h *Harness) {}, contactpad.Target{Service: "billing"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, open, nil, func(h *Harness) {
+				email := h.Connected("alice", contactpad.NonLive)
+				tc.setup(h)
+				tr := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: tc.target, Note: "wants a refund"}).Transfer
+				require.Empty(t, tr.Assignee, "nobody can take it now")
+				require.NotNil(t, tr.ExpiresAt, "it expires all the same")
+
+				time.Sleep(31 * time.Second)
+				synctest.Wait()
+				tr = h.Transfer(tr.ID)
+				require.Equal(t, contactpad.TransferFailed, tr.Status)
+				require.Equal(t, contactpad.FailedTimeout, tr.FailedReason)
+				failed := h.Events(adapter.EventTransferFailed)
+				require.Len(t, failed, 1)
+				require.Contains(t, failed[0].Audience, "alice", "the sender hears of it")
+				last := h.LastAudit(email.ID)
+				require.Equal(t, contactpad.AuditTransferFailed, last.Action)
+				require.Contains(t, last.Message, "nobody could take it within 30s")
+				i := h.Get(email.ID)
+				require.Equal(t, "alice", i.Owner)
+				require.Equal(t, contactpad.Connected, i.Status)
+				require.Equal(t, "wants a refund", i.TransferNote, "the note is kept for the next attempt")
+
+				retry := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: tc.target}).Transfer
+				require.Equal(t, "wants a refund", retry.Note, "a retry without a note carries the saved one")
+			})
+		})
+	}
 }
 
 // testColdTransfer: reassign now, to an agent (offered at once when

@@ -380,7 +380,7 @@ func testQueued(t *testing.T, s adapter.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			view(t, s, func(tx adapter.Tx) error {
-				got, err := tx.Queued(tt.agent, tt.services, tt.limit)
+				got, err := tx.Queued(adapter.QueuedQuery{Agent: tt.agent, Services: tt.services, Limit: tt.limit})
 				require.NoError(t, err)
 				require.Equal(t, tt.want, ids(got))
 				return nil
@@ -390,7 +390,7 @@ func testQueued(t *testing.T, s adapter.Store) {
 
 	t.Run("returns whole interactions", func(t *testing.T) {
 		view(t, s, func(tx adapter.Tx) error {
-			got, err := tx.Queued("alice", []string{"support"}, 10)
+			got, err := tx.Queued(adapter.QueuedQuery{Agent: "alice", Services: []string{"support"}, Limit: 10})
 			require.NoError(t, err)
 			require.Equal(t, []*contactpad.Interaction{
 				reserved(queued("r2", "sales", 9, at(5*time.Minute)), "alice"),

@@ -192,6 +192,7 @@ func fullInteraction(id string) *contactpad.Interaction {
 		TransferNote:           "prefers email",
 		TargetAgent:            "bob",
 		SkipAgent:              "carol",
+		TransferredFrom:        "dave",
 		WrapUpEndsAt:           ptr(at(time.Minute)),
 		WrapUpExtended:         2,
 		OfferExpiresAt:         ptr(at(30 * time.Second)),

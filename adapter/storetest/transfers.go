@@ -10,7 +10,11 @@ import (
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
+// A transfer's note is its interaction's (stored once, there).
 func testTransferRoundTrip(t *testing.T, s adapter.Store) {
+	i1 := fullInteraction("i1")
+	i1.TransferNote = "customer wants a refund"
+	putInteractions(t, s, i1)
 	full := &contactpad.Transfer{
 		ID:            "t-full",
 		InteractionID: "i1",

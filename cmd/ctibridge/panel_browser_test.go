@@ -157,7 +157,7 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitNoText("#list", "Refund for order 1138")
 	bob.pick("Refund for order 1138")
 	bob.waitText("#detail", "Transfer note: "+note)
-	bob.waitText("#detail .audit", "Transfer to agent bob failed: declined")
+	bob.waitText("#detail .audit", "Transfer to agent bob declined by bob: On a long call")
 	bob.shot("09-bob-owns-the-case")
 
 	// alice consults bob about the chat: only a consult (chats cannot be

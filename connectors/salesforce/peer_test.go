@@ -188,7 +188,7 @@ func peopleInSalesforce(t *testing.T, open func(*testing.T) adapter.Store) {
 	b.poll()
 	trail := b.trail(both.ID)
 	conflict := trail[len(trail)-1]
-	require.Equal(t, "conflict", conflict.Action)
+	require.Equal(t, contactpad.AuditConflict, conflict.Action)
 	require.Equal(t, map[string]string{"field": "Status", "crm_value": "Escalated", "bridge_value": "On Hold", "winner": "crm"},
 		conflict.Data)
 	require.Empty(t, b.drain())
@@ -275,7 +275,7 @@ mappings:
 			require.NoError(t, b.org.Edit(samUser, "Case", i.CRMID, map[string]any{"Status": "Escalated"}))
 			b.poll()
 			conflict := b.lastAudit(i.ID)
-			require.Equal(t, "conflict", conflict.Action)
+			require.Equal(t, contactpad.AuditConflict, conflict.Action)
 			require.Equal(t, "bridge", conflict.Data["winner"])
 			require.Empty(t, b.drain())
 			require.Equal(t, "On Hold", b.record("Case", i.CRMID)["Status"], "the bridge's value, over Sam's")

@@ -84,7 +84,7 @@ func (caseWriteback) Audit(c contactpad.RecordChange, crmID string) (*mapping.Au
 func row(id int64, crmID string, status contactpad.Status, auditID string) adapter.OutboxRow {
 	payload, _ := json.Marshal(contactpad.RecordChange{
 		Writeback: &contactpad.Writeback{Status: status},
-		Audit:     &contactpad.AuditEntry{ID: auditID, Action: string(status)},
+		Audit:     &contactpad.AuditEntry{ID: auditID, Action: contactpad.AuditAction(status)},
 		Fields: map[string]any{"Status": map[contactpad.Status]string{contactpad.Deferred: "On Hold",
 			contactpad.Completed: "Closed"}[status], "Ctibridge_Status__c": string(status)},
 	})

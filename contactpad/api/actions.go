@@ -1,8 +1,7 @@
 package api
 
 import (
-	"slices"
-
+	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
@@ -15,56 +14,31 @@ type actionState struct {
 	Reason  string            `json:"reason,omitempty"`
 }
 
-// actionStates lists, in the matrix's order, the actions matrix allows for
-// i's media; those in caps (what Apply accepts now) are enabled, the others
-// carry the reason they are not. Actions the matrix forbids for the media
-// are left out: a chat has no hold button.
-func actionStates(matrix contactpad.Matrix, i *contactpad.Interaction, caps []contactpad.Action) []actionState {
-	out := []actionState{}
+// view shows i to the caller (agent; "" is an admin or an integration):
+// what it may do now and why not, as the engine's lifecycle table says
+// (adapter.Settings.Can), p being what i has under way. Actions the
+// matrix forbids for the media type are left out of actions: a chat has
+// no hold button.
+func (s *Server) view(i *contactpad.Interaction, agent string, p adapter.InProgress) interactionView {
+	v := interactionView{Interaction: i, Capabilities: []contactpad.Action{}, Actions: []actionState{}}
 	for _, a := range contactpad.Actions {
-		if !matrix.Allows(i.Media, a) {
+		if !s.settings.Matrix.Allows(i.Media, a) {
 			continue
 		}
-		if slices.Contains(caps, a) {
-			out = append(out, actionState{Action: a, Enabled: true})
-			continue
+		err := s.settings.Can(i, adapter.Step(a), agent, p)
+		if err == nil {
+			v.Capabilities = append(v.Capabilities, a)
 		}
-		out = append(out, actionState{Action: a, Reason: disabledReason(a, i)})
+		v.Actions = append(v.Actions, actionState{Action: a, Enabled: err == nil, Reason: adapter.Explain(err)})
 	}
-	return out
+	return v
 }
 
-// disabledReason says why action a cannot be taken on i now.
-func disabledReason(a contactpad.Action, i *contactpad.Interaction) string {
-	switch {
-	case a == contactpad.ActionHold && i.Held:
-		return "Already on hold."
-	case a == contactpad.ActionRetrieve && i.Status == contactpad.Connected && !i.Held:
-		return "Not on hold."
-	case a == contactpad.ActionResume && i.Status == contactpad.Abandoned:
-		return "Abandoned interactions cannot be resumed."
-	case a == contactpad.ActionResume:
-		return "Only deferred or completed interactions can be resumed."
-	case a == contactpad.ActionAbandon && (i.Status == contactpad.Completed || i.Status == contactpad.Abandoned):
-		return "Already ended."
-	case a == contactpad.ActionDefer && i.Status == contactpad.Deferred:
-		return "Already deferred."
-	case a == contactpad.ActionRelease && i.Status == contactpad.WrapUp:
-		return "Already released: wrap-up is running."
+// viewIn is view inside a read transaction, which reads what i has under way.
+func (s *Server) viewIn(tx adapter.Tx, i *contactpad.Interaction, agent string) (interactionView, error) {
+	p, err := adapter.UnderWay(tx, i)
+	if err != nil {
+		return interactionView{}, err
 	}
-	switch i.Status {
-	case contactpad.Offered:
-		return "Accept the offer first."
-	case contactpad.Queued:
-		return "Waiting in the queue, not assigned to you."
-	case contactpad.WrapUp:
-		return "Not during wrap-up."
-	case contactpad.Deferred:
-		return "Deferred: resume it first."
-	case contactpad.Completed:
-		return "Completed: resume it from History first."
-	case contactpad.Abandoned:
-		return "Abandoned: it cannot be worked on again."
-	}
-	return "Not possible while the interaction is " + string(i.Status) + "."
+	return s.view(i, agent, p), nil
 }

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -24,14 +22,6 @@ type interactionView struct {
 	Audit        []contactpad.AuditEntry `json:"audit,omitempty"`
 	Transfers    []*contactpad.Transfer  `json:"transfers,omitempty"`
 	Consults     []*contactpad.Consult   `json:"consults,omitempty"`
-}
-
-func (s *Server) view(i *contactpad.Interaction) interactionView {
-	caps := s.settings.Capabilities(i)
-	if caps == nil {
-		caps = []contactpad.Action{}
-	}
-	return interactionView{Interaction: i, Capabilities: caps, Actions: actionStates(s.settings.Matrix, i, caps)}
 }
 
 // me is the caller: for an agent its presence, capacity and load.
@@ -142,17 +132,23 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		}
 		f.Limit = n
 	}
-	var list []*contactpad.Interaction
+	var out []interactionView
 	if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
-		var err error
-		list, err = tx.Interactions(f)
-		return err
+		list, err := tx.Interactions(f)
+		if err != nil {
+			return err
+		}
+		out = make([]interactionView, 0, len(list))
+		for _, i := range list {
+			v, err := s.viewIn(tx, i, id.agent())
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
 	}); err != nil {
 		return err
-	}
-	out := make([]interactionView, 0, len(list))
-	for _, i := range list {
-		out = append(out, s.view(i))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"interactions": out})
 	return nil
@@ -187,7 +183,7 @@ func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request, id *Iden
 		if agent := id.agent(); agent != "" && !involved(agent, i, transfers, consults) {
 			return forbidden("interaction %s belongs to another agent", i.ID)
 		}
-		v = s.view(i)
+		v = s.view(i, id.agent(), adapter.InProgress{Transfer: len(transfers) > 0, Consult: len(consults) > 0})
 		v.Transfers, v.Consults = transfers, consults
 		v.Audit, err = tx.Audit(i.ID)
 		return err
@@ -239,37 +235,13 @@ func (s *Server) patchInteraction(w http.ResponseWriter, r *http.Request, id *Id
 		if due != nil {
 			return invalid("field \"due_by\": only with status pending")
 		}
-		if err := s.mustBe(r.Context(), r.PathValue("id"), id.agent(), contactpad.Deferred, "reopen"); err != nil {
-			return err
-		}
-		cmd = adapter.Resume{ID: r.PathValue("id"), Agent: id.agent()}
+		cmd = adapter.Reopen{ID: r.PathValue("id"), Agent: id.agent()}
 	case "":
 		return invalid("field \"status\": required (pending or open)")
 	default:
 		return invalid("field \"status\": %q cannot be set (want pending or open)", body.Status)
 	}
-	return s.apply(w, r, cmd, http.StatusOK)
-}
-
-// mustBe refuses an action unless the interaction is in status want. Like
-// the engine (adapter.Command), it refuses an agent acting on an
-// interaction it does not own before it looks at the state: a refusal
-// must not tell an agent the state of another agent's work.
-func (s *Server) mustBe(ctx context.Context, id, agent string, want contactpad.Status, action string) error {
-	return s.store.View(ctx, func(tx adapter.Tx) error {
-		i, err := tx.Interaction(id)
-		if err != nil {
-			return err
-		}
-		if agent != "" && i.Owner != agent {
-			return fmt.Errorf("interaction %s is not %s's: %w", id, agent, adapter.ErrForbidden)
-		}
-		if i.Status != want {
-			return &adapter.TransitionError{Object: "interaction", ID: id, Action: action, State: string(i.Status),
-				Reason: "only a deferred interaction can be reopened; use resume for History"}
-		}
-		return nil
-	})
+	return s.apply(w, r, id, cmd, http.StatusOK)
 }
 
 // command serves an action on the interaction, transfer or consult named
@@ -280,13 +252,13 @@ func (s *Server) command(build func(r *http.Request, id, agent string) (adapter.
 		if err != nil {
 			return err
 		}
-		return s.apply(w, r, cmd, http.StatusOK)
+		return s.apply(w, r, id, cmd, http.StatusOK)
 	}
 }
 
 // apply runs cmd and writes what it changed: the transfer or consult it
 // made or acted on, else the interaction.
-func (s *Server) apply(w http.ResponseWriter, r *http.Request, cmd adapter.Command, status int) error {
+func (s *Server) apply(w http.ResponseWriter, r *http.Request, id *Identity, cmd adapter.Command, status int) error {
 	res, err := s.engine.Apply(r.Context(), cmd)
 	if err != nil {
 		return err
@@ -297,7 +269,14 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, cmd adapter.Comma
 	case res.Consult != nil:
 		writeJSON(w, status, res.Consult)
 	case res.Interaction != nil:
-		writeJSON(w, status, s.view(res.Interaction))
+		var v interactionView
+		if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+			v, err = s.viewIn(tx, res.Interaction, id.agent())
+			return err
+		}); err != nil {
+			return err
+		}
+		writeJSON(w, status, v)
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -333,6 +312,9 @@ func (s *Server) startTransfer(w http.ResponseWriter, r *http.Request, id *Ident
 		Target *targetBody `json:"target"`
 		Mode   string      `json:"mode"`
 		Note   string      `json:"note"`
+		// IncludeSender lets a cold transfer to a service go back to its
+		// sender when nobody else can take it.
+		IncludeSender bool `json:"include_sender"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
@@ -352,7 +334,8 @@ func (s *Server) startTransfer(w http.ResponseWriter, r *http.Request, id *Ident
 	default:
 		return invalid("field \"mode\": %q (want warm or cold)", body.Mode)
 	}
-	return s.apply(w, r, adapter.StartTransfer{ID: r.PathValue("id"), Agent: id.agent(), Target: target, Mode: mode, Note: body.Note},
+	return s.apply(w, r, id, adapter.StartTransfer{ID: r.PathValue("id"), Agent: id.agent(), Target: target, Mode: mode,
+		Note: body.Note, IncludeSender: body.IncludeSender},
 		http.StatusCreated)
 }
 
@@ -373,7 +356,7 @@ func (s *Server) startConsult(w http.ResponseWriter, r *http.Request, id *Identi
 	if target.Number != "" && !e164(target.Number) {
 		return invalid("field \"target.number\": %q is not an E.164 number (+ and 8 to 15 digits)", target.Number)
 	}
-	return s.apply(w, r, adapter.StartConsult{ID: r.PathValue("id"), Agent: id.agent(), Target: target}, http.StatusCreated)
+	return s.apply(w, r, id, adapter.StartConsult{ID: r.PathValue("id"), Agent: id.agent(), Target: target}, http.StatusCreated)
 }
 
 func e164(n string) bool {
@@ -394,7 +377,7 @@ func (s *Server) consultCommand(build func(id, agent string) adapter.Command) fu
 		if err := decodeNone(r); err != nil {
 			return err
 		}
-		return s.apply(w, r, build(r.PathValue("id"), id.agent()), http.StatusOK)
+		return s.apply(w, r, id, build(r.PathValue("id"), id.agent()), http.StatusOK)
 	}
 }
 

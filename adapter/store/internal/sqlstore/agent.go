@@ -69,7 +69,7 @@ func (t *Tx) Agents() ([]*contactpad.Agent, error) {
 }
 
 func (t *Tx) Candidate(q adapter.CandidateQuery) (*contactpad.Agent, error) {
-	a, err := scanAgent(t.queryRow(StmtCandidate, q.Service, string(q.Media), q.Skip, boolInt(q.Idle)))
+	a, err := scanAgent(t.queryRow(StmtCandidate, q.Service, string(q.Media), q.Skip, boolInt(q.Idle), q.Sender))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("candidate for "+q.Service, string(q.Media))
 	}

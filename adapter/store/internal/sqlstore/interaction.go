@@ -43,7 +43,7 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 		int64(i.WrapUpExtended), e.timePtr("offer_expires_at", i.OfferExpiresAt),
 		e.timePtr("queued_at", i.QueuedAt), e.time("last_activity_at", i.LastActivityAt),
 		e.time("created_at", i.CreatedAt), e.time("updated_at", i.UpdatedAt), i.Version,
-		e.json("crm_sync", i.Sync, isZeroSync(i.Sync)),
+		e.json("crm_sync", i.Sync, isZeroSync(i.Sync)), i.TransferredFrom,
 	}
 	if e.err != nil {
 		return fmt.Errorf("put interaction %s: %w", i.ID, e.err)
@@ -101,54 +101,66 @@ func (t *Tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interactio
 	return is, nil
 }
 
-// Queued reads the work reserved for agent, then the best unreserved work
-// of its services: in one ordered query, or (Dialect.QueuedPerService)
+// Queued reads the work reserved for the agent, then the best unreserved
+// work of its services: in one ordered query, or (Dialect.QueuedPerService)
 // service by service, merging the services' lists in Go, which costs less
 // than sorting the whole queue on every routing pass.
-func (t *Tx) Queued(agent string, services []string, limit int) ([]*contactpad.Interaction, error) {
+func (t *Tx) Queued(q adapter.QueuedQuery) ([]*contactpad.Interaction, error) {
+	media := q.Media
+	if media == nil {
+		media = contactpad.Medias
+	}
+	names := make([]string, len(media))
+	for k, m := range media {
+		names[k] = string(m)
+	}
+	mediaList, err := t.list(names)
+	if err != nil {
+		return nil, err
+	}
 	queued := make([]*contactpad.Interaction, 0)
-	if agent != "" {
-		rows, err := t.query(StmtQueuedReserved, agent, t.limit(limit))
+	if q.Agent != "" {
+		rows, err := t.query(StmtQueuedReserved, q.Agent, t.limit(q.Limit), mediaList, boolInt(q.Skip))
 		if err != nil {
-			return nil, fmt.Errorf("list queued for %s: %w", agent, err)
+			return nil, fmt.Errorf("list queued for %s: %w", q.Agent, err)
 		}
 		if queued, err = scanAll(rows, scanInteraction); err != nil {
-			return nil, fmt.Errorf("list queued for %s: %w", agent, err)
+			return nil, fmt.Errorf("list queued for %s: %w", q.Agent, err)
 		}
 	}
-	rest := limit - len(queued)
-	if (limit > 0 && rest <= 0) || len(services) == 0 {
+	rest := q.Limit - len(queued)
+	if (q.Limit > 0 && rest <= 0) || len(q.Services) == 0 {
 		return queued, nil
 	}
-	unreserved, err := t.queuedUnreserved(services, rest)
+	unreserved, err := t.queuedUnreserved(q, mediaList, rest)
 	if err != nil {
-		return nil, fmt.Errorf("list queued for %s: %w", agent, err)
+		return nil, fmt.Errorf("list queued for %s: %w", q.Agent, err)
 	}
 	return append(queued, unreserved...), nil
 }
 
-// queuedUnreserved lists the unreserved queued interactions of services in
-// the order of Queued, at most limit (<= 0: all).
-func (t *Tx) queuedUnreserved(services []string, limit int) ([]*contactpad.Interaction, error) {
+// queuedUnreserved lists the unreserved queued interactions of Queued, at
+// most limit (<= 0: all).
+func (t *Tx) queuedUnreserved(q adapter.QueuedQuery, media any, limit int) ([]*contactpad.Interaction, error) {
 	if !t.dialect.QueuedPerService {
-		list, err := t.list(services)
+		list, err := t.list(q.Services)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := t.query(StmtQueuedServices, list, t.limit(limit))
+		rows, err := t.query(StmtQueuedServices, list, t.limit(limit), media, q.Agent, boolInt(q.Skip))
 		if err != nil {
 			return nil, err
 		}
 		return scanAll(rows, scanInteraction)
 	}
 	var unreserved []*contactpad.Interaction
-	seen := make(map[string]bool, len(services))
-	for _, service := range services {
+	seen := make(map[string]bool, len(q.Services))
+	for _, service := range q.Services {
 		if seen[service] {
 			continue
 		}
 		seen[service] = true
-		rows, err := t.query(StmtQueuedService, service, t.limit(limit))
+		rows, err := t.query(StmtQueuedService, service, t.limit(limit), media, q.Agent, boolInt(q.Skip))
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +238,7 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 	if err := sc.Scan(&i.ID, &i.CRMID, &i.CRMObject, &media, &i.Service, &i.Subject, &priority, &status, &held, &i.Owner,
 		&dueBy, &dueBySet, &autoOpened, &i.ResumedFrom, &i.ReopenReason, &tags, &i.Category,
 		&i.TransferNote, &i.TargetAgent, &i.SkipAgent, &wrapUpEnds, &wrapUpExtended,
-		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version, &crmSync); err != nil {
+		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version, &crmSync, &i.TransferredFrom); err != nil {
 		return nil, err
 	}
 	var d decoder

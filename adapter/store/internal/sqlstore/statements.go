@@ -109,9 +109,9 @@ const (
 	interactionColumns = `id, crm_id, crm_object, media, service, subject, priority, status, held, owner,
 		due_by, due_by_set_manually, auto_opened_due_to_due_date, resumed_from, reopen_reason, tags, category,
 		transfer_note, target_agent, skip_agent, wrap_up_ends_at, wrap_up_extended,
-		offer_expires_at, queued_at, last_activity_at, created_at, updated_at, version, crm_sync`
+		offer_expires_at, queued_at, last_activity_at, created_at, updated_at, version, crm_sync, transferred_from`
 	agentColumns    = `id, name, crm_user_id, services, capacity, presence, presence_at, last_offer_at`
-	transferColumns = `id, interaction_id, mode, target_agent, target_service, target_number, note,
+	transferColumns = `id, interaction_id, mode, target_agent, target_service, target_number,
 		status, failed_reason, decline_reason, initiator, assignee, expires_at, created_at, updated_at`
 	consultColumns = `id, interaction_id, initiator, target_agent, target_service, target_number,
 		status, ended_reason, expires_at, created_at, updated_at`
@@ -142,16 +142,21 @@ func Statements(d *Dialect) [NumStmts]string {
 		}
 		return ""
 	}
+	// What an agent ($4) may be offered of the queue: work of the media
+	// in the list $3, not transferred away by it, with $5 1 not declined
+	// or missed by it.
+	queuedFor := d.InList("media", "$3") + ` AND ($4 = '' OR transferred_from != $4)
+			AND ($5 = 0 OR skip_agent != $4)`
 	var queuedService, queuedServices string
 	if d.QueuedPerService {
 		// One statement a service, each reading its index in order and
 		// stopping at the limit, so a long queue is never sorted.
 		queuedService = `SELECT ` + interactionColumns + ` FROM interactions
-			WHERE status = 'queued' AND service = $1 AND target_agent = ''
+			WHERE status = 'queued' AND service = $1 AND target_agent = '' AND ` + queuedFor + `
 			` + queuedOrder + ` LIMIT $2`
 	} else {
 		queuedServices = `SELECT ` + interactionColumns + ` FROM interactions
-			WHERE status = 'queued' AND target_agent = '' AND ` + d.InList("service", "$1") + `
+			WHERE status = 'queued' AND target_agent = '' AND ` + d.InList("service", "$1") + ` AND ` + queuedFor + `
 			` + queuedOrder + ` LIMIT $2`
 	}
 	s := [NumStmts]string{
@@ -175,7 +180,8 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtInteractionsStatusesNewest:      interactionsQuery(d, false, true, true),
 		StmtInteractionsOwnerStatusesNewest: interactionsQuery(d, true, true, true),
 		StmtQueuedReserved: `SELECT ` + interactionColumns + ` FROM interactions
-			WHERE target_agent = $1 AND target_agent != '' AND status = 'queued'
+			WHERE target_agent = $1 AND target_agent != '' AND status = 'queued' AND ` +
+			d.InList("media", "$3") + ` AND ($4 = 0 OR skip_agent != $1)
 			` + queuedOrder + ` LIMIT $2`,
 		StmtQueuedService:  queuedService,
 		StmtQueuedServices: queuedServices,
@@ -196,14 +202,14 @@ func Statements(d *Dialect) [NumStmts]string {
 			SELECT $1, value FROM ` + d.ListTable("$2") + ` WHERE true
 			ON CONFLICT (agent_id, service) DO NOTHING`,
 		StmtAgents: `SELECT ` + agentColumns + ` FROM agents ORDER BY id`,
-		// $1 the service, $2 the media, $3 the agent to skip, $4 1 for
+		// $1 the service, $2 the media, $3 and $5 the agents to skip, $4 1 for
 		// agents holding nothing only. Room is hasRoom's rule (adapter)
 		// on the load StmtLoads counts, so routing reads only the agent
 		// it picks. NULLS FIRST: an agent never offered anything (NULL)
 		// has waited longest.
 		StmtCandidate: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
 			JOIN agents a ON a.id = s.agent_id
-			WHERE s.service = $1 AND a.presence = 'available' AND a.id != $3
+			WHERE s.service = $1 AND a.presence = 'available' AND a.id != $3 AND a.id != $5
 			AND COALESCE(` + d.JSONInt("a.capacity", "$2") + `, 0) > (SELECT COUNT(*) FROM interactions i
 					WHERE i.owner = a.id AND i.status IN ` + holdingStatuses + ` AND i.media = $2)
 				+ (SELECT COUNT(*) FROM transfers t JOIN interactions i ON i.id = t.interaction_id
@@ -224,17 +230,18 @@ func Statements(d *Dialect) [NumStmts]string {
 			WHERE ` + d.InList("t.assignee", "$1") + ` AND t.status IN ` + openTransferStatuses + `
 			GROUP BY t.assignee, i.media`,
 
-		StmtTransfer:    `SELECT ` + transferColumns + ` FROM transfers WHERE id = $1`,
+		// A transfer's note is its interaction's (stored once, there).
+		StmtTransfer:    transferQuery(`t.id = $1`),
 		StmtPutTransfer: upsert("transfers", transferColumns, "id"),
 		// $3 is 1 for undelivered transfers only. A filter of one field has
 		// its own statement, which the index of that field serves: this
 		// one reads every open transfer.
-		StmtOpenTransfers: openTransfersQuery(`($1 = '' OR interaction_id = $1)
-			AND ($2 = '' OR assignee = $2)
-			AND ($3 = 0 OR assignee = '')`),
-		StmtOpenTransfersOfInteraction: openTransfersQuery(`interaction_id = $1`),
-		StmtOpenTransfersOfAssignee:    openTransfersQuery(`assignee = $1`),
-		StmtOpenTransfersUndelivered:   openTransfersQuery(`assignee = ''`),
+		StmtOpenTransfers: openTransfersQuery(`($1 = '' OR t.interaction_id = $1)
+			AND ($2 = '' OR t.assignee = $2)
+			AND ($3 = 0 OR t.assignee = '')`),
+		StmtOpenTransfersOfInteraction: openTransfersQuery(`t.interaction_id = $1`),
+		StmtOpenTransfersOfAssignee:    openTransfersQuery(`t.assignee = $1`),
+		StmtOpenTransfersUndelivered:   openTransfersQuery(`t.assignee = ''`),
 
 		StmtConsult:    `SELECT ` + consultColumns + ` FROM consults WHERE id = $1`,
 		StmtPutConsult: upsert("consults", consultColumns, "id"),
@@ -390,11 +397,17 @@ func interactionsQuery(d *Dialect, owner, statuses, newest bool) string {
 	return q + ` ORDER BY created_at NULLS FIRST, id LIMIT $1`
 }
 
+// transferQuery reads the transfers that match where (over the alias t),
+// each with its interaction's note.
+func transferQuery(where string) string {
+	return `SELECT ` + prefixed("t.", transferColumns) + `, i.transfer_note FROM transfers t
+		LEFT JOIN interactions i ON i.id = t.interaction_id WHERE ` + where
+}
+
 // openTransfersQuery is the SQL of OpenTransfers for the condition where.
 func openTransfersQuery(where string) string {
-	return `SELECT ` + transferColumns + ` FROM transfers
-		WHERE status IN ` + openTransferStatuses + ` AND ` + where + `
-		ORDER BY created_at NULLS FIRST, id`
+	return transferQuery(`t.status IN `+openTransferStatuses+` AND `+where) + `
+		ORDER BY t.created_at NULLS FIRST, t.id`
 }
 
 // upsert is an INSERT of columns that replaces every column of the row

@@ -24,7 +24,7 @@ func (t *Tx) PutTransfer(tr *contactpad.Transfer) error {
 	var e encoder
 	args := [...]any{
 		tr.ID, tr.InteractionID, string(tr.Mode), tr.Target.Agent, tr.Target.Service, tr.Target.Number,
-		tr.Note, string(tr.Status), tr.FailedReason, tr.DeclineReason, tr.Initiator, tr.Assignee,
+		string(tr.Status), tr.FailedReason, tr.DeclineReason, tr.Initiator, tr.Assignee,
 		e.timePtr("expires_at", tr.ExpiresAt), e.time("created_at", tr.CreatedAt), e.time("updated_at", tr.UpdatedAt),
 	}
 	if e.err != nil {
@@ -62,19 +62,21 @@ func (t *Tx) OpenTransfers(f adapter.TransferFilter) ([]*contactpad.Transfer, er
 	return trs, nil
 }
 
-// scanTransfer reads the columns of transferColumns.
+// scanTransfer reads the columns of transferQuery: transferColumns, then
+// the interaction's note.
 func scanTransfer(sc scanner) (*contactpad.Transfer, error) {
 	var (
-		tr                          contactpad.Transfer
-		mode, status                string
-		expiresAt, created, updated any
+		tr                                contactpad.Transfer
+		mode, status                      string
+		expiresAt, created, updated, note any
 	)
 	if err := sc.Scan(&tr.ID, &tr.InteractionID, &mode, &tr.Target.Agent, &tr.Target.Service, &tr.Target.Number,
-		&tr.Note, &status, &tr.FailedReason, &tr.DeclineReason, &tr.Initiator, &tr.Assignee,
-		&expiresAt, &created, &updated); err != nil {
+		&status, &tr.FailedReason, &tr.DeclineReason, &tr.Initiator, &tr.Assignee,
+		&expiresAt, &created, &updated, &note); err != nil {
 		return nil, err
 	}
 	var d decoder
+	tr.Note = string(d.text("note", note))
 	tr.Mode = contactpad.TransferMode(mode)
 	tr.Status = contactpad.TransferStatus(status)
 	tr.ExpiresAt = d.timePtr("expires_at", expiresAt)

@@ -20,3 +20,11 @@ CREATE TABLE ingest_failures (
     PRIMARY KEY (source, crm_id)
 );
 CREATE INDEX ingest_failures_next ON ingest_failures (source, next_attempt_at, crm_id);
+
+-- A warm transfer's note is stored once, with its interaction
+-- (interactions.transfer_note): kept from attempt to attempt.
+ALTER TABLE transfers DROP COLUMN note;
+
+-- Who transferred a queued interaction away: routing never gives it back
+-- to them until another agent has taken it.
+ALTER TABLE interactions ADD COLUMN transferred_from TEXT NOT NULL DEFAULT '';
