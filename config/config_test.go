@@ -299,6 +299,11 @@ func TestParseErrors(t *testing.T) {
 			want: `ctibridge.yaml:3: agents[1].id: duplicate agent id "alice" (first at line 2)`,
 		},
 		{
+			name: "reserved agent id",
+			yaml: doc("agents:", "  - id: alice", "  - id: system"),
+			want: `ctibridge.yaml:3: agents[1].id: "system" is reserved for audit entries not made by an agent (reserved: system, admin, crm)`,
+		},
+		{
 			name: "duplicate service",
 			yaml: doc("services:", "  - id: support", "  - id: billing", "  - id: support"),
 			want: `ctibridge.yaml:4: services[2].id: duplicate service id "support" (first at line 2)`,

@@ -283,6 +283,11 @@ func (v *validator) agents(agents []Agent, services, tokens map[string]string) {
 	for i, a := range agents {
 		path := yamlpos.Index("agents", i)
 		v.uniqueID(path, "agent", a.ID, ids)
+		if slices.Contains(contactpad.ReservedActors, a.ID) {
+			// Audit entries name their actor: "system" must be the system.
+			v.errorf(path+".id", "%q is reserved for audit entries not made by an agent (reserved: %s)",
+				a.ID, strings.Join(contactpad.ReservedActors, ", "))
+		}
 		if a.TokenSHA256 != "" {
 			v.tokenHash(path+".token_sha256", a.TokenSHA256, tokens)
 		}

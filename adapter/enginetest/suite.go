@@ -16,6 +16,7 @@ func Run(t *testing.T, open Opener) {
 		{"capability matrix", testMatrix},
 		{"capability overrides", testMatrixOverrides},
 		{"refusals", testRefusals},
+		{"the lifecycle table, walked", testWalkTheLifecycle},
 		{"ingest is idempotent by CRM id", testIngestIdempotent},
 		{"routing by service, priority and wait time", testRoutingOrder},
 		{"routing by presence and capacity", testRoutingCapacity},

@@ -188,6 +188,8 @@ func testCandidate(t *testing.T, s adapter.Store) {
 		{name: "longest since last offer with room", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.NonLive}, want: "a3"},
 		{name: "full for the media", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.Live}, want: "a6"},
 		{name: "skip", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.Live, Skip: "a6"}, want: "a9"},
+		{name: "skip and sender", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.Live, Skip: "a6", Sender: "a9"}, want: "a1"},
+		{name: "sender", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.Live, Sender: "a6"}, want: "a9"},
 		{name: "idle only", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.NonLive, Idle: true}, want: "a9"},
 		{name: "no capacity for the media", q: adapter.CandidateQuery{Service: "sales", Media: contactpad.SemiLive}},
 		{name: "another service", q: adapter.CandidateQuery{Service: "support", Media: contactpad.NonLive}, want: "a5"},

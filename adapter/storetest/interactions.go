@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -400,6 +401,59 @@ func testQueued(t *testing.T, s adapter.Store) {
 			return nil
 		})
 	})
+}
+
+// testQueuedFor: Queued reads only what routing may offer the agent: work
+// of the media it has room for, not transferred away by it, and with Skip
+// not declined or missed by it; however much other work waits ahead.
+func testQueuedFor(t *testing.T, s adapter.Store) {
+	with := func(i *contactpad.Interaction, f func(i *contactpad.Interaction)) *contactpad.Interaction {
+		f(i)
+		return i
+	}
+	var ahead []*contactpad.Interaction
+	for n := range 40 {
+		ahead = append(ahead, with(queued(fmt.Sprintf("call%02d", n), "sales", 9, at(time.Duration(n)*time.Second)),
+			func(i *contactpad.Interaction) { i.Media = contactpad.Live }))
+	}
+	putInteractions(t, s, ahead...)
+	putInteractions(t, s,
+		queued("e1", "sales", 0, at(time.Minute)),
+		with(queued("e2", "sales", 0, at(2*time.Minute)), func(i *contactpad.Interaction) { i.TransferredFrom = "alice" }),
+		with(queued("e3", "sales", 0, at(3*time.Minute)), func(i *contactpad.Interaction) { i.SkipAgent = "alice" }),
+		with(queued("e4", "sales", 0, at(4*time.Minute)), func(i *contactpad.Interaction) { i.TransferredFrom = "bob" }),
+		with(queued("c1", "sales", 0, at(5*time.Minute)), func(i *contactpad.Interaction) { i.Media = contactpad.SemiLive }),
+		with(queued("r1", "support", 0, at(0)), func(i *contactpad.Interaction) { i.TargetAgent = "alice"; i.SkipAgent = "alice" }),
+		with(queued("r2", "support", 0, at(0)), func(i *contactpad.Interaction) { i.TargetAgent = "alice"; i.Media = contactpad.Live }),
+	)
+	nonLive := []contactpad.Media{contactpad.NonLive}
+	tests := []struct {
+		name string
+		q    adapter.QueuedQuery
+		want []string
+	}{
+		{name: "past work of other media", q: adapter.QueuedQuery{Agent: "alice", Services: []string{"sales"}, Media: nonLive, Limit: 3},
+			want: []string{"r1", "e1", "e3"}},
+		{name: "skip work the agent declined or missed", q: adapter.QueuedQuery{Agent: "alice", Services: []string{"sales"}, Media: nonLive, Skip: true, Limit: 10},
+			want: []string{"e1", "e4"}},
+		{name: "another agent", q: adapter.QueuedQuery{Agent: "bob", Services: []string{"sales"}, Media: nonLive, Skip: true, Limit: 10},
+			want: []string{"e1", "e2", "e3"}},
+		{name: "two media", q: adapter.QueuedQuery{Agent: "bob", Services: []string{"sales"},
+			Media: []contactpad.Media{contactpad.NonLive, contactpad.SemiLive}, Limit: 10},
+			want: []string{"e1", "e2", "e3", "c1"}},
+		{name: "reserved work of the media too", q: adapter.QueuedQuery{Agent: "alice", Media: []contactpad.Media{contactpad.Live}, Limit: 10},
+			want: []string{"r2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.Queued(tt.q)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, ids(got))
+				return nil
+			})
+		})
+	}
 }
 
 func testQueueStats(t *testing.T, s adapter.Store) {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"Interactions", testInteractions},
 		{"InteractionsNewest", testInteractionsNewest},
 		{"Queued", testQueued},
+		{"QueuedFor", testQueuedFor},
 		{"QueueStats", testQueueStats},
 		{"Counts", testCounts},
 

@@ -85,6 +85,9 @@ type demoEnv struct {
 	// Config, when set, adjusts the demo's config before the daemon
 	// starts: the panel's browser tests shorten or lengthen its timers.
 	Config func(*config.Config)
+	// Started, when set, is told of the daemon once it runs: tests act on
+	// its work while the story runs, as people would through the panel.
+	Started func(*daemon)
 }
 
 // demoRecords are the demo org's users (the agents' CRM users and Sam, a
@@ -160,10 +163,16 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	if err != nil {
 		return err
 	}
-	if !env.NoStory {
-		err = story(ctx, d, org, p, orgURL, path)
+	if env.Started != nil {
+		env.Started(d)
 	}
-	if err == nil {
+	if !env.NoStory {
+		// The story never takes the daemon down: people may be using it.
+		if serr := story(ctx, d, org, p, orgURL, path); serr != nil && ctx.Err() == nil {
+			p.say("  ! the story stopped (%v); the bridge keeps running", serr)
+		}
+	}
+	if ctx.Err() == nil {
 		p.tour(d.url(), orgURL)
 		every := env.NewRecordsEvery
 		if every == 0 {
@@ -317,7 +326,10 @@ func waitForWriteback(ctx context.Context, store adapter.Store) error {
 	}
 }
 
-// demoRun applies the demo's commands, stopping at the first unexpected error.
+// demoRun applies the demo's commands. People may act on the demo's work
+// through the panel or the API while the story runs: a step the engine
+// refuses then is skipped, and the story goes on. It stops at the first
+// error that is no refusal (the store failed, or the demo is stopping).
 type demoRun struct {
 	ctx context.Context
 	e   *adapter.Engine
@@ -330,10 +342,21 @@ func (d *demoRun) do(cmd adapter.Command) adapter.Result {
 		return adapter.Result{}
 	}
 	res, err := d.e.Apply(d.ctx, cmd)
-	if err != nil {
+	switch {
+	case err == nil:
+	case refusal(err):
+		d.p.say("  ~ skipped: someone acted on this work meanwhile (%s: %v)", adapter.Code(err), err)
+	default:
 		d.err = fmt.Errorf("%T: %w", cmd, err)
 	}
 	return res
+}
+
+// refusal reports whether err is the engine refusing a command (a 4xx of
+// the API), not a failure.
+func refusal(err error) bool {
+	code := adapter.Code(err)
+	return code != adapter.CodeInternal && code != ""
 }
 
 // samUser is the demo org's supervisor: a person working in Salesforce.
@@ -369,11 +392,16 @@ func (d *demoRun) refuse(cmd adapter.Command) {
 	if d.err != nil {
 		return
 	}
-	if _, err := d.e.Apply(d.ctx, cmd); err != nil {
+	_, err := d.e.Apply(d.ctx, cmd)
+	switch {
+	case err == nil:
+		// Someone changed the work so that the step was possible.
+		d.p.say("  ~ not refused after all: someone acted on this work meanwhile")
+	case refusal(err):
 		d.p.say("  ! refused (%s): %v", adapter.Code(err), err)
-		return
+	default:
+		d.err = fmt.Errorf("%T: %w", cmd, err)
 	}
-	d.err = fmt.Errorf("%T was not refused", cmd)
 }
 
 func (d *demoRun) wait(t time.Duration) {

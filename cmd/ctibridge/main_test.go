@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
 )
 
 // TestDemo runs the whole demo in a synctest bubble: its waits take no real
@@ -52,6 +55,60 @@ func TestDemo(t *testing.T) {
 			require.Contains(t, out.String(), want)
 		}
 	})
+}
+
+// TestDemoWhilePeopleUseIt: someone defers the case the story is about to
+// transfer (through the panel, as a newcomer would): the story skips the
+// steps it can no longer take, goes on, and the bridge keeps serving.
+func TestDemoWhilePeopleUseIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out syncBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		api, org := newMemListener("127.0.0.1:8080"), newMemListener("127.0.0.1:8090")
+		meddled := make(chan error, 1)
+		started := func(d *daemon) {
+			go func() { meddled <- deferWhenConnected(ctx, d, "Password reset loop") }()
+		}
+		go func() {
+			done <- demo(ctx, t.TempDir(), &out, demoEnv{Listener: api, OrgListener: org, InProcess: true,
+				NewRecordsEvery: 5 * time.Second, Started: started})
+		}()
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		require.NoError(t, <-meddled)
+		cancel()
+		require.NoError(t, <-done, "the demo keeps running until it is stopped")
+		require.Contains(t, out.String(), "~ skipped: someone acted on this work meanwhile (invalid_transition")
+		require.Contains(t, out.String(), `"Password reset loop" (non-live, support) deferred owner=alice`)
+		require.Contains(t, out.String(), `Case "Router keeps rebooting"         Status Closed    owner alice`, "the story went on")
+		require.Regexp(t, `(?s)Ctrl-C stops it\..*interaction.created`, out.String(), "and the bridge went on serving")
+	})
+}
+
+// deferWhenConnected defers the interaction with subject for a day as soon
+// as alice works it.
+func deferWhenConnected(ctx context.Context, d *daemon, subject string) error {
+	for {
+		var found *contactpad.Interaction
+		if err := d.store.View(ctx, func(tx adapter.Tx) error {
+			all, err := tx.Interactions(adapter.InteractionFilter{Owner: "alice", Statuses: []contactpad.Status{contactpad.Connected}})
+			for _, i := range all {
+				if i.Subject == subject {
+					found = i
+				}
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		if found != nil {
+			due := time.Now().Add(24 * time.Hour)
+			_, err := d.engine.Apply(ctx, adapter.Defer{ID: found.ID, Agent: "alice", DueBy: &due})
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func TestValidate(t *testing.T) {

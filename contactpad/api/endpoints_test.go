@@ -847,3 +847,32 @@ func TestAdmin(t *testing.T) {
 
 	require.Equal(t, "https://h.example/x", e.ok("ops", "GET", "/api/v1/admin/webhooks", nil)["webhooks"].([]any)[0].(map[string]any)["url"])
 }
+
+// TestTransferRetryKeepsTheNote: a retried transfer carries the note of
+// the failed attempt (stored once, with the interaction), and a cold
+// transfer to a service can include its sender.
+func TestTransferRetryKeepsTheNote(t *testing.T) {
+	e := start(t)
+	id := e.connected("alice", contactpad.NonLive)
+	e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	first := e.ok("alice", "POST", "/api/v1/interactions/"+id+"/transfers",
+		map[string]any{"target": map[string]string{"agent": "bob"}, "note": "wants a refund"})
+	require.Equal(t, "wants a refund", first["note"])
+	e.ok("bob", "POST", "/api/v1/transfers/"+first["id"].(string)+"/decline", map[string]any{"reason": "busy"})
+
+	retry := e.ok("alice", "POST", "/api/v1/interactions/"+id+"/transfers",
+		map[string]any{"target": map[string]string{"agent": "bob"}})
+	require.Equal(t, "wants a refund", retry["note"], "the retry carries the saved note")
+	require.Equal(t, "wants a refund", e.ok("bob", "GET", "/api/v1/transfers/"+retry["id"].(string), nil)["note"])
+	e.ok("alice", "POST", "/api/v1/transfers/"+retry["id"].(string)+"/cancel", nil)
+
+	e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	e.ok("alice", "POST", "/api/v1/interactions/"+id+"/transfers",
+		map[string]any{"target": map[string]string{"service": "support"}, "mode": "cold", "include_sender": true})
+	i := e.get(id)
+	require.Equal(t, "alice", i.Owner, "nobody else can take it: back to its sender, who said so")
+	r := e.refused("alice", "POST", "/api/v1/interactions/"+id+"/transfers",
+		map[string]any{"target": map[string]string{"agent": "bob"}, "include_sender": true}, 400, "invalid_request")
+	require.Contains(t, string(r.Body), "include_sender")
+}
