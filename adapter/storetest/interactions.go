@@ -1,9 +1,9 @@
 package storetest
 
 import (
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 

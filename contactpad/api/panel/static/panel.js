@@ -397,8 +397,8 @@ async function load() {
   st.transfers = transfers.transfers;
   for (const t of st.transfers) {
     // A failed transfer no longer has its deadline; remember how long the
-    // target had (the accept time runs from delivery) to say so.
-    if (t.assignee && t.expires_at) acceptWindow.set(t.id, Math.round((Date.parse(t.expires_at) - Date.parse(t.updated_at)) / 1000));
+    // target had (the accept time runs from the request) to say so.
+    if (t.expires_at) acceptWindow.set(t.id, Math.round((Date.parse(t.expires_at) - Date.parse(t.created_at)) / 1000));
   }
   st.consults = consults.consults;
 
@@ -590,7 +590,9 @@ function failureText(t) {
       return `${who} declined${t.decline_reason ? `: “${t.decline_reason}”` : ''}.`;
     case 'timeout': {
       const secs = acceptWindow.get(t.id);
-      return `${who} did not accept ${secs ? `within ${secs} s` : 'in time'}.`;
+      const within = secs ? `within ${secs} s` : 'in time';
+      if (!t.assignee) return t.target.agent ? `${who} could not take it ${within}.` : `Nobody in ${who} could take it ${within}.`;
+      return `${who} did not accept ${within}.`;
     }
     default:
       return `${who}: ${t.failed_reason || 'it could not be delivered'}.`;
