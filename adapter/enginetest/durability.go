@@ -215,7 +215,7 @@ func testConcurrency(t *testing.T, open Opener) {
 	for _, i := range all {
 		created := 0
 		for _, e := range h.Audit(i.ID) {
-			if e.Action == "adopted" {
+			if e.Action == contactpad.AuditAdopted {
 				created++
 			}
 		}
@@ -241,7 +241,7 @@ func testConcurrency(t *testing.T, open Opener) {
 	require.Equal(t, int32(1), won.Load(), "exactly one transfer of the same interaction succeeds")
 	transferred := 0
 	for _, e := range h.Audit(i.ID) {
-		if e.Action == "transferred" {
+		if e.Action == contactpad.AuditTransferred {
 			transferred++
 		}
 	}
