@@ -132,6 +132,9 @@ func (e *Engine) Run(ctx context.Context) error {
 // Ready is closed once Run has synced the configured agents and accepts commands.
 func (e *Engine) Ready() <-chan struct{} { return e.ready }
 
+// Stopped is closed once Run has returned: the engine takes no more commands.
+func (e *Engine) Stopped() <-chan struct{} { return e.stopped }
+
 // Apply applies one command and returns what it committed. It is safe for
 // concurrent use; concurrent commands share transactions (group commit)
 // but each is all-or-nothing on its own.

@@ -111,7 +111,7 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 	defer tick.Stop()
 	leases := make([]*Lease, len(sources))
 	for k, src := range sources {
-		leases[k] = NewLease(e.store, "poll-lease:"+src.Name(), e.holder, opts.PollLease)
+		leases[k] = NewLease(e.store, pollLeaseKey(src.Name()), e.holder, opts.PollLease)
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -143,8 +143,16 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 			if !held {
 				continue
 			}
-			if err := e.PollOnce(ctx, src); err != nil && ctx.Err() == nil {
+			start := e.now()
+			err = e.PollOnce(ctx, src)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
 				e.log.WithError(err).WithField("source", src.Name()).Warn("poll CRM source")
+			}
+			if err := e.recordPoll(ctx, src.Name(), start, err); err != nil && ctx.Err() == nil {
+				e.log.WithError(err).WithField("source", src.Name()).Warn("record the poll's outcome")
 			}
 		}
 		select {

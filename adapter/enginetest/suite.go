@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"the CRM is a peer: text no store can hold", testCleanText},
 		{"polling CRM sources", testPoll},
 		{"polling: one replica at a time", testPollLease},
+		{"polling: its status, as every replica sees it", testPollStatus},
 		{"writeback: order, retry, park", testWriteback},
 		{"writeback: changes gather for BatchDelay", testWritebackBatchDelay},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},

@@ -64,7 +64,7 @@ type daemon struct {
 	srv    *http.Server
 	ln     net.Listener
 	sink   adapter.Sink
-	crm    *crmHealth
+	link   *crmLink
 	opts   daemonOptions
 
 	done chan struct{}
@@ -90,22 +90,40 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	client, err := crmClient(ctx, cfg, o, reg)
+	client, err := crmClient(cfg, o, reg)
 	if err != nil {
 		return nil, err
 	}
-	if err := salesforce.CheckMappings(ctx, client, ms); err != nil {
-		return nil, fmt.Errorf("check mappings against the CRM: %w", err)
+	// The bridge serves agents from the store whether or not the CRM
+	// answers: the link signs in and checks the org now, and again in the
+	// background until it has; polling and writeback wait for it. Only a
+	// config the org contradicts stops the start, while it can be seen.
+	link := newCRMLink(func(ctx context.Context) error {
+		if err := client.SignIn(ctx); err != nil {
+			return fmt.Errorf("sign in to the CRM: %w", err)
+		}
+		if err := salesforce.CheckMappings(ctx, client, ms); err != nil {
+			return fmt.Errorf("check mappings against the CRM: %w", err)
+		}
+		if _, err := salesforce.CheckUsers(ctx, client, agentUsers(cfg)); err != nil {
+			return fmt.Errorf("check the agents' CRM users: %w", err)
+		}
+		return nil
+	}, log, reg)
+	firstCtx, cancelFirst := context.WithTimeout(ctx, firstLinkAttempt)
+	first := link.attempt(firstCtx)
+	cancelFirst()
+	var mismatch *salesforce.MismatchError
+	if errors.As(first, &mismatch) {
+		return nil, first
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
 	settings := engineSettings(cfg)
-	users, err := salesforce.CheckUsers(ctx, client, agentUsers(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("check the agents' CRM users: %w", err)
-	}
 	for k, a := range settings.Agents {
-		if id, ok := users[a.ID]; ok {
-			settings.Agents[k].CRMUserID = id // as the org spells it, to compare with the owners it returns
-		}
+		// As the org spells ids, to compare with the owners it returns.
+		settings.Agents[k].CRMUserID = salesforce.ID18(a.CRMUserID)
 	}
 	settings.CRMName, settings.Mirrors = "Salesforce", map[string]adapter.Mirror{}
 	for _, m := range ms {
@@ -122,7 +140,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 	}()
 
-	d = &daemon{cfg: cfg, log: log, store: store, opts: o, done: make(chan struct{}), crm: &crmHealth{}}
+	d = &daemon{cfg: cfg, log: log, store: store, opts: o, done: make(chan struct{}), link: link}
 	d.ln = o.Listener
 	if d.ln == nil {
 		if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -157,6 +175,19 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 			}
 		}))
 
+	writebacks := map[string]salesforce.Writeback{}
+	var (
+		sources []adapter.Source
+		names   []string
+	)
+	for _, m := range ms {
+		sources = append(sources, salesforce.NewSource(client, m))
+		names = append(names, sources[len(sources)-1].Name())
+		writebacks[m.Object] = m
+	}
+	d.sink = salesforce.NewSink(client, writebacks)
+	reg.MustRegister(newPollCollector(d.engine, names, log))
+
 	if o.Panel == nil {
 		if o.Panel, err = panel.Handler(panelOptions(cfg)); err != nil {
 			return nil, err
@@ -171,7 +202,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		Heartbeat:      time.Duration(cfg.API.Heartbeat),
 		Preview:        previewer(ms, settings.Agents),
 		Webhooks:       func() any { return d.hooks.Status() },
-		Ready:          d.crm.ready,
+		Status:         d.status(holder, names),
 		Redrive:        d.engine.WakeWriteback,
 		Panel:          o.Panel,
 		Registry:       reg,
@@ -180,14 +211,6 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	if err != nil {
 		return nil, err
 	}
-
-	writebacks := map[string]salesforce.Writeback{}
-	var sources []adapter.Source
-	for _, m := range ms {
-		sources = append(sources, d.crm.track(salesforce.NewSource(client, m)))
-		writebacks[m.Object] = m
-	}
-	d.sink = salesforce.NewSink(client, writebacks)
 
 	d.srv = &http.Server{
 		Handler:           d.api.Handler(),
@@ -220,8 +243,12 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	// Writebacks wait up to a second for others, so that a busy bridge
 	// fills composite calls of 1,000 records instead of a call per commit.
 	syncOpts := adapter.SyncOptions{PollInterval: time.Duration(cfg.CRM.PollInterval), BatchDelay: time.Second}
-	loops.Go(func() { d.engine.RunPoll(loopCtx, sources, syncOpts) })
-	loops.Go(func() { d.engine.RunWriteback(loopCtx, d.sink, syncOpts) })
+	loops.Go(func() {
+		link.run(loopCtx, first, func() {
+			loops.Go(func() { d.engine.RunPoll(loopCtx, sources, syncOpts) })
+			loops.Go(func() { d.engine.RunWriteback(loopCtx, d.sink, syncOpts) })
+		})
+	})
 	loops.Go(func() { d.hooks.Run(loopCtx) })
 	if pg, ok := store.(*postgres.Store); ok {
 		// Commits of the other replicas wake this one's event streams
@@ -267,7 +294,7 @@ func (d *daemon) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 	stopLoops()
 	loops.Wait()
 	flushed := 0
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && d.link.connected() {
 		n, err := d.engine.WritebackOnce(ctx, d.sink, adapter.SyncOptions{})
 		flushed += n
 		if err != nil || n == 0 {
@@ -292,8 +319,12 @@ func (d *daemon) wait() error {
 // url is the base URL of the API.
 func (d *daemon) url() string { return "http://" + d.ln.Addr().String() }
 
-// crmClient signs in to the CRM of the config.
-func crmClient(ctx context.Context, cfg *config.Config, o daemonOptions, reg prometheus.Registerer) (*salesforce.Client, error) {
+// firstLinkAttempt bounds the first attempt to reach the CRM at start;
+// the next ones run in the background.
+const firstLinkAttempt = 15 * time.Second
+
+// crmClient returns a client of the CRM of the config, not signed in yet.
+func crmClient(cfg *config.Config, o daemonOptions, reg prometheus.Registerer) (*salesforce.Client, error) {
 	sc := salesforce.Config{Logger: o.Log, Metrics: salesforce.NewMetrics(reg)}
 	switch cfg.CRM.Kind {
 	case config.CRMSalesforce:
@@ -317,11 +348,7 @@ func crmClient(ctx context.Context, cfg *config.Config, o daemonOptions, reg pro
 	default:
 		return nil, fmt.Errorf("crm.kind %q: unknown", cfg.CRM.Kind)
 	}
-	client, err := salesforce.New(ctx, sc)
-	if err != nil {
-		return nil, fmt.Errorf("sign in to the CRM: %w", err)
-	}
-	return client, nil
+	return salesforce.NewClient(sc), nil
 }
 
 // openStore opens the configured store.
@@ -379,58 +406,6 @@ func agentUsers(cfg *config.Config) []salesforce.AgentUser {
 			At: fmt.Sprintf("%s:%d: %s", cfg.File, cfg.Line(path), path)})
 	}
 	return out
-}
-
-// crmHealth remembers how the last poll of each source went, for /readyz.
-type crmHealth struct {
-	mu      sync.Mutex
-	lastErr map[string]error
-}
-
-func (h *crmHealth) track(src adapter.Source) adapter.Source {
-	return &trackedSource{Source: src, h: h}
-}
-
-func (h *crmHealth) set(name string, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.lastErr == nil {
-		h.lastErr = map[string]error{}
-	}
-	h.lastErr[name] = err
-}
-
-// ready fails while no poll has run yet or the last poll of a source failed.
-func (h *crmHealth) ready(context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.lastErr == nil {
-		return errors.New("not polled yet")
-	}
-	for name, err := range h.lastErr {
-		if err != nil {
-			var apiErr *salesforce.APIError
-			if errors.As(err, &apiErr) {
-				return fmt.Errorf("last poll of %s failed: HTTP %d %s", name, apiErr.Status, apiErr.Code)
-			}
-			return fmt.Errorf("last poll of %s failed: CRM unreachable", name)
-		}
-	}
-	return nil
-}
-
-// trackedSource reports each poll's outcome to crmHealth.
-type trackedSource struct {
-	adapter.Source
-	h *crmHealth
-}
-
-func (s *trackedSource) Changes(ctx context.Context, since string, retry []string) ([]contactpad.WorkItem, string, bool, error) {
-	items, next, more, err := s.Source.Changes(ctx, since, retry)
-	if ctx.Err() == nil {
-		s.h.set(s.Name(), err)
-	}
-	return items, next, more, err
 }
 
 // panelOptions configures the panel from cfg: the org's Open CTI library,

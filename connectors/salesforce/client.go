@@ -77,6 +77,17 @@ type Client struct {
 
 // New signs in and returns a client.
 func New(ctx context.Context, cfg Config) (*Client, error) {
+	c := NewClient(cfg)
+	if err := c.SignIn(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewClient returns a client that has not signed in yet: its first call
+// signs in (see SignIn). It makes no request, so a bridge can start while
+// Salesforce is unreachable.
+func NewClient(cfg Config) *Client {
 	if cfg.APIVersion == "" {
 		cfg.APIVersion = "62.0"
 	}
@@ -96,11 +107,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	rc.Logger = leveledLogger{cfg.Logger}
 	rc.CheckRetry = checkRetry
 	// retryablehttp's DefaultBackoff honours Retry-After on 429 and 503.
-	c := &Client{cfg: cfg, http: rc.StandardClient(), log: cfg.Logger}
-	if err := c.authenticate(ctx, nil); err != nil {
-		return nil, err
+	return &Client{cfg: cfg, http: rc.StandardClient(), log: cfg.Logger}
+}
+
+// SignIn gets a session now, unless the client has one.
+func (c *Client) SignIn(ctx context.Context) error {
+	if c.sf.Load() != nil {
+		return nil
 	}
-	return c, nil
+	return c.authenticate(ctx, nil)
 }
 
 func orDefault[T comparable](v, def T) T {
@@ -126,7 +141,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 func (c *Client) authenticate(ctx context.Context, stale *simpleforce.Client) error {
 	c.signIn.Lock()
 	defer c.signIn.Unlock()
-	if stale != nil && c.sf.Load() != stale {
+	if current := c.sf.Load(); current != nil && current != stale {
 		return nil
 	}
 	tok, err := c.token(ctx)
@@ -194,6 +209,9 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 // call runs f with the current session, and once more with a new session
 // if Salesforce says the session expired.
 func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) error {
+	if err := c.SignIn(ctx); err != nil {
+		return err
+	}
 	sf := c.sf.Load()
 	err := asAPIError(f(sf))
 	if err == nil || Classify(err) != Reauthenticate {

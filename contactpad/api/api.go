@@ -46,8 +46,10 @@ type Options struct {
 	// Webhooks reports the delivery status of the webhooks
 	// (GET /api/v1/admin/webhooks). Nil: an empty list.
 	Webhooks func() any
-	// Ready reports whether the CRM is reachable, for /readyz. Nil: it is.
-	Ready func(ctx context.Context) error
+	// Status reports how the CRM sync goes, for GET /api/v1/admin/status
+	// (the replica, its link to the CRM, the polls). Nil: the status
+	// shows the store's part only.
+	Status func(ctx context.Context) (any, error)
 	// Redrive is called after an admin makes a parked writeback pending
 	// again, to wake the writer. Optional.
 	Redrive func()
@@ -250,6 +252,7 @@ func (s *Server) routes() {
 	s.api("POST /api/v1/admin/mapping/preview", admins, s.previewMapping)
 	s.api("GET /api/v1/admin/sync", admins, s.syncStatus)
 	s.api("POST /api/v1/admin/sync/parked/{id}/retry", admins, s.retryParked)
+	s.api("GET /api/v1/admin/status", admins, s.status)
 	s.api("GET /api/v1/admin/webhooks", admins, s.webhookStatus)
 
 	// Anything else under /api is a JSON 404, not the panel.
@@ -263,14 +266,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz reports whether the engine runs, the store answers and the CRM is
-// reachable; 503 with the failing check otherwise.
+// readyz reports whether this replica can serve agents: the engine runs
+// and the store answers; 503 with the failing check otherwise. The CRM is
+// no part of it: agents work from the store while Salesforce is down, and
+// a standby replica serves as well as the one that polls. How the CRM
+// sync goes is in /api/v1/admin/status and the metrics.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	checks := map[string]string{"engine": "ok", "store": "ok", "crm": "ok"}
+	checks := map[string]string{"engine": "ok", "store": "ok"}
 	ok := true
 	select {
+	case <-s.engine.Stopped():
+		checks["engine"], ok = "stopped", false
 	case <-s.engine.Ready():
 	default:
 		checks["engine"], ok = "starting", false
@@ -278,11 +286,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.View(ctx, func(tx adapter.Tx) error { _, _, err := tx.NextTimer(); return err }); err != nil {
 		s.log.WithError(err).Warn("readyz: store")
 		checks["store"], ok = "unreachable", false
-	}
-	if s.o.Ready != nil {
-		if err := s.o.Ready(ctx); err != nil {
-			checks["crm"], ok = err.Error(), false
-		}
 	}
 	status := http.StatusOK
 	if !ok {

@@ -263,7 +263,12 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtLastEventSeq: `SELECT COALESCE(MAX(seq), 0) FROM events`,
 		StmtAppendOutbox: `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `)` +
 			returning("id"),
-		StmtOutbox: `SELECT id, ` + outboxColumns + ` FROM outbox WHERE state = $1 ORDER BY id LIMIT $2`,
+		// With each row, the first parked row of its record before it (0:
+		// none): what it waits behind.
+		StmtOutbox: `SELECT o.id, ` + prefixed("o.", outboxColumns) + `,
+			COALESCE((SELECT MIN(p.id) FROM outbox p WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id
+				AND p.id < o.id AND p.state = 'parked'), 0)
+			FROM outbox o WHERE o.state = $1 ORDER BY o.id LIMIT $2`,
 		// A row is claimable when it is pending and due, or in flight under
 		// an expired lease or leased to the claiming holder ($4: its own
 		// row, left from before a restart), and no earlier row of its
