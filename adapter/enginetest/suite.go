@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"release all before next: the next interactions", testReleaseAllDeliversMany},
 		{"routing past work of other media", testRoutingPastOtherMedia},
 		{"audit entries say what happened", testAuditMessages},
+		{"a reloaded config takes effect at once", testReconfigure},
 		{"consult", testConsult},
 		{"audit, events and outbox", testAuditEventsOutbox},
 		{"handling export", testHandlingExport},

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,19 +66,18 @@ type Options struct {
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.
 type Server struct {
-	o        Options
-	engine   *adapter.Engine
-	store    adapter.Store
-	settings adapter.Settings
-	auth     *authenticator
-	hub      *hub
-	feed     *feed
-	cors     *originSet
-	csp      string
-	log      logrus.FieldLogger
-	metrics  *httpMetrics
-	mux      *http.ServeMux
-	handler  http.Handler
+	o       Options
+	engine  *adapter.Engine
+	store   adapter.Store
+	auth    atomic.Pointer[authenticator]
+	hub     *hub
+	feed    *feed
+	cors    *originSet
+	csp     string
+	log     logrus.FieldLogger
+	metrics *httpMetrics
+	mux     *http.ServeMux
+	handler http.Handler
 }
 
 // New builds the server and its routes.
@@ -114,18 +114,17 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		o:        o,
-		engine:   o.Engine,
-		store:    o.Engine.Store(),
-		settings: o.Engine.Settings(),
-		auth:     auth,
-		hub:      newHub(),
-		cors:     origins,
-		csp:      frameAncestors(o.FrameAncestors),
-		log:      o.Logger,
-		metrics:  newHTTPMetrics(o.Registry),
-		mux:      http.NewServeMux(),
+		o:       o,
+		engine:  o.Engine,
+		store:   o.Engine.Store(),
+		hub:     newHub(),
+		cors:    origins,
+		csp:     frameAncestors(o.FrameAncestors),
+		log:     o.Logger,
+		metrics: newHTTPMetrics(o.Registry),
+		mux:     http.NewServeMux(),
 	}
+	s.auth.Store(auth)
 	s.feed = &feed{store: s.store, hub: s.hub}
 	s.routes()
 	s.handler = s.secure(s.mux)
@@ -304,3 +303,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type nilWriter struct{}
 
 func (nilWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// SetIdentities replaces who may call the API (a reloaded config): the
+// new tokens work from the next request on, removed ones no longer do.
+// Invalid identities (a duplicate token) change nothing.
+func (s *Server) SetIdentities(ids []Identity) error {
+	auth, err := newAuthenticator(ids, s.o.RateLimit, s.o.RateBurst)
+	if err != nil {
+		return err
+	}
+	s.auth.Store(auth)
+	return nil
+}

@@ -122,13 +122,14 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 		route = path
 	}
 	s.mux.Handle(pattern, s.metrics.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := s.auth.authenticate(r)
+		auth := s.auth.Load()
+		id := auth.authenticate(r)
 		if id == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ctibridge"`)
 			s.problem(w, r, errUnauthorized)
 			return
 		}
-		if !s.auth.limiters[id].Allow() {
+		if !auth.limiters[id].Allow() {
 			w.Header().Set("Retry-After", "1")
 			s.problem(w, r, errRateLimited)
 			return
