@@ -95,6 +95,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	rc.HTTPClient.Transport = transport
 	rc.Logger = leveledLogger{cfg.Logger}
 	rc.CheckRetry = checkRetry
+	rc.ErrorHandler = keepLastAnswer
 	// retryablehttp's DefaultBackoff honours Retry-After on 429 and 503.
 	c := &Client{cfg: cfg, http: rc.StandardClient(), log: cfg.Logger}
 	if err := c.authenticate(ctx, nil); err != nil {
@@ -119,6 +120,30 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return false, nil
 	}
 	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// keepLastAnswer is go-retryablehttp's ErrorHandler, called when a call
+// ends in failure (its retries ran out, or an error is not worth a retry).
+// Without it go-retryablehttp drops the org's last answer for a bare
+// "giving up after N attempt(s)", and with it the errorCode
+// (SERVER_UNAVAILABLE, REQUEST_LIMIT_EXCEEDED) that Classify and the
+// admins need. The answer goes on to the caller as any error answer does:
+// simpleforce and x/oauth2 read its body. A call that got no answer keeps
+// its last error.
+func keepLastAnswer(resp *http.Response, err error, attempts int) (*http.Response, error) {
+	if err == nil && resp != nil {
+		return resp, nil
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if err == nil { // CheckRetry said stop without saying why; ours always says
+		err = errors.New("no answer")
+	}
+	if attempts > 1 {
+		err = fmt.Errorf("after %d attempts: %w", attempts, err)
+	}
+	return nil, err
 }
 
 // authenticate gets a new session, unless stale is no longer the current
@@ -181,6 +206,11 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 				_ = json.Unmarshal(re.Body, &body)
 				code, desc = body.Error, body.Description
 			}
+			if re.Response != nil && unavailable(re.Response.StatusCode) {
+				// The org did not refuse us; it could not answer (its retries ran out).
+				return nil, fmt.Errorf("salesforce sign-in (%s) at %s: %w", c.cfg.Auth, c.cfg.LoginURL,
+					&APIError{Status: re.Response.StatusCode, Code: code, Message: desc})
+			}
 			if code == "" && re.Response != nil {
 				code = re.Response.Status
 			}
@@ -189,6 +219,12 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("salesforce sign-in (%s) at %s: %w", c.cfg.Auth, c.cfg.LoginURL, err)
 	}
 	return tok, nil
+}
+
+// unavailable says whether an HTTP status means the org could not answer
+// now (too many requests, or a server error) rather than a refusal.
+func unavailable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
 }
 
 // call runs f with the current session, and once more with a new session
