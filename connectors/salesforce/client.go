@@ -171,7 +171,8 @@ func (c *Client) authenticate(ctx context.Context, stale *simpleforce.Client) er
 }
 
 func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http)
+	// x/oauth2/jwt posts its assertion without ctx; the client carries it.
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpWith(ctx))
 	tokenURL := strings.TrimSuffix(c.cfg.LoginURL, "/") + "/services/oauth2/token"
 	var (
 		tok *oauth2.Token
@@ -216,6 +217,10 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 			}
 			return nil, fmt.Errorf("salesforce sign-in (%s) at %s refused: %s %s", c.cfg.Auth, c.cfg.LoginURL, code, desc)
 		}
+		if ctx.Err() != nil {
+			// x/oauth2/jwt flattens its error to text; keep why it stopped.
+			err = ctx.Err()
+		}
 		return nil, fmt.Errorf("salesforce sign-in (%s) at %s: %w", c.cfg.Auth, c.cfg.LoginURL, err)
 	}
 	return tok, nil
@@ -228,10 +233,10 @@ func unavailable(status int) bool {
 }
 
 // call runs f with the current session, and once more with a new session
-// if Salesforce says the session expired.
+// if Salesforce says the session expired. f's requests carry ctx.
 func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) error {
 	sf := c.sf.Load()
-	err := asAPIError(f(sf))
+	err := asAPIError(f(c.bind(ctx, sf)))
 	if err == nil || Classify(err) != Reauthenticate {
 		return err
 	}
@@ -239,7 +244,36 @@ func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) er
 	if aerr := c.authenticate(ctx, sf); aerr != nil {
 		return aerr
 	}
-	return asAPIError(f(c.sf.Load()))
+	return asAPIError(f(c.bind(ctx, c.sf.Load())))
+}
+
+// bind returns a copy of session sf whose requests carry ctx. simpleforce
+// builds its requests without a context: without this, neither a stopped
+// poll nor the shutdown flush's deadline would end a request in flight or
+// a retry waiting for its turn. The copy is cheap, and safe because a
+// session is never changed once stored.
+func (c *Client) bind(ctx context.Context, sf *simpleforce.Client) *simpleforce.Client {
+	bound := *sf
+	bound.SetHttpClient(c.httpWith(ctx))
+	return &bound
+}
+
+// httpWith returns the retrying client with every request it sends bound
+// to ctx.
+func (c *Client) httpWith(ctx context.Context) *http.Client {
+	return &http.Client{Transport: withContext{ctx: ctx, next: c.http.Transport}}
+}
+
+// withContext sends each request with its ctx, for callers that build
+// requests without one (simpleforce, x/oauth2/jwt). It sits above the retry
+// layer, so cancelling ctx also ends the wait between two attempts.
+type withContext struct {
+	ctx  context.Context
+	next http.RoundTripper
+}
+
+func (t withContext) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.next.RoundTrip(req.WithContext(t.ctx))
 }
 
 // Query runs a SOQL query, or reads the next page when q is a

@@ -2,13 +2,19 @@ package salesforce
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
@@ -115,4 +121,119 @@ func TestSignInRetriesRunOut(t *testing.T) {
 	require.ErrorAs(t, err, &api)
 	require.Equal(t, http.StatusServiceUnavailable, api.Status)
 	require.Equal(t, int32(2), answers.Load())
+}
+
+// stuckOrg is the local org behind a front that gets stuck on every
+// request whose path starts with prefix: it reports the request on arrived
+// and then either holds it until the client goes away (reported on gone)
+// or, with retryAfter, answers 503 with a Retry-After of an hour.
+func stuckOrg(t *testing.T, prefix string, retryAfter bool) (url string, arrived, gone <-chan struct{}) {
+	t.Helper()
+	org := sim.New(sim.Options{})
+	in, out := make(chan struct{}, 16), make(chan struct{}, 16)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, prefix) {
+			org.ServeHTTP(w, r)
+			return
+		}
+		// Read the body: the server notices a client going away only
+		// once it has.
+		_, _ = io.Copy(io.Discard, r.Body)
+		in <- struct{}{}
+		if retryAfter {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `[{"message":"Server temporarily unavailable, please try again later","errorCode":"SERVER_UNAVAILABLE"}]`)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			out <- struct{}{}
+		case <-release: // the test failed; let the server close
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs before srv.Close
+	return srv.URL, in, out
+}
+
+// within fails the test unless ch delivers before a generous deadline: a
+// watchdog for "at once", not a wait the test depends on.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still waiting after 10s", what)
+		panic("unreachable")
+	}
+}
+
+// TestCancel: every call honours its context. A call stuck on an org that
+// does not answer, or waiting an hour to retry as the org's Retry-After
+// asks, returns at once when its context is cancelled, and the request in
+// flight is aborted: the shutdown flush and a stopped poll never overrun.
+func TestCancel(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	signIn := func(auth string) func(context.Context, string) error {
+		return func(ctx context.Context, url string) error {
+			_, err := New(ctx, Config{LoginURL: url, Auth: auth, ClientID: "ctibridge-local", ClientSecret: "local-secret",
+				Username: "admin@local.test", PrivateKey: pemKey, Logger: quiet()})
+			return err
+		}
+	}
+	withClient := func(f func(context.Context, *Client) error) func(context.Context, string) error {
+		return func(ctx context.Context, url string) error {
+			return f(ctx, connect(t, url, nil))
+		}
+	}
+	calls := []struct {
+		name   string
+		prefix string
+		call   func(ctx context.Context, url string) error
+	}{
+		{"sign-in client credentials", "/services/oauth2/", signIn(AuthClientCredentials)},
+		{"sign-in jwt", "/services/oauth2/", signIn(AuthJWT)},
+		{"query", "/services/data/", withClient(func(ctx context.Context, c *Client) error {
+			_, err := c.Query(ctx, "SELECT Id FROM Case")
+			return err
+		})},
+		{"describe", "/services/data/", withClient(func(ctx context.Context, c *Client) error {
+			_, err := c.Describe(ctx, "Case")
+			return err
+		})},
+		{"poll", "/services/data/", withClient(func(ctx context.Context, c *Client) error {
+			_, _, _, err := NewSource(c, caseMapping(t)).Changes(ctx, "", nil)
+			return err
+		})},
+		{"writeback", "/services/data/", withClient(func(ctx context.Context, c *Client) error {
+			sink := NewSink(c, map[string]Writeback{"Case": caseWriteback{}})
+			return sink.Write(ctx, []adapter.OutboxRow{row(1, "500000000000001AAA", contactpad.Deferred, "a1")})[0]
+		})},
+	}
+	for _, mode := range []struct {
+		name       string
+		retryAfter bool
+	}{{"no answer", false}, {"Retry-After an hour", true}} {
+		for _, tc := range calls {
+			t.Run(mode.name+"/"+tc.name, func(t *testing.T) {
+				url, arrived, gone := stuckOrg(t, tc.prefix, mode.retryAfter)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				done := make(chan error, 1)
+				go func() { done <- tc.call(ctx, url) }()
+				within(t, arrived, "the request reaching the org")
+				cancel()
+				err := within(t, done, "the call returning after its context was cancelled")
+				require.ErrorIs(t, err, context.Canceled)
+				if !mode.retryAfter {
+					within(t, gone, "the org seeing the request aborted")
+				}
+			})
+		}
+	}
 }
