@@ -276,8 +276,12 @@ func (t withContext) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(req.WithContext(t.ctx))
 }
 
+// sessionKey is the key under which simpleforce puts its client, with the
+// session's access token, in each record Query returns.
+const sessionKey = "__client__"
+
 // Query runs a SOQL query, or reads the next page when q is a
-// nextRecordsUrl.
+// nextRecordsUrl. Its records are the org's fields only.
 func (c *Client) Query(ctx context.Context, q string) (*simpleforce.QueryResult, error) {
 	var res *simpleforce.QueryResult
 	err := c.call(ctx, func(sf *simpleforce.Client) error {
@@ -287,6 +291,13 @@ func (c *Client) Query(ctx context.Context, q string) (*simpleforce.QueryResult,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
+	}
+	// The session stays in the connector: a record handed on must not be a
+	// way to call the org with its token (simpleforce's SObject methods,
+	// which bypass our retries, contexts and error classification, use
+	// it), nor keep a renewed session alive.
+	for _, r := range res.Records {
+		delete(r, sessionKey)
 	}
 	return res, nil
 }

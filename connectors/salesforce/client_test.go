@@ -237,3 +237,32 @@ func TestCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryRecordsHoldNoSession: simpleforce puts its client, which holds
+// the session's access token, in every record Query returns
+// ("__client__"); no record leaves the connector with it, on the first
+// page or the next.
+func TestQueryRecordsHoldNoSession(t *testing.T) {
+	org := sim.New(sim.Options{PageSize: 2})
+	srv := httptest.NewServer(org)
+	t.Cleanup(srv.Close)
+	require.NoError(t, org.Seed([]sim.Record{
+		{"attributes": map[string]any{"type": "Case"}, "Subject": "one"},
+		{"attributes": map[string]any{"type": "Case"}, "Subject": "two"},
+		{"attributes": map[string]any{"type": "Case"}, "Subject": "three"},
+	}))
+	c := connect(t, srv.URL, nil)
+	var subjects []any
+	for q := "SELECT Id, Subject FROM Case"; q != ""; {
+		res, err := c.Query(context.Background(), q)
+		require.NoError(t, err)
+		for _, r := range res.Records {
+			require.NotContains(t, r, "__client__")
+			require.Equal(t, map[string]any{"type": "Case", "url": "/services/data/v62.0/sobjects/Case/" + r["Id"].(string)},
+				r["attributes"], "the rest of the record is kept")
+			subjects = append(subjects, r["Subject"])
+		}
+		q = res.NextRecordsURL
+	}
+	require.ElementsMatch(t, []any{"one", "two", "three"}, subjects, "two pages read")
+}
