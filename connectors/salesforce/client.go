@@ -64,6 +64,14 @@ type Config struct {
 	Metrics *Metrics
 }
 
+// jwtAssertionLifetime is how long the JWT bearer assertion is valid (its
+// exp claim). Salesforce's OAuth 2.0 JWT Bearer Flow wants "the expiration
+// time of the assertion within 3 minutes"
+// (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm);
+// x/oauth2/jwt would make it an hour. The assertion is used once, at once:
+// the access token it buys lasts the session.
+const jwtAssertionLifetime = 3 * time.Minute
+
 // Client calls one org's REST API. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
@@ -189,7 +197,7 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 		tok, err = pc.PasswordCredentialsToken(ctx, c.cfg.Username, c.cfg.Password)
 	case AuthJWT:
 		jc := jwt.Config{Email: c.cfg.ClientID, Subject: c.cfg.Username, PrivateKey: c.cfg.PrivateKey,
-			TokenURL: tokenURL, Audience: strings.TrimSuffix(c.cfg.LoginURL, "/")}
+			TokenURL: tokenURL, Audience: strings.TrimSuffix(c.cfg.LoginURL, "/"), Expires: jwtAssertionLifetime}
 		tok, err = jc.TokenSource(ctx).Token()
 	default:
 		return nil, fmt.Errorf("salesforce sign-in: unknown auth %q (want client_credentials, password or jwt)", c.cfg.Auth)

@@ -1,15 +1,19 @@
 package salesforce
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -265,4 +269,46 @@ func TestQueryRecordsHoldNoSession(t *testing.T) {
 		q = res.NextRecordsURL
 	}
 	require.ElementsMatch(t, []any{"one", "two", "three"}, subjects, "two pages read")
+}
+
+// TestJWTAssertionLifetime: the JWT bearer assertion the client sends
+// expires 3 minutes after it is made, the most Salesforce accepts, not an
+// hour (x/oauth2/jwt's default).
+func TestJWTAssertionLifetime(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	org := sim.New(sim.Options{JWTKey: &key.PublicKey})
+	assertions := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/services/oauth2/token" {
+			body, _ := io.ReadAll(r.Body)
+			form, _ := neturl.ParseQuery(string(body))
+			assertions <- form.Get("assertion")
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		org.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+
+	before := time.Now()
+	connect(t, srv.URL, func(c *Config) { c.Auth, c.Username, c.PrivateKey = AuthJWT, "admin@local.test", pemKey })
+	after := time.Now()
+
+	parts := strings.Split(<-assertions, ".")
+	require.Len(t, parts, 3, "header.claims.signature")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	var claims struct {
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+		Aud string `json:"aud"`
+		Exp int64  `json:"exp"`
+	}
+	require.NoError(t, json.Unmarshal(payload, &claims))
+	require.Equal(t, "ctibridge-local", claims.Iss)
+	require.Equal(t, "admin@local.test", claims.Sub)
+	require.Equal(t, srv.URL, claims.Aud)
+	require.GreaterOrEqual(t, claims.Exp, before.Add(3*time.Minute).Unix())
+	require.LessOrEqual(t, claims.Exp, after.Add(3*time.Minute).Unix())
 }
