@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
@@ -125,6 +126,16 @@ func TestSignInRetriesRunOut(t *testing.T) {
 	require.ErrorAs(t, err, &api)
 	require.Equal(t, http.StatusServiceUnavailable, api.Status)
 	require.Equal(t, int32(2), answers.Load())
+
+	// No answer at all: the last network error, and how often it was tried.
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	_, err = New(context.Background(), Config{LoginURL: down.URL, Auth: AuthClientCredentials, ClientID: "ctibridge-local",
+		ClientSecret: "local-secret", Logger: quiet(), RetryMax: 1, RetryWaitMin: 1, RetryWaitMax: 1})
+	require.ErrorContains(t, err, "salesforce sign-in (client_credentials) at "+down.URL+": ")
+	require.ErrorContains(t, err, ": after 2 attempts: ")
+	var netErr *net.OpError
+	require.ErrorAs(t, err, &netErr)
 }
 
 // stuckOrg is the local org behind a front that gets stuck on every
