@@ -147,36 +147,34 @@ type pollView struct {
 // status is what /api/v1/admin/status shows of the CRM: this replica's
 // link, and the polling of every source as the store has it (the same on
 // every replica, whichever polls).
-func (d *daemon) status(replica string, sources []string) func(context.Context) (any, error) {
-	return func(ctx context.Context) (any, error) {
-		polls, err := d.engine.PollStatus(ctx, sources)
-		if err != nil {
-			return nil, err
-		}
-		now := time.Now()
-		views := make([]pollView, len(polls))
-		for k, p := range polls {
-			views[k] = pollView{PollStatus: p}
-			if p.LastSuccess != nil {
-				lag := p.Lag(now).Seconds()
-				views[k].LagSeconds = &lag
-			}
-		}
-		return map[string]any{"replica": replica, "crm": d.link.status(), "polls": views}, nil
+func (d *daemon) status(ctx context.Context) (any, error) {
+	polls, err := d.engine.PollStatus(ctx, *d.sources.Load())
+	if err != nil {
+		return nil, err
 	}
+	now := time.Now()
+	views := make([]pollView, len(polls))
+	for k, p := range polls {
+		views[k] = pollView{PollStatus: p}
+		if p.LastSuccess != nil {
+			lag := p.Lag(now).Seconds()
+			views[k].LagSeconds = &lag
+		}
+	}
+	return map[string]any{"replica": d.holder, "crm": d.link.status(), "polls": views}, nil
 }
 
 // pollCollector exports the polling of the sources from the store at each
 // scrape: the same on every replica.
 type pollCollector struct {
 	engine  *adapter.Engine
-	sources []string
+	sources func() []string
 	log     logrus.FieldLogger
 	lag     *prometheus.Desc
 	success *prometheus.Desc
 }
 
-func newPollCollector(engine *adapter.Engine, sources []string, log logrus.FieldLogger) *pollCollector {
+func newPollCollector(engine *adapter.Engine, sources func() []string, log logrus.FieldLogger) *pollCollector {
 	return &pollCollector{engine: engine, sources: sources, log: log,
 		lag: prometheus.NewDesc("ctibridge_crm_poll_lag_seconds",
 			"Time since the start of the last successful poll of the CRM source: how far behind the CRM the bridge may be.",
@@ -193,7 +191,7 @@ func (c *pollCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *pollCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	polls, err := c.engine.PollStatus(ctx, c.sources)
+	polls, err := c.engine.PollStatus(ctx, c.sources())
 	if err != nil {
 		c.log.WithError(err).Warn("metrics: read the CRM poll status")
 		return

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,11 +24,9 @@ import (
 	"github.com/ctibridge/ctibridge/config"
 	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
-	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
 	"github.com/ctibridge/ctibridge/contactpad/api/panel"
 	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
-	"github.com/ctibridge/ctibridge/mapping"
 )
 
 // daemonOptions are what a daemon takes besides its config.
@@ -55,17 +54,25 @@ type daemonOptions struct {
 // daemon is a running ctibridge: the store, the engine with its timers, the
 // CRM poll and writeback loops, webhooks and the HTTP API.
 type daemon struct {
-	cfg    *config.Config
+	gen    atomic.Pointer[generation] // the config it works with; replaced by reload
 	log    logrus.FieldLogger
 	store  adapter.Store
 	engine *adapter.Engine
 	api    *api.Server
-	hooks  *webhook.Dispatcher
 	srv    *http.Server
 	ln     net.Listener
-	sink   adapter.Sink
+	client *salesforce.Client
 	link   *crmLink
 	opts   daemonOptions
+	holder string // its name in the store's leases
+
+	// The CRM sync (poll and writeback of the generation's mappings) and
+	// the webhooks, restarted by a reload.
+	sync, hookLoop restartable
+	sink           atomic.Pointer[adapter.Sink]
+	sources        atomic.Pointer[[]string] // the names of the sources polled
+	hooks          atomic.Pointer[webhook.Dispatcher]
+	reloading      sync.Mutex
 
 	done chan struct{}
 	err  error
@@ -83,7 +90,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		o.ShutdownTimeout = 10 * time.Second
 	}
 	log := o.Log
-	ms, err := loadMappings(cfg)
+	gen, err := newGeneration(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -94,24 +101,20 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	if err != nil {
 		return nil, err
 	}
+	d = &daemon{log: log, opts: o, done: make(chan struct{}), client: client}
+	d.gen.Store(gen)
 	// The bridge serves agents from the store whether or not the CRM
 	// answers: the link signs in and checks the org now, and again in the
 	// background until it has; polling and writeback wait for it. Only a
 	// config the org contradicts stops the start, while it can be seen.
-	link := newCRMLink(func(ctx context.Context) error {
+	d.link = newCRMLink(func(ctx context.Context) error {
 		if err := client.SignIn(ctx); err != nil {
 			return fmt.Errorf("sign in to the CRM: %w", err)
 		}
-		if err := salesforce.CheckMappings(ctx, client, ms); err != nil {
-			return fmt.Errorf("check mappings against the CRM: %w", err)
-		}
-		if _, err := salesforce.CheckUsers(ctx, client, agentUsers(cfg)); err != nil {
-			return fmt.Errorf("check the agents' CRM users: %w", err)
-		}
-		return nil
+		return d.gen.Load().checkOrg(ctx, client)
 	}, log, reg)
 	firstCtx, cancelFirst := context.WithTimeout(ctx, firstLinkAttempt)
-	first := link.attempt(firstCtx)
+	first := d.link.attempt(firstCtx)
 	cancelFirst()
 	var mismatch *salesforce.MismatchError
 	if errors.As(first, &mismatch) {
@@ -119,15 +122,6 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
-	}
-	settings := engineSettings(cfg)
-	for k, a := range settings.Agents {
-		// As the org spells ids, to compare with the owners it returns.
-		settings.Agents[k].CRMUserID = salesforce.ID18(a.CRMUserID)
-	}
-	settings.CRMName, settings.Mirrors = "Salesforce", map[string]adapter.Mirror{}
-	for _, m := range ms {
-		settings.Mirrors[m.Object] = m
 	}
 
 	store, err := openStore(ctx, cfg)
@@ -140,7 +134,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 	}()
 
-	d = &daemon{cfg: cfg, log: log, store: store, opts: o, done: make(chan struct{}), link: link}
+	d.store = store
 	d.ln = o.Listener
 	if d.ln == nil {
 		if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -155,38 +149,19 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	// The replica's name in the store's leases (CRM poll, webhooks): the
 	// same after a restart, so a restarted replica takes its leases back
 	// at once instead of waiting for them to expire.
-	holder := replicaName(d.ln.Addr())
-	var hooks []webhook.Hook
-	for _, h := range cfg.Webhooks {
-		hook := webhook.Hook{URL: h.URL, Secret: h.Secret.Reveal()}
-		for _, t := range h.Events {
-			hook.Events = append(hook.Events, adapter.EventType(t))
-		}
-		hooks = append(hooks, hook)
-	}
-	d.hooks = webhook.New(store, hooks, webhook.WithLogger(log), webhook.WithHolder(holder))
+	d.holder = replicaName(d.ln.Addr())
 	metrics := adapter.NewMetrics(reg, store)
-	d.engine = adapter.New(store, settings, adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(holder),
+	d.engine = adapter.New(store, gen.settings, adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(d.holder),
 		adapter.OnEvents(func(events []adapter.Event) {
 			d.api.Notify()
-			d.hooks.Notify()
+			d.hooks.Load().Notify()
 			if o.OnEvents != nil {
 				o.OnEvents(events)
 			}
 		}))
-
-	writebacks := map[string]salesforce.Writeback{}
-	var (
-		sources []adapter.Source
-		names   []string
-	)
-	for _, m := range ms {
-		sources = append(sources, salesforce.NewSource(client, m))
-		names = append(names, sources[len(sources)-1].Name())
-		writebacks[m.Object] = m
-	}
-	d.sink = salesforce.NewSink(client, writebacks)
-	reg.MustRegister(newPollCollector(d.engine, names, log))
+	d.setSync(gen)
+	d.hooks.Store(d.dispatcher(gen))
+	reg.MustRegister(newPollCollector(d.engine, func() []string { return *d.sources.Load() }, log))
 
 	if o.Panel == nil {
 		if o.Panel, err = panel.Handler(panelOptions(cfg)); err != nil {
@@ -200,9 +175,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		RateLimit:      rate.Limit(cfg.API.RateLimit),
 		RateBurst:      cfg.API.RateBurst,
 		Heartbeat:      time.Duration(cfg.API.Heartbeat),
-		Preview:        previewer(ms, settings.Agents),
-		Webhooks:       func() any { return d.hooks.Status() },
-		Status:         d.status(holder, names),
+		Preview:        d.preview,
+		Webhooks:       func() any { return d.hooks.Load().Status() },
+		Status:         d.status,
 		Redrive:        d.engine.WakeWriteback,
 		Panel:          o.Panel,
 		Registry:       reg,
@@ -240,23 +215,20 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
 	var loops sync.WaitGroup
-	// Writebacks wait up to a second for others, so that a busy bridge
-	// fills composite calls of 1,000 records instead of a call per commit.
-	syncOpts := adapter.SyncOptions{PollInterval: time.Duration(cfg.CRM.PollInterval), BatchDelay: time.Second}
+	d.sync = restartable{parent: loopCtx, wg: &loops}
+	d.hookLoop = restartable{parent: loopCtx, wg: &loops}
 	loops.Go(func() {
-		link.run(loopCtx, first, func() {
-			loops.Go(func() { d.engine.RunPoll(loopCtx, sources, syncOpts) })
-			loops.Go(func() { d.engine.RunWriteback(loopCtx, d.sink, syncOpts) })
-		})
+		d.link.run(loopCtx, first, func() { d.startSync(d.gen.Load()) })
 	})
-	loops.Go(func() { d.hooks.Run(loopCtx) })
+	hooks := d.hooks.Load()
+	d.hookLoop.start(hooks.Run)
 	if pg, ok := store.(*postgres.Store); ok {
 		// Commits of the other replicas wake this one's event streams
 		// and webhooks at once, not at their next poll.
 		loops.Go(func() {
 			pg.Listen(loopCtx, func(int64) {
 				d.api.Notify()
-				d.hooks.Notify()
+				d.hooks.Load().Notify()
 			}, func(err error) { log.WithError(err).Warn("postgres: event notifications lost; reconnecting") })
 		})
 	}
@@ -264,7 +236,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.srv.Serve(d.ln) }()
 	log.WithFields(logrus.Fields{"listen": d.ln.Addr().String(), "store": cfg.Store.Driver, "crm": cfg.CRM.Kind,
-		"agents": len(cfg.Agents), "mappings": len(ms)}).Info("ctibridge started")
+		"agents": len(cfg.Agents), "mappings": len(gen.mappings)}).Info("ctibridge started")
 
 	go func() {
 		defer close(d.done)
@@ -295,7 +267,7 @@ func (d *daemon) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 	loops.Wait()
 	flushed := 0
 	for ctx.Err() == nil && d.link.connected() {
-		n, err := d.engine.WritebackOnce(ctx, d.sink, adapter.SyncOptions{})
+		n, err := d.engine.WritebackOnce(ctx, *d.sink.Load(), adapter.SyncOptions{})
 		flushed += n
 		if err != nil || n == 0 {
 			break
@@ -385,16 +357,61 @@ func identities(cfg *config.Config) []api.Identity {
 	return ids
 }
 
-// previewer serves the admin mapping preview with the config's mappings
+// preview serves the admin mapping preview with the config's mappings
 // and agents.
-func previewer(ms []*mapping.Mapping, agents []contactpad.Agent) func(map[string]any) (any, error) {
-	return func(record map[string]any) (any, error) {
-		m, err := mappingFor(ms, record)
-		if err != nil {
-			return nil, err
-		}
-		return m.Preview(record, time.Now(), agents)
+func (d *daemon) preview(record map[string]any) (any, error) {
+	gen := d.gen.Load()
+	m, err := mappingFor(gen.mappings, record)
+	if err != nil {
+		return nil, err
 	}
+	return m.Preview(record, time.Now(), gen.settings.Agents)
+}
+
+// setSync makes the sources and the sink of gen's mappings the ones the
+// CRM sync uses next.
+func (d *daemon) setSync(gen *generation) ([]adapter.Source, adapter.Sink) {
+	writebacks := map[string]salesforce.Writeback{}
+	var (
+		sources []adapter.Source
+		names   []string
+	)
+	for _, m := range gen.mappings {
+		src := salesforce.NewSource(d.client, m)
+		sources, names = append(sources, src), append(names, src.Name())
+		writebacks[m.Object] = m
+	}
+	var sink adapter.Sink = salesforce.NewSink(d.client, writebacks)
+	d.sink.Store(&sink)
+	d.sources.Store(&names)
+	return sources, sink
+}
+
+// startSync (re)starts polling and writing back gen's mappings.
+// Writebacks wait up to a second for others, so that a busy bridge fills
+// composite calls of 1,000 records instead of a call per commit.
+func (d *daemon) startSync(gen *generation) {
+	sources, sink := d.setSync(gen)
+	opts := adapter.SyncOptions{PollInterval: time.Duration(gen.cfg.CRM.PollInterval), BatchDelay: time.Second}
+	d.sync.start(func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { d.engine.RunPoll(ctx, sources, opts) })
+		wg.Go(func() { d.engine.RunWriteback(ctx, sink, opts) })
+		wg.Wait()
+	})
+}
+
+// dispatcher returns the webhook dispatcher of gen's webhooks.
+func (d *daemon) dispatcher(gen *generation) *webhook.Dispatcher {
+	return webhook.New(d.store, gen.webhooks(), webhook.WithLogger(d.log), webhook.WithHolder(d.holder))
+}
+
+// startHooks (re)starts delivering gen's webhooks; each goes on from its
+// stored cursor.
+func (d *daemon) startHooks(gen *generation) {
+	hooks := d.dispatcher(gen)
+	d.hooks.Store(hooks)
+	d.hookLoop.start(hooks.Run)
 }
 
 // agentUsers lists the agents' CRM users, and where the config names them.
