@@ -672,7 +672,8 @@ func TestDecoding(t *testing.T) {
 		{name: "not RFC 3339", body: `{"due_by":"01/01/2099"}`, detail: `field \"due_by\": \"01/01/2099\" is not an RFC 3339 time`},
 		{name: "syntax", body: `{"due_by":`, detail: "truncated JSON"},
 		{name: "two values", body: `{} {}`, detail: "more than one JSON value"},
-		{name: "an array", body: `[]`, detail: "want a JSON struct"},
+		{name: "an array", body: `[]`, detail: "want a JSON object, got array"},
+		{name: "null", body: `null`, detail: "want a JSON object, got null"},
 		{name: "a form", body: `due_by=x`, contentType: "application/x-www-form-urlencoded", detail: "invalid JSON at byte 1"},
 		{name: "oversized", body: `{"due_by":"` + strings.Repeat("x", 2<<20) + `"}`, detail: "larger than"},
 	}
