@@ -180,6 +180,13 @@ func TestContractCheck(t *testing.T) {
 		{name: "a code its status does not have", method: "GET", path: "/api/v1/me", token: true,
 			handler:   func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusBadRequest, "conflict") },
 			violation: `"/code"`},
+		{name: "a problem whose status is not the response's", method: "GET", path: "/api/v1/me", token: true,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"type":"urn:ctibridge:problem:invalid_request","title":"Bad Request","status":409,"detail":"d","code":"invalid_request"}`)
+			},
+			violation: `"/status"`},
 		{name: "a refusal", method: "GET", path: "/api/v1/me",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="ctibridge"`)
