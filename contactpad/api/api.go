@@ -161,6 +161,8 @@ func (s *Server) routes() {
 		s.mux.Handle("/", s.o.Panel)
 	}
 
+	s.mux.Handle("GET /api/v1/openapi.json", s.metrics.instrument("/api/v1/openapi.json", http.HandlerFunc(s.openAPIDocument)))
+
 	s.api("GET /api/v1/me", agents|admins|integrations, s.me)
 	s.api("PUT /api/v1/me/presence", agents, s.setPresence)
 	s.api("GET /api/v1/directory", agents|admins, s.directory)

@@ -16,6 +16,8 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
+	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
+	"github.com/ctibridge/ctibridge/mapping"
 )
 
 func TestAuth(t *testing.T) {
@@ -672,7 +674,8 @@ func TestDecoding(t *testing.T) {
 		{name: "not RFC 3339", body: `{"due_by":"01/01/2099"}`, detail: `field \"due_by\": \"01/01/2099\" is not an RFC 3339 time`},
 		{name: "syntax", body: `{"due_by":`, detail: "truncated JSON"},
 		{name: "two values", body: `{} {}`, detail: "more than one JSON value"},
-		{name: "an array", body: `[]`, detail: "want a JSON struct"},
+		{name: "an array", body: `[]`, detail: "want a JSON object, got array"},
+		{name: "null", body: `null`, detail: "want a JSON object, got null"},
 		{name: "a form", body: `due_by=x`, contentType: "application/x-www-form-urlencoded", detail: "invalid JSON at byte 1"},
 		{name: "oversized", body: `{"due_by":"` + strings.Repeat("x", 2<<20) + `"}`, detail: "larger than"},
 	}
@@ -802,9 +805,10 @@ func TestAdmin(t *testing.T) {
 			if record["attributes"] == nil {
 				return nil, fmt.Errorf("no attributes.type")
 			}
-			return map[string]any{"subject": record["Subject"]}, nil
+			return &mapping.Preview{Query: "SELECT Id, Subject FROM Case", FirstSight: "adopted as queued",
+				Item: contactpad.WorkItem{CRMObject: "Case", Subject: record["Subject"].(string), Tags: []string{}}}, nil
 		}
-		o.Webhooks = func() any { return []map[string]any{{"url": "https://h.example/x", "pending": false}} }
+		o.Webhooks = func() any { return []webhook.HookStatus{{URL: "https://h.example/x", Events: []adapter.EventType{}}} }
 	})
 	e.connected("alice", contactpad.NonLive)
 	parked := &adapter.OutboxRow{InteractionID: "i1", CRMObject: "Case", CRMID: "500X", Kind: adapter.OutboxChange,
@@ -841,7 +845,7 @@ func TestAdmin(t *testing.T) {
 		failures["rows"].([]any)[0])
 
 	got := e.ok("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"attributes": map[string]any{"type": "Case"}, "Subject": "Hi"})
-	require.Equal(t, "Hi", got["subject"])
+	require.Equal(t, "Hi", got["item"].(map[string]any)["subject"])
 	e.refused("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"Subject": "Hi"}, 400, "invalid_request")
 	e.refused("ops", "POST", "/api/v1/admin/mapping/preview", nil, 400, "invalid_request")
 
