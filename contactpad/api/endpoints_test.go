@@ -917,4 +917,3 @@ func TestAdminStatusOfTheDaemon(t *testing.T) {
 	require.Equal(t, "host/10.0.0.8:8080", status["polls"].([]any)[0].(map[string]any)["holder"])
 	require.Contains(t, status, "outbox")
 }
-
