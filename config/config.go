@@ -17,12 +17,10 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"sort"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/internal/yamlpos"
 )
 
 // Config is the whole configuration file.
@@ -49,9 +47,9 @@ type Config struct {
 	// Tokens are the API tokens that are not an agent's: admins and
 	// integrations.
 	Tokens []Token `yaml:"tokens"`
-	// Mappings are kept as raw YAML, with their line numbers, for package
+	// Mappings are kept as raw YAML, with their lines, for package
 	// mapping to decode and check.
-	Mappings []yaml.Node `yaml:"mappings"`
+	Mappings []yamlpos.Node `yaml:"mappings"`
 	// Webhooks receive the event stream as signed POSTs.
 	Webhooks []Webhook `yaml:"webhooks"`
 	// API tunes the HTTP API.
@@ -288,18 +286,17 @@ func Load(path string) (*Config, error) {
 func Parse(filename string, data []byte) (*Config, error) {
 	d := newDecoder(filename)
 	cfg := defaults()
-	root, ok := d.parse(data)
+	root, ok := d.Parse(data)
 	if !ok {
-		return nil, d.errs
+		return nil, d.Errors()
 	}
-	if root != nil {
+	if !root.IsZero() {
 		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	}
 	finishDefaults(cfg)
 	(&validator{d: d}).validate(cfg)
-	if len(d.errs) > 0 {
-		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
-		return nil, d.errs
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	normalize(cfg)
 	cfg.File = filename
