@@ -166,6 +166,19 @@ func TestBudget(t *testing.T) {
 	require.Contains(t, w.Err().Error(), fmt.Sprintf("file expands to more than %d nodes (aliases?)", NodeBudget))
 	require.True(t, w.Resolve(root, "").IsZero(), "nothing more once the budget is spent")
 
+	// Merge keys spend the budget too: each level merges the one before
+	// ten times (10^7 merges). A smaller budget keeps the test quick.
+	l = []string{"s0: &s0 {k: 1}"}
+	for i := 1; i <= 7; i++ {
+		prev := fmt.Sprintf("*s%d", i-1)
+		l = append(l, fmt.Sprintf("s%d: &s%d {<<: [%s]}", i, i, strings.TrimSuffix(strings.Repeat(prev+", ", 10), ", ")))
+	}
+	w, root = parse(t, lines(l...))
+	w.budget = 10_000
+	walkAll(w, root, "")
+	require.Len(t, w.Errors(), 1, "reported once")
+	require.ErrorContains(t, w.Err(), "f.yaml:5: s4: file expands to more than")
+
 	// Merge keys nested deeper than MaxAliasDepth.
 	l = []string{"m0: &m0 {k: 1}"}
 	for i := 1; i <= MaxAliasDepth+1; i++ {
