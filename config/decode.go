@@ -23,7 +23,6 @@ import (
 // of stopping at the first.
 type decoder struct {
 	*yamlpos.Walker
-	file string
 	// dir is where relative "_file" paths start.
 	dir string
 	// keyLine and valueLine hold, by path, the line of each key (or list
@@ -45,7 +44,6 @@ var (
 func newDecoder(file string) *decoder {
 	return &decoder{
 		Walker:    yamlpos.NewWalker(file),
-		file:      file,
 		dir:       filepath.Dir(file),
 		keyLine:   map[string]int{},
 		valueLine: map[string]int{},

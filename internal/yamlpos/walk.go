@@ -64,9 +64,6 @@ func (n Node) IsNull() bool { return IsNull(n.node) }
 // Describe names the kind of the node without its value; see Describe.
 func (n Node) Describe() string { return Describe(n.node) }
 
-// ViaAlias reports whether the walk reached n through an alias.
-func (n Node) ViaAlias() bool { return n.alias != 0 }
-
 // Line is where to report a problem with the node: its own line, or the
 // alias's (see Node).
 func (n Node) Line() int {

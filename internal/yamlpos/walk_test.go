@@ -85,7 +85,6 @@ func TestLineRule(t *testing.T) {
 			require.Equal(t, tc.line, n.Line(), "Line")
 			require.Equal(t, tc.valueLine, n.ValueLine(), "ValueLine")
 			require.Equal(t, tc.secondLine, n.TextLine(2), "TextLine(2)")
-			require.Equal(t, tc.line != n.node.Line, n.ViaAlias())
 		})
 	}
 	require.NoError(t, w.Err())
