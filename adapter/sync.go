@@ -49,9 +49,15 @@ type ParkError struct {
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 
+// DefaultPollInterval is how often each Source is read when
+// SyncOptions.PollInterval is zero, and the config's crm.poll_interval
+// default.
+const DefaultPollInterval = 5 * time.Second
+
 // SyncOptions tune the CRM sync loops. Zero fields take the defaults.
 type SyncOptions struct {
-	// PollInterval is how often each Source is read (default 5s).
+	// PollInterval is how often each Source is read (default
+	// DefaultPollInterval).
 	PollInterval time.Duration
 	// PollLease is how long a replica that stopped polling a source keeps
 	// the others from polling it (default 10s, at least 3 PollIntervals).
@@ -81,7 +87,7 @@ func (o SyncOptions) withDefaults() SyncOptions {
 			*d = v
 		}
 	}
-	def(&o.PollInterval, 5*time.Second)
+	def(&o.PollInterval, DefaultPollInterval)
 	def(&o.PollLease, max(10*time.Second, 3*o.PollInterval))
 	def(&o.Lease, 2*time.Minute)
 	def(&o.RetryBase, time.Second)

@@ -23,6 +23,15 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 )
 
+// The defaults of the Options a caller leaves zero. They are the only
+// definition of these defaults: the config file's api section (package
+// config, docs/configuration.md) takes them from here.
+const (
+	DefaultRateLimit rate.Limit = 50
+	DefaultRateBurst            = 100
+	DefaultHeartbeat            = 15 * time.Second
+)
+
 // Options configure a Server. Engine and Identities are required.
 type Options struct {
 	Engine *adapter.Engine
@@ -33,10 +42,11 @@ type Options struct {
 	// matches every subdomain of x.com.
 	FrameAncestors []string
 	// RateLimit and RateBurst limit the requests of each token
-	// (default 50/s, burst 100).
+	// (default DefaultRateLimit a second, burst DefaultRateBurst).
 	RateLimit rate.Limit
 	RateBurst int
-	// Heartbeat is how often an idle event stream sends a comment (default 15s).
+	// Heartbeat is how often an idle event stream sends a comment
+	// (default DefaultHeartbeat).
 	Heartbeat time.Duration
 	// Poll is how often an event stream looks at the store without being
 	// woken, for events committed by other replicas (default 2s).
@@ -83,13 +93,13 @@ type Server struct {
 // New builds the server and its routes.
 func New(o Options) (*Server, error) {
 	if o.RateLimit == 0 {
-		o.RateLimit = 50
+		o.RateLimit = DefaultRateLimit
 	}
 	if o.RateBurst == 0 {
-		o.RateBurst = 100
+		o.RateBurst = DefaultRateBurst
 	}
 	if o.Heartbeat == 0 {
-		o.Heartbeat = 15 * time.Second
+		o.Heartbeat = DefaultHeartbeat
 	}
 	if o.Poll == 0 {
 		o.Poll = 2 * time.Second
