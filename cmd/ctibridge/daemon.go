@@ -146,7 +146,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 		hooks = append(hooks, hook)
 	}
-	d.hooks = webhook.New(store, hooks, webhook.WithLogger(log), webhook.WithHolder(holder))
+	d.hooks = webhook.New(store, hooks, webhook.WithLogger(log), webhook.WithHolder(holder), webhook.WithMetrics(reg))
 	metrics := adapter.NewMetrics(reg, store)
 	d.engine = adapter.New(store, settings, adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(holder),
 		adapter.OnEvents(func(events []adapter.Event) {
