@@ -195,7 +195,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second, // the event stream lifts it for itself
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
+		ErrorLog:          httpErrorLog(log),
 	}
 	d.srv.RegisterOnShutdown(d.api.CloseStreams)
 
