@@ -72,6 +72,7 @@ type daemon struct {
 	sink           atomic.Pointer[adapter.Sink]
 	sources        atomic.Pointer[[]string] // the names of the sources polled
 	hooks          atomic.Pointer[webhook.Dispatcher]
+	hookMetrics    atomic.Pointer[collectorSet] // the current dispatcher's
 	reloading      sync.Mutex
 
 	done chan struct{}
@@ -161,6 +162,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}))
 	d.setSync(gen)
 	d.hooks.Store(d.dispatcher(gen))
+	reg.MustRegister(current(func() *collectorSet { return d.hookMetrics.Load() }))
 	reg.MustRegister(newPollCollector(d.engine, func() []string { return *d.sources.Load() }, log))
 
 	if o.Panel == nil {
@@ -193,7 +195,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second, // the event stream lifts it for itself
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
+		ErrorLog:          httpErrorLog(log),
 	}
 	d.srv.RegisterOnShutdown(d.api.CloseStreams)
 
@@ -403,7 +405,10 @@ func (d *daemon) startSync(gen *generation) {
 
 // dispatcher returns the webhook dispatcher of gen's webhooks.
 func (d *daemon) dispatcher(gen *generation) *webhook.Dispatcher {
-	return webhook.New(d.store, gen.webhooks(), webhook.WithLogger(d.log), webhook.WithHolder(d.holder))
+	metrics := &collectorSet{}
+	hooks := webhook.New(d.store, gen.webhooks(), webhook.WithLogger(d.log), webhook.WithHolder(d.holder), webhook.WithMetrics(metrics))
+	d.hookMetrics.Store(metrics)
+	return hooks
 }
 
 // startHooks (re)starts delivering gen's webhooks; each goes on from its

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/sirupsen/logrus"
 )
 
@@ -22,7 +21,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
 
 Usage:
-  ctibridge run       --config FILE             the daemon: CRM sync, routing, HTTP API, events, webhooks
+  ctibridge run       --config FILE [--listen ADDR] [--log-format json|text]
+                                                the daemon: CRM sync, routing, HTTP API, events, webhooks
   ctibridge demo      [--data DIR] [--speed N]  the engine on a seeded local store, narrated
   ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N] [fault flags, see --help]
                                                 the local Salesforce-compatible org alone
@@ -43,8 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// simpleforce logs failed calls with their response bodies through the
-	// standard log package: keep them at debug level.
-	salesforce.RouteStdLog(logrus.StandardLogger())
+	// standard log package: keep them at debug level (run routes them to
+	// its own logger).
+	routeStdLog(logrus.StandardLogger(), logrus.DebugLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch args[0] {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/config"
@@ -154,3 +157,45 @@ func (d *daemon) reload(ctx context.Context) error {
 		Info("config reloaded")
 	return nil
 }
+
+// collectorSet is a prometheus.Registerer that keeps what is registered
+// on it: the metrics of a webhook dispatcher, which a reload replaces.
+type collectorSet struct {
+	mu         sync.Mutex
+	collectors []prometheus.Collector
+}
+
+func (s *collectorSet) Register(c prometheus.Collector) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collectors = append(s.collectors, c)
+	return nil
+}
+
+func (s *collectorSet) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		_ = s.Register(c)
+	}
+}
+
+func (s *collectorSet) Unregister(c prometheus.Collector) bool { return false }
+
+// current is a collector of the collectors set() holds now. It describes
+// nothing (an unchecked collector), so that what it collects may change.
+type current func() *collectorSet
+
+func (current) Describe(chan<- *prometheus.Desc) {}
+
+func (c current) Collect(ch chan<- prometheus.Metric) {
+	set := c()
+	if set == nil {
+		return
+	}
+	set.mu.Lock()
+	collectors := slices.Clone(set.collectors)
+	set.mu.Unlock()
+	for _, col := range collectors {
+		col.Collect(ch)
+	}
+}
+

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/url"
 	"strings"
@@ -472,12 +471,4 @@ func fields(kv []any) logrus.Fields {
 		f[fmt.Sprint(kv[k])] = kv[k+1]
 	}
 	return f
-}
-
-// RouteStdLog sends the standard log package's lines (simpleforce logs
-// failed calls with their response bodies there) to l at debug level, so
-// they never reach an operator's info log.
-func RouteStdLog(l *logrus.Logger) {
-	log.SetFlags(0)
-	log.SetOutput(l.WriterLevel(logrus.DebugLevel))
 }

@@ -69,7 +69,10 @@ type Options struct {
 	// Registry receives the API's metrics and is served at /metrics.
 	// Nil: a new registry.
 	Registry *prometheus.Registry
-	Logger   logrus.FieldLogger
+	// Logger receives the access log (a line per request: info for /api/,
+	// debug for the rest), handler panics with their stack and internal
+	// errors. Nil: nothing is logged.
+	Logger logrus.FieldLogger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -137,7 +140,7 @@ func New(o Options) (*Server, error) {
 	s.auth.Store(auth)
 	s.feed = &feed{store: s.store, hub: s.hub}
 	s.routes()
-	s.handler = s.secure(s.mux)
+	s.handler = s.observe(s.secure(s.mux))
 	return s, nil
 }
 
@@ -257,7 +260,7 @@ func (s *Server) routes() {
 		return adapter.CancelTransfer{TransferID: id, Agent: agent}, decodeNone(r)
 	}))
 
-	s.api("GET /api/v1/events", anyone, s.events)
+	s.api("GET "+eventsRoute, anyone, s.events)
 	s.api("GET /api/v1/export/handling", admins|integrations, s.exportHandling)
 
 	s.api("POST /api/v1/admin/mapping/preview", admins, s.previewMapping)
