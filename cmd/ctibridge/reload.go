@@ -198,4 +198,3 @@ func (c current) Collect(ch chan<- prometheus.Metric) {
 		col.Collect(ch)
 	}
 }
-
