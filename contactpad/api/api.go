@@ -260,7 +260,7 @@ func (s *Server) routes() {
 		return adapter.CancelTransfer{TransferID: id, Agent: agent}, decodeNone(r)
 	}))
 
-	s.api("GET "+eventsRoute, anyone, s.events)
+	s.api("GET /api/v1/events", anyone, s.events) // eventsRoute
 	s.api("GET /api/v1/export/handling", admins|integrations, s.exportHandling)
 
 	s.api("POST /api/v1/admin/mapping/preview", admins, s.previewMapping)
