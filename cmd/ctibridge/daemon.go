@@ -49,6 +49,9 @@ type daemonOptions struct {
 	// OnEvents also receives the events the engine commits (the demo
 	// narrates them).
 	OnEvents func([]adapter.Event)
+	// Overrides, when set, changes every config the daemon loads on a
+	// reload as the caller changed the first (run's --listen).
+	Overrides func(*config.Config)
 }
 
 // daemon is a running ctibridge: the store, the engine with its timers, the

@@ -115,6 +115,9 @@ func (d *daemon) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.opts.Overrides != nil {
+		d.opts.Overrides(cfg)
+	}
 	var fixed []string
 	if !reflect.DeepEqual(cfg.Store, old.cfg.Store) {
 		fixed = append(fixed, "store")

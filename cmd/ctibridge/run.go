@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"github.com/sirupsen/logrus"
 
@@ -23,7 +25,8 @@ const (
 )
 
 // runRun is "ctibridge run": the production daemon. It logs JSON (or text)
-// on stderr and stops gracefully on SIGINT or SIGTERM.
+// on stderr, reloads its config on SIGHUP and stops gracefully on SIGINT or
+// SIGTERM.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -36,6 +39,10 @@ the event stream and the panel on the config's listen address (or
 object a line unless --log-format text: an access log line per API
 request, and the lines of the libraries inside (at debug). A config with
 problems is refused with one error line each, naming its file:line.
+SIGHUP reloads the config file: agents, tokens, services, mappings,
+timeouts and webhooks take effect at once; a file with problems (or one
+that changes the store, the listen address or the CRM, which need a
+restart) is refused whole, each problem logged at its file:line.
 SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish, the
 outbox is flushed as far as the CRM allows within 10s, timers stop
 (overdue ones fire at the next start).
@@ -77,10 +84,18 @@ Flags:
 		logProblems(log, "config refused", err)
 		return 1
 	}
-	if src.listen != "" {
-		cfg.Listen = src.listen
+	overrides := func(cfg *config.Config) {
+		if src.listen != "" {
+			cfg.Listen = src.listen
+		}
 	}
-	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
+	overrides(cfg)
+	// SIGHUP reloads the config file; a reload that is refused changes
+	// nothing and says why.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log, Overrides: overrides})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return 0
@@ -88,6 +103,19 @@ Flags:
 		logProblems(log, "ctibridge did not start", err)
 		return 1
 	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.WithField("file", cfg.File).Info("reloading the config (SIGHUP)")
+				if err := d.reload(ctx); err != nil {
+					logProblems(log, "config reload refused", err)
+				}
+			}
+		}
+	}()
 	if err := d.wait(); err != nil {
 		log.WithError(err).Error("ctibridge stopped")
 		return 1

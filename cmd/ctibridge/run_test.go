@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,6 +138,24 @@ func TestRunLogs(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode)
 
 	log.Print("simpleforce: a failed call, with its response body")
+
+	// SIGHUP reloads the file, with the same --listen; a broken file is
+	// refused, with its line.
+	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGHUP))
+	eventually(t, "the config reloaded", func() bool {
+		return findLine(logLines(t, stderr.String()), map[string]any{"msg": "config reloaded"}) != nil
+	})
+	path := os.Getenv(envConfig)
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, append(good, []byte("\nroutng: {}\n")...), 0o600))
+	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGHUP))
+	eventually(t, "the broken config refused", func() bool {
+		return findLine(logLines(t, stderr.String()), map[string]any{"msg": "config reload refused"}) != nil
+	})
+	refused := findLine(logLines(t, stderr.String()), map[string]any{"msg": "config reload refused"})
+	require.Contains(t, refused["error"], "routng")
+	require.Equal(t, path, refused["file"])
 
 	stop()
 	select {
