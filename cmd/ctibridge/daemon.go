@@ -89,6 +89,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(buildInfoCollector(readBuildInfo()))
 
 	client, err := crmClient(ctx, cfg, o, reg)
 	if err != nil {
