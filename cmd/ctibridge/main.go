@@ -28,6 +28,7 @@ Usage:
                                                 the interaction a CRM record becomes, and its writeback
   ctibridge bench     [--records N] [--agents M] [--rate R] [--json] [fault flags, see --help]
                                                 load harness: local org, bridge, agents over HTTP; results table
+  ctibridge healthcheck [--url URL]             exit 0 if the daemon here is ready (for container health checks)
   ctibridge version                             print the version, VCS revision and Go version
 
 Run "ctibridge COMMAND --help" for a command's flags.
@@ -57,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runValidate(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, readBuildInfo())
 		return 0
