@@ -1,9 +1,9 @@
 // Package deploy tests the deployment files: the Dockerfile and its
-// .dockerignore, compose.yaml's try-out, the systemd unit and the configs
-// they ship. Docker and Helm cannot run here (no daemon, no base images, no
-// Helm package), so these tests read the files and check their structure,
-// and load every shipped config with ctibridge's own config package; the
-// chart has its own module, deploy/helm/chartcheck.
+// .dockerignore, compose.yaml's try-out, the Helm chart, the systemd unit
+// and the configs they ship. Docker and Helm cannot run here (no daemon, no
+// base images, no Helm package in Debian), so these tests read the files and
+// check their structure, render the chart's templates (helmtemplate_test.go)
+// and load every shipped config with ctibridge's own config package.
 package deploy
 
 import (
