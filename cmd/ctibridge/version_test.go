@@ -105,7 +105,11 @@ func TestVersionOfAStampedBinary(t *testing.T) {
 	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	require.NoError(t, err)
 	bin := filepath.Join(t.TempDir(), "ctibridge")
-	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".")
+	args := []string{"build", "-buildvcs=true", "-o", bin}
+	if raceBuild {
+		args = append(args, "-race") // as the test binary: its packages are in the build cache
+	}
+	build := exec.Command("go", append(args, ".")...)
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 
