@@ -13,9 +13,6 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
@@ -31,7 +28,8 @@ Usage:
                                                 the interaction a CRM record becomes, and its writeback
   ctibridge bench     [--records N] [--agents M] [--rate R] [--json] [fault flags, see --help]
                                                 load harness: local org, bridge, agents over HTTP; results table
-  ctibridge version                             print the version
+  ctibridge healthcheck [--url URL]             exit 0 if the daemon here is ready (for container health checks)
+  ctibridge version                             print the version, VCS revision and Go version
 
 Run "ctibridge COMMAND --help" for a command's flags.
 `
@@ -61,8 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runValidate(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "ctibridge", version)
+		fmt.Fprintln(stdout, readBuildInfo())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
