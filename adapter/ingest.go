@@ -450,7 +450,20 @@ func setValue(m map[string]any, k string, v any) map[string]any {
 
 // sameSync reports whether two sync states hold the same values.
 func sameSync(a, b contactpad.RecordSync) bool {
-	return a.Unmatched == b.Unmatched && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) && sameValues(a.Want, b.Want)
+	return a.Unmatched == b.Unmatched && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) &&
+		sameValues(a.Want, b.Want) && sameSent(a.Sent, b.Sent)
+}
+
+func sameSent(a, b map[string][]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for f, vs := range a {
+		if !slices.EqualFunc(vs, b[f], contactpad.SameValue) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameValues(a, b map[string]any) bool {

@@ -54,6 +54,11 @@ func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 // default.
 const DefaultPollInterval = 5 * time.Second
 
+// DefaultReclaimAfter is SyncOptions.ReclaimAfter when zero, and the
+// config's crm.reclaim_after default: the longest a Salesforce call may
+// take (its per-attempt timeout).
+const DefaultReclaimAfter = time.Minute
+
 // SyncOptions tune the CRM sync loops. Zero fields take the defaults.
 type SyncOptions struct {
 	// PollInterval is how often each Source is read (default
@@ -68,6 +73,14 @@ type SyncOptions struct {
 	// Lease is how long a claimed row is the writer's before another
 	// writer may take it over (default 2m).
 	Lease time.Duration
+	// ReclaimAfter is how long a writer restarted under its name waits
+	// before it writes again the rows it had in flight when it died
+	// (default DefaultReclaimAfter; at most Lease). A request it sent
+	// just before dying may still reach the CRM: written again at once,
+	// the newer value could land first and be overwritten by the older.
+	// Waiting also lets the poll see the writes that did land, so they
+	// are not written twice.
+	ReclaimAfter time.Duration
 	// MaxAttempts parks a row that failed this many times (default 20).
 	MaxAttempts int
 	// RetryBase and RetryMax bound the exponential backoff between
@@ -90,6 +103,8 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	def(&o.PollInterval, DefaultPollInterval)
 	def(&o.PollLease, max(10*time.Second, 3*o.PollInterval))
 	def(&o.Lease, 2*time.Minute)
+	def(&o.ReclaimAfter, DefaultReclaimAfter)
+	o.ReclaimAfter = min(o.ReclaimAfter, o.Lease)
 	def(&o.RetryBase, time.Second)
 	def(&o.RetryMax, 5*time.Minute)
 	if o.BatchRows <= 0 {
@@ -340,16 +355,20 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
 	opts = opts.withDefaults()
 	now := e.now().UTC()
-	var rows []OutboxRow
+	var (
+		rows []OutboxRow
+		sent map[int]map[string]any
+	)
 	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
-		rows, err = tx.ClaimOutbox(now, now.Add(opts.Lease), opts.BatchRows, e.holder)
+		rows, err = tx.ClaimOutbox(ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows,
+			Holder: e.holder, OwnBy: now.Add(opts.Lease - opts.ReclaimAfter)})
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		sent, err = currentWrites(tx, rows)
 		return err
 	}); err != nil || len(rows) == 0 {
-		return 0, err
-	}
-	sent, err := e.currentWrites(ctx, rows)
-	if err != nil {
 		return len(rows), err
 	}
 	errs := sink.Write(ctx, rows)
@@ -399,26 +418,33 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 }
 
 // currentWrites puts on the last row of each record in rows the mirrored
-// fields still to write now, and returns them by row.
-func (e *Engine) currentWrites(ctx context.Context, rows []OutboxRow) (map[int]map[string]any, error) {
+// fields still to write now, and returns them by row. It records them as
+// sent (RecordSync.Sending) in the claim's transaction: if the writer dies
+// before it learns what the CRM did, a poll that reads them back knows
+// them for the bridge's own.
+func currentWrites(tx Tx, rows []OutboxRow) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row
 	for k := range rows {
 		last[rows[k].InteractionID] = k
 	}
 	writes := make(map[int]map[string]any, len(last))
-	if err := e.store.View(ctx, func(tx Tx) error {
-		for id, k := range last {
-			i, err := tx.Interaction(id)
-			if err != nil {
-				return err
-			}
-			if w := i.Sync.Writes(); w != nil {
-				writes[k] = w
+	for id, k := range last {
+		i, err := tx.Interaction(id)
+		if err != nil {
+			return nil, fmt.Errorf("read what to write back: %w", err)
+		}
+		w := i.Sync.Writes()
+		if w == nil {
+			continue
+		}
+		writes[k] = w
+		before := i.Sync.Clone()
+		i.Sync.Sending(w)
+		if !sameSync(before, i.Sync) {
+			if err := tx.PutInteraction(i); err != nil {
+				return nil, err
 			}
 		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read what to write back: %w", err)
 	}
 	for k := range rows {
 		var change contactpad.RecordChange

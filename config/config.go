@@ -93,6 +93,10 @@ type CRM struct {
 	Salesforce Salesforce `yaml:"salesforce"`
 	// PollInterval is how often the connector asks the CRM for changes.
 	PollInterval Duration `yaml:"poll_interval"`
+	// ReclaimAfter is how long a replica restarted under its name (after
+	// a crash) waits before it writes again what it was writing when it
+	// died (adapter.SyncOptions.ReclaimAfter).
+	ReclaimAfter Duration `yaml:"reclaim_after"`
 }
 
 // The CRM kinds.
@@ -342,6 +346,7 @@ func defaults() *Config {
 				APIVersion: "62.0",
 			},
 			PollInterval: Duration(adapter.DefaultPollInterval),
+			ReclaimAfter: Duration(adapter.DefaultReclaimAfter),
 		},
 		Routing: Routing{
 			AutoAccept:           engine.AutoAccept,

@@ -113,6 +113,7 @@ func (v *validator) store(s Store) {
 
 func (v *validator) crm(c CRM) {
 	v.positive("crm.poll_interval", c.PollInterval)
+	v.positive("crm.reclaim_after", c.ReclaimAfter)
 	switch c.Kind {
 	case CRMSim:
 	case CRMSalesforce:

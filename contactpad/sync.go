@@ -32,6 +32,33 @@ type RecordSync struct {
 	Dirty []string `json:"dirty,omitempty"`
 	// Unmatched says the record was last seen outside its mapping's filter.
 	Unmatched bool `json:"unmatched,omitempty"`
+	// Sent are values the bridge sent for a field and does not know the
+	// CRM took (its writer died, or the call failed without an answer),
+	// latest last, at most maxSent a field. Read back by a poll, such a
+	// value is the bridge's own write landing, not a change people made.
+	Sent map[string][]any `json:"sent,omitempty"`
+}
+
+// maxSent bounds the values RecordSync.Sent keeps a field.
+const maxSent = 4
+
+// Sending records that the bridge is about to write these fields: until
+// the CRM is known to have taken them (Accepted), a poll that reads one of
+// these values back knows it for the bridge's own.
+func (s *RecordSync) Sending(fields map[string]any) {
+	for f, v := range fields {
+		if s.Sent == nil {
+			s.Sent = map[string][]any{}
+		}
+		sent := s.Sent[f]
+		if len(sent) > 0 && SameValue(sent[len(sent)-1], v) {
+			continue
+		}
+		if len(sent) == maxSent {
+			sent = sent[1:]
+		}
+		s.Sent[f] = append(slices.Clone(sent), v)
+	}
 }
 
 // Change records the mirrored fields the interaction now has: a field
@@ -89,6 +116,10 @@ func (s *RecordSync) Accepted(written map[string]any) {
 		if want, ok := s.Want[f]; ok && SameValue(want, v) {
 			s.clean(f)
 		}
+		delete(s.Sent, f)
+	}
+	if len(s.Sent) == 0 {
+		s.Sent = nil
 	}
 }
 
@@ -110,6 +141,15 @@ func (s *RecordSync) Observe(read map[string]any, bridgeWins func(field string) 
 		s.know(f, r)
 		if want, ok := s.Want[f]; ok && SameValue(want, r) {
 			s.clean(f)
+			continue
+		}
+		if slices.ContainsFunc(s.Sent[f], func(v any) bool { return SameValue(v, r) }) {
+			// An earlier write of the bridge's that landed after all
+			// (its writer died before it knew): still to be brought to
+			// what the bridge wants now.
+			if _, wanted := s.Want[f]; wanted {
+				s.markDirty(f)
+			}
 			continue
 		}
 		if !known {
@@ -158,6 +198,13 @@ func (s *RecordSync) clean(f string) {
 func (s RecordSync) Clone() RecordSync {
 	s.Known, s.Want = cloneValues(s.Known), cloneValues(s.Want)
 	s.Dirty = slices.Clone(s.Dirty)
+	if s.Sent != nil {
+		sent := make(map[string][]any, len(s.Sent))
+		for f, vs := range s.Sent {
+			sent[f] = slices.Clone(vs)
+		}
+		s.Sent = sent
+	}
 	return s
 }
 

@@ -398,7 +398,8 @@ func (d *daemon) setSync(gen *generation) ([]adapter.Source, adapter.Sink) {
 // composite calls of 1,000 records instead of a call per commit.
 func (d *daemon) startSync(gen *generation) {
 	sources, sink := d.setSync(gen)
-	opts := adapter.SyncOptions{PollInterval: time.Duration(gen.cfg.CRM.PollInterval), BatchDelay: time.Second}
+	opts := adapter.SyncOptions{PollInterval: time.Duration(gen.cfg.CRM.PollInterval), BatchDelay: time.Second,
+		ReclaimAfter: time.Duration(gen.cfg.CRM.ReclaimAfter)}
 	d.sync.start(func(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { d.engine.RunPoll(ctx, sources, opts) })

@@ -274,8 +274,8 @@ func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
 
 // ClaimOutbox leases the claimable rows in one statement (see
 // StmtClaimOutbox) and returns them by ID.
-func (t *Tx) ClaimOutbox(now, leaseUntil time.Time, limit int, holder string) ([]adapter.OutboxRow, error) {
-	rows, err := t.query(StmtClaimOutbox, unixOrZero(now), unixOrZero(leaseUntil), t.limit(limit), holder)
+func (t *Tx) ClaimOutbox(q adapter.ClaimQuery) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(StmtClaimOutbox, unixOrZero(q.Now), unixOrZero(q.LeaseUntil), t.limit(q.Limit), q.Holder, unixOrZero(q.OwnBy))
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}
