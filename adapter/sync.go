@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -205,10 +206,14 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 		var (
 			since   string
 			failing []IngestFailure
+			reread  []string
 		)
 		if err := e.store.View(ctx, func(tx Tx) error {
 			var err error
 			if since, err = tx.Watermark(src.Name()); err != nil {
+				return err
+			}
+			if reread, err = rereads(tx, src.Name()); err != nil {
 				return err
 			}
 			failing, err = tx.IngestFailures(src.Name(), failureListLimit)
@@ -216,10 +221,10 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 		}); err != nil {
 			return err
 		}
-		now := e.now().UTC()
-		var retry []string
+		now := e.now().UTC() // the read is sent after this
+		retry := reread[:min(len(reread), failureRetryBatch)]
 		for _, f := range failing {
-			if len(retry) < failureRetryBatch && !f.NextAttemptAt.After(now) {
+			if len(retry) < failureRetryBatch && !f.NextAttemptAt.After(now) && !slices.Contains(retry, f.CRMID) {
 				retry = append(retry, f.CRMID)
 			}
 		}
@@ -235,13 +240,17 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 				problems[item.CRMID] = item.Problem
 				continue
 			}
-			cmds = append(cmds, Ingest{Item: item})
+			cmds = append(cmds, Ingest{Item: item, ReadAt: now})
 			ingested = append(ingested, item.CRMID)
 		}
+		var stale []string
 		for k, out := range e.ApplyAll(ctx, cmds) {
 			var invalid *InvalidError
 			switch {
 			case out.Err == nil:
+				if out.Stale {
+					stale = append(stale, ingested[k])
+				}
 			case errors.As(out.Err, &invalid):
 				problems[ingested[k]] = out.Err.Error()
 			default:
@@ -262,6 +271,9 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 			if err := recordFailures(tx, src.Name(), failing, problems, ingested, items, now); err != nil {
 				return fmt.Errorf("store ingest failures of %s: %w", src.Name(), err)
 			}
+			if err := setRereads(tx, src.Name(), reread, items, stale); err != nil {
+				return fmt.Errorf("store records of %s to read again: %w", src.Name(), err)
+			}
 			return nil
 		}); err != nil {
 			return err
@@ -274,6 +286,60 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 			return nil
 		}
 	}
+}
+
+// A read of a record sent before the CRM answered the bridge's latest
+// write to it may show the record from before that write (Ingest.ReadAt):
+// the engine ignores it, and the poller reads the record again at its
+// next poll, along with the failures due, until a read is not stale. The
+// records to read again are kept with the watermark, so that a restarted
+// poller, or another replica, reads them.
+
+func rereadKey(source string) string { return "reread:" + source }
+
+// rereads returns the CRM ids of source's records to read again.
+func rereads(tx Tx, source string) ([]string, error) {
+	value, err := tx.Watermark(rereadKey(source))
+	if err != nil || value == "" {
+		return nil, err
+	}
+	var ids []string
+	if err := json.Unmarshal([]byte(value), &ids); err != nil {
+		return nil, nil // unreadable: the next stale read writes it again
+	}
+	return ids, nil
+}
+
+// setRereads stores which records to read again after a page: those asked
+// for before that the page did not read, and the page's stale reads.
+func setRereads(tx Tx, source string, before []string, page []contactpad.WorkItem, stale []string) error {
+	read := make(map[string]bool, len(page))
+	for _, item := range page {
+		read[item.CRMID] = true
+	}
+	var ids []string
+	for _, id := range before {
+		if !read[id] {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range stale {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 && len(before) == 0 {
+		return nil
+	}
+	value := ""
+	if len(ids) > 0 {
+		data, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		value = string(data)
+	}
+	return tx.SetWatermark(rereadKey(source), value)
 }
 
 // recordFailures stores the records of one page that did not go in, and
@@ -409,7 +475,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 		if err := tx.FinishOutbox(rows); err != nil {
 			return err
 		}
-		return acceptWrites(tx, accepted)
+		return acceptWrites(tx, accepted, e.now())
 	}); err != nil {
 		return len(rows), fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
@@ -465,14 +531,14 @@ func currentWrites(tx Tx, rows []OutboxRow) (map[int]map[string]any, error) {
 }
 
 // acceptWrites records the fields the CRM accepted, by interaction.
-func acceptWrites(tx Tx, accepted map[string]map[string]any) error {
+func acceptWrites(tx Tx, accepted map[string]map[string]any, at time.Time) error {
 	for id, fields := range accepted {
 		i, err := tx.Interaction(id)
 		if err != nil {
 			return err
 		}
 		before := i.Sync.Clone()
-		i.Sync.Accepted(fields)
+		i.Sync.Accepted(fields, at)
 		if !sameSync(before, i.Sync) {
 			if err := tx.PutInteraction(i); err != nil {
 				return err

@@ -37,6 +37,18 @@ type RecordSync struct {
 	// latest last, at most maxSent a field. Read back by a poll, such a
 	// value is the bridge's own write landing, not a change people made.
 	Sent map[string][]any `json:"sent,omitempty"`
+	// AcceptedAt is when the CRM's answer to the bridge's latest write
+	// of the record came back (Accepted). A read sent before then may
+	// show the record as it was before that write (Stale).
+	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
+}
+
+// Stale reports whether a read of the record sent at readAt may predate
+// the bridge's latest write to it: sent before the CRM's answer to that
+// write came back, it may show values the write replaced, which are no
+// change made in the CRM. A zero readAt is not known, and never stale.
+func (s *RecordSync) Stale(readAt time.Time) bool {
+	return !readAt.IsZero() && s.AcceptedAt != nil && readAt.Before(*s.AcceptedAt)
 }
 
 // maxSent bounds the values RecordSync.Sent keeps a field.
@@ -108,9 +120,14 @@ func (s *RecordSync) Writes() map[string]any {
 	return out
 }
 
-// Accepted records that the CRM accepted a write of these fields: it holds
-// them now, and a field whose wanted value is the one written is in step.
-func (s *RecordSync) Accepted(written map[string]any) {
+// Accepted records that the CRM accepted a write of these fields, its
+// answer having come back at: it holds them now, and a field whose wanted
+// value is the one written is in step.
+func (s *RecordSync) Accepted(written map[string]any, at time.Time) {
+	if len(written) > 0 && (s.AcceptedAt == nil || at.After(*s.AcceptedAt)) {
+		at := at.UTC()
+		s.AcceptedAt = &at
+	}
 	for f, v := range written {
 		s.know(f, v)
 		if want, ok := s.Want[f]; ok && SameValue(want, v) {
@@ -198,6 +215,10 @@ func (s *RecordSync) clean(f string) {
 func (s RecordSync) Clone() RecordSync {
 	s.Known, s.Want = cloneValues(s.Known), cloneValues(s.Want)
 	s.Dirty = slices.Clone(s.Dirty)
+	if s.AcceptedAt != nil {
+		at := *s.AcceptedAt
+		s.AcceptedAt = &at
+	}
 	if s.Sent != nil {
 		sent := make(map[string][]any, len(s.Sent))
 		for f, vs := range s.Sent {

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"the CRM is a peer: both sides changed a field", testConflicts},
 		{"the CRM is a peer: only changed fields are written", testDeltas},
 		{"the CRM is a peer: records that cannot go in", testIngestFailures},
+		{"the CRM is a peer: a read older than a write", testStaleRead},
 		{"the CRM is a peer: text no store can hold", testCleanText},
 		{"polling CRM sources", testPoll},
 		{"polling: one replica at a time", testPollLease},
