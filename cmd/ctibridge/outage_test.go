@@ -54,9 +54,13 @@ func TestDaemonServesWhileSalesforceIsDown(t *testing.T) {
 	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
 	require.NoError(t, err)
 	c := &client{t: t, base: d.url()}
-	eventually(t, "the Cases are read", func() bool {
+	eventually(t, "the Cases are read, and the poll recorded", func() bool {
 		_, out := c.do("ops", "GET", "/api/v1/interactions", nil)
-		return len(out["interactions"].([]any)) >= 4
+		if len(out["interactions"].([]any)) < 4 {
+			return false
+		}
+		polls, _ := c.ok("ops", "GET", "/api/v1/admin/status", nil)["polls"].([]any)
+		return len(polls) > 0 && polls[0].(map[string]any)["last_success"] != nil
 	})
 	stop()
 	require.NoError(t, d.wait())
