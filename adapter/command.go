@@ -25,11 +25,21 @@ type Result struct {
 	Agent       *contactpad.Agent
 	// Events are the events the command committed, with their Seq.
 	Events []Event
+	// Stale says an Ingest's read of the record may predate the bridge's
+	// latest write to it, and was ignored: the record is to be read again.
+	Stale bool
 }
 
 // Ingest turns a CRM work item into an interaction, or updates the
 // interaction already made from the same CRM record (idempotent by CRM id).
-type Ingest struct{ Item contactpad.WorkItem }
+type Ingest struct {
+	Item contactpad.WorkItem
+	// ReadAt is when the source's read of the record was sent (zero: not
+	// known). A read sent before the CRM answered the bridge's latest
+	// write to the record may show it from before that write: all but
+	// its descriptive fields are ignored, and Result.Stale is set.
+	ReadAt time.Time
+}
 
 // SyncAgents makes the store's agents match the configured ones, keeping
 // the presence of agents that already exist, and routes the queued work

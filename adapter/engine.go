@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -22,9 +23,7 @@ import (
 // Engine applies commands to a Store and fires its timers.
 type Engine struct {
 	store    Store
-	s        Settings
-	agents   map[string]contactpad.Agent
-	crmUsers map[string]string // agent IDs by CRM user id
+	cfg      atomic.Pointer[engineConfig] // replaced whole by Reconfigure
 	log      logrus.FieldLogger
 	now      func() time.Time
 	maxBatch int
@@ -71,23 +70,37 @@ func OnEvents(f func([]Event)) Option { return func(e *Engine) { e.onEvents = f 
 // New returns an engine over store with settings s. Call Run to start it.
 func New(store Store, s Settings, opts ...Option) *Engine {
 	e := &Engine{
-		store: store, s: s, agents: make(map[string]contactpad.Agent, len(s.Agents)), crmUsers: map[string]string{},
-		log: logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
+		store: store,
+		log:   logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
 		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	for _, a := range s.Agents {
-		e.agents[a.ID] = a
-		if a.CRMUserID != "" {
-			e.crmUsers[a.CRMUserID] = a.ID
-		}
-	}
-	if e.s.Matrix == nil {
-		e.s.Matrix = contactpad.DefaultMatrix()
-	}
+	e.cfg.Store(newEngineConfig(s))
 	for _, o := range opts {
 		o(e)
 	}
 	return e
+}
+
+// engineConfig is the settings an engine works with, and the lookups made
+// from them. It is never changed once made: Reconfigure makes a new one.
+type engineConfig struct {
+	s        Settings
+	agents   map[string]contactpad.Agent
+	crmUsers map[string]string // agent IDs by CRM user id
+}
+
+func newEngineConfig(s Settings) *engineConfig {
+	cfg := &engineConfig{s: s, agents: make(map[string]contactpad.Agent, len(s.Agents)), crmUsers: map[string]string{}}
+	for _, a := range s.Agents {
+		cfg.agents[a.ID] = a
+		if a.CRMUserID != "" {
+			cfg.crmUsers[a.CRMUserID] = a.ID
+		}
+	}
+	if cfg.s.Matrix == nil {
+		cfg.s.Matrix = contactpad.DefaultMatrix()
+	}
+	return cfg
 }
 
 type request struct {
@@ -120,7 +133,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { e.runCommits(ctx) })
-	if _, err := e.Apply(ctx, SyncAgents{Agents: e.s.Agents}); err != nil {
+	if _, err := e.Apply(ctx, SyncAgents{Agents: e.Settings().Agents}); err != nil {
 		return fmt.Errorf("sync agents: %w", err)
 	}
 	close(e.ready)
@@ -131,6 +144,9 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Ready is closed once Run has synced the configured agents and accepts commands.
 func (e *Engine) Ready() <-chan struct{} { return e.ready }
+
+// Stopped is closed once Run has returned: the engine takes no more commands.
+func (e *Engine) Stopped() <-chan struct{} { return e.stopped }
 
 // Apply applies one command and returns what it committed. It is safe for
 // concurrent use; concurrent commands share transactions (group commit)
@@ -201,10 +217,11 @@ func (e *Engine) runCommits(ctx context.Context) {
 
 func (e *Engine) commit(ctx context.Context, batch []*request) {
 	fns := make([]func(Tx) error, len(batch))
+	cfg := e.cfg.Load()
 	for k, r := range batch {
 		now := e.tick()
 		fns[k] = func(tx Tx) error {
-			c := &change{tx: tx, now: now, s: &e.s, agents: e.agents, crmUsers: e.crmUsers}
+			c := &change{tx: tx, now: now, s: &cfg.s, agents: cfg.agents, crmUsers: cfg.crmUsers}
 			if e.metrics != nil {
 				c.routed = r.routedSpace[:0]
 			}
@@ -276,4 +293,4 @@ func (e *Engine) tick() time.Time {
 func (e *Engine) Store() Store { return e.store }
 
 // Settings returns the engine's settings.
-func (e *Engine) Settings() Settings { return e.s }
+func (e *Engine) Settings() Settings { return e.cfg.Load().s }

@@ -30,6 +30,15 @@ func (cmd Ingest) apply(c *change) error {
 	switch {
 	case err == nil:
 		c.res.Interaction = existing
+		if existing.Sync.Stale(cmd.ReadAt) {
+			// Its values and whether it matches the filter may be the
+			// ones the bridge's write replaced: the poller reads it again.
+			c.res.Stale = true
+			if item.Unmatched {
+				return nil
+			}
+			return c.refresh(existing, item)
+		}
 		return c.inbound(existing, item)
 	case !errors.Is(err, ErrNotFound):
 		return err
@@ -157,7 +166,9 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	// that comes back is work again, whoever changed it: the filter must
 	// select every state the bridge writes to the records it works (a
 	// filter that leaves out On Hold would end every deferral).
-	leftFilter := item.Unmatched && !wasUnmatched
+	// The bridge's own write of an ended status may take the record out
+	// of the filter: that is no news, even if the work was resumed since.
+	leftFilter := item.Unmatched && !wasUnmatched && !was.Status.Ended()
 	backInFilter := !item.Unmatched && wasUnmatched
 	closedThere := now.Status.Ended() && !was.Status.Ended()
 	switch {
@@ -450,7 +461,20 @@ func setValue(m map[string]any, k string, v any) map[string]any {
 
 // sameSync reports whether two sync states hold the same values.
 func sameSync(a, b contactpad.RecordSync) bool {
-	return a.Unmatched == b.Unmatched && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) && sameValues(a.Want, b.Want)
+	return a.Unmatched == b.Unmatched && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) &&
+		sameValues(a.Want, b.Want) && sameSent(a.Sent, b.Sent) && equalTime(a.AcceptedAt, b.AcceptedAt)
+}
+
+func sameSent(a, b map[string][]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for f, vs := range a {
+		if !slices.EqualFunc(vs, b[f], contactpad.SameValue) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameValues(a, b map[string]any) bool {

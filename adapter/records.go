@@ -89,6 +89,10 @@ type OutboxRow struct {
 	LeaseUntil time.Time `json:"lease_until"`
 	// Holder names the writer (the engine's WithHolder) that claimed it.
 	Holder string `json:"holder"`
+	// BlockedBy, in Tx.Outbox's lists, is the parked row of the same
+	// record this row waits behind (a record's changes are written in
+	// order); 0 when none.
+	BlockedBy int64 `json:"blocked_by,omitempty"`
 }
 
 // TimerKind names what a timer does when it fires.

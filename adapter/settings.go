@@ -54,7 +54,9 @@ type Settings struct {
 	CRMName string
 }
 
-// Defaults returns the default settings of API.md, with no agents or services.
+// Defaults returns the default settings of API.md, with no agents or
+// services. They are the only definition of these defaults: the config
+// file's (package config, docs/configuration.md) are taken from here.
 func Defaults() Settings {
 	return Settings{
 		Matrix:              contactpad.DefaultMatrix(),
@@ -70,4 +72,10 @@ func Defaults() Settings {
 			contactpad.SemiLive: 10 * time.Minute, contactpad.NonLive: 24 * time.Hour},
 		Reopen: ReopenOwnerThenQueue,
 	}
+}
+
+// DefaultCapacity is how many interactions of each media type an agent may
+// hold at once when the config does not say (agents[].capacity).
+func DefaultCapacity() contactpad.Capacity {
+	return contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 3, contactpad.NonLive: 5}
 }

@@ -124,15 +124,16 @@ type Tx interface {
 	AppendOutbox(r *OutboxRow) error
 	// Outbox lists outbox rows in the given state by ID, at most limit.
 	Outbox(state OutboxState, limit int) ([]OutboxRow, error)
-	// ClaimOutbox moves up to limit rows to in_flight, leased to holder
-	// until leaseUntil, and returns them by ID. It claims rows that are
-	// pending with NextAttemptAt <= now, or in flight with a lease expired
-	// by now or leased to holder (a holder runs one writer at a time, so
-	// those are its own, left from before a restart), but never a row
-	// while an earlier row of the same CRM record is parked, in flight
-	// under another holder's live lease, or waiting for a retry: a later
-	// change of a record never overtakes an earlier one.
-	ClaimOutbox(now, leaseUntil time.Time, limit int, holder string) ([]OutboxRow, error)
+	// ClaimOutbox moves up to limit rows to in_flight, leased to q.Holder
+	// until q.LeaseUntil, and returns them by ID. It claims rows that are
+	// pending with NextAttemptAt <= q.Now, or in flight with a lease
+	// expired by q.Now, or leased to q.Holder with a lease that ends by
+	// q.OwnBy (a holder runs one writer at a time, so those are its own,
+	// left from before a restart), but never a row while an earlier row
+	// of the same CRM record is parked, in flight under a live lease it
+	// may not take, or waiting for a retry: a later change of a record
+	// never overtakes an earlier one.
+	ClaimOutbox(q ClaimQuery) ([]OutboxRow, error)
 	// FinishOutbox settles claimed rows by their State: done rows are
 	// deleted; pending rows wait for NextAttemptAt; parked rows wait for an
 	// admin. Attempts and the error fields are stored as given. Rows no
@@ -227,6 +228,17 @@ type IngestFailure struct {
 type AuditCursor struct {
 	At  time.Time
 	Seq int64
+}
+
+// ClaimQuery asks Tx.ClaimOutbox for the rows a writer may write now.
+type ClaimQuery struct {
+	Now, LeaseUntil time.Time
+	Limit           int
+	Holder          string
+	// OwnBy: the holder's own in-flight rows are claimed again when
+	// their lease ends by OwnBy (claimed long enough ago that a request
+	// its writer sent before it died is done); zero: when it expires.
+	OwnBy time.Time
 }
 
 // QueuedQuery asks Tx.Queued for the work routing may offer an agent.

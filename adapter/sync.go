@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -49,9 +50,20 @@ type ParkError struct {
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 
+// DefaultPollInterval is how often each Source is read when
+// SyncOptions.PollInterval is zero, and the config's crm.poll_interval
+// default.
+const DefaultPollInterval = 5 * time.Second
+
+// DefaultReclaimAfter is SyncOptions.ReclaimAfter when zero, and the
+// config's crm.reclaim_after default: the longest a Salesforce call may
+// take (its per-attempt timeout).
+const DefaultReclaimAfter = time.Minute
+
 // SyncOptions tune the CRM sync loops. Zero fields take the defaults.
 type SyncOptions struct {
-	// PollInterval is how often each Source is read (default 5s).
+	// PollInterval is how often each Source is read (default
+	// DefaultPollInterval).
 	PollInterval time.Duration
 	// PollLease is how long a replica that stopped polling a source keeps
 	// the others from polling it (default 10s, at least 3 PollIntervals).
@@ -62,6 +74,14 @@ type SyncOptions struct {
 	// Lease is how long a claimed row is the writer's before another
 	// writer may take it over (default 2m).
 	Lease time.Duration
+	// ReclaimAfter is how long a writer restarted under its name waits
+	// before it writes again the rows it had in flight when it died
+	// (default DefaultReclaimAfter; at most Lease). A request it sent
+	// just before dying may still reach the CRM: written again at once,
+	// the newer value could land first and be overwritten by the older.
+	// Waiting also lets the poll see the writes that did land, so they
+	// are not written twice.
+	ReclaimAfter time.Duration
 	// MaxAttempts parks a row that failed this many times (default 20).
 	MaxAttempts int
 	// RetryBase and RetryMax bound the exponential backoff between
@@ -81,9 +101,11 @@ func (o SyncOptions) withDefaults() SyncOptions {
 			*d = v
 		}
 	}
-	def(&o.PollInterval, 5*time.Second)
+	def(&o.PollInterval, DefaultPollInterval)
 	def(&o.PollLease, max(10*time.Second, 3*o.PollInterval))
 	def(&o.Lease, 2*time.Minute)
+	def(&o.ReclaimAfter, DefaultReclaimAfter)
+	o.ReclaimAfter = min(o.ReclaimAfter, o.Lease)
 	def(&o.RetryBase, time.Second)
 	def(&o.RetryMax, 5*time.Minute)
 	if o.BatchRows <= 0 {
@@ -111,7 +133,7 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 	defer tick.Stop()
 	leases := make([]*Lease, len(sources))
 	for k, src := range sources {
-		leases[k] = NewLease(e.store, "poll-lease:"+src.Name(), e.holder, opts.PollLease)
+		leases[k] = NewLease(e.store, pollLeaseKey(src.Name()), e.holder, opts.PollLease)
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -143,8 +165,16 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 			if !held {
 				continue
 			}
-			if err := e.PollOnce(ctx, src); err != nil && ctx.Err() == nil {
+			start := e.now()
+			err = e.PollOnce(ctx, src)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
 				e.log.WithError(err).WithField("source", src.Name()).Warn("poll CRM source")
+			}
+			if err := e.recordPoll(ctx, src.Name(), start, err); err != nil && ctx.Err() == nil {
+				e.log.WithError(err).WithField("source", src.Name()).Warn("record the poll's outcome")
 			}
 		}
 		select {
@@ -176,10 +206,14 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 		var (
 			since   string
 			failing []IngestFailure
+			reread  []string
 		)
 		if err := e.store.View(ctx, func(tx Tx) error {
 			var err error
 			if since, err = tx.Watermark(src.Name()); err != nil {
+				return err
+			}
+			if reread, err = rereads(tx, src.Name()); err != nil {
 				return err
 			}
 			failing, err = tx.IngestFailures(src.Name(), failureListLimit)
@@ -187,10 +221,10 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 		}); err != nil {
 			return err
 		}
-		now := e.now().UTC()
-		var retry []string
+		now := e.now().UTC() // the read is sent after this
+		retry := reread[:min(len(reread), failureRetryBatch)]
 		for _, f := range failing {
-			if len(retry) < failureRetryBatch && !f.NextAttemptAt.After(now) {
+			if len(retry) < failureRetryBatch && !f.NextAttemptAt.After(now) && !slices.Contains(retry, f.CRMID) {
 				retry = append(retry, f.CRMID)
 			}
 		}
@@ -206,13 +240,17 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 				problems[item.CRMID] = item.Problem
 				continue
 			}
-			cmds = append(cmds, Ingest{Item: item})
+			cmds = append(cmds, Ingest{Item: item, ReadAt: now})
 			ingested = append(ingested, item.CRMID)
 		}
+		var stale []string
 		for k, out := range e.ApplyAll(ctx, cmds) {
 			var invalid *InvalidError
 			switch {
 			case out.Err == nil:
+				if out.Stale {
+					stale = append(stale, ingested[k])
+				}
 			case errors.As(out.Err, &invalid):
 				problems[ingested[k]] = out.Err.Error()
 			default:
@@ -233,6 +271,9 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 			if err := recordFailures(tx, src.Name(), failing, problems, ingested, items, now); err != nil {
 				return fmt.Errorf("store ingest failures of %s: %w", src.Name(), err)
 			}
+			if err := setRereads(tx, src.Name(), reread, items, stale); err != nil {
+				return fmt.Errorf("store records of %s to read again: %w", src.Name(), err)
+			}
 			return nil
 		}); err != nil {
 			return err
@@ -245,6 +286,60 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 			return nil
 		}
 	}
+}
+
+// A read of a record sent before the CRM answered the bridge's latest
+// write to it may show the record from before that write (Ingest.ReadAt):
+// the engine ignores it, and the poller reads the record again at its
+// next poll, along with the failures due, until a read is not stale. The
+// records to read again are kept with the watermark, so that a restarted
+// poller, or another replica, reads them.
+
+func rereadKey(source string) string { return "reread:" + source }
+
+// rereads returns the CRM ids of source's records to read again.
+func rereads(tx Tx, source string) ([]string, error) {
+	value, err := tx.Watermark(rereadKey(source))
+	if err != nil || value == "" {
+		return nil, err
+	}
+	var ids []string
+	if err := json.Unmarshal([]byte(value), &ids); err != nil {
+		return nil, nil // unreadable: the next stale read writes it again
+	}
+	return ids, nil
+}
+
+// setRereads stores which records to read again after a page: those asked
+// for before that the page did not read, and the page's stale reads.
+func setRereads(tx Tx, source string, before []string, page []contactpad.WorkItem, stale []string) error {
+	read := make(map[string]bool, len(page))
+	for _, item := range page {
+		read[item.CRMID] = true
+	}
+	var ids []string
+	for _, id := range before {
+		if !read[id] {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range stale {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 && len(before) == 0 {
+		return nil
+	}
+	value := ""
+	if len(ids) > 0 {
+		data, err := json.Marshal(ids)
+		if err != nil {
+			return err
+		}
+		value = string(data)
+	}
+	return tx.SetWatermark(rereadKey(source), value)
 }
 
 // recordFailures stores the records of one page that did not go in, and
@@ -326,16 +421,20 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
 	opts = opts.withDefaults()
 	now := e.now().UTC()
-	var rows []OutboxRow
+	var (
+		rows []OutboxRow
+		sent map[int]map[string]any
+	)
 	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
-		rows, err = tx.ClaimOutbox(now, now.Add(opts.Lease), opts.BatchRows, e.holder)
+		rows, err = tx.ClaimOutbox(ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows,
+			Holder: e.holder, OwnBy: now.Add(opts.Lease - opts.ReclaimAfter)})
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		sent, err = currentWrites(tx, rows)
 		return err
 	}); err != nil || len(rows) == 0 {
-		return 0, err
-	}
-	sent, err := e.currentWrites(ctx, rows)
-	if err != nil {
 		return len(rows), err
 	}
 	errs := sink.Write(ctx, rows)
@@ -376,7 +475,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 		if err := tx.FinishOutbox(rows); err != nil {
 			return err
 		}
-		return acceptWrites(tx, accepted)
+		return acceptWrites(tx, accepted, e.now())
 	}); err != nil {
 		return len(rows), fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
@@ -385,26 +484,33 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 }
 
 // currentWrites puts on the last row of each record in rows the mirrored
-// fields still to write now, and returns them by row.
-func (e *Engine) currentWrites(ctx context.Context, rows []OutboxRow) (map[int]map[string]any, error) {
+// fields still to write now, and returns them by row. It records them as
+// sent (RecordSync.Sending) in the claim's transaction: if the writer dies
+// before it learns what the CRM did, a poll that reads them back knows
+// them for the bridge's own.
+func currentWrites(tx Tx, rows []OutboxRow) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row
 	for k := range rows {
 		last[rows[k].InteractionID] = k
 	}
 	writes := make(map[int]map[string]any, len(last))
-	if err := e.store.View(ctx, func(tx Tx) error {
-		for id, k := range last {
-			i, err := tx.Interaction(id)
-			if err != nil {
-				return err
-			}
-			if w := i.Sync.Writes(); w != nil {
-				writes[k] = w
+	for id, k := range last {
+		i, err := tx.Interaction(id)
+		if err != nil {
+			return nil, fmt.Errorf("read what to write back: %w", err)
+		}
+		w := i.Sync.Writes()
+		if w == nil {
+			continue
+		}
+		writes[k] = w
+		before := i.Sync.Clone()
+		i.Sync.Sending(w)
+		if !sameSync(before, i.Sync) {
+			if err := tx.PutInteraction(i); err != nil {
+				return nil, err
 			}
 		}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read what to write back: %w", err)
 	}
 	for k := range rows {
 		var change contactpad.RecordChange
@@ -425,14 +531,14 @@ func (e *Engine) currentWrites(ctx context.Context, rows []OutboxRow) (map[int]m
 }
 
 // acceptWrites records the fields the CRM accepted, by interaction.
-func acceptWrites(tx Tx, accepted map[string]map[string]any) error {
+func acceptWrites(tx Tx, accepted map[string]map[string]any, at time.Time) error {
 	for id, fields := range accepted {
 		i, err := tx.Interaction(id)
 		if err != nil {
 			return err
 		}
 		before := i.Sync.Clone()
-		i.Sync.Accepted(fields)
+		i.Sync.Accepted(fields, at)
 		if !sameSync(before, i.Sync) {
 			if err := tx.PutInteraction(i); err != nil {
 				return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/enginetest"
@@ -43,11 +42,11 @@ func (tx failingTx) SetWatermark(source, value string) error {
 	return tx.Tx.SetWatermark(source, value)
 }
 
-func (tx failingTx) ClaimOutbox(now, leaseUntil time.Time, limit int, holder string) ([]adapter.OutboxRow, error) {
+func (tx failingTx) ClaimOutbox(q adapter.ClaimQuery) ([]adapter.OutboxRow, error) {
 	if tx.fail["ClaimOutbox"] {
 		return nil, errDisk
 	}
-	return tx.Tx.ClaimOutbox(now, leaseUntil, limit, holder)
+	return tx.Tx.ClaimOutbox(q)
 }
 
 type oneRecord struct{}

@@ -17,12 +17,12 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"sort"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/contactpad/api"
+	"github.com/ctibridge/ctibridge/internal/yamlpos"
 )
 
 // Config is the whole configuration file.
@@ -49,9 +49,9 @@ type Config struct {
 	// Tokens are the API tokens that are not an agent's: admins and
 	// integrations.
 	Tokens []Token `yaml:"tokens"`
-	// Mappings are kept as raw YAML, with their line numbers, for package
+	// Mappings are kept as raw YAML, with their lines, for package
 	// mapping to decode and check.
-	Mappings []yaml.Node `yaml:"mappings"`
+	Mappings []yamlpos.Node `yaml:"mappings"`
 	// Webhooks receive the event stream as signed POSTs.
 	Webhooks []Webhook `yaml:"webhooks"`
 	// API tunes the HTTP API.
@@ -93,6 +93,10 @@ type CRM struct {
 	Salesforce Salesforce `yaml:"salesforce"`
 	// PollInterval is how often the connector asks the CRM for changes.
 	PollInterval Duration `yaml:"poll_interval"`
+	// ReclaimAfter is how long a replica restarted under its name (after
+	// a crash) waits before it writes again what it was writing when it
+	// died (adapter.SyncOptions.ReclaimAfter).
+	ReclaimAfter Duration `yaml:"reclaim_after"`
 }
 
 // The CRM kinds.
@@ -160,10 +164,10 @@ type Timeouts struct {
 	Inactivity map[contactpad.Media]Duration `yaml:"inactivity"`
 }
 
-// The reopen policies of deferred interactions.
+// The reopen policies of deferred interactions: the engine's.
 const (
-	ReopenOwnerThenQueue = "owner_then_queue"
-	ReopenQueue          = "queue"
+	ReopenOwnerThenQueue = string(adapter.ReopenOwnerThenQueue)
+	ReopenQueue          = string(adapter.ReopenQueue)
 )
 
 // Deferral configures deferred (pending) interactions.
@@ -288,18 +292,17 @@ func Load(path string) (*Config, error) {
 func Parse(filename string, data []byte) (*Config, error) {
 	d := newDecoder(filename)
 	cfg := defaults()
-	root, ok := d.parse(data)
+	root, ok := d.Parse(data)
 	if !ok {
-		return nil, d.errs
+		return nil, d.Errors()
 	}
-	if root != nil {
+	if !root.IsZero() {
 		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	}
 	finishDefaults(cfg)
 	(&validator{d: d}).validate(cfg)
-	if len(d.errs) > 0 {
-		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
-		return nil, d.errs
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	normalize(cfg)
 	cfg.File = filename
@@ -327,7 +330,12 @@ func (c *Config) Matrix() contactpad.Matrix {
 // defaults returns a Config holding every default that does not depend on
 // other keys. Parse decodes the file over it: a key in the file replaces a
 // scalar, and adds to or replaces the entries of a defaulted map.
+//
+// A default the engine or the HTTP API also applies is taken from there
+// (adapter.Defaults, adapter.DefaultPollInterval, the api.Default
+// constants), so that it is defined once; the others are the file's own.
 func defaults() *Config {
+	engine := adapter.Defaults()
 	return &Config{
 		Listen: "127.0.0.1:8080",
 		Store:  Store{Driver: DriverSQLite},
@@ -337,40 +345,46 @@ func defaults() *Config {
 				LoginURL:   "https://login.salesforce.com",
 				APIVersion: "62.0",
 			},
-			PollInterval: Duration(5 * time.Second),
+			PollInterval: Duration(adapter.DefaultPollInterval),
+			ReclaimAfter: Duration(adapter.DefaultReclaimAfter),
 		},
 		Routing: Routing{
-			AutoAccept:          map[contactpad.Media]bool{contactpad.Live: false, contactpad.SemiLive: true, contactpad.NonLive: true},
-			PushTimeout:         Duration(20 * time.Second),
-			PushTimeoutPresence: contactpad.Busy,
+			AutoAccept:           engine.AutoAccept,
+			PushTimeout:          Duration(engine.PushTimeout),
+			PushTimeoutPresence:  engine.PushTimeoutPresence,
+			ReleaseAllBeforeNext: engine.ReleaseAllBeforeNext,
 		},
 		Timeouts: Timeouts{
-			WrapUp: map[contactpad.Media]Duration{
-				contactpad.Live:     Duration(30 * time.Second),
-				contactpad.SemiLive: Duration(20 * time.Second),
-				contactpad.NonLive:  Duration(10 * time.Second),
-			},
-			WrapUpMaxExtensions: 1,
-			TransferAccept:      Duration(30 * time.Second),
-			Consult:             Duration(45 * time.Second),
-			Inactivity: map[contactpad.Media]Duration{
-				contactpad.SemiLive: Duration(10 * time.Minute),
-				contactpad.NonLive:  Duration(24 * time.Hour),
-			},
+			WrapUp:              durations(engine.WrapUp),
+			WrapUpMaxExtensions: engine.WrapUpMaxExtensions,
+			TransferAccept:      Duration(engine.TransferAccept),
+			Consult:             Duration(engine.Consult),
+			Inactivity:          durations(engine.Inactivity),
 		},
-		Deferral: Deferral{Reopen: ReopenOwnerThenQueue},
-		API:      API{RateLimit: 50, RateBurst: 100, Heartbeat: Duration(15 * time.Second)},
+		Deferral: Deferral{Reopen: string(engine.Reopen)},
+		API: API{
+			RateLimit: float64(api.DefaultRateLimit),
+			RateBurst: api.DefaultRateBurst,
+			Heartbeat: Duration(api.DefaultHeartbeat),
+		},
 	}
 }
 
-// defaultCapacity is an agent's capacity for each media type it does not set.
-var defaultCapacity = contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 3, contactpad.NonLive: 5}
+// durations converts the engine's durations by media type to the file's.
+func durations(in map[contactpad.Media]time.Duration) map[contactpad.Media]Duration {
+	out := make(map[contactpad.Media]Duration, len(in))
+	for m, d := range in {
+		out[m] = Duration(d)
+	}
+	return out
+}
 
 // finishDefaults applies the defaults that depend on what the file said.
 func finishDefaults(c *Config) {
 	if c.Store.Driver == DriverSQLite && c.Store.DSN.IsZero() {
 		c.Store.DSN = NewSecret("./ctibridge.db")
 	}
+	defaultCapacity := adapter.DefaultCapacity()
 	for i := range c.Agents {
 		a := &c.Agents[i]
 		if a.Name == "" {

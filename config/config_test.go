@@ -383,10 +383,35 @@ func TestParseErrors(t *testing.T) {
 				`ctibridge.yaml:3: services[1].id: duplicate service id "support" (first at line 2)`,
 		},
 		{
-			name: "unknown key brought in by a merge key",
+			name: "errors in a merge key are reported where it is used",
 			yaml: doc("services:", "  - &base {id: support, nmae: x}", "  - <<: *base", "    id: billing"),
 			want: "ctibridge.yaml:2: services[0].nmae: unknown key\n" +
-				"ctibridge.yaml:2: services[1].nmae: unknown key",
+				"ctibridge.yaml:3: services[1].nmae: unknown key",
+		},
+		{
+			name: "through nested aliases, at the first alias from the top",
+			yaml: doc(
+				"agents:",                       // 1
+				"  - id: bob",                   // 2
+				"    capacity: &c {live: -1}",   // 3
+				"  - &a",                        // 4
+				"    id: alice",                 // 5
+				"    capacity: *c",              // 6
+				"  - *a",                        // 7
+				"deferral:",                     // 8
+				"  rules:",                      // 9
+				"    - when: &bad |",            // 10
+				"        priority > 1 &&",       // 11
+				"        tags contains",         // 12
+				"      after: 1h",               // 13
+				"    - {when: *bad, after: 2h}", // 14
+			),
+			want: "ctibridge.yaml:3: agents[0].capacity.live: must not be negative, got -1\n" +
+				"ctibridge.yaml:6: agents[1].capacity.live: must not be negative, got -1\n" +
+				`ctibridge.yaml:7: agents[2].id: duplicate agent id "alice" (first at line 5)` + "\n" +
+				"ctibridge.yaml:7: agents[2].capacity.live: must not be negative, got -1\n" +
+				"ctibridge.yaml:12: deferral.rules[0].when: invalid expression: unexpected token EOF (column 14)\n" +
+				"ctibridge.yaml:14: deferral.rules[1].when: invalid expression: unexpected token EOF (column 14)",
 		},
 	}
 	for _, tt := range tests {
@@ -570,8 +595,8 @@ func TestDefaultsMergeWithTheFile(t *testing.T) {
 			yaml: doc("mappings:", "  - object: Case", "    media: non-live"),
 			check: func(t *testing.T, cfg *Config) {
 				require.Len(t, cfg.Mappings, 1)
-				require.Equal(t, yaml.MappingNode, cfg.Mappings[0].Kind)
-				require.Equal(t, 2, cfg.Mappings[0].Line)
+				require.Equal(t, yaml.MappingNode, cfg.Mappings[0].Kind())
+				require.Equal(t, 2, cfg.Mappings[0].Line())
 				var m map[string]string
 				require.NoError(t, cfg.Mappings[0].Decode(&m))
 				require.Equal(t, map[string]string{"object": "Case", "media": "non-live"}, m)

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,152 +14,46 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// decoder walks the YAML node tree against the Config structs, by their
-// yaml tags, instead of letting yaml.v3 decode: yaml.v3's KnownFields stops
-// at the first unknown key, and it keeps no line numbers for validation.
-// It records the line of every key and value by path, and collects every
-// problem instead of stopping at the first.
+// decoder stores the YAML node tree into the Config structs, by their yaml
+// tags, instead of letting yaml.v3 decode: yaml.v3's KnownFields stops at
+// the first unknown key, and it keeps no line numbers for validation. The
+// walk itself (aliases, merge keys, the node budget, error lines) is
+// yamlpos.Walker's, shared with package mapping. The decoder records the
+// line of every key and value by path, and collects every problem instead
+// of stopping at the first.
 type decoder struct {
-	file string
+	*yamlpos.Walker
 	// dir is where relative "_file" paths start.
-	dir  string
-	errs ValidationErrors
+	dir string
 	// keyLine and valueLine hold, by path, the line of each key (or list
 	// item) and of its value, which differ for block mappings and block
 	// scalars.
 	keyLine   map[string]int
 	valueLine map[string]int
-	// failed holds the paths that already have an error, so validation
-	// does not add a second, confusing one for the same key.
-	failed map[string]bool
-	// budget bounds the nodes walked, which aliases could otherwise
-	// multiply.
-	budget int
-	// aliasLine is the line of the alias being expanded, if any: problems
-	// in its copy of the anchored nodes are reported where it is used.
-	aliasLine int
 }
 
-const (
-	// nodeBudget is the most nodes one file may expand to.
-	nodeBudget = 1 << 20
-	// maxAliasDepth bounds chains of aliases and nested merge keys.
-	maxAliasDepth = 64
-	// maxSecretFile is the largest secret file read.
-	maxSecretFile = 1 << 20
-)
+// maxSecretFile is the largest secret file read.
+const maxSecretFile = 1 << 20
 
 var (
 	durationType = reflect.TypeFor[Duration]()
 	secretType   = reflect.TypeFor[Secret]()
-	nodeType     = reflect.TypeFor[yaml.Node]()
+	nodeType     = reflect.TypeFor[yamlpos.Node]()
 )
 
 func newDecoder(file string) *decoder {
 	return &decoder{
-		file:      file,
+		Walker:    yamlpos.NewWalker(file),
 		dir:       filepath.Dir(file),
 		keyLine:   map[string]int{},
 		valueLine: map[string]int{},
-		failed:    map[string]bool{},
-		budget:    nodeBudget,
 	}
-}
-
-// addError records a problem at line.
-func (d *decoder) addError(line int, path, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
-}
-
-// fail records a problem with node n and marks path as failed.
-func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
-	d.failed[path] = true
-	d.addError(d.line(n), path, format, args...)
-}
-
-// line is where to report a problem with node n.
-func (d *decoder) line(n *yaml.Node) int {
-	if d.aliasLine != 0 {
-		return d.aliasLine
-	}
-	return n.Line
-}
-
-// parse reads the single YAML document of data and returns its root node:
-// nil for an empty file. ok is false when the file is not YAML.
-func (d *decoder) parse(data []byte) (root *yaml.Node, ok bool) {
-	defer func() {
-		// yaml.v3 has panicked on malformed input before; a config
-		// loader must report, not crash.
-		if r := recover(); r != nil {
-			d.addError(0, "", "invalid YAML: %v", r)
-			root, ok = nil, false
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, true
-		}
-		d.yamlError(err)
-		return nil, false
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == nil:
-		d.addError(next.Line, "", "want one YAML document, found another")
-		return nil, false
-	case !errors.Is(err, io.EOF):
-		d.yamlError(err)
-		return nil, false
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, true
-	}
-	return doc.Content[0], true
-}
-
-// yamlError records a yaml.v3 syntax error with its line.
-func (d *decoder) yamlError(err error) {
-	line, msg := yamlpos.Syntax(err)
-	d.addError(line, "", "%s", msg)
-}
-
-// resolve follows aliases to the node they name; nil if there is none.
-func (d *decoder) resolve(n *yaml.Node, path string) *yaml.Node {
-	for depth := 0; n != nil && n.Kind == yaml.AliasNode; depth++ {
-		if depth == maxAliasDepth {
-			d.fail(n, path, "aliases nest too deep")
-			return nil
-		}
-		n = n.Alias
-	}
-	return n
-}
-
-// spend counts one node against the budget and reports whether any is left.
-func (d *decoder) spend(n *yaml.Node, path string) bool {
-	d.budget--
-	if d.budget == 0 {
-		d.fail(n, path, "file expands to more than %d nodes (aliases?)", nodeBudget)
-	}
-	return d.budget > 0
-}
-
-// parent strips the last key or index from a path.
-func parent(path string) string {
-	i := strings.LastIndexAny(path, ".[")
-	if i < 0 {
-		return ""
-	}
-	return path[:i]
 }
 
 // lineOf returns the line of the key at path, or of the closest ancestor
 // in the file when the key is missing.
 func (d *decoder) lineOf(path string) int {
-	for ; path != ""; path = parent(path) {
+	for ; path != ""; path = yamlpos.Parent(path) {
 		if line, ok := d.keyLine[path]; ok {
 			return line
 		}
@@ -177,38 +69,22 @@ func (d *decoder) valueLineOf(path string) int {
 	return d.lineOf(path)
 }
 
-// hasFailed reports whether path or an ancestor already has an error.
-func (d *decoder) hasFailed(path string) bool {
-	for ; path != ""; path = parent(path) {
-		if d.failed[path] {
-			return true
-		}
-	}
-	return false
-}
-
 // record notes the lines of a key (or list item) and its value.
-func (d *decoder) record(path string, key, value *yaml.Node) {
-	d.keyLine[path] = d.line(key)
-	d.valueLine[path] = d.line(value)
-	if d.aliasLine == 0 && value.Kind == yaml.ScalarNode && (value.Style&(yaml.LiteralStyle|yaml.FoldedStyle)) != 0 {
-		// A block scalar's text starts below its indicator.
-		d.valueLine[path] = value.Line + 1
-	}
+func (d *decoder) record(path string, key, value yamlpos.Node) {
+	d.keyLine[path] = key.Line()
+	d.valueLine[path] = value.ValueLine()
 }
 
 // decode stores node n into v, which is settable.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	if n != nil && n.Kind == yaml.AliasNode && d.aliasLine == 0 {
-		d.aliasLine = n.Line
-		defer func() { d.aliasLine = 0 }()
-	}
-	if n = d.resolve(n, path); n == nil || !d.spend(n, path) {
+func (d *decoder) decode(n yamlpos.Node, v reflect.Value, path string) {
+	if n = d.Resolve(n, path); n.IsZero() {
 		return
 	}
 	switch v.Type() {
 	case nodeType:
-		v.Set(reflect.ValueOf(*n))
+		// Kept with the alias that led here, if any, so that package
+		// mapping reports the lines this walk would.
+		v.Set(reflect.ValueOf(n))
 		return
 	case durationType:
 		d.duration(n, v, path)
@@ -217,7 +93,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.secret(n, v, path)
 		return
 	}
-	if yamlpos.IsNull(n) {
+	if n.IsNull() {
 		// An empty value keeps the default.
 		return
 	}
@@ -229,29 +105,29 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Slice:
 		d.sequence(n, v, path)
 	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, "want a string, got %s", yamlpos.Describe(n))
+		if n.Kind() != yaml.ScalarNode {
+			d.Fail(n, path, "want a string, got %s", n.Describe())
 			return
 		}
-		v.SetString(n.Value)
+		v.SetString(n.Value())
 	case reflect.Bool:
 		var b bool
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-			d.fail(n, path, "want true or false, got %s", quoteScalar(n))
+		if n.Kind() != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+			d.Fail(n, path, "want true or false, got %s", quoteScalar(n))
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int:
 		var i int64
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil || v.OverflowInt(i) {
-			d.fail(n, path, "want a whole number, got %s", quoteScalar(n))
+		if n.Kind() != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil || v.OverflowInt(i) {
+			d.Fail(n, path, "want a whole number, got %s", quoteScalar(n))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Float64:
 		var f float64
-		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil {
-			d.fail(n, path, "want a number, got %s", quoteScalar(n))
+		if n.Kind() != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil {
+			d.Fail(n, path, "want a number, got %s", quoteScalar(n))
 			return
 		}
 		v.SetFloat(f)
@@ -262,73 +138,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 
 // quoteScalar quotes a scalar's value, or describes another node. Only for
 // fields that cannot hold a secret.
-func quoteScalar(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode {
-		return strconv.Quote(n.Value)
+func quoteScalar(n yamlpos.Node) string {
+	if n.Kind() == yaml.ScalarNode {
+		return strconv.Quote(n.Value())
 	}
-	return yamlpos.Describe(n)
-}
-
-// pair is one key and its value in a mapping.
-type pair struct{ key, value *yaml.Node }
-
-// pairs lists the entries of a mapping node, with the entries of merge keys
-// ("<<: *base") after them unless a key of its own overrides them.
-func (d *decoder) pairs(n *yaml.Node, path string, depth int) []pair {
-	var own, merged []pair
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-			merged = append(merged, d.mergePairs(v, path, depth+1)...)
-			continue
-		}
-		own = append(own, pair{k, v})
-	}
-	if len(merged) == 0 {
-		return own
-	}
-	have := map[string]bool{}
-	for _, p := range own {
-		have[p.key.Value] = true
-	}
-	for _, p := range merged {
-		if !have[p.key.Value] {
-			have[p.key.Value] = true
-			own = append(own, p)
-		}
-	}
-	return own
-}
-
-// mergePairs lists the entries a merge key's value brings: one mapping or a
-// list of mappings, earlier ones first.
-func (d *decoder) mergePairs(v *yaml.Node, path string, depth int) []pair {
-	if depth > maxAliasDepth {
-		d.addError(d.line(v), path, "merge keys nest too deep")
-		return nil
-	}
-	if v = d.resolve(v, path); v == nil {
-		return nil
-	}
-	switch v.Kind {
-	case yaml.MappingNode:
-		return d.pairs(v, path, depth)
-	case yaml.SequenceNode:
-		var out []pair
-		for _, item := range v.Content {
-			if item = d.resolve(item, path); item == nil {
-				continue
-			}
-			if item.Kind != yaml.MappingNode {
-				d.addError(d.line(item), path, "want a mapping to merge, got %s", yamlpos.Describe(item))
-				continue
-			}
-			out = append(out, d.pairs(item, path, depth)...)
-		}
-		return out
-	}
-	d.addError(d.line(v), path, "want a mapping or a list of mappings to merge, got %s", yamlpos.Describe(v))
-	return nil
+	return n.Describe()
 }
 
 // field is a key of a struct: the field it sets, and whether the key is the
@@ -359,102 +173,77 @@ func fieldsOf(t reflect.Type) (map[string]field, []field) {
 }
 
 // structure decodes a mapping node into a struct, key by key.
-func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "want a mapping, got %s", yamlpos.Describe(n))
+func (d *decoder) structure(n yamlpos.Node, v reflect.Value, path string) {
+	entries, ok := d.Entries(n, path)
+	if !ok {
 		return
 	}
 	fields, secrets := fieldsOf(v.Type())
-	pairs := d.pairs(n, path, 0)
-	keys := map[string]*yaml.Node{}
-	for _, p := range pairs {
-		if p.key.Kind == yaml.ScalarNode {
-			if _, dup := keys[p.key.Value]; !dup {
-				keys[p.key.Value] = p.key
-			}
-		}
+	keys := map[string]yamlpos.Node{}
+	for _, e := range entries {
+		keys[e.Name] = e.Key
 	}
 	// A secret given both ways is an error, and its file is not read.
-	skip := map[*yaml.Node]bool{}
+	skip := map[string]bool{}
 	for _, s := range secrets {
-		plain, fromFile := keys[s.name], keys[s.name+"_file"]
-		if plain != nil && fromFile != nil {
-			d.fail(fromFile, yamlpos.Join(path, s.name+"_file"), "set %s or %s_file, not both", s.name, s.name)
-			skip[fromFile] = true
+		_, hasPlain := keys[s.name]
+		fromFile, hasFile := keys[s.name+"_file"]
+		if hasPlain && hasFile {
+			d.Fail(fromFile, yamlpos.Join(path, s.name+"_file"), "set %s or %s_file, not both", s.name, s.name)
+			skip[s.name+"_file"] = true
 		}
 	}
-	seen := map[string]*yaml.Node{}
-	for _, p := range pairs {
-		if p.key.Kind != yaml.ScalarNode {
-			d.addError(d.line(p.key), path, "want a key name, got %s", yamlpos.Describe(p.key))
-			continue
-		}
-		name := p.key.Value
-		child := yamlpos.Join(path, name)
-		if first, dup := seen[name]; dup {
-			d.fail(p.key, child, "duplicate key (first at line %d)", first.Line)
-			continue
-		}
-		seen[name] = p.key
-		f, ok := fields[name]
+	for _, e := range entries {
+		child := yamlpos.Join(path, e.Name)
+		f, ok := fields[e.Name]
 		if !ok {
-			d.fail(p.key, child, "unknown key")
+			d.Fail(e.Key, child, "unknown key")
 			continue
 		}
-		if skip[p.key] {
+		if skip[e.Name] {
 			continue
 		}
-		d.record(child, p.key, p.value)
+		d.record(child, e.Key, e.Value)
 		if f.fromFile {
-			d.secretFile(p.value, v.Field(f.index), child)
+			d.secretFile(e.Value, v.Field(f.index), child)
 			continue
 		}
-		d.decode(p.value, v.Field(f.index), child)
+		d.decode(e.Value, v.Field(f.index), child)
 	}
 }
 
 // mapping decodes a mapping node into a Go map with string-like keys. Keys
 // already in the map (defaults) stay unless the file sets them.
-func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, "want a mapping, got %s", yamlpos.Describe(n))
+func (d *decoder) mapping(n yamlpos.Node, v reflect.Value, path string) {
+	entries, ok := d.Entries(n, path)
+	if !ok {
 		return
 	}
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
-	seen := map[string]*yaml.Node{}
-	for _, p := range d.pairs(n, path, 0) {
-		if p.key.Kind != yaml.ScalarNode {
-			d.addError(d.line(p.key), path, "want a key name, got %s", yamlpos.Describe(p.key))
-			continue
-		}
-		name := p.key.Value
-		child := yamlpos.Join(path, name)
-		if first, dup := seen[name]; dup {
-			d.fail(p.key, child, "duplicate key (first at line %d)", first.Line)
-			continue
-		}
-		seen[name] = p.key
-		d.record(child, p.key, p.value)
-		key := reflect.ValueOf(name).Convert(v.Type().Key())
+	for _, e := range entries {
+		child := yamlpos.Join(path, e.Name)
+		d.record(child, e.Key, e.Value)
+		key := reflect.ValueOf(e.Name).Convert(v.Type().Key())
 		elem := reflect.New(v.Type().Elem()).Elem()
 		if old := v.MapIndex(key); old.IsValid() {
 			elem.Set(old)
 		}
-		d.decode(p.value, elem, child)
+		d.decode(e.Value, elem, child)
 		v.SetMapIndex(key, elem)
 	}
 }
 
 // sequence decodes a list node into a slice, replacing any default.
-func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.SequenceNode {
-		d.fail(n, path, "want a list, got %s", yamlpos.Describe(n))
+func (d *decoder) sequence(n yamlpos.Node, v reflect.Value, path string) {
+	if n.Kind() != yaml.SequenceNode {
+		d.Fail(n, path, "want a list, got %s", n.Describe())
 		return
 	}
-	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-	for i, item := range n.Content {
+	items := n.Items()
+	s := reflect.MakeSlice(v.Type(), len(items), len(items))
+	for i, item := range items {
 		child := yamlpos.Index(path, i)
 		d.record(child, item, item)
 		d.decode(item, s.Index(i), child)
@@ -463,51 +252,51 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 }
 
 // duration decodes a Go duration string.
-func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string) {
-	if yamlpos.IsNull(n) {
+func (d *decoder) duration(n yamlpos.Node, v reflect.Value, path string) {
+	if n.IsNull() {
 		return
 	}
-	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "want a duration such as 30s, 5m or 24h, got %s", yamlpos.Describe(n))
+	if n.Kind() != yaml.ScalarNode {
+		d.Fail(n, path, "want a duration such as 30s, 5m or 24h, got %s", n.Describe())
 		return
 	}
-	dur, err := time.ParseDuration(n.Value)
+	dur, err := time.ParseDuration(n.Value())
 	if err != nil {
-		d.fail(n, path, "invalid duration %q (want e.g. 30s, 5m or 24h)", n.Value)
+		d.Fail(n, path, "invalid duration %q (want e.g. 30s, 5m or 24h)", n.Value())
 		return
 	}
 	v.SetInt(int64(dur))
 }
 
 // secret decodes a secret literal, expanding ${NAME} references.
-func (d *decoder) secret(n *yaml.Node, v reflect.Value, path string) {
-	if yamlpos.IsNull(n) {
+func (d *decoder) secret(n yamlpos.Node, v reflect.Value, path string) {
+	if n.IsNull() {
 		return
 	}
-	if n.Kind != yaml.ScalarNode {
-		d.fail(n, path, "want a string, got %s", yamlpos.Describe(n))
+	if n.Kind() != yaml.ScalarNode {
+		d.Fail(n, path, "want a string, got %s", n.Describe())
 		return
 	}
-	value, err := expandEnv(n.Value)
+	value, err := expandEnv(n.Value())
 	if err != nil {
-		d.fail(n, path, "%s", err)
+		d.Fail(n, path, "%s", err)
 		return
 	}
 	v.Set(reflect.ValueOf(NewSecret(value)))
 }
 
 // secretFile reads a secret from the file named by a "_file" key.
-func (d *decoder) secretFile(n *yaml.Node, v reflect.Value, path string) {
-	if n = d.resolve(n, path); n == nil {
+func (d *decoder) secretFile(n yamlpos.Node, v reflect.Value, path string) {
+	if n = d.Resolve(n, path); n.IsZero() {
 		return
 	}
-	if n.Kind != yaml.ScalarNode || yamlpos.IsNull(n) || n.Value == "" {
-		d.fail(n, path, "want a file path, got %s", yamlpos.Describe(n))
+	if n.Kind() != yaml.ScalarNode || n.IsNull() || n.Value() == "" {
+		d.Fail(n, path, "want a file path, got %s", n.Describe())
 		return
 	}
-	name, err := expandEnv(n.Value)
+	name, err := expandEnv(n.Value())
 	if err != nil {
-		d.fail(n, path, "%s", err)
+		d.Fail(n, path, "%s", err)
 		return
 	}
 	if !filepath.IsAbs(name) {
@@ -515,7 +304,7 @@ func (d *decoder) secretFile(n *yaml.Node, v reflect.Value, path string) {
 	}
 	value, err := readSecretFile(name)
 	if err != nil {
-		d.fail(n, path, "%s", err)
+		d.Fail(n, path, "%s", err)
 		return
 	}
 	v.Set(reflect.ValueOf(NewSecret(value)))

@@ -24,10 +24,10 @@ type validator struct {
 // errorf reports a problem at the key of path, unless decoding already
 // reported one there.
 func (v *validator) errorf(path, format string, args ...any) {
-	if v.d.hasFailed(path) {
+	if v.d.Failed(path) {
 		return
 	}
-	v.d.addError(v.d.lineOf(path), path, format, args...)
+	v.d.Errorf(v.d.lineOf(path), path, format, args...)
 }
 
 // EventTypes are the event types of API.md that a webhook may subscribe to.
@@ -113,6 +113,7 @@ func (v *validator) store(s Store) {
 
 func (v *validator) crm(c CRM) {
 	v.positive("crm.poll_interval", c.PollInterval)
+	v.positive("crm.reclaim_after", c.ReclaimAfter)
 	switch c.Kind {
 	case CRMSim:
 	case CRMSalesforce:
@@ -248,7 +249,7 @@ func (v *validator) rule(path string, r *DeferralRule) {
 		r.program = program
 		return
 	}
-	if v.d.hasFailed(path) {
+	if v.d.Failed(path) {
 		return
 	}
 	line, msg := v.d.valueLineOf(path), err.Error()
@@ -263,7 +264,7 @@ func (v *validator) rule(path string, r *DeferralRule) {
 			}
 		}
 	}
-	v.d.addError(line, path, "invalid expression: %s", msg)
+	v.d.Errorf(line, path, "invalid expression: %s", msg)
 }
 
 // services checks the services and returns the path of each service ID.
@@ -384,7 +385,7 @@ func (v *validator) tokenHash(path, hash string, seen map[string]string) {
 	case !sha256Hex.MatchString(hash):
 		v.errorf(path, "want 64 lowercase hex digits (the SHA-256 of the token)")
 	case seen[hash] != "":
-		v.errorf(path, "same token as %s", parent(seen[hash]))
+		v.errorf(path, "same token as %s", yamlpos.Parent(seen[hash]))
 	default:
 		seen[hash] = path
 	}

@@ -32,6 +32,45 @@ type RecordSync struct {
 	Dirty []string `json:"dirty,omitempty"`
 	// Unmatched says the record was last seen outside its mapping's filter.
 	Unmatched bool `json:"unmatched,omitempty"`
+	// Sent are values the bridge sent for a field and does not know the
+	// CRM took (its writer died, or the call failed without an answer),
+	// latest last, at most maxSent a field. Read back by a poll, such a
+	// value is the bridge's own write landing, not a change people made.
+	Sent map[string][]any `json:"sent,omitempty"`
+	// AcceptedAt is when the CRM's answer to the bridge's latest write
+	// of the record came back (Accepted). A read sent before then may
+	// show the record as it was before that write (Stale).
+	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
+}
+
+// Stale reports whether a read of the record sent at readAt may predate
+// the bridge's latest write to it: sent before the CRM's answer to that
+// write came back, it may show values the write replaced, which are no
+// change made in the CRM. A zero readAt is not known, and never stale.
+func (s *RecordSync) Stale(readAt time.Time) bool {
+	return !readAt.IsZero() && s.AcceptedAt != nil && readAt.Before(*s.AcceptedAt)
+}
+
+// maxSent bounds the values RecordSync.Sent keeps a field.
+const maxSent = 4
+
+// Sending records that the bridge is about to write these fields: until
+// the CRM is known to have taken them (Accepted), a poll that reads one of
+// these values back knows it for the bridge's own.
+func (s *RecordSync) Sending(fields map[string]any) {
+	for f, v := range fields {
+		if s.Sent == nil {
+			s.Sent = map[string][]any{}
+		}
+		sent := s.Sent[f]
+		if len(sent) > 0 && SameValue(sent[len(sent)-1], v) {
+			continue
+		}
+		if len(sent) == maxSent {
+			sent = sent[1:]
+		}
+		s.Sent[f] = append(slices.Clone(sent), v)
+	}
 }
 
 // Change records the mirrored fields the interaction now has: a field
@@ -81,14 +120,23 @@ func (s *RecordSync) Writes() map[string]any {
 	return out
 }
 
-// Accepted records that the CRM accepted a write of these fields: it holds
-// them now, and a field whose wanted value is the one written is in step.
-func (s *RecordSync) Accepted(written map[string]any) {
+// Accepted records that the CRM accepted a write of these fields, its
+// answer having come back at: it holds them now, and a field whose wanted
+// value is the one written is in step.
+func (s *RecordSync) Accepted(written map[string]any, at time.Time) {
+	if len(written) > 0 && (s.AcceptedAt == nil || at.After(*s.AcceptedAt)) {
+		at := at.UTC()
+		s.AcceptedAt = &at
+	}
 	for f, v := range written {
 		s.know(f, v)
 		if want, ok := s.Want[f]; ok && SameValue(want, v) {
 			s.clean(f)
 		}
+		delete(s.Sent, f)
+	}
+	if len(s.Sent) == 0 {
+		s.Sent = nil
 	}
 }
 
@@ -110,6 +158,15 @@ func (s *RecordSync) Observe(read map[string]any, bridgeWins func(field string) 
 		s.know(f, r)
 		if want, ok := s.Want[f]; ok && SameValue(want, r) {
 			s.clean(f)
+			continue
+		}
+		if slices.ContainsFunc(s.Sent[f], func(v any) bool { return SameValue(v, r) }) {
+			// An earlier write of the bridge's that landed after all
+			// (its writer died before it knew): still to be brought to
+			// what the bridge wants now.
+			if _, wanted := s.Want[f]; wanted {
+				s.markDirty(f)
+			}
 			continue
 		}
 		if !known {
@@ -158,6 +215,17 @@ func (s *RecordSync) clean(f string) {
 func (s RecordSync) Clone() RecordSync {
 	s.Known, s.Want = cloneValues(s.Known), cloneValues(s.Want)
 	s.Dirty = slices.Clone(s.Dirty)
+	if s.AcceptedAt != nil {
+		at := *s.AcceptedAt
+		s.AcceptedAt = &at
+	}
+	if s.Sent != nil {
+		sent := make(map[string][]any, len(s.Sent))
+		for f, vs := range s.Sent {
+			sent[f] = slices.Clone(vs)
+		}
+		s.Sent = sent
+	}
 	return s
 }
 

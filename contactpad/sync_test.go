@@ -2,6 +2,7 @@ package contactpad
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func TestRecordSync(t *testing.T) {
 		s.Change(map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": nil}, nil)
 		sent := s.Writes()
 		s.Change(map[string]any{"Status": "On Hold", "OwnerId": "005B", "Due__c": nil}, nil) // while the write is on its way
-		s.Accepted(sent)
+		s.Accepted(sent, time.Now())
 		require.Equal(t, map[string]any{"Status": "On Hold"}, s.Writes())
 		require.Equal(t, "Working", s.Known["Status"])
 	})
@@ -150,4 +151,59 @@ func TestAdopted(t *testing.T) {
 			require.Equal(t, []string{string(tt.status), tt.owner, tt.waitingFor}, []string{string(status), owner, waiting})
 		})
 	}
+}
+
+// TestSentComesBack: a value the bridge sent without learning whether the
+// CRM took it (its writer died) is its own write when a poll reads it
+// back: no change people made, no conflict; the bridge still writes what
+// it wants now. Once the CRM takes a write, the field's sent values are
+// forgotten.
+func TestSentComesBack(t *testing.T) {
+	s := RecordSync{Known: map[string]any{"Status": "Working"}, Want: map[string]any{"Status": "Working"}}
+	s.Change(map[string]any{"Status": "On Hold"}, nil)
+	s.Sending(s.Writes())
+	require.Equal(t, map[string][]any{"Status": {"On Hold"}}, s.Sent)
+
+	// The writer died; the agent went on: the bridge now wants Closed.
+	s.Change(map[string]any{"Status": "Closed"}, nil)
+	changed, conflicts := s.Observe(map[string]any{"Status": "On Hold"}, nil)
+	require.Empty(t, changed, "its own write landing is no change in the CRM")
+	require.Empty(t, conflicts)
+	require.Equal(t, map[string]any{"Status": "Closed"}, s.Writes(), "what it wants now is still written")
+
+	s.Sending(s.Writes())
+	require.Equal(t, []any{"On Hold", "Closed"}, s.Sent["Status"])
+	s.Accepted(map[string]any{"Status": "Closed"}, time.Now())
+	require.Nil(t, s.Sent)
+	require.Nil(t, s.Writes())
+
+	// A person who then sets a value the bridge once sent changed it.
+	s.Change(map[string]any{"Status": "Working"}, nil)
+	s.Sending(s.Writes())
+	s.Accepted(map[string]any{"Status": "Working"}, time.Now())
+	changed, _ = s.Observe(map[string]any{"Status": "On Hold"}, nil)
+	require.Equal(t, []string{"Status"}, changed)
+
+	for range 10 {
+		s.Sending(map[string]any{"Due__c": fmt.Sprint(len(s.Sent["Due__c"]))})
+	}
+	require.Len(t, s.Sent["Due__c"], 4, "bounded")
+}
+
+// TestStaleRead: a read sent before the CRM answered the bridge's latest
+// write may show the values that write replaced; one sent after cannot.
+func TestStaleRead(t *testing.T) {
+	written := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	var s RecordSync
+	require.False(t, s.Stale(written.Add(-time.Hour)), "nothing written yet")
+	s.Accepted(map[string]any{"Status": "Closed"}, written)
+	require.True(t, s.Stale(written.Add(-time.Millisecond)))
+	require.False(t, s.Stale(written))
+	require.False(t, s.Stale(written.Add(time.Second)))
+	require.False(t, s.Stale(time.Time{}), "a read of unknown time is taken as it is")
+
+	s.Accepted(map[string]any{"Status": "Working"}, written.Add(-time.Minute))
+	require.Equal(t, written, *s.AcceptedAt, "an answer that came back earlier does not move it back")
+	s.Accepted(nil, written.Add(time.Minute))
+	require.Equal(t, written, *s.AcceptedAt, "nothing accepted, nothing written")
 }

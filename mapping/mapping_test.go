@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/internal/yamlpos"
 )
 
 const (
@@ -66,7 +67,7 @@ func TestConfigMappingsMatchSamples(t *testing.T) {
 	data, err := os.ReadFile(configPath)
 	require.NoError(t, err)
 	var file struct {
-		Mappings []yaml.Node `yaml:"mappings"`
+		Mappings []yamlpos.Node `yaml:"mappings"`
 	}
 	require.NoError(t, yaml.Unmarshal(data, &file))
 	fromConfig, err := Parse(configPath, file.Mappings)
@@ -98,7 +99,7 @@ func TestParseFromConfigNodes(t *testing.T) {
 		"    service: [oops]",
 	)
 	var file struct {
-		Mappings []yaml.Node `yaml:"mappings"`
+		Mappings []yamlpos.Node `yaml:"mappings"`
 	}
 	require.NoError(t, yaml.Unmarshal(data, &file))
 	_, err := Parse("ctibridge.yaml", file.Mappings)

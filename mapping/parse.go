@@ -1,8 +1,6 @@
 package mapping
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,37 +15,29 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-const (
-	// nodeBudget is the most nodes one Parse walks, which merge keys could
-	// otherwise multiply.
-	nodeBudget = 1 << 20
-	// maxAliasDepth bounds chains of aliases and nested merge keys.
-	maxAliasDepth = 64
-)
-
 // Parse decodes and checks mappings, the items of the mappings list of the
 // file filename (config.Config.Mappings), one mapping per item. When any is
 // wrong it returns nil and an Errors with every problem, each as
 // "FILE:LINE: mappings[0].media[1].when: message", ordered by line.
-func Parse(filename string, nodes []yaml.Node) ([]*Mapping, error) {
-	p := &parser{file: filename, budget: nodeBudget}
+func Parse(filename string, nodes []yamlpos.Node) ([]*Mapping, error) {
+	p := newParser(filename)
 	out := make([]*Mapping, 0, len(nodes))
 	first := map[string]int{}
 	for i := range nodes {
 		path := yamlpos.Index("mappings", i)
-		m := p.mapping(&nodes[i], path)
+		m := p.mapping(nodes[i], path)
 		if m == nil || m.Object == "" {
 			continue
 		}
 		key := strings.ToLower(m.Object)
 		if line, dup := first[key]; dup {
-			p.errorf(m.objLine, path+".object", "duplicate object %s (first at line %d)", m.Object, line)
+			p.Errorf(m.objLine, path+".object", "duplicate object %s (first at line %d)", m.Object, line)
 			continue
 		}
 		first[key] = m.objLine
 		out = append(out, m)
 	}
-	if err := p.errs.Err(); err != nil {
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -66,279 +56,117 @@ func ParseFile(path string) ([]*Mapping, error) {
 
 // parseDocument parses the mappings list of a YAML document.
 func parseDocument(filename string, data []byte) (mappings []*Mapping, err error) {
-	p := &parser{file: filename, budget: nodeBudget}
+	p := newParser(filename)
 	defer func() {
 		// yaml.v3 has panicked on malformed input before.
 		if r := recover(); r != nil {
 			mappings, err = nil, Errors{{File: filename, Msg: fmt.Sprintf("invalid YAML: %v", r)}}
 		}
 	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		p.yamlError(err)
-		return nil, p.errs.Err()
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == nil:
-		p.errorf(next.Line, "", "want one YAML document, found another")
-		return nil, p.errs.Err()
-	case !errors.Is(err, io.EOF):
-		p.yamlError(err)
-		return nil, p.errs.Err()
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		p.errorf(0, "mappings", "required")
-		return nil, p.errs.Err()
-	}
-	entries, ok := p.entries(doc.Content[0], "")
+	root, ok := p.Parse(data)
 	if !ok {
-		return nil, p.errs.Err()
+		return nil, p.Err()
+	}
+	if root.IsZero() {
+		p.Errorf(0, "mappings", "required")
+		return nil, p.Err()
+	}
+	entries, ok := p.Entries(root, "")
+	if !ok {
+		return nil, p.Err()
 	}
 	for _, e := range entries {
-		if e.name != "mappings" {
+		if e.Name != "mappings" {
 			continue
 		}
-		list := p.resolve(e.value, "mappings")
-		if err := p.errs.Err(); err != nil {
+		list := p.Resolve(e.Value, "mappings")
+		if err := p.Err(); err != nil {
 			return nil, err
 		}
-		if list == nil || yamlpos.IsNull(list) {
+		if list.IsZero() || list.IsNull() {
 			return []*Mapping{}, nil
 		}
-		if list.Kind != yaml.SequenceNode {
-			p.errorf(list.Line, "mappings", "want a list, got %s", yamlpos.Describe(list))
-			return nil, p.errs.Err()
+		if list.Kind() != yaml.SequenceNode {
+			p.Errorf(list.Line(), "mappings", "want a list, got %s", list.Describe())
+			return nil, p.Err()
 		}
-		items := make([]yaml.Node, 0, len(list.Content))
-		for _, item := range list.Content {
-			if item = p.resolve(item, "mappings"); item != nil {
-				items = append(items, *item)
-			}
-		}
-		if err := p.errs.Err(); err != nil {
-			return nil, err
-		}
-		return Parse(filename, items)
+		return Parse(filename, list.Items())
 	}
-	p.errorf(doc.Content[0].Line, "mappings", "required")
-	return nil, p.errs.Err()
+	p.Errorf(root.Line(), "mappings", "required")
+	return nil, p.Err()
 }
 
-// yamlError records a yaml.v3 syntax error with its line.
-func (p *parser) yamlError(err error) {
-	line, msg := yamlpos.Syntax(err)
-	p.errorf(line, "", "%s", msg)
-}
-
-// parser walks the YAML nodes of mappings, collecting every problem.
+// parser decodes mappings from the nodes its yamlpos.Walker walks,
+// collecting every problem.
 type parser struct {
-	file   string
-	errs   Errors
-	budget int
+	*yamlpos.Walker
+	file string
 }
 
-// errorf records a problem at line.
-func (p *parser) errorf(line int, path, format string, args ...any) {
-	p.errs = append(p.errs, &Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
-}
-
-// resolve follows aliases to the node they name, counting the node against
-// the budget; nil when there is none or the budget is spent.
-func (p *parser) resolve(n *yaml.Node, path string) *yaml.Node {
-	for depth := 0; n != nil && n.Kind == yaml.AliasNode; depth++ {
-		if depth == maxAliasDepth {
-			p.errorf(n.Line, path, "aliases nest too deep")
-			return nil
-		}
-		n = n.Alias
-	}
-	if n == nil {
-		return nil
-	}
-	p.budget--
-	if p.budget == 0 {
-		p.errorf(n.Line, path, "mappings expand to more than %d nodes (aliases?)", nodeBudget)
-	}
-	if p.budget <= 0 {
-		return nil
-	}
-	return n
-}
-
-// entry is one key of a mapping and its value.
-type entry struct {
-	name       string
-	key, value *yaml.Node
-}
-
-// entries lists the entries of a mapping node, with those of merge keys
-// ("<<: *base") after them unless a key of its own overrides them. It
-// reports keys that are not names and duplicate keys; ok is false when n
-// is not a mapping.
-func (p *parser) entries(n *yaml.Node, path string) (out []entry, ok bool) {
-	if n = p.resolve(n, path); n == nil {
-		return nil, false
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n.Line, path, "want a mapping, got %s", yamlpos.Describe(n))
-		return nil, false
-	}
-	seen := map[string]*yaml.Node{}
-	for _, e := range p.pairs(n, path, 0) {
-		if e.key.Kind != yaml.ScalarNode {
-			p.errorf(e.key.Line, path, "want a key name, got %s", yamlpos.Describe(e.key))
-			continue
-		}
-		e.name = e.key.Value
-		if first, dup := seen[e.name]; dup {
-			p.errorf(e.key.Line, yamlpos.Join(path, e.name), "duplicate key (first at line %d)", first.Line)
-			continue
-		}
-		seen[e.name] = e.key
-		out = append(out, e)
-	}
-	return out, true
-}
-
-// pairs lists a mapping's own entries, then those its merge keys bring
-// that it does not override.
-func (p *parser) pairs(n *yaml.Node, path string, depth int) []entry {
-	var own, merged []entry
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-			merged = append(merged, p.mergePairs(v, path, depth+1)...)
-			continue
-		}
-		own = append(own, entry{key: k, value: v})
-	}
-	if len(merged) == 0 {
-		return own
-	}
-	have := map[string]bool{}
-	for _, e := range own {
-		have[e.key.Value] = true
-	}
-	for _, e := range merged {
-		if !have[e.key.Value] {
-			have[e.key.Value] = true
-			own = append(own, e)
-		}
-	}
-	return own
-}
-
-// mergePairs lists the entries a merge key's value brings: one mapping or
-// a list of mappings, earlier ones first.
-func (p *parser) mergePairs(v *yaml.Node, path string, depth int) []entry {
-	if depth > maxAliasDepth {
-		p.errorf(v.Line, path, "merge keys nest too deep")
-		return nil
-	}
-	if v = p.resolve(v, path); v == nil {
-		return nil
-	}
-	switch v.Kind {
-	case yaml.MappingNode:
-		return p.pairs(v, path, depth)
-	case yaml.SequenceNode:
-		var out []entry
-		for _, item := range v.Content {
-			if item = p.resolve(item, path); item == nil {
-				continue
-			}
-			if item.Kind != yaml.MappingNode {
-				p.errorf(item.Line, path, "want a mapping to merge, got %s", yamlpos.Describe(item))
-				continue
-			}
-			out = append(out, p.pairs(item, path, depth)...)
-		}
-		return out
-	}
-	p.errorf(v.Line, path, "want a mapping or a list of mappings to merge, got %s", yamlpos.Describe(v))
-	return nil
+func newParser(filename string) *parser {
+	return &parser{Walker: yamlpos.NewWalker(filename), file: filename}
 }
 
 // handlers decode the keys of a mapping, by key name.
-type handlers map[string]func(e entry, path string)
+type handlers map[string]func(e yamlpos.Entry, path string)
 
 // object decodes a mapping node key by key: an unknown key is an error. It
 // returns the keys present; ok is false when n is not a mapping.
-func (p *parser) object(n *yaml.Node, path string, h handlers) (present map[string]bool, ok bool) {
-	entries, ok := p.entries(n, path)
+func (p *parser) object(n yamlpos.Node, path string, h handlers) (present map[string]bool, ok bool) {
+	entries, ok := p.Entries(n, path)
 	if !ok {
 		return nil, false
 	}
 	present = map[string]bool{}
 	for _, e := range entries {
-		child := yamlpos.Join(path, e.name)
-		decode, known := h[e.name]
+		child := yamlpos.Join(path, e.Name)
+		decode, known := h[e.Name]
 		if !known {
-			p.errorf(e.key.Line, child, "unknown key")
+			p.Errorf(e.Key.Line(), child, "unknown key")
 			continue
 		}
-		present[e.name] = true
+		present[e.Name] = true
 		decode(e, child)
 	}
 	return present, true
 }
 
 // str decodes a scalar as a string.
-func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	if n = p.resolve(n, path); n == nil {
+func (p *parser) str(n yamlpos.Node, path string) (string, bool) {
+	if n = p.Resolve(n, path); n.IsZero() {
 		return "", false
 	}
-	if n.Kind != yaml.ScalarNode || yamlpos.IsNull(n) {
-		p.errorf(n.Line, path, "want a string, got %s", yamlpos.Describe(n))
+	if n.Kind() != yaml.ScalarNode || n.IsNull() {
+		p.Errorf(n.Line(), path, "want a string, got %s", n.Describe())
 		return "", false
 	}
-	return n.Value, true
+	return n.Value(), true
 }
 
 // boolean decodes true or false.
-func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
-	if n = p.resolve(n, path); n == nil {
+func (p *parser) boolean(n yamlpos.Node, path string) (bool, bool) {
+	if n = p.Resolve(n, path); n.IsZero() {
 		return false, false
 	}
 	var b bool
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-		p.errorf(n.Line, path, "want true or false, got %s", yamlpos.Describe(n))
+	if n.Kind() != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+		p.Errorf(n.Line(), path, "want true or false, got %s", n.Describe())
 		return false, false
 	}
 	return b, true
 }
 
 // integer decodes a whole number.
-func (p *parser) integer(n *yaml.Node, path string) (int, bool) {
-	if n = p.resolve(n, path); n == nil {
+func (p *parser) integer(n yamlpos.Node, path string) (int, bool) {
+	if n = p.Resolve(n, path); n.IsZero() {
 		return 0, false
 	}
 	var i int
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-		p.errorf(n.Line, path, "want a whole number, got %s", yamlpos.Describe(n))
+	if n.Kind() != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+		p.Errorf(n.Line(), path, "want a whole number, got %s", n.Describe())
 		return 0, false
 	}
 	return i, true
-}
-
-// valueLine is where the text of a scalar starts: a block scalar's text
-// starts below its indicator.
-func valueLine(n *yaml.Node) int {
-	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		return n.Line + 1
-	}
-	return n.Line
-}
-
-// innerLine is the file line of line inner of a scalar's text: exact for a
-// literal block scalar, which keeps its lines, else the scalar's line.
-func innerLine(n *yaml.Node, inner int) int {
-	if n.Style&yaml.LiteralStyle != 0 && inner > 1 {
-		return valueLine(n) + inner - 1
-	}
-	return valueLine(n)
 }
 
 // fieldName matches a CRM object or field API name.
@@ -356,50 +184,50 @@ func validPath(name string) bool {
 }
 
 // mapping decodes one item of the mappings list.
-func (p *parser) mapping(n *yaml.Node, path string) *Mapping {
-	m := &Mapping{file: p.file, path: path, line: n.Line}
+func (p *parser) mapping(n yamlpos.Node, path string) *Mapping {
+	m := &Mapping{file: p.file, path: path, line: n.Line()}
 	var objectLine int
 	var conflictFields []fieldRef
 	present, ok := p.object(n, path, handlers{
-		"object": func(e entry, path string) {
-			objectLine = e.key.Line
-			if s, ok := p.str(e.value, path); ok {
+		"object": func(e yamlpos.Entry, path string) {
+			objectLine = e.Key.Line()
+			if s, ok := p.str(e.Value, path); ok {
 				if !fieldName.MatchString(s) {
-					p.errorf(e.value.Line, path, "%q is not an object name", s)
+					p.Errorf(e.Value.Line(), path, "%q is not an object name", s)
 					return
 				}
 				m.Object = s
 			}
 		},
-		"filter": func(e entry, path string) {
-			s, ok := p.str(e.value, path)
+		"filter": func(e yamlpos.Entry, path string) {
+			s, ok := p.str(e.Value, path)
 			if s = strings.TrimSpace(s); !ok || s == "" {
 				if ok {
-					p.errorf(e.value.Line, path, "empty filter (leave the key out to select every record)")
+					p.Errorf(e.Value.Line(), path, "empty filter (leave the key out to select every record)")
 				}
 				return
 			}
 			if len(s) >= 6 && strings.EqualFold(s[:6], "WHERE ") {
-				p.errorf(e.value.Line, path, "write the condition without WHERE")
+				p.Errorf(e.Value.Line(), path, "write the condition without WHERE")
 				return
 			}
 			m.Filter = s
 		},
-		"media": func(e entry, path string) {
-			m.mediaLine = e.key.Line
-			m.media = parseRules(p, m, e.value, path, "media", p.mediaValue)
+		"media": func(e yamlpos.Entry, path string) {
+			m.mediaLine = e.Key.Line()
+			m.media = parseRules(p, m, e.Value, path, "media", p.mediaValue)
 		},
-		"service": func(e entry, path string) {
-			m.serviceLine = e.key.Line
-			m.services = parseRules(p, m, e.value, path, "service", p.serviceValue)
+		"service": func(e yamlpos.Entry, path string) {
+			m.serviceLine = e.Key.Line()
+			m.services = parseRules(p, m, e.Value, path, "service", p.serviceValue)
 		},
-		"fields": func(e entry, path string) { p.fieldMap(m, e.value, path) },
-		"reopen_on_customer_reply": func(e entry, path string) {
-			m.reopen = p.recordCondition(m, e.value, path)
+		"fields": func(e yamlpos.Entry, path string) { p.fieldMap(m, e.Value, path) },
+		"reopen_on_customer_reply": func(e yamlpos.Entry, path string) {
+			m.reopen = p.recordCondition(m, e.Value, path)
 		},
-		"writeback": func(e entry, path string) { p.writeback(m, e.value, path) },
-		"audit":     func(e entry, path string) { p.audit(m, e, path) },
-		"sync":      func(e entry, path string) { conflictFields = p.syncPolicy(m, e.value, path) },
+		"writeback": func(e yamlpos.Entry, path string) { p.writeback(m, e.Value, path) },
+		"audit":     func(e yamlpos.Entry, path string) { p.audit(m, e, path) },
+		"sync":      func(e yamlpos.Entry, path string) { conflictFields = p.syncPolicy(m, e.Value, path) },
 	})
 	if !ok {
 		return nil
@@ -407,7 +235,7 @@ func (p *parser) mapping(n *yaml.Node, path string) *Mapping {
 	for _, f := range conflictFields {
 		k := slices.IndexFunc(m.writes, func(w fieldRef) bool { return strings.EqualFold(w.name, f.name) })
 		if k < 0 {
-			p.errorf(f.line, f.path, "%s is not a field the writeback writes", f.name)
+			p.Errorf(f.line, f.path, "%s is not a field the writeback writes", f.name)
 			continue
 		}
 		// Keyed by the name the writeback uses, as Fields and Observe are.
@@ -417,10 +245,10 @@ func (p *parser) mapping(n *yaml.Node, path string) *Mapping {
 	}
 	for _, key := range []string{"object", "media", "service"} {
 		if !present[key] {
-			p.errorf(n.Line, path+"."+key, "required")
+			p.Errorf(n.Line(), path+"."+key, "required")
 		}
 	}
-	m.objLine = n.Line
+	m.objLine = n.Line()
 	if objectLine > 0 {
 		m.objLine = objectLine
 	}
@@ -473,7 +301,7 @@ func (p *parser) read(m *Mapping, name, path string, line int) bool {
 	}
 	name = strings.TrimPrefix(name, "$env.")
 	if !validPath(name) {
-		p.errorf(line, path, "%q is not a field name", name)
+		p.Errorf(line, path, "%q is not a field name", name)
 		return false
 	}
 	m.reads = append(m.reads, fieldRef{name: name, path: path, line: line})
@@ -484,12 +312,12 @@ func (p *parser) read(m *Mapping, name, path string, line int) bool {
 // not a field name or is written already.
 func (p *parser) claim(writes *[]fieldRef, name, path string, line int) bool {
 	if !fieldName.MatchString(name) {
-		p.errorf(line, path, "%q is not a field name", name)
+		p.Errorf(line, path, "%q is not a field name", name)
 		return false
 	}
 	for _, w := range *writes {
 		if strings.EqualFold(w.name, name) {
-			p.errorf(line, path, "%s is written already by %s (line %d)", name, w.path, w.line)
+			p.Errorf(line, path, "%s is written already by %s (line %d)", name, w.path, w.line)
 			return false
 		}
 	}
@@ -499,37 +327,37 @@ func (p *parser) claim(writes *[]fieldRef, name, path string, line int) bool {
 
 // parseRules decodes media or service rules: a list of {when, KEY}, or one
 // value that applies to every record.
-func parseRules[T any](p *parser, m *Mapping, n *yaml.Node, path, key string, value func(*yaml.Node, string) (T, bool)) []rule[T] {
-	if n = p.resolve(n, path); n == nil {
+func parseRules[T any](p *parser, m *Mapping, n yamlpos.Node, path, key string, value func(yamlpos.Node, string) (T, bool)) []rule[T] {
+	if n = p.Resolve(n, path); n.IsZero() {
 		return nil
 	}
-	if n.Kind == yaml.ScalarNode {
+	if n.Kind() == yaml.ScalarNode {
 		v, ok := value(n, path)
 		if !ok {
 			return nil
 		}
-		return []rule[T]{{value: v, path: path, line: n.Line}}
+		return []rule[T]{{value: v, path: path, line: n.Line()}}
 	}
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n.Line, path, "want a %s or a list of rules, got %s", key, yamlpos.Describe(n))
+	if n.Kind() != yaml.SequenceNode {
+		p.Errorf(n.Line(), path, "want a %s or a list of rules, got %s", key, n.Describe())
 		return nil
 	}
-	if len(n.Content) == 0 {
-		p.errorf(n.Line, path, "want at least one rule")
+	if len(n.Items()) == 0 {
+		p.Errorf(n.Line(), path, "want at least one rule")
 		return nil
 	}
 	var rules []rule[T]
 	catchAll := 0
-	for i, item := range n.Content {
+	for i, item := range n.Items() {
 		ipath := yamlpos.Index(path, i)
-		if item = p.resolve(item, ipath); item == nil {
+		if item = p.Resolve(item, ipath); item.IsZero() {
 			continue
 		}
-		r := rule[T]{path: ipath, line: item.Line}
+		r := rule[T]{path: ipath, line: item.Line()}
 		present, ok := p.object(item, ipath, handlers{
-			"when": func(e entry, path string) { r.when = p.recordCondition(m, e.value, path) },
-			key: func(e entry, path string) {
-				if v, ok := value(e.value, path); ok {
+			"when": func(e yamlpos.Entry, path string) { r.when = p.recordCondition(m, e.Value, path) },
+			key: func(e yamlpos.Entry, path string) {
+				if v, ok := value(e.Value, path); ok {
 					r.value = v
 				}
 			},
@@ -538,13 +366,13 @@ func parseRules[T any](p *parser, m *Mapping, n *yaml.Node, path, key string, va
 			continue
 		}
 		if !present[key] {
-			p.errorf(item.Line, ipath+"."+key, "required")
+			p.Errorf(item.Line(), ipath+"."+key, "required")
 		}
 		if catchAll != 0 {
-			p.errorf(item.Line, ipath, "unreachable: the rule at line %d has no when and matches every record", catchAll)
+			p.Errorf(item.Line(), ipath, "unreachable: the rule at line %d has no when and matches every record", catchAll)
 		}
 		if !present["when"] && catchAll == 0 {
-			catchAll = item.Line
+			catchAll = item.Line()
 		}
 		rules = append(rules, r)
 	}
@@ -552,24 +380,24 @@ func parseRules[T any](p *parser, m *Mapping, n *yaml.Node, path, key string, va
 }
 
 // mediaValue decodes a media type.
-func (p *parser) mediaValue(n *yaml.Node, path string) (contactpad.Media, bool) {
+func (p *parser) mediaValue(n yamlpos.Node, path string) (contactpad.Media, bool) {
 	s, ok := p.str(n, path)
 	if !ok {
 		return "", false
 	}
 	media, err := contactpad.ParseMedia(s)
 	if err != nil {
-		p.errorf(n.Line, path, "%v", err)
+		p.Errorf(n.Line(), path, "%v", err)
 		return "", false
 	}
 	return media, true
 }
 
 // serviceValue decodes a service ID; the caller checks that it exists.
-func (p *parser) serviceValue(n *yaml.Node, path string) (string, bool) {
+func (p *parser) serviceValue(n yamlpos.Node, path string) (string, bool) {
 	s, ok := p.str(n, path)
 	if ok && s == "" {
-		p.errorf(n.Line, path, "empty service ID")
+		p.Errorf(n.Line(), path, "empty service ID")
 		return "", false
 	}
 	return s, ok
@@ -577,8 +405,8 @@ func (p *parser) serviceValue(n *yaml.Node, path string) (string, bool) {
 
 // recordCondition compiles a condition over the record's fields and notes
 // the fields it reads.
-func (p *parser) recordCondition(m *Mapping, n *yaml.Node, path string) *condition {
-	if n = p.resolve(n, path); n == nil {
+func (p *parser) recordCondition(m *Mapping, n yamlpos.Node, path string) *condition {
+	if n = p.Resolve(n, path); n.IsZero() {
 		return nil
 	}
 	src, ok := p.str(n, path)
@@ -586,15 +414,15 @@ func (p *parser) recordCondition(m *Mapping, n *yaml.Node, path string) *conditi
 		return nil
 	}
 	if strings.TrimSpace(src) == "" {
-		p.errorf(n.Line, path, "empty expression")
+		p.Errorf(n.Line(), path, "empty expression")
 		return nil
 	}
 	program, err := compileRecordCondition(src)
 	if err != nil {
-		p.errorf(innerLine(n, exprLine(err)), path, "invalid expression: %s", exprMessage(err))
+		p.Errorf(n.TextLine(exprLine(err)), path, "invalid expression: %s", exprMessage(err))
 		return nil
 	}
-	line := valueLine(n)
+	line := n.ValueLine()
 	for _, f := range conditionFields(src) {
 		p.read(m, f, path, line)
 	}
@@ -603,54 +431,54 @@ func (p *parser) recordCondition(m *Mapping, n *yaml.Node, path string) *conditi
 
 // fieldMap decodes the fields section: where the work item's fields come
 // from.
-func (p *parser) fieldMap(m *Mapping, n *yaml.Node, path string) {
+func (p *parser) fieldMap(m *Mapping, n yamlpos.Node, path string) {
 	p.object(n, path, handlers{
-		"subject":  func(e entry, path string) { m.subject = p.valueSpec(m, e, path, kindText) },
-		"category": func(e entry, path string) { m.category = p.valueSpec(m, e, path, kindText) },
-		"priority": func(e entry, path string) { m.priority = p.valueSpec(m, e, path, kindNumber) },
-		"tags":     func(e entry, path string) { m.tags = p.valueSpec(m, e, path, kindTags) },
+		"subject":  func(e yamlpos.Entry, path string) { m.subject = p.valueSpec(m, e, path, kindText) },
+		"category": func(e yamlpos.Entry, path string) { m.category = p.valueSpec(m, e, path, kindText) },
+		"priority": func(e yamlpos.Entry, path string) { m.priority = p.valueSpec(m, e, path, kindNumber) },
+		"tags":     func(e yamlpos.Entry, path string) { m.tags = p.valueSpec(m, e, path, kindTags) },
 	})
 }
 
 // valueSpec decodes one entry of the field map: a field name, or a mapping
 // of field or template, values, default and required (and split, for
 // tags).
-func (p *parser) valueSpec(m *Mapping, e entry, path string, kind valueKind) *valueSpec {
-	n := p.resolve(e.value, path)
-	if n == nil {
+func (p *parser) valueSpec(m *Mapping, e yamlpos.Entry, path string, kind valueKind) *valueSpec {
+	n := p.Resolve(e.Value, path)
+	if n.IsZero() {
 		return nil
 	}
-	s := &valueSpec{kind: kind, path: path, line: e.key.Line, split: ";"}
-	if n.Kind == yaml.ScalarNode {
+	s := &valueSpec{kind: kind, path: path, line: e.Key.Line(), split: ";"}
+	if n.Kind() == yaml.ScalarNode {
 		if tag := n.ShortTag(); tag == "!!int" || tag == "!!float" || tag == "!!bool" {
-			p.errorf(n.Line, path, "want a field name, got %s (for a constant, write {default: %s})", yamlpos.Describe(n), n.Value)
+			p.Errorf(n.Line(), path, "want a field name, got %s (for a constant, write {default: %s})", n.Describe(), n.Value())
 			return nil
 		}
-		if name, ok := p.str(n, path); ok && p.read(m, name, path, n.Line) {
+		if name, ok := p.str(n, path); ok && p.read(m, name, path, n.Line()) {
 			s.field = name
 		}
 		return s
 	}
 	h := handlers{
-		"field": func(e entry, path string) {
-			if name, ok := p.str(e.value, path); ok && p.read(m, name, path, e.value.Line) {
+		"field": func(e yamlpos.Entry, path string) {
+			if name, ok := p.str(e.Value, path); ok && p.read(m, name, path, e.Value.Line()) {
 				s.field = name
 			}
 		},
-		"template": func(e entry, path string) { s.tmpl = p.recordTemplate(m, e.value, path) },
-		"values":   func(e entry, path string) { s.values = p.valueMap(e.value, path, kind) },
-		"default": func(e entry, path string) {
-			s.def, s.hasDefault = p.defaultValue(e.value, path, kind)
+		"template": func(e yamlpos.Entry, path string) { s.tmpl = p.recordTemplate(m, e.Value, path) },
+		"values":   func(e yamlpos.Entry, path string) { s.values = p.valueMap(e.Value, path, kind) },
+		"default": func(e yamlpos.Entry, path string) {
+			s.def, s.hasDefault = p.defaultValue(e.Value, path, kind)
 		},
-		"required": func(e entry, path string) { s.required, _ = p.boolean(e.value, path) },
+		"required": func(e yamlpos.Entry, path string) { s.required, _ = p.boolean(e.Value, path) },
 	}
 	if kind == kindTags {
-		h["split"] = func(e entry, path string) {
-			sep, ok := p.str(e.value, path)
+		h["split"] = func(e yamlpos.Entry, path string) {
+			sep, ok := p.str(e.Value, path)
 			switch {
 			case !ok:
 			case sep == "":
-				p.errorf(e.value.Line, path, "empty separator")
+				p.Errorf(e.Value.Line(), path, "empty separator")
 			default:
 				s.split = sep
 			}
@@ -662,51 +490,51 @@ func (p *parser) valueSpec(m *Mapping, e entry, path string, kind valueKind) *va
 	}
 	switch {
 	case present["field"] && present["template"]:
-		p.errorf(e.key.Line, path, "set field or template, not both")
+		p.Errorf(e.Key.Line(), path, "set field or template, not both")
 	case !present["field"] && !present["template"] && !present["default"]:
-		p.errorf(e.key.Line, path, "set field, template or default")
+		p.Errorf(e.Key.Line(), path, "set field, template or default")
 	}
 	return s
 }
 
 // valueMap decodes the values of a field map entry: record value to work
 // item value.
-func (p *parser) valueMap(n *yaml.Node, path string, kind valueKind) map[string]any {
-	entries, ok := p.entries(n, path)
+func (p *parser) valueMap(n yamlpos.Node, path string, kind valueKind) map[string]any {
+	entries, ok := p.Entries(n, path)
 	if !ok {
 		return nil
 	}
 	out := make(map[string]any, len(entries))
 	for _, e := range entries {
-		child := yamlpos.Join(path, e.name)
+		child := yamlpos.Join(path, e.Name)
 		if kind == kindNumber {
-			if v, ok := p.integer(e.value, child); ok {
-				out[e.name] = v
+			if v, ok := p.integer(e.Value, child); ok {
+				out[e.Name] = v
 			}
 			continue
 		}
-		if v, ok := p.str(e.value, child); ok {
-			out[e.name] = v
+		if v, ok := p.str(e.Value, child); ok {
+			out[e.Name] = v
 		}
 	}
 	return out
 }
 
 // defaultValue decodes a field map entry's default.
-func (p *parser) defaultValue(n *yaml.Node, path string, kind valueKind) (any, bool) {
+func (p *parser) defaultValue(n yamlpos.Node, path string, kind valueKind) (any, bool) {
 	switch kind {
 	case kindNumber:
 		return p.integer(n, path)
 	case kindTags:
-		if n = p.resolve(n, path); n == nil {
+		if n = p.Resolve(n, path); n.IsZero() {
 			return nil, false
 		}
-		if n.Kind != yaml.SequenceNode {
+		if n.Kind() != yaml.SequenceNode {
 			s, ok := p.str(n, path)
 			return []string{s}, ok
 		}
 		tags := []string{}
-		for i, item := range n.Content {
+		for i, item := range n.Items() {
 			if s, ok := p.str(item, yamlpos.Index(path, i)); ok {
 				tags = append(tags, s)
 			}
@@ -719,8 +547,8 @@ func (p *parser) defaultValue(n *yaml.Node, path string, kind valueKind) (any, b
 // recordTemplate parses a template over the record's fields and notes the
 // fields it reads. It is not run at load time: record values have no
 // static types, so a sample could fail where real records would not.
-func (p *parser) recordTemplate(m *Mapping, n *yaml.Node, path string) *template.Template {
-	if n = p.resolve(n, path); n == nil {
+func (p *parser) recordTemplate(m *Mapping, n yamlpos.Node, path string) *template.Template {
+	if n = p.Resolve(n, path); n.IsZero() {
 		return nil
 	}
 	src, ok := p.str(n, path)
@@ -729,10 +557,10 @@ func (p *parser) recordTemplate(m *Mapping, n *yaml.Node, path string) *template
 	}
 	t, err := newTemplate(src)
 	if err != nil {
-		p.errorf(innerLine(n, templateLine(err)), path, "invalid template: %s", templateMessage(err))
+		p.Errorf(n.TextLine(templateLine(err)), path, "invalid template: %s", templateMessage(err))
 		return nil
 	}
-	line := valueLine(n)
+	line := n.ValueLine()
 	for _, f := range templateFields(t) {
 		p.read(m, f, path, line)
 	}
@@ -742,28 +570,28 @@ func (p *parser) recordTemplate(m *Mapping, n *yaml.Node, path string) *template
 // customFields decodes the fields of a writeback or audit record: field
 // name to template, or to a constant boolean, number or null. Templates run
 // at load time against dataSamples, so that a misspelt name fails here.
-func (p *parser) customFields(n *yaml.Node, path, object string, writes *[]fieldRef) []customField {
-	entries, ok := p.entries(n, path)
+func (p *parser) customFields(n yamlpos.Node, path, object string, writes *[]fieldRef) []customField {
+	entries, ok := p.Entries(n, path)
 	if !ok {
 		return nil
 	}
 	var out []customField
 	for _, e := range entries {
-		child := yamlpos.Join(path, e.name)
-		v := p.resolve(e.value, child)
-		if v == nil || !p.claim(writes, e.name, child, e.key.Line) {
+		child := yamlpos.Join(path, e.Name)
+		v := p.Resolve(e.Value, child)
+		if v.IsZero() || !p.claim(writes, e.Name, child, e.Key.Line()) {
 			continue
 		}
-		f := customField{name: e.name, path: child, line: e.key.Line}
-		if v.Kind != yaml.ScalarNode {
-			p.errorf(v.Line, child, "want a template, a boolean, a number or null, got %s", yamlpos.Describe(v))
+		f := customField{name: e.Name, path: child, line: e.Key.Line()}
+		if v.Kind() != yaml.ScalarNode {
+			p.Errorf(v.Line(), child, "want a template, a boolean, a number or null, got %s", v.Describe())
 			continue
 		}
 		switch v.ShortTag() {
 		case "!!null":
 		case "!!bool", "!!int", "!!float":
 			if err := v.Decode(&f.constant); err != nil {
-				p.errorf(v.Line, child, "invalid %s: %v", yamlpos.Describe(v), err)
+				p.Errorf(v.Line(), child, "invalid %s: %v", v.Describe(), err)
 				continue
 			}
 		default:
@@ -780,15 +608,15 @@ func (p *parser) customFields(n *yaml.Node, path, object string, writes *[]field
 
 // dataTemplate parses a template over TemplateData and runs it on the
 // samples.
-func (p *parser) dataTemplate(n *yaml.Node, path, object string) (*template.Template, bool) {
-	t, err := newTemplate(n.Value)
+func (p *parser) dataTemplate(n yamlpos.Node, path, object string) (*template.Template, bool) {
+	t, err := newTemplate(n.Value())
 	if err != nil {
-		p.errorf(innerLine(n, templateLine(err)), path, "invalid template: %s", templateMessage(err))
+		p.Errorf(n.TextLine(templateLine(err)), path, "invalid template: %s", templateMessage(err))
 		return nil, false
 	}
 	for _, sample := range dataSamples(object) {
 		if err := t.Execute(io.Discard, sample); err != nil {
-			p.errorf(innerLine(n, templateLine(err)), path, "invalid template: %s", templateMessage(err))
+			p.Errorf(n.TextLine(templateLine(err)), path, "invalid template: %s", templateMessage(err))
 			return nil, false
 		}
 	}
@@ -796,17 +624,17 @@ func (p *parser) dataTemplate(n *yaml.Node, path, object string) (*template.Temp
 }
 
 // writeback decodes the writeback section.
-func (p *parser) writeback(m *Mapping, n *yaml.Node, path string) {
+func (p *parser) writeback(m *Mapping, n yamlpos.Node, path string) {
 	wb := &writeback{}
-	target := func(dst *string) func(entry, string) {
-		return func(e entry, path string) {
-			if name, ok := p.str(e.value, path); ok && p.claim(&m.writes, name, path, e.value.Line) {
+	target := func(dst *string) func(yamlpos.Entry, string) {
+		return func(e yamlpos.Entry, path string) {
+			if name, ok := p.str(e.Value, path); ok && p.claim(&m.writes, name, path, e.Value.Line()) {
 				*dst = name
 			}
 		}
 	}
 	_, ok := p.object(n, path, handlers{
-		"status":                      func(e entry, path string) { wb.status = p.statusField(m, e, path) },
+		"status":                      func(e yamlpos.Entry, path string) { wb.status = p.statusField(m, e, path) },
 		"owner":                       target(&wb.owner),
 		"due_by":                      target(&wb.dueBy),
 		"due_by_was_set_manually":     target(&wb.dueBySetManually),
@@ -814,8 +642,8 @@ func (p *parser) writeback(m *Mapping, n *yaml.Node, path string) {
 		"resumed_from":                target(&wb.resumedFrom),
 		"service":                     target(&wb.service),
 		"pause_sla":                   target(&wb.pauseSLA),
-		"fields": func(e entry, path string) {
-			wb.fields = p.customFields(e.value, path, m.Object, &m.writes)
+		"fields": func(e yamlpos.Entry, path string) {
+			wb.fields = p.customFields(e.Value, path, m.Object, &m.writes)
 		},
 	})
 	if ok {
@@ -826,13 +654,13 @@ func (p *parser) writeback(m *Mapping, n *yaml.Node, path string) {
 // syncPolicy decodes the sync section: how the bridge treats changes made
 // to the records in the CRM. It returns the fields conflicts names, which
 // the caller checks against the fields the writeback writes.
-func (p *parser) syncPolicy(m *Mapping, n *yaml.Node, path string) []fieldRef {
+func (p *parser) syncPolicy(m *Mapping, n yamlpos.Node, path string) []fieldRef {
 	var named []fieldRef
-	choice := func(allowed ...string) func(n *yaml.Node, path string) (string, bool) {
-		return func(n *yaml.Node, path string) (string, bool) {
+	choice := func(allowed ...string) func(n yamlpos.Node, path string) (string, bool) {
+		return func(n yamlpos.Node, path string) (string, bool) {
 			s, ok := p.str(n, path)
 			if ok && !slices.Contains(allowed, s) {
-				p.errorf(n.Line, path, "%q: want %s", s, strings.Join(allowed, " or "))
+				p.Errorf(n.Line(), path, "%q: want %s", s, strings.Join(allowed, " or "))
 				return "", false
 			}
 			return s, ok
@@ -840,51 +668,51 @@ func (p *parser) syncPolicy(m *Mapping, n *yaml.Node, path string) []fieldRef {
 	}
 	winner := choice(string(contactpad.CRMWins), string(contactpad.BridgeWins))
 	p.object(n, path, handlers{
-		"first_sight": func(e entry, path string) {
-			if s, ok := choice(string(contactpad.Adopt), string(contactpad.Reset))(e.value, path); ok {
+		"first_sight": func(e yamlpos.Entry, path string) {
+			if s, ok := choice(string(contactpad.Adopt), string(contactpad.Reset))(e.Value, path); ok {
 				m.sync.FirstSight = contactpad.FirstSight(s)
 			}
 		},
-		"closed": func(e entry, path string) {
-			if s, ok := choice(string(contactpad.CloseCompletes), string(contactpad.CloseAbandons))(e.value, path); ok {
+		"closed": func(e yamlpos.Entry, path string) {
+			if s, ok := choice(string(contactpad.CloseCompletes), string(contactpad.CloseAbandons))(e.Value, path); ok {
 				m.sync.Closed = contactpad.ClosedPolicy(s)
 			}
 		},
-		"owner_changed": func(e entry, path string) {
-			if s, ok := choice(string(contactpad.OwnerReassigns), string(contactpad.OwnerIgnored))(e.value, path); ok {
+		"owner_changed": func(e yamlpos.Entry, path string) {
+			if s, ok := choice(string(contactpad.OwnerReassigns), string(contactpad.OwnerIgnored))(e.Value, path); ok {
 				m.sync.OwnerChanged = contactpad.OwnerPolicy(s)
 			}
 		},
-		"conflicts": func(e entry, path string) {
-			v := p.resolve(e.value, path)
-			if v == nil {
+		"conflicts": func(e yamlpos.Entry, path string) {
+			v := p.Resolve(e.Value, path)
+			if v.IsZero() {
 				return
 			}
-			if v.Kind == yaml.ScalarNode {
+			if v.Kind() == yaml.ScalarNode {
 				if s, ok := winner(v, path); ok {
 					m.sync.Conflicts = contactpad.Winner(s)
 				}
 				return
 			}
-			entries, ok := p.entries(v, path)
+			entries, ok := p.Entries(v, path)
 			if !ok {
 				return
 			}
 			for _, f := range entries {
-				child := yamlpos.Join(path, f.name)
-				s, ok := winner(f.value, child)
+				child := yamlpos.Join(path, f.Name)
+				s, ok := winner(f.Value, child)
 				if !ok {
 					continue
 				}
-				if f.name == "default" {
+				if f.Name == "default" {
 					m.sync.Conflicts = contactpad.Winner(s)
 					continue
 				}
 				if m.sync.Fields == nil {
 					m.sync.Fields = map[string]contactpad.Winner{}
 				}
-				m.sync.Fields[f.name] = contactpad.Winner(s)
-				named = append(named, fieldRef{name: f.name, path: child, line: f.key.Line})
+				m.sync.Fields[f.Name] = contactpad.Winner(s)
+				named = append(named, fieldRef{name: f.Name, path: child, line: f.Key.Line()})
 			}
 		},
 	})
@@ -893,45 +721,45 @@ func (p *parser) syncPolicy(m *Mapping, n *yaml.Node, path string) []fieldRef {
 
 // statusField decodes writeback.status: a field name, or a field and the
 // value to write for each interaction status.
-func (p *parser) statusField(m *Mapping, e entry, path string) *statusField {
-	n := p.resolve(e.value, path)
-	if n == nil {
+func (p *parser) statusField(m *Mapping, e yamlpos.Entry, path string) *statusField {
+	n := p.Resolve(e.Value, path)
+	if n.IsZero() {
 		return nil
 	}
 	s := &statusField{}
-	if n.Kind == yaml.ScalarNode {
-		if name, ok := p.str(n, path); ok && p.claim(&m.writes, name, path, n.Line) {
+	if n.Kind() == yaml.ScalarNode {
+		if name, ok := p.str(n, path); ok && p.claim(&m.writes, name, path, n.Line()) {
 			s.field = name
 		}
 		return s
 	}
 	present, ok := p.object(n, path, handlers{
-		"field": func(e entry, path string) {
-			if name, ok := p.str(e.value, path); ok && p.claim(&m.writes, name, path, e.value.Line) {
+		"field": func(e yamlpos.Entry, path string) {
+			if name, ok := p.str(e.Value, path); ok && p.claim(&m.writes, name, path, e.Value.Line()) {
 				s.field = name
 			}
 		},
-		"values": func(e entry, path string) {
-			entries, ok := p.entries(e.value, path)
+		"values": func(e yamlpos.Entry, path string) {
+			entries, ok := p.Entries(e.Value, path)
 			if !ok {
 				return
 			}
 			s.values = map[contactpad.Status]string{}
 			for _, v := range entries {
-				child := yamlpos.Join(path, v.name)
-				status := contactpad.Status(v.name)
+				child := yamlpos.Join(path, v.Name)
+				status := contactpad.Status(v.Name)
 				if !slices.Contains(contactpad.Statuses, status) {
-					p.errorf(v.key.Line, child, "unknown status %q (want %s)", v.name, statusList())
+					p.Errorf(v.Key.Line(), child, "unknown status %q (want %s)", v.Name, statusList())
 					continue
 				}
-				if value, ok := p.str(v.value, child); ok {
+				if value, ok := p.str(v.Value, child); ok {
 					s.values[status] = value
 				}
 			}
 		},
 	})
 	if ok && !present["field"] {
-		p.errorf(e.key.Line, path+".field", "required")
+		p.Errorf(e.Key.Line(), path+".field", "required")
 	}
 	return s
 }
@@ -946,28 +774,28 @@ func statusList() string {
 }
 
 // audit decodes the audit section.
-func (p *parser) audit(m *Mapping, section entry, path string) {
+func (p *parser) audit(m *Mapping, section yamlpos.Entry, path string) {
 	a := &audit{}
 	var writes []fieldRef
-	present, ok := p.object(section.value, path, handlers{
-		"object": func(e entry, path string) {
-			a.objectLine = e.key.Line
-			if s, ok := p.str(e.value, path); ok {
+	present, ok := p.object(section.Value, path, handlers{
+		"object": func(e yamlpos.Entry, path string) {
+			a.objectLine = e.Key.Line()
+			if s, ok := p.str(e.Value, path); ok {
 				if !fieldName.MatchString(s) {
-					p.errorf(e.value.Line, path, "%q is not an object name", s)
+					p.Errorf(e.Value.Line(), path, "%q is not an object name", s)
 					return
 				}
 				a.object = s
 			}
 		},
-		"external_id": func(e entry, path string) {
-			if s, ok := p.str(e.value, path); ok && p.claim(&writes, s, path, e.value.Line) {
+		"external_id": func(e yamlpos.Entry, path string) {
+			if s, ok := p.str(e.Value, path); ok && p.claim(&writes, s, path, e.Value.Line()) {
 				a.externalID = s
 			}
 		},
-		"when": func(e entry, path string) {
-			v := p.resolve(e.value, path)
-			if v == nil {
+		"when": func(e yamlpos.Entry, path string) {
+			v := p.Resolve(e.Value, path)
+			if v.IsZero() {
 				return
 			}
 			src, ok := p.str(v, path)
@@ -976,19 +804,19 @@ func (p *parser) audit(m *Mapping, section entry, path string) {
 			}
 			program, err := compileAuditCondition(src)
 			if err != nil {
-				p.errorf(innerLine(v, exprLine(err)), path, "invalid expression: %s", exprMessage(err))
+				p.Errorf(v.TextLine(exprLine(err)), path, "invalid expression: %s", exprMessage(err))
 				return
 			}
-			a.when = &condition{program: program, path: path, line: valueLine(v)}
+			a.when = &condition{program: program, path: path, line: v.ValueLine()}
 		},
-		"fields": func(e entry, path string) { a.fields = p.customFields(e.value, path, m.Object, &writes) },
+		"fields": func(e yamlpos.Entry, path string) { a.fields = p.customFields(e.Value, path, m.Object, &writes) },
 	})
 	if !ok {
 		return
 	}
 	for _, key := range []string{"object", "external_id"} {
 		if !present[key] {
-			p.errorf(section.key.Line, path+"."+key, "required")
+			p.Errorf(section.Key.Line(), path+"."+key, "required")
 		}
 	}
 	a.writes = writes

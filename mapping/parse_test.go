@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/config"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -283,6 +285,68 @@ func TestParseAnchorsAndMerges(t *testing.T) {
 	item, err := ms[1].Item(Record{"Id": "570A", "Origin": "Phone"})
 	require.NoError(t, err)
 	require.Equal(t, "live", string(item.Media))
+}
+
+// TestAliasLines checks the rule of docs/mapping.md for the line of a
+// problem in a value reached through an alias or a merge key: the line of
+// the alias, where the value is used, the same in a standalone mappings
+// file and in a config file, whose mappings go through package config
+// first.
+func TestAliasLines(t *testing.T) {
+	data := doc(
+		"services: [{id: support}]", // 1
+		"mappings:",                 // 2
+		"  - object: Case",          // 3
+		"    media: &media",         // 4
+		"      - {when: 'Origin == \"Phone\"', media: live}", // 5
+		"      - {media: non-live}",                          // 6
+		"    service: support",                               // 7
+		"    writeback: &writeback",                          // 8
+		"      owner: OwnerId",                               // 9
+		"      due_by: Due By",                               // 10
+		"  - object: LiveChatTranscript",                     // 11
+		"    media: *media",                                  // 12
+		"    service: support",                               // 13
+		"    writeback:",                                     // 14
+		"      <<: *writeback",                               // 15
+		"      status: Status",                               // 16
+		"  - &task",                                          // 17
+		"    object: Task",                                   // 18
+		"    media: fax",                                     // 19
+		"    service: support",                               // 20
+		"  - *task",                                          // 21
+	)
+	want := `ctibridge.yaml:10: mappings[0].writeback.due_by: "Due By" is not a field name` + "\n" +
+		`ctibridge.yaml:15: mappings[1].writeback.due_by: "Due By" is not a field name` + "\n" +
+		`ctibridge.yaml:19: mappings[2].media: unknown media type "fax" (want live, semi-live or non-live)` + "\n" +
+		`ctibridge.yaml:21: mappings[3].media: unknown media type "fax" (want live, semi-live or non-live)` + "\n" +
+		"ctibridge.yaml:21: mappings[3].object: duplicate object Task (first at line 18)"
+
+	_, err := parseDocument("ctibridge.yaml", data)
+	require.EqualError(t, err, want, "standalone")
+
+	cfg, err := config.Parse("ctibridge.yaml", data)
+	require.NoError(t, err)
+	_, err = Parse(cfg.File, cfg.Mappings)
+	require.EqualError(t, err, want, "through package config")
+
+	// The lines a mapping keeps for later checks follow the rule too: the
+	// chat mapping's media rules read Origin, which chats lack, at line 8.
+	ms, err := parseDocument("mappings.yaml", doc(
+		"mappings:",
+		"  - object: Case",
+		"    media: &media",
+		"      - {when: 'Origin == \"Phone\"', media: live}",
+		"      - {media: non-live}",
+		"    service: support",
+		"  - object: LiveChatTranscript",
+		"    media: *media",
+		"    service: support",
+	))
+	require.NoError(t, err)
+	require.NoError(t, ms[0].CheckFields(describedOrg()))
+	require.EqualError(t, ms[1].CheckFields(describedOrg()),
+		"mappings.yaml:8: mappings[1].media[0].when: unknown field Origin on LiveChatTranscript")
 }
 
 func TestParseFile(t *testing.T) {

@@ -155,7 +155,7 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 		}
 		sync.Change(want, nil)
 		update := sync.Writes()
-		sync.Accepted(update)
+		sync.Accepted(update, now)
 		wb := step.wb
 		change := contactpad.RecordChange{Writeback: &wb, Audit: audit, Fields: update}
 		rec, err := m.Audit(change, item.CRMID)

@@ -208,6 +208,19 @@ func testClosedInCRM(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.Completed, h.Get(j.ID).Status)
 		require.Equal(t, "No longer matches the mapping's filter in Salesforce (last changed by Sam Supervisor)", h.LastAudit(j.ID).Message)
 
+		// Completed, written back, resumed: a poll that now finds the
+		// record out of the filter sees the bridge's own write of it.
+		h.Presence("alice", contactpad.Available)
+		k := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Release{ID: k.ID, Agent: "alice"})
+		h.Do(adapter.FinishWrapUp{ID: k.ID, Agent: "alice"})
+		h.writeBack()
+		h.Do(adapter.Resume{ID: k.ID, Agent: "alice"})
+		h.Do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: k.CRMID, CRMObject: "Case", Unmatched: true,
+			CRM: &contactpad.RecordState{Fields: shows(h.Get(k.ID).Sync.Known), ChangedBy: "Integration User"}}})
+		require.Equal(t, contactpad.Connected, h.Get(k.ID).Status, "not closed by its own write")
+		require.Equal(t, "connected", h.writeBack()[k.CRMID][0]["status"], "the resumed status is written")
+
 		h.Do(adapter.Ingest{Item: contactpad.WorkItem{CRMID: "500NEVER", CRMObject: "Case", Unmatched: true}})
 		require.Empty(t, h.Interactions(adapter.InteractionFilter{Statuses: []contactpad.Status{contactpad.Queued}}),
 			"a record that never matched is not work")
@@ -431,18 +444,63 @@ func testIngestFailures(t *testing.T, open Opener) {
 	})
 }
 
+// testStaleRead: a poll's read sent before the CRM answered a write of the
+// bridge's may show the record as it was before that write. That is no
+// change made in the CRM: the interaction stays as it is, and the record
+// is read again at the next poll until a read is not stale.
+func testStaleRead(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		ctx := context.Background()
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+		h.Do(adapter.FinishWrapUp{ID: i.ID, Agent: "alice"})
+		before := seen(i, "Integration User", shows(i.Sync.Known)) // connected, owned by alice
+		src := &retrySource{items: []contactpad.WorkItem{before}, reading: func() {
+			time.Sleep(time.Millisecond)
+			h.writeBack() // completed: its answer comes back before the read's
+		}}
+		require.NoError(t, h.Engine.PollOnce(ctx, src))
+		done := h.Get(i.ID)
+		require.Equal(t, contactpad.Completed, done.Status, "not closed, reopened or changed in the CRM")
+		require.Equal(t, "completed", done.Sync.Known["status"], "what the CRM accepted")
+		require.NotContains(t, actions(h.Audit(i.ID)), "reopened")
+		require.NotContains(t, actions(h.Audit(i.ID)), "conflict")
+		require.Empty(t, h.failures(), "no failure of the record's")
+
+		src.reading = nil
+		src.fixed = map[string]contactpad.WorkItem{i.CRMID: seen(i, "Integration User", shows(done.Sync.Known))}
+		require.NoError(t, h.Engine.PollOnce(ctx, src))
+		require.Equal(t, []string{i.CRMID}, src.lastRetry(), "read again at the next poll")
+		require.NoError(t, h.Engine.PollOnce(ctx, src))
+		require.Empty(t, src.lastRetry(), "that read was not stale")
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+
+		// A read sent after the answer that shows the old value is a
+		// change made in the CRM.
+		time.Sleep(time.Second)
+		src.items = []contactpad.WorkItem{seen(i, "Sam", shows{"status": "queued", "owner_crm_user_id": aliceUser})}
+		require.NoError(t, h.Engine.PollOnce(ctx, src))
+		require.Contains(t, actions(h.Audit(i.ID)), "reopened")
+	})
+}
+
 // retrySource serves items once, then the fixed version of each record it
 // is asked to read again (those it has none of come back unchanged).
+// reading, if set, runs while a read is on its way.
 type retrySource struct {
 	items   []contactpad.WorkItem
 	fixed   map[string]contactpad.WorkItem
 	retries [][]string
 	failed  map[string]contactpad.WorkItem
+	reading func()
 }
 
 func (s *retrySource) Name() string { return "test:Case" }
 
 func (s *retrySource) Changes(_ context.Context, _ string, retry []string) ([]contactpad.WorkItem, string, bool, error) {
+	if s.reading != nil {
+		s.reading()
+	}
 	if s.failed == nil {
 		s.failed = map[string]contactpad.WorkItem{}
 	}

@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -239,4 +240,38 @@ func lastOf(trail []contactpad.AuditEntry, action contactpad.AuditAction) contac
 		}
 	}
 	return contactpad.AuditEntry{}
+}
+
+// testReconfigure: a reloaded config takes effect at once: an agent no
+// longer configured is logged out and its offer goes to another; raised
+// capacity takes the work that waited; a new agent exists, logged out; new
+// timeouts apply to what happens next.
+func testReconfigure(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		for range 5 {
+			h.Connected("alice", contactpad.NonLive) // full
+		}
+		waiting := h.Ingest(contactpad.NonLive, "billing")
+		require.Equal(t, contactpad.Queued, waiting.Status)
+		h.Presence("bob", contactpad.Available)
+		call := h.Ingest(contactpad.Live, "support")
+		require.Equal(t, "bob", h.Get(call.ID).Owner, "offered to bob")
+		h.Presence("alice", contactpad.Available)
+
+		s := Settings()
+		s.Agents = []contactpad.Agent{s.Agents[0], s.Agents[2],
+			{ID: "dave", Name: "Dave", Services: []string{"support"}, Capacity: s.Agents[0].Capacity}}
+		s.Agents[0].Capacity = contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 3, contactpad.NonLive: 6}
+		s.PushTimeout = 5 * time.Second
+		require.NoError(t, h.Engine.Reconfigure(context.Background(), s))
+
+		require.Equal(t, contactpad.LoggedOut, h.Agent("bob").Presence, "bob is no longer configured")
+		i := h.Get(call.ID)
+		require.Equal(t, "alice", i.Owner, "bob's offer went to another agent")
+		require.WithinDuration(t, time.Now().Add(5*time.Second), *i.OfferExpiresAt, time.Millisecond, "the new push timeout")
+		require.Equal(t, "alice", h.Get(waiting.ID).Owner, "alice's raised capacity took the waiting case")
+		require.Equal(t, contactpad.LoggedOut, h.Agent("dave").Presence, "a new agent starts logged out")
+		h.Presence("dave", contactpad.Available)
+		require.Equal(t, 6, h.Engine.Settings().Agents[0].Capacity[contactpad.NonLive])
+	})
 }

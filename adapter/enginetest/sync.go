@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -338,8 +339,9 @@ func testPollLease(t *testing.T, open Opener) {
 }
 
 // testWritebackAfterRestart: rows a writer had in flight when it died are
-// taken back at once by the writer restarted under its name, not after the
-// lease; another writer leaves them alone until the lease expires.
+// taken back by the writer restarted under its name once a request it sent
+// before dying is done (ReclaimAfter, a minute), not after the lease (two);
+// another writer leaves them alone until the lease expires.
 func testWritebackAfterRestart(t *testing.T, open Opener) {
 	bubble(t, open, nil, func(h *Harness) {
 		i := h.worked("alice", contactpad.NonLive)
@@ -347,7 +349,8 @@ func testWritebackAfterRestart(t *testing.T, open Opener) {
 		var claimed []adapter.OutboxRow
 		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
 			var err error
-			claimed, err = tx.ClaimOutbox(time.Now(), time.Now().Add(2*time.Minute), 100, "host/10.0.0.7:8080")
+			claimed, err = tx.ClaimOutbox(adapter.ClaimQuery{Now: time.Now(), LeaseUntil: time.Now().Add(2 * time.Minute),
+				Limit: 100, Holder: "host/10.0.0.7:8080"})
 			return err
 		}))
 		require.NotEmpty(t, claimed, "the dead writer's rows, in flight")
@@ -361,8 +364,80 @@ func testWritebackAfterRestart(t *testing.T, open Opener) {
 		same := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.7:8080"))
 		n, err = same.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
 		require.NoError(t, err)
-		require.Equal(t, len(claimed), n, "its restarted self takes them back at once")
+		require.Zero(t, n, "not at once: a request the dead writer sent may still land")
+		time.Sleep(adapter.DefaultReclaimAfter)
+		n, err = other.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Zero(t, n, "another writer still waits for the lease")
+		n, err = same.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, len(claimed), n, "its restarted self takes them back after ReclaimAfter")
 		require.Equal(t, "deferred", sink.sent[i.CRMID][0]["status"], "the deferral is written")
 		require.Empty(t, h.Outbox())
+	})
+}
+
+// flakySource is a pagedSource whose polls fail while err is set.
+type flakySource struct {
+	pagedSource
+	err atomic.Pointer[error]
+}
+
+func (s *flakySource) Changes(ctx context.Context, since string, retry []string) ([]contactpad.WorkItem, string, bool, error) {
+	if err := s.err.Load(); err != nil {
+		return nil, "", false, *err
+	}
+	return s.pagedSource.Changes(ctx, since, retry)
+}
+
+// testPollStatus: every replica reads from the store how the polling of a
+// source goes: who holds its lease, when a poll last succeeded, and why
+// the polls since failed; a success clears the failure.
+func testPollStatus(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		poller := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.7:8080"))
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		src := &flakySource{pagedSource: pagedSource{size: 10}}
+		status := func() adapter.PollStatus {
+			// Read through the harness's engine: a replica that does not poll.
+			st, err := h.Engine.PollStatus(context.Background(), []string{src.Name()})
+			require.NoError(t, err)
+			require.Len(t, st, 1)
+			return st[0]
+		}
+		require.Equal(t, adapter.PollStatus{Source: "test:Case"}, status(), "never polled")
+
+		start := time.Now()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			poller.RunPoll(ctx, []adapter.Source{src}, adapter.SyncOptions{PollInterval: time.Second})
+		}()
+		synctest.Wait()
+		st := status()
+		require.Equal(t, "host/10.0.0.7:8080", st.Holder)
+		require.NotNil(t, st.LeaseUntil)
+		require.NotNil(t, st.LastSuccess)
+		require.WithinDuration(t, start, *st.LastSuccess, time.Millisecond)
+		require.Empty(t, st.LastError)
+
+		down := errors.New("salesforce: SERVER_UNAVAILABLE: down for maintenance")
+		src.err.Store(&down)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		st = status()
+		require.Equal(t, down.Error(), st.LastError)
+		require.WithinDuration(t, start, *st.LastSuccess, time.Millisecond, "the last success stays")
+		require.InDelta(t, 3, st.Lag(time.Now()).Seconds(), 0.01)
+
+		src.err.Store(nil)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st = status()
+		require.Empty(t, st.LastError, "a success clears the failure")
+		require.WithinDuration(t, time.Now(), *st.LastSuccess, time.Millisecond)
+		stop()
+		<-done
 	})
 }

@@ -171,6 +171,12 @@ func testEvents(t *testing.T, s adapter.Store) {
 	}
 }
 
+// blockedBy is r as Tx.Outbox lists it, waiting behind the parked row id.
+func blockedBy(r adapter.OutboxRow, id int64) adapter.OutboxRow {
+	r.BlockedBy = id
+	return r
+}
+
 func testOutbox(t *testing.T, s adapter.Store) {
 	payload := json.RawMessage(`{"status":"connected","owner":"alice"}`)
 	rows := []*adapter.OutboxRow{
@@ -180,6 +186,8 @@ func testOutbox(t *testing.T, s adapter.Store) {
 		{InteractionID: "i1", CRMObject: "Case", CRMID: "500A", Kind: adapter.OutboxChange, State: adapter.OutboxPending,
 			CreatedAt: at(2 * time.Second)},
 		{InteractionID: "i3", Kind: adapter.OutboxChange, Payload: json.RawMessage(`{}`), State: adapter.OutboxDone},
+		// A later change of 500B: it waits behind the parked row.
+		{InteractionID: "i2", CRMObject: "Case", CRMID: "500B", Kind: adapter.OutboxChange, CreatedAt: at(3 * time.Second)},
 	}
 	var fns []func(adapter.Tx) error
 	for _, r := range rows {
@@ -201,7 +209,8 @@ func testOutbox(t *testing.T, s adapter.Store) {
 		limit int
 		want  []adapter.OutboxRow
 	}{
-		{name: "pending by ID", state: adapter.OutboxPending, limit: 10, want: []adapter.OutboxRow{*rows[0], *rows[2]}},
+		{name: "pending by ID, each with the parked row it waits behind", state: adapter.OutboxPending, limit: 10,
+			want: []adapter.OutboxRow{*rows[0], *rows[2], blockedBy(*rows[4], rows[1].ID)}},
 		{name: "at most limit", state: adapter.OutboxPending, limit: 1, want: []adapter.OutboxRow{*rows[0]}},
 		{name: "parked", state: adapter.OutboxParked, limit: 10, want: []adapter.OutboxRow{*rows[1]}},
 		{name: "done", state: adapter.OutboxDone, limit: 10, want: []adapter.OutboxRow{*rows[3]}},

@@ -39,12 +39,15 @@ func claim(t *testing.T, s adapter.Store, now time.Time, limit int) []adapter.Ou
 // writers numbers the writers of claim.
 var writers atomic.Int64
 
+// claimAs claims as holder with a lease of a minute, taking its own rows
+// in flight back once they have been out 20 seconds.
 func claimAs(t *testing.T, s adapter.Store, holder string, now time.Time, limit int) []adapter.OutboxRow {
 	t.Helper()
 	var rows []adapter.OutboxRow
 	update(t, s, func(tx adapter.Tx) error {
 		var err error
-		rows, err = tx.ClaimOutbox(now, now.Add(time.Minute), limit, holder)
+		rows, err = tx.ClaimOutbox(adapter.ClaimQuery{Now: now, LeaseUntil: now.Add(time.Minute), Limit: limit, Holder: holder,
+			OwnBy: now.Add(time.Minute - 20*time.Second)})
 		return err
 	})
 	return rows
@@ -79,11 +82,14 @@ func testClaimOutbox(t *testing.T, s adapter.Store) {
 	require.Empty(t, claimAs(t, s, "replica-c", at(30*time.Second), 10), "not while the leases live")
 	require.Equal(t, ids, rowIDs(claimAs(t, s, "replica-c", at(time.Minute), 10)), "expired leases are claimed again")
 
-	// A writer restarted under its name takes its rows back at once, and
-	// the later rows of their records with them.
+	// A writer restarted under its name takes its rows back once they
+	// have been out long enough (OwnBy), not at once, and the later rows
+	// of their records with them.
 	more := appendRows(t, s, "A")
 	require.Empty(t, claimAs(t, s, "replica-d", at(time.Minute+time.Second), 10), "replica-c's leases live")
-	require.Equal(t, append(ids, more...), rowIDs(claimAs(t, s, "replica-c", at(time.Minute+time.Second), 10)))
+	require.Empty(t, claimAs(t, s, "replica-c", at(time.Minute+19*time.Second), 10),
+		"its own rows are not taken back while a request it sent may still land; nor the later row of A")
+	require.Equal(t, append(ids, more...), rowIDs(claimAs(t, s, "replica-c", at(time.Minute+20*time.Second), 10)))
 }
 
 // testOutboxOrderPerRecord: a later row of a record is not claimed while an

@@ -41,14 +41,21 @@ func TestBenchKillRestart(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	dir := t.TempDir()
+	benchLog, err := os.Create(filepath.Join(dir, "bench.log"))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		benchLog.Close()
+		if t.Failed() {
+			for _, name := range []string{"bridge.log", "bench.log"} {
+				log, _ := os.ReadFile(filepath.Join(dir, name))
+				t.Logf("%s:\n%s", name, log)
+			}
+		}
+	})
 	res, err := bench.Run(context.Background(), bench.Options{
-		Records: 60, Agents: 5, Seed: 7, Timeout: 2 * time.Minute, KillRestart: true, Dir: dir,
+		Records: 60, Agents: 5, Seed: 7, Timeout: 2 * time.Minute, KillRestart: true, Dir: dir, Log: benchLog,
 		Start: bench.ChildStarter(exe, nil, []string{benchChildEnv + "=1"}, filepath.Join(dir, "bridge.log")),
 	})
-	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "bridge.log"))
-		t.Logf("bridge log:\n%s", log)
-	}
 	require.NoError(t, err)
 	checkBench(t, res, 60)
 	require.Equal(t, 1, res.Kills)

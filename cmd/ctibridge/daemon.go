@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,11 +24,9 @@ import (
 	"github.com/ctibridge/ctibridge/config"
 	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
-	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
 	"github.com/ctibridge/ctibridge/contactpad/api/panel"
 	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
-	"github.com/ctibridge/ctibridge/mapping"
 )
 
 // daemonOptions are what a daemon takes besides its config.
@@ -50,22 +49,34 @@ type daemonOptions struct {
 	// OnEvents also receives the events the engine commits (the demo
 	// narrates them).
 	OnEvents func([]adapter.Event)
+	// Overrides, when set, changes every config the daemon loads on a
+	// reload as the caller changed the first (run's --listen).
+	Overrides func(*config.Config)
 }
 
 // daemon is a running ctibridge: the store, the engine with its timers, the
 // CRM poll and writeback loops, webhooks and the HTTP API.
 type daemon struct {
-	cfg    *config.Config
+	gen    atomic.Pointer[generation] // the config it works with; replaced by reload
 	log    logrus.FieldLogger
 	store  adapter.Store
 	engine *adapter.Engine
 	api    *api.Server
-	hooks  *webhook.Dispatcher
 	srv    *http.Server
 	ln     net.Listener
-	sink   adapter.Sink
-	crm    *crmHealth
+	client *salesforce.Client
+	link   *crmLink
 	opts   daemonOptions
+	holder string // its name in the store's leases
+
+	// The CRM sync (poll and writeback of the generation's mappings) and
+	// the webhooks, restarted by a reload.
+	sync, hookLoop restartable
+	sink           atomic.Pointer[adapter.Sink]
+	sources        atomic.Pointer[[]string] // the names of the sources polled
+	hooks          atomic.Pointer[webhook.Dispatcher]
+	hookMetrics    atomic.Pointer[collectorSet] // the current dispatcher's
+	reloading      sync.Mutex
 
 	done chan struct{}
 	err  error
@@ -83,33 +94,39 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		o.ShutdownTimeout = 10 * time.Second
 	}
 	log := o.Log
-	ms, err := loadMappings(cfg)
+	gen, err := newGeneration(cfg)
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(buildInfoCollector(readBuildInfo()))
 
-	client, err := crmClient(ctx, cfg, o, reg)
+	client, err := crmClient(cfg, o, reg)
 	if err != nil {
 		return nil, err
 	}
-	if err := salesforce.CheckMappings(ctx, client, ms); err != nil {
-		return nil, fmt.Errorf("check mappings against the CRM: %w", err)
-	}
-	settings := engineSettings(cfg)
-	users, err := salesforce.CheckUsers(ctx, client, agentUsers(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("check the agents' CRM users: %w", err)
-	}
-	for k, a := range settings.Agents {
-		if id, ok := users[a.ID]; ok {
-			settings.Agents[k].CRMUserID = id // as the org spells it, to compare with the owners it returns
+	d = &daemon{log: log, opts: o, done: make(chan struct{}), client: client}
+	d.gen.Store(gen)
+	// The bridge serves agents from the store whether or not the CRM
+	// answers: the link signs in and checks the org now, and again in the
+	// background until it has; polling and writeback wait for it. Only a
+	// config the org contradicts stops the start, while it can be seen.
+	d.link = newCRMLink(func(ctx context.Context) error {
+		if err := client.SignIn(ctx); err != nil {
+			return fmt.Errorf("sign in to the CRM: %w", err)
 		}
+		return d.gen.Load().checkOrg(ctx, client)
+	}, log, reg)
+	firstCtx, cancelFirst := context.WithTimeout(ctx, firstLinkAttempt)
+	first := d.link.attempt(firstCtx)
+	cancelFirst()
+	var mismatch *salesforce.MismatchError
+	if errors.As(first, &mismatch) {
+		return nil, first
 	}
-	settings.CRMName, settings.Mirrors = "Salesforce", map[string]adapter.Mirror{}
-	for _, m := range ms {
-		settings.Mirrors[m.Object] = m
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
 
 	store, err := openStore(ctx, cfg)
@@ -122,7 +139,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 	}()
 
-	d = &daemon{cfg: cfg, log: log, store: store, opts: o, done: make(chan struct{}), crm: &crmHealth{}}
+	d.store = store
 	d.ln = o.Listener
 	if d.ln == nil {
 		if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -137,25 +154,20 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	// The replica's name in the store's leases (CRM poll, webhooks): the
 	// same after a restart, so a restarted replica takes its leases back
 	// at once instead of waiting for them to expire.
-	holder := replicaName(d.ln.Addr())
-	var hooks []webhook.Hook
-	for _, h := range cfg.Webhooks {
-		hook := webhook.Hook{URL: h.URL, Secret: h.Secret.Reveal()}
-		for _, t := range h.Events {
-			hook.Events = append(hook.Events, adapter.EventType(t))
-		}
-		hooks = append(hooks, hook)
-	}
-	d.hooks = webhook.New(store, hooks, webhook.WithLogger(log), webhook.WithHolder(holder))
+	d.holder = replicaName(d.ln.Addr())
 	metrics := adapter.NewMetrics(reg, store)
-	d.engine = adapter.New(store, settings, adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(holder),
+	d.engine = adapter.New(store, gen.settings, adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(d.holder),
 		adapter.OnEvents(func(events []adapter.Event) {
 			d.api.Notify()
-			d.hooks.Notify()
+			d.hooks.Load().Notify()
 			if o.OnEvents != nil {
 				o.OnEvents(events)
 			}
 		}))
+	d.setSync(gen)
+	d.hooks.Store(d.dispatcher(gen))
+	reg.MustRegister(current(func() *collectorSet { return d.hookMetrics.Load() }))
+	reg.MustRegister(newPollCollector(d.engine, func() []string { return *d.sources.Load() }, log))
 
 	if o.Panel == nil {
 		if o.Panel, err = panel.Handler(panelOptions(cfg)); err != nil {
@@ -169,9 +181,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		RateLimit:      rate.Limit(cfg.API.RateLimit),
 		RateBurst:      cfg.API.RateBurst,
 		Heartbeat:      time.Duration(cfg.API.Heartbeat),
-		Preview:        previewer(ms, settings.Agents),
-		Webhooks:       func() any { return d.hooks.Status() },
-		Ready:          d.crm.ready,
+		Preview:        d.preview,
+		Webhooks:       func() any { return d.hooks.Load().Status() },
+		Status:         d.status,
 		Redrive:        d.engine.WakeWriteback,
 		Panel:          o.Panel,
 		Registry:       reg,
@@ -181,21 +193,13 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		return nil, err
 	}
 
-	writebacks := map[string]salesforce.Writeback{}
-	var sources []adapter.Source
-	for _, m := range ms {
-		sources = append(sources, d.crm.track(salesforce.NewSource(client, m)))
-		writebacks[m.Object] = m
-	}
-	d.sink = salesforce.NewSink(client, writebacks)
-
 	d.srv = &http.Server{
 		Handler:           d.api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second, // the event stream lifts it for itself
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
+		ErrorLog:          httpErrorLog(log),
 	}
 	d.srv.RegisterOnShutdown(d.api.CloseStreams)
 
@@ -217,19 +221,20 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
 	var loops sync.WaitGroup
-	// Writebacks wait up to a second for others, so that a busy bridge
-	// fills composite calls of 1,000 records instead of a call per commit.
-	syncOpts := adapter.SyncOptions{PollInterval: time.Duration(cfg.CRM.PollInterval), BatchDelay: time.Second}
-	loops.Go(func() { d.engine.RunPoll(loopCtx, sources, syncOpts) })
-	loops.Go(func() { d.engine.RunWriteback(loopCtx, d.sink, syncOpts) })
-	loops.Go(func() { d.hooks.Run(loopCtx) })
+	d.sync = restartable{parent: loopCtx, wg: &loops}
+	d.hookLoop = restartable{parent: loopCtx, wg: &loops}
+	loops.Go(func() {
+		d.link.run(loopCtx, first, func() { d.startSync(d.gen.Load()) })
+	})
+	hooks := d.hooks.Load()
+	d.hookLoop.start(hooks.Run)
 	if pg, ok := store.(*postgres.Store); ok {
 		// Commits of the other replicas wake this one's event streams
 		// and webhooks at once, not at their next poll.
 		loops.Go(func() {
 			pg.Listen(loopCtx, func(int64) {
 				d.api.Notify()
-				d.hooks.Notify()
+				d.hooks.Load().Notify()
 			}, func(err error) { log.WithError(err).Warn("postgres: event notifications lost; reconnecting") })
 		})
 	}
@@ -237,7 +242,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.srv.Serve(d.ln) }()
 	log.WithFields(logrus.Fields{"listen": d.ln.Addr().String(), "store": cfg.Store.Driver, "crm": cfg.CRM.Kind,
-		"agents": len(cfg.Agents), "mappings": len(ms)}).Info("ctibridge started")
+		"agents": len(cfg.Agents), "mappings": len(gen.mappings)}).Info("ctibridge started")
 
 	go func() {
 		defer close(d.done)
@@ -267,8 +272,8 @@ func (d *daemon) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 	stopLoops()
 	loops.Wait()
 	flushed := 0
-	for ctx.Err() == nil {
-		n, err := d.engine.WritebackOnce(ctx, d.sink, adapter.SyncOptions{})
+	for ctx.Err() == nil && d.link.connected() {
+		n, err := d.engine.WritebackOnce(ctx, *d.sink.Load(), adapter.SyncOptions{})
 		flushed += n
 		if err != nil || n == 0 {
 			break
@@ -292,8 +297,12 @@ func (d *daemon) wait() error {
 // url is the base URL of the API.
 func (d *daemon) url() string { return "http://" + d.ln.Addr().String() }
 
-// crmClient signs in to the CRM of the config.
-func crmClient(ctx context.Context, cfg *config.Config, o daemonOptions, reg prometheus.Registerer) (*salesforce.Client, error) {
+// firstLinkAttempt bounds the first attempt to reach the CRM at start;
+// the next ones run in the background.
+const firstLinkAttempt = 15 * time.Second
+
+// crmClient returns a client of the CRM of the config, not signed in yet.
+func crmClient(cfg *config.Config, o daemonOptions, reg prometheus.Registerer) (*salesforce.Client, error) {
 	sc := salesforce.Config{Logger: o.Log, Metrics: salesforce.NewMetrics(reg)}
 	switch cfg.CRM.Kind {
 	case config.CRMSalesforce:
@@ -317,11 +326,7 @@ func crmClient(ctx context.Context, cfg *config.Config, o daemonOptions, reg pro
 	default:
 		return nil, fmt.Errorf("crm.kind %q: unknown", cfg.CRM.Kind)
 	}
-	client, err := salesforce.New(ctx, sc)
-	if err != nil {
-		return nil, fmt.Errorf("sign in to the CRM: %w", err)
-	}
-	return client, nil
+	return salesforce.NewClient(sc), nil
 }
 
 // openStore opens the configured store.
@@ -358,16 +363,65 @@ func identities(cfg *config.Config) []api.Identity {
 	return ids
 }
 
-// previewer serves the admin mapping preview with the config's mappings
+// preview serves the admin mapping preview with the config's mappings
 // and agents.
-func previewer(ms []*mapping.Mapping, agents []contactpad.Agent) func(map[string]any) (any, error) {
-	return func(record map[string]any) (any, error) {
-		m, err := mappingFor(ms, record)
-		if err != nil {
-			return nil, err
-		}
-		return m.Preview(record, time.Now(), agents)
+func (d *daemon) preview(record map[string]any) (any, error) {
+	gen := d.gen.Load()
+	m, err := mappingFor(gen.mappings, record)
+	if err != nil {
+		return nil, err
 	}
+	return m.Preview(record, time.Now(), gen.settings.Agents)
+}
+
+// setSync makes the sources and the sink of gen's mappings the ones the
+// CRM sync uses next.
+func (d *daemon) setSync(gen *generation) ([]adapter.Source, adapter.Sink) {
+	writebacks := map[string]salesforce.Writeback{}
+	var (
+		sources []adapter.Source
+		names   []string
+	)
+	for _, m := range gen.mappings {
+		src := salesforce.NewSource(d.client, m)
+		sources, names = append(sources, src), append(names, src.Name())
+		writebacks[m.Object] = m
+	}
+	var sink adapter.Sink = salesforce.NewSink(d.client, writebacks)
+	d.sink.Store(&sink)
+	d.sources.Store(&names)
+	return sources, sink
+}
+
+// startSync (re)starts polling and writing back gen's mappings.
+// Writebacks wait up to a second for others, so that a busy bridge fills
+// composite calls of 1,000 records instead of a call per commit.
+func (d *daemon) startSync(gen *generation) {
+	sources, sink := d.setSync(gen)
+	opts := adapter.SyncOptions{PollInterval: time.Duration(gen.cfg.CRM.PollInterval), BatchDelay: time.Second,
+		ReclaimAfter: time.Duration(gen.cfg.CRM.ReclaimAfter)}
+	d.sync.start(func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { d.engine.RunPoll(ctx, sources, opts) })
+		wg.Go(func() { d.engine.RunWriteback(ctx, sink, opts) })
+		wg.Wait()
+	})
+}
+
+// dispatcher returns the webhook dispatcher of gen's webhooks.
+func (d *daemon) dispatcher(gen *generation) *webhook.Dispatcher {
+	metrics := &collectorSet{}
+	hooks := webhook.New(d.store, gen.webhooks(), webhook.WithLogger(d.log), webhook.WithHolder(d.holder), webhook.WithMetrics(metrics))
+	d.hookMetrics.Store(metrics)
+	return hooks
+}
+
+// startHooks (re)starts delivering gen's webhooks; each goes on from its
+// stored cursor.
+func (d *daemon) startHooks(gen *generation) {
+	hooks := d.dispatcher(gen)
+	d.hooks.Store(hooks)
+	d.hookLoop.start(hooks.Run)
 }
 
 // agentUsers lists the agents' CRM users, and where the config names them.
@@ -379,58 +433,6 @@ func agentUsers(cfg *config.Config) []salesforce.AgentUser {
 			At: fmt.Sprintf("%s:%d: %s", cfg.File, cfg.Line(path), path)})
 	}
 	return out
-}
-
-// crmHealth remembers how the last poll of each source went, for /readyz.
-type crmHealth struct {
-	mu      sync.Mutex
-	lastErr map[string]error
-}
-
-func (h *crmHealth) track(src adapter.Source) adapter.Source {
-	return &trackedSource{Source: src, h: h}
-}
-
-func (h *crmHealth) set(name string, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.lastErr == nil {
-		h.lastErr = map[string]error{}
-	}
-	h.lastErr[name] = err
-}
-
-// ready fails while no poll has run yet or the last poll of a source failed.
-func (h *crmHealth) ready(context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.lastErr == nil {
-		return errors.New("not polled yet")
-	}
-	for name, err := range h.lastErr {
-		if err != nil {
-			var apiErr *salesforce.APIError
-			if errors.As(err, &apiErr) {
-				return fmt.Errorf("last poll of %s failed: HTTP %d %s", name, apiErr.Status, apiErr.Code)
-			}
-			return fmt.Errorf("last poll of %s failed: CRM unreachable", name)
-		}
-	}
-	return nil
-}
-
-// trackedSource reports each poll's outcome to crmHealth.
-type trackedSource struct {
-	adapter.Source
-	h *crmHealth
-}
-
-func (s *trackedSource) Changes(ctx context.Context, since string, retry []string) ([]contactpad.WorkItem, string, bool, error) {
-	items, next, more, err := s.Source.Changes(ctx, since, retry)
-	if ctx.Err() == nil {
-		s.h.set(s.Name(), err)
-	}
-	return items, next, more, err
 }
 
 // panelOptions configures the panel from cfg: the org's Open CTI library,

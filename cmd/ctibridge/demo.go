@@ -190,7 +190,7 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 
 // story tells the bridge's story through the engine of a running daemon.
 func story(ctx context.Context, daemon *daemon, org *sim.Org, p *narrator, orgURL, path string) error {
-	engine, store, cfg := daemon.engine, daemon.store, daemon.cfg
+	engine, store, cfg := daemon.engine, daemon.store, daemon.gen.Load().cfg
 	p.say("ctibridge demo: a local Salesforce org at %s, the engine on SQLite at %s", orgURL, path)
 	p.say("Agents alice (support, billing), bob (support), carol (billing). Every line marked '>' is an event from the store.")
 	d := &demoRun{ctx: ctx, e: engine, p: p}

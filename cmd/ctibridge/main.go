@@ -10,19 +10,16 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/sirupsen/logrus"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
 
 Usage:
-  ctibridge run       --config FILE             the daemon: CRM sync, routing, HTTP API, events, webhooks
+  ctibridge run       --config FILE [--listen ADDR] [--log-format json|text]
+                                                the daemon: CRM sync, routing, HTTP API, events, webhooks
   ctibridge demo      [--data DIR] [--speed N]  the engine on a seeded local store, narrated
   ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N] [fault flags, see --help]
                                                 the local Salesforce-compatible org alone
@@ -31,7 +28,8 @@ Usage:
                                                 the interaction a CRM record becomes, and its writeback
   ctibridge bench     [--records N] [--agents M] [--rate R] [--json] [fault flags, see --help]
                                                 load harness: local org, bridge, agents over HTTP; results table
-  ctibridge version                             print the version
+  ctibridge healthcheck [--url URL]             exit 0 if the daemon here is ready (for container health checks)
+  ctibridge version                             print the version, VCS revision and Go version
 
 Run "ctibridge COMMAND --help" for a command's flags.
 `
@@ -43,8 +41,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// simpleforce logs failed calls with their response bodies through the
-	// standard log package: keep them at debug level.
-	salesforce.RouteStdLog(logrus.StandardLogger())
+	// standard log package: keep them at debug level (run routes them to
+	// its own logger).
+	routeStdLog(logrus.StandardLogger(), logrus.DebugLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch args[0] {
@@ -60,8 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runValidate(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "ctibridge", version)
+		fmt.Fprintln(stdout, readBuildInfo())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -52,6 +53,25 @@ func TestDaemonReplicasOnPostgres(t *testing.T) {
 			return e.Interaction != nil && e.Interaction.Owner == "alice" && e.Interaction.Status == "connected"
 		}) != nil
 	})
+
+	// Both replicas are ready, the one that stands by as much as the one
+	// that polls, and both say which one polls.
+	var holders []any
+	for _, d := range replicas {
+		res, err := http.Get(d.url() + "/readyz")
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, 200, res.StatusCode)
+		c := &client{t: t, base: d.url()}
+		eventually(t, "a poll succeeded", func() bool {
+			return c.ok("ops", "GET", "/api/v1/admin/status", nil)["polls"].([]any)[0].(map[string]any)["last_success"] != nil
+		})
+		status := c.ok("ops", "GET", "/api/v1/admin/status", nil)
+		require.Equal(t, "connected", status["crm"].(map[string]any)["state"])
+		holders = append(holders, status["polls"].([]any)[0].(map[string]any)["holder"])
+	}
+	require.Equal(t, holders[0], holders[1])
+	require.Contains(t, []string{replicaName(replicas[0].ln.Addr()), replicaName(replicas[1].ln.Addr())}, holders[0])
 	stop()
 	for _, d := range replicas {
 		require.NoError(t, d.wait())

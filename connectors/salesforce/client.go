@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,6 +63,14 @@ type Config struct {
 	Metrics *Metrics
 }
 
+// jwtAssertionLifetime is how long the JWT bearer assertion is valid (its
+// exp claim). Salesforce's OAuth 2.0 JWT Bearer Flow wants "the expiration
+// time of the assertion within 3 minutes"
+// (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm);
+// x/oauth2/jwt would make it an hour. The assertion is used once, at once:
+// the access token it buys lasts the session.
+const jwtAssertionLifetime = 3 * time.Minute
+
 // Client calls one org's REST API. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
@@ -77,6 +84,17 @@ type Client struct {
 
 // New signs in and returns a client.
 func New(ctx context.Context, cfg Config) (*Client, error) {
+	c := NewClient(cfg)
+	if err := c.SignIn(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewClient returns a client that has not signed in yet: its first call
+// signs in (see SignIn). It makes no request, so a bridge can start while
+// Salesforce is unreachable.
+func NewClient(cfg Config) *Client {
 	if cfg.APIVersion == "" {
 		cfg.APIVersion = "62.0"
 	}
@@ -95,12 +113,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	rc.HTTPClient.Transport = transport
 	rc.Logger = leveledLogger{cfg.Logger}
 	rc.CheckRetry = checkRetry
+	rc.ErrorHandler = keepLastAnswer
 	// retryablehttp's DefaultBackoff honours Retry-After on 429 and 503.
-	c := &Client{cfg: cfg, http: rc.StandardClient(), log: cfg.Logger}
-	if err := c.authenticate(ctx, nil); err != nil {
-		return nil, err
+	return &Client{cfg: cfg, http: rc.StandardClient(), log: cfg.Logger}
+}
+
+// SignIn gets a session now, unless the client has one.
+func (c *Client) SignIn(ctx context.Context) error {
+	if c.sf.Load() != nil {
+		return nil
 	}
-	return c, nil
+	return c.authenticate(ctx, nil)
 }
 
 func orDefault[T comparable](v, def T) T {
@@ -121,12 +144,36 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 }
 
+// keepLastAnswer is go-retryablehttp's ErrorHandler, called when a call
+// ends in failure (its retries ran out, or an error is not worth a retry).
+// Without it go-retryablehttp drops the org's last answer for a bare
+// "giving up after N attempt(s)", and with it the errorCode
+// (SERVER_UNAVAILABLE, REQUEST_LIMIT_EXCEEDED) that Classify and the
+// admins need. The answer goes on to the caller as any error answer does:
+// simpleforce and x/oauth2 read its body. A call that got no answer keeps
+// its last error.
+func keepLastAnswer(resp *http.Response, err error, attempts int) (*http.Response, error) {
+	if err == nil && resp != nil {
+		return resp, nil
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if err == nil { // CheckRetry said stop without saying why; ours always says
+		err = errors.New("no answer")
+	}
+	if attempts > 1 {
+		err = fmt.Errorf("after %d attempts: %w", attempts, err)
+	}
+	return nil, err
+}
+
 // authenticate gets a new session, unless stale is no longer the current
 // one (another caller renewed it meanwhile).
 func (c *Client) authenticate(ctx context.Context, stale *simpleforce.Client) error {
 	c.signIn.Lock()
 	defer c.signIn.Unlock()
-	if stale != nil && c.sf.Load() != stale {
+	if current := c.sf.Load(); current != nil && current != stale {
 		return nil
 	}
 	tok, err := c.token(ctx)
@@ -146,7 +193,8 @@ func (c *Client) authenticate(ctx context.Context, stale *simpleforce.Client) er
 }
 
 func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.http)
+	// x/oauth2/jwt posts its assertion without ctx; the client carries it.
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpWith(ctx))
 	tokenURL := strings.TrimSuffix(c.cfg.LoginURL, "/") + "/services/oauth2/token"
 	var (
 		tok *oauth2.Token
@@ -163,7 +211,7 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 		tok, err = pc.PasswordCredentialsToken(ctx, c.cfg.Username, c.cfg.Password)
 	case AuthJWT:
 		jc := jwt.Config{Email: c.cfg.ClientID, Subject: c.cfg.Username, PrivateKey: c.cfg.PrivateKey,
-			TokenURL: tokenURL, Audience: strings.TrimSuffix(c.cfg.LoginURL, "/")}
+			TokenURL: tokenURL, Audience: strings.TrimSuffix(c.cfg.LoginURL, "/"), Expires: jwtAssertionLifetime}
 		tok, err = jc.TokenSource(ctx).Token()
 	default:
 		return nil, fmt.Errorf("salesforce sign-in: unknown auth %q (want client_credentials, password or jwt)", c.cfg.Auth)
@@ -181,21 +229,39 @@ func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
 				_ = json.Unmarshal(re.Body, &body)
 				code, desc = body.Error, body.Description
 			}
+			if re.Response != nil && unavailable(re.Response.StatusCode) {
+				// The org did not refuse us; it could not answer (its retries ran out).
+				return nil, fmt.Errorf("salesforce sign-in (%s) at %s: %w", c.cfg.Auth, c.cfg.LoginURL,
+					&APIError{Status: re.Response.StatusCode, Code: code, Message: desc})
+			}
 			if code == "" && re.Response != nil {
 				code = re.Response.Status
 			}
 			return nil, fmt.Errorf("salesforce sign-in (%s) at %s refused: %s %s", c.cfg.Auth, c.cfg.LoginURL, code, desc)
+		}
+		if ctx.Err() != nil {
+			// x/oauth2/jwt flattens its error to text; keep why it stopped.
+			err = ctx.Err()
 		}
 		return nil, fmt.Errorf("salesforce sign-in (%s) at %s: %w", c.cfg.Auth, c.cfg.LoginURL, err)
 	}
 	return tok, nil
 }
 
+// unavailable says whether an HTTP status means the org could not answer
+// now (too many requests, or a server error) rather than a refusal.
+func unavailable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
+}
+
 // call runs f with the current session, and once more with a new session
-// if Salesforce says the session expired.
+// if Salesforce says the session expired. f's requests carry ctx.
 func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) error {
+	if err := c.SignIn(ctx); err != nil {
+		return err
+	}
 	sf := c.sf.Load()
-	err := asAPIError(f(sf))
+	err := asAPIError(f(c.bind(ctx, sf)))
 	if err == nil || Classify(err) != Reauthenticate {
 		return err
 	}
@@ -203,11 +269,44 @@ func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) er
 	if aerr := c.authenticate(ctx, sf); aerr != nil {
 		return aerr
 	}
-	return asAPIError(f(c.sf.Load()))
+	return asAPIError(f(c.bind(ctx, c.sf.Load())))
 }
 
+// bind returns a copy of session sf whose requests carry ctx. simpleforce
+// builds its requests without a context: without this, neither a stopped
+// poll nor the shutdown flush's deadline would end a request in flight or
+// a retry waiting for its turn. The copy is cheap, and safe because a
+// session is never changed once stored.
+func (c *Client) bind(ctx context.Context, sf *simpleforce.Client) *simpleforce.Client {
+	bound := *sf
+	bound.SetHttpClient(c.httpWith(ctx))
+	return &bound
+}
+
+// httpWith returns the retrying client with every request it sends bound
+// to ctx.
+func (c *Client) httpWith(ctx context.Context) *http.Client {
+	return &http.Client{Transport: withContext{ctx: ctx, next: c.http.Transport}}
+}
+
+// withContext sends each request with its ctx, for callers that build
+// requests without one (simpleforce, x/oauth2/jwt). It sits above the retry
+// layer, so cancelling ctx also ends the wait between two attempts.
+type withContext struct {
+	ctx  context.Context
+	next http.RoundTripper
+}
+
+func (t withContext) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.next.RoundTrip(req.WithContext(t.ctx))
+}
+
+// sessionKey is the key under which simpleforce puts its client, with the
+// session's access token, in each record Query returns.
+const sessionKey = "__client__"
+
 // Query runs a SOQL query, or reads the next page when q is a
-// nextRecordsUrl.
+// nextRecordsUrl. Its records are the org's fields only.
 func (c *Client) Query(ctx context.Context, q string) (*simpleforce.QueryResult, error) {
 	var res *simpleforce.QueryResult
 	err := c.call(ctx, func(sf *simpleforce.Client) error {
@@ -217,6 +316,13 @@ func (c *Client) Query(ctx context.Context, q string) (*simpleforce.QueryResult,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
+	}
+	// The session stays in the connector: a record handed on must not be a
+	// way to call the org with its token (simpleforce's SObject methods,
+	// which bypass our retries, contexts and error classification, use
+	// it), nor keep a renewed session alive.
+	for _, r := range res.Records {
+		delete(r, sessionKey)
 	}
 	return res, nil
 }
@@ -365,12 +471,4 @@ func fields(kv []any) logrus.Fields {
 		f[fmt.Sprint(kv[k])] = kv[k+1]
 	}
 	return f
-}
-
-// RouteStdLog sends the standard log package's lines (simpleforce logs
-// failed calls with their response bodies there) to l at debug level, so
-// they never reach an operator's info log.
-func RouteStdLog(l *logrus.Logger) {
-	log.SetFlags(0)
-	log.SetOutput(l.WriterLevel(logrus.DebugLevel))
 }

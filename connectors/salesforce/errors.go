@@ -36,6 +36,14 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("salesforce: %s: %s", e.Code, e.Message)
 }
 
+// MismatchError: the org lacks what the config needs (an object or a
+// field a mapping names, an active User for an agent). No retry fixes it:
+// an admin changes the org or the config.
+type MismatchError struct{ Err error }
+
+func (e *MismatchError) Error() string { return e.Err.Error() }
+func (e *MismatchError) Unwrap() error { return e.Err }
+
 // parkCodes are the errorCodes that no retry can fix.
 var parkCodes = map[string]bool{
 	"ENTITY_IS_DELETED":                             true,

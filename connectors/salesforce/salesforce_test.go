@@ -237,6 +237,7 @@ func TestSinkOrgDown(t *testing.T) {
 		var park *adapter.ParkError
 		require.Error(t, err)
 		require.NotErrorAs(t, err, &park, "an outage is retried later, not parked")
+		require.ErrorContains(t, err, "UNKNOWN_EXCEPTION", "the org's last answer is kept when the retries run out")
 	}
 	org.Faults().Reset()
 	org.Faults().ExceedLimit(1)

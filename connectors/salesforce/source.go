@@ -186,7 +186,8 @@ func parseWatermark(s string) (watermark, error) {
 
 // CheckMappings reads the describe of every object the mappings read or
 // write and reports each field the org does not have, with the mapping's
-// file and line, before anything is polled or written.
+// file and line, before anything is polled or written. What the org lacks
+// is a *MismatchError; other errors (the org unreachable) are not.
 func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error {
 	described := map[string][]string{}
 	for _, m := range ms {
@@ -196,7 +197,11 @@ func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error 
 			}
 			fields, err := c.Describe(ctx, object)
 			if err != nil {
-				return fmt.Errorf("describe %s: %w", object, err)
+				err = fmt.Errorf("describe %s: %w", object, err)
+				if Classify(err) == Park { // no such object (NOT_FOUND, INVALID_TYPE)
+					return &MismatchError{Err: err}
+				}
+				return err
 			}
 			described[object] = fields
 		}
@@ -205,7 +210,10 @@ func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error 
 	for _, m := range ms {
 		errs = append(errs, m.CheckFields(described))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return &MismatchError{Err: err}
+	}
+	return nil
 }
 
 // AgentUser is an agent's CRM user as the config names it, and where.
@@ -224,7 +232,7 @@ const usersPerQuery = 500
 // CheckUsers reads the Users the agents name and reports each agent whose
 // crm_user_id is no User of the org, or an inactive one: the org refuses
 // them as owners (INVALID_CROSS_REFERENCE_KEY), so every writeback of
-// their work would be parked. It returns each agent's user id as the org
+// their work would be parked (a *MismatchError). It returns each agent's user id as the org
 // spells it (18 characters), by agent, for comparing with the owner ids
 // the org returns.
 func CheckUsers(ctx context.Context, c *Client, agents []AgentUser) (map[string]string, error) {
@@ -273,7 +281,10 @@ func CheckUsers(ctx context.Context, c *Client, agents []AgentUser) (map[string]
 			canonical[a.Agent] = u.id
 		}
 	}
-	return canonical, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return canonical, &MismatchError{Err: err}
+	}
+	return canonical, nil
 }
 
 // prefix15 is the case-sensitive part of a Salesforce id.
@@ -282,4 +293,27 @@ func prefix15(id string) string {
 		return id[:15]
 	}
 	return id
+}
+
+// ID18 returns the 18-character, case-insensitive form of a Salesforce
+// id, as the API returns ids: a 15-character id gets the three characters
+// that encode the case of its letters; anything else is returned as is.
+// The bridge compares the owners the org returns with the agents' users
+// in this form, without asking the org.
+func ID18(id string) string {
+	if len(id) != 15 {
+		return id
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	suffix := make([]byte, 3)
+	for chunk := range 3 {
+		bits := 0
+		for k := range 5 {
+			if c := id[chunk*5+k]; c >= 'A' && c <= 'Z' {
+				bits |= 1 << k
+			}
+		}
+		suffix[chunk] = alphabet[bits]
+	}
+	return id + string(suffix)
 }

@@ -21,11 +21,12 @@ type actionState struct {
 // no hold button.
 func (s *Server) view(i *contactpad.Interaction, agent string, p adapter.InProgress) interactionView {
 	v := interactionView{Interaction: i, Capabilities: []contactpad.Action{}, Actions: []actionState{}}
+	settings := s.engine.Settings()
 	for _, a := range contactpad.Actions {
-		if !s.settings.Matrix.Allows(i.Media, a) {
+		if !settings.Matrix.Allows(i.Media, a) {
 			continue
 		}
-		err := s.settings.Can(i, adapter.Step(a), agent, p)
+		err := settings.Can(i, adapter.Step(a), agent, p)
 		if err == nil {
 			v.Capabilities = append(v.Capabilities, a)
 		}

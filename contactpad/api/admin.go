@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -47,6 +48,42 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request, id *Identity
 			failed = []adapter.IngestFailure{}
 		}
 		out["ingest_failures"] = &failures{Count: counts.IngestFailures, Rows: failed}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// status shows how this replica and the CRM sync go: the replica and its
+// link to the CRM, the polling of each source (its lease holder, last
+// success, lag, last error; the same on every replica), the outbox by
+// state and the records that could not be ingested.
+func (s *Server) status(w http.ResponseWriter, r *http.Request, id *Identity) error {
+	out := map[string]any{}
+	if s.o.Status != nil {
+		crm, err := s.o.Status(r.Context())
+		if err != nil {
+			return err
+		}
+		if m, ok := crm.(map[string]any); ok {
+			maps.Copy(out, m)
+		} else {
+			out["crm"] = crm
+		}
+	}
+	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+		counts, err := tx.Counts()
+		if err != nil {
+			return err
+		}
+		outbox := map[adapter.OutboxState]int{}
+		for _, st := range []adapter.OutboxState{adapter.OutboxPending, adapter.OutboxInFlight, adapter.OutboxParked} {
+			outbox[st] = counts.Outbox[st]
+		}
+		out["outbox"], out["ingest_failures"] = outbox, counts.IngestFailures
 		return nil
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,15 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ctibridge/ctibridge/adapter"
+)
+
+// The defaults of the Options a caller leaves zero. They are the only
+// definition of these defaults: the config file's api section (package
+// config, docs/configuration.md) takes them from here.
+const (
+	DefaultRateLimit rate.Limit = 50
+	DefaultRateBurst            = 100
+	DefaultHeartbeat            = 15 * time.Second
 )
 
 // Options configure a Server. Engine and Identities are required.
@@ -32,10 +42,11 @@ type Options struct {
 	// matches every subdomain of x.com.
 	FrameAncestors []string
 	// RateLimit and RateBurst limit the requests of each token
-	// (default 50/s, burst 100).
+	// (default DefaultRateLimit a second, burst DefaultRateBurst).
 	RateLimit rate.Limit
 	RateBurst int
-	// Heartbeat is how often an idle event stream sends a comment (default 15s).
+	// Heartbeat is how often an idle event stream sends a comment
+	// (default DefaultHeartbeat).
 	Heartbeat time.Duration
 	// Poll is how often an event stream looks at the store without being
 	// woken, for events committed by other replicas (default 2s).
@@ -46,8 +57,10 @@ type Options struct {
 	// Webhooks reports the delivery status of the webhooks
 	// (GET /api/v1/admin/webhooks). Nil: an empty list.
 	Webhooks func() any
-	// Ready reports whether the CRM is reachable, for /readyz. Nil: it is.
-	Ready func(ctx context.Context) error
+	// Status reports how the CRM sync goes, for GET /api/v1/admin/status
+	// (the replica, its link to the CRM, the polls). Nil: the status
+	// shows the store's part only.
+	Status func(ctx context.Context) (any, error)
 	// Redrive is called after an admin makes a parked writeback pending
 	// again, to wake the writer. Optional.
 	Redrive func()
@@ -56,38 +69,40 @@ type Options struct {
 	// Registry receives the API's metrics and is served at /metrics.
 	// Nil: a new registry.
 	Registry *prometheus.Registry
-	Logger   logrus.FieldLogger
+	// Logger receives the access log (a line per request: info for /api/,
+	// debug for the rest), handler panics with their stack and internal
+	// errors. Nil: nothing is logged.
+	Logger logrus.FieldLogger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.
 type Server struct {
-	o        Options
-	engine   *adapter.Engine
-	store    adapter.Store
-	settings adapter.Settings
-	auth     *authenticator
-	hub      *hub
-	feed     *feed
-	cors     *originSet
-	csp      string
-	log      logrus.FieldLogger
-	metrics  *httpMetrics
-	mux      *http.ServeMux
-	handler  http.Handler
+	o       Options
+	engine  *adapter.Engine
+	store   adapter.Store
+	auth    atomic.Pointer[authenticator]
+	hub     *hub
+	feed    *feed
+	cors    *originSet
+	csp     string
+	log     logrus.FieldLogger
+	metrics *httpMetrics
+	mux     *http.ServeMux
+	handler http.Handler
 }
 
 // New builds the server and its routes.
 func New(o Options) (*Server, error) {
 	if o.RateLimit == 0 {
-		o.RateLimit = 50
+		o.RateLimit = DefaultRateLimit
 	}
 	if o.RateBurst == 0 {
-		o.RateBurst = 100
+		o.RateBurst = DefaultRateBurst
 	}
 	if o.Heartbeat == 0 {
-		o.Heartbeat = 15 * time.Second
+		o.Heartbeat = DefaultHeartbeat
 	}
 	if o.Poll == 0 {
 		o.Poll = 2 * time.Second
@@ -112,21 +127,20 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		o:        o,
-		engine:   o.Engine,
-		store:    o.Engine.Store(),
-		settings: o.Engine.Settings(),
-		auth:     auth,
-		hub:      newHub(),
-		cors:     origins,
-		csp:      frameAncestors(o.FrameAncestors),
-		log:      o.Logger,
-		metrics:  newHTTPMetrics(o.Registry),
-		mux:      http.NewServeMux(),
+		o:       o,
+		engine:  o.Engine,
+		store:   o.Engine.Store(),
+		hub:     newHub(),
+		cors:    origins,
+		csp:     frameAncestors(o.FrameAncestors),
+		log:     o.Logger,
+		metrics: newHTTPMetrics(o.Registry),
+		mux:     http.NewServeMux(),
 	}
+	s.auth.Store(auth)
 	s.feed = &feed{store: s.store, hub: s.hub}
 	s.routes()
-	s.handler = s.secure(s.mux)
+	s.handler = s.observe(s.secure(s.mux))
 	return s, nil
 }
 
@@ -159,6 +173,8 @@ func (s *Server) routes() {
 	if s.o.Panel != nil {
 		s.mux.Handle("/", s.o.Panel)
 	}
+
+	s.mux.Handle("GET /api/v1/openapi.json", s.metrics.instrument("/api/v1/openapi.json", http.HandlerFunc(s.openAPIDocument)))
 
 	s.api("GET /api/v1/me", agents|admins|integrations, s.me)
 	s.api("PUT /api/v1/me/presence", agents, s.setPresence)
@@ -244,12 +260,13 @@ func (s *Server) routes() {
 		return adapter.CancelTransfer{TransferID: id, Agent: agent}, decodeNone(r)
 	}))
 
-	s.api("GET /api/v1/events", anyone, s.events)
+	s.api("GET /api/v1/events", anyone, s.events) // eventsRoute
 	s.api("GET /api/v1/export/handling", admins|integrations, s.exportHandling)
 
 	s.api("POST /api/v1/admin/mapping/preview", admins, s.previewMapping)
 	s.api("GET /api/v1/admin/sync", admins, s.syncStatus)
 	s.api("POST /api/v1/admin/sync/parked/{id}/retry", admins, s.retryParked)
+	s.api("GET /api/v1/admin/status", admins, s.status)
 	s.api("GET /api/v1/admin/webhooks", admins, s.webhookStatus)
 
 	// Anything else under /api is a JSON 404, not the panel.
@@ -263,14 +280,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz reports whether the engine runs, the store answers and the CRM is
-// reachable; 503 with the failing check otherwise.
+// readyz reports whether this replica can serve agents: the engine runs
+// and the store answers; 503 with the failing check otherwise. The CRM is
+// no part of it: agents work from the store while Salesforce is down, and
+// a standby replica serves as well as the one that polls. How the CRM
+// sync goes is in /api/v1/admin/status and the metrics.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	checks := map[string]string{"engine": "ok", "store": "ok", "crm": "ok"}
+	checks := map[string]string{"engine": "ok", "store": "ok"}
 	ok := true
 	select {
+	case <-s.engine.Stopped():
+		checks["engine"], ok = "stopped", false
 	case <-s.engine.Ready():
 	default:
 		checks["engine"], ok = "starting", false
@@ -278,11 +300,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.View(ctx, func(tx adapter.Tx) error { _, _, err := tx.NextTimer(); return err }); err != nil {
 		s.log.WithError(err).Warn("readyz: store")
 		checks["store"], ok = "unreachable", false
-	}
-	if s.o.Ready != nil {
-		if err := s.o.Ready(ctx); err != nil {
-			checks["crm"], ok = err.Error(), false
-		}
 	}
 	status := http.StatusOK
 	if !ok {
@@ -301,3 +318,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type nilWriter struct{}
 
 func (nilWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// SetIdentities replaces who may call the API (a reloaded config): the
+// new tokens work from the next request on, removed ones no longer do.
+// Invalid identities (a duplicate token) change nothing.
+func (s *Server) SetIdentities(ids []Identity) error {
+	auth, err := newAuthenticator(ids, s.o.RateLimit, s.o.RateBurst)
+	if err != nil {
+		return err
+	}
+	s.auth.Store(auth)
+	return nil
+}

@@ -32,15 +32,20 @@ func hash(token string) string {
 }
 
 // env is a running engine on a real SQLite file behind the API on a real
-// HTTP server. Tokens are "tok-<name>".
+// HTTP server. Tokens are "tok-<name>". Every request to /api and its
+// response are checked against the OpenAPI document (contract_test.go):
+// call reports what did not match at once, the end of the test the rest.
 type env struct {
 	t      testing.TB
 	engine *adapter.Engine
 	store  adapter.Store
 	api    *api.Server
-	srv    *httptest.Server
-	logs   *bytes.Buffer
-	n      int
+	// handler is the API's handler behind the contract check.
+	handler  http.Handler
+	contract *contractCheck
+	srv      *httptest.Server
+	logs     *bytes.Buffer
+	n        int
 }
 
 type envOption func(*api.Options, *adapter.Settings)
@@ -56,7 +61,7 @@ func newEnv(t testing.TB, serve bool, opts []envOption) *env {
 	t.Helper()
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "ctibridge.db"))
 	require.NoError(t, err)
-	e := &env{t: t, store: store, logs: &bytes.Buffer{}}
+	e := &env{t: t, store: store, logs: &bytes.Buffer{}, contract: newContractCheck(t)}
 	log := logrus.New()
 	log.SetOutput(&syncWriter{w: e.logs})
 	log.SetLevel(logrus.DebugLevel)
@@ -90,14 +95,16 @@ func newEnv(t testing.TB, serve bool, opts []envOption) *env {
 	o.Engine = e.engine
 	e.api, err = api.New(o)
 	require.NoError(t, err)
+	e.handler = e.contract.wrap(e.api.Handler())
 	if serve {
-		e.srv = httptest.NewServer(e.api.Handler())
+		e.srv = httptest.NewServer(e.handler)
 	}
 	t.Cleanup(func() {
 		e.api.CloseStreams()
 		if e.srv != nil {
-			e.srv.Close()
+			e.srv.Close() // waits for the handlers, and their checks
 		}
+		e.contract.report(t)
 		cancel()
 		<-done
 		store.Close()
@@ -169,6 +176,7 @@ func (e *env) call(who, method, path string, body any) response {
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	require.NoError(e.t, err)
+	e.contract.report(e.t)
 	return response{Status: res.StatusCode, Header: res.Header, Body: data}
 }
 

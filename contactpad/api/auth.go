@@ -121,14 +121,18 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 	if _, path, ok := strings.Cut(pattern, " "); ok {
 		route = path
 	}
-	s.mux.Handle(pattern, s.metrics.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := s.auth.authenticate(r)
+	subject := subjectField(route)
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := accessOf(r)
+		auth := s.auth.Load()
+		id := auth.authenticate(r)
 		if id == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ctibridge"`)
 			s.problem(w, r, errUnauthorized)
 			return
 		}
-		if !s.auth.limiters[id].Allow() {
+		a.identity = id.Name
+		if !auth.limiters[id].Allow() {
 			w.Header().Set("Retry-After", "1")
 			s.problem(w, r, errRateLimited)
 			return
@@ -141,8 +145,17 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 			s.problem(w, r, err)
 			return
 		}
+		if subject != "" {
+			a.subjectField, a.subjectID = subject, loggedID(r.PathValue("id"))
+		}
 		if err := h(w, r, id); err != nil {
 			s.problem(w, r, err)
 		}
-	})))
+	})
+	// An event stream lasts as long as the client stays: its duration
+	// would only blur the histogram (the access log has it).
+	if route != eventsRoute {
+		handler = s.metrics.instrument(route, handler)
+	}
+	s.mux.Handle(pattern, handler)
 }

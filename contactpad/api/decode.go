@@ -225,6 +225,11 @@ func badText(s string) string {
 }
 
 func decodeBytes(body []byte, v any) error {
+	// encoding/json takes null for any object and leaves v as it was: an
+	// action would run as if it had no body.
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return invalid("request body: want a JSON object, got null")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -247,7 +252,7 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("invalid JSON at byte %d: %v", syntax.Offset, syntax)
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return fmt.Sprintf("want a JSON %s, got %s", typ.Type.Kind(), typ.Value)
+			return fmt.Sprintf("want a JSON object, got %s", typ.Value)
 		}
 		return fmt.Sprintf("field %q: want %s, got %s", typ.Field, jsonKind(typ.Type.String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):

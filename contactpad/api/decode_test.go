@@ -9,6 +9,7 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
+	"github.com/ctibridge/ctibridge/mapping"
 )
 
 // TestTextTheCRMCannotTake: a body that is not valid UTF-8, or holds a NUL
@@ -17,7 +18,10 @@ import (
 // and paths. Nothing changes.
 func TestTextTheCRMCannotTake(t *testing.T) {
 	e := start(t, func(o *api.Options, _ *adapter.Settings) {
-		o.Preview = func(record map[string]any) (any, error) { return record, nil }
+		// The preview shows the record as the API decoded it.
+		o.Preview = func(record map[string]any) (any, error) {
+			return &mapping.Preview{Changes: []mapping.PreviewChange{{Name: "decoded", Update: record}}}, nil
+		}
 	})
 	id := e.connected("alice", contactpad.NonLive)
 	e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
@@ -150,6 +154,6 @@ func TestTextTheCRMCannotTake(t *testing.T) {
 
 	t.Run("an escaped backslash before u0000 is no NUL", func(t *testing.T) {
 		got := e.ok("ops", "POST", "/api/v1/admin/mapping/preview", `{"Subject":"C:\\u0000","é":"ü"}`)
-		require.Equal(t, map[string]any{"Subject": `C:\u0000`, "é": "ü"}, got)
+		require.Equal(t, map[string]any{"Subject": `C:\u0000`, "é": "ü"}, got["changes"].([]any)[0].(map[string]any)["update"])
 	})
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
+	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
+	"github.com/ctibridge/ctibridge/mapping"
 )
 
 func TestAuth(t *testing.T) {
@@ -672,7 +674,8 @@ func TestDecoding(t *testing.T) {
 		{name: "not RFC 3339", body: `{"due_by":"01/01/2099"}`, detail: `field \"due_by\": \"01/01/2099\" is not an RFC 3339 time`},
 		{name: "syntax", body: `{"due_by":`, detail: "truncated JSON"},
 		{name: "two values", body: `{} {}`, detail: "more than one JSON value"},
-		{name: "an array", body: `[]`, detail: "want a JSON struct"},
+		{name: "an array", body: `[]`, detail: "want a JSON object, got array"},
+		{name: "null", body: `null`, detail: "want a JSON object, got null"},
 		{name: "a form", body: `due_by=x`, contentType: "application/x-www-form-urlencoded", detail: "invalid JSON at byte 1"},
 		{name: "oversized", body: `{"due_by":"` + strings.Repeat("x", 2<<20) + `"}`, detail: "larger than"},
 	}
@@ -802,9 +805,10 @@ func TestAdmin(t *testing.T) {
 			if record["attributes"] == nil {
 				return nil, fmt.Errorf("no attributes.type")
 			}
-			return map[string]any{"subject": record["Subject"]}, nil
+			return &mapping.Preview{Query: "SELECT Id, Subject FROM Case", FirstSight: "adopted as queued",
+				Item: contactpad.WorkItem{CRMObject: "Case", Subject: record["Subject"].(string), Tags: []string{}}}, nil
 		}
-		o.Webhooks = func() any { return []map[string]any{{"url": "https://h.example/x", "pending": false}} }
+		o.Webhooks = func() any { return []webhook.HookStatus{{URL: "https://h.example/x", Events: []adapter.EventType{}}} }
 	})
 	e.connected("alice", contactpad.NonLive)
 	parked := &adapter.OutboxRow{InteractionID: "i1", CRMObject: "Case", CRMID: "500X", Kind: adapter.OutboxChange,
@@ -812,10 +816,23 @@ func TestAdmin(t *testing.T) {
 	_, err := e.store.Update(context.Background(), []func(adapter.Tx) error{func(tx adapter.Tx) error { return tx.AppendOutbox(parked) }})
 	require.NoError(t, err)
 
+	behind := &adapter.OutboxRow{InteractionID: "i1", CRMObject: "Case", CRMID: "500X", Kind: adapter.OutboxChange, Payload: []byte(`{}`)}
+	require.NoError(t, adapter.UpdateOne(context.Background(), e.store, func(tx adapter.Tx) error { return tx.AppendOutbox(behind) }))
+
 	sync := e.ok("ops", "GET", "/api/v1/admin/sync", nil)
 	require.Equal(t, 1.0, sync["parked"].(map[string]any)["count"])
 	row := sync["parked"].(map[string]any)["rows"].([]any)[0].(map[string]any)
 	require.Equal(t, "ENTITY_IS_DELETED", row["error_code"])
+	pending := sync["pending"].(map[string]any)["rows"].([]any)
+	last := pending[len(pending)-1].(map[string]any)
+	require.Equal(t, float64(behind.ID), last["id"])
+	require.Equal(t, float64(parked.ID), last["blocked_by"], "a row says which parked row it waits behind")
+	require.Nil(t, pending[0].(map[string]any)["blocked_by"])
+
+	status := e.ok("ops", "GET", "/api/v1/admin/status", nil)
+	require.Equal(t, map[string]any{"pending": sync["pending"].(map[string]any)["count"], "in_flight": 0.0, "parked": 1.0}, status["outbox"])
+	require.Equal(t, 0.0, status["ingest_failures"])
+	e.refused("alice", "GET", "/api/v1/admin/status", nil, 403, "forbidden")
 	require.Positive(t, sync["pending"].(map[string]any)["count"], "the connected interaction's writebacks")
 
 	path := fmt.Sprintf("/api/v1/admin/sync/parked/%d/retry", parked.ID)
@@ -841,7 +858,7 @@ func TestAdmin(t *testing.T) {
 		failures["rows"].([]any)[0])
 
 	got := e.ok("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"attributes": map[string]any{"type": "Case"}, "Subject": "Hi"})
-	require.Equal(t, "Hi", got["subject"])
+	require.Equal(t, "Hi", got["item"].(map[string]any)["subject"])
 	e.refused("ops", "POST", "/api/v1/admin/mapping/preview", map[string]any{"Subject": "Hi"}, 400, "invalid_request")
 	e.refused("ops", "POST", "/api/v1/admin/mapping/preview", nil, 400, "invalid_request")
 
@@ -875,4 +892,28 @@ func TestTransferRetryKeepsTheNote(t *testing.T) {
 	r := e.refused("alice", "POST", "/api/v1/interactions/"+id+"/transfers",
 		map[string]any{"target": map[string]string{"agent": "bob"}, "include_sender": true}, 400, "invalid_request")
 	require.Contains(t, string(r.Body), "include_sender")
+}
+
+// TestAdminStatusOfTheDaemon: the status shows what the daemon reports of
+// its link to the CRM and the polls beside the store's counts, in the
+// shape of the OpenAPI document (checked on every response).
+func TestAdminStatusOfTheDaemon(t *testing.T) {
+	since := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	next := since.Add(8 * time.Second)
+	lag := 1.5
+	e := start(t, func(o *api.Options, _ *adapter.Settings) {
+		o.Status = func(context.Context) (any, error) {
+			return map[string]any{"replica": "host/10.0.0.7:8080",
+				"crm": map[string]any{"state": "degraded", "reason": "sign in to the CRM: salesforce: HTTP 503",
+					"since": since, "attempts": 3, "next_attempt": next},
+				"polls": []any{map[string]any{"source": "salesforce:Case", "holder": "host/10.0.0.8:8080", "lease_until": next,
+					"last_success": since, "lag_seconds": lag, "last_error": "salesforce: SERVER_UNAVAILABLE: down", "last_error_at": next}},
+			}, nil
+		}
+	})
+	status := e.ok("ops", "GET", "/api/v1/admin/status", nil)
+	require.Equal(t, "host/10.0.0.7:8080", status["replica"])
+	require.Equal(t, "degraded", status["crm"].(map[string]any)["state"])
+	require.Equal(t, "host/10.0.0.8:8080", status["polls"].([]any)[0].(map[string]any)["holder"])
+	require.Contains(t, status, "outbox")
 }

@@ -133,6 +133,9 @@ func (f *feed) read(ctx context.Context, cursor int64, limit int) ([]adapter.Eve
 	return page, err
 }
 
+// eventsRoute is the path of the event stream.
+const eventsRoute = "/api/v1/events"
+
 // eventPage is how many events a stream reads from the store at a time.
 const eventPage = 500
 
@@ -153,6 +156,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
 	w.WriteHeader(http.StatusOK)
 	if _, err := fmt.Fprintf(w, "retry: 2000\n: ctibridge events after %d\n\n", cursor); err != nil {
 		return nil

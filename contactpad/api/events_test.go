@@ -210,7 +210,7 @@ func TestEventsHeartbeat(t *testing.T) {
 		req := httptest.NewRequest("GET", "/api/v1/events", nil)
 		req.Header.Set("Authorization", "Bearer tok-ops")
 		done := make(chan struct{})
-		go func() { defer close(done); e.api.Handler().ServeHTTP(rec, req) }()
+		go func() { defer close(done); e.handler.ServeHTTP(rec, req) }()
 		time.Sleep(31 * time.Second)
 		synctest.Wait()
 		e.api.CloseStreams()

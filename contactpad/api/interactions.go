@@ -497,9 +497,14 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 		}
 		return false
 	}
-	serviceNames := make(map[string]string, len(s.settings.Services))
-	for _, svc := range s.settings.Services {
+	settings := s.engine.Settings()
+	serviceNames := make(map[string]string, len(settings.Services))
+	for _, svc := range settings.Services {
 		serviceNames[svc.ID] = svc.Name
+	}
+	configured := make(map[string]bool, len(settings.Agents))
+	for _, a := range settings.Agents {
+		configured[a.ID] = true
 	}
 	// servesMatch reports whether q matches a service of the agent.
 	servesMatch := func(a *contactpad.Agent) bool {
@@ -518,7 +523,7 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 			return err
 		}
 		for _, a := range all {
-			if a.ID == id.agent() {
+			if a.ID == id.agent() || !configured[a.ID] { // not the caller, nor an agent a reload removed
 				continue
 			}
 			if matches(a.ID, a.Name) || servesMatch(a) {
@@ -529,7 +534,7 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request, id *Identity)
 		if err != nil {
 			return err
 		}
-		for _, svc := range s.settings.Services {
+		for _, svc := range settings.Services {
 			if !matches(svc.ID, svc.Name) {
 				continue
 			}

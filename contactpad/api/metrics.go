@@ -8,20 +8,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// httpMetrics measures the API by route.
+// httpMetrics are the API's Prometheus metrics:
+//
+//	ctibridge_http_request_duration_seconds{route,method,code}  histogram: time to serve an API request, event streams left out
+//	ctibridge_event_streams_open                                gauge: event streams (GET /api/v1/events) open on this replica
 type httpMetrics struct {
 	latency *prometheus.HistogramVec
+	streams prometheus.Gauge
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	m := &httpMetrics{
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ctibridge_http_request_duration_seconds",
-			Help:    "Time to serve an API request, by route pattern, method and status code (event streams: until the stream ends).",
+			Help:    "Time to serve an API request, by route pattern, method and status code; event streams, which last as long as their client stays, are left out.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method", "code"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ctibridge_event_streams_open",
+			Help: "Event streams (GET /api/v1/events) open on this replica.",
+		}),
 	}
-	reg.MustRegister(m.latency)
+	reg.MustRegister(m.latency, m.streams)
 	return m
 }
 
@@ -53,6 +61,12 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(p []byte) (int, error) {
 	w.wrote = true
 	return w.ResponseWriter.Write(p)
+}
+
+// Flush keeps the wrapped writer a http.Flusher for handlers that assert it.
+func (w *statusWriter) Flush() {
+	w.wrote = true
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection (flushes and

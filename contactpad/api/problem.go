@@ -80,19 +80,27 @@ func codeOf(err error) string {
 	return adapter.Code(err)
 }
 
+// detailInternal is the detail of a 500: the cause may name internals.
+const detailInternal = "internal error; the server log has the cause"
+
 // problem writes err as a problem document. Internal errors are logged and
 // their detail is not shown: it may name internals.
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	code := codeOf(err)
-	status := statusOf[code]
 	detail := err.Error()
 	switch code {
 	case adapter.CodeInternal:
-		s.log.WithError(err).WithField("route", r.URL.Path).Error("request failed")
-		detail = "internal error; the server log has the cause"
+		s.log.WithError(err).WithFields(s.accessFields(r, accessOf(r))).Error("request failed")
+		detail = detailInternal
 	case codeUnavailable:
 		detail = "the engine is stopping; retry on another replica or later"
 	}
+	writeProblem(w, code, detail)
+}
+
+// writeProblem writes the problem document of code.
+func writeProblem(w http.ResponseWriter, code, detail string) {
+	status := statusOf[code]
 	p := Problem{Type: "urn:ctibridge:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctibridge/ctibridge/contactpad"
 )
 
 // Options configure a run. Records and Agents are required; the zero value
@@ -175,11 +177,17 @@ func (r *runner) fail(it *item, what string, err error) {
 		kind = fmt.Sprintf("%s: HTTP %d", what, apiErr.status)
 	}
 	r.errorKinds[kind]++
-	if len(r.errorSamples) < 10 {
+	sample := len(r.errorSamples) < 10
+	if sample {
 		r.errorSamples = append(r.errorSamples, fmt.Sprintf("%s: %v", what, err))
-		fmt.Fprintf(r.o.Log, "bench: error: %s: %v\n", what, err)
 	}
 	r.mu.Unlock()
+	if sample {
+		fmt.Fprintf(r.o.Log, "bench: error: %s: %v\n", what, err)
+		if it != nil && it.interaction != "" {
+			fmt.Fprint(r.o.Log, r.trail(it.interaction))
+		}
+	}
 	if it != nil {
 		it.mu.Lock()
 		if !it.done && !it.failed {
@@ -451,6 +459,26 @@ func adminGet(ctx context.Context, client *http.Client, url string, out any) err
 		return &errAPI{method: "GET", path: url, status: res.StatusCode, body: string(body)}
 	}
 	return json.NewDecoder(res.Body).Decode(out)
+}
+
+// trail is the audit trail of an interaction, read as the bench's admin:
+// what the bridge did before an error.
+func (r *runner) trail(id string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var i struct {
+		Status, Owner string
+		Audit         []contactpad.AuditEntry
+	}
+	if err := adminGet(ctx, http.DefaultClient, r.base()+"/api/v1/interactions/"+id, &i); err != nil {
+		return fmt.Sprintf("bench:   (no audit trail of %s: %v)\n", id, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "bench:   %s is %s, owner %q; its audit trail:\n", id, i.Status, i.Owner)
+	for _, e := range i.Audit {
+		fmt.Fprintf(&b, "bench:     %s %-8s %-20s %s -> %s %s\n", e.At.Format("15:04:05.000"), e.Actor, e.Action, e.FromStatus, e.ToStatus, e.Message)
+	}
+	return b.String()
 }
 
 func (r *runner) errorSummary() string {

@@ -36,7 +36,7 @@ func ChildStarter(name string, args []string, env []string, logPath string) Star
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(name, append(append([]string(nil), args...), "run", "--config", path, "--log-level", "warn")...)
+		cmd := exec.Command(name, append(append([]string(nil), args...), "run", "--config", path, "--log-level", "info")...)
 		cmd.Env = append(os.Environ(), env...)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {

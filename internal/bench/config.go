@@ -47,6 +47,9 @@ crm:
   kind: salesforce
   salesforce: {login_url: %q, auth: client_credentials, client_id: ctibridge-local, client_secret: local-secret}
   poll_interval: %s
+  # The local org answers in milliseconds: what a killed bridge sent is
+  # done, and polled, within a few poll intervals.
+  reclaim_after: %s
 routing:
   auto_accept: {live: false, semi-live: false, non-live: false}
   push_timeout: 60s
@@ -57,7 +60,7 @@ api: {rate_limit: 1000, rate_burst: 1000}
 tokens:
   - {name: bench, role: admin, token_sha256: %s}
 services:
-`, listen, dbPath, orgURL, o.PollInterval, sha(adminToken))
+`, listen, dbPath, orgURL, o.PollInterval, 3*o.PollInterval, sha(adminToken))
 	for s := range numServices(o.Agents) {
 		fmt.Fprintf(&b, "  - {id: %s, name: Service %d}\n", serviceID(s), s)
 	}

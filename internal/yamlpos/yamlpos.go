@@ -1,6 +1,8 @@
 // Package yamlpos is what the packages that read people's YAML (config,
-// mapping) share: errors that say where in the file a problem is, and the
-// node helpers that keep those messages uniform.
+// mapping) share: one Walker over the node tree (aliases, merge keys, a
+// node budget against alias bombs, and one rule for the line of a problem,
+// see Node), errors that say where in the file a problem is, and the node
+// helpers that keep those messages uniform.
 package yamlpos
 
 import (

@@ -239,6 +239,7 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 		now := time.Now()
 		fields := logrus.Fields{"event": ev.Seq, "type": ev.Type, "status": status}
 		if err == nil {
+			l.h.delivered.Inc()
 			l.h.update(func(s *HookStatus) {
 				s.LastDeliveryAt, s.LastStatus, s.LastError = &now, status, ""
 				s.Attempts, s.NextAttemptAt, s.Pending = 0, nil, false
@@ -250,6 +251,7 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 			}
 			return true
 		}
+		l.h.failed.Inc()
 		err = l.h.scrub(err)
 		wait := l.d.backoff(attempt, retryAfter)
 		next := now.Add(wait)

@@ -32,8 +32,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+
+	"github.com/ctibridge/ctibridge/adapter"
 )
 
 // Hook is an endpoint that receives events.
@@ -148,6 +150,8 @@ type Dispatcher struct {
 	poll       time.Duration
 	// holder names this Dispatcher in the hooks' leases (see lease.go).
 	holder string
+	// reg receives the metrics (WithMetrics); nil: none.
+	reg prometheus.Registerer
 }
 
 // hook is a Hook with its delivery state.
@@ -159,9 +163,13 @@ type hook struct {
 	lease *adapter.Lease
 	// url is the URL as logs and Status show it.
 	url string
+	// label names the hook in metrics: url, made unique.
+	label string
 	// wake is Notify's doorbell; a pending ring is kept until read.
 	wake chan struct{}
 	log  logrus.FieldLogger
+	// delivered and failed count the delivery attempts (metrics.go).
+	delivered, failed prometheus.Counter
 
 	mu     sync.Mutex
 	status HookStatus
@@ -199,7 +207,8 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 	if d.poll <= 0 {
 		d.poll = defaultPoll
 	}
-	keys := map[string]int{}
+	deliveries := newDeliveries()
+	keys, labels := map[string]int{}, map[string]int{}
 	for _, h := range hooks {
 		h.Events = slices.Clone(h.Events)
 		key := watermarkKey(h.URL)
@@ -209,14 +218,23 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 			key = fmt.Sprintf("%s#%d", key, keys[key])
 		}
 		url := redactURL(h.URL)
+		// Distinct URLs may look alike once redacted (a token in the
+		// query); their metrics must not merge.
+		label := url
+		if labels[url]++; labels[url] > 1 {
+			label = fmt.Sprintf("%s#%d", url, labels[url])
+		}
 		d.hooks = append(d.hooks, &hook{
-			Hook: h, key: key, url: url,
-			lease:  adapter.NewLease(store, leaseKey(key), d.holder, defaultLease),
-			wake:   make(chan struct{}, 1),
-			log:    d.log.WithField("url", url),
-			status: HookStatus{URL: url, Events: nonNil(h.Events)},
+			Hook: h, key: key, url: url, label: label,
+			lease:     adapter.NewLease(store, leaseKey(key), d.holder, defaultLease),
+			wake:      make(chan struct{}, 1),
+			log:       d.log.WithField("url", url),
+			status:    HookStatus{URL: url, Events: nonNil(h.Events)},
+			delivered: deliveries.WithLabelValues(label, outcomeDelivered),
+			failed:    deliveries.WithLabelValues(label, outcomeFailed),
 		})
 	}
+	d.registerMetrics(deliveries)
 	return d
 }
 

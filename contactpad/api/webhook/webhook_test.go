@@ -97,6 +97,7 @@ func TestDeliver(t *testing.T) {
 			require.Equal(t, strconv.FormatInt(ev.Seq, 10), dl.header.Get("X-Ctibridge-Delivery"))
 			require.True(t, Verify(h.Secret, dl.body, dl.header.Get(SignatureHeader)), "%s delivery %d", path, k)
 			require.False(t, Verify(hooks[1-i].Secret, dl.body, dl.header.Get(SignatureHeader)))
+			requireContract(t, dl)
 		}
 		// The cursor passed the events the hook does not want, too.
 		require.Equal(t, strconv.FormatInt(last, 10), storedCursor(t, store, h.URL), path)
@@ -501,7 +502,7 @@ var eventTime = time.Date(2025, 3, 4, 9, 30, 0, 0, time.UTC)
 
 func interactionEvent(typ adapter.EventType, id, subject string) adapter.Event {
 	return adapter.Event{Type: typ, At: eventTime, Audience: []string{"alice"}, Interaction: &contactpad.Interaction{
-		ID: id, Subject: subject, Media: contactpad.NonLive, Status: contactpad.Queued,
+		ID: id, Subject: subject, Media: contactpad.NonLive, Status: contactpad.Queued, Tags: []string{},
 		CreatedAt: eventTime, UpdatedAt: eventTime,
 	}}
 }

@@ -225,12 +225,25 @@ func (t *Tx) Outbox(state adapter.OutboxState, limit int) ([]adapter.OutboxRow, 
 	if err != nil {
 		return nil, fmt.Errorf("list %s outbox rows: %w", state, err)
 	}
-	rs, err := scanAll(rows, scanOutbox)
+	rs, err := scanAll(rows, func(sc scanner) (adapter.OutboxRow, error) {
+		var blockedBy int64
+		r, err := scanOutbox(withExtra{sc, []any{&blockedBy}})
+		r.BlockedBy = blockedBy
+		return r, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s outbox rows: %w", state, err)
 	}
 	return rs, nil
 }
+
+// withExtra scans the columns a scan function reads, then extra.
+type withExtra struct {
+	sc    scanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.extra...)...) }
 
 // scanOutbox reads id and the columns of outboxColumns.
 func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
@@ -261,8 +274,8 @@ func scanOutbox(sc scanner) (adapter.OutboxRow, error) {
 
 // ClaimOutbox leases the claimable rows in one statement (see
 // StmtClaimOutbox) and returns them by ID.
-func (t *Tx) ClaimOutbox(now, leaseUntil time.Time, limit int, holder string) ([]adapter.OutboxRow, error) {
-	rows, err := t.query(StmtClaimOutbox, unixOrZero(now), unixOrZero(leaseUntil), t.limit(limit), holder)
+func (t *Tx) ClaimOutbox(q adapter.ClaimQuery) ([]adapter.OutboxRow, error) {
+	rows, err := t.query(StmtClaimOutbox, unixOrZero(q.Now), unixOrZero(q.LeaseUntil), t.limit(q.Limit), q.Holder, unixOrZero(q.OwnBy))
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}

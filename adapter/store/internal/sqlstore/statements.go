@@ -263,10 +263,15 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtLastEventSeq: `SELECT COALESCE(MAX(seq), 0) FROM events`,
 		StmtAppendOutbox: `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `)` +
 			returning("id"),
-		StmtOutbox: `SELECT id, ` + outboxColumns + ` FROM outbox WHERE state = $1 ORDER BY id LIMIT $2`,
+		// With each row, the first parked row of its record before it (0:
+		// none): what it waits behind.
+		StmtOutbox: `SELECT o.id, ` + prefixed("o.", outboxColumns) + `,
+			COALESCE((SELECT MIN(p.id) FROM outbox p WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id
+				AND p.id < o.id AND p.state = 'parked'), 0)
+			FROM outbox o WHERE o.state = $1 ORDER BY o.id LIMIT $2`,
 		// A row is claimable when it is pending and due, or in flight under
 		// an expired lease or leased to the claiming holder ($4: its own
-		// row, left from before a restart), and no earlier row of its
+		// row, left from before a restart) until $5 at the latest, and no earlier row of its
 		// record is parked, in flight under another holder's live lease,
 		// or waiting for its retry: a later change of a record never
 		// overtakes an earlier one. RETURNING gives the rows as leased, in
@@ -274,11 +279,11 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtClaimOutbox: `UPDATE outbox SET state = 'in_flight', lease_until = $2, holder = $4
 			WHERE id IN (SELECT o.id FROM outbox o
 				WHERE ((o.state = 'pending' AND o.next_attempt_at <= $1)
-					OR (o.state = 'in_flight' AND (o.lease_until <= $1 OR o.holder = $4)))
+					OR (o.state = 'in_flight' AND (o.lease_until <= $1 OR (o.holder = $4 AND o.lease_until <= $5))))
 				AND NOT EXISTS (SELECT 1 FROM outbox p
 					WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id AND p.id < o.id
 					AND (p.state = 'parked'
-						OR (p.state = 'in_flight' AND p.lease_until > $1 AND p.holder != $4)
+						OR (p.state = 'in_flight' AND p.lease_until > $1 AND (p.holder != $4 OR p.lease_until > $5))
 						OR (p.state = 'pending' AND p.next_attempt_at > $1)))
 				ORDER BY o.id LIMIT $3
 				` + d.ClaimLock + `)
