@@ -243,6 +243,9 @@ type API struct {
 	// Heartbeat is how often an idle event stream sends a comment line,
 	// so proxies keep it open (default 15s).
 	Heartbeat Duration `yaml:"heartbeat"`
+	// MaxStreams is how many event streams one token may hold open on a
+	// replica (default 10); one more closes its oldest.
+	MaxStreams int `yaml:"max_streams"`
 }
 
 // Panel configures the agent panel served at /.
@@ -363,9 +366,10 @@ func defaults() *Config {
 		},
 		Deferral: Deferral{Reopen: string(engine.Reopen)},
 		API: API{
-			RateLimit: float64(api.DefaultRateLimit),
-			RateBurst: api.DefaultRateBurst,
-			Heartbeat: Duration(api.DefaultHeartbeat),
+			RateLimit:  float64(api.DefaultRateLimit),
+			RateBurst:  api.DefaultRateBurst,
+			Heartbeat:  Duration(api.DefaultHeartbeat),
+			MaxStreams: api.DefaultMaxStreams,
 		},
 	}
 }

@@ -24,7 +24,7 @@ import (
 func TestDefaultsAreTheEnginesAndTheAPIs(t *testing.T) {
 	cfg := Default()
 	require.Equal(t, API{RateLimit: float64(api.DefaultRateLimit), RateBurst: api.DefaultRateBurst,
-		Heartbeat: Duration(api.DefaultHeartbeat)}, cfg.API)
+		Heartbeat: Duration(api.DefaultHeartbeat), MaxStreams: api.DefaultMaxStreams}, cfg.API)
 	require.Equal(t, Duration(adapter.DefaultPollInterval), cfg.CRM.PollInterval)
 
 	engine := adapter.Defaults()

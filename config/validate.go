@@ -68,6 +68,9 @@ func (v *validator) api(a API) {
 		v.errorf("api.rate_burst", "must be at least 1, got %d", a.RateBurst)
 	}
 	v.positive("api.heartbeat", a.Heartbeat)
+	if a.MaxStreams < 1 {
+		v.errorf("api.max_streams", "must be at least 1, got %d", a.MaxStreams)
+	}
 }
 
 // origin is a CSP source expression of one origin: a scheme, a host whose

@@ -180,6 +180,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		FrameAncestors: cfg.Panel.FrameAncestors,
 		RateLimit:      rate.Limit(cfg.API.RateLimit),
 		RateBurst:      cfg.API.RateBurst,
+		MaxStreams:     cfg.API.MaxStreams,
 		Heartbeat:      time.Duration(cfg.API.Heartbeat),
 		Preview:        d.preview,
 		Webhooks:       func() any { return d.hooks.Load().Status() },

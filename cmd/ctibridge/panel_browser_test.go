@@ -433,6 +433,28 @@ func TestPanelBrowserReconnect(t *testing.T) {
 	require.Regexp(t, `^\d+$`, ids[len(ids)-1], "the reconnect resumes after the last event seen")
 }
 
+// TestPanelBrowserPushedOut: with api.max_streams 1, a second panel of
+// alice's takes the event stream over; the first says so and stops,
+// instead of coming back and pushing the second out in turn.
+func TestPanelBrowserPushedOut(t *testing.T) {
+	pt := newPanelTest(t, func(c *config.Config) { c.API.MaxStreams = 1 })
+	alice := pt.page("alice", 300, 550)
+	alice.signIn("demo-alice", "Alice")
+	alice.waitLive()
+
+	req, err := http.NewRequest("GET", pt.base+"/api/v1/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer demo-alice")
+	second, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer second.Body.Close()
+	require.Equal(t, 200, second.StatusCode)
+
+	alice.waitText("#conn.down", "Stopped")
+	alice.waitText("#toast", "This panel is open in too many windows")
+	alice.shot("20-pushed-out")
+}
+
 // TestPanelBrowserKeyboard works the panel with the keyboard alone: sign
 // in with the form, presence with the arrow keys, accept the call, open a
 // case from the list, cold-transfer it through the directory (search,

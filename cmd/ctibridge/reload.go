@@ -105,7 +105,7 @@ func (r *restartable) start(run func(ctx context.Context)) {
 // mappings, timeouts, policies and webhooks. It is refused whole, with
 // every error at its file and line, when the file is invalid, when it
 // changes what only a restart can (the store, the listen address, the CRM
-// and its credentials), or when the org, if the bridge can reach it,
+// and its credentials, the api and panel sections), or when the org, if the bridge can reach it,
 // lacks what the new mappings or agents need. Work in flight goes on.
 func (d *daemon) reload(ctx context.Context) error {
 	d.reloading.Lock()
@@ -127,6 +127,12 @@ func (d *daemon) reload(ctx context.Context) error {
 	}
 	if !reflect.DeepEqual(cfg.CRM.Salesforce, old.cfg.CRM.Salesforce) || cfg.CRM.Kind != old.cfg.CRM.Kind {
 		fixed = append(fixed, "crm")
+	}
+	if cfg.API != old.cfg.API {
+		fixed = append(fixed, "api")
+	}
+	if !reflect.DeepEqual(cfg.Panel, old.cfg.Panel) {
+		fixed = append(fixed, "panel")
 	}
 	if len(fixed) > 0 {
 		return fmt.Errorf("%s: %v changed: only a restart applies them (nothing was reloaded)", cfg.File, fixed)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,6 +57,8 @@ func TestDaemonReload(t *testing.T) {
 	t.Run("what only a restart applies", func(t *testing.T) {
 		write(edit("listen: 127.0.0.1:0", "listen: 127.0.0.1:1"))
 		require.ErrorContains(t, d.reload(ctx), "[listen] changed: only a restart applies them")
+		write(append(slices.Clone(original), "\napi: {max_streams: 3}\n"...))
+		require.ErrorContains(t, d.reload(ctx), "[api] changed: only a restart applies them")
 	})
 
 	t.Run("a field the org lacks", func(t *testing.T) {

@@ -27,9 +27,10 @@ import (
 // definition of these defaults: the config file's api section (package
 // config, docs/configuration.md) takes them from here.
 const (
-	DefaultRateLimit rate.Limit = 50
-	DefaultRateBurst            = 100
-	DefaultHeartbeat            = 15 * time.Second
+	DefaultRateLimit  rate.Limit = 50
+	DefaultRateBurst             = 100
+	DefaultHeartbeat             = 15 * time.Second
+	DefaultMaxStreams            = 10
 )
 
 // Options configure a Server. Engine and Identities are required.
@@ -48,6 +49,10 @@ type Options struct {
 	// Heartbeat is how often an idle event stream sends a comment
 	// (default DefaultHeartbeat).
 	Heartbeat time.Duration
+	// MaxStreams is how many event streams one identity may hold open on
+	// this server (default DefaultMaxStreams): opening one more closes
+	// its oldest, with a stream.closed event.
+	MaxStreams int
 	// Poll is how often an event stream looks at the store without being
 	// woken, for events committed by other replicas (default 2s).
 	Poll time.Duration
@@ -84,6 +89,7 @@ type Server struct {
 	store   adapter.Store
 	auth    atomic.Pointer[authenticator]
 	hub     *hub
+	streams *streamSet
 	feed    *feed
 	cors    *originSet
 	csp     string
@@ -106,6 +112,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Poll == 0 {
 		o.Poll = 2 * time.Second
+	}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = DefaultMaxStreams
 	}
 	if o.Logger == nil {
 		l := logrus.New()
@@ -131,6 +140,7 @@ func New(o Options) (*Server, error) {
 		engine:  o.Engine,
 		store:   o.Engine.Store(),
 		hub:     newHub(),
+		streams: &streamSet{open: map[string][]*openStream{}},
 		cors:    origins,
 		csp:     frameAncestors(o.FrameAncestors),
 		log:     o.Logger,

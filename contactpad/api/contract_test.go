@@ -28,8 +28,9 @@ import (
 type contract struct {
 	doc *openapi3.T
 	mux *http.ServeMux
-	// event is the schema of the data of each event of the stream.
-	event *openapi3.Schema
+	// event is the schema of the data of each event of the stream, and
+	// streamClosed that of the stream.closed event a stream may end with.
+	event, streamClosed *openapi3.Schema
 }
 
 // loadContract loads the document once for all tests.
@@ -51,6 +52,9 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 	c := &contract{doc: doc, mux: http.NewServeMux()}
 	if ref := doc.Components.Schemas["Event"]; ref != nil {
 		c.event = ref.Value
+	}
+	if ref := doc.Components.Schemas["StreamClosed"]; ref != nil {
+		c.streamClosed = ref.Value
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -279,8 +283,18 @@ func (c *contract) checkEvents(stream []byte) error {
 			errs = append(errs, fmt.Errorf("event %s: data is not JSON: %w", id, err))
 			continue
 		}
-		if err := c.event.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		schema := c.event
+		if event == "stream.closed" {
+			schema = c.streamClosed
+		}
+		if err := schema.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
 			errs = append(errs, fmt.Errorf("event %s: not an Event of openapi.json: %w", id, err))
+			continue
+		}
+		if event == "stream.closed" {
+			if id != "" {
+				errs = append(errs, fmt.Errorf("stream.closed with id %q: it is no stored event", id))
+			}
 			continue
 		}
 		ev := v.(map[string]any)

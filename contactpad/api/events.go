@@ -133,6 +133,55 @@ func (f *feed) read(ctx context.Context, cursor int64, limit int) ([]adapter.Eve
 	return page, err
 }
 
+// streamSet keeps the event streams open on this server by identity, so
+// that one identity cannot hold an unbounded number of them: opening one
+// more than the limit closes the identity's oldest.
+type streamSet struct {
+	mu   sync.Mutex
+	open map[string][]*openStream // by identity, oldest first
+}
+
+// openStream is one event stream of the set; closed is closed when a
+// newer stream of its identity pushes it out.
+type openStream struct {
+	closed chan struct{}
+}
+
+// add registers a stream of identity, closing the oldest ones beyond
+// limit, and returns it with the function that removes it.
+func (ss *streamSet) add(identity string, limit int) (*openStream, func()) {
+	st := &openStream{closed: make(chan struct{})}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	list := append(ss.open[identity], st)
+	for len(list) > limit {
+		close(list[0].closed)
+		list = list[1:]
+	}
+	ss.open[identity] = list
+	return st, func() {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		list := ss.open[identity]
+		if k := slices.Index(list, st); k >= 0 {
+			list = slices.Delete(list, k, k+1)
+		}
+		if len(list) == 0 {
+			delete(ss.open, identity)
+		} else {
+			ss.open[identity] = list
+		}
+	}
+}
+
+// streamClosed is the event a stream ends with when a newer stream of its
+// identity pushed it out. It has no id: it is no stored event, and the
+// client's Last-Event-ID stays where it was.
+type streamClosed struct {
+	Reason string `json:"reason"`
+	Limit  int    `json:"limit"`
+}
+
 // eventsRoute is the path of the event stream.
 const eventsRoute = "/api/v1/events"
 
@@ -158,6 +207,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 	h.Set("X-Accel-Buffering", "no")
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
+	mine, remove := s.streams.add(id.Name, s.o.MaxStreams)
+	defer remove()
 	w.WriteHeader(http.StatusOK)
 	if _, err := fmt.Fprintf(w, "retry: 2000\n: ctibridge events after %d\n\n", cursor); err != nil {
 		return nil
@@ -207,6 +258,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 			return nil
 		case <-s.hub.closing:
 			return nil
+		case <-mine.closed:
+			data, _ := json.Marshal(streamClosed{Limit: s.o.MaxStreams,
+				Reason: fmt.Sprintf("%s opened more than %d event streams; this one, the oldest, is closed", id.Name, s.o.MaxStreams)})
+			_, _ = fmt.Fprintf(w, "event: stream.closed\ndata: %s\n\n", data)
+			_ = rc.Flush()
+			return nil
 		case <-woken:
 		case <-poll.C:
 		case <-heartbeat.C:
@@ -221,18 +278,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 
 // streamStart returns the sequence number a stream starts after: the
 // Last-Event-ID header, else the last_event_id query parameter, else the
-// last committed event.
+// last committed event. An id beyond the last committed event (from
+// another store, say) starts at the present: such a cursor would wait for
+// events that are never its own, and make the streams' shared feed start
+// beyond them all.
 func (s *Server) streamStart(r *http.Request) (int64, error) {
+	seq := int64(-1)
 	v := r.Header.Get("Last-Event-ID")
 	if v == "" {
 		v = r.URL.Query().Get("last_event_id")
 	}
 	if v != "" {
-		seq, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		var err error
+		seq, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || seq < 0 {
 			return 0, invalid("Last-Event-ID %q: want an event id (a non-negative integer)", v)
 		}
-		return seq, nil
 	}
 	var last int64
 	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
@@ -240,5 +301,8 @@ func (s *Server) streamStart(r *http.Request) (int64, error) {
 		last, err = tx.LastEventSeq()
 		return err
 	})
-	return last, err
+	if seq < 0 || seq > last {
+		seq = last
+	}
+	return seq, err
 }

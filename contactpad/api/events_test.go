@@ -220,3 +220,43 @@ func TestEventsHeartbeat(t *testing.T) {
 		require.Contains(t, body, "id: "+strconv.FormatInt(lastSeq(t, e), 10)+"\n")
 	})
 }
+
+// TestEventsStreamLimit: one identity holds at most MaxStreams streams;
+// one more closes its oldest with a stream.closed event, and leaves the
+// others' streams alone.
+func TestEventsStreamLimit(t *testing.T) {
+	e := start(t, func(o *api.Options, _ *adapter.Settings) { o.MaxStreams = 2 })
+	first := e.subscribe("alice", -1)
+	second := e.subscribe("alice", -1)
+	bobs := e.subscribe("bob", -1)
+	third := e.subscribe("alice", -1)
+
+	closed := first.next(t)
+	require.Equal(t, "stream.closed", closed.Type)
+	require.Zero(t, closed.ID, "no stored event: the client's Last-Event-ID stays")
+	select {
+	case <-first.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the oldest stream stayed open")
+	}
+
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	for _, s := range []*stream{second, third} {
+		require.Equal(t, adapter.EventAgentPresence, s.until(t, adapter.EventAgentPresence, "").Event.Type)
+	}
+	require.Equal(t, "bob", bobs.until(t, adapter.EventAgentPresence, "").Event.Agent.ID)
+}
+
+// TestEventsCursorBeyondTheLog: a Last-Event-ID beyond the last stored
+// event starts at the present, for that stream and the ones after it.
+func TestEventsCursorBeyondTheLog(t *testing.T) {
+	e := start(t)
+	far := e.subscribe("alice", 1<<40)
+	later := e.subscribe("alice", lastSeq(t, e))
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	for _, s := range []*stream{far, later} {
+		ev := s.until(t, adapter.EventAgentPresence, "")
+		require.Equal(t, lastSeq(t, e), ev.ID)
+	}
+}

@@ -166,6 +166,7 @@ function tick() {
 
 // ---- API ------------------------------------------------------------------
 
+const PUSHED_OUT = 'This panel is open in too many windows, and this one no longer receives work. Reload it to use it here.';
 const UNREACHABLE = 'ctibridge cannot be reached. Check your connection; the panel retries by itself.';
 
 class Problem extends Error {
@@ -296,10 +297,20 @@ async function stream() {
       setConn(true, 'Live');
       delay = 1000;
       refresh();
+      let pushedOut = false;
       await readEvents(res.body, (e) => {
         if (e.retry) delay = e.retry;
-        if (e.data) onEvent(e.type, e.data);
+        if (e.type === 'stream.closed') pushedOut = true;
+        else if (e.data) onEvent(e.type, e.data);
       });
+      if (pushedOut) {
+        // Newer panels of this agent took the stream over: coming back on
+        // our own would push one of them out in turn.
+        setConn(false, 'Stopped');
+        toast(PUSHED_OUT);
+        clearTimeout(toastTimer); // it stays until the agent reloads
+        return;
+      }
     } catch {
       // Network error or aborted: fall through to the retry.
     }
