@@ -306,6 +306,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	fmt.Fprintf(o.Log, "bench: %d agents available; creating %d Cases\n", o.Agents, o.Records)
 
 	start := time.Now()
+	cpu := startCPU(bridge)
 	createErr := make(chan error, 1)
 	go func() {
 		createErr <- createRecords(ctx, org, r.items, o.Rate, func(first, n int, at time.Time) {
@@ -353,6 +354,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	worked := time.Now()
+	cpuUsed := cpu.stop(bridge, worked.Sub(start))
 	progress.end()
 	fmt.Fprintf(o.Log, "bench: every Case closed after %s; waiting for the writeback\n", worked.Sub(start).Round(time.Millisecond))
 
@@ -378,6 +380,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		bridge = nil
 	}
 	r.fill(res, org, start, worked, drained, sync)
+	cpuUsed.fill(res)
 	res.Faults, res.Kills, res.Restarts, res.Downtime = faults.list(), restarts.kills, restarts.restarts, restarts.downtime
 	if verifyErr != nil {
 		return res, verifyErr

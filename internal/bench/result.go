@@ -66,6 +66,14 @@ type Result struct {
 
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	RSSOf     string  `json:"peak_rss_of"`
+	// The CPU time the bridge's process and the bench's own (agents and
+	// the local org) used while the agents worked, the cores the bridge
+	// kept busy, and its share of the two; zero unless the bridge runs as
+	// a child (--child) that was not restarted.
+	BridgeCPUS     float64 `json:"bridge_cpu_s"`
+	BenchCPUS      float64 `json:"bench_cpu_s"`
+	BridgeCores    float64 `json:"bridge_cores"`
+	BridgeCPUShare float64 `json:"bridge_cpu_share"`
 
 	Errors      int64          `json:"errors"`
 	ErrorKinds  map[string]int `json:"error_kinds,omitempty"`
@@ -184,6 +192,10 @@ func (res *Result) WriteTable(w io.Writer) error {
 	row("calls per 1000 writebacks: all / writes", "%.3f / %.3f", res.CallsPer1000, res.WriteCallsPer1000)
 	row("  baselines: 1 per record / 1 per 200 / floor", "%.0f / %.3f / %.3f", res.OnePerRecordPer1000, res.CollectionsPer1000, res.FloorPer1000)
 	row("peak resident memory", "%.0f MB (%s)", res.PeakRSSMB, res.RSSOf)
+	if res.BridgeCPUS > 0 {
+		row("CPU while agents worked: bridge; bench (agents, org)", "%.1f s (%.2f cores, %.0f%% of the two); %.1f s",
+			res.BridgeCPUS, res.BridgeCores, 100*res.BridgeCPUShare, res.BenchCPUS)
+	}
 	if len(res.Faults) > 0 {
 		row("faults injected", "%v", res.Faults)
 	}
