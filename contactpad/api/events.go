@@ -63,7 +63,7 @@ type feed struct {
 	mu     sync.Mutex
 	store  adapter.Store
 	hub    *hub
-	events []adapter.Event // every stored event with floor < Seq <= last
+	events []adapter.Event // every stored event with floor < Seq <= last (window to 1.5 windows)
 	floor  int64
 	last   int64
 	primed bool
@@ -107,7 +107,10 @@ func (f *feed) after(ctx context.Context, cursor int64, limit int) ([]adapter.Ev
 		if window <= 0 {
 			window = feedWindow
 		}
-		if drop := len(f.events) - window; drop > 0 {
+		// Trimmed back to the window when half a window over it: each
+		// trim copies the window, so not at every refresh.
+		if len(f.events) > window+window/2 {
+			drop := len(f.events) - window
 			f.floor = f.events[drop-1].Seq
 			f.events = slices.Clone(f.events[drop:])
 		}
