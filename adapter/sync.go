@@ -60,6 +60,13 @@ const DefaultPollInterval = 5 * time.Second
 // take (its per-attempt timeout).
 const DefaultReclaimAfter = time.Minute
 
+// DefaultBatchMaxAge is SyncOptions.BatchMaxAge when zero, and the
+// config's crm.batch_max_age default. Below about 1,000 record writes in
+// that time, a write call carries what it brought: 2s keeps a quiet
+// bridge's writes under one call a second or so, while a change still
+// reaches the CRM before a user who just acted is likely to look.
+const DefaultBatchMaxAge = 2 * time.Second
+
 // SyncOptions tune the CRM sync loops. Zero fields take the defaults.
 type SyncOptions struct {
 	// PollInterval is how often each Source is read (default
@@ -87,12 +94,14 @@ type SyncOptions struct {
 	// RetryBase and RetryMax bound the exponential backoff between
 	// attempts (defaults 1s and 5m).
 	RetryBase, RetryMax time.Duration
-	// BatchDelay is how long RunWriteback lets new changes gather before
-	// it writes a batch that is not full (default 0: write at once). CRM
+	// BatchMaxAge is how long RunWriteback lets due rows gather before
+	// it writes a batch that is not full: it writes once BatchRows rows
+	// are due, or once the oldest due row is BatchMaxAge old (by its
+	// CreatedAt), whichever comes first (default DefaultBatchMaxAge). CRM
 	// API calls are the metered resource: at a few changes per commit,
-	// writing at once costs a call per commit, where waiting a second
-	// fills batches of up to BatchRows.
-	BatchDelay time.Duration
+	// writing at once costs a call per commit, where waiting fills
+	// batches of up to BatchRows.
+	BatchMaxAge time.Duration
 }
 
 func (o SyncOptions) withDefaults() SyncOptions {
@@ -108,6 +117,7 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	o.ReclaimAfter = min(o.ReclaimAfter, o.Lease)
 	def(&o.RetryBase, time.Second)
 	def(&o.RetryMax, 5*time.Minute)
+	def(&o.BatchMaxAge, DefaultBatchMaxAge)
 	if o.BatchRows <= 0 {
 		o.BatchRows = 1000
 	}
@@ -379,56 +389,127 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 	return nil
 }
 
-// RunWriteback drains the outbox into sink until ctx is done: it claims up
-// to BatchRows rows, writes them, and settles each as done, to retry with
-// backoff, or parked. After a full batch it goes on at once; otherwise it
-// waits until a command commits or a second passes (for retries that fall
-// due and rows of other engines), then BatchDelay for more to gather.
+// RunWriteback drains the outbox into sink until ctx is done, and settles
+// each row it writes as done, to retry with backoff, or parked. What is
+// due when it starts (a backlog) goes at once, in batches of up to
+// BatchRows. After that it writes when a batch is worth a CRM call: once
+// BatchRows rows are due, or once the oldest due row is BatchMaxAge old.
+// Between writes it sleeps until the oldest row's time is up or the next
+// retry or lease comes free, and wakes when a command of this engine
+// commits (or WakeWriteback) to count what is due again. It looks at
+// least every idle poll (WithIdlePoll) for rows other replicas left.
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	for {
-		n, err := e.WritebackOnce(ctx, sink, opts)
+		n, err := e.writeback(ctx, sink, opts, false)
 		if err != nil && ctx.Err() == nil {
 			e.log.WithError(err).Warn("write back to CRM")
 		}
-		if err == nil && (n >= opts.BatchRows || n > 0 && opts.BatchDelay <= 0) {
-			continue // more may be waiting
+		if err != nil || n < opts.BatchRows {
+			break
 		}
+	}
+	sleep := time.NewTimer(time.Hour)
+	defer sleep.Stop()
+	for {
+		var due OutboxDue
+		now := e.now().UTC()
+		err := e.store.View(ctx, func(tx Tx) error {
+			var err error
+			due, err = tx.OutboxDue(claimQuery(now, e.holder, opts))
+			return err
+		})
+		wait := time.Second // after an error: try again without spinning
+		if err == nil {
+			wait = writebackWait(due, now, opts, e.idlePoll)
+			if wait == 0 {
+				_, err = e.writeback(ctx, sink, opts, true)
+				if err == nil {
+					continue
+				}
+				wait = time.Second
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.WithError(err).Warn("write back to CRM")
+		}
+		sleep.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.written:
-		case <-tick.C:
-		}
-		if opts.BatchDelay > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(opts.BatchDelay):
-			}
+			sleep.Stop()
+		case <-sleep.C:
 		}
 	}
 }
 
-// WritebackOnce claims and writes one batch, and returns how many rows it
-// claimed. The record updates go out as they are when they are sent, not
-// as they were when each row was written: the last row of a record in the
-// batch carries the mirrored fields still to write then (its
-// interaction's RecordSync.Writes), the others none. What the CRM accepted
-// is recorded with the rows' outcome, in one transaction.
+// writebackWait returns how long the writer waits before it writes what
+// is due at now: 0 when a batch is worth a call (batchReady); otherwise
+// until the oldest due row is BatchMaxAge old or the next waiting row
+// comes free (both after now), and at most idle.
+func writebackWait(due OutboxDue, now time.Time, opts SyncOptions, idle time.Duration) time.Duration {
+	if batchReady(due, now, opts) {
+		return 0
+	}
+	wait := idle
+	if due.Rows > 0 {
+		wait = min(wait, due.Oldest.Add(opts.BatchMaxAge).Sub(now))
+	}
+	if !due.Next.IsZero() {
+		wait = min(wait, due.Next.Sub(now))
+	}
+	return wait
+}
+
+// batchReady reports whether the due rows are worth a CRM call at now: a
+// full batch, or a row that has waited BatchMaxAge.
+func batchReady(due OutboxDue, now time.Time, opts SyncOptions) bool {
+	return due.Rows >= opts.BatchRows || due.Rows > 0 && !now.Before(due.Oldest.Add(opts.BatchMaxAge))
+}
+
+// claimQuery asks for the rows holder may write at now.
+func claimQuery(now time.Time, holder string, opts SyncOptions) ClaimQuery {
+	return ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows, Holder: holder,
+		OwnBy: now.Add(opts.Lease - opts.ReclaimAfter)}
+}
+
+// WritebackOnce claims and writes one batch of what is due, however little
+// (see writeback), and returns how many rows it claimed.
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
-	opts = opts.withDefaults()
+	return e.writeback(ctx, sink, opts.withDefaults(), false)
+}
+
+// writeback claims and writes one batch, and returns how many rows it
+// claimed. With whenReady it claims nothing unless the batch is worth a
+// call (batchReady), decided in the claim's transaction: of several
+// replicas woken by the same deadline, the first writes the batch and the
+// others do not send what came meanwhile in a call of its own.
+//
+// The record updates go out as they are when they are sent, not as they
+// were when each row was written: the last row of a record in the batch
+// carries the mirrored fields still to write then (its interaction's
+// RecordSync.Writes), the others none. What the CRM accepted is recorded
+// with the rows' outcome, in one transaction.
+func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whenReady bool) (int, error) {
 	now := e.now().UTC()
 	var (
 		rows []OutboxRow
 		sent map[int]map[string]any
 	)
 	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
+		q := claimQuery(now, e.holder, opts)
+		if whenReady {
+			due, err := tx.OutboxDue(q)
+			if err != nil || !batchReady(due, now, opts) {
+				return err
+			}
+		}
 		var err error
-		rows, err = tx.ClaimOutbox(ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows,
-			Holder: e.holder, OwnBy: now.Add(opts.Lease - opts.ReclaimAfter)})
+		rows, err = tx.ClaimOutbox(q)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
