@@ -400,7 +400,7 @@ func (d *daemon) setSync(gen *generation) ([]adapter.Source, adapter.Sink) {
 func (d *daemon) startSync(gen *generation) {
 	sources, sink := d.setSync(gen)
 	opts := adapter.SyncOptions{PollInterval: time.Duration(gen.cfg.CRM.PollInterval),
-		ReclaimAfter: time.Duration(gen.cfg.CRM.ReclaimAfter)}
+		ReclaimAfter: time.Duration(gen.cfg.CRM.ReclaimAfter), BatchMaxAge: time.Duration(gen.cfg.CRM.BatchMaxAge)}
 	d.sync.start(func(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { d.engine.RunPoll(ctx, sources, opts) })
