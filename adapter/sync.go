@@ -41,6 +41,20 @@ type Sink interface {
 	Write(ctx context.Context, rows []OutboxRow) []error
 }
 
+// CallFitter is a Sink that writes in calls of bounded size (a Salesforce
+// composite call: five collections of 200 records). The writer gives it
+// one call's worth at a time, and leaves the rest for the next call: a
+// batch Write sends in several calls would end in a call that is not
+// full.
+type CallFitter interface {
+	Sink
+	// FitCall returns how many of rows, from the first, one call carries.
+	// The rows are as Write would get them, except that every row of a
+	// record carries the fields still to write to it (Write merges them
+	// into one update), so that any prefix is counted right.
+	FitCall(rows []OutboxRow) int
+}
+
 // ParkError is a writeback the CRM refused for good (validation, a deleted
 // record, an unknown field): the row is parked with the CRM's error code
 // and shown to admins instead of retried.
@@ -391,8 +405,8 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 
 // RunWriteback drains the outbox into sink until ctx is done, and settles
 // each row it writes as done, to retry with backoff, or parked. What is
-// due when it starts (a backlog) goes at once, in batches of up to
-// BatchRows. After that it writes when a batch is worth a CRM call: once
+// due when it starts (a backlog) goes at once, in full batches and the
+// rest. After that it writes when a batch is worth a CRM call: once
 // BatchRows rows are due, or once the oldest due row is BatchMaxAge old.
 // Between writes it sleeps until the oldest row's time is up or the next
 // retry or lease comes free, and wakes when a command of this engine
@@ -401,11 +415,11 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
 	for {
-		n, err := e.writeback(ctx, sink, opts, false)
+		_, full, err := e.writeback(ctx, sink, opts, false)
 		if err != nil && ctx.Err() == nil {
 			e.log.WithError(err).Warn("write back to CRM")
 		}
-		if err != nil || n < opts.BatchRows {
+		if err != nil || !full {
 			break
 		}
 	}
@@ -423,7 +437,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 		if err == nil {
 			wait = writebackWait(due, now, opts, e.idlePoll)
 			if wait == 0 {
-				_, err = e.writeback(ctx, sink, opts, true)
+				_, _, err = e.writeback(ctx, sink, opts, true)
 				if err == nil {
 					continue
 				}
@@ -478,13 +492,15 @@ func claimQuery(now time.Time, holder string, opts SyncOptions) ClaimQuery {
 }
 
 // WritebackOnce claims and writes one batch of what is due, however little
-// (see writeback), and returns how many rows it claimed.
+// (see writeback), and returns how many rows it wrote.
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
-	return e.writeback(ctx, sink, opts.withDefaults(), false)
+	n, _, err := e.writeback(ctx, sink, opts.withDefaults(), false)
+	return n, err
 }
 
-// writeback claims and writes one batch, and returns how many rows it
-// claimed. With whenReady it claims nothing unless the batch is worth a
+// writeback claims and writes one batch: up to BatchRows rows, and for a
+// CallFitter no more than one call carries. It returns how many rows it
+// wrote, and whether the batch was full (more may be due). With whenReady it claims nothing unless the batch is worth a
 // call (batchReady), decided in the claim's transaction: of several
 // replicas woken by the same deadline, the first writes the batch and the
 // others do not send what came meanwhile in a call of its own.
@@ -494,7 +510,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // carries the mirrored fields still to write then (its interaction's
 // RecordSync.Writes), the others none. What the CRM accepted is recorded
 // with the rows' outcome, in one transaction.
-func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whenReady bool) (int, error) {
+func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whenReady bool) (n int, full bool, err error) {
 	now := e.now().UTC()
 	var (
 		rows []OutboxRow
@@ -513,14 +529,32 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whe
 		if err != nil || len(rows) == 0 {
 			return err
 		}
+		full = len(rows) >= opts.BatchRows
+		if fitter, ok := sink.(CallFitter); ok {
+			fit, err := fitCall(tx, fitter, rows)
+			if err != nil {
+				return err
+			}
+			if fit < len(rows) {
+				// The rest goes back as it was, for the next call.
+				rest := rows[fit:]
+				for k := range rest {
+					rest[k].State = OutboxPending
+				}
+				if err := tx.FinishOutbox(rest); err != nil {
+					return err
+				}
+				rows, full = rows[:fit], true
+			}
+		}
 		sent, err = currentWrites(tx, rows)
 		return err
 	}); err != nil || len(rows) == 0 {
-		return len(rows), err
+		return len(rows), false, err
 	}
 	errs := sink.Write(ctx, rows)
 	if len(errs) != len(rows) {
-		return len(rows), fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+		return len(rows), false, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 	}
 	now = e.now().UTC()
 	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
@@ -558,10 +592,42 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whe
 		}
 		return acceptWrites(tx, accepted, e.now())
 	}); err != nil {
-		return len(rows), fmt.Errorf("settle %d written rows: %w", len(rows), err)
+		return len(rows), false, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
-	return len(rows), nil
+	return len(rows), full, nil
+}
+
+// fitCall returns how many of rows, from the first, one call of sink
+// carries, showing it every row of a record with the fields still to
+// write to it (which currentWrites then puts on the last row of the
+// record that goes).
+func fitCall(tx Tx, sink CallFitter, rows []OutboxRow) (int, error) {
+	preview := slices.Clone(rows)
+	writes := map[string]map[string]any{} // by interaction
+	for k := range preview {
+		id := preview[k].InteractionID
+		w, read := writes[id]
+		if !read {
+			i, err := tx.Interaction(id)
+			if err != nil {
+				return 0, fmt.Errorf("read what to write back: %w", err)
+			}
+			w = i.Sync.Writes()
+			writes[id] = w
+		}
+		var change contactpad.RecordChange
+		if err := json.Unmarshal(preview[k].Payload, &change); err != nil {
+			continue // the sink parks it
+		}
+		change.Fields = w
+		payload, err := json.Marshal(change)
+		if err != nil {
+			return 0, err
+		}
+		preview[k].Payload = payload
+	}
+	return max(sink.FitCall(preview), 1), nil
 }
 
 // currentWrites puts on the last row of each record in rows the mirrored

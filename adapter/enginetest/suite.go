@@ -69,6 +69,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback: a full batch goes at once", testWritebackBatchSize},
 		{"writeback: a few rows wait for BatchMaxAge", testWritebackBatchAge},
 		{"writeback: a backlog goes at once", testWritebackBacklog},
+		{"writeback: one call at a time", testWritebackOneCallAtATime},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"crash safety", testCrashSafety},
 		{"concurrency", testConcurrency},

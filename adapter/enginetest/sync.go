@@ -322,6 +322,46 @@ func testWritebackBacklog(t *testing.T, open Opener) {
 	})
 }
 
+// fittingSink is a recordingSink whose calls carry perCall rows.
+type fittingSink struct {
+	*recordingSink
+	perCall int
+}
+
+func (s fittingSink) FitCall(rows []adapter.OutboxRow) int { return min(len(rows), s.perCall) }
+
+// testWritebackOneCallAtATime: a sink that writes in calls of bounded size
+// (a CallFitter) gets one call's worth at a time, and what does not fit
+// waits for the next call: full calls back to back for a backlog, the
+// rest of a full batch for its age.
+func testWritebackOneCallAtATime(t *testing.T, open Opener) {
+	bubble(t, open, roomy, func(h *Harness) {
+		for range 10 {
+			h.Connected("alice", contactpad.NonLive)
+		}
+		sink := fittingSink{&recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}, 4}
+		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 6, BatchMaxAge: time.Minute})
+		defer stop()
+		require.Equal(t, 3, sink.writeCalls(), "a backlog of 10: 4, 4 and 2 at once")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+
+		for range 6 {
+			h.Connected("alice", contactpad.NonLive)
+		}
+		synctest.Wait()
+		require.Equal(t, 4, sink.writeCalls(), "a full batch: one call of 4")
+		require.Len(t, h.outbox(adapter.OutboxPending), 2, "the rest waits, as it was")
+		require.Empty(t, h.outbox(adapter.OutboxInFlight))
+		time.Sleep(h.Outbox()[0].CreatedAt.Add(time.Minute).Sub(time.Now()))
+		synctest.Wait()
+		require.Equal(t, 5, sink.writeCalls(), "until it is BatchMaxAge old")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+		for _, id := range sink.retried() {
+			t.Errorf("row %d written twice", id)
+		}
+	})
+}
+
 // testPollLease: of two replicas sharing the store, one polls a source at
 // a time (CRM API calls are metered). A replica that stops hands the
 // source over at once; one that dies holding it, once its lease expires.
