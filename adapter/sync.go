@@ -407,19 +407,27 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 // each row it writes as done, to retry with backoff, or parked. What is
 // due when it starts (a backlog) goes at once, in full batches and the
 // rest. After that it writes when a batch is worth a CRM call: once
-// BatchRows rows are due, or once the oldest due row is BatchMaxAge old.
-// Between writes it sleeps until the oldest row's time is up or the next
-// retry or lease comes free, and wakes when a command of this engine
-// commits (or WakeWriteback) to count what is due again. It looks at
-// least every idle poll (WithIdlePoll) for rows other replicas left.
+// BatchRows rows are due (for a CallFitter, as many as the last full call
+// carried), or once the oldest due row is BatchMaxAge old. Between writes
+// it sleeps until the oldest row's time is up or the next retry or lease
+// comes free, and wakes when a command of this engine commits (or
+// WakeWriteback) to count what is due again. It looks at least every idle
+// poll (WithIdlePoll) for rows other replicas left.
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
+	trigger := batchTrigger{Rows: opts.BatchRows, MaxAge: opts.BatchMaxAge}
 	for {
-		_, full, err := e.writeback(ctx, sink, opts, false)
-		if err != nil && ctx.Err() == nil {
-			e.log.WithError(err).Warn("write back to CRM")
+		written, claimed, err := e.writeback(ctx, sink, opts, nil)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.WithError(err).Warn("write back to CRM")
+			}
+			break
 		}
-		if err != nil || !full {
+		if claimed > written {
+			trigger.Rows = written // what one call carries
+		}
+		if claimed < opts.BatchRows && claimed == written {
 			break
 		}
 	}
@@ -435,10 +443,14 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 		})
 		wait := time.Second // after an error: try again without spinning
 		if err == nil {
-			wait = writebackWait(due, now, opts, e.idlePoll)
+			wait = trigger.wait(due, now, e.idlePoll)
 			if wait == 0 {
-				_, _, err = e.writeback(ctx, sink, opts, true)
+				var written, claimed int
+				written, claimed, err = e.writeback(ctx, sink, opts, &trigger)
 				if err == nil {
+					if claimed > written {
+						trigger.Rows = written
+					}
 					continue
 				}
 				wait = time.Second
@@ -461,28 +473,34 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 	}
 }
 
-// writebackWait returns how long the writer waits before it writes what
-// is due at now: 0 when a batch is worth a call (batchReady); otherwise
-// until the oldest due row is BatchMaxAge old or the next waiting row
-// comes free (both after now), and at most idle.
-func writebackWait(due OutboxDue, now time.Time, opts SyncOptions, idle time.Duration) time.Duration {
-	if batchReady(due, now, opts) {
+// batchTrigger says when due rows are worth a CRM call: once Rows are due
+// (a full call), or once the oldest is MaxAge old.
+type batchTrigger struct {
+	Rows   int
+	MaxAge time.Duration
+}
+
+// ready reports whether the due rows are worth a call at now.
+func (b batchTrigger) ready(due OutboxDue, now time.Time) bool {
+	return due.Rows >= b.Rows || due.Rows > 0 && !now.Before(due.Oldest.Add(b.MaxAge))
+}
+
+// wait returns how long the writer waits before it writes what is due at
+// now: 0 when it is ready; otherwise until the oldest due row is MaxAge
+// old or the next waiting row comes free (both after now), and at most
+// idle.
+func (b batchTrigger) wait(due OutboxDue, now time.Time, idle time.Duration) time.Duration {
+	if b.ready(due, now) {
 		return 0
 	}
 	wait := idle
 	if due.Rows > 0 {
-		wait = min(wait, due.Oldest.Add(opts.BatchMaxAge).Sub(now))
+		wait = min(wait, due.Oldest.Add(b.MaxAge).Sub(now))
 	}
 	if !due.Next.IsZero() {
 		wait = min(wait, due.Next.Sub(now))
 	}
 	return wait
-}
-
-// batchReady reports whether the due rows are worth a CRM call at now: a
-// full batch, or a row that has waited BatchMaxAge.
-func batchReady(due OutboxDue, now time.Time, opts SyncOptions) bool {
-	return due.Rows >= opts.BatchRows || due.Rows > 0 && !now.Before(due.Oldest.Add(opts.BatchMaxAge))
 }
 
 // claimQuery asks for the rows holder may write at now.
@@ -494,23 +512,24 @@ func claimQuery(now time.Time, holder string, opts SyncOptions) ClaimQuery {
 // WritebackOnce claims and writes one batch of what is due, however little
 // (see writeback), and returns how many rows it wrote.
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
-	n, _, err := e.writeback(ctx, sink, opts.withDefaults(), false)
-	return n, err
+	written, _, err := e.writeback(ctx, sink, opts.withDefaults(), nil)
+	return written, err
 }
 
-// writeback claims and writes one batch: up to BatchRows rows, and for a
-// CallFitter no more than one call carries. It returns how many rows it
-// wrote, and whether the batch was full (more may be due). With whenReady it claims nothing unless the batch is worth a
-// call (batchReady), decided in the claim's transaction: of several
-// replicas woken by the same deadline, the first writes the batch and the
-// others do not send what came meanwhile in a call of its own.
+// writeback claims up to BatchRows rows and writes them, or for a
+// CallFitter as many as one call carries (the rest goes back, as it was),
+// and returns how many it wrote and how many it claimed. With a trigger
+// it claims nothing unless the trigger is ready, decided in the claim's
+// transaction: of several replicas woken by the same deadline, the first
+// writes the batch and the others do not send what came meanwhile in a
+// call of its own.
 //
 // The record updates go out as they are when they are sent, not as they
 // were when each row was written: the last row of a record in the batch
 // carries the mirrored fields still to write then (its interaction's
 // RecordSync.Writes), the others none. What the CRM accepted is recorded
 // with the rows' outcome, in one transaction.
-func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whenReady bool) (n int, full bool, err error) {
+func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
 	now := e.now().UTC()
 	var (
 		rows []OutboxRow
@@ -518,9 +537,9 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whe
 	)
 	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
 		q := claimQuery(now, e.holder, opts)
-		if whenReady {
+		if trigger != nil {
 			due, err := tx.OutboxDue(q)
-			if err != nil || !batchReady(due, now, opts) {
+			if err != nil || !trigger.ready(due, now) {
 				return err
 			}
 		}
@@ -529,7 +548,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whe
 		if err != nil || len(rows) == 0 {
 			return err
 		}
-		full = len(rows) >= opts.BatchRows
+		claimed = len(rows)
 		if fitter, ok := sink.(CallFitter); ok {
 			fit, err := fitCall(tx, fitter, rows)
 			if err != nil {
@@ -544,17 +563,17 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whe
 				if err := tx.FinishOutbox(rest); err != nil {
 					return err
 				}
-				rows, full = rows[:fit], true
+				rows = rows[:fit]
 			}
 		}
 		sent, err = currentWrites(tx, rows)
 		return err
 	}); err != nil || len(rows) == 0 {
-		return len(rows), false, err
+		return len(rows), claimed, err
 	}
 	errs := sink.Write(ctx, rows)
 	if len(errs) != len(rows) {
-		return len(rows), false, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 	}
 	now = e.now().UTC()
 	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
@@ -592,10 +611,10 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, whe
 		}
 		return acceptWrites(tx, accepted, e.now())
 	}); err != nil {
-		return len(rows), false, fmt.Errorf("settle %d written rows: %w", len(rows), err)
+		return len(rows), claimed, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
-	return len(rows), full, nil
+	return len(rows), claimed, nil
 }
 
 // fitCall returns how many of rows, from the first, one call of sink

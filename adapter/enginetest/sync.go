@@ -332,8 +332,9 @@ func (s fittingSink) FitCall(rows []adapter.OutboxRow) int { return min(len(rows
 
 // testWritebackOneCallAtATime: a sink that writes in calls of bounded size
 // (a CallFitter) gets one call's worth at a time, and what does not fit
-// waits for the next call: full calls back to back for a backlog, the
-// rest of a full batch for its age.
+// waits for the next call: full calls back to back for a backlog; then a
+// call as soon as as many rows are due as the last full call carried, the
+// rest for its age.
 func testWritebackOneCallAtATime(t *testing.T, open Opener) {
 	bubble(t, open, roomy, func(h *Harness) {
 		for range 10 {
@@ -345,12 +346,20 @@ func testWritebackOneCallAtATime(t *testing.T, open Opener) {
 		require.Equal(t, 3, sink.writeCalls(), "a backlog of 10: 4, 4 and 2 at once")
 		require.Empty(t, h.outbox(adapter.OutboxPending))
 
-		for range 6 {
+		for range 3 {
+			h.Connected("alice", contactpad.NonLive)
+			synctest.Wait()
+		}
+		require.Equal(t, 3, sink.writeCalls())
+		h.Connected("alice", contactpad.NonLive)
+		synctest.Wait()
+		require.Equal(t, 4, sink.writeCalls(), "four rows fill a call: written at once, not at BatchRows (6)")
+		for range 2 {
 			h.Connected("alice", contactpad.NonLive)
 		}
 		synctest.Wait()
-		require.Equal(t, 4, sink.writeCalls(), "a full batch: one call of 4")
-		require.Len(t, h.outbox(adapter.OutboxPending), 2, "the rest waits, as it was")
+		require.Equal(t, 4, sink.writeCalls())
+		require.Len(t, h.outbox(adapter.OutboxPending), 2, "the rest waits")
 		require.Empty(t, h.outbox(adapter.OutboxInFlight))
 		time.Sleep(h.Outbox()[0].CreatedAt.Add(time.Minute).Sub(time.Now()))
 		synctest.Wait()
