@@ -549,8 +549,12 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			return err
 		}
 		claimed = len(rows)
+		interactions, err := readInteractions(tx, rows)
+		if err != nil {
+			return err
+		}
 		if fitter, ok := sink.(CallFitter); ok {
-			fit, err := fitCall(tx, fitter, rows)
+			fit, err := fitCall(fitter, rows, interactions)
 			if err != nil {
 				return err
 			}
@@ -566,7 +570,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 				rows = rows[:fit]
 			}
 		}
-		sent, err = currentWrites(tx, rows)
+		sent, err = currentWrites(tx, rows, interactions)
 		return err
 	}); err != nil || len(rows) == 0 {
 		return len(rows), claimed, err
@@ -617,29 +621,34 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	return len(rows), claimed, nil
 }
 
+// readInteractions reads the interactions of rows, by ID.
+func readInteractions(tx Tx, rows []OutboxRow) (map[string]*contactpad.Interaction, error) {
+	out := map[string]*contactpad.Interaction{}
+	for _, r := range rows {
+		if _, read := out[r.InteractionID]; read {
+			continue
+		}
+		i, err := tx.Interaction(r.InteractionID)
+		if err != nil {
+			return nil, fmt.Errorf("read what to write back: %w", err)
+		}
+		out[r.InteractionID] = i
+	}
+	return out, nil
+}
+
 // fitCall returns how many of rows, from the first, one call of sink
 // carries, showing it every row of a record with the fields still to
 // write to it (which currentWrites then puts on the last row of the
 // record that goes).
-func fitCall(tx Tx, sink CallFitter, rows []OutboxRow) (int, error) {
+func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (int, error) {
 	preview := slices.Clone(rows)
-	writes := map[string]map[string]any{} // by interaction
 	for k := range preview {
-		id := preview[k].InteractionID
-		w, read := writes[id]
-		if !read {
-			i, err := tx.Interaction(id)
-			if err != nil {
-				return 0, fmt.Errorf("read what to write back: %w", err)
-			}
-			w = i.Sync.Writes()
-			writes[id] = w
-		}
 		var change contactpad.RecordChange
 		if err := json.Unmarshal(preview[k].Payload, &change); err != nil {
 			continue // the sink parks it
 		}
-		change.Fields = w
+		change.Fields = interactions[preview[k].InteractionID].Sync.Writes()
 		payload, err := json.Marshal(change)
 		if err != nil {
 			return 0, err
@@ -654,17 +663,14 @@ func fitCall(tx Tx, sink CallFitter, rows []OutboxRow) (int, error) {
 // sent (RecordSync.Sending) in the claim's transaction: if the writer dies
 // before it learns what the CRM did, a poll that reads them back knows
 // them for the bridge's own.
-func currentWrites(tx Tx, rows []OutboxRow) (map[int]map[string]any, error) {
+func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row
 	for k := range rows {
 		last[rows[k].InteractionID] = k
 	}
 	writes := make(map[int]map[string]any, len(last))
 	for id, k := range last {
-		i, err := tx.Interaction(id)
-		if err != nil {
-			return nil, fmt.Errorf("read what to write back: %w", err)
-		}
+		i := interactions[id]
 		w := i.Sync.Writes()
 		if w == nil {
 			continue
