@@ -45,6 +45,9 @@ crm:
   kind: salesforce
   salesforce: {login_url: %q, auth: client_credentials, client_id: ctibridge-local, client_secret: local-secret}
   poll_interval: 100ms
+  # The scenario checks states that last a second or so in the org; the
+  # default 2s would write only the state that follows them.
+  batch_max_age: 100ms
 timeouts:
   wrap_up: {live: 1s, semi-live: 1s, non-live: 1s}
   transfer_accept: 1s
