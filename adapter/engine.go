@@ -267,8 +267,9 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	}
 }
 
-// WakeWriteback makes RunWriteback claim at once, as after a commit that
-// wrote outbox rows: an admin re-drove a parked row, say.
+// WakeWriteback makes RunWriteback look at once at what is due, as after
+// a commit that wrote outbox rows: an admin re-drove a parked row, say
+// (old enough to be written at once).
 func (e *Engine) WakeWriteback() {
 	select {
 	case e.written <- struct{}{}:

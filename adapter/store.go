@@ -134,6 +134,13 @@ type Tx interface {
 	// may not take, or waiting for a retry: a later change of a record
 	// never overtakes an earlier one.
 	ClaimOutbox(q ClaimQuery) ([]OutboxRow, error)
+	// OutboxDue tells what ClaimOutbox(q) would claim now, without
+	// claiming it (q.LeaseUntil is not used): how many rows, at most
+	// q.Limit, and the oldest CreatedAt among them; and when the next row
+	// that is not claimable yet becomes so by itself. The writer decides
+	// from it whether a batch is worth a CRM call yet, and how long to
+	// sleep.
+	OutboxDue(q ClaimQuery) (OutboxDue, error)
 	// FinishOutbox settles claimed rows by their State: done rows are
 	// deleted; pending rows wait for NextAttemptAt; parked rows wait for an
 	// admin. Attempts and the error fields are stored as given. Rows no
@@ -239,6 +246,20 @@ type ClaimQuery struct {
 	// their lease ends by OwnBy (claimed long enough ago that a request
 	// its writer sent before it died is done); zero: when it expires.
 	OwnBy time.Time
+}
+
+// OutboxDue is what Tx.OutboxDue finds.
+type OutboxDue struct {
+	// Rows is how many rows ClaimOutbox would claim now.
+	Rows int
+	// Oldest is the earliest CreatedAt among those rows (zero when none,
+	// or when a row has no CreatedAt).
+	Oldest time.Time
+	// Next is the earliest time after the query's Now at which a row
+	// waiting for its retry (NextAttemptAt) or under a lease (LeaseUntil)
+	// comes free; zero when none waits. A holder's own rows may come free
+	// earlier (ClaimQuery.OwnBy).
+	Next time.Time
 }
 
 // QueuedQuery asks Tx.Queued for the work routing may offer an agent.

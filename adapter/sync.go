@@ -41,6 +41,20 @@ type Sink interface {
 	Write(ctx context.Context, rows []OutboxRow) []error
 }
 
+// CallFitter is a Sink that writes in calls of bounded size (a Salesforce
+// composite call: five collections of 200 records). The writer gives it
+// one call's worth at a time, and leaves the rest for the next call: a
+// batch Write sends in several calls would end in a call that is not
+// full.
+type CallFitter interface {
+	Sink
+	// FitCall returns how many of rows, from the first, one call carries.
+	// The rows are as Write would get them, except that every row of a
+	// record carries the fields still to write to it (Write merges them
+	// into one update), so that any prefix is counted right.
+	FitCall(rows []OutboxRow) int
+}
+
 // ParkError is a writeback the CRM refused for good (validation, a deleted
 // record, an unknown field): the row is parked with the CRM's error code
 // and shown to admins instead of retried.
@@ -59,6 +73,13 @@ const DefaultPollInterval = 5 * time.Second
 // config's crm.reclaim_after default: the longest a Salesforce call may
 // take (its per-attempt timeout).
 const DefaultReclaimAfter = time.Minute
+
+// DefaultBatchMaxAge is SyncOptions.BatchMaxAge when zero, and the
+// config's crm.batch_max_age default. Below about 1,000 record writes in
+// that time, a write call carries what it brought: 2s keeps a quiet
+// bridge's writes under one call a second or so, while a change still
+// reaches the CRM before a user who just acted is likely to look.
+const DefaultBatchMaxAge = 2 * time.Second
 
 // SyncOptions tune the CRM sync loops. Zero fields take the defaults.
 type SyncOptions struct {
@@ -87,12 +108,14 @@ type SyncOptions struct {
 	// RetryBase and RetryMax bound the exponential backoff between
 	// attempts (defaults 1s and 5m).
 	RetryBase, RetryMax time.Duration
-	// BatchDelay is how long RunWriteback lets new changes gather before
-	// it writes a batch that is not full (default 0: write at once). CRM
+	// BatchMaxAge is how long RunWriteback lets due rows gather before
+	// it writes a batch that is not full: it writes once BatchRows rows
+	// are due, or once the oldest due row is BatchMaxAge old (by its
+	// CreatedAt), whichever comes first (default DefaultBatchMaxAge). CRM
 	// API calls are the metered resource: at a few changes per commit,
-	// writing at once costs a call per commit, where waiting a second
-	// fills batches of up to BatchRows.
-	BatchDelay time.Duration
+	// writing at once costs a call per commit, where waiting fills
+	// batches of up to BatchRows.
+	BatchMaxAge time.Duration
 }
 
 func (o SyncOptions) withDefaults() SyncOptions {
@@ -108,6 +131,7 @@ func (o SyncOptions) withDefaults() SyncOptions {
 	o.ReclaimAfter = min(o.ReclaimAfter, o.Lease)
 	def(&o.RetryBase, time.Second)
 	def(&o.RetryMax, 5*time.Minute)
+	def(&o.BatchMaxAge, DefaultBatchMaxAge)
 	if o.BatchRows <= 0 {
 		o.BatchRows = 1000
 	}
@@ -379,67 +403,181 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 	return nil
 }
 
-// RunWriteback drains the outbox into sink until ctx is done: it claims up
-// to BatchRows rows, writes them, and settles each as done, to retry with
-// backoff, or parked. After a full batch it goes on at once; otherwise it
-// waits until a command commits or a second passes (for retries that fall
-// due and rows of other engines), then BatchDelay for more to gather.
+// RunWriteback drains the outbox into sink until ctx is done, and settles
+// each row it writes as done, to retry with backoff, or parked. What is
+// due when it starts (a backlog) goes at once, in full batches and the
+// rest. After that it writes when a batch is worth a CRM call: once
+// BatchRows rows are due (for a CallFitter, as many as the last full call
+// carried), or once the oldest due row is BatchMaxAge old. Between writes
+// it sleeps until the oldest row's time is up or the next retry or lease
+// comes free, and wakes when a command of this engine commits (or
+// WakeWriteback) to count what is due again. It looks at least every idle
+// poll (WithIdlePoll) for rows other replicas left.
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	trigger := batchTrigger{Rows: opts.BatchRows, MaxAge: opts.BatchMaxAge}
 	for {
-		n, err := e.WritebackOnce(ctx, sink, opts)
-		if err != nil && ctx.Err() == nil {
+		written, claimed, err := e.writeback(ctx, sink, opts, nil)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.WithError(err).Warn("write back to CRM")
+			}
+			break
+		}
+		if claimed > written {
+			trigger.Rows = written // what one call carries
+		}
+		if claimed < opts.BatchRows && claimed == written {
+			break
+		}
+	}
+	sleep := time.NewTimer(time.Hour)
+	defer sleep.Stop()
+	for {
+		var due OutboxDue
+		now := e.now().UTC()
+		err := e.store.View(ctx, func(tx Tx) error {
+			var err error
+			due, err = tx.OutboxDue(claimQuery(now, e.holder, opts))
+			return err
+		})
+		wait := time.Second // after an error: try again without spinning
+		if err == nil {
+			wait = trigger.wait(due, now, e.idlePoll)
+			if wait == 0 {
+				var written, claimed int
+				written, claimed, err = e.writeback(ctx, sink, opts, &trigger)
+				if err == nil {
+					if claimed > written {
+						trigger.Rows = written
+					}
+					continue
+				}
+				wait = time.Second
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			e.log.WithError(err).Warn("write back to CRM")
 		}
-		if err == nil && (n >= opts.BatchRows || n > 0 && opts.BatchDelay <= 0) {
-			continue // more may be waiting
-		}
+		sleep.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.written:
-		case <-tick.C:
-		}
-		if opts.BatchDelay > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(opts.BatchDelay):
-			}
+			sleep.Stop()
+		case <-sleep.C:
 		}
 	}
 }
 
-// WritebackOnce claims and writes one batch, and returns how many rows it
-// claimed. The record updates go out as they are when they are sent, not
-// as they were when each row was written: the last row of a record in the
-// batch carries the mirrored fields still to write then (its
-// interaction's RecordSync.Writes), the others none. What the CRM accepted
-// is recorded with the rows' outcome, in one transaction.
+// batchTrigger says when due rows are worth a CRM call: once Rows are due
+// (a full call), or once the oldest is MaxAge old.
+type batchTrigger struct {
+	Rows   int
+	MaxAge time.Duration
+}
+
+// ready reports whether the due rows are worth a call at now.
+func (b batchTrigger) ready(due OutboxDue, now time.Time) bool {
+	return due.Rows >= b.Rows || due.Rows > 0 && !now.Before(due.Oldest.Add(b.MaxAge))
+}
+
+// wait returns how long the writer waits before it writes what is due at
+// now: 0 when it is ready; otherwise until the oldest due row is MaxAge
+// old or the next waiting row comes free (both after now), and at most
+// idle.
+func (b batchTrigger) wait(due OutboxDue, now time.Time, idle time.Duration) time.Duration {
+	if b.ready(due, now) {
+		return 0
+	}
+	wait := idle
+	if due.Rows > 0 {
+		wait = min(wait, due.Oldest.Add(b.MaxAge).Sub(now))
+	}
+	if !due.Next.IsZero() {
+		wait = min(wait, due.Next.Sub(now))
+	}
+	return wait
+}
+
+// claimQuery asks for the rows holder may write at now.
+func claimQuery(now time.Time, holder string, opts SyncOptions) ClaimQuery {
+	return ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows, Holder: holder,
+		OwnBy: now.Add(opts.Lease - opts.ReclaimAfter)}
+}
+
+// WritebackOnce claims and writes one batch of what is due, however little
+// (see writeback), and returns how many rows it wrote.
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
-	opts = opts.withDefaults()
+	written, _, err := e.writeback(ctx, sink, opts.withDefaults(), nil)
+	return written, err
+}
+
+// writeback claims up to BatchRows rows and writes them, or for a
+// CallFitter as many as one call carries (the rest goes back, as it was),
+// and returns how many it wrote and how many it claimed. With a trigger
+// it claims nothing unless the trigger is ready, decided in the claim's
+// transaction: of several replicas woken by the same deadline, the first
+// writes the batch and the others do not send what came meanwhile in a
+// call of its own.
+//
+// The record updates go out as they are when they are sent, not as they
+// were when each row was written: the last row of a record in the batch
+// carries the mirrored fields still to write then (its interaction's
+// RecordSync.Writes), the others none. What the CRM accepted is recorded
+// with the rows' outcome, in one transaction.
+func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
 	now := e.now().UTC()
 	var (
 		rows []OutboxRow
 		sent map[int]map[string]any
 	)
 	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
+		q := claimQuery(now, e.holder, opts)
+		if trigger != nil {
+			due, err := tx.OutboxDue(q)
+			if err != nil || !trigger.ready(due, now) {
+				return err
+			}
+		}
 		var err error
-		rows, err = tx.ClaimOutbox(ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows,
-			Holder: e.holder, OwnBy: now.Add(opts.Lease - opts.ReclaimAfter)})
+		rows, err = tx.ClaimOutbox(q)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
-		sent, err = currentWrites(tx, rows)
+		claimed = len(rows)
+		interactions, err := readInteractions(tx, rows)
+		if err != nil {
+			return err
+		}
+		if fitter, ok := sink.(CallFitter); ok {
+			fit, err := fitCall(fitter, rows, interactions)
+			if err != nil {
+				return err
+			}
+			if fit < len(rows) {
+				// The rest goes back as it was, for the next call.
+				rest := rows[fit:]
+				for k := range rest {
+					rest[k].State = OutboxPending
+				}
+				if err := tx.FinishOutbox(rest); err != nil {
+					return err
+				}
+				rows = rows[:fit]
+			}
+		}
+		sent, err = currentWrites(tx, rows, interactions)
 		return err
 	}); err != nil || len(rows) == 0 {
-		return len(rows), err
+		return len(rows), claimed, err
 	}
 	errs := sink.Write(ctx, rows)
 	if len(errs) != len(rows) {
-		return len(rows), fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 	}
 	now = e.now().UTC()
 	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
@@ -477,10 +615,47 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 		}
 		return acceptWrites(tx, accepted, e.now())
 	}); err != nil {
-		return len(rows), fmt.Errorf("settle %d written rows: %w", len(rows), err)
+		return len(rows), claimed, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
-	return len(rows), nil
+	return len(rows), claimed, nil
+}
+
+// readInteractions reads the interactions of rows, by ID.
+func readInteractions(tx Tx, rows []OutboxRow) (map[string]*contactpad.Interaction, error) {
+	out := map[string]*contactpad.Interaction{}
+	for _, r := range rows {
+		if _, read := out[r.InteractionID]; read {
+			continue
+		}
+		i, err := tx.Interaction(r.InteractionID)
+		if err != nil {
+			return nil, fmt.Errorf("read what to write back: %w", err)
+		}
+		out[r.InteractionID] = i
+	}
+	return out, nil
+}
+
+// fitCall returns how many of rows, from the first, one call of sink
+// carries, showing it every row of a record with the fields still to
+// write to it (which currentWrites then puts on the last row of the
+// record that goes).
+func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (int, error) {
+	preview := slices.Clone(rows)
+	for k := range preview {
+		var change contactpad.RecordChange
+		if err := json.Unmarshal(preview[k].Payload, &change); err != nil {
+			continue // the sink parks it
+		}
+		change.Fields = interactions[preview[k].InteractionID].Sync.Writes()
+		payload, err := json.Marshal(change)
+		if err != nil {
+			return 0, err
+		}
+		preview[k].Payload = payload
+	}
+	return max(sink.FitCall(preview), 1), nil
 }
 
 // currentWrites puts on the last row of each record in rows the mirrored
@@ -488,17 +663,14 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // sent (RecordSync.Sending) in the claim's transaction: if the writer dies
 // before it learns what the CRM did, a poll that reads them back knows
 // them for the bridge's own.
-func currentWrites(tx Tx, rows []OutboxRow) (map[int]map[string]any, error) {
+func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row
 	for k := range rows {
 		last[rows[k].InteractionID] = k
 	}
 	writes := make(map[int]map[string]any, len(last))
 	for id, k := range last {
-		i, err := tx.Interaction(id)
-		if err != nil {
-			return nil, fmt.Errorf("read what to write back: %w", err)
-		}
+		i := interactions[id]
 		w := i.Sync.Writes()
 		if w == nil {
 			continue

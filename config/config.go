@@ -97,6 +97,11 @@ type CRM struct {
 	// a crash) waits before it writes again what it was writing when it
 	// died (adapter.SyncOptions.ReclaimAfter).
 	ReclaimAfter Duration `yaml:"reclaim_after"`
+	// BatchMaxAge is how long a change may wait for others to share its
+	// write call: the writer writes once a call of 1,000 records is full,
+	// or once the oldest change has waited this long
+	// (adapter.SyncOptions.BatchMaxAge).
+	BatchMaxAge Duration `yaml:"batch_max_age"`
 }
 
 // The CRM kinds.
@@ -350,6 +355,7 @@ func defaults() *Config {
 			},
 			PollInterval: Duration(adapter.DefaultPollInterval),
 			ReclaimAfter: Duration(adapter.DefaultReclaimAfter),
+			BatchMaxAge:  Duration(adapter.DefaultBatchMaxAge),
 		},
 		Routing: Routing{
 			AutoAccept:           engine.AutoAccept,

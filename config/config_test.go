@@ -242,6 +242,11 @@ func TestParseErrors(t *testing.T) {
 			want: "ctibridge.yaml:4: crm.poll_interval: must be greater than 0, got 0s",
 		},
 		{
+			name: "writes that never wait for a batch",
+			yaml: doc("crm:", "  batch_max_age: 0s"),
+			want: "ctibridge.yaml:2: crm.batch_max_age: must be greater than 0, got 0s",
+		},
+		{
 			name: "unknown media type as a key",
 			yaml: doc("routing:", "  auto_accept:", "    live: true", "    video: true"),
 			want: `ctibridge.yaml:4: routing.auto_accept.video: unknown media type "video" (want live, semi-live or non-live)`,

@@ -26,6 +26,8 @@ func TestDefaultsAreTheEnginesAndTheAPIs(t *testing.T) {
 	require.Equal(t, API{RateLimit: float64(api.DefaultRateLimit), RateBurst: api.DefaultRateBurst,
 		Heartbeat: Duration(api.DefaultHeartbeat), MaxStreams: api.DefaultMaxStreams}, cfg.API)
 	require.Equal(t, Duration(adapter.DefaultPollInterval), cfg.CRM.PollInterval)
+	require.Equal(t, Duration(adapter.DefaultReclaimAfter), cfg.CRM.ReclaimAfter)
+	require.Equal(t, Duration(adapter.DefaultBatchMaxAge), cfg.CRM.BatchMaxAge)
 
 	engine := adapter.Defaults()
 	require.Equal(t, engine.AutoAccept, cfg.Routing.AutoAccept)

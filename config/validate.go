@@ -117,6 +117,7 @@ func (v *validator) store(s Store) {
 func (v *validator) crm(c CRM) {
 	v.positive("crm.poll_interval", c.PollInterval)
 	v.positive("crm.reclaim_after", c.ReclaimAfter)
+	v.positive("crm.batch_max_age", c.BatchMaxAge)
 	switch c.Kind {
 	case CRMSim:
 	case CRMSalesforce:

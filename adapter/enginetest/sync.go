@@ -115,6 +115,7 @@ func testWriteback(t *testing.T, open Opener) {
 	synctest.Test(t, func(t *testing.T) {
 		h := Start(t, open, nil)
 		defer h.Stop()
+		const maxAge = time.Second / 2                     // a retry due after a second is older
 		locked := h.Connected("alice", contactpad.NonLive) // fails twice, then works
 		deleted := h.Connected("alice", contactpad.NonLive)
 		fine := h.Connected("alice", contactpad.NonLive)
@@ -139,10 +140,10 @@ func testWriteback(t *testing.T, open Opener) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			h.Engine.RunWriteback(ctx, sink, adapter.SyncOptions{RetryBase: time.Second})
+			h.Engine.RunWriteback(ctx, sink, adapter.SyncOptions{RetryBase: time.Second, BatchMaxAge: maxAge})
 		}()
 		synctest.Wait()
-		require.Equal(t, rowsOf[fine.CRMID], sink.rows(fine.CRMID), "the healthy record is written at once")
+		require.Equal(t, rowsOf[fine.CRMID], sink.rows(fine.CRMID), "the healthy record is written at once (a backlog)")
 		require.Empty(t, sink.rows(locked.CRMID), "the locked record waits for its retry")
 
 		time.Sleep(time.Second + slack) // first retry: fails again, backs off 2s
@@ -160,14 +161,17 @@ func testWriteback(t *testing.T, open Opener) {
 
 		h.Do(adapter.FinishWrapUp{ID: fine.ID}) // a new change wakes the writer
 		synctest.Wait()
+		require.Len(t, sink.rows(fine.CRMID), len(rowsOf[fine.CRMID]), "it waits BatchMaxAge for others")
+		time.Sleep(maxAge)
+		synctest.Wait()
 		require.Len(t, sink.rows(fine.CRMID), len(rowsOf[fine.CRMID])+1)
 
 		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
 			return tx.RetryParked(parked[0].ID)
 		}))
-		h.Engine.WakeWriteback() // as the admin endpoint does: no wait for the writer's tick
+		h.Engine.WakeWriteback() // as the admin endpoint does: no wait for the writer's idle poll
 		synctest.Wait()
-		require.Equal(t, rowsOf[deleted.CRMID], sink.rows(deleted.CRMID), "re-driven at once, in order")
+		require.Equal(t, rowsOf[deleted.CRMID], sink.rows(deleted.CRMID), "re-driven at once (they are old), in order")
 		require.Empty(t, h.outbox(adapter.OutboxPending))
 		require.Empty(t, h.outbox(adapter.OutboxInFlight))
 		require.Empty(t, h.outbox(adapter.OutboxParked))
@@ -211,46 +215,159 @@ func dueTimers(h *Harness) []adapter.Timer {
 	return out
 }
 
-// testWritebackBatchDelay: with a BatchDelay the writer lets the changes
-// of many commands gather into one Sink.Write, instead of a write per
-// commit; a full batch goes at once.
-func testWritebackBatchDelay(t *testing.T, open Opener) {
-	roomy := func(s *adapter.Settings) { s.Agents[0].Capacity[contactpad.NonLive] = 100 }
+// writeCalls returns how many times Write was called.
+func (s *recordingSink) writeCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// roomy lets alice hold a hundred non-live interactions, so that each
+// Connected adds an outbox row and nothing else waits.
+func roomy(s *adapter.Settings) { s.Agents[0].Capacity[contactpad.NonLive] = 100 }
+
+// runWriteback runs h's writer into sink until the returned stop is
+// called. It returns once the writer has written the backlog and sleeps.
+func runWriteback(h *Harness, sink adapter.Sink, opts adapter.SyncOptions) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Engine.RunWriteback(ctx, sink, opts)
+	}()
+	synctest.Wait()
+	return func() { cancel(); <-done }
+}
+
+// testWritebackBatchSize: once BatchRows rows are due the writer writes
+// them at once, long before the oldest is BatchMaxAge old; full batches go
+// back to back, and what is left waits for its age.
+func testWritebackBatchSize(t *testing.T, open Opener) {
 	bubble(t, open, roomy, func(h *Harness) {
 		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			h.Engine.RunWriteback(ctx, sink, adapter.SyncOptions{BatchDelay: time.Second, BatchRows: 6})
-		}()
-		synctest.Wait()
-		calls := func() int {
-			sink.mu.Lock()
-			defer sink.mu.Unlock()
-			return sink.calls
-		}
-		require.Equal(t, 0, calls(), "nothing to write yet")
-
-		for range 3 {
+		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 6, BatchMaxAge: time.Minute})
+		defer stop()
+		start := time.Now()
+		for range 5 {
 			h.Connected("alice", contactpad.NonLive) // one outbox row each
 			synctest.Wait()
 		}
-		require.Equal(t, 0, calls(), "the changes gather")
-		time.Sleep(time.Second + slack)
+		require.Zero(t, sink.writeCalls(), "five rows gather")
+		h.Connected("alice", contactpad.NonLive)
 		synctest.Wait()
-		require.Equal(t, 1, calls(), "then go in one write")
+		require.Equal(t, 1, sink.writeCalls(), "the sixth fills a batch: written at once")
+		require.Equal(t, start, time.Now(), "with no time passed")
 		require.Empty(t, h.outbox(adapter.OutboxPending))
 
 		for range 13 {
 			h.Connected("alice", contactpad.NonLive)
 		}
-		time.Sleep(time.Second + slack)
 		synctest.Wait()
-		require.Equal(t, 4, calls(), "13 rows in batches of at most 6: full ones back to back")
+		require.Equal(t, 3, sink.writeCalls(), "13 rows: two full batches at once")
+		require.Len(t, h.outbox(adapter.OutboxPending), 1, "the 13th waits")
+		time.Sleep(h.Outbox()[0].CreatedAt.Add(time.Minute).Sub(time.Now()) - slack)
+		synctest.Wait()
+		require.Equal(t, 3, sink.writeCalls())
+		time.Sleep(slack)
+		synctest.Wait()
+		require.Equal(t, 4, sink.writeCalls(), "until it is BatchMaxAge old")
 		require.Empty(t, h.outbox(adapter.OutboxPending))
-		cancel()
-		<-done
+	})
+}
+
+// testWritebackBatchAge: a few rows wait until the oldest is BatchMaxAge
+// old, not longer and not less, and then go in one write with those that
+// came after it.
+func testWritebackBatchAge(t *testing.T, open Opener) {
+	bubble(t, open, roomy, func(h *Harness) {
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
+		stop := runWriteback(h, sink, adapter.SyncOptions{}) // BatchMaxAge 2s, BatchRows 1,000
+		defer stop()
+		require.Equal(t, 2*time.Second, adapter.DefaultBatchMaxAge)
+		for range 3 {
+			h.Connected("alice", contactpad.NonLive)
+			time.Sleep(time.Second / 2)
+		}
+		synctest.Wait()
+		require.Zero(t, sink.writeCalls(), "the changes gather")
+		first := h.Outbox()[0].CreatedAt
+		time.Sleep(first.Add(adapter.DefaultBatchMaxAge).Sub(time.Now()) - slack)
+		synctest.Wait()
+		require.Zero(t, sink.writeCalls(), "not before the oldest is BatchMaxAge old")
+		time.Sleep(slack)
+		synctest.Wait()
+		require.Equal(t, 1, sink.writeCalls(), "then all three go in one write")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		require.Equal(t, 1, sink.writeCalls(), "nothing to write: no call")
+	})
+}
+
+// testWritebackBacklog: what is due when the writer starts goes at once,
+// however young, in full batches and the rest.
+func testWritebackBacklog(t *testing.T, open Opener) {
+	bubble(t, open, roomy, func(h *Harness) {
+		for range 14 {
+			h.Connected("alice", contactpad.NonLive)
+		}
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
+		start := time.Now()
+		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 6, BatchMaxAge: time.Minute})
+		defer stop()
+		require.Equal(t, 3, sink.writeCalls(), "6, 6 and 2 rows")
+		require.Equal(t, start, time.Now(), "at once")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+	})
+}
+
+// fittingSink is a recordingSink whose calls carry perCall rows.
+type fittingSink struct {
+	*recordingSink
+	perCall int
+}
+
+func (s fittingSink) FitCall(rows []adapter.OutboxRow) int { return min(len(rows), s.perCall) }
+
+// testWritebackOneCallAtATime: a sink that writes in calls of bounded size
+// (a CallFitter) gets one call's worth at a time, and what does not fit
+// waits for the next call: full calls back to back for a backlog; then a
+// call as soon as as many rows are due as the last full call carried, the
+// rest for its age.
+func testWritebackOneCallAtATime(t *testing.T, open Opener) {
+	bubble(t, open, roomy, func(h *Harness) {
+		for range 10 {
+			h.Connected("alice", contactpad.NonLive)
+		}
+		sink := fittingSink{&recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}, 4}
+		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 6, BatchMaxAge: time.Minute})
+		defer stop()
+		require.Equal(t, 3, sink.writeCalls(), "a backlog of 10: 4, 4 and 2 at once")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+
+		for range 3 {
+			h.Connected("alice", contactpad.NonLive)
+			synctest.Wait()
+		}
+		require.Equal(t, 3, sink.writeCalls())
+		h.Connected("alice", contactpad.NonLive)
+		synctest.Wait()
+		require.Equal(t, 4, sink.writeCalls(), "four rows fill a call: written at once, not at BatchRows (6)")
+		for range 2 {
+			h.Connected("alice", contactpad.NonLive)
+		}
+		synctest.Wait()
+		require.Equal(t, 4, sink.writeCalls())
+		require.Len(t, h.outbox(adapter.OutboxPending), 2, "the rest waits")
+		require.Empty(t, h.outbox(adapter.OutboxInFlight))
+		time.Sleep(h.Outbox()[0].CreatedAt.Add(time.Minute).Sub(time.Now()))
+		synctest.Wait()
+		require.Equal(t, 5, sink.writeCalls(), "until it is BatchMaxAge old")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+		for _, id := range sink.retried() {
+			t.Errorf("row %d written twice", id)
+		}
 	})
 }
 

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"Events", testEvents},
 		{"Outbox", testOutbox},
 		{"ClaimOutbox", testClaimOutbox},
+		{"OutboxDue", testOutboxDue},
 		{"OutboxOrderPerRecord", testOutboxOrderPerRecord},
 		{"FinishOutbox", testFinishOutbox},
 		{"Watermarks", testWatermarks},

@@ -16,11 +16,17 @@ import (
 // returns their IDs.
 func appendRows(t *testing.T, s adapter.Store, crmIDs ...string) []int64 {
 	t.Helper()
+	return appendRowsAt(t, s, t0, crmIDs...)
+}
+
+// appendRowsAt is appendRows with the rows created at created.
+func appendRowsAt(t *testing.T, s adapter.Store, created time.Time, crmIDs ...string) []int64 {
+	t.Helper()
 	ids := make([]int64, len(crmIDs))
 	update(t, s, func(tx adapter.Tx) error {
 		for k, crmID := range crmIDs {
 			r := &adapter.OutboxRow{InteractionID: "i-" + crmID, CRMObject: "Case", CRMID: crmID,
-				Kind: adapter.OutboxChange, Payload: json.RawMessage(`{}`), CreatedAt: t0}
+				Kind: adapter.OutboxChange, Payload: json.RawMessage(`{}`), CreatedAt: created}
 			if err := tx.AppendOutbox(r); err != nil {
 				return err
 			}
@@ -90,6 +96,51 @@ func testClaimOutbox(t *testing.T, s adapter.Store) {
 	require.Empty(t, claimAs(t, s, "replica-c", at(time.Minute+19*time.Second), 10),
 		"its own rows are not taken back while a request it sent may still land; nor the later row of A")
 	require.Equal(t, append(ids, more...), rowIDs(claimAs(t, s, "replica-c", at(time.Minute+20*time.Second), 10)))
+}
+
+// testOutboxDue: OutboxDue counts the rows a claim would take, at most
+// the limit, with the oldest's CreatedAt, and says when the next retry or
+// lease comes free; it claims nothing.
+func testOutboxDue(t *testing.T, s adapter.Store) {
+	due := func(now time.Time, limit int) adapter.OutboxDue {
+		t.Helper()
+		var d adapter.OutboxDue
+		view(t, s, func(tx adapter.Tx) error {
+			var err error
+			d, err = tx.OutboxDue(adapter.ClaimQuery{Now: now, Limit: limit, Holder: "replica-a", OwnBy: now.Add(-time.Hour)})
+			return err
+		})
+		return d
+	}
+	require.Equal(t, adapter.OutboxDue{}, due(at(0), 10), "an empty outbox")
+
+	ids := appendRowsAt(t, s, at(time.Second), "A", "B")
+	ids = append(ids, appendRowsAt(t, s, at(2*time.Second), "A", "C")...)
+	got := due(at(3*time.Second), 10)
+	require.Equal(t, 4, got.Rows)
+	require.Equal(t, at(time.Second), got.Oldest)
+	require.True(t, got.Next.IsZero(), "nothing waits")
+	require.Equal(t, 2, due(at(3*time.Second), 2).Rows, "at most the limit")
+	require.Equal(t, got, due(at(3*time.Second), 10), "nothing was claimed")
+
+	// Another writer has A's first row in flight and B waiting for a retry.
+	claimed := claimAs(t, s, "replica-b", at(3*time.Second), 2)
+	require.Equal(t, ids[:2], rowIDs(claimed))
+	claimed[1].State, claimed[1].NextAttemptAt = adapter.OutboxPending, at(10*time.Second)
+	finish(t, s, claimed[1])
+	got = due(at(4*time.Second), 10)
+	require.Equal(t, 1, got.Rows, "only C: A's second row waits behind its first")
+	require.Equal(t, at(2*time.Second), got.Oldest)
+	require.Equal(t, at(10*time.Second), got.Next, "B's retry")
+
+	got = due(at(10*time.Second), 10)
+	require.Equal(t, 2, got.Rows, "B's retry is due, and C")
+	require.Equal(t, at(time.Second), got.Oldest, "B was created first")
+	require.Equal(t, at(3*time.Second+time.Minute), got.Next, "the end of A's lease")
+
+	got = due(at(3*time.Second+time.Minute), 10)
+	require.Equal(t, 4, got.Rows, "the lease expired")
+	require.True(t, got.Next.IsZero())
 }
 
 // testOutboxOrderPerRecord: a later row of a record is not claimed while an

@@ -45,6 +45,7 @@ Flags:
 	fs.Float64Var(&o.Rate, "rate", 0, "Cases created a second (0: all at once, or spread over --duration)")
 	fs.DurationVar(&o.Duration, "duration", 0, "spread the Cases over this time (when --rate is 0)")
 	fs.DurationVar(&o.PollInterval, "poll", time.Second, "the bridge's CRM poll interval")
+	fs.DurationVar(&o.BatchMaxAge, "batch-max-age", 0, "the bridge's crm.batch_max_age (0: its default)")
 	fs.DurationVar(&o.Think, "think", 0, "how long an agent works an interaction before acting")
 	fs.Float64Var(&o.DeferShare, "defer", 0.10, "share of Cases deferred (2-4s ahead)")
 	fs.Float64Var(&o.WarmShare, "warm", 0.05, "share of Cases transferred warm")

@@ -77,9 +77,10 @@ func checkBench(t *testing.T, res *bench.Result, records int) {
 	require.Positive(t, res.Deferrals)
 	require.Equal(t, res.AuditEntries, res.AuditTasks, "one Task per audit entry")
 	require.Greater(t, res.Writebacks, res.AuditTasks, "the Cases' own updates too")
-	// The writer batches (BatchDelay): one write call a second at most,
-	// plus retries. How full the batches are depends on the machine's
-	// speed, so calls per 1,000 writebacks are for the benchmarks.
+	// The writer batches (crm.batch_max_age, 2s): a call when 1,000
+	// records are due or the oldest is 2s old, plus retries. How full the
+	// batches are depends on the machine's speed, so calls per 1,000
+	// writebacks are for the benchmarks.
 	require.LessOrEqual(t, float64(res.CRMWriteCalls), res.DurationS+res.DrainS+5)
 	require.Positive(t, res.PeakRSSMB)
 }

@@ -395,12 +395,13 @@ func (d *daemon) setSync(gen *generation) ([]adapter.Source, adapter.Sink) {
 }
 
 // startSync (re)starts polling and writing back gen's mappings.
-// Writebacks wait up to a second for others, so that a busy bridge fills
-// composite calls of 1,000 records instead of a call per commit.
+// Writebacks wait for others until a composite call of 1,000 records is
+// full or the oldest has waited its maximum age, instead of a call per
+// commit.
 func (d *daemon) startSync(gen *generation) {
 	sources, sink := d.setSync(gen)
-	opts := adapter.SyncOptions{PollInterval: time.Duration(gen.cfg.CRM.PollInterval), BatchDelay: time.Second,
-		ReclaimAfter: time.Duration(gen.cfg.CRM.ReclaimAfter)}
+	opts := adapter.SyncOptions{PollInterval: time.Duration(gen.cfg.CRM.PollInterval),
+		ReclaimAfter: time.Duration(gen.cfg.CRM.ReclaimAfter), BatchMaxAge: time.Duration(gen.cfg.CRM.BatchMaxAge)}
 	d.sync.start(func(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { d.engine.RunPoll(ctx, sources, opts) })

@@ -45,6 +45,7 @@ crm:
   kind: salesforce
   salesforce: {login_url: %q, auth: client_credentials, client_id: ctibridge-local, client_secret: local-secret}
   poll_interval: 100ms
+  batch_max_age: 100ms # the scenario checks states that last a second in the org
 timeouts:
   wrap_up: {live: 1s, semi-live: 1s, non-live: 1s}
   transfer_accept: 1s
@@ -393,9 +394,9 @@ func TestDaemonChecksAgentUsers(t *testing.T) {
 	require.Error(t, err)
 	lines := strings.Split(err.Error(), "\n")
 	require.Len(t, lines, 2, err.Error())
-	require.Regexp(t, `^check the agents' CRM users: .*ctibridge\.yaml:14: agents\[0\]\.crm_user_id: agent alice: `+
+	require.Regexp(t, `^check the agents' CRM users: .*ctibridge\.yaml:15: agents\[0\]\.crm_user_id: agent alice: `+
 		`005000000000001AAA is not a User of the org$`, lines[0])
-	require.Regexp(t, `ctibridge\.yaml:15: agents\[1\]\.crm_user_id: agent bob: 005Sd0000000005IAA is an inactive User \(Dana Departed\)$`,
+	require.Regexp(t, `ctibridge\.yaml:16: agents\[1\]\.crm_user_id: agent bob: 005Sd0000000005IAA is an inactive User \(Dana Departed\)$`,
 		lines[1])
 
 	cfg = scenarioConfig(t, orgSrv.URL, "http://127.0.0.1:9/hooks")

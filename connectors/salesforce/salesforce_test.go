@@ -200,6 +200,29 @@ func TestSinkBatches(t *testing.T) {
 	require.Equal(t, 1202, len(org.Records("Task")), "audit Tasks are upserted by Ctibridge_Audit_Id__c")
 }
 
+// TestSinkFitCall: FitCall counts the collections the rows make as Write
+// packs them, so that the rows it fits go in one call; changes of one
+// record count as one update.
+func TestSinkFitCall(t *testing.T) {
+	org, url, ids := localOrg(t, 600)
+	sink := NewSink(connect(t, url, nil), map[string]Writeback{"Case": caseWriteback{}})
+	rows := []adapter.OutboxRow{row(1, ids[0], contactpad.Deferred, "aud-0-a"), row(2, ids[0], contactpad.Completed, "aud-0-b")}
+	for k, id := range ids[1:] {
+		rows = append(rows, row(int64(k+3), id, contactpad.Deferred, fmt.Sprintf("aud-%d", k+1)))
+	}
+	require.Equal(t, 2, sink.FitCall(rows[:2]), "one update, two upserts")
+	// 401 rows: 400 records, 2 collections of updates; 401 audit entries,
+	// 3 of upserts. The next record needs a third of updates: a sixth.
+	n := sink.FitCall(rows)
+	require.Equal(t, 401, n)
+	before := org.Total()
+	for k, err := range sink.Write(context.Background(), rows[:n]) {
+		require.NoError(t, err, "row %d", k)
+	}
+	require.Equal(t, 1, org.Total()-before, "what fits goes in one call")
+	require.Zero(t, sink.FitCall(nil))
+}
+
 // TestSinkRecordErrors: a deleted record is parked with its code; a locked
 // row is retried; the other records of the call are written.
 func TestSinkRecordErrors(t *testing.T) {

@@ -52,6 +52,47 @@ type collection struct {
 	writes []write
 }
 
+// FitCall implements adapter.CallFitter: it counts the collections the
+// rows make as Write packs them (one update per record, merged; one upsert
+// per audit entry; 200 records a collection) and stops before a sixth.
+// Rows Write would park take no room.
+func (s *Sink) FitCall(rows []adapter.OutboxRow) int {
+	updated := map[[2]string]bool{}
+	records := map[string]int{} // by collection path
+	collections := 0
+	add := func(path string) {
+		if records[path]%collectionSize == 0 {
+			collections++
+		}
+		records[path]++
+	}
+	for k, r := range rows {
+		m, ok := s.mappings[r.CRMObject]
+		if !ok {
+			continue
+		}
+		var change contactpad.RecordChange
+		if json.Unmarshal(r.Payload, &change) != nil {
+			continue
+		}
+		audit, err := m.Audit(change, r.CRMID)
+		if err != nil {
+			continue
+		}
+		if key := [2]string{r.CRMObject, r.CRMID}; len(change.Fields) > 0 && !updated[key] {
+			updated[key] = true
+			add("composite/sobjects")
+		}
+		if audit != nil {
+			add("composite/sobjects/" + audit.Object + "/" + audit.ExternalIDField)
+		}
+		if collections > collectionsPerCall {
+			return k
+		}
+	}
+	return len(rows)
+}
+
 // Write implements adapter.Sink. The Fields of a record's rows are merged
 // into one update (the engine puts what is still to write on the last
 // one); each audit entry is upserted by its external id, so a retried call

@@ -38,6 +38,9 @@ type Options struct {
 	Duration time.Duration
 	// PollInterval is the bridge's CRM poll interval (default 1s).
 	PollInterval time.Duration
+	// BatchMaxAge is the bridge's crm.batch_max_age (default: the
+	// config's).
+	BatchMaxAge time.Duration
 	// Think is how long an agent works an interaction before acting on it
 	// (default 0: agents act as fast as the bridge lets them).
 	Think time.Duration

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // agentsPerService is how many agents share a service (queue), as in a
@@ -33,6 +34,15 @@ func sha(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// batchMaxAge is the config line of crm.batch_max_age when the run sets
+// it, else nothing: the bridge's default.
+func batchMaxAge(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return "\n  batch_max_age: " + d.String()
+}
+
 // writeConfig writes the daemon's config for the run: the agents with
 // their tokens and CRM users, one service per agentsPerService agents, a
 // Case mapping that routes each Case to its service by the "[sNN]" prefix
@@ -49,7 +59,7 @@ crm:
   poll_interval: %s
   # The local org answers in milliseconds: what a killed bridge sent is
   # done, and polled, within a few poll intervals.
-  reclaim_after: %s
+  reclaim_after: %s%s
 routing:
   auto_accept: {live: false, semi-live: false, non-live: false}
   push_timeout: 60s
@@ -60,7 +70,7 @@ api: {rate_limit: 1000, rate_burst: 1000}
 tokens:
   - {name: bench, role: admin, token_sha256: %s}
 services:
-`, listen, dbPath, orgURL, o.PollInterval, 3*o.PollInterval, sha(adminToken))
+`, listen, dbPath, orgURL, o.PollInterval, 3*o.PollInterval, batchMaxAge(o.BatchMaxAge), sha(adminToken))
 	for s := range numServices(o.Agents) {
 		fmt.Fprintf(&b, "  - {id: %s, name: Service %d}\n", serviceID(s), s)
 	}

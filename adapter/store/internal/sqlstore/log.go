@@ -287,6 +287,24 @@ func (t *Tx) ClaimOutbox(q adapter.ClaimQuery) ([]adapter.OutboxRow, error) {
 	return claimed, nil
 }
 
+// OutboxDue counts the rows StmtClaimOutbox would claim (see
+// StmtOutboxDue) and reads when the next waiting row comes free.
+func (t *Tx) OutboxDue(q adapter.ClaimQuery) (adapter.OutboxDue, error) {
+	var (
+		due          adapter.OutboxDue
+		oldest, next int64
+	)
+	if err := t.queryRow(StmtOutboxDue, unixOrZero(q.Now), t.limit(q.Limit), q.Holder, unixOrZero(q.OwnBy)).
+		Scan(&due.Rows, &oldest); err != nil {
+		return due, fmt.Errorf("count due outbox rows: %w", err)
+	}
+	if err := t.queryRow(StmtOutboxNext, unixOrZero(q.Now)).Scan(&next); err != nil {
+		return due, fmt.Errorf("read next due outbox row: %w", err)
+	}
+	due.Oldest, due.Next = fromUnixOrZero(oldest), fromUnixOrZero(next)
+	return due, nil
+}
+
 func (t *Tx) FinishOutbox(rows []adapter.OutboxRow) error {
 	for _, r := range rows {
 		var err error

@@ -56,6 +56,8 @@ const (
 	StmtAppendOutbox
 	StmtOutbox
 	StmtClaimOutbox
+	StmtOutboxDue
+	StmtOutboxNext
 	StmtDeleteOutbox
 	StmtSettleOutbox
 	StmtRetryParked
@@ -269,25 +271,22 @@ func Statements(d *Dialect) [NumStmts]string {
 			COALESCE((SELECT MIN(p.id) FROM outbox p WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id
 				AND p.id < o.id AND p.state = 'parked'), 0)
 			FROM outbox o WHERE o.state = $1 ORDER BY o.id LIMIT $2`,
-		// A row is claimable when it is pending and due, or in flight under
-		// an expired lease or leased to the claiming holder ($4: its own
-		// row, left from before a restart) until $5 at the latest, and no earlier row of its
-		// record is parked, in flight under another holder's live lease,
-		// or waiting for its retry: a later change of a record never
-		// overtakes an earlier one. RETURNING gives the rows as leased, in
-		// no particular order.
+		// RETURNING gives the rows as leased, in no particular order.
 		StmtClaimOutbox: `UPDATE outbox SET state = 'in_flight', lease_until = $2, holder = $4
 			WHERE id IN (SELECT o.id FROM outbox o
-				WHERE ((o.state = 'pending' AND o.next_attempt_at <= $1)
-					OR (o.state = 'in_flight' AND (o.lease_until <= $1 OR (o.holder = $4 AND o.lease_until <= $5))))
-				AND NOT EXISTS (SELECT 1 FROM outbox p
-					WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id AND p.id < o.id
-					AND (p.state = 'parked'
-						OR (p.state = 'in_flight' AND p.lease_until > $1 AND (p.holder != $4 OR p.lease_until > $5))
-						OR (p.state = 'pending' AND p.next_attempt_at > $1)))
+				WHERE ` + claimableOutbox("$1", "$4", "$5") + `
 				ORDER BY o.id LIMIT $3
 				` + d.ClaimLock + `)
 			RETURNING id, ` + outboxColumns,
+		// The rows StmtClaimOutbox would claim: how many, the oldest.
+		StmtOutboxDue: `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM (SELECT o.created_at FROM outbox o
+			WHERE ` + claimableOutbox("$1", "$3", "$4") + `
+			ORDER BY o.id LIMIT $2) due`,
+		// When the next row waiting for its retry or under a lease comes
+		// free (0: none).
+		StmtOutboxNext: `SELECT COALESCE(MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END), 0)
+			FROM outbox
+			WHERE (state = 'pending' AND next_attempt_at > $1) OR (state = 'in_flight' AND lease_until > $1)`,
 		StmtDeleteOutbox: `DELETE FROM outbox WHERE id = $1 AND state = 'in_flight'`,
 		StmtSettleOutbox: `UPDATE outbox SET state = $2, attempts = $3, next_attempt_at = $4, lease_until = 0,
 			error_code = $5, error_message = $6 WHERE id = $1 AND state = 'in_flight'`,
@@ -410,6 +409,24 @@ func transferQuery(where string) string {
 }
 
 // openTransfersQuery is the SQL of OpenTransfers for the condition where.
+// claimableOutbox is the condition on outbox row o under which a writer
+// may claim it at now (a placeholder, as are the others): it is pending
+// and due, or in flight under an expired lease or leased to the claiming
+// holder (its own row, left from before a restart) until ownBy at the
+// latest, and no earlier row of its record is parked, in flight under
+// another holder's live lease, or waiting for its retry: a later change
+// of a record never overtakes an earlier one.
+func claimableOutbox(now, holder, ownBy string) string {
+	return strings.NewReplacer("$now", now, "$holder", holder, "$ownBy", ownBy).Replace(
+		`((o.state = 'pending' AND o.next_attempt_at <= $now)
+			OR (o.state = 'in_flight' AND (o.lease_until <= $now OR (o.holder = $holder AND o.lease_until <= $ownBy))))
+		AND NOT EXISTS (SELECT 1 FROM outbox p
+			WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id AND p.id < o.id
+			AND (p.state = 'parked'
+				OR (p.state = 'in_flight' AND p.lease_until > $now AND (p.holder != $holder OR p.lease_until > $ownBy))
+				OR (p.state = 'pending' AND p.next_attempt_at > $now)))`)
+}
+
 func openTransfersQuery(where string) string {
 	return transferQuery(`t.status IN `+openTransferStatuses+` AND `+where) + `
 		ORDER BY t.created_at NULLS FIRST, t.id`
