@@ -75,9 +75,7 @@ func (s *Store) open() error {
 	// durable; the cost is one fsync per Update, shared by all its fns.
 	// temp_store=MEMORY keeps the savepoints' sub-journal off disk: on file
 	// it costs a write syscall per page a fn touches.
-	writer, err := sql.Open("sqlite", s.path+"?_txlock=immediate"+
-		fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeoutMillis)+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)")
+	writer, err := sql.Open("sqlite", writerDSN(s.path))
 	if err != nil {
 		return err
 	}
@@ -129,6 +127,14 @@ func (s *Store) open() error {
 		}
 	}
 	return nil
+}
+
+// writerDSN is the data source name of the writer connection to the file
+// at path: its transactions take the write lock at BEGIN, and commit in
+// WAL mode with synchronous=FULL (see open).
+func writerDSN(path string) string {
+	return path + "?_txlock=immediate" + fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeoutMillis) +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)"
 }
 
 // Update runs every fn in one transaction, each in its own savepoint: a fn
