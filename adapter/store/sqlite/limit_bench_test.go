@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -127,6 +128,7 @@ func writeRounds(b *testing.B, agents int, savepoints bool) {
 	}
 	var latencies []time.Duration
 	b.ResetTimer()
+	cpu0 := processCPU()
 	start := time.Now()
 	done := 0
 	for done < b.N {
@@ -169,11 +171,23 @@ func writeRounds(b *testing.B, agents int, savepoints bool) {
 		done += batch
 	}
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	b.StopTimer()
 	slices.Sort(latencies)
 	b.ReportMetric(float64(done)/elapsed.Seconds(), "commands/s")
 	b.ReportMetric(float64(done)*6/5/elapsed.Seconds(), "transitions/s")
 	b.ReportMetric(float64(latencies[(len(latencies)-1)*99/100])/float64(time.Millisecond), "commit_p99_ms")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(done), "cpu_us/command")
+}
+
+// processCPU is the CPU time (user and system) the process has used, as
+// adapter.BenchmarkTransitions measures it.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // limitRound is one agent working the cases round: the step it is at and
