@@ -230,7 +230,10 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return errClosed
 	}
-	s.writing <- struct{}{} // the Update under way ends first
+	// The Update under way ends first; the ones waiting find the store
+	// closed once Close lets them in.
+	s.writing <- struct{}{}
+	defer func() { <-s.writing }()
 	return s.closeAll()
 }
 

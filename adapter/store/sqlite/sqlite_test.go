@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -260,4 +261,25 @@ func putOne(t *testing.T, s *Store, fn func(adapter.Tx) error) error {
 	errs, err := s.Update(t.Context(), []func(adapter.Tx) error{fn})
 	require.NoError(t, err)
 	return errs[0]
+}
+
+// TestCloseLetsWaitingUpdatesFail: Close waits for the Update under way,
+// and the Updates waiting behind it fail with the store closed rather
+// than wait for ever.
+func TestCloseLetsWaitingUpdatesFail(t *testing.T) {
+	s := openTemp(t)
+	s.writing <- struct{}{} // an Update under way
+	updated := make(chan error, 1)
+	go func() {
+		_, err := s.Update(context.Background(), []func(adapter.Tx) error{func(adapter.Tx) error { return nil }})
+		updated <- err
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	for !s.closed.Load() {
+		runtime.Gosched()
+	}
+	<-s.writing // the Update under way ends
+	require.NoError(t, <-closed)
+	require.ErrorIs(t, <-updated, errClosed)
 }
