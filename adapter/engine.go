@@ -12,6 +12,7 @@ package adapter
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,12 +34,17 @@ type Engine struct {
 	holder   string    // names this engine in the store's leases
 	last     time.Time // the previous command's time; owned by the commit goroutine
 
-	reqs    chan *request
-	wake    chan struct{}
-	written chan struct{} // a commit wrote outbox rows: wakes RunWriteback
-	ready   chan struct{}
-	stopped chan struct{}
-	stop    sync.Once
+	reqs chan *request
+	// wake tells the scheduler that a commit armed a timer due before
+	// sleepUntil: the UnixNano time of the engine's clock until which it
+	// sleeps without reading the store; math.MaxInt64 while it reads, so
+	// that a timer armed meanwhile, which the read may miss, wakes it.
+	wake       chan struct{}
+	sleepUntil atomic.Int64
+	written    chan struct{} // a commit wrote outbox rows: wakes RunWriteback
+	ready      chan struct{}
+	stopped    chan struct{}
+	stop       sync.Once
 }
 
 // Option configures an Engine.
@@ -74,6 +80,7 @@ func New(store Store, s Settings, opts ...Option) *Engine {
 		log:   logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
 		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
 	}
+	e.sleepUntil.Store(math.MaxInt64)
 	e.cfg.Store(newEngineConfig(s))
 	for _, o := range opts {
 		o(e)
@@ -218,10 +225,11 @@ func (e *Engine) runCommits(ctx context.Context) {
 func (e *Engine) commit(ctx context.Context, batch []*request) {
 	fns := make([]func(Tx) error, len(batch))
 	cfg := e.cfg.Load()
+	var armed armedTimers
 	for k, r := range batch {
 		now := e.tick()
 		fns[k] = func(tx Tx) error {
-			c := &change{tx: tx, now: now, s: &cfg.s, agents: cfg.agents, crmUsers: cfg.crmUsers}
+			c := &change{tx: armingTx{Tx: tx, armed: &armed}, now: now, s: &cfg.s, agents: cfg.agents, crmUsers: cfg.crmUsers}
 			if e.metrics != nil {
 				c.routed = r.routedSpace[:0]
 			}
@@ -254,17 +262,48 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		close(r.done)
 	}
 	e.metrics.eventsCommitted(events)
+	// The scheduler reads the store again only when it would sleep past
+	// a timer this batch armed.
+	if err == nil && armed.any && armed.earliest < e.sleepUntil.Load() {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
 	if len(events) > 0 {
-		for _, ch := range []chan struct{}{e.wake, e.written} {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
+		select {
+		case e.written <- struct{}{}:
+		default:
 		}
 		if e.onEvents != nil {
 			e.onEvents(events)
 		}
 	}
+}
+
+// armedTimers is the earliest due time (UnixNano) of the timers a batch
+// armed.
+type armedTimers struct {
+	any      bool
+	earliest int64
+}
+
+// armingTx notes the timers a command arms, so that the commit wakes the
+// scheduler only for one due before it would look again. A command that
+// fails leaves its timers noted: at worst a wake for nothing.
+type armingTx struct {
+	Tx
+	armed *armedTimers
+}
+
+func (tx armingTx) SetTimer(t Timer) error {
+	if err := tx.Tx.SetTimer(t); err != nil {
+		return err
+	}
+	if due := t.DueAt.UnixNano(); !tx.armed.any || due < tx.armed.earliest {
+		tx.armed.any, tx.armed.earliest = true, due
+	}
+	return nil
 }
 
 // WakeWriteback makes RunWriteback look at once at what is due, as after

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,6 +130,7 @@ func workCases(b *testing.B, agents, rate int, metrics bool) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu0 := processCPU()
 	start := time.Now()
 	for n := range agents {
 		wg.Go(func() {
@@ -166,6 +168,7 @@ func workCases(b *testing.B, agents, rate int, metrics bool) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	b.StopTimer()
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
@@ -173,6 +176,18 @@ func workCases(b *testing.B, agents, rate int, metrics bool) {
 	b.ReportMetric(float64(len(all))*6/5/elapsed.Seconds(), "transitions/s")
 	b.ReportMetric(ms(percentile(all, 50)), "p50_ms")
 	b.ReportMetric(ms(percentile(all, 99)), "p99_ms")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu_us/command")
+}
+
+// processCPU is the CPU time (user and system) the process has used. Per
+// command, it varies less than throughput on a machine shared with other
+// work, which takes the cores but not this process's CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkDeferralReopen keeps -deferrals deferred interactions in the

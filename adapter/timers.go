@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -81,6 +82,9 @@ func (e *Engine) runScheduler(ctx context.Context) {
 	defer sleep.Stop()
 	backoff := false
 	for {
+		// Awake: a commit that arms any timer from now on wakes it again,
+		// whether or not the read below sees the timer.
+		e.sleepUntil.Store(math.MaxInt64)
 		var next time.Time
 		var armed bool
 		err := e.store.View(ctx, func(tx Tx) error {
@@ -105,6 +109,7 @@ func (e *Engine) runScheduler(ctx context.Context) {
 			wait, backoff = max(wait, time.Second), false
 		}
 		if wait > 0 {
+			e.sleepUntil.Store(e.now().Add(wait).UnixNano())
 			sleep.Reset(wait)
 			select {
 			case <-ctx.Done():

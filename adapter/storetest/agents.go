@@ -123,9 +123,18 @@ func testPutAgentReplacesServices(t *testing.T, s adapter.Store) {
 	steps := []struct {
 		name     string
 		services []string
+		// presence is the agent's (default available).
+		presence contactpad.Presence
 		want     map[string][]string
 	}{
 		{name: "two services", services: []string{"sales", "support"},
+			want: map[string][]string{"sales": {"alice"}, "support": {"alice"}, "billing": {}}},
+		// The same services: only the agent's row changes.
+		{name: "the same services, busy", services: []string{"sales", "support"}, presence: contactpad.Busy,
+			want: map[string][]string{"sales": {}, "support": {}, "billing": {}}},
+		{name: "the same services, available again", services: []string{"sales", "support"},
+			want: map[string][]string{"sales": {"alice"}, "support": {"alice"}, "billing": {}}},
+		{name: "the same services in another order", services: []string{"support", "sales"},
 			want: map[string][]string{"sales": {"alice"}, "support": {"alice"}, "billing": {}}},
 		{name: "one dropped, one added", services: []string{"support", "billing"},
 			want: map[string][]string{"sales": {}, "support": {"alice"}, "billing": {"alice"}}},
@@ -136,10 +145,21 @@ func testPutAgentReplacesServices(t *testing.T, s adapter.Store) {
 	}
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			putAgents(t, s, agent("alice", contactpad.Available, t0, tt.services...))
+			presence := tt.presence
+			if presence == "" {
+				presence = contactpad.Available
+			}
+			want := agent("alice", presence, t0, tt.services...)
+			putAgents(t, s, want)
 			for service, want := range tt.want {
 				require.Equal(t, want, candidates(service), "candidates for %s", service)
 			}
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.Agent("alice")
+				require.NoError(t, err)
+				require.Equal(t, want, got)
+				return nil
+			})
 		})
 	}
 }

@@ -1,9 +1,9 @@
 // Package sqlite is the embedded adapter.Store: one SQLite file in WAL mode,
 // through the pure-Go driver modernc.org/sqlite, for a single node.
 //
-// Writes go through one connection: each Update is one BEGIN IMMEDIATE
-// transaction, so Updates serialise with each other in this process and,
-// through SQLite's write lock, in others. Each fn of an Update runs inside
+// Writes go through one connection, held from Open to Close: each Update
+// is one BEGIN IMMEDIATE transaction, so Updates serialise with each other
+// in this process and, through SQLite's write lock, in others. Each fn of an Update runs inside
 // its own savepoint. Reads (View) use a separate pool of query-only
 // connections; WAL gives each of them a consistent snapshot that a running
 // Update neither blocks nor changes.
@@ -41,9 +41,17 @@ var errClosed = errors.New("sqlite store is closed")
 type Store struct {
 	path   string
 	writer *sql.DB
-	reader *sql.DB
-	// writeStmts and readStmts are prepared on their pool; a transaction
-	// binds the ones it uses to its connection (see txConn.stmt).
+	// write is the writer pool's one connection. An Update runs its
+	// transaction on it with BEGIN and COMMIT statements rather than a
+	// database/sql Tx, which would bind every statement to the transaction
+	// and start a goroutine per query to watch its context.
+	write *sql.Conn
+	// writing admits one Update (or Close) at a time to write.
+	writing chan struct{}
+	reader  *sql.DB
+	// writeStmts are prepared on write. readStmts are prepared on the
+	// reader pool; a View binds the ones it uses to its transaction (see
+	// txConn.stmt).
 	writeStmts [numStmts]*sql.Stmt
 	readStmts  [numStmts]*sql.Stmt
 	closed     atomic.Bool
@@ -58,7 +66,7 @@ func Open(path string) (*Store, error) {
 	if path == "" || strings.Contains(path, "?") {
 		return nil, fmt.Errorf("open sqlite store %q: path must be a file name without '?'", path)
 	}
-	s := &Store{path: path}
+	s := &Store{path: path, writing: make(chan struct{}, 1)}
 	if err := s.open(); err != nil {
 		_ = s.closeAll()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -75,9 +83,7 @@ func (s *Store) open() error {
 	// durable; the cost is one fsync per Update, shared by all its fns.
 	// temp_store=MEMORY keeps the savepoints' sub-journal off disk: on file
 	// it costs a write syscall per page a fn touches.
-	writer, err := sql.Open("sqlite", s.path+"?_txlock=immediate"+
-		fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeoutMillis)+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)")
+	writer, err := sql.Open("sqlite", writerDSN(s.path))
 	if err != nil {
 		return err
 	}
@@ -95,6 +101,9 @@ func (s *Store) open() error {
 		return fmt.Errorf("journal mode is %s, want wal", mode)
 	}
 	if err := migrate(ctx, writer); err != nil {
+		return err
+	}
+	if s.write, err = writer.Conn(ctx); err != nil {
 		return err
 	}
 
@@ -118,7 +127,7 @@ func (s *Store) open() error {
 		if query == "" {
 			continue // a shared statement SQLite does not use
 		}
-		if s.writeStmts[id], err = writer.PrepareContext(ctx, query); err != nil {
+		if s.writeStmts[id], err = s.write.PrepareContext(ctx, query); err != nil {
 			return fmt.Errorf("prepare %q: %w", query, err)
 		}
 		if isWrite(sqlstore.Stmt(id)) {
@@ -129,6 +138,14 @@ func (s *Store) open() error {
 		}
 	}
 	return nil
+}
+
+// writerDSN is the data source name of the writer connection to the file
+// at path: its transactions take the write lock at BEGIN, and commit in
+// WAL mode with synchronous=FULL (see open).
+func writerDSN(path string) string {
+	return path + "?_txlock=immediate" + fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeoutMillis) +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)"
 }
 
 // Update runs every fn in one transaction, each in its own savepoint: a fn
@@ -146,16 +163,28 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if len(fns) == 0 {
 		return errs, nil
 	}
-	sqlTx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
+	select {
+	case s.writing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("begin update: %w", ctx.Err())
+	}
+	defer func() { <-s.writing }()
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	c := &txConn{prepared: &s.writeStmts}
+	if err := c.savepoint(stmtBegin); err != nil {
 		return nil, fmt.Errorf("begin update: %w", err)
 	}
-	// After a Commit this is a no-op; it matters on error and on panic,
-	// which it lets go on once the writer connection is out of the
-	// transaction.
-	defer func() { _ = sqlTx.Rollback() }()
+	committed := false
+	// On error and on panic, which it lets go on once the writer
+	// connection is out of the transaction.
+	defer func() {
+		if !committed {
+			_ = c.savepoint(stmtRollback)
+		}
+	}()
 
-	c := &txConn{sqlTx: sqlTx, prepared: &s.writeStmts}
 	t := sqlstore.NewTx(c, &dialect, true)
 	for i, fn := range fns {
 		if err := c.savepoint(stmtSavepoint); err != nil {
@@ -170,9 +199,13 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 			return nil, fmt.Errorf("update: release fn %d: %w", i, err)
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("commit update: %w", err)
 	}
+	if err := c.savepoint(stmtCommit); err != nil {
+		return nil, fmt.Errorf("commit update: %w", err)
+	}
+	committed = true
 	return errs, nil
 }
 
@@ -197,6 +230,10 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return errClosed
 	}
+	// The Update under way ends first; the ones waiting find the store
+	// closed once Close lets them in.
+	s.writing <- struct{}{}
+	defer func() { <-s.writing }()
 	return s.closeAll()
 }
 
@@ -208,6 +245,9 @@ func (s *Store) closeAll() error {
 				errs = append(errs, st.Close())
 			}
 		}
+	}
+	if s.write != nil {
+		errs = append(errs, s.write.Close())
 	}
 	for _, db := range []*sql.DB{s.reader, s.writer} {
 		if db != nil {
@@ -222,6 +262,8 @@ func (s *Store) closeAll() error {
 
 // txConn is the sqlstore.Conn of one Update or View.
 type txConn struct {
+	// sqlTx is a View's transaction; nil in an Update, whose statements
+	// are prepared on the connection it runs on.
 	sqlTx    *sql.Tx
 	prepared *[numStmts]*sql.Stmt
 	// bound caches the prepared statements bound to sqlTx, made on first use.
@@ -231,6 +273,9 @@ type txConn struct {
 // stmt returns statement id bound to the transaction. database/sql reuses
 // the statement already prepared on the transaction's connection.
 func (c *txConn) stmt(id sqlstore.Stmt) *sql.Stmt {
+	if c.sqlTx == nil {
+		return c.prepared[id]
+	}
 	if st := c.bound[id]; st != nil {
 		return st
 	}
@@ -268,7 +313,7 @@ func (c *txConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
 	return rows, nil
 }
 
-// savepoint runs one of the savepoint statements.
+// savepoint runs one of the statements of transactions and savepoints.
 func (c *txConn) savepoint(id sqlstore.Stmt) error {
 	_, err := c.stmt(id).Exec()
 	return err

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -147,7 +149,7 @@ type appliedMigration struct {
 
 func appliedMigrations(t *testing.T, s *Store) []appliedMigration {
 	t.Helper()
-	rows, err := s.writer.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
+	rows, err := s.write.QueryContext(t.Context(), `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`)
 	require.NoError(t, err)
 	defer rows.Close()
 	var out []appliedMigration
@@ -166,15 +168,17 @@ func appliedMigrations(t *testing.T, s *Store) []appliedMigration {
 func TestOpenSettings(t *testing.T) {
 	s := openTemp(t)
 	tests := []struct {
-		name   string
-		db     *sql.DB
+		name string
+		db   interface {
+			QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+		}
 		pragma string
 		want   string
 	}{
-		{name: "writer journal mode", db: s.writer, pragma: "journal_mode", want: "wal"},
-		{name: "writer synchronous FULL", db: s.writer, pragma: "synchronous", want: "2"},
-		{name: "writer busy timeout", db: s.writer, pragma: "busy_timeout", want: "10000"},
-		{name: "writer can write", db: s.writer, pragma: "query_only", want: "0"},
+		{name: "writer journal mode", db: s.write, pragma: "journal_mode", want: "wal"},
+		{name: "writer synchronous FULL", db: s.write, pragma: "synchronous", want: "2"},
+		{name: "writer busy timeout", db: s.write, pragma: "busy_timeout", want: "10000"},
+		{name: "writer can write", db: s.write, pragma: "query_only", want: "0"},
 		{name: "reader query only", db: s.reader, pragma: "query_only", want: "1"},
 		{name: "reader journal mode", db: s.reader, pragma: "journal_mode", want: "wal"},
 		{name: "reader busy timeout", db: s.reader, pragma: "busy_timeout", want: "10000"},
@@ -257,4 +261,25 @@ func putOne(t *testing.T, s *Store, fn func(adapter.Tx) error) error {
 	errs, err := s.Update(t.Context(), []func(adapter.Tx) error{fn})
 	require.NoError(t, err)
 	return errs[0]
+}
+
+// TestCloseLetsWaitingUpdatesFail: Close waits for the Update under way,
+// and the Updates waiting behind it fail with the store closed rather
+// than wait for ever.
+func TestCloseLetsWaitingUpdatesFail(t *testing.T) {
+	s := openTemp(t)
+	s.writing <- struct{}{} // an Update under way
+	updated := make(chan error, 1)
+	go func() {
+		_, err := s.Update(context.Background(), []func(adapter.Tx) error{func(adapter.Tx) error { return nil }})
+		updated <- err
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	for !s.closed.Load() {
+		runtime.Gosched()
+	}
+	<-s.writing // the Update under way ends
+	require.NoError(t, <-closed)
+	require.ErrorIs(t, <-updated, errClosed)
 }

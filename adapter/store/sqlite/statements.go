@@ -29,9 +29,13 @@ var dialect = sqlstore.Dialect{
 	IsUniqueViolation: isUniqueViolation,
 }
 
-// The statements of SQLite's own, numbered after the shared ones.
+// The statements of SQLite's own, numbered after the shared ones: an
+// Update's transaction and its fns' savepoints.
 const (
-	stmtSavepoint = sqlstore.NumStmts + iota
+	stmtBegin = sqlstore.NumStmts + iota
+	stmtCommit
+	stmtRollback
+	stmtSavepoint
 	stmtRollbackToSavepoint
 	stmtReleaseSavepoint
 
@@ -44,6 +48,11 @@ var statements = func() [numStmts]string {
 	var s [numStmts]string
 	shared := sqlstore.Statements(&dialect)
 	copy(s[:], shared[:])
+	// IMMEDIATE takes the write lock at once: a deferred BEGIN that later
+	// upgrades can fail with SQLITE_BUSY instead of waiting.
+	s[stmtBegin] = `BEGIN IMMEDIATE`
+	s[stmtCommit] = `COMMIT`
+	s[stmtRollback] = `ROLLBACK`
 	s[stmtSavepoint] = `SAVEPOINT fn`
 	s[stmtRollbackToSavepoint] = `ROLLBACK TO SAVEPOINT fn`
 	s[stmtReleaseSavepoint] = `RELEASE SAVEPOINT fn`

@@ -22,6 +22,8 @@ func (t *Tx) Agent(id string) (*contactpad.Agent, error) {
 
 // PutAgent writes the agent row and brings agent_services in line with
 // a.Services: two set-based statements whatever the number of services.
+// An agent whose services have not changed (presence, an offer) costs one
+// UPDATE: agent_services, which only PutAgent writes, mirrors them already.
 func (t *Tx) PutAgent(a *contactpad.Agent) error {
 	var e encoder
 	services := e.strings("services", a.Services)
@@ -35,6 +37,13 @@ func (t *Tx) PutAgent(a *contactpad.Agent) error {
 	}
 	if e.err != nil {
 		return fmt.Errorf("put agent %s: %w", a.ID, e.err)
+	}
+	same, err := t.exec(StmtUpdateAgentSameServices, args[1], args[2], args[4], args[5], args[6], args[7], a.ID, services)
+	if err != nil {
+		return fmt.Errorf("put agent %s: %w", a.ID, err)
+	}
+	if same == 1 {
+		return nil
 	}
 	if _, err := t.exec(StmtPutAgent, args[:]...); err != nil {
 		return fmt.Errorf("put agent %s: %w", a.ID, err)

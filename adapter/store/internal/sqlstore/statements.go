@@ -31,6 +31,7 @@ const (
 
 	StmtAgent
 	StmtPutAgent
+	StmtUpdateAgentSameServices
 	StmtPruneAgentServices
 	StmtAddAgentServices
 	StmtAgents
@@ -85,25 +86,26 @@ const (
 func IsWrite(s Stmt) bool { return writes[s] }
 
 var writes = [NumStmts]bool{
-	StmtPutInteraction:     true,
-	StmtPutAgent:           true,
-	StmtPruneAgentServices: true,
-	StmtAddAgentServices:   true,
-	StmtPutTransfer:        true,
-	StmtPutConsult:         true,
-	StmtAppendAudit:        true,
-	StmtAppendEvent:        true,
-	StmtAppendOutbox:       true,
-	StmtClaimOutbox:        true,
-	StmtDeleteOutbox:       true,
-	StmtSettleOutbox:       true,
-	StmtRetryParked:        true,
-	StmtSetWatermark:       true,
-	StmtPutIngestFailure:   true,
-	StmtClearIngestFailure: true,
-	StmtSetTimer:           true,
-	StmtClearTimer:         true,
-	StmtTakeTimer:          true,
+	StmtPutInteraction:          true,
+	StmtPutAgent:                true,
+	StmtUpdateAgentSameServices: true,
+	StmtPruneAgentServices:      true,
+	StmtAddAgentServices:        true,
+	StmtPutTransfer:             true,
+	StmtPutConsult:              true,
+	StmtAppendAudit:             true,
+	StmtAppendEvent:             true,
+	StmtAppendOutbox:            true,
+	StmtClaimOutbox:             true,
+	StmtDeleteOutbox:            true,
+	StmtSettleOutbox:            true,
+	StmtRetryParked:             true,
+	StmtSetWatermark:            true,
+	StmtPutIngestFailure:        true,
+	StmtClearIngestFailure:      true,
+	StmtSetTimer:                true,
+	StmtClearTimer:              true,
+	StmtTakeTimer:               true,
 }
 
 // The column lists, in the order the scan functions read them.
@@ -195,6 +197,10 @@ func Statements(d *Dialect) [NumStmts]string {
 
 		StmtAgent:    `SELECT ` + agentColumns + ` FROM agents WHERE id = $1`,
 		StmtPutAgent: upsert("agents", agentColumns, "id"),
+		// Every column of agent $7 whose services are still $8 (the JSON
+		// list): agent_services already mirrors them.
+		StmtUpdateAgentSameServices: `UPDATE agents SET name = $1, crm_user_id = $2, capacity = $3, presence = $4,
+			presence_at = $5, last_offer_at = $6 WHERE id = $7 AND services = $8`,
 		// $1 is the agent, $2 its services as a list.
 		StmtPruneAgentServices: `DELETE FROM agent_services
 			WHERE agent_id = $1 AND NOT (` + d.InList("service", "$2") + `)`,
