@@ -14,6 +14,14 @@
 // that commits later with a lower seq. Each fn of an Update runs in its own
 // savepoint.
 //
+// The writes of an Update are pipelined (pipeline.go): a write whose
+// result the fn does not read is held back and sent, with the savepoints
+// between fns, in one batch with the next statement that needs an answer,
+// so a command costs a fraction of a round trip rather than one per
+// statement. Event seqs and outbox ids come from ranges reserved under the
+// lock. A held-back write that fails fails its fn all the same: the fn is
+// rolled back to its savepoint and its error is the write's.
+//
 // A View is a READ ONLY REPEATABLE READ transaction: one snapshot, which a
 // running Update neither blocks nor changes (MVCC).
 //
@@ -41,11 +49,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -75,9 +83,12 @@ type Store struct {
 	channel string
 	// begin starts an Update: the transaction, its lock and the first
 	// fn's savepoint, in one round trip.
-	begin  string
-	closed atomic.Bool
-	done   chan struct{} // closed by Close: stops Listen
+	begin string
+	// reserve reserves the next $1 keys of a kind (see pipeline) and
+	// returns the last.
+	reserve [numKinds]string
+	closed  atomic.Bool
+	done    chan struct{} // closed by Close: stops Listen
 }
 
 var _ adapter.Store = (*Store)(nil)
@@ -135,7 +146,20 @@ func (s *Store) open(ctx context.Context) error {
 	s.lockKey = int64(h.Sum64())
 	s.channel = "ctibridge_events_" + strconv.FormatUint(h.Sum64(), 16)
 	s.begin = fmt.Sprintf(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d); SAVEPOINT fn`, s.lockKey)
-	return migrate(ctx, s.pool, s.lockKey)
+	if err := migrate(ctx, s.pool, s.lockKey); err != nil {
+		return err
+	}
+	for kind, column := range [numKinds][2]string{kindEvents: {"events", "seq"}, kindOutbox: {"outbox", "id"}} {
+		var seq string
+		if err := s.pool.QueryRow(ctx, `SELECT pg_get_serial_sequence($1, $2)`, column[0], column[1]).Scan(&seq); err != nil {
+			return fmt.Errorf("sequence of %s.%s: %w", column[0], column[1], err)
+		}
+		// Under the store's lock nothing else takes keys of the
+		// sequence between the nextval and the setval.
+		lit := "'" + strings.ReplaceAll(seq, "'", "''") + "'"
+		s.reserve[kind] = `SELECT setval(` + lit + `, nextval(` + lit + `) + $1 - 1)`
+	}
+	return nil
 }
 
 // Schema is the schema the store lives in.
@@ -149,6 +173,12 @@ func (s *Store) Schema() string { return s.schema }
 // commits meanwhile. If the transaction fails (connection lost, ctx done,
 // commit refused), err is non-nil, errs is nil and nothing is applied. A
 // panic in a fn rolls the whole transaction back and is then re-raised.
+//
+// A write whose result the fn does not read (a Put, an append, a timer)
+// is sent later, with the fn's next read or at the commit (see
+// pipeline.go): if it fails, the fn's next statement returns its error,
+// or, once the fn has returned, errs[i] is its error; either way the fn
+// leaves nothing, and the other fns are unaffected.
 //
 // Statements of fns run with ctx: canceling it fails the running
 // statement, the fn sees the error, and the transaction rolls back.
@@ -178,36 +208,41 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if _, err := c.Exec(ctx, s.begin); err != nil {
 		return nil, fmt.Errorf("begin update: %w", err)
 	}
-	t := sqlstore.NewTx(&txConn{ctx: ctx, q: c}, &dialect, true)
-	var lastSeq int64
+	p := newPipeline(ctx, c, s, len(fns))
+	t := sqlstore.NewTx(p, &dialect, true)
+	seqs := make([]int64, len(fns)) // each fn's last event, if any
 	for i, fn := range fns {
 		if i > 0 {
-			if _, err := c.Exec(ctx, `RELEASE SAVEPOINT fn; SAVEPOINT fn`); err != nil {
-				return nil, fmt.Errorf("update: savepoint for fn %d: %w", i, err)
-			}
+			p.startFn(i)
 		}
 		errs[i] = fn(t)
-		seq := t.TakeEventSeq() // the fn's last event, if any
-		if errs[i] != nil {
-			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT fn`); err != nil {
-				return nil, fmt.Errorf("update: roll back fn %d (%v): %w", i, errs[i], err)
-			}
-		} else if seq > 0 {
-			lastSeq = seq
+		seqs[i] = t.TakeEventSeq()
+		if p.broken != nil {
+			return nil, fmt.Errorf("update: %w", p.broken)
+		}
+		if errs[i] != nil && p.failed[i] == nil {
+			p.abandon(i)
 		}
 	}
-	commit := `RELEASE SAVEPOINT fn; COMMIT`
-	if lastSeq > 0 {
-		// A notification is delivered at commit, and only then.
-		commit = fmt.Sprintf(`RELEASE SAVEPOINT fn; NOTIFY %s, '%d'; COMMIT`, s.channel, lastSeq)
-	}
-	tag, err := c.Exec(ctx, commit)
+	// A write sent after its fn returned may fail the fn, up to the
+	// commit: the fn's error is then the write's, and its events are not
+	// committed.
+	err = p.commit(func() int64 {
+		var last int64
+		for i, seq := range seqs {
+			if errs[i] == nil && p.failed[i] == nil && seq > 0 {
+				last = seq
+			}
+		}
+		return last
+	})
 	if err != nil {
 		return nil, fmt.Errorf("commit update: %w", err)
 	}
-	if tag.String() != "COMMIT" || c.PgConn().TxStatus() != 'I' {
-		// COMMIT of a failed transaction answers ROLLBACK, without an error.
-		return nil, fmt.Errorf("commit update: rolled back (%s)", tag)
+	for i, err := range p.failed {
+		if errs[i] == nil {
+			errs[i] = err
+		}
 	}
 	committed = true
 	return errs, nil
@@ -251,19 +286,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// querier is what a txConn runs statements on: the Update's connection or
-// the View's pgx.Tx.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// txConn is the sqlstore.Conn of one Update or View. Its statements run with
-// the Update's or View's ctx.
+// txConn is the sqlstore.Conn of one View (an Update's is its pipeline).
+// Its statements run with the View's ctx.
 type txConn struct {
 	ctx context.Context
-	q   querier
+	q   pgx.Tx
 }
 
 func (c *txConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
