@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
-	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
@@ -17,7 +16,7 @@ func TestWithKey(t *testing.T) {
 		"INSERT INTO events (seq, type, at) VALUES ($3, $1, $2)",
 		withKey("INSERT INTO events (type, at) VALUES ($1, $2) RETURNING seq", "seq"))
 	require.Equal(t, "INSERT INTO events (seq, type, at, interaction_id, audience, payload)\n\t\t\tVALUES ($6, $1, $2, $3, $4, $5)",
-		keyedStatements[sqlstore.StmtAppendEvent])
+		sqlOf("e", "o")[stmtAppendEventKeyed])
 }
 
 // TestQueuedWriteFails: a queued write that fails when it is sent fails

@@ -14,13 +14,15 @@
 // that commits later with a lower seq. Each fn of an Update runs in its own
 // savepoint.
 //
-// The writes of an Update are pipelined (pipeline.go): a write whose
-// result the fn does not read is held back and sent, with the savepoints
-// between fns, in one batch with the next statement that needs an answer,
-// so a command costs a fraction of a round trip rather than one per
-// statement. Event seqs and outbox ids come from ranges reserved under the
-// lock. A held-back write that fails fails its fn all the same: the fn is
-// rolled back to its savepoint and its error is the write's.
+// The statements of an Update are pipelined (pipeline.go): a write whose
+// result the fn does not read is sent without waiting for its answer,
+// which is read with the next statement that needs one, so an Update
+// costs a few round trips rather than one per statement, and the server
+// works while the fns run. Event seqs and outbox ids come from ranges
+// reserved under the lock. A write that fails fails its fn all the same:
+// the fn is rolled back to its savepoint and its error is the write's.
+// The statements are prepared once per connection (a pooler in front must
+// keep sessions, as LISTEN needs anyway).
 //
 // A View is a READ ONLY REPEATABLE READ transaction: one snapshot, which a
 // running Update neither blocks nor changes (MVCC).
@@ -49,7 +51,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,11 +86,13 @@ type Store struct {
 	// begin starts an Update: the transaction, its lock and the first
 	// fn's savepoint, in one round trip.
 	begin string
-	// reserve reserves the next $1 keys of a kind (see pipeline) and
-	// returns the last.
-	reserve [numKinds]string
-	closed  atomic.Bool
-	done    chan struct{} // closed by Close: stops Listen
+	// sql is the SQL of every statement of an Update (see pipeline.go),
+	// prepared on each connection at its first Update: preparedOn maps
+	// the *pgx.Conn to its []*pgconn.StatementDescription.
+	sql        []string
+	preparedOn sync.Map
+	closed     atomic.Bool
+	done       chan struct{} // closed by Close: stops Listen
 }
 
 var _ adapter.Store = (*Store)(nil)
@@ -102,11 +106,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Store{done: make(chan struct{})}
+	cfg.BeforeClose = func(c *pgx.Conn) { s.preparedOn.Delete(c) }
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	s := &Store{pool: pool, done: make(chan struct{})}
+	s.pool = pool
 	if err := s.open(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
@@ -149,16 +155,12 @@ func (s *Store) open(ctx context.Context) error {
 	if err := migrate(ctx, s.pool, s.lockKey); err != nil {
 		return err
 	}
-	for kind, column := range [numKinds][2]string{kindEvents: {"events", "seq"}, kindOutbox: {"outbox", "id"}} {
-		var seq string
-		if err := s.pool.QueryRow(ctx, `SELECT pg_get_serial_sequence($1, $2)`, column[0], column[1]).Scan(&seq); err != nil {
-			return fmt.Errorf("sequence of %s.%s: %w", column[0], column[1], err)
-		}
-		// Under the store's lock nothing else takes keys of the
-		// sequence between the nextval and the setval.
-		lit := "'" + strings.ReplaceAll(seq, "'", "''") + "'"
-		s.reserve[kind] = `SELECT setval(` + lit + `, nextval(` + lit + `) + $1 - 1)`
+	var eventsSeq, outboxSeq string
+	if err := s.pool.QueryRow(ctx, `SELECT pg_get_serial_sequence('events', 'seq'), pg_get_serial_sequence('outbox', 'id')`).
+		Scan(&eventsSeq, &outboxSeq); err != nil {
+		return fmt.Errorf("key sequences: %w", err)
 	}
+	s.sql = sqlOf(eventsSeq, outboxSeq)
 	return nil
 }
 
@@ -175,7 +177,7 @@ func (s *Store) Schema() string { return s.schema }
 // panic in a fn rolls the whole transaction back and is then re-raised.
 //
 // A write whose result the fn does not read (a Put, an append, a timer)
-// is sent later, with the fn's next read or at the commit (see
+// is answered later, with the fn's next read or at the commit (see
 // pipeline.go): if it fails, the fn's next statement returns its error,
 // or, once the fn has returned, errs[i] is its error; either way the fn
 // leaves nothing, and the other fns are unaffected.
@@ -205,10 +207,21 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	}()
 
 	c := conn.Conn()
+	sds, err := s.prepared(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("begin update: prepare: %w", err)
+	}
 	if _, err := c.Exec(ctx, s.begin); err != nil {
 		return nil, fmt.Errorf("begin update: %w", err)
 	}
-	p := newPipeline(ctx, c, s, len(fns))
+	p := newPipeline(ctx, c, sds, s, len(fns))
+	defer func() {
+		p.close()
+		if p.stale {
+			// Closed, the pool drops it (and its statements).
+			_ = c.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	t := sqlstore.NewTx(p, &dialect, true)
 	seqs := make([]int64, len(fns)) // each fn's last event, if any
 	for i, fn := range fns {
