@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func TestWithKey(t *testing.T) {
 // or done (Update returns the error at its index), and only that fn:
 // what the later fns queued meanwhile is committed.
 func TestQueuedWriteFails(t *testing.T) {
+	errRefused := errors.New("refused")
 	s := openTest(t)
 	at := time.Date(2025, time.March, 1, 9, 30, 0, 0, time.UTC)
 	record := func(id, crmID string) *contactpad.Interaction {
@@ -84,6 +86,26 @@ func TestQueuedWriteFails(t *testing.T) {
 		func(tx adapter.Tx) error { return command(tx, record("i5", "5005")) },
 		// Fails at the commit.
 		func(tx adapter.Tx) error { return command(tx, record("dup6", "500A")) },
+		// Reads, so its writes were sent: they are rolled back.
+		func(tx adapter.Tx) error {
+			if err := command(tx, record("bad7", "5007")); err != nil {
+				return err
+			}
+			if _, err := tx.Interaction("i0"); err != nil {
+				return err
+			}
+			if err := tx.PutInteraction(record("bad7b", "5017")); err != nil {
+				return err
+			}
+			return errRefused
+		},
+		// Only writes: nothing of it was sent.
+		func(tx adapter.Tx) error {
+			if err := command(tx, record("bad8", "5008")); err != nil {
+				return err
+			}
+			return errRefused
+		},
 	})
 	require.NoError(t, err)
 	require.False(t, sawDup, "a later fn saw the failed fn's write")
@@ -93,6 +115,8 @@ func TestQueuedWriteFails(t *testing.T) {
 		switch k {
 		case 1, 4, 6:
 			require.ErrorAs(t, err, &conflict, "fn %d", k)
+		case 7, 8:
+			require.ErrorIs(t, err, errRefused, "fn %d", k)
 		default:
 			require.NoError(t, err, "fn %d", k)
 		}
@@ -120,11 +144,11 @@ func TestQueuedWriteFails(t *testing.T) {
 		timers, err := tx.DueTimers(at, 100)
 		require.NoError(t, err)
 		require.Len(t, timers, 4)
-		for _, id := range []string{"dup1", "dup4", "dup6", "i0", "i5"} {
+		for _, id := range []string{"dup1", "dup4", "dup6", "bad7", "bad8", "i0", "i5"} {
 			audit, err := tx.Audit(id)
 			require.NoError(t, err)
 			want := 1
-			if id[0] == 'd' {
+			if id[0] == 'd' || id[0] == 'b' {
 				want = 0
 			}
 			require.Len(t, audit, want, id)
