@@ -209,6 +209,9 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	c := conn.Conn()
 	sds, err := s.prepared(ctx, c)
 	if err != nil {
+		// Some statements may be prepared: the pool must not hand the
+		// connection out again.
+		_ = c.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("begin update: prepare: %w", err)
 	}
 	if _, err := c.Exec(ctx, s.begin); err != nil {
