@@ -92,7 +92,10 @@ type Store struct {
 	sql        []string
 	preparedOn sync.Map
 	closed     atomic.Bool
-	done       chan struct{} // closed by Close: stops Listen
+	// waited is the time Updates spent in BEGIN, waiting for the lock
+	// (BenchmarkReplicas reports it).
+	waited atomic.Int64
+	done   chan struct{} // closed by Close: stops Listen
 }
 
 var _ adapter.Store = (*Store)(nil)
@@ -214,9 +217,11 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 		_ = c.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("begin update: prepare: %w", err)
 	}
+	began := time.Now()
 	if _, err := c.Exec(ctx, s.begin); err != nil {
 		return nil, fmt.Errorf("begin update: %w", err)
 	}
+	s.waited.Add(int64(time.Since(began)))
 	p := newPipeline(ctx, c, sds, s, len(fns))
 	defer func() {
 		p.close()

@@ -30,7 +30,9 @@ import (
 // has its statements prepared, as a running daemon's has. With the server
 // on the same machine, server-µs/fn is the CPU time of the replicas'
 // server processes (from /proc) and client-µs/fn the benchmark process's,
-// per fn: where the time goes, whatever else the machine runs.
+// per fn: where the time goes, whatever else the machine runs. lock-wait%
+// is the share of the replicas' time spent in BEGIN, waiting for the
+// store's lock (and BEGIN's round trip).
 //
 //	go test -run '^$' -bench Replicas -benchtime 20x ./adapter/store/postgres/
 func BenchmarkReplicas(b *testing.B) {
@@ -49,6 +51,10 @@ func BenchmarkReplicas(b *testing.B) {
 						storebench.Command(storebench.Interaction(id, 0, now), "a-"+id, now)))
 				}
 				serverBefore := serverCPU(b, stores)
+				var waitedBefore time.Duration
+				for _, s := range stores {
+					waitedBefore += time.Duration(s.waited.Load())
+				}
 				clientBefore := clientCPU()
 				n := 0
 				var elapsed time.Duration
@@ -77,6 +83,11 @@ func BenchmarkReplicas(b *testing.B) {
 				b.ReportMetric(fnsDone/elapsed.Seconds(), "fns/s")
 				b.ReportMetric(float64(elapsed.Nanoseconds())/fnsDone, "ns/fn")
 				b.ReportMetric(float64((clientCPU()-clientBefore).Microseconds())/fnsDone, "client-µs/fn")
+				var waited time.Duration
+				for _, s := range stores {
+					waited += time.Duration(s.waited.Load())
+				}
+				b.ReportMetric(100*float64(waited-waitedBefore)/float64(elapsed*time.Duration(replicas)), "lock-wait%")
 				if server := serverCPU(b, stores); serverBefore != nil && server != nil {
 					var used time.Duration
 					for pid, t := range server {
