@@ -6,11 +6,11 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 )
 
-// Queuer is a Conn that can hold writes back and send them together with
-// the statement that next needs an answer (PostgreSQL pipelines them), so
-// that a command's writes cost one round trip rather than one each. It
-// runs queued writes in the order they were queued, before any later
-// statement of the transaction.
+// Queuer is a Conn that need not wait for a write's answer: it sends the
+// write (or holds it back) and reads the answer with the statement that
+// next needs one (PostgreSQL pipelines them), so that a command's writes
+// cost no round trip of their own. It runs queued writes in the order
+// they were queued, before any later statement of the transaction.
 //
 // A queued write that fails when it is sent fails the fn of the Update
 // that queued it, as if the fn had returned WriteError of it: the store
@@ -20,9 +20,10 @@ import (
 // does not read (not a rows-affected count, not a generated key the
 // database picks).
 type Queuer interface {
-	// Queue queues the write s. It returns an error only when the fn
-	// that queues it has already failed (an earlier write of it did):
-	// then that error, and s is dropped. The Conn keeps a copy of args.
+	// Queue queues the write s. It returns an error when the fn that
+	// queues it has already failed (an earlier write of it did), or the
+	// transaction has, or an argument cannot be sent: then s is dropped.
+	// The Conn keeps a copy of args.
 	Queue(s Stmt, args ...any) error
 	// QueueInsert queues the INSERT s of a row whose key the Conn
 	// assigns, and returns the key (see Dialect.Returning: the store's
