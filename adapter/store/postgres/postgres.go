@@ -14,6 +14,16 @@
 // that commits later with a lower seq. Each fn of an Update runs in its own
 // savepoint.
 //
+// The statements of an Update are pipelined (pipeline.go): a write whose
+// result the fn does not read is sent without waiting for its answer,
+// which is read with the next statement that needs one, so an Update
+// costs a few round trips rather than one per statement, and the server
+// works while the fns run. Event seqs and outbox ids come from ranges
+// reserved under the lock. A write that fails fails its fn all the same:
+// the fn is rolled back to its savepoint and its error is the write's.
+// The statements are prepared once per connection (a pooler in front must
+// keep sessions, as LISTEN needs anyway).
+//
 // A View is a READ ONLY REPEATABLE READ transaction: one snapshot, which a
 // running Update neither blocks nor changes (MVCC).
 //
@@ -41,11 +51,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -75,8 +85,16 @@ type Store struct {
 	channel string
 	// begin starts an Update: the transaction, its lock and the first
 	// fn's savepoint, in one round trip.
-	begin  string
-	closed atomic.Bool
+	begin string
+	// sql is the SQL of every statement of an Update (see pipeline.go),
+	// prepared on each connection at its first Update: preparedOn maps
+	// the *pgx.Conn to its []*pgconn.StatementDescription.
+	sql        []string
+	preparedOn sync.Map
+	closed     atomic.Bool
+	// waited is the time Updates spent in BEGIN, waiting for the lock
+	// (BenchmarkReplicas reports it).
+	waited atomic.Int64
 	done   chan struct{} // closed by Close: stops Listen
 }
 
@@ -91,11 +109,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Store{done: make(chan struct{})}
+	cfg.BeforeClose = func(c *pgx.Conn) { s.preparedOn.Delete(c) }
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
-	s := &Store{pool: pool, done: make(chan struct{})}
+	s.pool = pool
 	if err := s.open(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
@@ -135,7 +155,16 @@ func (s *Store) open(ctx context.Context) error {
 	s.lockKey = int64(h.Sum64())
 	s.channel = "ctibridge_events_" + strconv.FormatUint(h.Sum64(), 16)
 	s.begin = fmt.Sprintf(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d); SAVEPOINT fn`, s.lockKey)
-	return migrate(ctx, s.pool, s.lockKey)
+	if err := migrate(ctx, s.pool, s.lockKey); err != nil {
+		return err
+	}
+	var eventsSeq, outboxSeq string
+	if err := s.pool.QueryRow(ctx, `SELECT pg_get_serial_sequence('events', 'seq'), pg_get_serial_sequence('outbox', 'id')`).
+		Scan(&eventsSeq, &outboxSeq); err != nil {
+		return fmt.Errorf("key sequences: %w", err)
+	}
+	s.sql = sqlOf(eventsSeq, outboxSeq)
+	return nil
 }
 
 // Schema is the schema the store lives in.
@@ -149,6 +178,12 @@ func (s *Store) Schema() string { return s.schema }
 // commits meanwhile. If the transaction fails (connection lost, ctx done,
 // commit refused), err is non-nil, errs is nil and nothing is applied. A
 // panic in a fn rolls the whole transaction back and is then re-raised.
+//
+// A write whose result the fn does not read (a Put, an append, a timer)
+// is answered later, with the fn's next read or at the commit (see
+// pipeline.go): if it fails, the fn's next statement returns its error,
+// or, once the fn has returned, errs[i] is its error; either way the fn
+// leaves nothing, and the other fns are unaffected.
 //
 // Statements of fns run with ctx: canceling it fails the running
 // statement, the fn sees the error, and the transaction rolls back.
@@ -175,39 +210,60 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	}()
 
 	c := conn.Conn()
+	sds, err := s.prepared(ctx, c)
+	if err != nil {
+		// Some statements may be prepared: the pool must not hand the
+		// connection out again.
+		_ = c.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("begin update: prepare: %w", err)
+	}
+	began := time.Now()
 	if _, err := c.Exec(ctx, s.begin); err != nil {
 		return nil, fmt.Errorf("begin update: %w", err)
 	}
-	t := sqlstore.NewTx(&txConn{ctx: ctx, q: c}, &dialect, true)
-	var lastSeq int64
+	s.waited.Add(int64(time.Since(began)))
+	p := newPipeline(ctx, c, sds, s, len(fns))
+	defer func() {
+		p.close()
+		if p.stale {
+			// Closed, the pool drops it (and its statements).
+			_ = c.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	t := sqlstore.NewTx(p, &dialect, true)
+	seqs := make([]int64, len(fns)) // each fn's last event, if any
 	for i, fn := range fns {
 		if i > 0 {
-			if _, err := c.Exec(ctx, `RELEASE SAVEPOINT fn; SAVEPOINT fn`); err != nil {
-				return nil, fmt.Errorf("update: savepoint for fn %d: %w", i, err)
-			}
+			p.startFn(i)
 		}
 		errs[i] = fn(t)
-		seq := t.TakeEventSeq() // the fn's last event, if any
-		if errs[i] != nil {
-			if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT fn`); err != nil {
-				return nil, fmt.Errorf("update: roll back fn %d (%v): %w", i, errs[i], err)
-			}
-		} else if seq > 0 {
-			lastSeq = seq
+		seqs[i] = t.TakeEventSeq()
+		if p.broken != nil {
+			return nil, fmt.Errorf("update: %w", p.broken)
+		}
+		if errs[i] != nil && p.failed[i] == nil {
+			p.abandon(i)
 		}
 	}
-	commit := `RELEASE SAVEPOINT fn; COMMIT`
-	if lastSeq > 0 {
-		// A notification is delivered at commit, and only then.
-		commit = fmt.Sprintf(`RELEASE SAVEPOINT fn; NOTIFY %s, '%d'; COMMIT`, s.channel, lastSeq)
-	}
-	tag, err := c.Exec(ctx, commit)
+	// A write sent after its fn returned may fail the fn, up to the
+	// commit: the fn's error is then the write's, and its events are not
+	// committed.
+	err = p.commit(func() int64 {
+		var last int64
+		for i, seq := range seqs {
+			if errs[i] == nil && p.failed[i] == nil && seq > 0 {
+				last = seq
+			}
+		}
+		return last
+	})
 	if err != nil {
 		return nil, fmt.Errorf("commit update: %w", err)
 	}
-	if tag.String() != "COMMIT" || c.PgConn().TxStatus() != 'I' {
-		// COMMIT of a failed transaction answers ROLLBACK, without an error.
-		return nil, fmt.Errorf("commit update: rolled back (%s)", tag)
+	for i, err := range p.failed {
+		if errs[i] == nil {
+			errs[i] = err
+		}
 	}
 	committed = true
 	return errs, nil
@@ -251,19 +307,11 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// querier is what a txConn runs statements on: the Update's connection or
-// the View's pgx.Tx.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// txConn is the sqlstore.Conn of one Update or View. Its statements run with
-// the Update's or View's ctx.
+// txConn is the sqlstore.Conn of one View (an Update's is its pipeline).
+// Its statements run with the View's ctx.
 type txConn struct {
 	ctx context.Context
-	q   querier
+	q   pgx.Tx
 }
 
 func (c *txConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {

@@ -48,14 +48,7 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 	if e.err != nil {
 		return fmt.Errorf("put interaction %s: %w", i.ID, e.err)
 	}
-	if _, err := t.exec(StmtPutInteraction, args[:]...); err != nil {
-		if t.dialect.IsUniqueViolation(err) {
-			return fmt.Errorf("put interaction %s: %w", i.ID, &adapter.ConflictError{
-				Reason: fmt.Sprintf("%s %s already has another interaction", i.CRMObject, i.CRMID)})
-		}
-		return fmt.Errorf("put interaction %s: %w", i.ID, err)
-	}
-	return nil
+	return t.write(StmtPutInteraction, args[:]...)
 }
 
 // interactionsStmts are the statements of Interactions by order (oldest,

@@ -25,10 +25,7 @@ func (t *Tx) AppendAudit(a *contactpad.AuditEntry) error {
 	if e.err != nil {
 		return fmt.Errorf("append audit of %s: %w", a.InteractionID, e.err)
 	}
-	if _, err := t.exec(StmtAppendAudit, args[:]...); err != nil {
-		return fmt.Errorf("append audit of %s: %w", a.InteractionID, err)
-	}
-	return nil
+	return t.write(StmtAppendAudit, args[:]...)
 }
 
 func (t *Tx) Audit(interactionID string) ([]contactpad.AuditEntry, error) {
@@ -125,9 +122,9 @@ func (t *Tx) AppendEvent(e *adapter.Event) error {
 	if enc.err != nil {
 		return fmt.Errorf("append event %s: %w", e.Type, enc.err)
 	}
-	seq, err := t.insert(StmtAppendEvent, args[:]...)
+	seq, err := t.insertKey(StmtAppendEvent, args[:]...)
 	if err != nil {
-		return fmt.Errorf("append event %s: %w", e.Type, err)
+		return err
 	}
 	e.Seq, t.eventSeq = seq, seq
 	return nil
@@ -212,9 +209,9 @@ func (t *Tx) AppendOutbox(r *adapter.OutboxRow) error {
 	if e.err != nil {
 		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, e.err)
 	}
-	id, err := t.insert(StmtAppendOutbox, args[:]...)
+	id, err := t.insertKey(StmtAppendOutbox, args[:]...)
 	if err != nil {
-		return fmt.Errorf("append outbox row of %s: %w", r.InteractionID, err)
+		return err
 	}
 	r.ID, r.State = id, state
 	return nil

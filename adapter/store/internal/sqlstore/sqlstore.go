@@ -119,15 +119,6 @@ func (t *Tx) exec(s Stmt, args ...any) (int64, error) {
 	return t.conn.Exec(s, t.args...)
 }
 
-// insert runs a write that generates a key.
-func (t *Tx) insert(s Stmt, args ...any) (int64, error) {
-	if !t.writable {
-		return 0, ErrReadOnly
-	}
-	t.args = append(t.args[:0], args...)
-	return t.conn.Insert(s, t.args...)
-}
-
 func (t *Tx) query(s Stmt, args ...any) (Rows, error) {
 	if !t.writable && writes[s] {
 		return nil, ErrReadOnly

@@ -17,17 +17,11 @@ func (t *Tx) SetTimer(tm adapter.Timer) error {
 	if e.err != nil {
 		return fmt.Errorf("set timer %s %s: %w", tm.Kind, tm.Ref, e.err)
 	}
-	if _, err := t.exec(StmtSetTimer, string(tm.Kind), tm.Ref, due); err != nil {
-		return fmt.Errorf("set timer %s %s: %w", tm.Kind, tm.Ref, err)
-	}
-	return nil
+	return t.write(StmtSetTimer, string(tm.Kind), tm.Ref, due)
 }
 
 func (t *Tx) ClearTimer(kind adapter.TimerKind, ref string) error {
-	if _, err := t.exec(StmtClearTimer, string(kind), ref); err != nil {
-		return fmt.Errorf("clear timer %s %s: %w", kind, ref, err)
-	}
-	return nil
+	return t.write(StmtClearTimer, string(kind), ref)
 }
 
 // TakeTimer deletes the timer's row in the firing transaction: the row is

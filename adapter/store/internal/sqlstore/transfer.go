@@ -30,10 +30,7 @@ func (t *Tx) PutTransfer(tr *contactpad.Transfer) error {
 	if e.err != nil {
 		return fmt.Errorf("put transfer %s: %w", tr.ID, e.err)
 	}
-	if _, err := t.exec(StmtPutTransfer, args[:]...); err != nil {
-		return fmt.Errorf("put transfer %s: %w", tr.ID, err)
-	}
-	return nil
+	return t.write(StmtPutTransfer, args[:]...)
 }
 
 func (t *Tx) OpenTransfers(f adapter.TransferFilter) ([]*contactpad.Transfer, error) {
@@ -109,10 +106,7 @@ func (t *Tx) PutConsult(c *contactpad.Consult) error {
 	if e.err != nil {
 		return fmt.Errorf("put consult %s: %w", c.ID, e.err)
 	}
-	if _, err := t.exec(StmtPutConsult, args[:]...); err != nil {
-		return fmt.Errorf("put consult %s: %w", c.ID, err)
-	}
-	return nil
+	return t.write(StmtPutConsult, args[:]...)
 }
 
 func (t *Tx) OpenConsults(interactionID string) ([]*contactpad.Consult, error) {
