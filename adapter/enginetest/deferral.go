@@ -1,7 +1,9 @@
 package enginetest
 
 import (
+	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -135,6 +137,53 @@ func testReopenAtDueDate(t *testing.T, open Opener) {
 		synctest.Wait()
 		require.Equal(t, contactpad.Queued, h.Get(email.ID).Status, "reopen: queue sends it to routing")
 	})
+}
+
+// testTimerArmedWhileSchedulerReads: a timer a command arms while the
+// scheduler is reading the next timer (after its snapshot, before it goes
+// to sleep) fires when due, not when the scheduler would next look.
+func testTimerArmedWhileSchedulerReads(t *testing.T, open Opener) {
+	var hook atomic.Pointer[func()]
+	hooked := func(t testing.TB) func() adapter.Store {
+		reopen := open(t)
+		return func() adapter.Store { return afterView{Store: reopen(), hook: &hook} }
+	}
+	bubble(t, hooked, nil, func(h *Harness) {
+		first := h.Connected("alice", contactpad.NonLive)
+		second := h.Connected("bob", contactpad.NonLive)
+		synctest.Wait() // the scheduler sleeps
+		var armed error
+		after := func() {
+			_, armed = h.Engine.Apply(context.Background(),
+				adapter.Defer{ID: second.ID, Agent: "bob", DueBy: in(time.Second)})
+		}
+		hook.Store(&after)
+		// A timer due before the scheduler would look again wakes it to
+		// read; the hook arms an earlier one right after that read.
+		h.Do(adapter.Defer{ID: first.ID, Agent: "alice", DueBy: in(5 * time.Second)})
+		synctest.Wait()
+		require.NoError(t, armed)
+		require.Nil(t, hook.Load(), "the scheduler read the next timer")
+
+		time.Sleep(time.Second + slack)
+		synctest.Wait()
+		require.Equal(t, contactpad.Connected, h.Get(second.ID).Status, "reopened at its due date")
+		require.Equal(t, contactpad.Deferred, h.Get(first.ID).Status)
+	})
+}
+
+// afterView is a Store that runs the hook, once, after the next View.
+type afterView struct {
+	adapter.Store
+	hook *atomic.Pointer[func()]
+}
+
+func (s afterView) View(ctx context.Context, fn func(adapter.Tx) error) error {
+	err := s.Store.View(ctx, fn)
+	if f := s.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return err
 }
 
 // testResume: Resume from the Deferred folder (or the same update with

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"defer", testDefer},
 		{"deferral rules compute due dates", testDeferralRules},
 		{"reopen at the due date", testReopenAtDueDate},
+		{"a timer armed while the scheduler reads", testTimerArmedWhileSchedulerReads},
 		{"resume and manual reopen", testResume},
 		{"inactivity", testInactivity},
 		{"warm transfer", testWarmTransfer},
