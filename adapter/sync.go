@@ -48,11 +48,15 @@ type Sink interface {
 // full.
 type CallFitter interface {
 	Sink
-	// FitCall returns how many of rows, from the first, one call carries.
-	// The rows are as Write would get them, except that every row of a
-	// record carries the fields still to write to it (Write merges them
-	// into one update), so that any prefix is counted right.
-	FitCall(rows []OutboxRow) int
+	// FitCall chooses the rows one call carries: take[k] reports whether
+	// rows[k] goes in it, len(rows) long. It may leave a row out and take
+	// later ones that still fit (a call's collections fill by kind); the
+	// writer then leaves out the later rows of that row's record too, so
+	// that a record's changes go in order. The rows are as Write would get
+	// them, except that every row of a record carries the fields still to
+	// write to it (Write merges them into one update), so that any choice
+	// is counted right.
+	FitCall(rows []OutboxRow) (take []bool)
 }
 
 // ParkError is a writeback the CRM refused for good (validation, a deleted
@@ -517,7 +521,7 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 }
 
 // writeback claims up to BatchRows rows and writes them, or for a
-// CallFitter as many as one call carries (the rest goes back, as it was),
+// CallFitter the rows one call carries (the rest goes back, as it was),
 // and returns how many it wrote and how many it claimed. With a trigger
 // it claims nothing unless the trigger is ready, decided in the claim's
 // transaction: of several replicas woken by the same deadline, the first
@@ -554,20 +558,19 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			return err
 		}
 		if fitter, ok := sink.(CallFitter); ok {
-			fit, err := fitCall(fitter, rows, interactions)
+			var rest []OutboxRow
+			rows, rest, err = fitCall(fitter, rows, interactions)
 			if err != nil {
 				return err
 			}
-			if fit < len(rows) {
+			if len(rest) > 0 {
 				// The rest goes back as it was, for the next call.
-				rest := rows[fit:]
 				for k := range rest {
 					rest[k].State = OutboxPending
 				}
 				if err := tx.FinishOutbox(rest); err != nil {
 					return err
 				}
-				rows = rows[:fit]
 			}
 		}
 		sent, err = currentWrites(tx, rows, interactions)
@@ -637,11 +640,12 @@ func readInteractions(tx Tx, rows []OutboxRow) (map[string]*contactpad.Interacti
 	return out, nil
 }
 
-// fitCall returns how many of rows, from the first, one call of sink
-// carries, showing it every row of a record with the fields still to
-// write to it (which currentWrites then puts on the last row of the
-// record that goes).
-func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (int, error) {
+// fitCall splits rows into what one call of sink carries and the rest,
+// each in the order of rows. It shows the sink every row of a record with
+// the fields still to write to it (which currentWrites then puts on the
+// last row of the record that goes). A record's rows after one left out
+// are left out too; the first row always goes.
+func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (fit, rest []OutboxRow, err error) {
 	preview := slices.Clone(rows)
 	for k := range preview {
 		var change contactpad.RecordChange
@@ -651,11 +655,25 @@ func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contact
 		change.Fields = interactions[preview[k].InteractionID].Sync.Writes()
 		payload, err := json.Marshal(change)
 		if err != nil {
-			return 0, err
+			return nil, nil, err
 		}
 		preview[k].Payload = payload
 	}
-	return max(sink.FitCall(preview), 1), nil
+	take := sink.FitCall(preview)
+	if len(take) != len(rows) {
+		return nil, nil, fmt.Errorf("sink fitted %d of %d rows", len(take), len(rows))
+	}
+	left := map[[2]string]bool{} // records with a row left out
+	for k, r := range rows {
+		key := [2]string{r.CRMObject, r.CRMID}
+		if k > 0 && (!take[k] || left[key]) {
+			left[key] = true
+			rest = append(rest, r)
+			continue
+		}
+		fit = append(fit, r)
+	}
+	return fit, rest, nil
 }
 
 // currentWrites puts on the last row of each record in rows the mirrored

@@ -71,6 +71,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback: a few rows wait for BatchMaxAge", testWritebackBatchAge},
 		{"writeback: a backlog goes at once", testWritebackBacklog},
 		{"writeback: one call at a time", testWritebackOneCallAtATime},
+		{"writeback keeps each record's order across calls", testWritebackKeepsRecordOrder},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"crash safety", testCrashSafety},
 		{"concurrency", testConcurrency},

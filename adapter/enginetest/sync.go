@@ -328,7 +328,61 @@ type fittingSink struct {
 	perCall int
 }
 
-func (s fittingSink) FitCall(rows []adapter.OutboxRow) int { return min(len(rows), s.perCall) }
+func (s fittingSink) FitCall(rows []adapter.OutboxRow) []bool {
+	take := make([]bool, len(rows))
+	for k := range min(len(rows), s.perCall) {
+		take[k] = true
+	}
+	return take
+}
+
+// choosySink is a recordingSink whose first call leaves out the claim's
+// second row and would take every other row.
+type choosySink struct {
+	*recordingSink
+	fitted *int
+}
+
+func (s choosySink) FitCall(rows []adapter.OutboxRow) []bool {
+	take := make([]bool, len(rows))
+	for k := range take {
+		take[k] = *s.fitted > 0 || k != 1
+	}
+	*s.fitted++
+	return take
+}
+
+// testWritebackKeepsRecordOrder: when a CallFitter leaves a row out of a
+// call, the later rows of its record stay out too, so that every record's
+// changes reach the CRM in order, each once.
+func testWritebackKeepsRecordOrder(t *testing.T, open Opener) {
+	bubble(t, open, roomy, func(h *Harness) {
+		a := h.Connected("alice", contactpad.NonLive)
+		b := h.Connected("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: a.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Do(adapter.Defer{ID: b.ID, Agent: "alice", DueBy: in(time.Hour)})
+		backlog := h.Outbox()
+		require.Greater(t, len(backlog), 2)
+		left := backlog[1]
+		fitted := 0
+		sink := choosySink{&recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}, &fitted}
+		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 100, BatchMaxAge: time.Minute})
+		defer stop()
+		require.Equal(t, 2, sink.writeCalls(), "the row left out, and its record's later rows, in a second call")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+		var want []int64
+		for _, r := range backlog {
+			if r.CRMID == left.CRMID {
+				want = append(want, r.ID)
+			}
+		}
+		require.Greater(t, len(want), 1, "the record left out has a later row")
+		require.Equal(t, want, sink.rows(left.CRMID), "in order")
+		for _, id := range sink.retried() {
+			t.Errorf("row %d written twice", id)
+		}
+	})
+}
 
 // testWritebackOneCallAtATime: a sink that writes in calls of bounded size
 // (a CallFitter) gets one call's worth at a time, and what does not fit

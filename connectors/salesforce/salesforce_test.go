@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,8 +202,10 @@ func TestSinkBatches(t *testing.T) {
 }
 
 // TestSinkFitCall: FitCall counts the collections the rows make as Write
-// packs them, so that the rows it fits go in one call; changes of one
-// record count as one update.
+// packs them, so that the rows it takes go in one call; changes of one
+// record count as one update. Once a new record's update would need a
+// sixth collection, rows that only add audit entries still go, and a
+// record whose row was left out has its later rows left out too.
 func TestSinkFitCall(t *testing.T) {
 	org, url, ids := localOrg(t, 600)
 	sink := NewSink(connect(t, url, nil), map[string]Writeback{"Case": caseWriteback{}})
@@ -210,17 +213,45 @@ func TestSinkFitCall(t *testing.T) {
 	for k, id := range ids[1:] {
 		rows = append(rows, row(int64(k+3), id, contactpad.Deferred, fmt.Sprintf("aud-%d", k+1)))
 	}
-	require.Equal(t, 2, sink.FitCall(rows[:2]), "one update, two upserts")
+	taken := func(take []bool) (n int) {
+		for _, ok := range take {
+			if ok {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, []bool{true, true}, sink.FitCall(rows[:2]), "one update, two upserts")
 	// 401 rows: 400 records, 2 collections of updates; 401 audit entries,
 	// 3 of upserts. The next record needs a third of updates: a sixth.
-	n := sink.FitCall(rows)
-	require.Equal(t, 401, n)
+	take := sink.FitCall(rows)
+	require.Equal(t, 401, taken(take))
+	require.True(t, take[400])
+	require.False(t, take[401])
+
+	// A later change of a record in the call adds only its audit entry:
+	// it fills the third collection of upserts. One of a record left out
+	// is left out.
+	more := append(slices.Clone(rows[:402]),
+		row(1000, ids[5], contactpad.Completed, "aud-5-b"),
+		row(1001, ids[400], contactpad.Completed, "aud-400-b"))
+	take = sink.FitCall(more)
+	require.Equal(t, 402, taken(take))
+	require.True(t, take[402], "ids[5] is in the call: only an upsert")
+	require.False(t, take[403], "ids[400] was left out")
+
+	var fit []adapter.OutboxRow
+	for k, ok := range take {
+		if ok {
+			fit = append(fit, more[k])
+		}
+	}
 	before := org.Total()
-	for k, err := range sink.Write(context.Background(), rows[:n]) {
+	for k, err := range sink.Write(context.Background(), fit) {
 		require.NoError(t, err, "row %d", k)
 	}
 	require.Equal(t, 1, org.Total()-before, "what fits goes in one call")
-	require.Zero(t, sink.FitCall(nil))
+	require.Empty(t, sink.FitCall(nil))
 }
 
 // TestSinkRecordErrors: a deleted record is parked with its code; a locked

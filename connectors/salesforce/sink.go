@@ -54,19 +54,20 @@ type collection struct {
 
 // FitCall implements adapter.CallFitter: it counts the collections the
 // rows make as Write packs them (one update per record, merged; one upsert
-// per audit entry; 200 records a collection) and stops before a sixth.
-// Rows Write would park take no room.
-func (s *Sink) FitCall(rows []adapter.OutboxRow) int {
+// per audit entry; 200 records a collection) and takes each row whose
+// writes still fit in five, so that a call's collections fill by kind:
+// once a new record's update would need a sixth collection, rows that
+// only add audit entries, or change records already in the call, still
+// go. Rows Write would park take no room.
+func (s *Sink) FitCall(rows []adapter.OutboxRow) []bool {
+	take := make([]bool, len(rows))
 	updated := map[[2]string]bool{}
+	left := map[[2]string]bool{}
 	records := map[string]int{} // by collection path
 	collections := 0
-	add := func(path string) {
-		if records[path]%collectionSize == 0 {
-			collections++
-		}
-		records[path]++
-	}
 	for k, r := range rows {
+		take[k] = true
+		key := [2]string{r.CRMObject, r.CRMID}
 		m, ok := s.mappings[r.CRMObject]
 		if !ok {
 			continue
@@ -79,18 +80,32 @@ func (s *Sink) FitCall(rows []adapter.OutboxRow) int {
 		if err != nil {
 			continue
 		}
-		if key := [2]string{r.CRMObject, r.CRMID}; len(change.Fields) > 0 && !updated[key] {
-			updated[key] = true
-			add("composite/sobjects")
+		var paths []string
+		if len(change.Fields) > 0 && !updated[key] {
+			paths = append(paths, "composite/sobjects")
 		}
 		if audit != nil {
-			add("composite/sobjects/" + audit.Object + "/" + audit.ExternalIDField)
+			paths = append(paths, "composite/sobjects/"+audit.Object+"/"+audit.ExternalIDField)
 		}
-		if collections > collectionsPerCall {
-			return k
+		more := 0 // collections this row opens
+		for _, path := range paths {
+			if records[path]%collectionSize == 0 {
+				more++
+			}
+		}
+		if left[key] || collections+more > collectionsPerCall {
+			take[k], left[key] = false, true // and the record's later rows
+			continue
+		}
+		collections += more
+		for _, path := range paths {
+			records[path]++
+		}
+		if len(change.Fields) > 0 {
+			updated[key] = true
 		}
 	}
-	return len(rows)
+	return take
 }
 
 // Write implements adapter.Sink. The Fields of a record's rows are merged
