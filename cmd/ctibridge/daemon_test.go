@@ -172,7 +172,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !webhook.Verify("hook-secret-value", body, r.Header.Get("X-Ctibridge-Signature")) {
+	if !webhook.LegacyVerify("hook-secret-value", body, r.Header.Get(webhook.LegacySignatureHeader)) {
 		h.bad++
 		w.WriteHeader(http.StatusUnauthorized)
 		return
