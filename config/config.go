@@ -232,10 +232,28 @@ type Token struct {
 type Webhook struct {
 	// URL is the absolute http or https URL the events are POSTed to.
 	URL string `yaml:"url"`
-	// Secret is the HMAC-SHA256 key of the X-Ctibridge-Signature header.
+	// Secret signs each delivery (webhook-signature): "whsec_" and the
+	// base64 of the key, or the key itself; at least 24 bytes of key.
 	Secret Secret `yaml:"secret"`
+	// Secrets, instead of Secret, sign each delivery once each, so that a
+	// receiver can move to a new secret without a gap: [new, old] while
+	// it rotates. The first also signs the deprecated
+	// X-Ctibridge-Signature header.
+	Secrets []Secret `yaml:"secrets"`
 	// Events are the event types to send; empty sends every type.
 	Events []string `yaml:"events"`
+}
+
+// SigningSecrets are the secrets that sign the webhook's deliveries, in
+// order: Secrets, or else Secret alone.
+func (w Webhook) SigningSecrets() []Secret {
+	if len(w.Secrets) > 0 {
+		return w.Secrets
+	}
+	if w.Secret.IsZero() {
+		return nil
+	}
+	return []Secret{w.Secret}
 }
 
 // API tunes the HTTP API.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,6 +19,9 @@ import (
 const examplePath = "../testdata/config/ctibridge.yaml"
 
 // doc joins lines into a YAML file, so that tests can count lines.
+// hookSecret is a webhook secret long enough to sign with.
+const hookSecret = "webhook-secret-of-24-byte"
+
 func doc(lines ...string) []byte { return []byte(strings.Join(lines, "\n") + "\n") }
 
 // parseErr parses data as ctibridge.yaml and returns the error text.
@@ -41,7 +45,7 @@ func TestLoadExample(t *testing.T) {
 	require.Equal(t, AuthClientCredentials, cfg.CRM.Salesforce.Auth)
 	require.Equal(t, "local-secret", cfg.CRM.Salesforce.ClientSecret.Reveal())
 	require.Equal(t, Duration(5*time.Second), cfg.CRM.PollInterval)
-	require.Equal(t, "demo-webhook-secret", cfg.Webhooks[0].Secret.Reveal(), "secret_file is relative to the config file")
+	require.Equal(t, "demo-webhook-secret-of-at-least-24-bytes", cfg.Webhooks[0].Secret.Reveal(), "secret_file is relative to the config file")
 
 	var agents, services []string
 	for _, a := range cfg.Agents {
@@ -355,13 +359,39 @@ func TestParseErrors(t *testing.T) {
 			name: "webhook",
 			yaml: doc("webhooks:", "  - url: /hooks", "    events: [interaction.created, interaction.deleted]"),
 			want: "ctibridge.yaml:2: webhooks[0].url: want an absolute http or https URL\n" +
-				"ctibridge.yaml:2: webhooks[0].secret: required (the key that signs each delivery)\n" +
+				"ctibridge.yaml:2: webhooks[0].secret: required (the key that signs each delivery; or secrets: [new, old] to rotate)\n" +
 				`ctibridge.yaml:3: webhooks[0].events[1]: unknown event type "interaction.deleted" (want one of ` + strings.Join(EventTypes, ", ") + ")",
 		},
 		{
 			name: "two webhooks with one URL",
-			yaml: doc("webhooks:", "  - {url: https://h.example/x, secret: a}", "  - {url: https://h.example/x, secret: b}"),
+			yaml: doc("webhooks:", "  - {url: https://h.example/x, secret: "+hookSecret+"}", "  - {url: https://h.example/x, secret: "+hookSecret+"}"),
 			want: "ctibridge.yaml:3: webhooks[1].url: same URL as webhooks[0] (first at line 2)",
+		},
+		{
+			name: "webhook secret and secrets at once",
+			yaml: doc("webhooks:", "  - url: https://h.example/x", "    secret: "+hookSecret, "    secrets: ["+hookSecret+"]"),
+			want: "ctibridge.yaml:4: webhooks[0].secrets: set secret or secrets, not both (secrets: [new, old] to rotate)",
+		},
+		{
+			name: "webhook secrets empty",
+			yaml: doc("webhooks:", "  - url: https://h.example/x", "    secrets: []"),
+			want: "ctibridge.yaml:3: webhooks[0].secrets: want at least one secret",
+		},
+		{
+			name: "webhook secrets too short or not base64",
+			yaml: doc("webhooks:", "  - url: https://h.example/x",
+				"    secret: short-secret-a",
+				"  - url: https://h.example/y",
+				"    secrets:",
+				"      - "+hookSecret,
+				// 23 bytes of key: 24 bytes of base64 text are not enough.
+				"      - whsec_"+base64.StdEncoding.EncodeToString([]byte("whsec-key-of-23-bytes-x")),
+				"      - whsec_not*base64-but-long-enough-anyway",
+				"      - "+strings.Repeat("c", 23)),
+			want: "ctibridge.yaml:3: webhooks[0].secret: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)\n" +
+				"ctibridge.yaml:7: webhooks[1].secrets[1]: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)\n" +
+				"ctibridge.yaml:8: webhooks[1].secrets[2]: a whsec_ secret must be whsec_ and the standard base64 of the key\n" +
+				"ctibridge.yaml:9: webhooks[1].secrets[3]: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)",
 		},
 		{
 			name: "api and panel",
@@ -474,7 +504,7 @@ func TestUnknownKeyLines(t *testing.T) {
 		{name: "top level", yaml: doc("# comment", "", "colour: blue"), line: 3, path: "colour"},
 		{name: "nested block", yaml: doc("crm:", "  salesforce:", "    login_url: https://x", "    loginurl: https://x"), line: 4, path: "crm.salesforce.loginurl"},
 		{name: "flow mapping", yaml: doc("store: {driver: sqlite, dns: x}"), line: 1, path: "store.dns"},
-		{name: "list item", yaml: doc("webhooks:", "  - url: https://x", "    secret: s", "  - url: https://y", "    secret: s", "    event: [a]"), line: 6, path: "webhooks[1].event"},
+		{name: "list item", yaml: doc("webhooks:", "  - url: https://x", "    secret: "+hookSecret, "  - url: https://y", "    secret: "+hookSecret, "    event: [a]"), line: 6, path: "webhooks[1].event"},
 		{name: "deferral rule", yaml: doc("deferral:", "  rules:", "    - when: 'true'", "      after: 1h", "      name: always"), line: 5, path: "deferral.rules[0].name"},
 		{name: "file sibling of a non-secret", yaml: doc("crm:", "  salesforce:", "    client_id_file: /x"), line: 3, path: "crm.salesforce.client_id_file"},
 	}

@@ -23,25 +23,25 @@ func TestSecretSources(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		value string // the YAML of the webhook secret
+		value string // the YAML of the store's dsn, a secret
 		want  string
 	}{
-		{name: "literal", value: "secret: plain", want: "plain"},
-		{name: "number", value: "secret: 12345", want: "12345"},
-		{name: "whole value from the env", value: "secret: ${CTIBRIDGE_TEST_SECRET}", want: "from-the-env"},
-		{name: "embedded env", value: `secret: "a-${CTIBRIDGE_TEST_SECRET}-b"`, want: "a-from-the-env-b"},
-		{name: "set but empty env", value: "secret: x${CTIBRIDGE_TEST_EMPTY}", want: "x"},
-		{name: "escaped reference", value: "secret: p$${NOT_A_VAR}w", want: "p${NOT_A_VAR}w"},
-		{name: "a lone dollar is literal", value: "secret: pa$$w$rd", want: "pa$$w$rd"},
-		{name: "file, relative to the config", value: "secret_file: secret.txt", want: "from-a-file"},
-		{name: "file, absolute", value: "secret_file: " + filepath.Join(dir, "crlf.txt"), want: "from-windows"},
-		{name: "file named through the env", value: "secret_file: ${CTIBRIDGE_TEST_DIR}/key.pem", want: "-----BEGIN KEY-----\nabc\n-----END KEY-----"},
+		{name: "literal", value: "dsn: plain", want: "plain"},
+		{name: "number", value: "dsn: 12345", want: "12345"},
+		{name: "whole value from the env", value: "dsn: ${CTIBRIDGE_TEST_SECRET}", want: "from-the-env"},
+		{name: "embedded env", value: `dsn: "a-${CTIBRIDGE_TEST_SECRET}-b"`, want: "a-from-the-env-b"},
+		{name: "set but empty env", value: "dsn: x${CTIBRIDGE_TEST_EMPTY}", want: "x"},
+		{name: "escaped reference", value: "dsn: p$${NOT_A_VAR}w", want: "p${NOT_A_VAR}w"},
+		{name: "a lone dollar is literal", value: "dsn: pa$$w$rd", want: "pa$$w$rd"},
+		{name: "file, relative to the config", value: "dsn_file: secret.txt", want: "from-a-file"},
+		{name: "file, absolute", value: "dsn_file: " + filepath.Join(dir, "crlf.txt"), want: "from-windows"},
+		{name: "file named through the env", value: "dsn_file: ${CTIBRIDGE_TEST_DIR}/key.pem", want: "-----BEGIN KEY-----\nabc\n-----END KEY-----"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := Parse(filepath.Join(dir, "ctibridge.yaml"), doc("webhooks:", "  - url: https://example.com/hook", "    "+tt.value))
+			cfg, err := Parse(filepath.Join(dir, "ctibridge.yaml"), doc("store:", "  "+tt.value))
 			require.NoError(t, err)
-			require.Equal(t, tt.want, cfg.Webhooks[0].Secret.Reveal())
+			require.Equal(t, tt.want, cfg.Store.DSN.Reveal())
 		})
 	}
 }
@@ -50,7 +50,7 @@ func TestSecretErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "secret.txt"), "s3cr3t-file-value\n")
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
-	t.Setenv("CTIBRIDGE_TEST_SECRET", "s3cr3t-env-value")
+	t.Setenv("CTIBRIDGE_TEST_SECRET", "s3cr3t-env-value-of-24-bytes")
 	file := filepath.Join(dir, "ctibridge.yaml")
 
 	tests := []struct {
@@ -115,8 +115,18 @@ func TestSecretErrors(t *testing.T) {
 		},
 		{
 			name: "webhook url with a token in it",
-			yaml: doc("webhooks:", "  - url: hooks.example.com/s3cr3t-literal", "    secret: x"),
+			yaml: doc("webhooks:", "  - url: hooks.example.com/s3cr3t-literal", "    secret: s3cr3t-literal-webhook-key"),
 			want: file + ":2: webhooks[0].url: want an absolute http or https URL",
+		},
+		{
+			name: "webhook secrets too short",
+			yaml: doc("webhooks:", "  - url: https://example.com", "    secret_file: secret.txt",
+				"  - url: https://example.com/2", "    secrets:", "      - ${CTIBRIDGE_TEST_SECRET}", "      - s3cr3t-short",
+				"      - whsec_s3cr3t", "      - whsec_czNjcjN0LXNob3J0"),
+			want: file + ":3: webhooks[0].secret_file: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)\n" +
+				file + ":7: webhooks[1].secrets[1]: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)\n" +
+				file + ":8: webhooks[1].secrets[2]: a whsec_ secret must be whsec_ and the standard base64 of the key\n" +
+				file + ":9: webhooks[1].secrets[3]: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)",
 		},
 	}
 	for _, tt := range tests {
@@ -134,8 +144,8 @@ func TestSecretErrors(t *testing.T) {
 func TestSecretsNeverPrint(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "key.pem"), "s3cr3t-file-value\n")
-	writeFile(t, filepath.Join(dir, "hook.txt"), "s3cr3t-file-hook\n")
-	t.Setenv("CTIBRIDGE_TEST_SECRET", "s3cr3t-env-value")
+	writeFile(t, filepath.Join(dir, "hook.txt"), "s3cr3t-file-hook-of-24-bytes\n")
+	t.Setenv("CTIBRIDGE_TEST_SECRET", "s3cr3t-env-value-of-24-bytes")
 	t.Setenv("CTIBRIDGE_TEST_PGPASS", "s3cr3t-env-pgpass")
 
 	cfg, err := Parse(filepath.Join(dir, "ctibridge.yaml"), doc(
@@ -155,9 +165,13 @@ func TestSecretsNeverPrint(t *testing.T) {
 		"  - url: https://example.com/hook",
 		"    secret_file: hook.txt",
 		"  - url: https://example.com/other",
-		"    secret: s3cr3t-literal-hook",
+		"    secret: s3cr3t-literal-hook-24-bytes",
+		"  - url: https://example.com/rotating",
+		"    secrets: ['${CTIBRIDGE_TEST_SECRET}', s3cr3t-literal-old-hook-key]",
 	))
 	require.NoError(t, err)
+	require.Equal(t, []Secret{NewSecret("s3cr3t-env-value-of-24-bytes"), NewSecret("s3cr3t-literal-old-hook-key")}, cfg.Webhooks[2].SigningSecrets())
+	require.Equal(t, []Secret{NewSecret("s3cr3t-literal-hook-24-bytes")}, cfg.Webhooks[1].SigningSecrets())
 	require.Equal(t, "s3cr3t-file-value", cfg.CRM.Salesforce.PrivateKey.Reveal())
 
 	var jsonText strings.Builder

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
 	"github.com/ctibridge/ctibridge/internal/yamlpos"
 	"github.com/expr-lang/expr/file"
 )
@@ -356,14 +357,50 @@ func (v *validator) webhooks(hooks []Webhook) {
 		} else {
 			urls[h.URL] = path
 		}
-		if h.Secret.IsZero() {
-			v.errorf(path+".secret", "required (the key that signs each delivery)")
-		}
+		v.webhookSecrets(path, h)
 		for j, e := range h.Events {
 			if !slices.Contains(EventTypes, e) {
 				v.errorf(yamlpos.Index(path+".events", j), "unknown event type %q (want one of %s)", e, strings.Join(EventTypes, ", "))
 			}
 		}
+	}
+}
+
+// webhookSecrets checks the secrets of a webhook: secret or secrets, each
+// a key long enough to sign with. Errors never quote a secret.
+func (v *validator) webhookSecrets(path string, h Webhook) {
+	// A secret read from a file is reported at its secret_file key.
+	single := path + ".secret"
+	if _, ok := v.d.keyLine[single+"_file"]; ok {
+		single += "_file"
+	}
+	switch {
+	case !h.Secret.IsZero() && h.Secrets != nil:
+		v.errorf(path+".secrets", "set secret or secrets, not both (secrets: [new, old] to rotate)")
+		return
+	case h.Secrets != nil && len(h.Secrets) == 0:
+		v.errorf(path+".secrets", "want at least one secret")
+		return
+	case h.Secret.IsZero() && len(h.Secrets) == 0:
+		v.errorf(path+".secret", "required (the key that signs each delivery; or secrets: [new, old] to rotate)")
+		return
+	case !h.Secret.IsZero():
+		v.webhookSecret(single, h.Secret)
+		return
+	}
+	for i, s := range h.Secrets {
+		v.webhookSecret(yamlpos.Index(path+".secrets", i), s)
+	}
+}
+
+// webhookSecret checks one secret that signs webhook deliveries.
+func (v *validator) webhookSecret(path string, s Secret) {
+	key, err := webhook.SecretKey(s.Reveal())
+	switch {
+	case err != nil:
+		v.errorf(path, "%s", err)
+	case len(key) < webhook.MinKeyLen:
+		v.errorf(path, "too short: want at least %d bytes of key (of a whsec_ secret, %d once base64-decoded)", webhook.MinKeyLen, webhook.MinKeyLen)
 	}
 }
 

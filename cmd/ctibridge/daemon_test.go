@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,7 @@ func sha(s string) string {
 func scenarioConfig(t *testing.T, orgURL, hookURL string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "hook-secret"), []byte("hook-secret-value"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hook-secret"), []byte(hookSecret), 0o600))
 	mappings := string(demoConfig[bytes.Index(demoConfig, []byte("mappings:")):])
 	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
 store: {driver: sqlite, dsn: %q}
@@ -161,7 +162,13 @@ func (ev *events) find(match func(adapter.Event) bool) *adapter.Event {
 	return nil
 }
 
-// hookReceiver is a webhook endpoint that checks signatures.
+// hookSecret is the scenario's webhook secret (a plain one: the key is its
+// bytes).
+const hookSecret = "hook-secret-value-of-24-bytes"
+
+// hookReceiver is a webhook endpoint that checks signatures: the Standard
+// Webhooks headers, as docs/api.md tells receivers to, and the deprecated
+// X-Ctibridge-Signature.
 type hookReceiver struct {
 	mu     sync.Mutex
 	events []adapter.Event
@@ -172,13 +179,19 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !webhook.Verify("hook-secret-value", body, r.Header.Get("X-Ctibridge-Signature")) {
+	if webhook.Verify([][]byte{[]byte(hookSecret)}, r.Header, body, time.Now()) != nil ||
+		!webhook.LegacyVerify(hookSecret, body, r.Header.Get(webhook.LegacySignatureHeader)) {
 		h.bad++
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
 	var e adapter.Event
 	_ = json.Unmarshal(body, &e)
+	if r.Header.Get(webhook.IDHeader) != strconv.FormatInt(e.Seq, 10) {
+		h.bad++ // the delivery's id is the event's
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
 	h.events = append(h.events, e)
 }
 
@@ -369,7 +382,7 @@ func TestDaemonScenario(t *testing.T) {
 
 	stop()
 	require.NoError(t, d.wait())
-	for _, secret := range []string{"tok-alice", "tok-bob", "tok-ops", "local-secret", "hook-secret-value"} {
+	for _, secret := range []string{"tok-alice", "tok-bob", "tok-ops", "local-secret", hookSecret} {
 		require.NotContains(t, lw.String(), secret, "a secret reached the log")
 	}
 	require.Contains(t, lw.String(), `"msg":"ctibridge stopped"`)

@@ -116,6 +116,13 @@ func TestValidate(t *testing.T) {
 	require.NoError(t, os.WriteFile(unmapped, []byte(`{"attributes":{"type":"Opportunity"},"Id":"006x"}`), 0o600))
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("routng: {}\nagents:\n  - id: bob\n    services: [sales]\n"), 0o600))
+	// A webhook secret too short to sign with, and one set twice.
+	weak := filepath.Join(t.TempDir(), "weak.yaml")
+	require.NoError(t, os.WriteFile(weak, []byte("webhooks:\n"+
+		"  - {url: https://h.example/a, secret: a}\n"+
+		"  - url: https://h.example/b\n"+
+		"    secret: s3cr3t-of-more-than-24-bytes\n"+
+		"    secrets: [s3cr3t-of-more-than-24-bytes]\n"), 0o600))
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -123,6 +130,9 @@ func TestValidate(t *testing.T) {
 		stdout string
 		stderr []string
 	}{
+		{"weak webhook secrets", []string{"validate", "--config", weak}, 1, "", []string{
+			weak + ":2: webhooks[0].secret: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)",
+			weak + ":5: webhooks[1].secrets: set secret or secrets, not both"}},
 		{"valid", []string{"validate", "--config", "../../testdata/config/ctibridge.yaml"}, 0,
 			"ctibridge.yaml: ok (3 agents, 2 services, 2 mappings, store sqlite, crm salesforce)", nil},
 		{"mapping preview", []string{"mapping", "preview", "--config", "../../testdata/config/ctibridge.yaml",
@@ -146,6 +156,7 @@ func TestValidate(t *testing.T) {
 			if tc.code == 0 {
 				require.Empty(t, strings.TrimSpace(errs.String()))
 			}
+			require.NotContains(t, errs.String(), "s3cr3t", "no secret in an error")
 		})
 	}
 }

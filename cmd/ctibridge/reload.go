@@ -60,7 +60,10 @@ func (g *generation) checkOrg(ctx context.Context, client *salesforce.Client) er
 func (g *generation) webhooks() []webhook.Hook {
 	var hooks []webhook.Hook
 	for _, h := range g.cfg.Webhooks {
-		hook := webhook.Hook{URL: h.URL, Secret: h.Secret.Reveal()}
+		hook := webhook.Hook{URL: h.URL}
+		for _, s := range h.SigningSecrets() {
+			hook.Secrets = append(hook.Secrets, s.Reveal())
+		}
 		for _, t := range h.Events {
 			hook.Events = append(hook.Events, adapter.EventType(t))
 		}

@@ -68,6 +68,26 @@ func TestDaemonReload(t *testing.T) {
 		require.ErrorContains(t, err, "nothing was reloaded")
 	})
 
+	t.Run("webhook secrets rotate", func(t *testing.T) {
+		hook := "secret_file: hook-secret,"
+		require.Equal(t, []string{hookSecret}, d.gen.Load().webhooks()[0].Secrets)
+
+		write(edit(hook, hook+" secrets: [new-hook-secret-of-24-bytes],"))
+		err := d.reload(ctx)
+		require.ErrorContains(t, err, "ctibridge.yaml:20: webhooks[0].secrets: set secret or secrets, not both")
+		require.Equal(t, []string{hookSecret}, d.gen.Load().webhooks()[0].Secrets, "nothing was reloaded")
+
+		write(edit(hook, "secrets: [tiny-s3cr3t],"))
+		err = d.reload(ctx)
+		require.ErrorContains(t, err, "ctibridge.yaml:20: webhooks[0].secrets[0]: too short: want at least 24 bytes of key")
+		require.NotContains(t, err.Error(), "s3cr3t", "the secret is not quoted")
+
+		write(edit(hook, "secrets: [new-hook-secret-of-24-bytes, "+hookSecret+"],"))
+		require.NoError(t, d.reload(ctx))
+		require.Equal(t, []string{"new-hook-secret-of-24-bytes", hookSecret}, d.gen.Load().webhooks()[0].Secrets)
+		require.Len(t, d.hooks.Load().Status(), 1)
+	})
+
 	t.Run("agents, tokens and timeouts", func(t *testing.T) {
 		yaml := edit("  - {id: bob, name: Bob, crm_user_id: 005Sd0000000002IAA, services: [support], token_sha256: "+sha("tok-bob")+"}",
 			"  - {id: carol, name: Carol, crm_user_id: 005Sd0000000003IAA, services: [billing], token_sha256: "+sha("tok-carol")+"}")

@@ -205,6 +205,17 @@ func TestRunConfigErrors(t *testing.T) {
 		require.Contains(t, stderr.String(), `level=error msg="config refused" error="`+bad+`:1: routng: unknown key"`)
 	})
 
+	t.Run("a webhook secret too short to sign with", func(t *testing.T) {
+		weak := filepath.Join(t.TempDir(), "weak.yaml")
+		require.NoError(t, os.WriteFile(weak, []byte("webhooks:\n  - {url: https://h.example/a, secrets: [s3cr3t]}\n"), 0o600))
+		var stderr syncBuffer
+		require.Equal(t, 1, runRun(t.Context(), []string{"--config", weak}, io.Discard, &stderr))
+		lines := logLines(t, stderr.String())
+		require.Len(t, lines, 1, stderr.String())
+		require.Equal(t, weak+":2: webhooks[0].secrets[0]: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)", lines[0]["error"])
+		require.NotContains(t, stderr.String(), "s3cr3t")
+	})
+
 	t.Run("a file that cannot be read", func(t *testing.T) {
 		var stderr syncBuffer
 		missing := filepath.Join(t.TempDir(), "missing.yaml")

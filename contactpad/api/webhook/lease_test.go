@@ -19,7 +19,7 @@ type replica struct {
 
 func startReplica(t *testing.T, store adapter.Store, recv http.RoundTripper) *replica {
 	t.Helper()
-	d := New(store, []Hook{{URL: hookURL, Secret: "k"}}, WithClient(&http.Client{Transport: recv}),
+	d := New(store, []Hook{{URL: hookURL, Secrets: []string{testSecret}}}, WithClient(&http.Client{Transport: recv}),
 		WithBackoff(time.Second, time.Minute), WithLogger(quietLogger()))
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})

@@ -232,7 +232,7 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 		if !l.renew(ctx) {
 			return false
 		}
-		status, retryAfter, err := l.d.post(ctx, &l.h.Hook, ev, body)
+		status, retryAfter, err := l.d.post(ctx, l.h, ev, body, time.Now())
 		if err != nil && ctx.Err() != nil {
 			return false
 		}
@@ -271,20 +271,28 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 	}
 }
 
-// post sends one delivery attempt. It returns the answer's status (0 when
-// there is none), the wait its Retry-After asks for, and an error unless
-// the status is 2xx. Errors carry neither the URL (it may hold a token) nor
-// any body.
-func (d *Dispatcher) post(ctx context.Context, h *Hook, ev *adapter.Event, body []byte) (int, time.Duration, error) {
+// post sends one delivery attempt, signed as of now. It returns the
+// answer's status (0 when there is none), the wait its Retry-After asks
+// for, and an error unless the status is 2xx. Errors carry neither the URL
+// (it may hold a token) nor any body.
+func (d *Dispatcher) post(ctx context.Context, h *hook, ev *adapter.Event, body []byte, now time.Time) (int, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, errors.New("invalid webhook URL")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set(SignatureHeader, Sign(h.Secret, body))
+	// The event's id is the delivery's: the same on every attempt and for
+	// every replica, unlike the timestamp, which is this attempt's.
+	id, timestamp := strconv.FormatInt(ev.Seq, 10), now.Unix()
+	req.Header.Set(IDHeader, id)
+	req.Header.Set(TimestampHeader, strconv.FormatInt(timestamp, 10))
+	req.Header.Set(SignatureHeader, Sign(h.keys, id, timestamp, body))
+	if len(h.Secrets) > 0 {
+		req.Header.Set(LegacySignatureHeader, LegacySign(h.Secrets[0], body))
+	}
 	req.Header.Set("X-Ctibridge-Event", string(ev.Type))
-	req.Header.Set("X-Ctibridge-Delivery", strconv.FormatInt(ev.Seq, 10))
+	req.Header.Set("X-Ctibridge-Delivery", id)
 	resp, err := d.client.Do(req)
 	if err != nil {
 		var uerr *url.Error

@@ -21,8 +21,8 @@ func TestMetrics(t *testing.T) {
 		// Two URLs that differ only in a token look alike once redacted:
 		// each keeps its own series.
 		hooks := []Hook{
-			{URL: hookURL + "?token=first-secret", Secret: "k"},
-			{URL: hookURL + "?token=second-secret", Secret: "k", Events: []adapter.EventType{adapter.EventAgentPresence}},
+			{URL: hookURL + "?token=first-secret", Secrets: []string{testSecret}},
+			{URL: hookURL + "?token=second-secret", Secrets: []string{testSecret}, Events: []adapter.EventType{adapter.EventAgentPresence}},
 		}
 		for _, h := range hooks {
 			setCursor(t, store, h.URL, 0)
@@ -99,7 +99,7 @@ func TestBacklogDuringAPage(t *testing.T) {
 			return recv.RoundTrip(req)
 		})
 		reg := prometheus.NewRegistry()
-		d := New(store, []Hook{{URL: hookURL, Secret: "k"}}, WithClient(&http.Client{Transport: slow}),
+		d := New(store, []Hook{{URL: hookURL, Secrets: []string{testSecret}}}, WithClient(&http.Client{Transport: slow}),
 			WithLogger(quietLogger()), WithMetrics(reg))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})

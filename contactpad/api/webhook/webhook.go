@@ -1,6 +1,6 @@
 // Package webhook delivers the event log of the store to webhook endpoints:
-// each event is POSTed as the same JSON as the SSE stream, signed with
-// HMAC-SHA256 under the hook's secret (X-Ctibridge-Signature).
+// each event is POSTed as the same JSON as the SSE stream, signed in the
+// Standard Webhooks scheme (sign.go) under each of the hook's secrets.
 //
 // Delivery reads the events from the store, never from process memory, so
 // nothing is lost on a restart. Each hook has one loop that delivers
@@ -15,7 +15,7 @@
 // event it is done with) is stored under the watermark "webhook:"+URL after
 // each page of events, before each backoff and when Run returns; a crash in
 // between redelivers at most one page (WithBatch) of events. Receivers
-// dedupe by the event id (the X-Ctibridge-Delivery header). A hook without
+// dedupe by the event id (the webhook-id and X-Ctibridge-Delivery headers). A hook without
 // a stored cursor starts at the current end of the event log: it does not
 // replay the history.
 //
@@ -43,8 +43,13 @@ type Hook struct {
 	// URL is the absolute http or https URL the events are POSTed to. It
 	// names the hook's cursor in the store: hooks must have distinct URLs.
 	URL string
-	// Secret is the HMAC-SHA256 key of the X-Ctibridge-Signature header.
-	Secret string
+	// Secrets sign each delivery, one signature each, as the config writes
+	// them: "whsec_" and the base64 of the key, or the key itself (see
+	// SecretKey). Several secrets let receivers rotate without a gap; the
+	// first also signs the deprecated LegacySignatureHeader. Config
+	// validation refuses a secret SecretKey refuses; New signs with its
+	// bytes as they are.
+	Secrets []string
 	// Events are the event types to send; empty sends every type.
 	Events []adapter.EventType
 }
@@ -161,6 +166,8 @@ type hook struct {
 	key string
 	// lease is held while this Dispatcher delivers the hook.
 	lease *adapter.Lease
+	// keys are the HMAC keys of Secrets, in order.
+	keys [][]byte
 	// url is the URL as logs and Status show it.
 	url string
 	// label names the hook in metrics: url, made unique.
@@ -211,6 +218,15 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 	keys, labels := map[string]int{}, map[string]int{}
 	for _, h := range hooks {
 		h.Events = slices.Clone(h.Events)
+		h.Secrets = slices.Clone(h.Secrets)
+		hmacKeys := make([][]byte, len(h.Secrets))
+		for i, secret := range h.Secrets {
+			k, err := SecretKey(secret)
+			if err != nil {
+				k = []byte(secret)
+			}
+			hmacKeys[i] = k
+		}
 		key := watermarkKey(h.URL)
 		// Two hooks with one URL must not share a cursor; config
 		// validation should refuse them in the first place.
@@ -225,7 +241,7 @@ func New(store adapter.Store, hooks []Hook, opts ...Option) *Dispatcher {
 			label = fmt.Sprintf("%s#%d", url, labels[url])
 		}
 		d.hooks = append(d.hooks, &hook{
-			Hook: h, key: key, url: url, label: label,
+			Hook: h, key: key, keys: hmacKeys, url: url, label: label,
 			lease:     adapter.NewLease(store, leaseKey(key), d.holder, defaultLease),
 			wake:      make(chan struct{}, 1),
 			log:       d.log.WithField("url", url),

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -35,8 +36,9 @@ func TestDeliver(t *testing.T) {
 	srv := httptest.NewServer(recv)
 	defer srv.Close()
 	hooks := []Hook{
-		{URL: srv.URL + "/all", Secret: "all-secret"},
-		{URL: srv.URL + "/presence", Secret: "presence-secret", Events: []adapter.EventType{adapter.EventAgentPresence}},
+		// A plain secret, and two whsec_ ones in rotation.
+		{URL: srv.URL + "/all", Secrets: []string{"all-secret-of-24-bytes!!"}},
+		{URL: srv.URL + "/presence", Secrets: []string{newSecret, oldSecret}, Events: []adapter.EventType{adapter.EventAgentPresence}},
 	}
 	for _, h := range hooks {
 		setCursor(t, store, h.URL, old[0].Seq)
@@ -95,8 +97,13 @@ func TestDeliver(t *testing.T) {
 			require.Equal(t, "ctibridge", dl.header.Get("User-Agent"))
 			require.Equal(t, string(ev.Type), dl.header.Get("X-Ctibridge-Event"))
 			require.Equal(t, strconv.FormatInt(ev.Seq, 10), dl.header.Get("X-Ctibridge-Delivery"))
-			require.True(t, Verify(h.Secret, dl.body, dl.header.Get(SignatureHeader)), "%s delivery %d", path, k)
-			require.False(t, Verify(hooks[1-i].Secret, dl.body, dl.header.Get(SignatureHeader)))
+			require.Equal(t, strconv.FormatInt(ev.Seq, 10), dl.header.Get(IDHeader))
+			requireSigned(t, dl, h.Secrets...)
+			for _, other := range hooks[1-i].Secrets {
+				require.ErrorIs(t, Verify([][]byte{secretKey(t, other)}, dl.header, dl.body, dl.at), ErrNoSignature)
+			}
+			require.True(t, LegacyVerify(h.Secrets[0], dl.body, dl.header.Get(LegacySignatureHeader)), "%s delivery %d", path, k)
+			require.False(t, LegacyVerify(hooks[1-i].Secrets[0], dl.body, dl.header.Get(LegacySignatureHeader)))
 			requireContract(t, dl)
 		}
 		// The cursor passed the events the hook does not want, too.
@@ -170,7 +177,7 @@ func TestRetryBackoff(t *testing.T) {
 					interactionEvent(adapter.EventInteractionCreated, "i2", "two"),
 				)
 				recv := &fakeReceiver{script: tc.script}
-				d := New(store, []Hook{{URL: hookURL, Secret: "k"}}, WithBackoff(time.Second, 4*time.Second), WithLogger(quietLogger()))
+				d := New(store, []Hook{{URL: hookURL, Secrets: []string{testSecret}}}, WithBackoff(time.Second, 4*time.Second), WithLogger(quietLogger()))
 				d.client.Transport = recv // the default client, without sockets
 				ctx, cancel := context.WithCancel(t.Context())
 				done := make(chan struct{})
@@ -214,6 +221,14 @@ func TestRetryBackoff(t *testing.T) {
 				for _, dl := range recv.deliveries() {
 					require.Equal(t, http.MethodPost, dl.method)
 					require.Equal(t, "/ctibridge", dl.path)
+					// Each retry is signed anew as of its own time,
+					// under the event's id.
+					require.Equal(t, strconv.FormatInt(dl.seq, 10), dl.header.Get(IDHeader))
+					require.Equal(t, strconv.FormatInt(dl.at.Unix(), 10), dl.header.Get(TimestampHeader))
+					requireSigned(t, dl, testSecret)
+				}
+				if dls := recv.deliveries(); len(tc.waits) > 0 {
+					require.NotEqual(t, dls[0].header.Get(TimestampHeader), dls[len(tc.waits)].header.Get(TimestampHeader), "a retry is not a replay")
 				}
 
 				cancel()
@@ -229,7 +244,7 @@ func TestRestart(t *testing.T) {
 		store := openStore(t)
 		// The receiver takes two events, then goes down.
 		recv := &fakeReceiver{script: []response{{status: 200}, {status: 200}}, down: true}
-		hooks := []Hook{{URL: hookURL, Secret: "k"}}
+		hooks := []Hook{{URL: hookURL, Secrets: []string{testSecret}}}
 		start := func() (*Dispatcher, func()) {
 			d := New(store, hooks, WithClient(&http.Client{Transport: recv}), WithBackoff(time.Second, time.Minute), WithLogger(quietLogger()))
 			ctx, cancel := context.WithCancel(t.Context())
@@ -292,7 +307,7 @@ func TestNewHookStartsAtEnd(t *testing.T) {
 		end := history[len(history)-1].Seq
 
 		recv := &fakeReceiver{}
-		d := New(store, []Hook{{URL: hookURL, Secret: "k"}}, WithClient(&http.Client{Transport: recv}), WithLogger(quietLogger()))
+		d := New(store, []Hook{{URL: hookURL, Secrets: []string{testSecret}}}, WithClient(&http.Client{Transport: recv}), WithLogger(quietLogger()))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { d.Run(ctx); close(done) }()
@@ -334,7 +349,7 @@ func TestNoSecretInLogsOrStatus(t *testing.T) {
 			{status: 500, body: respBody},
 			{err: errors.New("read tcp 192.0.2.1:443: connection reset by peer")},
 		}}
-		hook := Hook{URL: url, Secret: secret}
+		hook := Hook{URL: url, Secrets: []string{secret}}
 		d := New(store, []Hook{hook}, WithClient(&http.Client{Transport: recv}), WithLogger(log))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
@@ -386,7 +401,7 @@ func TestBadStoredCursor(t *testing.T) {
 		setRawCursor(t, store, url, "garbage")
 		e := appendEvents(t, store, presenceEvent("alice"))
 		recv := &fakeReceiver{}
-		d := New(store, []Hook{{URL: url, Secret: "k"}}, WithClient(&http.Client{Transport: recv}), WithLogger(quietLogger()))
+		d := New(store, []Hook{{URL: url, Secrets: []string{testSecret}}}, WithClient(&http.Client{Transport: recv}), WithLogger(quietLogger()))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { d.Run(ctx); close(done) }()
@@ -407,7 +422,7 @@ func TestBadStoredCursor(t *testing.T) {
 
 func TestScrub(t *testing.T) {
 	const url = "https://u:pw@hooks.example.com/in?token=tok-1"
-	d := New(nil, []Hook{{URL: url, Secret: "s3cr3t"}})
+	d := New(nil, []Hook{{URL: url, Secrets: []string{"s3cr3t"}}})
 	err := d.hooks[0].scrub(fmt.Errorf("watermark of %s: disk I/O error", watermarkKey(url)))
 	require.EqualError(t, err, "watermark of webhook:https://u:xxxxx@hooks.example.com/in?token=xxxxx: disk I/O error")
 }
@@ -523,8 +538,9 @@ type delivery struct {
 	method, path string
 	header       http.Header
 	body         []byte
-	seq          int64 // from X-Ctibridge-Delivery
-	status       int   // the answer; 0 for a transport error
+	seq          int64     // from X-Ctibridge-Delivery
+	at           time.Time // when the receiver got it
+	status       int       // the answer; 0 for a transport error
 }
 
 // recorder is a receiver behind a real server: it answers 204 and sends
@@ -536,7 +552,32 @@ type recorder struct {
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	w.WriteHeader(http.StatusNoContent)
-	r.got <- delivery{method: req.Method, path: req.URL.Path, header: req.Header.Clone(), body: body}
+	r.got <- delivery{method: req.Method, path: req.URL.Path, header: req.Header.Clone(), body: body, at: time.Now()}
+}
+
+// Secrets of the tests: a plain one, and a whsec_ pair in rotation.
+const (
+	testSecret = "test-secret-of-24-bytes!"
+	newSecret  = "whsec_bmV3LXNlY3JldC1rZXktb2YtMjQtYnl0ZXM=" // new-secret-key-of-24-bytes
+	oldSecret  = "whsec_b2xkLXNlY3JldC1rZXktb2YtMjQtYnl0ZXM=" // old-secret-key-of-24-bytes
+)
+
+// secretKey is SecretKey of a secret that must be valid.
+func secretKey(t *testing.T, secret string) []byte {
+	t.Helper()
+	key, err := SecretKey(secret)
+	require.NoError(t, err)
+	return key
+}
+
+// requireSigned checks that a delivery carries one webhook-signature per
+// secret, and that a receiver knowing any one of them alone verifies it.
+func requireSigned(t *testing.T, dl delivery, secrets ...string) {
+	t.Helper()
+	require.Len(t, strings.Fields(dl.header.Get(SignatureHeader)), len(secrets), "one signature per secret")
+	for _, secret := range secrets {
+		require.NoError(t, Verify([][]byte{secretKey(t, secret)}, dl.header, dl.body, dl.at), "delivery %s", dl.header.Get(IDHeader))
+	}
 }
 
 // response is a scripted answer of a fakeReceiver.
@@ -578,7 +619,7 @@ func (f *fakeReceiver) RoundTrip(req *http.Request) (*http.Response, error) {
 	case f.down:
 		resp = response{status: http.StatusServiceUnavailable}
 	}
-	f.got = append(f.got, delivery{method: req.Method, path: req.URL.Path, header: req.Header.Clone(), body: body, seq: seq, status: resp.status})
+	f.got = append(f.got, delivery{method: req.Method, path: req.URL.Path, header: req.Header.Clone(), body: body, seq: seq, status: resp.status, at: time.Now()})
 	if resp.err != nil {
 		return nil, resp.err
 	}
