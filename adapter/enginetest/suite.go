@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"audit, events and outbox", testAuditEventsOutbox},
 		{"handling export", testHandlingExport},
 		{"early reopen when the customer replies", testCustomerReply},
+		{"due_by up to what the stores hold", testDueByRange},
 		{"the CRM is a peer: first sight adopts the record", testAdopt},
 		{"the CRM is a peer: first sight resets, if the mapping says so", testResetPolicy},
 		{"the CRM is a peer: closed or filtered out there", testClosedInCRM},
