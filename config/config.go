@@ -255,7 +255,7 @@ type API struct {
 	// 1 MiB, at least 16 KiB); a larger one is 413 too_large.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// MaxNoteBytes is the longest transfer note, and decline or abandon
-	// reason, in bytes (default 4096, at most 30000: a reason goes to a
+	// reason, in bytes (default 8192, at most 30000: a reason goes to a
 	// Salesforce Task Description of 32,000 characters with the audit
 	// template's own text); a longer one is 422 too_long.
 	MaxNoteBytes int `yaml:"max_note_bytes"`

@@ -35,9 +35,11 @@ const (
 	// record is the biggest body the API expects.
 	DefaultMaxBodyBytes = 1 << 20
 	// DefaultMaxNoteBytes bounds a transfer note and a decline or abandon
-	// reason: a few paragraphs. Each is stored, sent to every event
-	// stream and webhook, and a reason goes to the CRM in an audit entry.
-	DefaultMaxNoteBytes = 4096
+	// reason: a few paragraphs, and whatever the panel's fields take (2000
+	// UTF-16 units, at most 6000 bytes of UTF-8). Each is stored, sent to
+	// every event stream and webhook, and a reason goes to the CRM in an
+	// audit entry.
+	DefaultMaxNoteBytes = 8192
 	// MaxNoteBytes is the most MaxNoteBytes may be: a reason goes into
 	// an audit entry's message, which the mappings write to a Salesforce
 	// Task Description (32,000 characters), leaving room for the rest of

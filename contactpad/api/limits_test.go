@@ -83,7 +83,7 @@ func TestTextLimits(t *testing.T) {
 	}
 	before := audit()
 
-	long := strings.Repeat("é", 2049) // 4098 bytes, 2049 characters
+	long := strings.Repeat("é", 4097) // 8194 bytes, 4097 characters
 	name := strings.Repeat("a", 256)
 	interaction := "/api/v1/interactions/" + id
 	for _, tt := range []struct {
@@ -93,13 +93,13 @@ func TestTextLimits(t *testing.T) {
 	}{
 		{"transfer note", "alice", "POST", interaction + "/transfers",
 			map[string]any{"target": map[string]string{"agent": "carol"}, "note": long},
-			`field "note": 4098 bytes, at most 4096 (api.max_note_bytes)`},
+			`field "note": 8194 bytes, at most 8192 (api.max_note_bytes)`},
 		{"abandon reason", "alice", "POST", interaction + "/abandon", map[string]any{"confirm": true, "reason": long},
-			`field "reason": 4098 bytes, at most 4096 (api.max_note_bytes)`},
+			`field "reason": 8194 bytes, at most 8192 (api.max_note_bytes)`},
 		{"decline an offer", "bob", "POST", "/api/v1/interactions/" + offered + "/decline", map[string]any{"reason": long},
-			`field "reason": 4098 bytes, at most 4096 (api.max_note_bytes)`},
+			`field "reason": 8194 bytes, at most 8192 (api.max_note_bytes)`},
 		{"decline a transfer", "carol", "POST", "/api/v1/transfers/" + trID + "/decline", map[string]any{"reason": long},
-			`field "reason": 4098 bytes, at most 4096 (api.max_note_bytes)`},
+			`field "reason": 8194 bytes, at most 8192 (api.max_note_bytes)`},
 		{"target agent", "alice", "POST", interaction + "/transfers", map[string]any{"target": map[string]string{"agent": name}},
 			`field "target.agent": 256 bytes, at most 255`},
 		{"target service", "alice", "POST", interaction + "/transfers", map[string]any{"target": map[string]string{"service": name}},
@@ -124,7 +124,7 @@ func TestTextLimits(t *testing.T) {
 	require.Equal(t, contactpad.Offered, e.get(offered).Status)
 
 	t.Run("exactly the limit", func(t *testing.T) {
-		note := strings.Repeat("é", 2048) // 4096 bytes
+		note := strings.Repeat("é", 4096) // 8192 bytes
 		e.ok("alice", "POST", "/api/v1/transfers/"+trID+"/cancel", nil)
 		got := e.ok("alice", "POST", interaction+"/transfers", map[string]any{"target": map[string]string{"agent": "carol"}, "note": note})
 		require.Equal(t, note, got["note"])
