@@ -31,6 +31,9 @@ func (cmd Defer) apply(c *change) error {
 	if !due.After(c.now) {
 		return &DueByInPastError{DueBy: *due, Now: c.now}
 	}
+	if due.After(MaxTime.Truncate(time.Second)) {
+		return &DueByOutOfRangeError{DueBy: *due}
+	}
 	before := *i
 	if err := take(i, StepDefer); err != nil {
 		return err

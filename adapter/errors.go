@@ -62,6 +62,17 @@ func (e *DueByInPastError) Error() string {
 		e.DueBy.UTC().Format(time.RFC3339), e.Now.UTC().Format(time.RFC3339))
 }
 
+// DueByOutOfRangeError: the requested due date is later than the stores
+// can hold (MaxTime).
+type DueByOutOfRangeError struct {
+	DueBy time.Time
+}
+
+func (e *DueByOutOfRangeError) Error() string {
+	return fmt.Sprintf("due_by %s is out of range: want a time after now and at most %s",
+		e.DueBy.UTC().Format(time.RFC3339), MaxTime.Truncate(time.Second).Format(time.RFC3339))
+}
+
 // TargetUnavailableError: a consult target is neither available nor interruptible.
 type TargetUnavailableError struct {
 	Target   contactpad.Target
@@ -93,6 +104,7 @@ const (
 	CodeInvalidTransition = "invalid_transition"
 	CodeDueByRequired     = "due_by_required"
 	CodeDueByInPast       = "due_by_in_past"
+	CodeDueByOutOfRange   = "due_by_out_of_range"
 	CodeTargetUnavailable = "target_unavailable"
 	CodeConflict          = "conflict"
 	CodeInternal          = "internal"
@@ -104,6 +116,7 @@ func Code(err error) string {
 		notAllowed  *ActionNotAllowedError
 		transition  *TransitionError
 		inPast      *DueByInPastError
+		outOfRange  *DueByOutOfRangeError
 		unavailable *TargetUnavailableError
 		conflict    *ConflictError
 		invalid     *InvalidError
@@ -123,6 +136,8 @@ func Code(err error) string {
 		return CodeInvalidTransition
 	case errors.As(err, &inPast):
 		return CodeDueByInPast
+	case errors.As(err, &outOfRange):
+		return CodeDueByOutOfRange
 	case errors.As(err, &unavailable):
 		return CodeTargetUnavailable
 	case errors.As(err, &conflict):

@@ -436,6 +436,32 @@ func cleanItem(item contactpad.WorkItem) contactpad.WorkItem {
 	return item
 }
 
+// uncleanFields names the fields of an item whose text cleanItem changes
+// (subject, tags[1], crm.fields.note, crm.changed_by), for a log line
+// that names them and not their values; nil when there are none.
+func uncleanFields(item contactpad.WorkItem) []string {
+	var out []string
+	check := func(field, s string) {
+		if cleanText(s) != s {
+			out = append(out, field)
+		}
+	}
+	check("subject", item.Subject)
+	check("category", item.Category)
+	for k, t := range item.Tags {
+		check(fmt.Sprintf("tags[%d]", k), t)
+	}
+	if item.CRM != nil {
+		check("crm.changed_by", item.CRM.ChangedBy)
+		for _, f := range slices.Sorted(maps.Keys(item.CRM.Fields)) {
+			if s, ok := item.CRM.Fields[f].(string); ok {
+				check("crm.fields."+f, s)
+			}
+		}
+	}
+	return out
+}
+
 // cleanText drops NUL characters and replaces invalid UTF-8.
 func cleanText(s string) string {
 	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {

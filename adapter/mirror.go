@@ -61,6 +61,10 @@ func (WritebackMirror) Read(fields map[string]any) contactpad.RecordView {
 	v.OwnerCRMUserID, _ = fields["owner_crm_user_id"].(string)
 	if s, _ := fields["due_by"].(string); s != "" {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			// A CRM date field holds later times than the stores do.
+			if t.After(MaxTime) {
+				t = MaxTime
+			}
 			v.DueBy = &t
 		}
 	}

@@ -2,10 +2,18 @@ package adapter
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
 )
+
+// MaxTime is the latest time a Store holds: the stores keep times as
+// nanoseconds since the Unix epoch in an int64 (time.Time.UnixNano), which
+// ends on 2262-04-11. The engine refuses a later due date from a client
+// (DueByOutOfRangeError) and reads a later one from the CRM as MaxTime,
+// rather than fail in the store.
+var MaxTime = time.Unix(0, math.MaxInt64).UTC()
 
 // Store is the single authority for ctibridge's state: interactions, agents'
 // presence, transfers, consults, audit, events, outbox and timers. Nothing

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -268,6 +269,10 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 				problems[item.CRMID] = item.Problem
 				continue
 			}
+			if fields := uncleanFields(item); fields != nil {
+				e.log.WithFields(logrus.Fields{"source": src.Name(), "crm_id": item.CRMID, "fields": strings.Join(fields, ",")}).
+					Warn("CRM record text cleaned at ingest: NUL characters removed, bytes that are not UTF-8 replaced with U+FFFD")
+			}
 			cmds = append(cmds, Ingest{Item: item, ReadAt: now})
 			ingested = append(ingested, item.CRMID)
 		}
@@ -396,7 +401,8 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 		if !was {
 			f = IngestFailure{Source: source, CRMObject: item.CRMObject, CRMID: item.CRMID, FirstAt: now}
 		}
-		f.Reason, f.LastAt = why, now
+		// A mapping's reason may quote the record's text.
+		f.Reason, f.LastAt = cleanText(why), now
 		f.Attempts++
 		f.NextAttemptAt = now.Add(min(failureRetryBase<<min(f.Attempts-1, 20), failureRetryMax))
 		previous[item.CRMID] = f // an item twice in a page counts once

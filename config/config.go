@@ -269,6 +269,14 @@ type API struct {
 	// MaxStreams is how many event streams one token may hold open on a
 	// replica (default 10); one more closes its oldest.
 	MaxStreams int `yaml:"max_streams"`
+	// MaxBodyBytes is the largest request body the API reads (default
+	// 1 MiB, at least 16 KiB); a larger one is 413 too_large.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxNoteBytes is the longest transfer note, and decline or abandon
+	// reason, in bytes (default 8192, at most 30000: a reason goes to a
+	// Salesforce Task Description of 32,000 characters with the audit
+	// template's own text); a longer one is 422 too_long.
+	MaxNoteBytes int `yaml:"max_note_bytes"`
 }
 
 // Panel configures the agent panel served at /.
@@ -390,10 +398,12 @@ func defaults() *Config {
 		},
 		Deferral: Deferral{Reopen: string(engine.Reopen)},
 		API: API{
-			RateLimit:  float64(api.DefaultRateLimit),
-			RateBurst:  api.DefaultRateBurst,
-			Heartbeat:  Duration(api.DefaultHeartbeat),
-			MaxStreams: api.DefaultMaxStreams,
+			RateLimit:    float64(api.DefaultRateLimit),
+			RateBurst:    api.DefaultRateBurst,
+			Heartbeat:    Duration(api.DefaultHeartbeat),
+			MaxStreams:   api.DefaultMaxStreams,
+			MaxBodyBytes: api.DefaultMaxBodyBytes,
+			MaxNoteBytes: api.DefaultMaxNoteBytes,
 		},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/contactpad/api"
 	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
 	"github.com/ctibridge/ctibridge/internal/yamlpos"
 	"github.com/expr-lang/expr/file"
@@ -72,7 +73,18 @@ func (v *validator) api(a API) {
 	if a.MaxStreams < 1 {
 		v.errorf("api.max_streams", "must be at least 1, got %d", a.MaxStreams)
 	}
+	if a.MaxBodyBytes < minBodyBytes {
+		v.errorf("api.max_body_bytes", "must be at least %d, got %d", minBodyBytes, a.MaxBodyBytes)
+	}
+	if a.MaxNoteBytes < 1 || a.MaxNoteBytes > api.MaxNoteBytes {
+		v.errorf("api.max_note_bytes", "must be 1 to %d (a reason goes to a Salesforce Task Description), got %d",
+			api.MaxNoteBytes, a.MaxNoteBytes)
+	}
 }
+
+// minBodyBytes is the least api.max_body_bytes may be: room for a
+// mapping preview's record and a note of the default length.
+const minBodyBytes = 16 << 10
 
 // origin is a CSP source expression of one origin: a scheme, a host whose
 // first label may be "*", and an optional port.

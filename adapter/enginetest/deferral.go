@@ -226,3 +226,29 @@ func testResume(t *testing.T, open Opener) {
 		require.Equal(t, "admin", h.LastAudit(done.ID).Actor)
 	})
 }
+
+// testDueByRange: a due date up to adapter.MaxTime (to the second) is
+// stored and read back on every store; a later one is refused with
+// due_by_out_of_range and changes nothing; a later one read from the CRM
+// is taken as MaxTime rather than failing the ingest.
+func testDueByRange(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		last := adapter.MaxTime.Truncate(time.Second)
+		require.Equal(t, "2262-04-11T23:47:16Z", last.Format(time.RFC3339))
+		i := h.Connected("alice", contactpad.NonLive)
+		for _, due := range []time.Time{last.Add(time.Second), last.Add(time.Nanosecond),
+			time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)} {
+			err := h.Refused(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: &due}, adapter.CodeDueByOutOfRange)
+			require.ErrorContains(t, err, "at most 2262-04-11T23:47:16Z")
+		}
+		require.Equal(t, contactpad.Connected, h.Get(i.ID).Status, "refused: nothing changed")
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: &last})
+		require.True(t, last.Equal(*h.Get(i.ID).DueBy), "the last time the stores hold")
+
+		j := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Ingest{Item: seen(j, "Sam", shows{"status": "deferred", "due_by": "3000-01-01T00:00:00Z"})})
+		deferred := h.Get(j.ID)
+		require.Equal(t, contactpad.Deferred, deferred.Status, "put on hold in the CRM until 3000")
+		require.True(t, adapter.MaxTime.Equal(*deferred.DueBy))
+	})
+}

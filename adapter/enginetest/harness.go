@@ -15,6 +15,7 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/require"
 )
 
@@ -55,6 +56,8 @@ type Harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	seq    int
+	// Log holds the engine's log lines.
+	Log *logtest.Hook
 }
 
 // Start opens a store and runs an engine over it with Settings, changed by
@@ -79,7 +82,11 @@ func quietLog() logrus.FieldLogger {
 }
 
 func (h *Harness) run(s adapter.Settings) {
-	h.Engine = adapter.New(h.Store, s, adapter.WithLogger(quietLog()))
+	// The harness's engine keeps its lines in h.Log, and prints none.
+	log, hook := logtest.NewNullLogger()
+	log.SetLevel(logrus.DebugLevel)
+	h.Log = hook
+	h.Engine = adapter.New(h.Store, s, adapter.WithLogger(log))
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- h.Engine.Run(ctx) }()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -547,6 +548,56 @@ func testCleanText(t *testing.T, open Opener) {
 		require.Equal(t, "ab", i.Sync.Known["note"])
 		for _, s := range []string{i.Subject, i.Category} {
 			require.False(t, strings.ContainsRune(s, 0))
+		}
+	})
+}
+
+// testPollCleanText: a poll's records whose text no store can hold go in
+// cleaned, alike on every store: the record with the text goes in, its
+// neighbours on the page too, a record the mapping could not read has its
+// reason stored (cleaned: it may quote the record), and a warning names
+// the record and the fields, never their values.
+func testPollCleanText(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		dirty := h.record(contactpad.NonLive, "support", shows{"status": "queued", "note": "a\x00b\xffc", "count": 3.0})
+		dirty.Subject, dirty.Tags = "Re\x00fund \xfe!", []string{"vip", "gold\x00"}
+		dirty.CRM.ChangedBy = "Zoë\xff"
+		clean := h.record(contactpad.NonLive, "support", shows{"status": "queued"})
+		unread := contactpad.WorkItem{CRMID: "500UNREAD", CRMObject: "Case",
+			Problem: "Case 500UNREAD: priority \"1\x00\xff\" is not a number"}
+		src := &pagedSource{size: 10, items: []contactpad.WorkItem{dirty, unread, clean}}
+		require.NoError(t, h.Engine.PollOnce(context.Background(), src))
+
+		list := h.Interactions(adapter.InteractionFilter{})
+		require.Len(t, list, 2, "the dirty record and its clean neighbour went in")
+		i := list[0]
+		if i.CRMID != dirty.CRMID {
+			i = list[1]
+		}
+		require.Equal(t, dirty.CRMID, i.CRMID)
+		require.Equal(t, "Refund \uFFFD!", i.Subject)
+		require.Equal(t, []string{"vip", "gold"}, i.Tags)
+		require.Equal(t, "ab\uFFFDc", i.Sync.Known["note"])
+		require.Equal(t, 3.0, i.Sync.Known["count"])
+
+		failures := h.failures()
+		require.Len(t, failures, 1)
+		require.Equal(t, "500UNREAD", failures[0].CRMID)
+		require.Equal(t, "Case 500UNREAD: priority \"1\uFFFD\" is not a number", failures[0].Reason)
+
+		var warned []*logrus.Entry
+		for _, e := range h.Log.AllEntries() {
+			if e.Data["crm_id"] == dirty.CRMID {
+				warned = append(warned, e)
+			}
+		}
+		require.Len(t, warned, 1)
+		require.Equal(t, logrus.WarnLevel, warned[0].Level)
+		require.Equal(t, "subject,tags[1],crm.changed_by,crm.fields.note", warned[0].Data["fields"])
+		line, err := warned[0].String()
+		require.NoError(t, err)
+		for _, value := range []string{"fund", "gold", "Zo", "a\x00b"} {
+			require.NotContains(t, line, value, "the log names fields, not values")
 		}
 	})
 }

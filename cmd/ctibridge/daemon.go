@@ -181,6 +181,8 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		RateLimit:      rate.Limit(cfg.API.RateLimit),
 		RateBurst:      cfg.API.RateBurst,
 		MaxStreams:     cfg.API.MaxStreams,
+		MaxBodyBytes:   cfg.API.MaxBodyBytes,
+		MaxNoteBytes:   cfg.API.MaxNoteBytes,
 		Heartbeat:      time.Duration(cfg.API.Heartbeat),
 		Preview:        d.preview,
 		Webhooks:       func() any { return d.hooks.Load().Status() },

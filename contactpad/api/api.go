@@ -31,6 +31,20 @@ const (
 	DefaultRateBurst             = 100
 	DefaultHeartbeat             = 15 * time.Second
 	DefaultMaxStreams            = 10
+	// DefaultMaxBodyBytes bounds a request body: a mapping preview's CRM
+	// record is the biggest body the API expects.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxNoteBytes bounds a transfer note and a decline or abandon
+	// reason: a few paragraphs, and whatever the panel's fields take (2000
+	// UTF-16 units, at most 6000 bytes of UTF-8). Each is stored, sent to
+	// every event stream and webhook, and a reason goes to the CRM in an
+	// audit entry.
+	DefaultMaxNoteBytes = 8192
+	// MaxNoteBytes is the most MaxNoteBytes may be: a reason goes into
+	// an audit entry's message, which the mappings write to a Salesforce
+	// Task Description (32,000 characters), leaving room for the rest of
+	// the audit template.
+	MaxNoteBytes = 30000
 )
 
 // Options configure a Server. Engine and Identities are required.
@@ -53,6 +67,13 @@ type Options struct {
 	// this server (default DefaultMaxStreams): opening one more closes
 	// its oldest, with a stream.closed event.
 	MaxStreams int
+	// MaxBodyBytes is the largest request body the API reads (default
+	// DefaultMaxBodyBytes); a larger one is 413 too_large.
+	MaxBodyBytes int
+	// MaxNoteBytes is the longest transfer note, and decline or abandon
+	// reason, in bytes of UTF-8 (default DefaultMaxNoteBytes); a longer
+	// one is 422 too_long.
+	MaxNoteBytes int
 	// Poll is how often an event stream looks at the store without being
 	// woken, for events committed by other replicas (default 2s).
 	Poll time.Duration
@@ -115,6 +136,12 @@ func New(o Options) (*Server, error) {
 	}
 	if o.MaxStreams <= 0 {
 		o.MaxStreams = DefaultMaxStreams
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxNoteBytes <= 0 {
+		o.MaxNoteBytes = DefaultMaxNoteBytes
 	}
 	if o.Logger == nil {
 		l := logrus.New()
@@ -200,8 +227,10 @@ func (s *Server) routes() {
 		var body struct {
 			Reason string `json:"reason"`
 		}
-		err := decodeOptional(r, &body)
-		return adapter.Decline{ID: id, Agent: agent, Reason: body.Reason}, err
+		if err := decodeOptional(r, &body); err != nil {
+			return nil, err
+		}
+		return adapter.Decline{ID: id, Agent: agent, Reason: body.Reason}, s.checkNote("reason", body.Reason)
 	}))
 	s.api("POST /api/v1/interactions/{id}/release", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.Release{ID: id, Agent: agent}, decodeNone(r)
@@ -217,8 +246,10 @@ func (s *Server) routes() {
 			Confirm bool   `json:"confirm"`
 			Reason  string `json:"reason"`
 		}
-		err := decodeOptional(r, &body)
-		return adapter.Abandon{ID: id, Agent: agent, Confirm: body.Confirm, Reason: body.Reason}, err
+		if err := decodeOptional(r, &body); err != nil {
+			return nil, err
+		}
+		return adapter.Abandon{ID: id, Agent: agent, Confirm: body.Confirm, Reason: body.Reason}, s.checkNote("reason", body.Reason)
 	}))
 	s.api("POST /api/v1/interactions/{id}/hold", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.Hold{ID: id, Agent: agent}, decodeNone(r)
@@ -260,8 +291,10 @@ func (s *Server) routes() {
 		var body struct {
 			Reason string `json:"reason"`
 		}
-		err := decodeOptional(r, &body)
-		return adapter.DeclineTransfer{TransferID: id, Agent: agent, Reason: body.Reason}, err
+		if err := decodeOptional(r, &body); err != nil {
+			return nil, err
+		}
+		return adapter.DeclineTransfer{TransferID: id, Agent: agent, Reason: body.Reason}, s.checkNote("reason", body.Reason)
 	}))
 	s.api("POST /api/v1/transfers/{id}/complete", agents|admins, s.command(func(r *http.Request, id, agent string) (adapter.Command, error) {
 		return adapter.CompleteTransfer{TransferID: id, Agent: agent}, decodeNone(r)
@@ -283,6 +316,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, errNoRoute)
 	})
+}
+
+// checkNote refuses a note or reason longer than Options.MaxNoteBytes.
+func (s *Server) checkNote(field, v string) error {
+	return checkLen(field, v, s.o.MaxNoteBytes, "api.max_note_bytes")
 }
 
 // healthz reports that the process serves requests.

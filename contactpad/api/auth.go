@@ -145,6 +145,7 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 			s.problem(w, r, err)
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, int64(s.o.MaxBodyBytes))
 		if subject != "" {
 			a.subjectField, a.subjectID = subject, loggedID(r.PathValue("id"))
 		}

@@ -16,12 +16,13 @@ import (
 	"unicode/utf8"
 )
 
-// maxBody is the largest request body the API reads; a mapping preview's
-// CRM record is the biggest body it expects.
-const maxBody = 1 << 20
+// maxNameBytes bounds the fields that name something (an agent, a
+// service, a status) or hold a time: no ID, enum value or RFC 3339 time
+// is longer, and the refusal of a longer one quotes it.
+const maxNameBytes = 255
 
 // decode reads the request's JSON body into v strictly: the body must be
-// one JSON object with only known fields, at most maxBody bytes, of text
+// one JSON object with only known fields, at most Options.MaxBodyBytes, of text
 // the CRM can store (checkText). The Content-Type is not checked: "curl -d"
 // sends a form type with JSON, and bearer tokens, which browsers never
 // send by themselves, rule out cross-site form posts.
@@ -60,13 +61,15 @@ func decodeNone(r *http.Request) error {
 
 // readBody reads the body of every request that may have one, and refuses
 // text the CRM cannot take (checkText), whatever the body is decoded into.
+// Server.api caps the body at Options.MaxBodyBytes.
 func readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, &apiError{codeTooLarge, fmt.Sprintf("request body: larger than %d bytes (api.max_body_bytes)", tooLarge.Limit)}
+	}
 	if err != nil {
 		return nil, invalid("request body: %v", err)
-	}
-	if len(body) > maxBody {
-		return nil, invalid("request body: larger than %d bytes", maxBody)
 	}
 	if err := checkText(body); err != nil {
 		return nil, err
@@ -75,34 +78,41 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 // checkText refuses a body that is not valid UTF-8, or that holds a NUL
-// character (the escape \u0000) in any string, key or value, at any depth.
-// encoding/json would turn invalid bytes into U+FFFD without a word and
-// keep NULs, which PostgreSQL and Salesforce refuse far from the request
-// that sent them: a 500, or a writeback parked for good. Refused here, the
-// client learns where.
+// character (the escape \u0000) in any string, key or value, at any depth,
+// naming where. encoding/json would turn invalid bytes into U+FFFD without
+// a word and keep NULs, which PostgreSQL and Salesforce refuse far from
+// the request that sent them: a 500, or a writeback parked for good.
+// Refused here, the client learns where.
 func checkText(body []byte) error {
-	if !utf8.Valid(body) {
-		// Counted from 1, like the byte of a JSON syntax error.
-		return invalid("request body: not valid UTF-8 at byte %d", invalidUTF8At(body)+1)
-	}
+	valid := utf8.Valid(body)
 	// Only a body with the escape can hold a NUL: a raw NUL byte is a
 	// syntax error, which decoding reports.
-	if !bytes.Contains(body, []byte(`\u0000`)) {
+	if valid && !bytes.Contains(body, []byte(`\u0000`)) {
 		return nil
 	}
-	where, key, ok := findNUL(body)
+	where, key, what, ok := findBadText(body)
 	switch {
-	case !ok:
+	case !ok && valid:
 		return nil
+	case !ok:
+		// Outside any string: not JSON either. Counted from 1, like the
+		// byte of a JSON syntax error.
+		return invalidText("request body: not valid UTF-8 at byte %d", invalidUTF8At(body)+1)
 	case key != "" && where == "":
-		return invalid("request body: key %q: NUL characters (\\u0000) are not allowed", key)
+		return invalidText("request body: key %q: %s", key, what)
 	case key != "":
-		return invalid("request body: field %q: key %q: NUL characters (\\u0000) are not allowed", where, key)
+		return invalidText("request body: field %q: key %q: %s", where, key, what)
 	case where == "":
-		return invalid("request body: NUL characters (\\u0000) are not allowed")
+		return invalidText("request body: %s", what)
 	}
-	return invalid("request body: field %q: NUL characters (\\u0000) are not allowed", where)
+	return invalidText("request body: field %q: %s", where, what)
 }
+
+// What findBadText finds wrong with a string.
+const (
+	hasNUL     = "NUL characters (\\u0000) are not allowed"
+	notUTF8Str = "not valid UTF-8"
+)
 
 // invalidUTF8At returns the offset of the first byte of b that is not part
 // of valid UTF-8, or -1.
@@ -117,12 +127,13 @@ func invalidUTF8At(b []byte) int {
 	return -1
 }
 
-// findNUL walks the JSON of body in document order to the first string
-// holding a NUL. It returns the path of that value (note, target.agent,
-// items[2]), or for a key with a NUL the path of its object and the key;
-// ok is false when there is none, or when the body is not JSON, which
-// decoding reports.
-func findNUL(body []byte) (where, key string, ok bool) {
+// findBadText walks the JSON of body in document order to the first string
+// that holds a NUL or bytes that are not UTF-8, and says which (what). It
+// returns the path of that value (note, target.agent, items[2]), or for
+// such a key the path of its object and the key (invalid bytes shown as
+// U+FFFD); ok is false when there is none, or when the body is not JSON,
+// which decoding reports.
+func findBadText(body []byte) (where, key, what string, ok bool) {
 	// frame is an open object or array: its path, and the key or index of
 	// the value being read in it.
 	type frame struct {
@@ -160,9 +171,10 @@ func findNUL(body []byte) (where, key string, ok bool) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	for {
+		from := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
-			return "", "", false
+			return "", "", "", false
 		}
 		switch tok := tok.(type) {
 		case json.Delim:
@@ -174,15 +186,24 @@ func findNUL(body []byte) (where, key string, ok bool) {
 				done()
 			}
 		case string:
+			// The token's bytes, with the ASCII separators before it:
+			// encoding/json has replaced any invalid bytes in tok.
+			what := ""
+			switch {
+			case !utf8.Valid(body[from:dec.InputOffset()]):
+				what = notUTF8Str
+			case strings.ContainsRune(tok, 0):
+				what = hasNUL
+			}
 			if f := len(stack); f > 0 && stack[f-1].object && stack[f-1].wantKey {
-				if strings.ContainsRune(tok, 0) {
-					return stack[f-1].path, tok, true
+				if what != "" {
+					return stack[f-1].path, tok, what, true
 				}
 				stack[f-1].key, stack[f-1].wantKey = tok, false
 				continue
 			}
-			if strings.ContainsRune(tok, 0) {
-				return here(), "", true
+			if what != "" {
+				return here(), "", what, true
 			}
 			done()
 		default:
@@ -197,16 +218,16 @@ func findNUL(body []byte) (where, key string, ok bool) {
 // such text with an error rather than a miss.
 func checkURL(r *http.Request) error {
 	if what := badText(r.URL.Path); what != "" {
-		return invalid("path %q: %s", r.URL.Path, what)
+		return invalidText("path %q: %s", r.URL.Path, what)
 	}
 	q, _ := url.ParseQuery(r.URL.RawQuery)
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if what := badText(name); what != "" {
-			return invalid("query parameter name %q: %s", name, what)
+			return invalidText("query parameter name %q: %s", name, what)
 		}
 		for _, v := range q[name] {
 			if what := badText(v); what != "" {
-				return invalid("query parameter %q: %s", name, what)
+				return invalidText("query parameter %q: %s", name, what)
 			}
 		}
 	}
@@ -222,6 +243,26 @@ func badText(s string) string {
 		return "NUL characters are not allowed"
 	}
 	return ""
+}
+
+// checkLen refuses a field value longer than limit bytes; key is the
+// config key that sets the limit ("" when it is fixed).
+func checkLen(field, v string, limit int, key string) error {
+	if len(v) > limit {
+		return tooLong(field, len(v), limit, key)
+	}
+	return nil
+}
+
+// checkNames refuses a name or time field longer than maxNameBytes: the
+// fields come in pairs of name and value.
+func checkNames(fieldValues ...string) error {
+	for k := 0; k+1 < len(fieldValues); k += 2 {
+		if err := checkLen(fieldValues[k], fieldValues[k+1], maxNameBytes, ""); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func decodeBytes(body []byte, v any) error {
@@ -286,6 +327,9 @@ func jsonKind(goType string) string {
 func parseTime(field string, v *string) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
+	}
+	if err := checkNames(field, *v); err != nil {
+		return nil, err
 	}
 	t, err := time.Parse(time.RFC3339, *v)
 	if err != nil {

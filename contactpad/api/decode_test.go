@@ -14,8 +14,8 @@ import (
 
 // TestTextTheCRMCannotTake: a body that is not valid UTF-8, or holds a NUL
 // in any string (values and keys, at any depth), is refused on every
-// endpoint that reads a body, naming where; so are such query parameters
-// and paths. Nothing changes.
+// endpoint that reads a body with 422 invalid_text, naming the field; so
+// are such query parameters and paths. Nothing changes.
 func TestTextTheCRMCannotTake(t *testing.T) {
 	e := start(t, func(o *api.Options, _ *adapter.Settings) {
 		// The preview shows the record as the API decoded it.
@@ -71,7 +71,7 @@ func TestTextTheCRMCannotTake(t *testing.T) {
 			detail: `request body: field "presence": NUL characters (\u0000) are not allowed`},
 		{name: "presence: not UTF-8", who: "alice", method: "PUT", path: "/api/v1/me/presence",
 			body:   "{\"presence\":\"busy\xff\"}",
-			detail: "request body: not valid UTF-8 at byte 18"},
+			detail: `request body: field "presence": not valid UTF-8`},
 		{name: "PATCH: NUL in due_by", who: "alice", method: "PATCH", path: interaction,
 			body:   `{"status":"pending","due_by":"2099-01-01T00:00:00Z\u0000"}`,
 			detail: `request body: field "due_by": NUL characters (\u0000) are not allowed`},
@@ -86,7 +86,7 @@ func TestTextTheCRMCannotTake(t *testing.T) {
 			detail: `request body: field "reason": NUL characters (\u0000) are not allowed`},
 		{name: "abandon: Latin-1 reason", who: "alice", method: "POST", path: interaction + "/abandon",
 			body:   "{\"confirm\":true,\"reason\":\"caf\xe9\"}",
-			detail: "request body: not valid UTF-8 at byte 30"},
+			detail: `request body: field "reason": not valid UTF-8`},
 		{name: "transfer: nested", who: "alice", method: "POST", path: interaction + "/transfers",
 			body:   `{"target":{"agent":"bob\u0000"},"mode":"warm"}`,
 			detail: `request body: field "target.agent": NUL characters (\u0000) are not allowed`},
@@ -107,7 +107,7 @@ func TestTextTheCRMCannotTake(t *testing.T) {
 			detail: `request body: field "reason": NUL characters (\u0000) are not allowed`},
 		{name: "decline a transfer", who: "carol", method: "POST", path: "/api/v1/transfers/" + trID + "/decline",
 			body:   "{\"reason\":\"busy \xc3\"}",
-			detail: "request body: not valid UTF-8 at byte 17"},
+			detail: `request body: field "reason": not valid UTF-8`},
 		{name: "an action without fields", who: "alice", method: "POST", path: interaction + "/release",
 			body:   `{"\u0000":true}`,
 			detail: `request body: key "\x00": NUL characters (\u0000) are not allowed`},
@@ -120,7 +120,7 @@ func TestTextTheCRMCannotTake(t *testing.T) {
 	}
 	for _, tt := range bodies {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.refused(tt.who, tt.method, tt.path, tt.body, 400, "invalid_request")
+			r := e.refused(tt.who, tt.method, tt.path, tt.body, 422, "invalid_text")
 			require.Equal(t, tt.detail, r.json(t)["detail"])
 		})
 	}
@@ -145,7 +145,7 @@ func TestTextTheCRMCannotTake(t *testing.T) {
 	}
 	for _, tt := range queries {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.refused(tt.who, "GET", tt.path, nil, 400, "invalid_request")
+			r := e.refused(tt.who, "GET", tt.path, nil, 422, "invalid_text")
 			require.Equal(t, tt.detail, r.json(t)["detail"])
 		})
 	}

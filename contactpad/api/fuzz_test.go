@@ -18,7 +18,7 @@ import (
 // one: every answer is a success or a problem document with a stable code,
 // never a 500, as openapi.json describes it, and a refused request changes
 // nothing. A body that is not valid UTF-8, or JSON with a NUL in any
-// string, is a 400.
+// string, is a 422.
 func FuzzRequestBodies(f *testing.F) {
 	for _, seed := range []string{
 		`{"due_by":"2099-01-01T00:00:00Z"}`, `{"status":"pending","due_by":"2099-01-01T00:00:00Z"}`, `{"status":"open"}`,
@@ -59,8 +59,8 @@ func FuzzRequestBodies(f *testing.F) {
 		if res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests {
 			t.Fatalf("%s %s with %q: %d", p.method, p.path, body, res.StatusCode)
 		}
-		if badText(body) && res.StatusCode != http.StatusBadRequest {
-			t.Fatalf("%s %s with %q: %d, want 400", p.method, p.path, body, res.StatusCode)
+		if badText(body) && res.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("%s %s with %q: %d, want 422", p.method, p.path, body, res.StatusCode)
 		}
 		if p.path != "/api/v1/me/presence" && res.StatusCode < 300 {
 			t.Fatalf("bob changed alice's interaction with %q", body)

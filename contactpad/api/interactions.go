@@ -65,6 +65,9 @@ func (s *Server) setPresence(w http.ResponseWriter, r *http.Request, id *Identit
 	if err := decode(r, &body); err != nil {
 		return err
 	}
+	if err := checkNames("presence", body.Presence); err != nil {
+		return err
+	}
 	p, err := contactpad.ParsePresence(body.Presence)
 	if err != nil {
 		return invalid("field \"presence\": %v", err)
@@ -223,6 +226,9 @@ func (s *Server) patchInteraction(w http.ResponseWriter, r *http.Request, id *Id
 	if err := decode(r, &body); err != nil {
 		return err
 	}
+	if err := checkNames("status", body.Status); err != nil {
+		return err
+	}
 	due, err := parseTime("due_by", body.DueBy)
 	if err != nil {
 		return err
@@ -291,6 +297,9 @@ type targetBody struct {
 }
 
 func (t *targetBody) target(allowed ...string) (contactpad.Target, error) {
+	if err := checkNames("target.agent", t.Agent, "target.service", t.Service, "target.number", t.Number); err != nil {
+		return contactpad.Target{}, err
+	}
 	set := map[string]string{"agent": t.Agent, "service": t.Service, "number": t.Number}
 	var named []string
 	for _, k := range []string{"agent", "service", "number"} {
@@ -317,6 +326,12 @@ func (s *Server) startTransfer(w http.ResponseWriter, r *http.Request, id *Ident
 		IncludeSender bool `json:"include_sender"`
 	}
 	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if err := checkNames("mode", body.Mode); err != nil {
+		return err
+	}
+	if err := s.checkNote("note", body.Note); err != nil {
 		return err
 	}
 	if body.Target == nil {

@@ -14,6 +14,13 @@ const (
 	codeUnauthorized = "unauthorized"
 	codeRateLimited  = "rate_limited"
 	codeUnavailable  = "unavailable"
+	// codeTooLarge: the request body is over api.max_body_bytes.
+	codeTooLarge = "too_large"
+	// codeTooLong: a field of the body is longer than its limit.
+	codeTooLong = "too_long"
+	// codeInvalidText: a field, key, path or query parameter holds a NUL
+	// character or bytes that are not UTF-8.
+	codeInvalidText = "invalid_text"
 )
 
 // apiError is an error of the HTTP layer with its API code.
@@ -38,6 +45,20 @@ func invalid(format string, args ...any) error {
 	return &apiError{adapter.CodeInvalidRequest, fmt.Sprintf(format, args...)}
 }
 
+// tooLong is the error of a field longer than its limit; key names the
+// config key that sets the limit, if one does.
+func tooLong(field string, n, limit int, key string) error {
+	msg := fmt.Sprintf("field %q: %d bytes, at most %d", field, n, limit)
+	if key != "" {
+		msg += " (" + key + ")"
+	}
+	return &apiError{codeTooLong, msg}
+}
+
+func invalidText(format string, args ...any) error {
+	return &apiError{codeInvalidText, fmt.Sprintf(format, args...)}
+}
+
 func notFound(format string, args ...any) error {
 	return &apiError{adapter.CodeNotFound, fmt.Sprintf(format, args...)}
 }
@@ -52,6 +73,10 @@ var statusOf = map[string]int{
 	adapter.CodeInvalidTransition: http.StatusConflict,
 	adapter.CodeDueByRequired:     http.StatusUnprocessableEntity,
 	adapter.CodeDueByInPast:       http.StatusUnprocessableEntity,
+	adapter.CodeDueByOutOfRange:   http.StatusUnprocessableEntity,
+	codeTooLarge:                  http.StatusRequestEntityTooLarge,
+	codeTooLong:                   http.StatusUnprocessableEntity,
+	codeInvalidText:               http.StatusUnprocessableEntity,
 	adapter.CodeTargetUnavailable: http.StatusConflict,
 	adapter.CodeConflict:          http.StatusConflict,
 	codeRateLimited:               http.StatusTooManyRequests,

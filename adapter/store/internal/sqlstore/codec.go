@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/ctibridge/ctibridge/adapter"
 )
 
 // Column encodings, the same in every table and in both databases:
@@ -26,7 +28,7 @@ var (
 	// minTime and maxTime bound the times an int64 of nanoseconds can hold
 	// (years 1677 to 2262).
 	minTime = time.Unix(0, math.MinInt64).UTC()
-	maxTime = time.Unix(0, math.MaxInt64).UTC()
+	maxTime = adapter.MaxTime
 )
 
 // encoder turns field values into column values, keeping the first error so
