@@ -58,7 +58,13 @@ type Config struct {
 	API API `yaml:"api"`
 	// Panel says who may embed the agent panel.
 	Panel Panel `yaml:"panel"`
+	// Metrics says where /metrics is served.
+	Metrics Metrics `yaml:"metrics"`
 
+	// Warnings are what is unsafe but valid in the file, such as a secret
+	// file others may read, each "FILE:LINE: PATH: message"; the daemon
+	// logs them at start. They are not keys of the file.
+	Warnings []*Error `yaml:"-"`
 	// File is the file name the config was parsed from, for messages about
 	// Mappings; it is not a key of the file.
 	File string `yaml:"-"`
@@ -251,6 +257,21 @@ type API struct {
 	// MaxStreams is how many event streams one token may hold open on a
 	// replica (default 10); one more closes its oldest.
 	MaxStreams int `yaml:"max_streams"`
+	// AuthFailureRate is how many requests with an unknown bearer token a
+	// second one client address may make on average (default 0.1, one
+	// every 10s); AuthFailureBurst how many in a row (default 20). Over
+	// it, the address gets 429 rate_limited for every token but those
+	// that last signed in from it.
+	AuthFailureRate  float64 `yaml:"auth_failure_rate"`
+	AuthFailureBurst int     `yaml:"auth_failure_burst"`
+}
+
+// Metrics says where the Prometheus metrics are served.
+type Metrics struct {
+	// Listen is a host:port of its own for GET /metrics, such as
+	// 127.0.0.1:9090. Empty (the default): /metrics is served on listen,
+	// with the API and the panel.
+	Listen string `yaml:"listen"`
 }
 
 // Panel configures the agent panel served at /.
@@ -314,6 +335,7 @@ func Parse(filename string, data []byte) (*Config, error) {
 	}
 	normalize(cfg)
 	cfg.File = filename
+	cfg.Warnings = d.warnings
 	if len(d.valueLine) > 0 {
 		cfg.lines = d.valueLine
 	}
@@ -376,6 +398,9 @@ func defaults() *Config {
 			RateBurst:  api.DefaultRateBurst,
 			Heartbeat:  Duration(api.DefaultHeartbeat),
 			MaxStreams: api.DefaultMaxStreams,
+
+			AuthFailureRate:  float64(api.DefaultAuthFailureRate),
+			AuthFailureBurst: api.DefaultAuthFailureBurst,
 		},
 	}
 }

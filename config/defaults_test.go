@@ -24,7 +24,8 @@ import (
 func TestDefaultsAreTheEnginesAndTheAPIs(t *testing.T) {
 	cfg := Default()
 	require.Equal(t, API{RateLimit: float64(api.DefaultRateLimit), RateBurst: api.DefaultRateBurst,
-		Heartbeat: Duration(api.DefaultHeartbeat), MaxStreams: api.DefaultMaxStreams}, cfg.API)
+		Heartbeat: Duration(api.DefaultHeartbeat), MaxStreams: api.DefaultMaxStreams,
+		AuthFailureRate: float64(api.DefaultAuthFailureRate), AuthFailureBurst: api.DefaultAuthFailureBurst}, cfg.API)
 	require.Equal(t, Duration(adapter.DefaultPollInterval), cfg.CRM.PollInterval)
 	require.Equal(t, Duration(adapter.DefaultReclaimAfter), cfg.CRM.ReclaimAfter)
 	require.Equal(t, Duration(adapter.DefaultBatchMaxAge), cfg.CRM.BatchMaxAge)

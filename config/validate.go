@@ -58,6 +58,12 @@ func (v *validator) validate(c *Config) {
 	v.webhooks(c.Webhooks)
 	v.api(c.API)
 	v.panel(c.Panel)
+	if c.Metrics.Listen != "" {
+		v.address("metrics.listen", c.Metrics.Listen)
+		if c.Metrics.Listen == c.Listen {
+			v.errorf("metrics.listen", "same address as listen (leave it out to serve /metrics there)")
+		}
+	}
 }
 
 func (v *validator) api(a API) {
@@ -70,6 +76,12 @@ func (v *validator) api(a API) {
 	v.positive("api.heartbeat", a.Heartbeat)
 	if a.MaxStreams < 1 {
 		v.errorf("api.max_streams", "must be at least 1, got %d", a.MaxStreams)
+	}
+	if a.AuthFailureRate <= 0 {
+		v.errorf("api.auth_failure_rate", "must be positive (requests with an unknown token a second per address), got %v", a.AuthFailureRate)
+	}
+	if a.AuthFailureBurst < 1 {
+		v.errorf("api.auth_failure_burst", "must be at least 1, got %d", a.AuthFailureBurst)
 	}
 }
 
@@ -91,14 +103,17 @@ func (v *validator) panel(p Panel) {
 	}
 }
 
-func (v *validator) listen(addr string) {
+func (v *validator) listen(addr string) { v.address("listen", addr) }
+
+// address checks the host:port at path.
+func (v *validator) address(path, addr string) {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		v.errorf("listen", "invalid address %q (want host:port, e.g. 127.0.0.1:8080)", addr)
+		v.errorf(path, "invalid address %q (want host:port, e.g. 127.0.0.1:8080)", addr)
 		return
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		v.errorf("listen", "invalid port %q (want 0 to 65535)", port)
+		v.errorf(path, "invalid port %q (want 0 to 65535)", port)
 	}
 }
 
@@ -131,6 +146,8 @@ func (v *validator) salesforce(s Salesforce) {
 	const path = "crm.salesforce"
 	if !isHTTPURL(s.LoginURL) {
 		v.errorf(path+".login_url", "want an absolute http or https URL")
+	} else if u, _ := url.Parse(s.LoginURL); u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		v.errorf(path+".login_url", "http would send the client secret in clear: want https (http only for a loopback host such as 127.0.0.1)")
 	}
 	if !apiVersion.MatchString(s.APIVersion) {
 		v.errorf(path+".api_version", "invalid API version %q (want e.g. 62.0)", s.APIVersion)
@@ -414,6 +431,16 @@ func (v *validator) positive(path string, d Duration) {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// isLoopback reports whether host names this machine only: localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // sortedKeys returns the keys of a map in order, for a stable report.

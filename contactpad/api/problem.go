@@ -14,6 +14,9 @@ const (
 	codeUnauthorized = "unauthorized"
 	codeRateLimited  = "rate_limited"
 	codeUnavailable  = "unavailable"
+	// codeMethodNotAllowed: the path is a route, of other methods (405
+	// with an Allow header).
+	codeMethodNotAllowed = "method_not_allowed"
 )
 
 // apiError is an error of the HTTP layer with its API code.
@@ -28,6 +31,9 @@ var (
 	errUnauthorized = &apiError{codeUnauthorized, "missing or unknown bearer token"}
 	errRateLimited  = &apiError{codeRateLimited, "too many requests for this token; retry after a second"}
 	errNoRoute      = &apiError{adapter.CodeNotFound, "no such endpoint"}
+	// errAuthRateLimited answers a client that sent too many unknown
+	// tokens, whatever token it sends now (see authFailures).
+	errAuthRateLimited = &apiError{codeRateLimited, "too many requests with an unknown bearer token from this address; retry after the Retry-After seconds"}
 )
 
 func forbidden(format string, args ...any) error {
@@ -54,6 +60,7 @@ var statusOf = map[string]int{
 	adapter.CodeDueByInPast:       http.StatusUnprocessableEntity,
 	adapter.CodeTargetUnavailable: http.StatusConflict,
 	adapter.CodeConflict:          http.StatusConflict,
+	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
 	codeRateLimited:               http.StatusTooManyRequests,
 	codeUnavailable:               http.StatusServiceUnavailable,
 	adapter.CodeInternal:          http.StatusInternalServerError,
