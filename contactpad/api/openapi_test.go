@@ -213,10 +213,12 @@ func TestContractCheck(t *testing.T) {
 				problem(w, http.StatusMethodNotAllowed, "method_not_allowed")
 			}},
 		{name: "a method the document lacks, a 404", method: "DELETE", path: "/api/v1/me", token: true,
-			handler: func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusNotFound, "not_found") },
+			handler:   func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusNotFound, "not_found") },
 			violation: "not the API's 405 problem: status 404, want 405"},
 		{name: "a method the document lacks, no Allow", method: "DELETE", path: "/api/v1/me", token: true,
-			handler: func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusMethodNotAllowed, "method_not_allowed") },
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				problem(w, http.StatusMethodNotAllowed, "method_not_allowed")
+			},
 			violation: "405 without an Allow header"},
 		{name: "an event that is not an Event", method: "GET", path: "/api/v1/events", token: true,
 			handler: func(w http.ResponseWriter, r *http.Request) {
