@@ -60,7 +60,7 @@ func (v *validator) validate(c *Config) {
 	v.panel(c.Panel)
 	if c.Metrics.Listen != "" {
 		v.address("metrics.listen", c.Metrics.Listen)
-		if c.Metrics.Listen == c.Listen {
+		if _, port, _ := net.SplitHostPort(c.Listen); c.Metrics.Listen == c.Listen && port != "0" {
 			v.errorf("metrics.listen", "same address as listen (leave it out to serve /metrics there)")
 		}
 	}
