@@ -119,7 +119,13 @@ const (
 // Salesforce is how to reach and sign in to a Salesforce org.
 type Salesforce struct {
 	// LoginURL is the OAuth host (default https://login.salesforce.com).
+	// It must be https, but for a loopback host or with AllowHTTP.
 	LoginURL string `yaml:"login_url"`
+	// AllowHTTP lets LoginURL be http to any host, which sends the client
+	// secret and the session in clear: only for the local org on a
+	// private network, such as the compose try-out's. A warning at start
+	// says so.
+	AllowHTTP bool `yaml:"allow_http"`
 	// APIVersion is the REST API version, e.g. "62.0" (the default).
 	APIVersion string `yaml:"api_version"`
 	// Auth is the OAuth flow: client_credentials, jwt or password.

@@ -240,8 +240,8 @@ func TestParseErrors(t *testing.T) {
 			name: "login url over http to another host",
 			yaml: doc("crm:", "  kind: salesforce", "  salesforce:", "    login_url: http://acme.my.salesforce.com",
 				"    auth: client_credentials", "    client_id: app", "    client_secret: s"),
-			want: "ctibridge.yaml:4: crm.salesforce.login_url: http would send the client secret in clear: " +
-				"want https (http only for a loopback host such as 127.0.0.1)",
+			want: "ctibridge.yaml:4: crm.salesforce.login_url: http would send the client secret in clear: want https " +
+				"(http only for a loopback host such as 127.0.0.1, or with allow_http: true for a local org on a private network)",
 		},
 		{
 			name: "metrics listen",
@@ -724,4 +724,12 @@ func TestSecretFileReadableByOthers(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cfg.Warnings, 1)
 	require.Contains(t, cfg.Warnings[0].Error(), "is readable by its group (mode 0640)")
+}
+
+func TestLoginURLOverHTTPAllowed(t *testing.T) {
+	cfg, err := Parse("ctibridge.yaml", doc("crm:", "  kind: salesforce", "  salesforce:", "    login_url: http://org:8090",
+		"    allow_http: true", "    auth: client_credentials", "    client_id: app", "    client_secret: s"))
+	require.NoError(t, err)
+	require.Len(t, cfg.Warnings, 1)
+	require.Equal(t, "ctibridge.yaml:4: crm.salesforce.login_url: http sends the client secret in clear (allow_http is set)", cfg.Warnings[0].Error())
 }

@@ -30,6 +30,12 @@ func (v *validator) errorf(path, format string, args ...any) {
 	v.d.Errorf(v.d.lineOf(path), path, format, args...)
 }
 
+// warnf records what is unsafe but valid at the key of path
+// (Config.Warnings).
+func (v *validator) warnf(path, format string, args ...any) {
+	v.d.warnings = append(v.d.warnings, &Error{File: v.d.file, Line: v.d.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
 // EventTypes are the event types of API.md that a webhook may subscribe to.
 var EventTypes = []string{
 	"interaction.created", "interaction.updated", "interaction.offered", "interaction.inactive",
@@ -147,7 +153,12 @@ func (v *validator) salesforce(s Salesforce) {
 	if !isHTTPURL(s.LoginURL) {
 		v.errorf(path+".login_url", "want an absolute http or https URL")
 	} else if u, _ := url.Parse(s.LoginURL); u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		v.errorf(path+".login_url", "http would send the client secret in clear: want https (http only for a loopback host such as 127.0.0.1)")
+		if s.AllowHTTP {
+			v.warnf(path+".login_url", "http sends the client secret in clear (allow_http is set)")
+		} else {
+			v.errorf(path+".login_url", "http would send the client secret in clear: want https "+
+				"(http only for a loopback host such as 127.0.0.1, or with allow_http: true for a local org on a private network)")
+		}
 	}
 	if !apiVersion.MatchString(s.APIVersion) {
 		v.errorf(path+".api_version", "invalid API version %q (want e.g. 62.0)", s.APIVersion)
