@@ -101,21 +101,23 @@ type Options struct {
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.
 type Server struct {
-	o      Options
-	engine *adapter.Engine
-	store  adapter.Store
-	auth   atomic.Pointer[authenticator]
-	// failures outlive a reload of the identities.
+	o       Options
+	engine  *adapter.Engine
+	store   adapter.Store
+	auth    atomic.Pointer[authenticator]
+	hub     *hub
+	streams *streamSet
+	feed    *feed
+	cors    *originSet
+	csp     string
+	log     logrus.FieldLogger
+	metrics *httpMetrics
+	mux     *http.ServeMux
+	handler http.Handler
+
+	// failures are the unknown tokens by client address; they outlive a
+	// reload of the identities.
 	failures *authFailures
-	hub      *hub
-	streams  *streamSet
-	feed     *feed
-	cors     *originSet
-	csp      string
-	log      logrus.FieldLogger
-	metrics  *httpMetrics
-	mux      *http.ServeMux
-	handler  http.Handler
 }
 
 // New builds the server and its routes.
@@ -169,17 +171,18 @@ func New(o Options) (*Server, error) {
 		scriptOrigins = append(scriptOrigins, origin)
 	}
 	s := &Server{
-		o:        o,
-		engine:   o.Engine,
-		store:    o.Engine.Store(),
-		hub:      newHub(),
+		o:       o,
+		engine:  o.Engine,
+		store:   o.Engine.Store(),
+		hub:     newHub(),
+		streams: &streamSet{open: map[string][]*openStream{}},
+		cors:    origins,
+		csp:     contentSecurityPolicy(scriptOrigins, o.FrameAncestors),
+		log:     o.Logger,
+		metrics: newHTTPMetrics(o.Registry),
+		mux:     http.NewServeMux(),
+
 		failures: newAuthFailures(o.AuthFailureRate, o.AuthFailureBurst),
-		streams:  &streamSet{open: map[string][]*openStream{}},
-		cors:     origins,
-		csp:      contentSecurityPolicy(scriptOrigins, o.FrameAncestors),
-		log:      o.Logger,
-		metrics:  newHTTPMetrics(o.Registry),
-		mux:      http.NewServeMux(),
 	}
 	s.auth.Store(auth)
 	s.feed = &feed{store: s.store, hub: s.hub}
