@@ -39,6 +39,7 @@ func TestJSONIsNotCached(t *testing.T) {
 		e.call("alice", "GET", "/api/v1/interactions", nil),
 		e.call("alice", "GET", "/api/v1/interactions/nope", nil),
 		e.call("", "GET", "/api/v1/me", nil),
+		e.call("ops", "GET", "/api/v1/export/handling?format=csv", nil),
 	} {
 		require.Equal(t, "no-store", r.Header.Get("Cache-Control"), "%d %s", r.Status, r.Body)
 	}
