@@ -58,7 +58,13 @@ type Config struct {
 	API API `yaml:"api"`
 	// Panel says who may embed the agent panel.
 	Panel Panel `yaml:"panel"`
+	// Metrics says where /metrics is served.
+	Metrics Metrics `yaml:"metrics"`
 
+	// Warnings are what is unsafe but valid in the file, such as a secret
+	// file others may read, each "FILE:LINE: PATH: message"; the daemon
+	// logs them at start. They are not keys of the file.
+	Warnings []*Error `yaml:"-"`
 	// File is the file name the config was parsed from, for messages about
 	// Mappings; it is not a key of the file.
 	File string `yaml:"-"`
@@ -113,7 +119,13 @@ const (
 // Salesforce is how to reach and sign in to a Salesforce org.
 type Salesforce struct {
 	// LoginURL is the OAuth host (default https://login.salesforce.com).
+	// It must be https, but for a loopback host or with AllowHTTP.
 	LoginURL string `yaml:"login_url"`
+	// AllowHTTP lets LoginURL be http to any host, which sends the client
+	// secret and the session in clear: only for the local org on a
+	// private network, such as the compose try-out's. A warning at start
+	// says so.
+	AllowHTTP bool `yaml:"allow_http"`
 	// APIVersion is the REST API version, e.g. "62.0" (the default).
 	APIVersion string `yaml:"api_version"`
 	// Auth is the OAuth flow: client_credentials, jwt or password.
@@ -277,6 +289,21 @@ type API struct {
 	// Salesforce Task Description of 32,000 characters with the audit
 	// template's own text); a longer one is 422 too_long.
 	MaxNoteBytes int `yaml:"max_note_bytes"`
+	// AuthFailureRate is how many requests with an unknown bearer token a
+	// second one client address may make on average (default 0.1, one
+	// every 10s); AuthFailureBurst how many in a row (default 20). Over
+	// it, the address gets 429 rate_limited for every token but those
+	// that last signed in from it.
+	AuthFailureRate  float64 `yaml:"auth_failure_rate"`
+	AuthFailureBurst int     `yaml:"auth_failure_burst"`
+}
+
+// Metrics says where the Prometheus metrics are served.
+type Metrics struct {
+	// Listen is a host:port of its own for GET /metrics, such as
+	// 127.0.0.1:9090. Empty (the default): /metrics is served on listen,
+	// with the API and the panel.
+	Listen string `yaml:"listen"`
 }
 
 // Panel configures the agent panel served at /.
@@ -340,6 +367,7 @@ func Parse(filename string, data []byte) (*Config, error) {
 	}
 	normalize(cfg)
 	cfg.File = filename
+	cfg.Warnings = d.warnings
 	if len(d.valueLine) > 0 {
 		cfg.lines = d.valueLine
 	}
@@ -398,12 +426,14 @@ func defaults() *Config {
 		},
 		Deferral: Deferral{Reopen: string(engine.Reopen)},
 		API: API{
-			RateLimit:    float64(api.DefaultRateLimit),
-			RateBurst:    api.DefaultRateBurst,
-			Heartbeat:    Duration(api.DefaultHeartbeat),
-			MaxStreams:   api.DefaultMaxStreams,
-			MaxBodyBytes: api.DefaultMaxBodyBytes,
-			MaxNoteBytes: api.DefaultMaxNoteBytes,
+			RateLimit:        float64(api.DefaultRateLimit),
+			RateBurst:        api.DefaultRateBurst,
+			Heartbeat:        Duration(api.DefaultHeartbeat),
+			MaxStreams:       api.DefaultMaxStreams,
+			MaxBodyBytes:     api.DefaultMaxBodyBytes,
+			MaxNoteBytes:     api.DefaultMaxNoteBytes,
+			AuthFailureRate:  float64(api.DefaultAuthFailureRate),
+			AuthFailureBurst: api.DefaultAuthFailureBurst,
 		},
 	}
 }

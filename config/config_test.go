@@ -241,6 +241,29 @@ func TestParseErrors(t *testing.T) {
 				`ctibridge.yaml:5: crm.salesforce.api_version: invalid API version "62" (want e.g. 62.0)`,
 		},
 		{
+			name: "login url over http to another host",
+			yaml: doc("crm:", "  kind: salesforce", "  salesforce:", "    login_url: http://acme.my.salesforce.com",
+				"    auth: client_credentials", "    client_id: app", "    client_secret: s"),
+			want: "ctibridge.yaml:4: crm.salesforce.login_url: http would send the client secret in clear: want https " +
+				"(http only for a loopback host such as 127.0.0.1, or with allow_http: true for a local org on a private network)",
+		},
+		{
+			name: "metrics listen",
+			yaml: doc("listen: 127.0.0.1:8080", "metrics:", "  listen: 127.0.0.1:8080"),
+			want: "ctibridge.yaml:3: metrics.listen: same address as listen (leave it out to serve /metrics there)",
+		},
+		{
+			name: "metrics listen address",
+			yaml: doc("metrics: {listen: localhost}"),
+			want: `ctibridge.yaml:1: metrics.listen: invalid address "localhost" (want host:port, e.g. 127.0.0.1:8080)`,
+		},
+		{
+			name: "auth failure limit",
+			yaml: doc("api:", "  auth_failure_rate: 0", "  auth_failure_burst: 0"),
+			want: "ctibridge.yaml:2: api.auth_failure_rate: must be positive (requests with an unknown token a second per address), got 0\n" +
+				"ctibridge.yaml:3: api.auth_failure_burst: must be at least 1, got 0",
+		},
+		{
 			name: "salesforce block is ignored with kind sim",
 			yaml: doc("crm:", "  kind: sim", "  salesforce: {auth: jwt}", "  poll_interval: 0s"),
 			want: "ctibridge.yaml:4: crm.poll_interval: must be greater than 0, got 0s",
@@ -688,4 +711,57 @@ func TestDurationText(t *testing.T) {
 	require.NoError(t, back.UnmarshalText(text))
 	require.Equal(t, d, back)
 	require.Error(t, back.UnmarshalText([]byte("soon")))
+}
+
+func TestLoginURLOverHTTPOnLoopback(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:8090", "http://localhost:8090", "http://[::1]:8090", "https://test.salesforce.com"} {
+		t.Run(u, func(t *testing.T) {
+			cfg, err := Parse("ctibridge.yaml", doc("crm:", "  kind: salesforce", "  salesforce:", "    login_url: "+u,
+				"    auth: client_credentials", "    client_id: app", "    client_secret: s"))
+			require.NoError(t, err)
+			require.Equal(t, u, cfg.CRM.Salesforce.LoginURL)
+		})
+	}
+}
+
+func TestSecretFileReadableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "hook.secret")
+	writeFile(t, secret, "s3cr3t-file-value\n")
+	config := doc("webhooks:", "  - url: https://example.com/hook", "    secret_file: hook.secret")
+	file := filepath.Join(dir, "ctibridge.yaml")
+
+	cfg, err := Parse(file, config)
+	require.NoError(t, err)
+	require.Empty(t, cfg.Warnings, "0600")
+
+	require.NoError(t, os.Chmod(secret, 0o644))
+	cfg, err = Parse(file, config)
+	require.NoError(t, err, "a warning, not an error")
+	require.Len(t, cfg.Warnings, 1)
+	require.Equal(t, file+":3: webhooks[0].secret_file: "+secret+" is readable by others (mode 0644); chmod 600 it", cfg.Warnings[0].Error())
+	require.NotContains(t, cfg.Warnings[0].Error(), "s3cr3t")
+	require.Equal(t, "s3cr3t-file-value", cfg.Webhooks[0].Secret.Reveal())
+
+	require.NoError(t, os.Chmod(secret, 0o640))
+	require.NoError(t, os.Chown(secret, -1, os.Getegid()))
+	cfg, err = Parse(file, config)
+	require.NoError(t, err)
+	require.Empty(t, cfg.Warnings, "the process's own group may read it")
+
+	if err := os.Chown(secret, -1, os.Getegid()+4242); err != nil {
+		t.Skipf("chown to another group: %v (needs root)", err)
+	}
+	cfg, err = Parse(file, config)
+	require.NoError(t, err)
+	require.Len(t, cfg.Warnings, 1)
+	require.Contains(t, cfg.Warnings[0].Error(), "is readable by its group (mode 0640)")
+}
+
+func TestLoginURLOverHTTPAllowed(t *testing.T) {
+	cfg, err := Parse("ctibridge.yaml", doc("crm:", "  kind: salesforce", "  salesforce:", "    login_url: http://org:8090",
+		"    allow_http: true", "    auth: client_credentials", "    client_id: app", "    client_secret: s"))
+	require.NoError(t, err)
+	require.Len(t, cfg.Warnings, 1)
+	require.Equal(t, "ctibridge.yaml:4: crm.salesforce.login_url: http sends the client secret in clear (allow_http is set)", cfg.Warnings[0].Error())
 }

@@ -30,6 +30,10 @@ type decoder struct {
 	// scalars.
 	keyLine   map[string]int
 	valueLine map[string]int
+	// file names the config in warnings; warnings are what is unsafe
+	// but valid (Config.Warnings).
+	file     string
+	warnings []*Error
 }
 
 // maxSecretFile is the largest secret file read.
@@ -44,6 +48,7 @@ var (
 func newDecoder(file string) *decoder {
 	return &decoder{
 		Walker:    yamlpos.NewWalker(file),
+		file:      file,
 		dir:       filepath.Dir(file),
 		keyLine:   map[string]int{},
 		valueLine: map[string]int{},
@@ -302,36 +307,41 @@ func (d *decoder) secretFile(n yamlpos.Node, v reflect.Value, path string) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(d.dir, name)
 	}
-	value, err := readSecretFile(name)
+	value, info, err := readSecretFile(name)
 	if err != nil {
 		d.Fail(n, path, "%s", err)
 		return
+	}
+	if who := readableBy(info); who != "" {
+		d.warnings = append(d.warnings, &Error{File: d.file, Line: n.Line(), Path: path,
+			Msg: fmt.Sprintf("%s is readable by %s (mode %04o); chmod 600 it", name, who, info.Mode().Perm())})
 	}
 	v.Set(reflect.ValueOf(NewSecret(value)))
 }
 
 // readSecretFile returns the content of a regular file, less trailing
-// newlines. Its errors name the file, never its content.
-func readSecretFile(name string) (string, error) {
+// newlines, and the file's info. Its errors name the file, never its
+// content.
+func readSecretFile(name string) (string, os.FileInfo, error) {
 	// Stat before Open: opening a FIFO or a device could block.
 	info, err := os.Stat(name)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if !info.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", name)
+		return "", nil, fmt.Errorf("%s is not a regular file", name)
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if len(data) > maxSecretFile {
-		return "", fmt.Errorf("%s is larger than %d bytes", name, maxSecretFile)
+		return "", nil, fmt.Errorf("%s is larger than %d bytes", name, maxSecretFile)
 	}
-	return strings.TrimRight(string(data), "\r\n"), nil
+	return strings.TrimRight(string(data), "\r\n"), info, nil
 }

@@ -25,7 +25,8 @@ func TestDefaultsAreTheEnginesAndTheAPIs(t *testing.T) {
 	cfg := Default()
 	require.Equal(t, API{RateLimit: float64(api.DefaultRateLimit), RateBurst: api.DefaultRateBurst,
 		Heartbeat: Duration(api.DefaultHeartbeat), MaxStreams: api.DefaultMaxStreams,
-		MaxBodyBytes: api.DefaultMaxBodyBytes, MaxNoteBytes: api.DefaultMaxNoteBytes}, cfg.API)
+		MaxBodyBytes: api.DefaultMaxBodyBytes, MaxNoteBytes: api.DefaultMaxNoteBytes,
+		AuthFailureRate: float64(api.DefaultAuthFailureRate), AuthFailureBurst: api.DefaultAuthFailureBurst}, cfg.API)
 	require.Equal(t, Duration(adapter.DefaultPollInterval), cfg.CRM.PollInterval)
 	require.Equal(t, Duration(adapter.DefaultReclaimAfter), cfg.CRM.ReclaimAfter)
 	require.Equal(t, Duration(adapter.DefaultBatchMaxAge), cfg.CRM.BatchMaxAge)

@@ -32,6 +32,12 @@ func (v *validator) errorf(path, format string, args ...any) {
 	v.d.Errorf(v.d.lineOf(path), path, format, args...)
 }
 
+// warnf records what is unsafe but valid at the key of path
+// (Config.Warnings).
+func (v *validator) warnf(path, format string, args ...any) {
+	v.d.warnings = append(v.d.warnings, &Error{File: v.d.file, Line: v.d.lineOf(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
 // EventTypes are the event types of API.md that a webhook may subscribe to.
 var EventTypes = []string{
 	"interaction.created", "interaction.updated", "interaction.offered", "interaction.inactive",
@@ -60,6 +66,12 @@ func (v *validator) validate(c *Config) {
 	v.webhooks(c.Webhooks)
 	v.api(c.API)
 	v.panel(c.Panel)
+	if c.Metrics.Listen != "" {
+		v.address("metrics.listen", c.Metrics.Listen)
+		if _, port, _ := net.SplitHostPort(c.Listen); c.Metrics.Listen == c.Listen && port != "0" {
+			v.errorf("metrics.listen", "same address as listen (leave it out to serve /metrics there)")
+		}
+	}
 }
 
 func (v *validator) api(a API) {
@@ -79,6 +91,12 @@ func (v *validator) api(a API) {
 	if a.MaxNoteBytes < 1 || a.MaxNoteBytes > api.MaxNoteBytes {
 		v.errorf("api.max_note_bytes", "must be 1 to %d (a reason goes to a Salesforce Task Description), got %d",
 			api.MaxNoteBytes, a.MaxNoteBytes)
+	}
+	if a.AuthFailureRate <= 0 {
+		v.errorf("api.auth_failure_rate", "must be positive (requests with an unknown token a second per address), got %v", a.AuthFailureRate)
+	}
+	if a.AuthFailureBurst < 1 {
+		v.errorf("api.auth_failure_burst", "must be at least 1, got %d", a.AuthFailureBurst)
 	}
 }
 
@@ -104,14 +122,17 @@ func (v *validator) panel(p Panel) {
 	}
 }
 
-func (v *validator) listen(addr string) {
+func (v *validator) listen(addr string) { v.address("listen", addr) }
+
+// address checks the host:port at path.
+func (v *validator) address(path, addr string) {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		v.errorf("listen", "invalid address %q (want host:port, e.g. 127.0.0.1:8080)", addr)
+		v.errorf(path, "invalid address %q (want host:port, e.g. 127.0.0.1:8080)", addr)
 		return
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		v.errorf("listen", "invalid port %q (want 0 to 65535)", port)
+		v.errorf(path, "invalid port %q (want 0 to 65535)", port)
 	}
 }
 
@@ -144,6 +165,13 @@ func (v *validator) salesforce(s Salesforce) {
 	const path = "crm.salesforce"
 	if !isHTTPURL(s.LoginURL) {
 		v.errorf(path+".login_url", "want an absolute http or https URL")
+	} else if u, _ := url.Parse(s.LoginURL); u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		if s.AllowHTTP {
+			v.warnf(path+".login_url", "http sends the client secret in clear (allow_http is set)")
+		} else {
+			v.errorf(path+".login_url", "http would send the client secret in clear: want https "+
+				"(http only for a loopback host such as 127.0.0.1, or with allow_http: true for a local org on a private network)")
+		}
 	}
 	if !apiVersion.MatchString(s.APIVersion) {
 		v.errorf(path+".api_version", "invalid API version %q (want e.g. 62.0)", s.APIVersion)
@@ -463,6 +491,16 @@ func (v *validator) positive(path string, d Duration) {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// isLoopback reports whether host names this machine only: localhost or a
+// loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // sortedKeys returns the keys of a map in order, for a stable report.

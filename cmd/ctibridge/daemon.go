@@ -64,10 +64,14 @@ type daemon struct {
 	api    *api.Server
 	srv    *http.Server
 	ln     net.Listener
-	client *salesforce.Client
-	link   *crmLink
-	opts   daemonOptions
-	holder string // its name in the store's leases
+	// metricsSrv serves /metrics on metricsLn when the config's
+	// metrics.listen is set; nil otherwise.
+	metricsSrv *http.Server
+	metricsLn  net.Listener
+	client     *salesforce.Client
+	link       *crmLink
+	opts       daemonOptions
+	holder     string // its name in the store's leases
 
 	// The CRM sync (poll and writeback of the generation's mappings) and
 	// the webhooks, restarted by a reload.
@@ -98,6 +102,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	if err != nil {
 		return nil, err
 	}
+	logWarnings(log, cfg)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(buildInfoCollector(readBuildInfo()))
@@ -151,6 +156,16 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 			d.ln.Close()
 		}
 	}()
+	if cfg.Metrics.Listen != "" {
+		if d.metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			return nil, fmt.Errorf("listen for metrics: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				d.metricsLn.Close()
+			}
+		}()
+	}
 	// The replica's name in the store's leases (CRM poll, webhooks): the
 	// same after a restart, so a restarted replica takes its leases back
 	// at once instead of waiting for them to expire.
@@ -175,22 +190,26 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 	}
 	d.api, err = api.New(api.Options{
-		Engine:         d.engine,
-		Identities:     identities(cfg),
-		FrameAncestors: cfg.Panel.FrameAncestors,
-		RateLimit:      rate.Limit(cfg.API.RateLimit),
-		RateBurst:      cfg.API.RateBurst,
-		MaxStreams:     cfg.API.MaxStreams,
-		MaxBodyBytes:   cfg.API.MaxBodyBytes,
-		MaxNoteBytes:   cfg.API.MaxNoteBytes,
-		Heartbeat:      time.Duration(cfg.API.Heartbeat),
-		Preview:        d.preview,
-		Webhooks:       func() any { return d.hooks.Load().Status() },
-		Status:         d.status,
-		Redrive:        d.engine.WakeWriteback,
-		Panel:          o.Panel,
-		Registry:       reg,
-		Logger:         log,
+		Engine:           d.engine,
+		Identities:       identities(cfg),
+		FrameAncestors:   cfg.Panel.FrameAncestors,
+		RateLimit:        rate.Limit(cfg.API.RateLimit),
+		RateBurst:        cfg.API.RateBurst,
+		MaxStreams:       cfg.API.MaxStreams,
+		MaxBodyBytes:     cfg.API.MaxBodyBytes,
+		MaxNoteBytes:     cfg.API.MaxNoteBytes,
+		Heartbeat:        time.Duration(cfg.API.Heartbeat),
+		Preview:          d.preview,
+		Webhooks:         func() any { return d.hooks.Load().Status() },
+		Status:           d.status,
+		Redrive:          d.engine.WakeWriteback,
+		Panel:            o.Panel,
+		Registry:         reg,
+		Logger:           log,
+		ScriptURLs:       scriptURLs(cfg),
+		AuthFailureRate:  rate.Limit(cfg.API.AuthFailureRate),
+		AuthFailureBurst: cfg.API.AuthFailureBurst,
+		MetricsElsewhere: d.metricsLn != nil,
 	})
 	if err != nil {
 		return nil, err
@@ -205,6 +224,12 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		ErrorLog:          httpErrorLog(log),
 	}
 	d.srv.RegisterOnShutdown(d.api.CloseStreams)
+	if d.metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", d.api.MetricsHandler())
+		d.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: httpErrorLog(log)}
+	}
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	var engineDone sync.WaitGroup
@@ -242,10 +267,15 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		})
 	}
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- d.srv.Serve(d.ln) }()
-	log.WithFields(logrus.Fields{"listen": d.ln.Addr().String(), "store": cfg.Store.Driver, "crm": cfg.CRM.Kind,
-		"agents": len(cfg.Agents), "mappings": len(gen.mappings)}).Info("ctibridge started")
+	fields := logrus.Fields{"listen": d.ln.Addr().String(), "store": cfg.Store.Driver, "crm": cfg.CRM.Kind,
+		"agents": len(cfg.Agents), "mappings": len(gen.mappings)}
+	if d.metricsSrv != nil {
+		go func() { serveErr <- d.metricsSrv.Serve(d.metricsLn) }()
+		fields["metrics_listen"] = d.metricsLn.Addr().String()
+	}
+	log.WithFields(fields).Info("ctibridge started")
 
 	go func() {
 		defer close(d.done)
@@ -271,6 +301,11 @@ func (d *daemon) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 	if err := d.srv.Shutdown(ctx); err != nil {
 		log.WithError(err).Warn("requests still in flight at shutdown")
 		d.srv.Close()
+	}
+	if d.metricsSrv != nil {
+		if err := d.metricsSrv.Shutdown(ctx); err != nil {
+			d.metricsSrv.Close()
+		}
 	}
 	stopLoops()
 	loops.Wait()
@@ -299,6 +334,23 @@ func (d *daemon) wait() error {
 
 // url is the base URL of the API.
 func (d *daemon) url() string { return "http://" + d.ln.Addr().String() }
+
+// logWarnings logs what is unsafe in cfg but valid (a secret file others
+// may read), one line each, naming the file and the key, never a value.
+func logWarnings(log logrus.FieldLogger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.WithError(w).WithFields(logrus.Fields{"file": w.File, "line": w.Line, "key": w.Path}).Warn("config warning")
+	}
+}
+
+// scriptURLs are the scripts the panel loads from other origins: the
+// org's Open CTI library, when the config names it.
+func scriptURLs(cfg *config.Config) []string {
+	if cfg.Panel.OpenCTIURL == "" {
+		return nil
+	}
+	return []string{cfg.Panel.OpenCTIURL}
+}
 
 // firstLinkAttempt bounds the first attempt to reach the CRM at start;
 // the next ones run in the background.

@@ -154,7 +154,15 @@ func TestValidate(t *testing.T) {
 				require.Contains(t, errs.String(), want)
 			}
 			if tc.code == 0 {
-				require.Empty(t, strings.TrimSpace(errs.String()))
+				// git checks the shared secret file out with the umask's
+				// mode, which may let others read it: validate says so.
+				var rest []string
+				for _, line := range strings.Split(strings.TrimSpace(errs.String()), "\n") {
+					if !strings.HasPrefix(line, "warning: ../../testdata/config/ctibridge.yaml:") || !strings.Contains(line, "webhook-secret.txt is readable by") {
+						rest = append(rest, line)
+					}
+				}
+				require.Empty(t, strings.TrimSpace(strings.Join(rest, "\n")))
 			}
 			require.NotContains(t, errs.String(), "s3cr3t", "no secret in an error")
 		})

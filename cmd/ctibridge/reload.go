@@ -118,6 +118,7 @@ func (d *daemon) reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	logWarnings(d.log, cfg)
 	if d.opts.Overrides != nil {
 		d.opts.Overrides(cfg)
 	}
@@ -136,6 +137,9 @@ func (d *daemon) reload(ctx context.Context) error {
 	}
 	if !reflect.DeepEqual(cfg.Panel, old.cfg.Panel) {
 		fixed = append(fixed, "panel")
+	}
+	if cfg.Metrics != old.cfg.Metrics {
+		fixed = append(fixed, "metrics")
 	}
 	if len(fixed) > 0 {
 		return fmt.Errorf("%s: %v changed: only a restart applies them (nothing was reloaded)", cfg.File, fixed)

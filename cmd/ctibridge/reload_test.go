@@ -59,6 +59,8 @@ func TestDaemonReload(t *testing.T) {
 		require.ErrorContains(t, d.reload(ctx), "[listen] changed: only a restart applies them")
 		write(append(slices.Clone(original), "\napi: {max_streams: 3}\n"...))
 		require.ErrorContains(t, d.reload(ctx), "[api] changed: only a restart applies them")
+		write(append(slices.Clone(original), "\nmetrics: {listen: 127.0.0.1:0}\n"...))
+		require.ErrorContains(t, d.reload(ctx), "[metrics] changed: only a restart applies them")
 	})
 
 	t.Run("a field the org lacks", func(t *testing.T) {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -27,10 +31,20 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	expireEvery := fs.Duration("expire-every", 0, "fault: expire every session this often (INVALID_SESSION_ID)")
 	lock := fs.String("lock", "", "fault: comma-separated record ids whose writes fail with UNABLE_TO_LOCK_ROW")
 	deleted := fs.String("deleted", "", "fault: comma-separated record ids that answer ENTITY_IS_DELETED")
+	jwtCert := fs.String("jwt-cert", "", "PEM certificate (or public key) that verifies JWT bearer assertions, as a connected app's; without it the jwt flow is refused")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	org := sim.New(sim.Options{})
+	opts := sim.Options{}
+	if *jwtCert != "" {
+		key, err := loadJWTKey(*jwtCert)
+		if err != nil {
+			fmt.Fprintln(stderr, "sim:", err)
+			return 1
+		}
+		opts.JWTKey = key
+	}
+	org := sim.New(opts)
 	var err error
 	if *seed == "" {
 		err = org.Seed(sim.DefaultSeed())
@@ -74,6 +88,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sim:", err)
 		return 1
 	}
+	warnReachable(stderr, ln.Addr())
 	srv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "local Salesforce org at http://%s\n", ln.Addr())
 	fmt.Fprintln(stdout, "  OAuth: client id ctibridge-local, client secret local-secret (client_credentials),")
@@ -93,6 +108,48 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// warnReachable warns when the org listens where other hosts may reach
+// it: its credentials are printed at start and known to all.
+func warnReachable(w io.Writer, addr net.Addr) {
+	if tcp, ok := addr.(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		fmt.Fprintf(w, "sim: warning: listening on %s, which other hosts may reach; the local org's credentials are public, so keep it on 127.0.0.1 unless they must\n", addr)
+	}
+}
+
+// loadJWTKey reads the RSA public key that verifies JWT assertions from a
+// PEM file: a CERTIFICATE (what a Salesforce connected app is given) or a
+// PUBLIC KEY.
+func loadJWTKey(path string) (*rsa.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--jwt-cert: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("--jwt-cert %s: no PEM block", path)
+	}
+	var pub any
+	switch block.Type {
+	case "CERTIFICATE":
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-cert %s: %w", path, err)
+		}
+		pub = cert.PublicKey
+	case "PUBLIC KEY":
+		if pub, err = x509.ParsePKIXPublicKey(block.Bytes); err != nil {
+			return nil, fmt.Errorf("--jwt-cert %s: %w", path, err)
+		}
+	default:
+		return nil, fmt.Errorf("--jwt-cert %s: a PEM %s, want a CERTIFICATE or a PUBLIC KEY", path, block.Type)
+	}
+	key, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("--jwt-cert %s: not an RSA key (JWT bearer assertions are RS256)", path)
+	}
+	return key, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

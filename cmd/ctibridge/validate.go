@@ -41,6 +41,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
 		return 1
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d agents, %d services, %d mappings, store %s, crm %s)\n",
 		*path, len(cfg.Agents), len(cfg.Services), len(ms), store, cfg.CRM.Kind)
 	return 0

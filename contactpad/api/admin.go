@@ -178,6 +178,7 @@ func (s *Server) exportHandling(w http.ResponseWriter, r *http.Request, id *Iden
 		return nil
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // as the JSON: agents' work, by name
 	name := "handling"
 	if table == "aht" {
 		name = "handling-aht"

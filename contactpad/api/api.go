@@ -11,7 +11,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,10 +58,21 @@ type Options struct {
 	// API from a browser (CSP frame-ancestors and CORS); "https://*.x.com"
 	// matches every subdomain of x.com.
 	FrameAncestors []string
+	// ScriptURLs are scripts the panel loads from other origins, such as
+	// the org's Open CTI library: their origins join 'self' in the CSP's
+	// script-src. Each must be https.
+	ScriptURLs []string
 	// RateLimit and RateBurst limit the requests of each token
 	// (default DefaultRateLimit a second, burst DefaultRateBurst).
 	RateLimit rate.Limit
 	RateBurst int
+	// AuthFailureRate and AuthFailureBurst limit the requests with an
+	// unknown bearer token from each client address (default
+	// DefaultAuthFailureRate a second, burst DefaultAuthFailureBurst): over
+	// it, the address gets 429 except for tokens that last signed in from
+	// it (see authFailures).
+	AuthFailureRate  rate.Limit
+	AuthFailureBurst int
 	// Heartbeat is how often an idle event stream sends a comment
 	// (default DefaultHeartbeat).
 	Heartbeat time.Duration
@@ -95,6 +108,10 @@ type Options struct {
 	// Registry receives the API's metrics and is served at /metrics.
 	// Nil: a new registry.
 	Registry *prometheus.Registry
+	// MetricsElsewhere leaves /metrics out of Handler: the caller serves
+	// MetricsHandler on a listener of its own (the daemon's
+	// metrics.listen), away from the agents' and browsers' one.
+	MetricsElsewhere bool
 	// Logger receives the access log (a line per request: info for /api/,
 	// debug for the rest), handler panics with their stack and internal
 	// errors. Nil: nothing is logged.
@@ -118,6 +135,10 @@ type Server struct {
 	metrics *httpMetrics
 	mux     *http.ServeMux
 	handler http.Handler
+
+	// failures are the unknown tokens by client address; they outlive a
+	// reload of the identities.
+	failures *authFailures
 }
 
 // New builds the server and its routes.
@@ -127,6 +148,12 @@ func New(o Options) (*Server, error) {
 	}
 	if o.RateBurst == 0 {
 		o.RateBurst = DefaultRateBurst
+	}
+	if o.AuthFailureRate == 0 {
+		o.AuthFailureRate = DefaultAuthFailureRate
+	}
+	if o.AuthFailureBurst == 0 {
+		o.AuthFailureBurst = DefaultAuthFailureBurst
 	}
 	if o.Heartbeat == 0 {
 		o.Heartbeat = DefaultHeartbeat
@@ -162,6 +189,14 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var scriptOrigins []string
+	for _, u := range o.ScriptURLs {
+		origin, err := scriptOrigin(u)
+		if err != nil {
+			return nil, err
+		}
+		scriptOrigins = append(scriptOrigins, origin)
+	}
 	s := &Server{
 		o:       o,
 		engine:  o.Engine,
@@ -169,10 +204,12 @@ func New(o Options) (*Server, error) {
 		hub:     newHub(),
 		streams: &streamSet{open: map[string][]*openStream{}},
 		cors:    origins,
-		csp:     frameAncestors(o.FrameAncestors),
+		csp:     contentSecurityPolicy(scriptOrigins, o.FrameAncestors),
 		log:     o.Logger,
 		metrics: newHTTPMetrics(o.Registry),
 		mux:     http.NewServeMux(),
+
+		failures: newAuthFailures(o.AuthFailureRate, o.AuthFailureBurst),
 	}
 	s.auth.Store(auth)
 	s.feed = &feed{store: s.store, hub: s.hub}
@@ -183,6 +220,11 @@ func New(o Options) (*Server, error) {
 
 // Handler returns the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics of Options.Registry.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry})
+}
 
 // Notify wakes the event streams: events were committed. The daemon calls
 // it from the engine's OnEvents; streams also look at the store every
@@ -206,9 +248,11 @@ const (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry}))
+	if !s.o.MetricsElsewhere {
+		s.mux.Handle("GET /metrics", s.MetricsHandler())
+	}
 	if s.o.Panel != nil {
-		s.mux.Handle("/", s.o.Panel)
+		s.mux.Handle("/", s.allowedMethods("/", s.o.Panel))
 	}
 
 	s.mux.Handle("GET /api/v1/openapi.json", s.metrics.instrument("/api/v1/openapi.json", http.HandlerFunc(s.openAPIDocument)))
@@ -312,9 +356,38 @@ func (s *Server) routes() {
 	s.api("GET /api/v1/admin/status", admins, s.status)
 	s.api("GET /api/v1/admin/webhooks", admins, s.webhookStatus)
 
-	// Anything else under /api is a JSON 404, not the panel.
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	// Anything else under /api is a JSON 404 (or 405), not the panel.
+	s.mux.Handle("/api/", s.allowedMethods("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, errNoRoute)
+	})))
+}
+
+// methods are the methods a route may be registered with.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods answers 405 with an Allow header, instead of calling
+// next, when the request's path is a route of another method. The mux
+// does that by itself only where no catch-all pattern matches the path,
+// and "/" (the panel) and "/api/" (a JSON 404) match every path below.
+func (s *Server) allowedMethods(catchAll string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+			if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != catchAll {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			s.problem(w, r, &apiError{codeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", "))})
+			return
+		}
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
 	})
 }
 
@@ -356,9 +429,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"ready": ok, "checks": checks})
 }
 
-// writeJSON writes v as the JSON response body.
+// writeJSON writes v as the JSON response body. Nothing the API answers
+// may be kept by a browser or proxy cache: it names customers and agents,
+// and is stale a moment later.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

@@ -126,11 +126,19 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 		a := accessOf(r)
 		auth := s.auth.Load()
 		id := auth.authenticate(r)
+		client, now := clientOf(r), s.o.Now()
+		if wait, blocked := s.failures.blocked(client, id, now); blocked {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			s.problem(w, r, errAuthRateLimited)
+			return
+		}
 		if id == nil {
+			s.failures.failed(client, now)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ctibridge"`)
 			s.problem(w, r, errUnauthorized)
 			return
 		}
+		s.failures.signedIn(client, id)
 		a.identity = id.Name
 		if !auth.limiters[id].Allow() {
 			w.Header().Set("Retry-After", "1")

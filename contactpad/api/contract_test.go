@@ -161,8 +161,9 @@ func isPreflight(r *http.Request) bool {
 }
 
 // verify checks one exchange:
-//   - a request to a path and method the document lacks must get the API's
-//     404 problem (or the router's redirect to the clean path);
+//   - a request to a path the document lacks must get the API's 404
+//     problem (or the router's redirect to the clean path), one to a path
+//     it has with a method it lacks the 405 problem with an Allow header;
 //   - a request the document refuses (parameters, body, bearer token)
 //     must be refused (4xx): the document may not promise less than the
 //     server accepts;
@@ -172,6 +173,16 @@ func (c *contract) verify(r *http.Request, body []byte, rec *recorder) error {
 	route, params, routed := c.find(r)
 	if route == nil {
 		if routed >= 300 && routed < 400 && rec.status == routed {
+			return nil
+		}
+		if routed == http.StatusMethodNotAllowed {
+			// Another method of a path of the document.
+			if err := isProblem(rec, http.StatusMethodNotAllowed, "method_not_allowed"); err != nil {
+				return fmt.Errorf("a method openapi.json lacks on a path it has, and not the API's 405 problem: %w", err)
+			}
+			if rec.Header().Get("Allow") == "" {
+				return errors.New("405 without an Allow header")
+			}
 			return nil
 		}
 		if err := isProblem(rec, http.StatusNotFound, "not_found"); err != nil {

@@ -63,7 +63,10 @@ func TestOpenAPIRoutes(t *testing.T) {
 	require.ElementsMatch(t, registeredRoutes(t), documented,
 		"the routes of the server (left) and the operations of openapi.json (right)")
 
-	e := start(t, func(o *api.Options, _ *adapter.Settings) { o.RateLimit = rate.Inf })
+	e := start(t, func(o *api.Options, _ *adapter.Settings) {
+		o.RateLimit = rate.Inf
+		o.AuthFailureBurst = 1 << 20 // every operation is called without a token
+	})
 	tokens := map[string]string{"agent": "alice", "admin": "ops", "integration": "bi"}
 	for path, item := range c.doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -202,8 +205,21 @@ func TestContractCheck(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusBadRequest, "invalid_request") }},
 		{name: "a route the document lacks", method: "GET", path: "/api/v1/secret", token: true, handler: jsonBody(`{}`),
 			violation: "no operation in openapi.json"},
-		{name: "a route the document lacks, refused", method: "DELETE", path: "/api/v1/me", token: true,
+		{name: "a route the document lacks, refused", method: "GET", path: "/api/v1/secret", token: true,
 			handler: func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusNotFound, "not_found") }},
+		{name: "a method the document lacks, refused", method: "DELETE", path: "/api/v1/me", token: true,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", "GET, HEAD")
+				problem(w, http.StatusMethodNotAllowed, "method_not_allowed")
+			}},
+		{name: "a method the document lacks, a 404", method: "DELETE", path: "/api/v1/me", token: true,
+			handler:   func(w http.ResponseWriter, r *http.Request) { problem(w, http.StatusNotFound, "not_found") },
+			violation: "not the API's 405 problem: status 404, want 405"},
+		{name: "a method the document lacks, no Allow", method: "DELETE", path: "/api/v1/me", token: true,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				problem(w, http.StatusMethodNotAllowed, "method_not_allowed")
+			},
+			violation: "405 without an Allow header"},
 		{name: "an event that is not an Event", method: "GET", path: "/api/v1/events", token: true,
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")

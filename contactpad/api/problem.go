@@ -21,6 +21,9 @@ const (
 	// codeInvalidText: a field, key, path or query parameter holds a NUL
 	// character or bytes that are not UTF-8.
 	codeInvalidText = "invalid_text"
+	// codeMethodNotAllowed: the path is a route, of other methods (405
+	// with an Allow header).
+	codeMethodNotAllowed = "method_not_allowed"
 )
 
 // apiError is an error of the HTTP layer with its API code.
@@ -35,6 +38,9 @@ var (
 	errUnauthorized = &apiError{codeUnauthorized, "missing or unknown bearer token"}
 	errRateLimited  = &apiError{codeRateLimited, "too many requests for this token; retry after a second"}
 	errNoRoute      = &apiError{adapter.CodeNotFound, "no such endpoint"}
+	// errAuthRateLimited answers a client that sent too many unknown
+	// tokens, whatever token it sends now (see authFailures).
+	errAuthRateLimited = &apiError{codeRateLimited, "too many requests with an unknown bearer token from this address; retry after the Retry-After seconds"}
 )
 
 func forbidden(format string, args ...any) error {
@@ -79,6 +85,7 @@ var statusOf = map[string]int{
 	codeInvalidText:               http.StatusUnprocessableEntity,
 	adapter.CodeTargetUnavailable: http.StatusConflict,
 	adapter.CodeConflict:          http.StatusConflict,
+	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
 	codeRateLimited:               http.StatusTooManyRequests,
 	codeUnavailable:               http.StatusServiceUnavailable,
 	adapter.CodeInternal:          http.StatusInternalServerError,

@@ -37,13 +37,25 @@ func (s *Server) secure(next http.Handler) http.Handler {
 	})
 }
 
-// frameAncestors is the CSP of every response: the panel's scripts, styles
-// and API calls come from its own origin, and only the configured origins
-// may frame it.
-func frameAncestors(origins []string) string {
-	return fmt.Sprintf("default-src 'self'; script-src 'self' https:; style-src 'self'; img-src 'self' data:; "+
+// contentSecurityPolicy is the CSP of every response: the panel's styles
+// and API calls come from its own origin, its scripts from there and the
+// scriptOrigins (the org's Open CTI library), never inline, and only the
+// frame ancestors may frame it.
+func contentSecurityPolicy(scriptOrigins, frameAncestors []string) string {
+	return fmt.Sprintf("default-src 'self'; script-src %s; style-src 'self'; img-src 'self' data:; "+
 		"connect-src 'self'; frame-ancestors %s; base-uri 'none'; form-action 'none'",
-		strings.Join(append([]string{"'self'"}, origins...), " "))
+		strings.Join(append([]string{"'self'"}, scriptOrigins...), " "),
+		strings.Join(append([]string{"'self'"}, frameAncestors...), " "))
+}
+
+// scriptOrigin is the CSP source of the script at rawURL: its scheme and
+// host, the way a browser compares them.
+func scriptOrigin(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(u.Host, " ;,'*") {
+		return "", fmt.Errorf("script URL %q: want https://host/...", rawURL)
+	}
+	return "https://" + strings.ToLower(u.Host), nil
 }
 
 // originSet matches Origin headers against configured origins, where a

@@ -19,6 +19,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -66,12 +68,34 @@ func Open(path string) (*Store, error) {
 	if path == "" || strings.Contains(path, "?") {
 		return nil, fmt.Errorf("open sqlite store %q: path must be a file name without '?'", path)
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	s := &Store{path: path, writing: make(chan struct{}, 1)}
 	if err := s.open(); err != nil {
 		_ = s.closeAll()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file, empty, readable and writable
+// by its owner only (0600 whatever the umask), unless it exists: it holds
+// subjects, notes and webhook URLs. SQLite gives the -wal and -shm files
+// it makes next to it the same mode. An existing file keeps its mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (s *Store) open() error {

@@ -41,6 +41,7 @@ var (
 	errBadSecret     = &oauthError{http.StatusBadRequest, "invalid_client", "invalid client credentials"}
 	errAuthFailure   = &oauthError{http.StatusBadRequest, "invalid_grant", "authentication failure"}
 	errBadAssertion  = &oauthError{http.StatusBadRequest, "invalid_grant", "invalid assertion"}
+	errNoJWTKey      = &oauthError{http.StatusBadRequest, "invalid_grant", "invalid assertion: the org has no certificate to verify it (ctibridge sim --jwt-cert)"}
 	errBadAudience   = &oauthError{http.StatusBadRequest, "invalid_grant", "audience is invalid"}
 	errBadGrant      = &oauthError{http.StatusBadRequest, "unsupported_grant_type", "grant type not supported"}
 	errNotPost       = &oauthError{http.StatusBadRequest, "invalid_request", "must use HTTP POST"}
@@ -110,7 +111,8 @@ func (o *Org) checkClient(id, secret string) *oauthError {
 
 // checkAssertion validates a JWT bearer assertion: RS256, iss the client id,
 // sub an active user's username, aud a Salesforce login URL or this org,
-// exp in the future, and the signature if Options.JWTKey is set.
+// exp in the future, and the signature by Options.JWTKey; with no key set
+// every assertion is refused.
 func (o *Org) checkAssertion(assertion, base string) (string, *oauthError) {
 	parts := strings.Split(assertion, ".")
 	if len(parts) != 3 {
@@ -128,15 +130,18 @@ func (o *Org) checkAssertion(assertion, base string) (string, *oauthError) {
 	if !decodeSegment(parts[0], &header) || !decodeSegment(parts[1], &claims) || header.Alg != "RS256" {
 		return "", errBadAssertion
 	}
-	if o.opts.JWTKey != nil {
-		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-		if err != nil {
-			return "", errBadAssertion
-		}
-		digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-		if rsa.VerifyPKCS1v15(o.opts.JWTKey, crypto.SHA256, digest[:], sig) != nil {
-			return "", errBadAssertion
-		}
+	// Without a key no assertion can be verified, so none is accepted:
+	// an unsigned one would let anyone sign in as any user.
+	if o.opts.JWTKey == nil {
+		return "", errNoJWTKey
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return "", errBadAssertion
+	}
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if rsa.VerifyPKCS1v15(o.opts.JWTKey, crypto.SHA256, digest[:], sig) != nil {
+		return "", errBadAssertion
 	}
 	if claims.Iss != o.opts.ClientID {
 		return "", errUnknownClient

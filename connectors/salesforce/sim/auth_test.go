@@ -157,6 +157,25 @@ func TestJWTBearerGrant(t *testing.T) {
 	require.Contains(t, string(body), "invalid assertion")
 }
 
+// TestJWTBearerGrantWithoutKey checks that an org with no key to verify
+// assertions refuses them all, signed or not: an unchecked signature would
+// let anyone sign in as any user.
+func TestJWTBearerGrantWithoutKey(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	e := newEnv(t, Options{})
+	require.NoError(t, e.org.Seed(DefaultSeed()))
+	claims := map[string]any{"iss": "ctibridge-local", "sub": "alice@local.test", "aud": "https://login.salesforce.com",
+		"exp": e.clock.Now().Add(3 * time.Minute).Unix()}
+	signed := signJWT(t, key, claims)
+	unsigned := signed[:strings.LastIndexByte(signed, '.')+1]
+	for _, assertion := range []string{signed, unsigned} {
+		resp, body := e.tokenRequest(url.Values{"grant_type": {grantJWTBearer}, "assertion": {assertion}})
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.JSONEq(t, `{"error":"invalid_grant","error_description":"invalid assertion: the org has no certificate to verify it (ctibridge sim --jwt-cert)"}`, string(body))
+	}
+}
+
 func TestSessionExpiry(t *testing.T) {
 	e := newEnv(t, Options{TokenTTL: time.Hour})
 	const invalid = `[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`

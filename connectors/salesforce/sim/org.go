@@ -32,8 +32,9 @@ type Options struct {
 	// SecurityToken, if set, must follow Password in the password grant, as
 	// Salesforce requires from untrusted networks.
 	SecurityToken string
-	// JWTKey verifies the signature of JWT bearer assertions. When nil the
-	// org checks the claims of an assertion but not its signature.
+	// JWTKey verifies the signature of JWT bearer assertions, as the
+	// certificate uploaded to a connected app does. When nil the JWT
+	// bearer grant is refused.
 	JWTKey *rsa.PublicKey
 	// TokenTTL is how long an access token stays valid (default 2h).
 	TokenTTL time.Duration
