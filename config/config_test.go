@@ -727,7 +727,7 @@ func TestLoginURLOverHTTPOnLoopback(t *testing.T) {
 func TestSecretFileReadableByOthers(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "hook.secret")
-	writeFile(t, secret, "s3cr3t-file-value\n")
+	writeFile(t, secret, "s3cr3t-file-value-of-24-bytes-or-more\n")
 	config := doc("webhooks:", "  - url: https://example.com/hook", "    secret_file: hook.secret")
 	file := filepath.Join(dir, "ctibridge.yaml")
 
@@ -741,7 +741,7 @@ func TestSecretFileReadableByOthers(t *testing.T) {
 	require.Len(t, cfg.Warnings, 1)
 	require.Equal(t, file+":3: webhooks[0].secret_file: "+secret+" is readable by others (mode 0644); chmod 600 it", cfg.Warnings[0].Error())
 	require.NotContains(t, cfg.Warnings[0].Error(), "s3cr3t")
-	require.Equal(t, "s3cr3t-file-value", cfg.Webhooks[0].Secret.Reveal())
+	require.Equal(t, "s3cr3t-file-value-of-24-bytes-or-more", cfg.Webhooks[0].Secret.Reveal())
 
 	require.NoError(t, os.Chmod(secret, 0o640))
 	require.NoError(t, os.Chown(secret, -1, os.Getegid()))

@@ -24,7 +24,7 @@ func TestEngineSettingsOfAnEmptyFile(t *testing.T) {
 func TestValidateWarns(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "hook-secret")
-	require.NoError(t, os.WriteFile(secret, []byte("s3cr3t-hook-value"), 0o600))
+	require.NoError(t, os.WriteFile(secret, []byte("s3cr3t-hook-value-of-24-bytes-or-more"), 0o600))
 	require.NoError(t, os.Chmod(secret, 0o604))
 	path := filepath.Join(dir, "ctibridge.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("webhooks:\n  - url: https://example.com/hook\n    secret_file: hook-secret\n"), 0o600))
