@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -279,7 +280,92 @@ func decodeBytes(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid("request body: more than one JSON value")
 	}
+	return exactKeys(body, reflect.TypeOf(v))
+}
+
+// exactKeys refuses a key of body that names a field of t only when case
+// is ignored, as unknown. encoding/json matches keys case-insensitively:
+// it would take {"presenCe":"busy"} for "presence", which openapi.json
+// refuses, and of {"presence":"busy","Presence":"available"} the last
+// would win where a proxy that reads keys as written sees the first.
+// body has decoded into t already: only the keys remain to check.
+func exactKeys(body []byte, t reflect.Type) error {
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return invalid("request body: %s", describeJSONError(err))
+	}
+	if key := inexactKey(doc, t, ""); key != "" {
+		return invalid("request body: unknown field %q", key)
+	}
 	return nil
+}
+
+// inexactKey walks doc as it decoded into t and returns the path of the
+// first key (keys in sorted order) that names no field of its struct
+// exactly; "" if there is none. Maps, and values of an interface type,
+// take every key.
+func inexactKey(doc any, t reflect.Type, path string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	at := func(key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, _ := doc.(map[string]any)
+		fields := jsonFields(t)
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			f, ok := fields[key]
+			if !ok {
+				return at(key)
+			}
+			if bad := inexactKey(obj[key], f.Type, at(key)); bad != "" {
+				return bad
+			}
+		}
+	case reflect.Map:
+		obj, _ := doc.(map[string]any)
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			if bad := inexactKey(obj[key], t.Elem(), at(key)); bad != "" {
+				return bad
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		list, _ := doc.([]any)
+		for k, v := range list {
+			if bad := inexactKey(v, t.Elem(), path+"["+strconv.Itoa(k)+"]"); bad != "" {
+				return bad
+			}
+		}
+	}
+	return ""
+}
+
+// jsonFields maps the JSON names of a struct's fields, as encoding/json
+// spells them (the tag's name, else the field's), to the fields; the
+// fields of an untagged embedded struct are the struct's own.
+func jsonFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for _, f := range reflect.VisibleFields(t) {
+		tag := f.Tag.Get("json")
+		embedded := f.Type
+		if embedded.Kind() == reflect.Pointer {
+			embedded = embedded.Elem()
+		}
+		if !f.IsExported() || tag == "-" || (f.Anonymous && tag == "" && embedded.Kind() == reflect.Struct) {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f
+	}
+	return out
 }
 
 // describeJSONError says what was wrong with a body, naming the field.

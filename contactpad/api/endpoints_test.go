@@ -670,6 +670,10 @@ func TestDecoding(t *testing.T) {
 		name, body, contentType, detail string
 	}{
 		{name: "unknown field", body: `{"due_by":"2099-01-01T00:00:00Z","dueBy":"x"}`, detail: `unknown field \"dueBy\"`},
+		// encoding/json would take these for due_by.
+		{name: "a key in another case", body: `{"DUE_BY":"2099-01-01T00:00:00Z"}`, detail: `unknown field \"DUE_BY\"`},
+		{name: "a key twice, in two cases", body: `{"due_by":"2099-01-01T00:00:00Z","Due_By":"2099-01-02T00:00:00Z"}`,
+			detail: `unknown field \"Due_By\"`},
 		{name: "wrong type", body: `{"due_by":42}`, detail: `field \"due_by\": want a string, got number`},
 		{name: "not RFC 3339", body: `{"due_by":"01/01/2099"}`, detail: `field \"due_by\": \"01/01/2099\" is not an RFC 3339 time`},
 		{name: "syntax", body: `{"due_by":`, detail: "truncated JSON"},
@@ -698,6 +702,12 @@ func TestDecoding(t *testing.T) {
 		})
 	}
 	require.Equal(t, contactpad.Connected, e.get(id).Status, "nothing applied")
+	t.Run("a nested key in another case", func(t *testing.T) {
+		r := e.refused("alice", "POST", "/api/v1/interactions/"+id+"/transfers", map[string]any{"target": map[string]string{"Agent": "bob"}},
+			400, "invalid_request")
+		require.Equal(t, `request body: unknown field "target.Agent"`, r.json(t)["detail"])
+		require.Equal(t, contactpad.Connected, e.get(id).Status)
+	})
 	t.Run("an action that takes no body refuses fields", func(t *testing.T) {
 		e.refused("alice", "POST", "/api/v1/interactions/"+id+"/release", map[string]any{"force": true}, 400, "invalid_request")
 		require.Equal(t, contactpad.Connected, e.get(id).Status)
