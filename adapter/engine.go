@@ -32,6 +32,7 @@ type Engine struct {
 	onEvents func([]Event)
 	metrics  *Metrics  // nil: none
 	holder   string    // names this engine in the store's leases
+	started  time.Time // when New made it: its own outbox rows wait ReclaimAfter from then
 	last     time.Time // the previous command's time; owned by the commit goroutine
 
 	reqs chan *request
@@ -85,6 +86,7 @@ func New(store Store, s Settings, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	e.started = e.now()
 	return e
 }
 

@@ -106,7 +106,8 @@ type SyncOptions struct {
 	// just before dying may still reach the CRM: written again at once,
 	// the newer value could land first and be overwritten by the older.
 	// Waiting also lets the poll see the writes that did land, so they
-	// are not written twice.
+	// are not written twice. It counts from when the rows were claimed
+	// and, at the earliest, from when the restarted engine was made.
 	ReclaimAfter time.Duration
 	// MaxAttempts parks a row that failed this many times (default 20).
 	MaxAttempts int
@@ -448,12 +449,15 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 		now := e.now().UTC()
 		err := e.store.View(ctx, func(tx Tx) error {
 			var err error
-			due, err = tx.OutboxDue(claimQuery(now, e.holder, opts))
+			due, err = tx.OutboxDue(e.claimQuery(now, opts))
 			return err
 		})
 		wait := time.Second // after an error: try again without spinning
 		if err == nil {
 			wait = trigger.wait(due, now, e.idlePoll)
+			if from := e.reclaimFrom(opts); now.Before(from) {
+				wait = min(wait, from.Sub(now)) // its own rows may come free then
+			}
 			if wait == 0 {
 				var written, claimed int
 				written, claimed, err = e.writeback(ctx, sink, opts, &trigger)
@@ -513,11 +517,23 @@ func (b batchTrigger) wait(due OutboxDue, now time.Time, idle time.Duration) tim
 	return wait
 }
 
-// claimQuery asks for the rows holder may write at now.
-func claimQuery(now time.Time, holder string, opts SyncOptions) ClaimQuery {
-	return ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows, Holder: holder,
-		OwnBy: now.Add(opts.Lease - opts.ReclaimAfter)}
+// claimQuery asks for the rows this engine may write at now. Rows in
+// flight under its name (a process before it, killed) are its own again
+// once they were claimed ReclaimAfter ago and it has itself run that long:
+// by then a request the dead process sent has landed, and this one's
+// first polls have read it back (RecordSync.Sent) instead of its writer
+// sending the same values again.
+func (e *Engine) claimQuery(now time.Time, opts SyncOptions) ClaimQuery {
+	q := ClaimQuery{Now: now, LeaseUntil: now.Add(opts.Lease), Limit: opts.BatchRows, Holder: e.holder}
+	if !now.Before(e.reclaimFrom(opts)) {
+		q.OwnBy = now.Add(opts.Lease - opts.ReclaimAfter)
+	}
+	return q
 }
+
+// reclaimFrom is when this engine starts to take back its own rows in
+// flight (see claimQuery).
+func (e *Engine) reclaimFrom(opts SyncOptions) time.Time { return e.started.Add(opts.ReclaimAfter) }
 
 // WritebackOnce claims and writes one batch of what is due, however little
 // (see writeback), and returns how many rows it wrote.
@@ -546,7 +562,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		sent map[int]map[string]any
 	)
 	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
-		q := claimQuery(now, e.holder, opts)
+		q := e.claimQuery(now, opts)
 		if trigger != nil {
 			due, err := tx.OutboxDue(q)
 			if err != nil || !trigger.ready(due, now) {

@@ -548,6 +548,37 @@ func testWritebackAfterRestart(t *testing.T, open Opener) {
 	})
 }
 
+// testWritebackAfterSlowRestart: a writer restarted under its name more
+// than ReclaimAfter after it died still runs ReclaimAfter itself before it
+// takes its rows in flight back, so that its first polls read what the
+// dead writer's last call wrote before it sends the same values again.
+func testWritebackAfterSlowRestart(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		var claimed []adapter.OutboxRow
+		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
+			var err error
+			claimed, err = tx.ClaimOutbox(adapter.ClaimQuery{Now: time.Now(), LeaseUntil: time.Now().Add(2 * time.Minute),
+				Limit: 100, Holder: "host/10.0.0.7:8080"})
+			return err
+		}))
+		require.NotEmpty(t, claimed)
+		time.Sleep(adapter.DefaultReclaimAfter + time.Second) // the restart took that long
+
+		same := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.7:8080"))
+		sink := &fieldSink{sent: map[string][]map[string]any{}}
+		n, err := same.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Zero(t, n, "not before it has run ReclaimAfter itself")
+		time.Sleep(adapter.DefaultReclaimAfter)
+		n, err = same.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, len(claimed), n, "then it takes them back")
+		require.Empty(t, h.Outbox())
+	})
+}
+
 // flakySource is a pagedSource whose polls fail while err is set.
 type flakySource struct {
 	pagedSource
