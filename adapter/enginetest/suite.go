@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback: one call at a time", testWritebackOneCallAtATime},
 		{"writeback keeps each record's order across calls", testWritebackKeepsRecordOrder},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
+		{"retention: events and audit pruned in the background", testRetention},
 		{"crash safety", testCrashSafety},
 		{"concurrency", testConcurrency},
 	} {
