@@ -182,3 +182,50 @@ func (e *Engine) PruneOnce(ctx context.Context, opts RetentionOptions) (Pruned, 
 	}
 	return pruned, ctx.Err()
 }
+
+// ResetType is the type of the event a reader gets instead of the events
+// it missed when they can no longer be replayed.
+const ResetType = "stream.reset"
+
+// Reset is the data of a stream.reset event: the events after the
+// reader's cursor cannot be replayed (they are pruned, or too many), so
+// it goes on after LastEventID, the newest event, and must reload what it
+// keeps of the bridge's state rather than trust its copy.
+type Reset struct {
+	// Type is ResetType.
+	Type string `json:"type"`
+	// Reason is "pruned" (events after the cursor are past their
+	// retention) or "max_replay" (the cursor is further behind than a
+	// stream replays).
+	Reason string `json:"reason"`
+	// Oldest is the oldest cursor that would have been replayed.
+	Oldest int64 `json:"oldest"`
+	// LastEventID is the id of the newest event: the reader goes on
+	// after it.
+	LastEventID int64 `json:"last_event_id"`
+}
+
+// The reasons of a Reset.
+const (
+	ResetPruned    = "pruned"
+	ResetMaxReplay = "max_replay"
+)
+
+// ResetAt tells whether a reader that has read the events up to cursor,
+// and replays at most maxReplay events (<= 0: as many as are kept), must
+// be reset, in tx's snapshot, and returns the Reset if so.
+func ResetAt(tx Tx, cursor, maxReplay int64) (Reset, bool, error) {
+	last, err := tx.LastEventSeq()
+	if err != nil {
+		return Reset{}, false, err
+	}
+	pruned, err := EventsPrunedThrough(tx)
+	if err != nil {
+		return Reset{}, false, err
+	}
+	r := Reset{Type: ResetType, Reason: ResetPruned, Oldest: pruned, LastEventID: last}
+	if maxReplay > 0 && last-maxReplay > r.Oldest {
+		r.Reason, r.Oldest = ResetMaxReplay, last-maxReplay
+	}
+	return r, cursor < r.Oldest, nil
+}
