@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -58,12 +59,77 @@ type Pruned struct {
 	EventsThrough int64
 }
 
-// The watermarks of retention: the pruning lease, and the Seq through
-// which the events are pruned.
+// The watermarks of retention: the pruning lease, the Seq through which
+// the events are pruned, and how the last round went.
 const (
-	retentionLeaseKey = "retention-lease"
-	eventsPrunedKey   = "events-pruned-through"
+	retentionLeaseKey  = "retention-lease"
+	eventsPrunedKey    = "events-pruned-through"
+	retentionStatusKey = "retention-status"
 )
+
+// RetentionStatus is how the pruning goes, as every replica sharing the
+// store sees it.
+type RetentionStatus struct {
+	// Holder is the replica that prunes (holds the pruning lease; ""
+	// none), until LeaseUntil.
+	Holder     string     `json:"holder"`
+	LeaseUntil *time.Time `json:"lease_until"`
+	// LastRunAt is when the last round of pruning started; LastError
+	// why it failed, if it did.
+	LastRunAt *time.Time `json:"last_run_at"`
+	LastError string     `json:"last_error,omitempty"`
+	// EventsPrunedThrough is the Seq up to which the events are pruned
+	// (EventsPrunedThrough; 0: none ever was).
+	EventsPrunedThrough int64 `json:"events_pruned_through"`
+}
+
+// retentionRecord is what the pruner stores of its last round.
+type retentionRecord struct {
+	At    time.Time `json:"at"`
+	Error string    `json:"error,omitempty"`
+}
+
+// RetentionStatus reads how the pruning goes from the store.
+func (e *Engine) RetentionStatus(ctx context.Context) (RetentionStatus, error) {
+	var st RetentionStatus
+	err := e.store.View(ctx, func(tx Tx) error {
+		lease, err := tx.Watermark(retentionLeaseKey)
+		if err != nil {
+			return err
+		}
+		if holder, until := parseLease(lease); holder != "" {
+			st.Holder, st.LeaseUntil = holder, &until
+		}
+		if value, err := tx.Watermark(retentionStatusKey); err != nil {
+			return err
+		} else if value != "" {
+			var rec retentionRecord
+			if err := json.Unmarshal([]byte(value), &rec); err != nil {
+				return fmt.Errorf("watermark %s: %w", retentionStatusKey, err)
+			}
+			st.LastRunAt, st.LastError = &rec.At, rec.Error
+		}
+		st.EventsPrunedThrough, err = EventsPrunedThrough(tx)
+		return err
+	})
+	return st, err
+}
+
+// recordRetention stores how the round that started at start went.
+func (e *Engine) recordRetention(ctx context.Context, start time.Time, pruneErr error) error {
+	rec := retentionRecord{At: start.UTC()}
+	if pruneErr != nil {
+		rec.Error = pruneErr.Error()
+		if len(rec.Error) > maxPollError {
+			rec.Error = rec.Error[:maxPollError] + "..."
+		}
+	}
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return UpdateOne(ctx, e.store, func(tx Tx) error { return tx.SetWatermark(retentionStatusKey, string(value)) })
+}
 
 // EventsPrunedThrough returns the Seq up to which the events are pruned:
 // a reader whose cursor is below it has missed events it cannot read
@@ -110,9 +176,16 @@ func (e *Engine) RunRetention(ctx context.Context, opts RetentionOptions) {
 			e.log.WithError(err).Warn("take pruning lease")
 		}
 		if held {
+			start := e.now()
 			pruned, err := e.PruneOnce(ctx, opts)
-			if err != nil && ctx.Err() == nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
 				e.log.WithError(err).Warn("prune store")
+			}
+			if err := e.recordRetention(ctx, start, err); err != nil && ctx.Err() == nil {
+				e.log.WithError(err).Warn("record the pruning's outcome")
 			}
 			if pruned.Events > 0 || pruned.Audit > 0 {
 				e.log.WithField("events", pruned.Events).WithField("audit", pruned.Audit).

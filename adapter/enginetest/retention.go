@@ -53,6 +53,13 @@ func testRetention(t *testing.T, open Opener) {
 			return seq
 		}
 		require.Zero(t, prunedThrough())
+		st, err := standby.RetentionStatus(context.Background())
+		require.NoError(t, err)
+		require.NotEmpty(t, st.Holder, "every replica sees who prunes")
+		require.True(t, time.Now().Add(3*time.Minute).Equal(*st.LeaseUntil), "for three intervals: %v", st.LeaseUntil)
+		require.True(t, time.Now().Equal(*st.LastRunAt), "and its round: %v", st.LastRunAt)
+		require.Empty(t, st.LastError)
+		require.Zero(t, st.EventsPrunedThrough)
 
 		time.Sleep(59 * time.Minute)
 		synctest.Wait()
@@ -63,6 +70,10 @@ func testRetention(t *testing.T, open Opener) {
 		last := events[len(events)-1]
 		require.Equal(t, []adapter.Event{last}, h.Events(), "all but the last event pruned, two at a time")
 		require.Equal(t, events[len(events)-2].Seq, prunedThrough())
+		st, err = standby.RetentionStatus(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, events[len(events)-2].Seq, st.EventsPrunedThrough)
+		require.True(t, time.Now().Equal(*st.LastRunAt), "the last round: %v", st.LastRunAt)
 		require.Equal(t, float64(len(events)-1), prunedRows(t, reg, "events"))
 		require.NotEmpty(t, h.Audit(over.ID), "the audit trail is kept longer")
 
