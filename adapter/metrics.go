@@ -22,6 +22,7 @@ const countTimeout = 5 * time.Second
 //	ctibridge_events_total{type}               counter: committed events
 //	ctibridge_writebacks_total{result}         counter: outbox rows written back: done, retry or parked
 //	ctibridge_crm_conflicts_total{object,field,winner}  counter: fields both the CRM and the bridge changed; winner crm or bridge
+//	ctibridge_pruned_rows_total{table}         counter: events and audit entries deleted past their retention
 //	ctibridge_ingest_failures                  gauge: CRM records that could not be ingested, read from the store at scrape time
 //
 // The gauges come from the store, the authority shared by every replica,
@@ -39,6 +40,7 @@ type Metrics struct {
 	eventsByType map[EventType]prometheus.Counter
 	writebacks   [numWritebackResults]prometheus.Counter
 	conflicts    *prometheus.CounterVec
+	prunedRows   *prometheus.CounterVec
 }
 
 // NewMetrics makes the engine's metrics and registers them on reg (unless
@@ -72,6 +74,10 @@ func NewMetrics(reg prometheus.Registerer, store Store) *Metrics {
 			Name: "ctibridge_crm_conflicts_total",
 			Help: "CRM record fields that both the CRM and the bridge changed since they were last in step, by object, field and winner (crm or bridge).",
 		}, []string{"object", "field", "winner"}),
+		prunedRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctibridge_pruned_rows_total",
+			Help: "Rows the store's pruning deleted past their retention, by table (events or audit).",
+		}, []string{"table"}),
 	}
 	for k, name := range commandNames {
 		m.commandsOK[k] = m.commands.WithLabelValues(name, "ok")
@@ -87,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer, store Store) *Metrics {
 		m.writebacks[k] = writebacks.WithLabelValues(name)
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.routing, m.commit, m.events, writebacks, m.conflicts)
+		reg.MustRegister(m.commands, m.routing, m.commit, m.events, writebacks, m.conflicts, m.prunedRows)
 		if store != nil {
 			reg.MustRegister(newStoreCollector(store))
 		}
@@ -273,6 +279,14 @@ func (m *Metrics) committed(start time.Time) {
 		return
 	}
 	m.commit.Observe(time.Since(start).Seconds())
+}
+
+// pruned counts n rows of table deleted past their retention.
+func (m *Metrics) pruned(table string, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.prunedRows.WithLabelValues(table).Add(float64(n))
 }
 
 // eventsCommitted counts committed events by type.

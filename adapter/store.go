@@ -127,6 +127,20 @@ type Tx interface {
 	// LastEventSeq returns the Seq of the last committed event, 0 if none.
 	LastEventSeq() (int64, error)
 
+	// PruneEvents deletes the oldest events, at most limit (all when
+	// limit <= 0): those from before before, in Seq order up to the first
+	// that is not, and never the last event (LastEventSeq stays where it
+	// was). What it deletes is always a prefix of the log: it returns how
+	// many events it deleted and the Seq of the last of them (0 when none),
+	// every event up to which is gone.
+	PruneEvents(before time.Time, limit int) (deleted int, through int64, err error)
+	// PruneAudit deletes the oldest audit entries from before before, at
+	// most limit (all when limit <= 0), except those of interactions that
+	// are not over (completed or abandoned): an open or deferred
+	// interaction keeps its whole trail. An entry of an interaction the
+	// store does not hold may go. It returns how many it deleted.
+	PruneAudit(before time.Time, limit int) (deleted int, err error)
+
 	// AppendOutbox stores a writeback row and sets its ID, which increases
 	// with every row of the store (rows of one record are ordered by ID).
 	AppendOutbox(r *OutboxRow) error

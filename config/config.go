@@ -56,6 +56,8 @@ type Config struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	// API tunes the HTTP API.
 	API API `yaml:"api"`
+	// Retention says how long the store keeps its events and audit trail.
+	Retention Retention `yaml:"retention"`
 	// Panel says who may embed the agent panel.
 	Panel Panel `yaml:"panel"`
 	// Metrics says where /metrics is served.
@@ -281,6 +283,10 @@ type API struct {
 	// MaxStreams is how many event streams one token may hold open on a
 	// replica (default 10); one more closes its oldest.
 	MaxStreams int `yaml:"max_streams"`
+	// MaxReplay is how many events an event stream replays at most after
+	// its Last-Event-ID (default 10000); a client further behind gets a
+	// stream.reset event and reloads.
+	MaxReplay int `yaml:"max_replay"`
 	// MaxBodyBytes is the largest request body the API reads (default
 	// 1 MiB, at least 16 KiB); a larger one is 413 too_large.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
@@ -304,6 +310,20 @@ type Metrics struct {
 	// 127.0.0.1:9090. Empty (the default): /metrics is served on listen,
 	// with the API and the panel.
 	Listen string `yaml:"listen"`
+}
+
+// Retention says how long the store keeps what only grows, and how
+// often the daemon prunes it.
+type Retention struct {
+	// Events is how long an event is kept for event streams and webhooks
+	// to replay (default 168h); 0 keeps them for ever.
+	Events Duration `yaml:"events"`
+	// Audit is how long the local audit trail of an interaction that is
+	// over is kept for the panel's History (default 2160h); 0 keeps it
+	// for ever.
+	Audit Duration `yaml:"audit"`
+	// Interval is how often the daemon prunes (default 10m).
+	Interval Duration `yaml:"interval"`
 }
 
 // Panel configures the agent panel served at /.
@@ -430,10 +450,16 @@ func defaults() *Config {
 			RateBurst:        api.DefaultRateBurst,
 			Heartbeat:        Duration(api.DefaultHeartbeat),
 			MaxStreams:       api.DefaultMaxStreams,
+			MaxReplay:        api.DefaultMaxReplay,
 			MaxBodyBytes:     api.DefaultMaxBodyBytes,
 			MaxNoteBytes:     api.DefaultMaxNoteBytes,
 			AuthFailureRate:  float64(api.DefaultAuthFailureRate),
 			AuthFailureBurst: api.DefaultAuthFailureBurst,
+		},
+		Retention: Retention{
+			Events:   Duration(adapter.DefaultEventRetention),
+			Audit:    Duration(adapter.DefaultAuditRetention),
+			Interval: Duration(adapter.DefaultRetentionInterval),
 		},
 	}
 }

@@ -418,18 +418,25 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "api and panel",
-			yaml: doc("api: {rate_limit: 0, rate_burst: 0, heartbeat: 0s, max_streams: 0, max_body_bytes: 1000, max_note_bytes: 30001}",
+			yaml: doc("api: {rate_limit: 0, rate_burst: 0, heartbeat: 0s, max_streams: 0, max_replay: 0, max_body_bytes: 1000, max_note_bytes: 30001}",
 				"panel:", "  frame_ancestors: [https://*.lightning.force.com, lightning.force.com, 'https://x.example/path']",
 				"  opencti_url: http://x.example/opencti_min.js"),
 			want: "ctibridge.yaml:1: api.rate_limit: must be positive (requests a second per token), got 0\n" +
 				"ctibridge.yaml:1: api.rate_burst: must be at least 1, got 0\n" +
 				"ctibridge.yaml:1: api.heartbeat: must be greater than 0, got 0s\n" +
 				"ctibridge.yaml:1: api.max_streams: must be at least 1, got 0\n" +
+				"ctibridge.yaml:1: api.max_replay: must be at least 1, got 0\n" +
 				"ctibridge.yaml:1: api.max_body_bytes: must be at least 16384, got 1000\n" +
 				"ctibridge.yaml:1: api.max_note_bytes: must be 1 to 30000 (a reason goes to a Salesforce Task Description), got 30001\n" +
 				`ctibridge.yaml:3: panel.frame_ancestors[1]: invalid origin "lightning.force.com" (want scheme://host[:port], e.g. https://*.lightning.force.com)` + "\n" +
 				`ctibridge.yaml:3: panel.frame_ancestors[2]: invalid origin "https://x.example/path" (want scheme://host[:port], e.g. https://*.lightning.force.com)` + "\n" +
 				`ctibridge.yaml:4: panel.opencti_url: invalid URL "http://x.example/opencti_min.js" (want the org's https://.../opencti_min.js)`,
+		},
+		{
+			name: "retention",
+			yaml: doc("retention:", "  events: -1h", "  audit: 0s", "  interval: 0s"),
+			want: "ctibridge.yaml:2: retention.events: must be 0 (keep for ever) or more, got -1h0m0s\n" +
+				"ctibridge.yaml:4: retention.interval: must be greater than 0, got 0s",
 		},
 		{
 			name: "mappings must be a list",

@@ -24,9 +24,11 @@ import (
 func TestDefaultsAreTheEnginesAndTheAPIs(t *testing.T) {
 	cfg := Default()
 	require.Equal(t, API{RateLimit: float64(api.DefaultRateLimit), RateBurst: api.DefaultRateBurst,
-		Heartbeat: Duration(api.DefaultHeartbeat), MaxStreams: api.DefaultMaxStreams,
+		Heartbeat: Duration(api.DefaultHeartbeat), MaxStreams: api.DefaultMaxStreams, MaxReplay: api.DefaultMaxReplay,
 		MaxBodyBytes: api.DefaultMaxBodyBytes, MaxNoteBytes: api.DefaultMaxNoteBytes,
 		AuthFailureRate: float64(api.DefaultAuthFailureRate), AuthFailureBurst: api.DefaultAuthFailureBurst}, cfg.API)
+	require.Equal(t, Retention{Events: Duration(adapter.DefaultEventRetention), Audit: Duration(adapter.DefaultAuditRetention),
+		Interval: Duration(adapter.DefaultRetentionInterval)}, cfg.Retention)
 	require.Equal(t, Duration(adapter.DefaultPollInterval), cfg.CRM.PollInterval)
 	require.Equal(t, Duration(adapter.DefaultReclaimAfter), cfg.CRM.ReclaimAfter)
 	require.Equal(t, Duration(adapter.DefaultBatchMaxAge), cfg.CRM.BatchMaxAge)

@@ -65,6 +65,7 @@ func (v *validator) validate(c *Config) {
 	v.tokens(c.Tokens, tokens)
 	v.webhooks(c.Webhooks)
 	v.api(c.API)
+	v.retention(c.Retention)
 	v.panel(c.Panel)
 	if c.Metrics.Listen != "" {
 		v.address("metrics.listen", c.Metrics.Listen)
@@ -72,6 +73,15 @@ func (v *validator) validate(c *Config) {
 			v.errorf("metrics.listen", "same address as listen (leave it out to serve /metrics there)")
 		}
 	}
+}
+
+func (v *validator) retention(r Retention) {
+	for path, d := range map[string]Duration{"retention.events": r.Events, "retention.audit": r.Audit} {
+		if d < 0 {
+			v.errorf(path, "must be 0 (keep for ever) or more, got %s", d)
+		}
+	}
+	v.positive("retention.interval", r.Interval)
 }
 
 func (v *validator) api(a API) {
@@ -84,6 +94,9 @@ func (v *validator) api(a API) {
 	v.positive("api.heartbeat", a.Heartbeat)
 	if a.MaxStreams < 1 {
 		v.errorf("api.max_streams", "must be at least 1, got %d", a.MaxStreams)
+	}
+	if a.MaxReplay < 1 {
+		v.errorf("api.max_replay", "must be at least 1, got %d", a.MaxReplay)
 	}
 	if a.MaxBodyBytes < minBodyBytes {
 		v.errorf("api.max_body_bytes", "must be at least %d, got %d", minBodyBytes, a.MaxBodyBytes)

@@ -76,6 +76,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback keeps each record's order across calls", testWritebackKeepsRecordOrder},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"writeback after a slow restart", testWritebackAfterSlowRestart},
+		{"retention: events and audit pruned in the background", testRetention},
 		{"crash safety", testCrashSafety},
 		{"concurrency", testConcurrency},
 	} {

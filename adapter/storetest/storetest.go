@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"Audit", testAudit},
 		{"AuditBetween", testAuditBetween},
 		{"Events", testEvents},
+		{"PruneEvents", testPruneEvents},
+		{"PruneAudit", testPruneAudit},
 		{"Outbox", testOutbox},
 		{"ClaimOutbox", testClaimOutbox},
 		{"OutboxDue", testOutboxDue},

@@ -161,7 +161,11 @@ func (d *daemon) status(ctx context.Context) (any, error) {
 			views[k].LagSeconds = &lag
 		}
 	}
-	return map[string]any{"replica": d.holder, "crm": d.link.status(), "polls": views}, nil
+	retention, err := d.engine.RetentionStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"replica": d.holder, "crm": d.link.status(), "polls": views, "retention": retention}, nil
 }
 
 // pollCollector exports the polling of the sources from the store at each

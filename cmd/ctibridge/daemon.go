@@ -196,6 +196,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		RateLimit:        rate.Limit(cfg.API.RateLimit),
 		RateBurst:        cfg.API.RateBurst,
 		MaxStreams:       cfg.API.MaxStreams,
+		MaxReplay:        cfg.API.MaxReplay,
 		MaxBodyBytes:     cfg.API.MaxBodyBytes,
 		MaxNoteBytes:     cfg.API.MaxNoteBytes,
 		Heartbeat:        time.Duration(cfg.API.Heartbeat),
@@ -256,6 +257,9 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	})
 	hooks := d.hooks.Load()
 	d.hookLoop.start(hooks.Run)
+	retention := adapter.RetentionOptions{Events: time.Duration(cfg.Retention.Events),
+		Audit: time.Duration(cfg.Retention.Audit), Interval: time.Duration(cfg.Retention.Interval)}
+	loops.Go(func() { d.engine.RunRetention(loopCtx, retention) })
 	if pg, ok := store.(*postgres.Store); ok {
 		// Commits of the other replicas wake this one's event streams
 		// and webhooks at once, not at their next poll.

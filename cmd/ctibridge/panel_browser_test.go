@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -453,6 +455,67 @@ func TestPanelBrowserPushedOut(t *testing.T) {
 	alice.waitText("#conn.down", "Stopped")
 	alice.waitText("#toast", "This panel is open in too many windows")
 	alice.shot("20-pushed-out")
+}
+
+// TestPanelBrowserReset: with api.max_replay 1, a panel that was away for
+// more events than that gets a stream.reset when it reconnects: it shows
+// the state as it is now (loaded again, not replayed), reports no error,
+// and its next reconnect resumes after the reset's id, that of the newest
+// event, which a replay of her own events would not have given it.
+func TestPanelBrowserReset(t *testing.T) {
+	pt := newPanelTest(t, func(c *config.Config) { c.API.MaxReplay = 1 })
+	proxy := newCutProxy(t, pt.base)
+	alice := pt.page("alice", 300, 550)
+	alice.base = proxy.srv.URL
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+
+	proxy.cut()
+	alice.waitText("#conn.down", "Reconnecting")
+	for _, presence := range []string{"busy", "available", "busy"} {
+		require.NoError(t, apiCall(pt.base, "demo-alice", "PUT", "/me/presence", map[string]string{"presence": presence}, nil))
+	}
+	// The newest event is none of alice's: a replay would leave her
+	// panel's Last-Event-ID at her last one, the reset moves it here.
+	require.NoError(t, apiCall(pt.base, "demo-bob", "PUT", "/me/presence", map[string]string{"presence": "busy"}, nil))
+	newest := newestEventID(t, pt.base)
+
+	proxy.restore()
+	alice.waitLive()
+	alice.waitFor("the presence set while away", `document.getElementById('presence').value === 'busy'`)
+	ids := proxy.lastEventIDs()
+	behind, err := strconv.ParseInt(ids[len(ids)-1], 10, 64)
+	require.NoError(t, err)
+	require.Less(t, behind, newest-1, "the panel came back more than api.max_replay events behind")
+
+	proxy.cut()
+	alice.waitText("#conn.down", "Reconnecting")
+	proxy.restore()
+	alice.waitLive()
+	ids = proxy.lastEventIDs()
+	require.Equal(t, strconv.FormatInt(newest, 10), ids[len(ids)-1], "after the reset, the panel resumes from its id")
+}
+
+// newestEventID reads the id of the newest event off the preamble of an
+// event stream, which names the id it starts after.
+func newestEventID(t *testing.T, base string) int64 {
+	t.Helper()
+	req, err := http.NewRequest("GET", base+"/api/v1/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer demo-admin")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if after, ok := strings.CutPrefix(sc.Text(), ": ctibridge events after "); ok {
+			id, err := strconv.ParseInt(after, 10, 64)
+			require.NoError(t, err)
+			return id
+		}
+	}
+	t.Fatalf("the event stream ended without its preamble: %v", sc.Err())
+	return 0
 }
 
 // TestPanelBrowserKeyboard works the panel with the keyboard alone: sign

@@ -56,7 +56,7 @@ func TestDaemonReplicasOnPostgres(t *testing.T) {
 
 	// Both replicas are ready, the one that stands by as much as the one
 	// that polls, and both say which one polls.
-	var holders []any
+	var holders, pruners []any
 	for _, d := range replicas {
 		res, err := http.Get(d.url() + "/readyz")
 		require.NoError(t, err)
@@ -69,9 +69,17 @@ func TestDaemonReplicasOnPostgres(t *testing.T) {
 		status := c.ok("ops", "GET", "/api/v1/admin/status", nil)
 		require.Equal(t, "connected", status["crm"].(map[string]any)["state"])
 		holders = append(holders, status["polls"].([]any)[0].(map[string]any)["holder"])
+		// One of them prunes the store, and both say which.
+		eventually(t, "a pruning round ran", func() bool {
+			return c.ok("ops", "GET", "/api/v1/admin/status", nil)["retention"].(map[string]any)["last_run_at"] != nil
+		})
+		pruners = append(pruners, c.ok("ops", "GET", "/api/v1/admin/status", nil)["retention"].(map[string]any)["holder"])
 	}
+	names := []string{replicaName(replicas[0].ln.Addr()), replicaName(replicas[1].ln.Addr())}
 	require.Equal(t, holders[0], holders[1])
-	require.Contains(t, []string{replicaName(replicas[0].ln.Addr()), replicaName(replicas[1].ln.Addr())}, holders[0])
+	require.Contains(t, names, holders[0])
+	require.Equal(t, pruners[0], pruners[1])
+	require.Contains(t, names, pruners[0])
 	stop()
 	for _, d := range replicas {
 		require.NoError(t, d.wait())

@@ -33,6 +33,10 @@ const (
 	DefaultRateBurst             = 100
 	DefaultHeartbeat             = 15 * time.Second
 	DefaultMaxStreams            = 10
+	// DefaultMaxReplay is how many events a stream replays at most after
+	// its Last-Event-ID: a client further behind is reset (stream.reset)
+	// and reloads, which is quicker than replaying more.
+	DefaultMaxReplay = 10000
 	// DefaultMaxBodyBytes bounds a request body: a mapping preview's CRM
 	// record is the biggest body the API expects.
 	DefaultMaxBodyBytes = 1 << 20
@@ -80,6 +84,11 @@ type Options struct {
 	// this server (default DefaultMaxStreams): opening one more closes
 	// its oldest, with a stream.closed event.
 	MaxStreams int
+	// MaxReplay is how many events a stream replays at most after its
+	// Last-Event-ID (default DefaultMaxReplay): a client further behind,
+	// or behind the pruned events, gets a stream.reset event and the
+	// stream goes on from the present.
+	MaxReplay int
 	// MaxBodyBytes is the largest request body the API reads (default
 	// DefaultMaxBodyBytes); a larger one is 413 too_large.
 	MaxBodyBytes int
@@ -163,6 +172,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.MaxStreams <= 0 {
 		o.MaxStreams = DefaultMaxStreams
+	}
+	if o.MaxReplay <= 0 {
+		o.MaxReplay = DefaultMaxReplay
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes

@@ -29,8 +29,9 @@ type contract struct {
 	doc *openapi3.T
 	mux *http.ServeMux
 	// event is the schema of the data of each event of the stream, and
-	// streamClosed that of the stream.closed event a stream may end with.
-	event, streamClosed *openapi3.Schema
+	// streamClosed that of the stream.closed event a stream may end with,
+	// streamReset that of the stream.reset event it may start with.
+	event, streamClosed, streamReset *openapi3.Schema
 }
 
 // loadContract loads the document once for all tests.
@@ -55,6 +56,9 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 	}
 	if ref := doc.Components.Schemas["StreamClosed"]; ref != nil {
 		c.streamClosed = ref.Value
+	}
+	if ref := doc.Components.Schemas["StreamReset"]; ref != nil {
+		c.streamReset = ref.Value
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -295,8 +299,11 @@ func (c *contract) checkEvents(stream []byte) error {
 			continue
 		}
 		schema := c.event
-		if event == "stream.closed" {
+		switch event {
+		case "stream.closed":
 			schema = c.streamClosed
+		case "stream.reset":
+			schema = c.streamReset
 		}
 		if err := schema.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
 			errs = append(errs, fmt.Errorf("event %s: not an Event of openapi.json: %w", id, err))
@@ -309,6 +316,12 @@ func (c *contract) checkEvents(stream []byte) error {
 			continue
 		}
 		ev := v.(map[string]any)
+		if event == "stream.reset" {
+			if strconv.FormatFloat(ev["last_event_id"].(float64), 'f', -1, 64) != id {
+				errs = append(errs, fmt.Errorf("stream.reset with id %q goes on after %v", id, ev["last_event_id"]))
+			}
+			continue
+		}
 		if ev["type"] != event || strconv.FormatFloat(ev["id"].(float64), 'f', -1, 64) != id {
 			errs = append(errs, fmt.Errorf("event block id %q, event %q carries an Event of id %v, type %v", id, event, ev["id"], ev["type"]))
 		}

@@ -195,9 +195,11 @@ const eventPage = 500
 // the events whose audience includes it, admins and integrations get all.
 // Each event's SSE id is its store sequence number; a client that
 // reconnects with Last-Event-ID (or ?last_event_id=) gets every event
-// after it, from the store. Without one the stream starts at the present.
+// after it, from the store, unless they are pruned or more than
+// MaxReplay: then it gets one stream.reset event and goes on from the
+// present. Without one the stream starts at the present.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) error {
-	cursor, err := s.streamStart(r)
+	cursor, reset, err := s.streamStart(r)
 	if err != nil {
 		return err
 	}
@@ -215,6 +217,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 	w.WriteHeader(http.StatusOK)
 	if _, err := fmt.Fprintf(w, "retry: 2000\n: ctibridge events after %d\n\n", cursor); err != nil {
 		return nil
+	}
+	if reset != nil {
+		// With the id of the present: a client that reconnects after it
+		// is not reset again.
+		data, _ := json.Marshal(reset)
+		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", reset.LastEventID, adapter.ResetType, data); err != nil {
+			return nil
+		}
 	}
 	if rc.Flush() != nil {
 		return nil
@@ -284,8 +294,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 // last committed event. An id beyond the last committed event (from
 // another store, say) starts at the present: such a cursor would wait for
 // events that are never its own, and make the streams' shared feed start
-// beyond them all.
-func (s *Server) streamStart(r *http.Request) (int64, error) {
+// beyond them all. An id behind the pruned events, or more than
+// MaxReplay events behind, starts at the present too, with the Reset the
+// stream sends first (reset is nil otherwise).
+func (s *Server) streamStart(r *http.Request) (cursor int64, reset *adapter.Reset, err error) {
 	seq := int64(-1)
 	v := r.Header.Get("Last-Event-ID")
 	if v == "" {
@@ -295,17 +307,24 @@ func (s *Server) streamStart(r *http.Request) (int64, error) {
 		var err error
 		seq, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || seq < 0 {
-			return 0, invalid("Last-Event-ID %q: want an event id (a non-negative integer)", v)
+			return 0, nil, invalid("Last-Event-ID %q: want an event id (a non-negative integer)", v)
 		}
 	}
-	var last int64
-	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
+	var (
+		rs    adapter.Reset
+		stale bool
+	)
+	err = s.store.View(r.Context(), func(tx adapter.Tx) error {
 		var err error
-		last, err = tx.LastEventSeq()
+		rs, stale, err = adapter.ResetAt(tx, seq, int64(s.o.MaxReplay))
 		return err
 	})
-	if seq < 0 || seq > last {
+	last := rs.LastEventID
+	switch {
+	case seq < 0 || seq > last:
 		seq = last
+	case stale:
+		seq, reset = last, &rs
 	}
-	return seq, err
+	return seq, reset, err
 }

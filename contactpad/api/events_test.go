@@ -24,6 +24,8 @@ type sseEvent struct {
 	ID    int64
 	Type  string
 	Event adapter.Event
+	// Data is the event's data as sent.
+	Data []byte
 }
 
 // stream is an open event stream.
@@ -60,7 +62,8 @@ func (e *env) subscribe(who string, lastID int64) *stream {
 			switch {
 			case line == "":
 				if data != "" {
-					if json.Unmarshal([]byte(data), &ev.Event) == nil {
+					ev.Data = []byte(data)
+					if json.Unmarshal(ev.Data, &ev.Event) == nil {
 						s.events <- ev
 					}
 				}
@@ -259,4 +262,68 @@ func TestEventsCursorBeyondTheLog(t *testing.T) {
 		ev := s.until(t, adapter.EventAgentPresence, "")
 		require.Equal(t, lastSeq(t, e), ev.ID)
 	}
+}
+
+// TestEventsReset: a client whose Last-Event-ID is behind the pruned
+// events, or further behind than MaxReplay, gets one stream.reset event
+// with the id of the present, and then the events that follow; a client
+// at the pruned point, or that comes back with the reset's id, is not
+// reset.
+func TestEventsReset(t *testing.T) {
+	resetOf := func(t *testing.T, ev sseEvent) adapter.Reset {
+		t.Helper()
+		require.Equal(t, adapter.ResetType, ev.Type)
+		var r adapter.Reset
+		require.NoError(t, json.Unmarshal(ev.Data, &r))
+		return r
+	}
+	presence := func(e *env) {
+		e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
+		e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	}
+
+	t.Run("pruned", func(t *testing.T) {
+		e := start(t)
+		e.connected("alice", contactpad.NonLive)
+		pruned, err := e.engine.PruneOnce(t.Context(), adapter.RetentionOptions{Events: time.Nanosecond})
+		require.NoError(t, err)
+		require.Positive(t, pruned.Events)
+		last := lastSeq(t, e)
+		require.Equal(t, last, pruned.EventsThrough+1, "all but the last event pruned")
+
+		s := e.subscribe("alice", 0)
+		ev := s.next(t)
+		require.Equal(t, adapter.Reset{Type: adapter.ResetType, Reason: adapter.ResetPruned,
+			Oldest: pruned.EventsThrough, LastEventID: last}, resetOf(t, ev))
+		require.Equal(t, last, ev.ID, "the reset moves the client's Last-Event-ID to the present")
+		presence(e)
+		next := s.until(t, adapter.EventAgentPresence, "")
+		require.Greater(t, next.ID, last, "then the stream goes on from the present")
+
+		for _, from := range []int64{pruned.EventsThrough, last} {
+			again := e.subscribe("alice", from)
+			presence(e)
+			require.Equal(t, adapter.EventAgentPresence, again.next(t).Event.Type, "no reset after %d", from)
+		}
+	})
+
+	t.Run("max_replay", func(t *testing.T) {
+		e := start(t, func(o *api.Options, _ *adapter.Settings) { o.MaxReplay = 2 })
+		e.connected("alice", contactpad.NonLive)
+		last := lastSeq(t, e)
+		require.Greater(t, last, int64(3))
+
+		s := e.subscribe("alice", last-3)
+		ev := s.next(t)
+		require.Equal(t, adapter.Reset{Type: adapter.ResetType, Reason: adapter.ResetMaxReplay,
+			Oldest: last - 2, LastEventID: last}, resetOf(t, ev))
+		require.Equal(t, last, ev.ID)
+
+		within := e.subscribe("alice", last-2)
+		want := aliceEvents(t, e, last-2)
+		require.NotEmpty(t, want)
+		for _, id := range want {
+			require.Equal(t, id, within.next(t).ID, "2 events behind: replayed")
+		}
+	})
 }

@@ -53,9 +53,16 @@ func (l *loop) run(ctx context.Context) {
 // it is committed, until ctx is done or the lease is lost.
 func (l *loop) deliverAll(ctx context.Context) {
 	for ctx.Err() == nil && l.renew(ctx) {
-		var events []adapter.Event
+		var (
+			events []adapter.Event
+			reset  adapter.Reset
+			stale  bool
+		)
 		err := l.d.store.View(ctx, func(tx adapter.Tx) error {
 			var err error
+			if reset, stale, err = adapter.ResetAt(tx, l.cursor, 0); err != nil || stale {
+				return err
+			}
 			events, err = tx.EventsAfter(l.cursor, l.d.batch)
 			return err
 		})
@@ -66,6 +73,17 @@ func (l *loop) deliverAll(ctx context.Context) {
 			if !l.idle(ctx) {
 				return
 			}
+			continue
+		}
+		if stale {
+			// Behind the pruned events: one reset, whatever the hook's
+			// event types, and on from the present.
+			if !l.deliverReset(ctx, &reset) {
+				return
+			}
+			l.cursor = reset.LastEventID
+			l.h.update(func(s *HookStatus) { s.DeliveredSeq = reset.LastEventID })
+			l.save(ctx)
 			continue
 		}
 		for i := range events {
@@ -218,6 +236,17 @@ func (l *loop) flush(ctx context.Context) {
 	l.save(ctx)
 }
 
+// outgoing is one POST of a hook: an event, or a reset.
+type outgoing struct {
+	// id is the delivery's id: the event's Seq, or that of the newest
+	// event for a reset (which goes on after it, so the hook is never
+	// sent that event: the id is the reset's alone), as on the event
+	// stream. The same on every attempt and for every replica.
+	id   string
+	typ  string
+	body []byte
+}
+
 // deliver POSTs ev until an attempt succeeds. It returns false when ctx is
 // done or the lease lost first.
 func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
@@ -228,16 +257,31 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 		l.h.log.WithError(err).WithField("event", ev.Seq).Error("webhook: encode event; skipped")
 		return true
 	}
+	return l.send(ctx, outgoing{id: strconv.FormatInt(ev.Seq, 10), typ: string(ev.Type), body: body})
+}
+
+// deliverReset POSTs the reset of a hook whose cursor is behind the
+// pruned events until an attempt succeeds, as deliver does.
+func (l *loop) deliverReset(ctx context.Context, r *adapter.Reset) bool {
+	body, _ := json.Marshal(r) // numbers and strings only
+	l.h.log.WithFields(logrus.Fields{"cursor": l.cursor, "oldest": r.Oldest, "last_event_id": r.LastEventID}).
+		Warn("webhook: the events after the hook's cursor are pruned; sending a reset")
+	return l.send(ctx, outgoing{id: strconv.FormatInt(r.LastEventID, 10), typ: adapter.ResetType, body: body})
+}
+
+// send POSTs dv until an attempt succeeds. It returns false when ctx is
+// done or the lease lost first.
+func (l *loop) send(ctx context.Context, dv outgoing) bool {
 	for attempt := 1; ; attempt++ {
 		if !l.renew(ctx) {
 			return false
 		}
-		status, retryAfter, err := l.d.post(ctx, l.h, ev, body, time.Now())
+		status, retryAfter, err := l.d.post(ctx, l.h, dv, time.Now())
 		if err != nil && ctx.Err() != nil {
 			return false
 		}
 		now := time.Now()
-		fields := logrus.Fields{"event": ev.Seq, "type": ev.Type, "status": status}
+		fields := logrus.Fields{"event": dv.id, "type": dv.typ, "status": status}
 		if err == nil {
 			l.h.delivered.Inc()
 			l.h.update(func(s *HookStatus) {
@@ -275,23 +319,23 @@ func (l *loop) deliver(ctx context.Context, ev *adapter.Event) bool {
 // answer's status (0 when there is none), the wait its Retry-After asks
 // for, and an error unless the status is 2xx. Errors carry neither the URL
 // (it may hold a token) nor any body.
-func (d *Dispatcher) post(ctx context.Context, h *hook, ev *adapter.Event, body []byte, now time.Time) (int, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+func (d *Dispatcher) post(ctx context.Context, h *hook, dv outgoing, now time.Time) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(dv.body))
 	if err != nil {
 		return 0, 0, errors.New("invalid webhook URL")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	// The event's id is the delivery's: the same on every attempt and for
+	// The delivery id is the same on every attempt and for
 	// every replica, unlike the timestamp, which is this attempt's.
-	id, timestamp := strconv.FormatInt(ev.Seq, 10), now.Unix()
+	id, timestamp := dv.id, now.Unix()
 	req.Header.Set(IDHeader, id)
 	req.Header.Set(TimestampHeader, strconv.FormatInt(timestamp, 10))
-	req.Header.Set(SignatureHeader, Sign(h.keys, id, timestamp, body))
+	req.Header.Set(SignatureHeader, Sign(h.keys, id, timestamp, dv.body))
 	if len(h.Secrets) > 0 {
-		req.Header.Set(LegacySignatureHeader, LegacySign(h.Secrets[0], body))
+		req.Header.Set(LegacySignatureHeader, LegacySign(h.Secrets[0], dv.body))
 	}
-	req.Header.Set("X-Ctibridge-Event", string(ev.Type))
+	req.Header.Set("X-Ctibridge-Event", dv.typ)
 	req.Header.Set("X-Ctibridge-Delivery", id)
 	resp, err := d.client.Do(req)
 	if err != nil {

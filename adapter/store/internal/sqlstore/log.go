@@ -163,6 +163,53 @@ func (t *Tx) LastEventSeq() (int64, error) {
 	return seq, nil
 }
 
+// PruneEvents reads the oldest limit events by seq and deletes the prefix
+// of them from before before, short of the last event.
+func (t *Tx) PruneEvents(before time.Time, limit int) (int, int64, error) {
+	last, err := t.LastEventSeq()
+	if err != nil {
+		return 0, 0, fmt.Errorf("prune events: %w", err)
+	}
+	rows, err := t.query(StmtOldestEvents, t.limit(limit))
+	if err != nil {
+		return 0, 0, fmt.Errorf("prune events: %w", err)
+	}
+	type oldEvent struct{ seq, at int64 }
+	oldest, err := scanAll(rows, func(sc scanner) (oldEvent, error) {
+		var e oldEvent
+		return e, sc.Scan(&e.seq, &e.at)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("prune events: %w", err)
+	}
+	bound := boundTime(before)
+	var (
+		n       int
+		through int64
+	)
+	for _, e := range oldest {
+		if e.seq >= last || e.at >= bound {
+			break
+		}
+		n, through = n+1, e.seq
+	}
+	if n == 0 {
+		return 0, 0, nil
+	}
+	if _, err := t.exec(StmtPruneEvents, through); err != nil {
+		return 0, 0, fmt.Errorf("prune events through %d: %w", through, err)
+	}
+	return n, through, nil
+}
+
+func (t *Tx) PruneAudit(before time.Time, limit int) (int, error) {
+	n, err := t.exec(StmtPruneAudit, boundTime(before), t.limit(limit))
+	if err != nil {
+		return 0, fmt.Errorf("prune audit before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return int(n), nil
+}
+
 // scanEvent reads seq, audience and payload.
 func scanEvent(sc scanner) (adapter.Event, error) {
 	var (

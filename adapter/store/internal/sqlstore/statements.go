@@ -54,6 +54,9 @@ const (
 	StmtAppendEvent
 	StmtEventsAfter
 	StmtLastEventSeq
+	StmtOldestEvents
+	StmtPruneEvents
+	StmtPruneAudit
 	StmtAppendOutbox
 	StmtOutbox
 	StmtClaimOutbox
@@ -95,6 +98,8 @@ var writes = [NumStmts]bool{
 	StmtPutConsult:              true,
 	StmtAppendAudit:             true,
 	StmtAppendEvent:             true,
+	StmtPruneEvents:             true,
+	StmtPruneAudit:              true,
 	StmtAppendOutbox:            true,
 	StmtClaimOutbox:             true,
 	StmtDeleteOutbox:            true,
@@ -130,6 +135,9 @@ const (
 const (
 	holdingStatuses      = `('offered', 'connected', 'wrap_up')`
 	openTransferStatuses = `('initiated', 'accepted')`
+	// overStatuses are the statuses in which an interaction is over: its
+	// audit trail may be pruned.
+	overStatuses = `('completed', 'abandoned')`
 )
 
 // queuedOrder is the order of Queued. NULLS FIRST is SQLite's order of
@@ -269,6 +277,17 @@ func Statements(d *Dialect) [NumStmts]string {
 			VALUES ($1, $2, $3, $4, $5)` + returning("seq"),
 		StmtEventsAfter:  `SELECT seq, audience, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
 		StmtLastEventSeq: `SELECT COALESCE(MAX(seq), 0) FROM events`,
+		// The oldest events, by the primary key: a prune reads a batch's
+		// worth and deletes the prefix of them that is old enough.
+		StmtOldestEvents: `SELECT seq, COALESCE(at, 0) FROM events ORDER BY seq LIMIT $1`,
+		StmtPruneEvents:  `DELETE FROM events WHERE seq <= $1`,
+		// The oldest entries before $1 (walking the audit_at index) of
+		// interactions that are over or gone: an open interaction keeps
+		// its whole trail, however old.
+		StmtPruneAudit: `DELETE FROM audit WHERE seq IN (SELECT a.seq FROM audit a
+			WHERE a.at < $1 AND NOT EXISTS (SELECT 1 FROM interactions i
+				WHERE i.id = a.interaction_id AND i.status NOT IN ` + overStatuses + `)
+			ORDER BY a.at, a.seq LIMIT $2)`,
 		StmtAppendOutbox: `INSERT INTO outbox (` + outboxColumns + `) VALUES (` + placeholders(outboxColumns) + `)` +
 			returning("id"),
 		// With each row, the first parked row of its record before it (0:

@@ -4,7 +4,11 @@
 package storebench
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -51,5 +55,86 @@ func Command(i *contactpad.Interaction, auditID string, now time.Time) func(adap
 			return err
 		}
 		return tx.SetTimer(adapter.Timer{Kind: adapter.TimerInactivity, Ref: i.ID, DueAt: now.Add(time.Hour)})
+	}
+}
+
+// PruneRows is how many rows one prune batch deletes: the daemon's
+// (adapter.DefaultRetentionBatch).
+const PruneRows = adapter.DefaultRetentionBatch
+
+// FillPrunable writes PruneRows+1 events and PruneRows audit entries of a
+// completed interaction, all at old, in transactions of 100 commands'
+// worth: what one prune batch of each then deletes (the last event is
+// never pruned; it goes with the next batch).
+func FillPrunable(ctx context.Context, s adapter.Store, round int, old time.Time) error {
+	i := Interaction(fmt.Sprint("pruned", round), 1, old)
+	i.Status = contactpad.Completed
+	if err := adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error { return tx.PutInteraction(i) }); err != nil {
+		return err
+	}
+	for start := 0; start <= PruneRows; start += 100 {
+		fns := make([]func(adapter.Tx) error, 0, 100)
+		for n := start; n < min(start+100, PruneRows+1); n++ {
+			fns = append(fns, func(tx adapter.Tx) error {
+				if n < PruneRows {
+					if err := tx.AppendAudit(&contactpad.AuditEntry{
+						ID: fmt.Sprint(round, "-", n), InteractionID: i.ID, At: old, Actor: "alice", Action: "accepted",
+						Category: "accept", FromStatus: contactpad.Offered, ToStatus: contactpad.Connected,
+						Message: "Accepted by alice",
+					}); err != nil {
+						return err
+					}
+				}
+				return tx.AppendEvent(&adapter.Event{
+					Type: adapter.EventInteractionUpdated, At: old, Interaction: i, Audience: []string{"alice"},
+				})
+			})
+		}
+		errs, err := s.Update(ctx, fns)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PruneBatch measures one prune batch of each table, as the daemon's
+// pruning runs them: one transaction of PruneRows rows. The engine's
+// commits wait for it, so its time is the longest a commit waits for the
+// pruning. Run it from a store's benchmark with a fresh store.
+func PruneBatch(b *testing.B, s adapter.Store) {
+	ctx := context.Background()
+	old := time.Now().Add(-365 * 24 * time.Hour)
+	before := time.Now().Add(-24 * time.Hour)
+	for _, table := range []string{"events", "audit"} {
+		b.Run(table, func(b *testing.B) {
+			round := 0
+			for b.Loop() {
+				b.StopTimer()
+				round++
+				if err := FillPrunable(ctx, s, round, old); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				var n int
+				err := adapter.UpdateOne(ctx, s, func(tx adapter.Tx) (err error) {
+					if table == "events" {
+						n, _, err = tx.PruneEvents(before, PruneRows)
+					} else {
+						n, err = tx.PruneAudit(before, PruneRows)
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n != PruneRows {
+					b.Fatalf("pruned %d %s rows, want %d", n, table, PruneRows)
+				}
+			}
+		})
 	}
 }

@@ -301,6 +301,7 @@ async function stream() {
       await readEvents(res.body, (e) => {
         if (e.retry) delay = e.retry;
         if (e.type === 'stream.closed') pushedOut = true;
+        else if (e.type === 'stream.reset') onReset();
         else if (e.data) onEvent(e.type, e.data);
       });
       if (pushedOut) {
@@ -349,6 +350,16 @@ async function readEvents(body, emit) {
       else if (field === 'retry' && /^\d+$/.test(val)) ev.retry = Number(val);
     }
   }
+}
+
+// onReset: the events this panel missed cannot be replayed (pruned, or
+// too many), and the stream goes on from the present. What the panel kept
+// from past events (failed transfers, inactive markers) may be stale:
+// it is dropped, and the lists are loaded again.
+function onReset() {
+  st.failed.clear();
+  st.inactive.clear();
+  refresh();
 }
 
 function onEvent(type, data) {
