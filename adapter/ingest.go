@@ -407,15 +407,26 @@ func (c *change) crmName() string {
 	return "the CRM"
 }
 
+// The most of a CRM record's text an interaction shows, and so every
+// event and webhook delivery carries: a mapping may take the subject from
+// a long field (a Case's Description holds 32,000 characters), and each
+// event fans out to every stream and webhook. Longer text is cut at ingest.
+const (
+	MaxSubjectBytes = 1024 // the subject
+	MaxLabelBytes   = 255  // the category, and each tag
+	MaxTags         = 50   // tags beyond these are dropped
+)
+
 // cleanItem removes what no store or CRM field can hold from the text of
 // an item: NUL characters, and bytes that are not UTF-8 (replaced by
-// U+FFFD).
+// U+FFFD); and cuts what the interaction shows to its limits.
 func cleanItem(item contactpad.WorkItem) contactpad.WorkItem {
-	item.Subject, item.Category = cleanText(item.Subject), cleanText(item.Category)
+	item.Subject = cut(cleanText(item.Subject), MaxSubjectBytes)
+	item.Category = cut(cleanText(item.Category), MaxLabelBytes)
 	if item.Tags != nil {
-		tags := make([]string, len(item.Tags))
-		for k, t := range item.Tags {
-			tags[k] = cleanText(t)
+		tags := make([]string, min(len(item.Tags), MaxTags))
+		for k := range tags {
+			tags[k] = cut(cleanText(item.Tags[k]), MaxLabelBytes)
 		}
 		item.Tags = tags
 	}
@@ -441,25 +452,39 @@ func cleanItem(item contactpad.WorkItem) contactpad.WorkItem {
 // that names them and not their values; nil when there are none.
 func uncleanFields(item contactpad.WorkItem) []string {
 	var out []string
-	check := func(field, s string) {
-		if cleanText(s) != s {
+	check := func(field, s string, limit int) {
+		if cut(cleanText(s), limit) != s {
 			out = append(out, field)
 		}
 	}
-	check("subject", item.Subject)
-	check("category", item.Category)
+	check("subject", item.Subject, MaxSubjectBytes)
+	check("category", item.Category, MaxLabelBytes)
 	for k, t := range item.Tags {
-		check(fmt.Sprintf("tags[%d]", k), t)
+		check(fmt.Sprintf("tags[%d]", k), t, MaxLabelBytes)
+	}
+	if len(item.Tags) > MaxTags {
+		out = append(out, "tags")
 	}
 	if item.CRM != nil {
-		check("crm.changed_by", item.CRM.ChangedBy)
+		check("crm.changed_by", item.CRM.ChangedBy, len(item.CRM.ChangedBy))
 		for _, f := range slices.Sorted(maps.Keys(item.CRM.Fields)) {
 			if s, ok := item.CRM.Fields[f].(string); ok {
-				check("crm.fields."+f, s)
+				check("crm.fields."+f, s, len(s))
 			}
 		}
 	}
 	return out
+}
+
+// cut returns s cut to at most limit bytes, at a character boundary.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	return s[:limit]
 }
 
 // cleanText drops NUL characters and replaces invalid UTF-8.

@@ -272,7 +272,7 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 			}
 			if fields := uncleanFields(item); fields != nil {
 				e.log.WithFields(logrus.Fields{"source": src.Name(), "crm_id": item.CRMID, "fields": strings.Join(fields, ",")}).
-					Warn("CRM record text cleaned at ingest: NUL characters removed, bytes that are not UTF-8 replaced with U+FFFD")
+					Warn("CRM record text cleaned at ingest: NUL characters removed, bytes that are not UTF-8 replaced with U+FFFD, text past its limit cut")
 			}
 			cmds = append(cmds, Ingest{Item: item, ReadAt: now})
 			ingested = append(ingested, item.CRMID)

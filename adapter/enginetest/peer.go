@@ -552,6 +552,29 @@ func testCleanText(t *testing.T, open Opener) {
 	})
 }
 
+// testIngestCutsLongText: what an interaction shows of a record's text
+// (and so every event carries) is cut to its limits at ingest, at a
+// character boundary: a mapping may take the subject from a long field.
+func testIngestCutsLongText(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		item := h.record(contactpad.NonLive, "support", shows{"status": "queued"})
+		item.Subject = strings.Repeat("é", 5000)
+		item.Category = strings.Repeat("c", 300)
+		for k := range 60 {
+			item.Tags = append(item.Tags, fmt.Sprintf("tag%d", k))
+		}
+		i := h.IngestItem(item)
+		require.Equal(t, strings.Repeat("é", adapter.MaxSubjectBytes/2), i.Subject)
+		require.Equal(t, strings.Repeat("c", adapter.MaxLabelBytes), i.Category)
+		require.Len(t, i.Tags, adapter.MaxTags)
+		require.Equal(t, "tag49", i.Tags[adapter.MaxTags-1])
+
+		item.Subject = strings.Repeat("é", 5000) + "!" // the same cut: not a change
+		h.Do(adapter.Ingest{Item: item})
+		require.Equal(t, i.Version, h.Get(i.ID).Version)
+	})
+}
+
 // testPollCleanText: a poll's records whose text no store can hold go in
 // cleaned, alike on every store: the record with the text goes in, its
 // neighbours on the page too, a record the mapping could not read has its

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Opener) {
 		{"the CRM is a peer: a read older than a write", testStaleRead},
 		{"the CRM is a peer: text no store can hold", testCleanText},
 		{"the CRM is a peer: a poll's text no store can hold", testPollCleanText},
+		{"ingest cuts long text", testIngestCutsLongText},
 		{"polling CRM sources", testPoll},
 		{"polling: one replica at a time", testPollLease},
 		{"polling: its status, as every replica sees it", testPollStatus},
