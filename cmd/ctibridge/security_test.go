@@ -87,7 +87,7 @@ func startProbed(t *testing.T, store *config.Store) *probed {
 	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
 store: {driver: sqlite, dsn: %q}
 metrics: {listen: 127.0.0.1:0}
-api: {max_streams: 2, auth_failure_burst: 3}
+api: {max_streams: 2, auth_failure_burst: 3, max_replay: 1}
 crm:
   kind: salesforce
   salesforce: {login_url: %q, auth: client_credentials, client_id: ctibridge-local, client_secret: local-secret}
@@ -331,7 +331,7 @@ func TestSecurityProbes(t *testing.T) {
 		require.False(t, p.storeHolds(t, "probe-1-"), "the store took none of the text")
 	})
 
-	t.Run("2: one token's streams are bounded; a Last-Event-ID beyond the log starts at the present", func(t *testing.T) {
+	t.Run("2: one token's streams are bounded; a Last-Event-ID beyond the log starts at the present, one too far back is a reset", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		oldest := p.stream(ctx, "alice", "")
@@ -358,6 +358,14 @@ func TestSecurityProbes(t *testing.T) {
 		require.Less(t, after, int64(999999999999999), "clamped to the last event")
 		p.c.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
 		eventually(t, "the clamped stream gets the next event", func() bool { return far.has("event: agent.presence") })
+
+		// A replay from the start of the log (Last-Event-ID: 0) is not read
+		// when it is more than api.max_replay behind: one stream.reset tells
+		// the client to reload.
+		replay := p.stream(ctx, "ops", "0")
+		eventually(t, "a replay too far back is a stream.reset", func() bool { return replay.has("event: stream.reset") })
+		require.True(t, replay.has(`data: {"type":"stream.reset","reason":"max_replay"`))
+		require.False(t, replay.has("event: interaction.created"), "nothing replayed")
 	})
 
 	t.Run("3: a NUL is refused at the API and cleaned at ingest", func(t *testing.T) { probeNUL(t, p, interaction) })
