@@ -509,22 +509,30 @@ func testPollLease(t *testing.T, open Opener) {
 	})
 }
 
+// inFlight makes alice work and defer an interaction, and claims its
+// outbox rows for holder, a writer that dies with them in flight.
+func (h *Harness) inFlight(holder string) (*contactpad.Interaction, []adapter.OutboxRow) {
+	h.T.Helper()
+	i := h.worked("alice", contactpad.NonLive)
+	h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+	var claimed []adapter.OutboxRow
+	require.NoError(h.T, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
+		var err error
+		claimed, err = tx.ClaimOutbox(adapter.ClaimQuery{Now: time.Now(), LeaseUntil: time.Now().Add(2 * time.Minute),
+			Limit: 100, Holder: holder})
+		return err
+	}))
+	require.NotEmpty(h.T, claimed, "the dead writer's rows, in flight")
+	return i, claimed
+}
+
 // testWritebackAfterRestart: rows a writer had in flight when it died are
 // taken back by the writer restarted under its name once a request it sent
 // before dying is done (ReclaimAfter, a minute), not after the lease (two);
 // another writer leaves them alone until the lease expires.
 func testWritebackAfterRestart(t *testing.T, open Opener) {
 	bubble(t, open, nil, func(h *Harness) {
-		i := h.worked("alice", contactpad.NonLive)
-		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
-		var claimed []adapter.OutboxRow
-		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
-			var err error
-			claimed, err = tx.ClaimOutbox(adapter.ClaimQuery{Now: time.Now(), LeaseUntil: time.Now().Add(2 * time.Minute),
-				Limit: 100, Holder: "host/10.0.0.7:8080"})
-			return err
-		}))
-		require.NotEmpty(t, claimed, "the dead writer's rows, in flight")
+		i, claimed := h.inFlight("host/10.0.0.7:8080")
 
 		other := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.8:8080"))
 		sink := &fieldSink{sent: map[string][]map[string]any{}}
@@ -554,16 +562,7 @@ func testWritebackAfterRestart(t *testing.T, open Opener) {
 // dead writer's last call wrote before it sends the same values again.
 func testWritebackAfterSlowRestart(t *testing.T, open Opener) {
 	bubble(t, open, nil, func(h *Harness) {
-		i := h.worked("alice", contactpad.NonLive)
-		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
-		var claimed []adapter.OutboxRow
-		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
-			var err error
-			claimed, err = tx.ClaimOutbox(adapter.ClaimQuery{Now: time.Now(), LeaseUntil: time.Now().Add(2 * time.Minute),
-				Limit: 100, Holder: "host/10.0.0.7:8080"})
-			return err
-		}))
-		require.NotEmpty(t, claimed)
+		_, claimed := h.inFlight("host/10.0.0.7:8080")
 		time.Sleep(adapter.DefaultReclaimAfter + time.Second) // the restart took that long
 
 		same := adapter.New(h.Store, Settings(), adapter.WithLogger(quietLog()), adapter.WithHolder("host/10.0.0.7:8080"))
