@@ -138,6 +138,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	if err != nil {
 		return nil, err
 	}
+	warnStoreReadable(cfg, log)
 	defer func() {
 		if err != nil {
 			store.Close()
@@ -386,6 +387,20 @@ func crmClient(cfg *config.Config, o daemonOptions, reg prometheus.Registerer) (
 		return nil, fmt.Errorf("crm.kind %q: unknown", cfg.CRM.Kind)
 	}
 	return salesforce.NewClient(sc), nil
+}
+
+// warnStoreReadable warns when the SQLite file others may read: it holds
+// subjects, notes and webhook URLs. A new file is 0600; an existing one
+// keeps the mode its operator gave it, so this says so once at start.
+func warnStoreReadable(cfg *config.Config, log logrus.FieldLogger) {
+	if cfg.Store.Driver != config.DriverSQLite {
+		return
+	}
+	// The DSN is a secret like any other: the line names the key, not the path.
+	if info, err := os.Stat(cfg.Store.DSN.Reveal()); err == nil && info.Mode().Perm()&0o007 != 0 {
+		log.WithFields(logrus.Fields{"key": "store.dsn", "mode": fmt.Sprintf("%04o", info.Mode().Perm())}).
+			Warn("the SQLite store file is readable by others; chmod 600 it (and its -wal and -shm)")
+	}
 }
 
 // openStore opens the configured store.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -91,4 +92,31 @@ tokens:
 	require.Equal(t, 429, res.StatusCode)
 	require.Equal(t, "10", res.Header.Get("Retry-After"))
 	require.Equal(t, 200, get(d.url()+"/api/v1/me", "tok-ops").StatusCode, "ops signed in from here before")
+}
+
+// TestDaemonWarnsReadableStore: a SQLite file made before ctibridge made
+// its files 0600 keeps its mode, and the daemon says at start that others
+// may read it, without the path.
+func TestDaemonWarnsReadableStore(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ctibridge.db")
+	path := filepath.Join(dir, "ctibridge.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf("listen: 127.0.0.1:0\nstore: {driver: sqlite, dsn: %s}\n", db)), 0o600))
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+	for _, mode := range []os.FileMode{0o600, 0o644} {
+		logs := &syncBuffer{}
+		log := logrus.New()
+		log.SetOutput(logs)
+		log.SetFormatter(&logrus.JSONFormatter{})
+		ctx, stop := context.WithCancel(context.Background())
+		d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
+		require.NoError(t, err)
+		stop()
+		require.NoError(t, d.wait())
+		warned := strings.Contains(logs.String(), "the SQLite store file is readable by others")
+		require.Equal(t, mode != 0o600, warned, "mode %04o", mode)
+		require.NotContains(t, logs.String(), db)
+		require.NoError(t, os.Chmod(db, 0o644)) // for the next start
+	}
 }
