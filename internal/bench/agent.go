@@ -421,11 +421,21 @@ func (a *agent) work(ctx context.Context, it *item, method, path string) {
 		var what string
 		switch {
 		case i.Status == "connected" && deferNow:
-			due := time.Now().Add(p.deferFor)
-			it.mu.Lock()
-			it.deferred, it.due = true, due
-			it.mu.Unlock()
-			_, err = a.act(ctx, it, "POST", base+"/defer", map[string]string{"due_by": due.UTC().Format(time.RFC3339Nano)})
+			// A due date only seconds ahead may pass before a slow answer:
+			// told it is in the past, the agent picks a new one, once.
+			for try := 0; ; try++ {
+				due := time.Now().Add(p.deferFor)
+				it.mu.Lock()
+				it.deferred, it.due = true, due
+				it.mu.Unlock()
+				_, err = a.act(ctx, it, "POST", base+"/defer", map[string]string{"due_by": due.UTC().Format(time.RFC3339Nano)})
+				var apiErr *errAPI
+				if try == 0 && errors.As(err, &apiErr) && apiErr.code() == "due_by_in_past" {
+					a.r.redated.Add(1)
+					continue
+				}
+				break
+			}
 			if err != nil {
 				a.r.fail(it, "defer", err)
 			}
@@ -499,6 +509,7 @@ type runnerCounters struct {
 	nErrors    atomic.Int64
 	reconnects atomic.Int64
 	replayed   atomic.Int64
+	redated    atomic.Int64 // deferrals sent again after due_by_in_past
 	// resumesPostponed counts resumes refused for want of capacity
 	// (expected: routing fills freed capacity at once), tried again later.
 	resumesPostponed atomic.Int64

@@ -80,11 +80,15 @@ type Result struct {
 	ErrorSample []string       `json:"error_sample,omitempty"`
 	Reconnects  int64          `json:"reconnects"`
 	Replayed    int64          `json:"replayed_commands"`
-	Faults      []string       `json:"faults,omitempty"`
-	Kills       int            `json:"kills"`
-	Restarts    int            `json:"restarts"`
-	Downtime    time.Duration  `json:"-"`
-	DowntimeMS  float64        `json:"restart_downtime_ms"`
+	// Redated counts deferrals whose due date, a few seconds ahead, had
+	// passed when the bridge got them (due_by_in_past), sent again with a
+	// new one: a sign of answers slower than the deferral.
+	Redated    int64         `json:"redated_deferrals"`
+	Faults     []string      `json:"faults,omitempty"`
+	Kills      int           `json:"kills"`
+	Restarts   int           `json:"restarts"`
+	Downtime   time.Duration `json:"-"`
+	DowntimeMS float64       `json:"restart_downtime_ms"`
 	// Verified says the org was checked against what the agents did.
 	Verified bool `json:"verified"`
 }
@@ -148,7 +152,7 @@ func (r *runner) fill(res *Result, org *localOrg, start, worked, drained time.Ti
 	}
 	res.ErrorSample = slices.Clone(r.errorSamples)
 	r.mu.Unlock()
-	res.Reconnects, res.Replayed = r.reconnects.Load(), r.replayed.Load()
+	res.Reconnects, res.Replayed, res.Redated = r.reconnects.Load(), r.replayed.Load(), r.redated.Load()
 }
 
 func sumValues(m map[string]int) int {
@@ -184,7 +188,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	row("agent actions over HTTP", "%d, %.0f/s", res.Actions, res.ActionsPerS)
 	row("action latency p50 / p95 / p99 / max", "%.1f / %.1f / %.1f / %.1f ms", res.ActionP50, res.ActionP95, res.ActionP99, res.ActionMax)
 	row("record created -> offer received p50 / p95 / p99", "%.0f / %.0f / %.0f ms", res.RecordToOfferP50, res.RecordToOfferP95, res.RecordToOfferP99)
-	row("deferrals; reopen lateness p50 / p99 / max", "%d; %.0f / %.0f / %.0f ms", res.Deferrals, res.ReopenLatenessP50, res.ReopenLatenessP99, res.ReopenLatenessMax)
+	row("deferrals (re-dated); reopen lateness p50 / p99 / max", "%d (%d); %.0f / %.0f / %.0f ms", res.Deferrals, res.Redated, res.ReopenLatenessP50, res.ReopenLatenessP99, res.ReopenLatenessMax)
 	row("transfers warm / cold; resumed from History", "%d / %d; %d", res.TransfersWarm, res.TransfersCold, res.ResumedFromHistory)
 	row("writebacks (record writes in the org)", "%d (%d audit Tasks for %d audit entries; %d redelivered)", res.Writebacks, res.AuditTasks, res.AuditEntries, res.Redelivered)
 	row("CRM API calls (all; writes; polls)", "%d; %d; %d", res.CRMCalls, res.CRMWriteCalls, res.CRMPollCalls)
