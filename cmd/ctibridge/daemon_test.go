@@ -206,11 +206,8 @@ func TestDaemonScenario(t *testing.T) {
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
 
-	lw := &syncBuffer{}
-	log := logrus.New()
-	log.SetOutput(lw)
+	log, lw := jsonLog()
 	log.SetLevel(logrus.DebugLevel)
-	log.SetFormatter(&logrus.JSONFormatter{})
 
 	cfg := scenarioConfig(t, orgSrv.URL, hookSrv.URL)
 	ctx, stop := context.WithCancel(context.Background())

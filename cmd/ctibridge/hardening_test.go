@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/config"
@@ -36,10 +35,7 @@ tokens:
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 
-	logs := &syncBuffer{}
-	log := logrus.New()
-	log.SetOutput(logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
+	log, logs := jsonLog()
 	ctx, stop := context.WithCancel(context.Background())
 	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
 	require.NoError(t, err)
@@ -105,10 +101,7 @@ func TestDaemonWarnsReadableStore(t *testing.T) {
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
 	for _, mode := range []os.FileMode{0o600, 0o644} {
-		logs := &syncBuffer{}
-		log := logrus.New()
-		log.SetOutput(logs)
-		log.SetFormatter(&logrus.JSONFormatter{})
+		log, logs := jsonLog()
 		ctx, stop := context.WithCancel(context.Background())
 		d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
 		require.NoError(t, err)

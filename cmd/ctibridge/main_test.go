@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -167,6 +168,16 @@ func TestValidate(t *testing.T) {
 			require.NotContains(t, errs.String(), "s3cr3t", "no secret in an error")
 		})
 	}
+}
+
+// jsonLog returns a logger writing JSON lines, as the daemon logs, into
+// the buffer it also returns.
+func jsonLog() (*logrus.Logger, *syncBuffer) {
+	logs := &syncBuffer{}
+	log := logrus.New()
+	log.SetOutput(logs)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	return log, logs
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.

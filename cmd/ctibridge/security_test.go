@@ -29,7 +29,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
@@ -75,7 +74,7 @@ func startProbed(t *testing.T, store *config.Store) *probed {
 	require.NoError(t, org.Seed(records))
 	orgSrv := httptest.NewServer(org)
 	t.Cleanup(orgSrv.Close)
-	p := &probed{dir: t.TempDir(), hooks: &recordedHooks{}, logs: &syncBuffer{}}
+	p := &probed{dir: t.TempDir(), hooks: &recordedHooks{}}
 	hookSrv := httptest.NewServer(p.hooks)
 	t.Cleanup(hookSrv.Close)
 
@@ -110,9 +109,8 @@ webhooks:
 		cfg.Store = *store
 	}
 
-	log := logrus.New()
-	log.SetOutput(p.logs)
-	log.SetFormatter(&logrus.JSONFormatter{})
+	log, logs := jsonLog()
+	p.logs = logs
 	// Item 7: the database file and its -wal and -shm are the owner's
 	// only even under umask 0. The umask is the process's: no test of this
 	// package runs in parallel.
