@@ -4,18 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -491,14 +485,7 @@ func probeNUL(t *testing.T, p *probed, interaction string) {
 // refuses a JWT bearer assertion that is unsigned, whether it says so
 // (alg none) or not (RS256 without a signature).
 func probeSimJWT(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ctibridge"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert := filepath.Join(t.TempDir(), "ctibridge.crt")
-	require.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	_, cert := selfSigned(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()

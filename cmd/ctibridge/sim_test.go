@@ -92,9 +92,9 @@ func TestSimWarnsWhenReachable(t *testing.T) {
 	}
 }
 
-// TestSimJWTCert checks that "ctibridge sim" accepts JWT bearer assertions
-// signed by the key of --jwt-cert only, and none without it.
-func TestSimJWTCert(t *testing.T) {
+// selfSigned returns an RSA key and the path of a self-signed PEM
+// certificate of it, as an integration user's connected app has.
+func selfSigned(t *testing.T) (*rsa.PrivateKey, string) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ctibridge"},
@@ -103,6 +103,13 @@ func TestSimJWTCert(t *testing.T) {
 	require.NoError(t, err)
 	cert := filepath.Join(t.TempDir(), "ctibridge.crt")
 	require.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	return key, cert
+}
+
+// TestSimJWTCert checks that "ctibridge sim" accepts JWT bearer assertions
+// signed by the key of --jwt-cert only, and none without it.
+func TestSimJWTCert(t *testing.T) {
+	key, cert := selfSigned(t)
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 
 	signIn := func(args ...string) error {
@@ -122,7 +129,7 @@ func TestSimJWTCert(t *testing.T) {
 			Username: "admin@local.test", PrivateKey: pemKey}).SignIn(context.Background())
 	}
 	require.NoError(t, signIn("--jwt-cert", cert))
-	err = signIn()
+	err := signIn()
 	require.ErrorContains(t, err, "the org has no certificate to verify it")
 
 	var stderr strings.Builder
