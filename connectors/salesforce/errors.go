@@ -60,6 +60,7 @@ var parkCodes = map[string]bool{
 	"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST":       true,
 	"DUPLICATE_VALUE":                               true,
 	"INSUFFICIENT_ACCESS_OR_READONLY":               true,
+	"INVALID_TYPE_FOR_OPERATION":                    true,
 	"INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY": true,
 	"CANNOT_UPDATE_CONVERTED_LEAD":                  true,
 	"JSON_PARSER_ERROR":                             true,

@@ -19,6 +19,12 @@
 //   - /composite: up to 25 subrequests, at most 5 of them collections or
 //     queries, with @{ref.field} references, counted as one API call.
 //
+// Omni-Channel presence: ServicePresenceStatus (seeded with
+// PresenceStatuses) and UserServicePresence, which the API reads but may
+// not create, update or delete, as in Salesforce. OmniStatus, and a POST
+// to OmniControlPath, stand in for the Omni-Channel widget: they set a
+// user's presence status or sign them out.
+//
 // The objects are Case, LiveChatTranscript, Task, User and Contact, with
 // the custom fields ctibridge writes (Ctibridge_*__c) and Salesforce-style
 // 18-character ids. Every write maintains LastModifiedDate, LastModifiedById

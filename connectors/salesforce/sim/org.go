@@ -158,6 +158,7 @@ func New(opts Options) *Org {
 	}, o.adminID); err != nil {
 		panic("sim: creating the integration user: " + err.msg)
 	}
+	o.seedPresenceStatuses(w)
 	return o
 }
 
@@ -348,6 +349,8 @@ func (o *Org) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.serveVersions(rec, r)
 	case strings.HasPrefix(path, "/services/data/"):
 		o.serveAPI(rec, r)
+	case path == OmniControlPath:
+		o.serveOmniControl(rec, r)
 	default:
 		writeJSON(rec, http.StatusNotFound, notFound().body())
 	}

@@ -309,6 +309,7 @@ func newSchema() *schema {
 			),
 		},
 	}
+	objects = append(objects, omniPresenceObjects()...)
 	s := &schema{byLower: map[string]*objectDef{}, byPrefix: map[string]*objectDef{}}
 	for _, o := range objects {
 		o.byLower = map[string]*fieldDef{}

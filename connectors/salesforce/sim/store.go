@@ -467,7 +467,7 @@ func derive(obj *objectDef, vals map[string]any, now time.Time) {
 // create inserts a record and returns its id. id is honoured only when seeding.
 func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) (string, *dmlError) {
 	if !obj.Createable && !w.seeding {
-		return "", &dmlError{code: "INSUFFICIENT_ACCESS_OR_READONLY", msg: "insufficient access rights on object"}
+		return "", &dmlError{code: "INVALID_TYPE_FOR_OPERATION", msg: "entity type cannot be inserted: " + obj.Label}
 	}
 	if id != "" && !w.seeding {
 		return "", &dmlError{code: "INVALID_FIELD", fields: []string{"Id"}, msg: "cannot specify Id in an insert call"}
@@ -544,6 +544,9 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 
 // update changes a record. It returns errRecordNotFound when no record has the id.
 func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) *dmlError {
+	if !obj.Updateable && !w.seeding {
+		return &dmlError{code: "INVALID_TYPE_FOR_OPERATION", msg: "entity type cannot be updated: " + obj.Label}
+	}
 	r, err := o.writable(w, obj, id)
 	if err != nil {
 		return err
