@@ -143,6 +143,31 @@ type Salesforce struct {
 	Password Secret `yaml:"password"`
 	// PrivateKey is the PEM key that signs the JWT bearer assertion (jwt).
 	PrivateKey Secret `yaml:"private_key"`
+	// Omni configures what ctibridge takes from the org's Omni-Channel.
+	Omni Omni `yaml:"omni"`
+}
+
+// Omni configures what ctibridge takes from the org's Omni-Channel.
+type Omni struct {
+	// Presence makes the agents' presence follow their Omni-Channel status.
+	Presence OmniPresence `yaml:"presence"`
+}
+
+// OmniPresence makes each agent's presence follow the Omni-Channel
+// presence status of its crm_user_id (off by default): each poll reads
+// the agents' current UserServicePresence in one query.
+type OmniPresence struct {
+	// Enabled turns the mirror on; agents then cannot set their presence
+	// in ctibridge.
+	Enabled bool `yaml:"enabled"`
+	// Map gives the presence of each ServicePresenceStatus DeveloperName.
+	// An agent signed out of Omni-Channel is logged_out.
+	Map map[string]contactpad.Presence `yaml:"map"`
+	// Media narrows an available status per media type: a media type it
+	// maps to busy gets no new work while the status lasts (Busy_Voice:
+	// {live: busy}). Each key must be a status of Map that maps to
+	// available; each value available or busy.
+	Media map[string]map[contactpad.Media]contactpad.Presence `yaml:"media"`
 }
 
 // The Salesforce OAuth flows.

@@ -284,6 +284,25 @@ func TestParseErrors(t *testing.T) {
 			want: `ctibridge.yaml:2: routing.push_timeout_presence: unknown presence "away" (want available, interruptible, busy or logged_out)`,
 		},
 		{
+			name: "omni presence enabled without a map",
+			yaml: doc("crm:", "  salesforce:", "    omni:", "      presence: {enabled: true}"),
+			want: `ctibridge.yaml:4: crm.salesforce.omni.presence.map: required when enabled: the presence of each Omni-Channel status (DeveloperName) agents use`,
+		},
+		{
+			name: "omni presence map and media mistakes",
+			yaml: doc("crm:", "  salesforce:", "    omni:", "      presence:", "        enabled: true",
+				"        map: {Available: available, Busy_Voice: available, Away: away, Busy: busy}",
+				"        media:",
+				"          Busy_Vocie: {live: busy}",
+				"          Busy: {live: busy}",
+				"          Busy_Voice: {video: busy, live: logged_out, semi-live: available}"),
+			want: `ctibridge.yaml:6: crm.salesforce.omni.presence.map.Away: unknown presence "away" (want available, interruptible, busy or logged_out)` + "\n" +
+				`ctibridge.yaml:8: crm.salesforce.omni.presence.media.Busy_Vocie: status "Busy_Vocie" is not in crm.salesforce.omni.presence.map (want one of Available, Away, Busy, Busy_Voice)` + "\n" +
+				`ctibridge.yaml:9: crm.salesforce.omni.presence.media.Busy: status "Busy" maps to busy: only a status that maps to available can be busy per media type` + "\n" +
+				`ctibridge.yaml:10: crm.salesforce.omni.presence.media.Busy_Voice.live: presence "logged_out" per media type (want available or busy)` + "\n" +
+				`ctibridge.yaml:10: crm.salesforce.omni.presence.media.Busy_Voice.video: unknown media type "video" (want live, semi-live or non-live)`,
+		},
+		{
 			name: "unknown capability media and action",
 			yaml: doc("capabilities:", "  chat: {transfer: true}", "  live:", "    teleport: true"),
 			want: `ctibridge.yaml:2: capabilities.chat: unknown media type "chat" (want live, semi-live or non-live)` + "\n" +

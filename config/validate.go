@@ -172,6 +172,43 @@ func (v *validator) crm(c CRM) {
 	default:
 		v.errorf("crm.kind", "unknown kind %q (want salesforce or sim)", c.Kind)
 	}
+	v.omniPresence(c.Salesforce.Omni.Presence)
+}
+
+// omniPresence checks the Omni-Channel presence mirror. The statuses are
+// the org's, checked against it at start (salesforce.CheckPresenceStatuses);
+// here a media key that is no status of map is taken for a typo.
+func (v *validator) omniPresence(p OmniPresence) {
+	const path = "crm.salesforce.omni.presence"
+	if p.Enabled && len(p.Map) == 0 {
+		v.errorf(path+".map", "required when enabled: the presence of each Omni-Channel status (DeveloperName) agents use")
+	}
+	for _, status := range sortedKeys(p.Map) {
+		if _, err := contactpad.ParsePresence(string(p.Map[status])); err != nil {
+			v.errorf(yamlpos.Join(path+".map", status), "%s", err)
+		}
+	}
+	for _, status := range sortedKeys(p.Media) {
+		at := yamlpos.Join(path+".media", status)
+		overall, ok := p.Map[status]
+		switch {
+		case !ok:
+			v.errorf(at, "status %q is not in %s.map (want one of %s)", status, path, strings.Join(sortedKeys(p.Map), ", "))
+			continue
+		case overall != contactpad.Available:
+			v.errorf(at, "status %q maps to %s: only a status that maps to available can be busy per media type", status, overall)
+			continue
+		}
+		for _, m := range sortedKeys(p.Media[status]) {
+			mpath := yamlpos.Join(at, string(m))
+			if !v.media(mpath, m) {
+				continue
+			}
+			if got := p.Media[status][m]; got != contactpad.Available && got != contactpad.Busy {
+				v.errorf(mpath, "presence %q per media type (want available or busy)", got)
+			}
+		}
+	}
 }
 
 func (v *validator) salesforce(s Salesforce) {
