@@ -52,6 +52,19 @@ type SetPresence struct {
 	Presence contactpad.Presence
 }
 
+// FollowPresence sets an agent's presence from the CRM's (Omni-Channel),
+// as the system: Presence, and the Busy media types, which take no new
+// work though the agent is available (their capacity counts as 0, the
+// rest is the configured one). Status is the CRM's status behind it ("":
+// signed out), for the agent.presence event. The presence mirror sends
+// it (Engine.RunPresence); it is no agent's action.
+type FollowPresence struct {
+	Agent    string
+	Presence contactpad.Presence
+	Busy     []contactpad.Media
+	Status   string
+}
+
 // Accept answers an offer.
 type Accept struct{ ID, Agent string }
 

@@ -90,6 +90,14 @@ type ConflictError struct{ Reason, Say string }
 
 func (e *ConflictError) Error() string { return e.Reason }
 
+// PresenceFollowsCRMError: the agents' presence follows the CRM
+// (Settings.PresenceSource), so an agent cannot set it in ctibridge.
+type PresenceFollowsCRMError struct{ Source, CRMName string }
+
+func (e *PresenceFollowsCRMError) Error() string {
+	return fmt.Sprintf("presence follows %s in %s: change it there", e.Source, e.CRMName)
+}
+
 // InvalidError: a command field is missing or malformed.
 type InvalidError struct{ Field, Reason string }
 
@@ -107,7 +115,10 @@ const (
 	CodeDueByOutOfRange   = "due_by_out_of_range"
 	CodeTargetUnavailable = "target_unavailable"
 	CodeConflict          = "conflict"
-	CodeInternal          = "internal"
+	// CodePresenceFollowsCRM: the agents' presence follows the CRM's
+	// (Omni-Channel), so it is not set in ctibridge.
+	CodePresenceFollowsCRM = "presence_follows_crm"
+	CodeInternal           = "internal"
 )
 
 // Code returns the API error code of err.
@@ -120,6 +131,7 @@ func Code(err error) string {
 		unavailable *TargetUnavailableError
 		conflict    *ConflictError
 		invalid     *InvalidError
+		followsCRM  *PresenceFollowsCRMError
 	)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -142,6 +154,8 @@ func Code(err error) string {
 		return CodeTargetUnavailable
 	case errors.As(err, &conflict):
 		return CodeConflict
+	case errors.As(err, &followsCRM):
+		return CodePresenceFollowsCRM
 	}
 	return CodeInternal
 }

@@ -109,6 +109,7 @@ const (
 	cmdIngest = iota
 	cmdSyncAgents
 	cmdSetPresence
+	cmdFollowPresence
 	cmdAccept
 	cmdDecline
 	cmdHold
@@ -137,6 +138,7 @@ var commandNames = [numCommands]string{
 	cmdIngest:           "ingest",
 	cmdSyncAgents:       "sync_agents",
 	cmdSetPresence:      "set_presence",
+	cmdFollowPresence:   "follow_presence",
 	cmdAccept:           "accept",
 	cmdDecline:          "decline",
 	cmdHold:             "hold",
@@ -170,6 +172,8 @@ func commandIndex(cmd Command) int {
 		return cmdSyncAgents
 	case SetPresence:
 		return cmdSetPresence
+	case FollowPresence:
+		return cmdFollowPresence
 	case Accept:
 		return cmdAccept
 	case Decline:

@@ -48,7 +48,20 @@ type Event struct {
 type AgentPresence struct {
 	ID       string              `json:"id"`
 	Presence contactpad.Presence `json:"presence"`
+	// Source says where a change came from: PresenceFromOmni, or ""
+	// (ctibridge: the agent, routing or an admin).
+	Source string `json:"source,omitempty"`
+	// CRMStatus is the Omni-Channel status (DeveloperName) behind a
+	// change from Omni-Channel; "" when the agent signed out of it.
+	CRMStatus string `json:"crm_status,omitempty"`
+	// BusyMedia are the media types that take no new work though the
+	// agent is available (FollowPresence).
+	BusyMedia []contactpad.Media `json:"busy_media,omitempty"`
 }
+
+// PresenceFromOmni is the AgentPresence.Source of a presence that follows
+// the agent's Omni-Channel status in Salesforce.
+const PresenceFromOmni = "omni"
 
 // OutboxKind says what a writeback row carries.
 type OutboxKind string

@@ -40,6 +40,9 @@ func (cmd SetPresence) apply(c *change) error {
 	if _, err := contactpad.ParsePresence(string(cmd.Presence)); err != nil {
 		return &InvalidError{Field: "presence", Reason: err.Error()}
 	}
+	if c.s.PresenceSource != "" && cmd.Agent != "" {
+		return &PresenceFollowsCRMError{Source: c.s.PresenceSource, CRMName: c.crmName()}
+	}
 	a, err := c.agent(cmd.Agent)
 	if err != nil {
 		return err
@@ -51,15 +54,25 @@ func (cmd SetPresence) apply(c *change) error {
 // logs out gives its pending offers back to routing; an available agent is
 // routed work and the transfers waiting for it.
 func (c *change) setPresence(a *contactpad.Agent, p contactpad.Presence) error {
-	if a.Presence != p {
-		a.Presence, a.PresenceAt = p, c.now
+	return c.changePresence(a, p, AgentPresence{}, false)
+}
+
+// changePresence is setPresence with the event's origin: origin's Source,
+// CRMStatus and BusyMedia go in the agent.presence event, which is
+// emitted when the presence changes or, with changed, whatever it is
+// (FollowPresence changed the agent's busy media types).
+func (c *change) changePresence(a *contactpad.Agent, p contactpad.Presence, origin AgentPresence, changed bool) error {
+	if a.Presence != p || changed {
+		if a.Presence != p {
+			a.Presence, a.PresenceAt = p, c.now
+		}
 		if err := c.tx.PutAgent(a); err != nil {
 			return err
 		}
 		snapshot := *a
 		c.res.Agent = &snapshot
-		if err := c.emit(Event{Type: EventAgentPresence, Agent: &AgentPresence{ID: a.ID, Presence: p},
-			Audience: []string{a.ID}}); err != nil {
+		origin.ID, origin.Presence = a.ID, p
+		if err := c.emit(Event{Type: EventAgentPresence, Agent: &origin, Audience: []string{a.ID}}); err != nil {
 			return err
 		}
 	}

@@ -52,6 +52,10 @@ type Settings struct {
 	// CRMName names the CRM in audit messages ("Closed in Salesforce by
 	// ..."); default "the CRM".
 	CRMName string
+	// PresenceSource, when set, says the agents' presence follows the CRM
+	// ("Omni-Channel"): FollowPresence sets it, and an agent's
+	// SetPresence is refused with a *PresenceFollowsCRMError.
+	PresenceSource string
 }
 
 // Defaults returns the default settings of API.md, with no agents or

@@ -69,6 +69,8 @@ func Run(t *testing.T, open Opener) {
 		{"polling CRM sources", testPoll},
 		{"polling: one replica at a time", testPollLease},
 		{"polling: its status, as every replica sees it", testPollStatus},
+		{"presence follows Omni-Channel", testFollowPresence},
+		{"presence follows Omni-Channel: one read per poll", testRunPresence},
 		{"writeback: order, retry, park", testWriteback},
 		{"writeback: a full batch goes at once", testWritebackBatchSize},
 		{"writeback: a few rows wait for BatchMaxAge", testWritebackBatchAge},
