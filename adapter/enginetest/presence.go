@@ -133,7 +133,10 @@ func testRunPresence(t *testing.T, open Opener) {
 		omni.set(aliceUser, "Available")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { defer close(done); h.Engine.RunPresence(ctx, omni, omniMap, adapter.SyncOptions{PollInterval: 5 * time.Second}) }()
+		go func() {
+			defer close(done)
+			h.Engine.RunPresence(ctx, omni, omniMap, adapter.SyncOptions{PollInterval: 5 * time.Second})
+		}()
 		defer func() { cancel(); <-done }()
 
 		synctest.Wait()
