@@ -38,6 +38,7 @@ func quiet() *logrus.Logger          { l := logrus.New(); l.SetOutput(io.Discard
 type bridge struct {
 	t       *testing.T
 	org     *sim.Org
+	client  *salesforce.Client
 	engine  *adapter.Engine
 	store   adapter.Store
 	sources []adapter.Source
@@ -113,7 +114,7 @@ func startBridgeWith(t *testing.T, seed []sim.Record, o bridgeOptions) *bridge {
 		ms = append(ms, m...)
 	}
 	require.NoError(t, salesforce.CheckMappings(ctx, client, ms), "the sample mappings fit the org")
-	b := &bridge{t: t, org: org, clock: &clock{now: time.Now().UTC()}, mappings: ms,
+	b := &bridge{t: t, org: org, client: client, clock: &clock{now: time.Now().UTC()}, mappings: ms,
 		opts: adapter.SyncOptions{RetryBase: time.Second, RetryMax: 10 * time.Second, MaxAttempts: 50}}
 	writebacks := map[string]salesforce.Writeback{}
 	for _, m := range ms {
