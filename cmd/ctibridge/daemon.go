@@ -479,6 +479,10 @@ func (d *daemon) startSync(gen *generation) {
 		var wg sync.WaitGroup
 		wg.Go(func() { d.engine.RunPoll(ctx, sources, opts) })
 		wg.Go(func() { d.engine.RunWriteback(ctx, sink, opts) })
+		if gen.cfg.CRM.Salesforce.Omni.Presence.Enabled {
+			omni := salesforce.NewOmniPresence(d.client)
+			wg.Go(func() { d.engine.RunPresence(ctx, omni, presenceMap(gen.cfg), opts) })
+		}
 		wg.Wait()
 	})
 }

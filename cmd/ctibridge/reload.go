@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/ctibridge/ctibridge/config"
 	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/ctibridge/ctibridge/contactpad/api/webhook"
+	"github.com/ctibridge/ctibridge/internal/yamlpos"
 	"github.com/ctibridge/ctibridge/mapping"
 )
 
@@ -52,6 +54,16 @@ func (g *generation) checkOrg(ctx context.Context, client *salesforce.Client) er
 	}
 	if _, err := salesforce.CheckUsers(ctx, client, agentUsers(g.cfg)); err != nil {
 		return fmt.Errorf("check the agents' CRM users: %w", err)
+	}
+	if p := g.cfg.CRM.Salesforce.Omni.Presence; p.Enabled {
+		var refs []salesforce.StatusRef
+		for _, status := range slices.Sorted(maps.Keys(p.Map)) {
+			path := yamlpos.Join("crm.salesforce.omni.presence.map", status)
+			refs = append(refs, salesforce.StatusRef{Name: status, At: fmt.Sprintf("%s:%d: %s", g.cfg.File, g.cfg.Line(path), path)})
+		}
+		if err := salesforce.CheckPresenceStatuses(ctx, client, refs); err != nil {
+			return fmt.Errorf("check crm.salesforce.omni.presence against the CRM: %w", err)
+		}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/postgres"
 	"github.com/ctibridge/ctibridge/config"
+	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/ctibridge/ctibridge/contactpad"
 )
 
@@ -105,7 +106,25 @@ func engineSettings(cfg *config.Config) adapter.Settings {
 		s.Agents = append(s.Agents, contactpad.Agent{ID: a.ID, Name: a.Name, CRMUserID: a.CRMUserID,
 			Services: a.Services, Capacity: a.Capacity})
 	}
+	if cfg.CRM.Salesforce.Omni.Presence.Enabled {
+		s.PresenceSource = salesforce.OmniSource
+	}
 	return s
+}
+
+// presenceMap is what the Omni-Channel presence mirror of cfg maps each
+// status to.
+func presenceMap(cfg *config.Config) adapter.PresenceMap {
+	p := cfg.CRM.Salesforce.Omni.Presence
+	m := adapter.PresenceMap{Source: salesforce.OmniSource, Presence: p.Map, Busy: map[string][]contactpad.Media{}}
+	for status, media := range p.Media {
+		for _, md := range contactpad.Medias {
+			if media[md] == contactpad.Busy {
+				m.Busy[status] = append(m.Busy[status], md)
+			}
+		}
+	}
+	return m
 }
 
 func durations(in map[contactpad.Media]config.Duration) map[contactpad.Media]time.Duration {

@@ -24,7 +24,12 @@ type interactionView struct {
 	Consults     []*contactpad.Consult   `json:"consults,omitempty"`
 }
 
-// me is the caller: for an agent its presence, capacity and load.
+// presenceSourceOmni is GET /api/v1/me's presence_source while the
+// agents' presence follows Omni-Channel (crm.salesforce.omni.presence).
+const presenceSourceOmni = "omni"
+
+// me is the caller: for an agent its presence, capacity and load, and
+// where its presence comes from when not from ctibridge.
 func (s *Server) me(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	out := map[string]any{"id": id.Name, "name": id.Name, "role": id.Role}
 	if id.Role == RoleAgent {
@@ -39,6 +44,9 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, id *Identity) error 
 			}
 			out["name"], out["presence"], out["services"], out["capacity"], out["load"] =
 				a.Name, a.Presence, a.Services, a.Capacity, fillCapacity(load)
+			if source := s.engine.Settings().PresenceSource; source != "" {
+				out["presence_source"] = presenceSourceOmni
+			}
 			return nil
 		})
 		if err != nil {

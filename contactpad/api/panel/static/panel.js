@@ -474,12 +474,33 @@ function renderHeader() {
   // its way: a stale value there would be sent back as a change on blur.
   const sel = $('presence');
   if (!presencePending && document.activeElement !== sel) sel.value = me.presence;
+  renderPresenceSource(me);
   const parts = [];
   for (const [media, label] of Object.entries({ live: 'Calls', 'semi-live': 'Chats', 'non-live': 'Cases' })) {
     const cap = (me.capacity || {})[media] || 0;
     if (cap) parts.push(`${label} ${(me.load || {})[media] || 0}/${cap}`);
   }
   $('load').textContent = parts.join(' · ');
+}
+
+// renderPresenceSource disables the presence selector, and says why under
+// the header, while the agent's presence follows its Omni-Channel status
+// in Salesforce (GET /me's presence_source): it changes there, and
+// PUT /me/presence would be refused (presence_follows_crm).
+function renderPresenceSource(me) {
+  const sel = $('presence');
+  const follows = me.presence_source === 'omni';
+  const why = 'Your presence follows your Omni-Channel status in Salesforce: change it there.';
+  sel.disabled = follows;
+  sel.title = follows ? why : '';
+  let note = $('presence-source');
+  if (follows && !note) {
+    note = h('p', { id: 'presence-source', class: 'presence-source', role: 'note' }, why);
+    $('load').before(note);
+  }
+  if (note) note.hidden = !follows;
+  if (follows) sel.setAttribute('aria-describedby', 'presence-source');
+  else sel.removeAttribute('aria-describedby');
 }
 
 function subjectOf(i) {
