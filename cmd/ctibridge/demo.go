@@ -38,6 +38,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the API and panel")
 	orgListen := fs.String("org-listen", "127.0.0.1:0", "address of the local Salesforce org (port 0: any free port)")
 	data := fs.String("data", "", "directory for the SQLite store (default: a new temporary directory, removed at exit)")
+	omni := fs.Bool("omni", false, "the agents' presence follows the local org's Omni-Channel (crm.salesforce.omni.presence); the story shows it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,7 +63,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
-	if err := demo(ctx, dir, stdout, demoEnv{Listener: ln, OrgListener: orgLn}); err != nil && !errors.Is(err, context.Canceled) {
+	if err := demo(ctx, dir, stdout, demoEnv{Listener: ln, OrgListener: orgLn, Omni: *omni}); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
@@ -88,6 +89,9 @@ type demoEnv struct {
 	// Started, when set, is told of the daemon once it runs: tests act on
 	// its work while the story runs, as people would through the panel.
 	Started func(*daemon)
+	// Omni has the agents' presence follow the org's Omni-Channel, and
+	// tells that story (omniStory) instead of the bridge's.
+	Omni bool
 }
 
 // demoRecords are the demo org's users (the agents' CRM users and Sam, a
@@ -138,6 +142,9 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	}
 	path := filepath.Join(dir, "ctibridge.db")
 	cfg.Store.DSN = config.NewSecret(path)
+	if env.Omni {
+		cfg.CRM.Salesforce.Omni.Presence = demoOmniPresence()
+	}
 	if env.Config != nil {
 		env.Config(cfg)
 	}
@@ -152,7 +159,7 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	p := &narrator{out: out}
+	p := &narrator{out: out, omni: env.Omni}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := daemonOptions{Log: log, OrgURL: orgURL, Listener: env.Listener, OnEvents: p.events}
@@ -167,8 +174,12 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 		env.Started(d)
 	}
 	if !env.NoStory {
+		tell := story
+		if env.Omni {
+			tell = omniStory
+		}
 		// The story never takes the daemon down: people may be using it.
-		if serr := story(ctx, d, org, p, orgURL, path); serr != nil && ctx.Err() == nil {
+		if serr := tell(ctx, d, org, p, orgURL, path); serr != nil && ctx.Err() == nil {
 			p.say("  ! the story stopped (%v); the bridge keeps running", serr)
 		}
 	}
@@ -422,6 +433,8 @@ type narrator struct {
 	mu    sync.Mutex
 	out   io.Writer
 	steps int
+	// omni says the agents' presence follows Omni-Channel (demo --omni).
+	omni bool
 }
 
 func (p *narrator) say(format string, args ...any) {
@@ -449,10 +462,21 @@ The bridge keeps running, with a new customer record every few seconds.
 Try it (README.md has the full tour):
 
   curl -s -H 'Authorization: Bearer demo-alice' %[1]s/api/v1/interactions?folder=ongoing
-  curl -s -X PUT -H 'Authorization: Bearer demo-bob' -d '{"presence":"available"}' %[1]s/api/v1/me/presence
+  %[3]s
   curl -sN -H 'Authorization: Bearer demo-alice' %[1]s/api/v1/events
 
-Ctrl-C stops it.`, api, org)
+Ctrl-C stops it.`, api, org, p.presenceCommand(api, org))
+}
+
+// presenceCommand is the tour's command that makes bob available: in
+// ctibridge, or with --omni in the Omni-Channel widget (the org's stand-in
+// for it).
+func (p *narrator) presenceCommand(api, org string) string {
+	if p.omni {
+		return `curl -s -d '{"user":"bob@local.test","status":"Available"}' ` + org + sim.OmniControlPath +
+			"   (bob's Omni-Channel status: Available, Busy_Voice, Busy, Away; \"status\":\"\" signs him out)"
+	}
+	return `curl -s -X PUT -H 'Authorization: Bearer demo-bob' -d '{"presence":"available"}' ` + api + "/api/v1/me/presence"
 }
 
 func (p *narrator) events(events []adapter.Event) {
@@ -493,7 +517,18 @@ func describe(e adapter.Event) string {
 		}
 		return s
 	case e.Agent != nil:
-		return e.Agent.ID + " is " + string(e.Agent.Presence)
+		s := e.Agent.ID + " is " + string(e.Agent.Presence)
+		if e.Agent.Source == adapter.PresenceFromOmni {
+			status := e.Agent.CRMStatus
+			if status == "" {
+				status = "signed out"
+			}
+			s += " (Omni-Channel: " + status + ")"
+		}
+		for _, m := range e.Agent.BusyMedia {
+			s += ", busy for " + string(m)
+		}
+		return s
 	case e.Consult != nil:
 		return e.Consult.Initiator + " -> " + e.Consult.Target.String() + " " + string(e.Consult.Status)
 	}
