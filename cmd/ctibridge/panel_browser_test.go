@@ -607,6 +607,7 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 type panelTest struct {
 	t       *testing.T
 	base    string // the daemon's URL
+	org     string // the local org's URL
 	browser context.Context
 	out     string
 }
@@ -623,7 +624,7 @@ func newPanelTest(t *testing.T, tweak func(*config.Config)) *panelTest {
 	out = filepath.Join(out, "panel")
 	require.NoError(t, os.MkdirAll(out, 0o755))
 
-	base := startDemo(t, tweak)
+	base, org := startDemo(t, tweak)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		append(chromedp.DefaultExecAllocatorOptions[:],
@@ -642,7 +643,7 @@ func newPanelTest(t *testing.T, tweak func(*config.Config)) *panelTest {
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
 	require.NoError(t, chromedp.Do(browser)) // start the browser
-	return &panelTest{t: t, base: base, browser: browser, out: out}
+	return &panelTest{t: t, base: base, org: org, browser: browser, out: out}
 }
 
 // page opens a tab of width x height in its own browser context (its
@@ -678,8 +679,8 @@ func findChromium(t *testing.T) string {
 
 // startDemo runs the demo daemon (without its story, so the test plays it
 // through the panel) on real listeners of 127.0.0.1, and returns its base
-// URL once the seed records are interactions.
-func startDemo(t *testing.T, tweak func(*config.Config)) string {
+// URL, and the local org's, once the seed records are interactions.
+func startDemo(t *testing.T, tweak func(*config.Config)) (string, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -701,7 +702,7 @@ func startDemo(t *testing.T, tweak func(*config.Config)) string {
 		var list struct{ Interactions []json.RawMessage }
 		err := apiCall(base, "demo-admin", "GET", "/interactions", nil, &list)
 		if err == nil && len(list.Interactions) == len(demoRecords())-5 { // less its five Users
-			return base
+			return base, "http://" + orgLn.Addr().String()
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the demo did not make its %d interactions in time (have %d, %v)", len(demoRecords())-5,
