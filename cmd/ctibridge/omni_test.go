@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -37,20 +38,23 @@ func omniConfig(t *testing.T, orgURL, away string) *config.Config {
 	cfg := scenarioConfig(t, orgURL, "http://127.0.0.1:9/hooks")
 	data, err := os.ReadFile(cfg.File)
 	require.NoError(t, err)
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "  salesforce: {") {
-			line = strings.TrimSuffix(strings.ReplaceAll(omniBlock, "%s", "\x00"), "\n")
-			line = strings.Replace(line, "\x00", orgURL, 1)
-			line = strings.Replace(line, "\x00", away, 1)
-		}
-		out = append(out, line)
-	}
-	require.NoError(t, os.WriteFile(cfg.File, []byte(strings.Join(out, "\n")), 0o600))
+	require.NoError(t, os.WriteFile(cfg.File, withOmni(data, orgURL, away), 0o600))
 	cfg, err = config.Load(cfg.File)
 	require.NoError(t, err)
 	require.True(t, cfg.CRM.Salesforce.Omni.Presence.Enabled)
 	return cfg
+}
+
+// withOmni is scenarioConfig's file with omniBlock for its salesforce line.
+func withOmni(yaml []byte, orgURL, away string) []byte {
+	var out []string
+	for _, line := range strings.Split(string(yaml), "\n") {
+		if strings.HasPrefix(line, "  salesforce: {") {
+			line = strings.TrimSuffix(fmt.Sprintf(omniBlock, orgURL, away), "\n")
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "\n"))
 }
 
 // TestPresenceFollowsOmni starts the daemon with the presence mirror on,
@@ -154,4 +158,44 @@ func TestDaemonChecksPresenceStatuses(t *testing.T) {
 	require.Regexp(t, `^check crm\.salesforce\.omni\.presence against the CRM: .*ctibridge\.yaml:\d+: `+
 		`crm\.salesforce\.omni\.presence\.map\.Awya: "Awya" is not a presence status \(DeveloperName\) of the org `+
 		`\(it has Available, Away, Busy, Busy_Voice\)$`, err.Error())
+}
+
+// TestReloadTurnsOmniPresenceOn: the presence mirror is no connection
+// setting, so a reload turns it on (and off): agents' presence then
+// follows Omni-Channel, and off again they set it themselves.
+func TestReloadTurnsOmniPresenceOn(t *testing.T) {
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(demoRecords()))
+	orgSrv := httptest.NewServer(org)
+	defer orgSrv.Close()
+	require.NoError(t, org.OmniStatus("bob@local.test", "Away"))
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+
+	cfg := scenarioConfig(t, orgSrv.URL, "http://127.0.0.1:9/hooks")
+	plainYAML, err := os.ReadFile(cfg.File)
+	require.NoError(t, err)
+	omniYAML := withOmni(plainYAML, orgSrv.URL, "Away")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
+	require.NoError(t, err)
+	c := &client{t: t, base: d.url()}
+	c.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+
+	require.NoError(t, os.WriteFile(cfg.File, omniYAML, 0o600))
+	require.NoError(t, d.reload(ctx))
+	eventually(t, "bob busy, as Omni-Channel says", func() bool {
+		return c.ok("bob", "GET", "/api/v1/me", nil)["presence"] == "busy"
+	})
+	status, _ := c.do("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	require.Equal(t, 409, status)
+
+	require.NoError(t, os.WriteFile(cfg.File, plainYAML, 0o600))
+	require.NoError(t, d.reload(ctx))
+	_, follows := c.ok("bob", "GET", "/api/v1/me", nil)["presence_source"]
+	require.False(t, follows)
+	c.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	stop()
+	require.NoError(t, d.wait())
 }

@@ -141,7 +141,11 @@ func (d *daemon) reload(ctx context.Context) error {
 	if cfg.Listen != old.cfg.Listen {
 		fixed = append(fixed, "listen")
 	}
-	if !reflect.DeepEqual(cfg.CRM.Salesforce, old.cfg.CRM.Salesforce) || cfg.CRM.Kind != old.cfg.CRM.Kind {
+	// The Omni-Channel presence mirror is no connection setting: a
+	// reload changes it.
+	sf, oldSF := cfg.CRM.Salesforce, old.cfg.CRM.Salesforce
+	sf.Omni, oldSF.Omni = config.Omni{}, config.Omni{}
+	if !reflect.DeepEqual(sf, oldSF) || cfg.CRM.Kind != old.cfg.CRM.Kind {
 		fixed = append(fixed, "crm")
 	}
 	if cfg.API != old.cfg.API {
