@@ -24,10 +24,6 @@ type interactionView struct {
 	Consults     []*contactpad.Consult   `json:"consults,omitempty"`
 }
 
-// presenceSourceOmni is GET /api/v1/me's presence_source while the
-// agents' presence follows Omni-Channel (crm.salesforce.omni.presence).
-const presenceSourceOmni = "omni"
-
 // me is the caller: for an agent its presence, capacity and load, and
 // where its presence comes from when not from ctibridge.
 func (s *Server) me(w http.ResponseWriter, r *http.Request, id *Identity) error {
@@ -44,8 +40,9 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, id *Identity) error 
 			}
 			out["name"], out["presence"], out["services"], out["capacity"], out["load"] =
 				a.Name, a.Presence, a.Services, a.Capacity, fillCapacity(load)
-			if source := s.engine.Settings().PresenceSource; source != "" {
-				out["presence_source"] = presenceSourceOmni
+			// Omni-Channel is the only source a presence follows.
+			if s.engine.Settings().PresenceSource != "" {
+				out["presence_source"] = adapter.PresenceFromOmni
 			}
 			return nil
 		})
