@@ -244,13 +244,28 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 			}
 			return nil // the client reconnects with its Last-Event-ID
 		}
-		for k := range page {
-			e := &page[k]
+		var mineOnly []adapter.Event
+		for _, e := range page {
 			cursor = e.Seq
-			if agent != "" && !slices.Contains(e.Audience, agent) {
-				continue
+			if agent == "" || slices.Contains(e.Audience, agent) {
+				mineOnly = append(mineOnly, e)
 			}
-			data, err := json.Marshal(e)
+		}
+		views, err := s.eventViews(ctx, mineOnly, agent)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.WithError(err).WithField("identity", id.Name).Warn("event stream: read interactions")
+			}
+			return nil
+		}
+		for k := range mineOnly {
+			e := &mineOnly[k]
+			var data []byte
+			if views[k] != nil {
+				data, err = json.Marshal(streamEvent{Event: e, Interaction: views[k]})
+			} else {
+				data, err = json.Marshal(e)
+			}
 			if err != nil {
 				return nil
 			}
@@ -287,6 +302,40 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 			}
 		}
 	}
+}
+
+// streamEvent is an event as an agent's stream sends it: its interaction
+// is the view GET /api/v1/interactions/{id} shows the agent (without the
+// audit trail, transfers and consults), with capabilities and actions,
+// so that a panel applies it as it is instead of reading it again.
+type streamEvent struct {
+	*adapter.Event
+	Interaction *interactionView `json:"interaction,omitempty"`
+}
+
+// eventViews returns the view of each event's interaction for agent (nil
+// where an event has none, and for every event of admins and
+// integrations, whose streams show the interaction as stored): in one
+// read of what each has under way, now.
+func (s *Server) eventViews(ctx context.Context, events []adapter.Event, agent string) ([]*interactionView, error) {
+	views := make([]*interactionView, len(events))
+	if agent == "" || !slices.ContainsFunc(events, func(e adapter.Event) bool { return e.Interaction != nil }) {
+		return views, nil
+	}
+	err := s.store.View(ctx, func(tx adapter.Tx) error {
+		for k := range events {
+			if events[k].Interaction == nil {
+				continue
+			}
+			v, err := s.viewIn(tx, events[k].Interaction, agent)
+			if err != nil {
+				return err
+			}
+			views[k] = &v
+		}
+		return nil
+	})
+	return views, err
 }
 
 // streamStart returns the sequence number a stream starts after: the
