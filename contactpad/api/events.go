@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -307,27 +308,45 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 // streamEvent is an event as an agent's stream sends it: its interaction
 // is the view GET /api/v1/interactions/{id} shows the agent (without the
 // audit trail, transfers and consults), with capabilities and actions,
-// so that a panel applies it as it is instead of reading it again.
+// so that a panel applies it as it is instead of reading it again. A
+// transfer or consult event carries its interaction too, as it is when
+// the stream sends the event: what the agent may do with it changed.
 type streamEvent struct {
 	*adapter.Event
 	Interaction *interactionView `json:"interaction,omitempty"`
 }
 
-// eventViews returns the view of each event's interaction for agent (nil
-// where an event has none, and for every event of admins and
-// integrations, whose streams show the interaction as stored): in one
-// read of what each has under way, now.
+// eventViews returns the view for agent of the interaction each event is
+// about (nil where an event is about none, or the interaction is gone, and
+// for every event of admins and integrations, whose streams show the
+// interaction as stored): in one read of what each has under way, now.
 func (s *Server) eventViews(ctx context.Context, events []adapter.Event, agent string) ([]*interactionView, error) {
 	views := make([]*interactionView, len(events))
-	if agent == "" || !slices.ContainsFunc(events, func(e adapter.Event) bool { return e.Interaction != nil }) {
+	about := func(e adapter.Event) bool { return e.Interaction != nil || e.Transfer != nil || e.Consult != nil }
+	if agent == "" || !slices.ContainsFunc(events, about) {
 		return views, nil
 	}
 	err := s.store.View(ctx, func(tx adapter.Tx) error {
-		for k := range events {
-			if events[k].Interaction == nil {
-				continue
+		for k, e := range events {
+			i := e.Interaction
+			if i == nil {
+				var id string
+				switch {
+				case e.Transfer != nil:
+					id = e.Transfer.InteractionID
+				case e.Consult != nil:
+					id = e.Consult.InteractionID
+				default:
+					continue
+				}
+				var err error
+				if i, err = tx.Interaction(id); errors.Is(err, adapter.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
 			}
-			v, err := s.viewIn(tx, events[k].Interaction, agent)
+			v, err := s.viewIn(tx, i, agent)
 			if err != nil {
 				return err
 			}
