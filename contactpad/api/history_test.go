@@ -149,3 +149,38 @@ func TestEventsCarryActions(t *testing.T) {
 	require.NotContains(t, string(ev.Data), `"capabilities"`, "admins get the interaction as stored")
 	require.NotContains(t, string(ev.Data), `"actions"`)
 }
+
+// TestTransferEventsCarryTheInteraction: on an agent's stream, a transfer
+// event carries the interaction it is about, with what the agent may do
+// with it now (no second transfer while one is in progress).
+func TestTransferEventsCarryTheInteraction(t *testing.T) {
+	e := start(t)
+	alice := e.subscribe("alice", -1)
+	id := e.connected("alice", contactpad.NonLive)
+	e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	e.ok("alice", "POST", "/api/v1/interactions/"+id+"/transfers", map[string]any{"target": map[string]string{"agent": "bob"}})
+
+	ev := alice.until(t, adapter.EventTransferRequested, id)
+	var data struct {
+		Interaction *struct {
+			ID      string `json:"id"`
+			Actions []struct {
+				Action  string `json:"action"`
+				Enabled bool   `json:"enabled"`
+				Reason  string `json:"reason"`
+			} `json:"actions"`
+		} `json:"interaction"`
+	}
+	require.NoError(t, json.Unmarshal(ev.Data, &data))
+	require.NotNil(t, data.Interaction, "the transfer event carries its interaction")
+	require.Equal(t, id, data.Interaction.ID)
+	found := false
+	for _, a := range data.Interaction.Actions {
+		if a.Action == "transfer" {
+			found = true
+			require.False(t, a.Enabled, "no second transfer while one is in progress")
+			require.Equal(t, "A transfer is in progress.", a.Reason)
+		}
+	}
+	require.True(t, found, "the transfer action is listed")
+}
