@@ -58,6 +58,10 @@ type Tx interface {
 	PutInteraction(i *contactpad.Interaction) error
 	// Interactions lists interactions matching f, oldest first.
 	Interactions(f InteractionFilter) ([]*contactpad.Interaction, error)
+	// CountInteractions counts the interactions matching f's Owner,
+	// Statuses and Search (not its Before or Limit): the true size of a
+	// list that Interactions returns page by page.
+	CountInteractions(f InteractionFilter) (int, error)
 	// Queued lists the queued interactions that routing may offer to
 	// q.Agent: those reserved for it (TargetAgent == q.Agent) first, then
 	// unreserved ones of q.Services, higher Priority first, then longest
@@ -210,6 +214,20 @@ type InteractionFilter struct {
 	// both descending; a zero UpdatedAt last) instead of oldest first, so
 	// that Limit keeps the newest (the History folder).
 	Newest bool
+	// Search keeps the interactions whose subject, CRM id or category
+	// contains it, ignoring case (of ASCII letters in every store).
+	Search string
+	// Before, with Newest, keeps those that come after it in that order:
+	// updated before Before.UpdatedAt, or then with a smaller ID. A page
+	// ends where the next begins, however many were updated meanwhile.
+	Before *InteractionCursor
+}
+
+// InteractionCursor is where a page of interactions, newest first, ended:
+// the UpdatedAt and ID of its last interaction.
+type InteractionCursor struct {
+	UpdatedAt time.Time
+	ID        string
 }
 
 // TransferFilter selects open transfers; zero fields match everything.

@@ -332,6 +332,90 @@ func testInteractionsNewest(t *testing.T, s adapter.Store) {
 	}
 }
 
+// testInteractionsPages: a search keeps what matches by subject, CRM id or
+// category in any case, taking % and _ literally; Before pages through
+// the newest first without gaps or repeats (interactions updated at the
+// same time go by ID); CountInteractions counts the whole list of owner,
+// statuses and search, whatever the cursor and limit.
+func testInteractionsPages(t *testing.T, s adapter.Store) {
+	mk := func(id, owner string, status contactpad.Status, subject, crmID, category string, updated time.Time) *contactpad.Interaction {
+		return &contactpad.Interaction{ID: id, Owner: owner, Status: status, Subject: subject, CRMID: crmID, CRMObject: "Case",
+			Category: category, Tags: []string{}, CreatedAt: at(0), UpdatedAt: updated}
+	}
+	putInteractions(t, s,
+		mk("h1", "alice", contactpad.Completed, "Refund for order 1138", "500A1", "Billing", at(time.Hour)),
+		mk("h2", "alice", contactpad.Abandoned, "Router keeps rebooting", "500B2", "Network", at(2*time.Hour)),
+		mk("h3", "alice", contactpad.Completed, "Password reset loop", "500C3", "Accounts", at(3*time.Hour)),
+		mk("h4b", "alice", contactpad.Completed, "100% refund_ok", "500D4", "billing", at(4*time.Hour)),
+		mk("h4a", "alice", contactpad.Completed, "Parcel lost", "500E5", "Delivery", at(4*time.Hour)),
+		mk("o1", "alice", contactpad.Connected, "Refund too", "500F6", "Billing", at(5*time.Hour)),
+		mk("x1", "bob", contactpad.Completed, "Refund for bob", "500G7", "Billing", at(6*time.Hour)),
+	)
+	history := contactpad.FolderHistory.Statuses()
+	mine := adapter.InteractionFilter{Owner: "alice", Statuses: history, Newest: true}
+	with := func(f adapter.InteractionFilter, change func(*adapter.InteractionFilter)) adapter.InteractionFilter {
+		change(&f)
+		return f
+	}
+	tests := []struct {
+		name   string
+		filter adapter.InteractionFilter
+		want   []string
+		count  int
+	}{
+		{name: "by subject, any case", filter: with(mine, func(f *adapter.InteractionFilter) { f.Search = "REFUND" }),
+			want: []string{"h4b", "h1"}, count: 2},
+		{name: "by CRM id", filter: with(mine, func(f *adapter.InteractionFilter) { f.Search = "500c" }),
+			want: []string{"h3"}, count: 1},
+		{name: "by category", filter: with(mine, func(f *adapter.InteractionFilter) { f.Search = "billing" }),
+			want: []string{"h4b", "h1"}, count: 2},
+		{name: "% is literal", filter: with(mine, func(f *adapter.InteractionFilter) { f.Search = "0%" }),
+			want: []string{"h4b"}, count: 1},
+		{name: "_ is literal", filter: with(mine, func(f *adapter.InteractionFilter) { f.Search = "d_o" }),
+			want: []string{"h4b"}, count: 1},
+		{name: "no match", filter: with(mine, func(f *adapter.InteractionFilter) { f.Search = "nothing" }),
+			want: []string{}, count: 0},
+		{name: "first page", filter: with(mine, func(f *adapter.InteractionFilter) { f.Limit = 2 }),
+			want: []string{"h4b", "h4a"}, count: 5},
+		{name: "after a cursor between two updated at the same time", filter: with(mine, func(f *adapter.InteractionFilter) {
+			f.Limit, f.Before = 2, &adapter.InteractionCursor{UpdatedAt: at(4 * time.Hour), ID: "h4b"}
+		}), want: []string{"h4a", "h3"}, count: 5},
+		{name: "last page", filter: with(mine, func(f *adapter.InteractionFilter) {
+			f.Limit, f.Before = 2, &adapter.InteractionCursor{UpdatedAt: at(3 * time.Hour), ID: "h3"}
+		}), want: []string{"h2", "h1"}, count: 5},
+		{name: "past the end", filter: with(mine, func(f *adapter.InteractionFilter) {
+			f.Before = &adapter.InteractionCursor{UpdatedAt: at(time.Hour), ID: "h1"}
+		}), want: []string{}, count: 5},
+		{name: "search and cursor", filter: with(mine, func(f *adapter.InteractionFilter) {
+			f.Search, f.Before = "refund", &adapter.InteractionCursor{UpdatedAt: at(4 * time.Hour), ID: "h4b"}
+		}), want: []string{"h1"}, count: 2},
+		{name: "every owner", filter: adapter.InteractionFilter{Statuses: history, Newest: true, Search: "refund"},
+			want: []string{"x1", "h4b", "h1"}, count: 3},
+		{name: "every status", filter: adapter.InteractionFilter{Owner: "alice", Newest: true, Search: "refund", Limit: 1},
+			want: []string{"o1"}, count: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.Interactions(tt.filter)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, ids(got))
+				n, err := tx.CountInteractions(tt.filter)
+				require.NoError(t, err)
+				require.Equal(t, tt.count, n)
+				return nil
+			})
+		})
+	}
+	t.Run("a search lists newest first only", func(t *testing.T) {
+		view(t, s, func(tx adapter.Tx) error {
+			_, err := tx.Interactions(adapter.InteractionFilter{Search: "refund"})
+			require.ErrorContains(t, err, "newest first only")
+			return nil
+		})
+	})
+}
+
 func testQueued(t *testing.T, s adapter.Store) {
 	reserved := func(i *contactpad.Interaction, agent string) *contactpad.Interaction {
 		i.TargetAgent = agent

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"InteractionByCRM", testInteractionByCRM},
 		{"Interactions", testInteractions},
 		{"InteractionsNewest", testInteractionsNewest},
+		{"InteractionsPages", testInteractionsPages},
 		{"Queued", testQueued},
 		{"QueuedFor", testQueuedFor},
 		{"QueueStats", testQueueStats},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -244,13 +245,28 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 			}
 			return nil // the client reconnects with its Last-Event-ID
 		}
-		for k := range page {
-			e := &page[k]
+		var mineOnly []adapter.Event
+		for _, e := range page {
 			cursor = e.Seq
-			if agent != "" && !slices.Contains(e.Audience, agent) {
-				continue
+			if agent == "" || slices.Contains(e.Audience, agent) {
+				mineOnly = append(mineOnly, e)
 			}
-			data, err := json.Marshal(e)
+		}
+		views, err := s.eventViews(ctx, mineOnly, agent)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.WithError(err).WithField("identity", id.Name).Warn("event stream: read interactions")
+			}
+			return nil
+		}
+		for k := range mineOnly {
+			e := &mineOnly[k]
+			var data []byte
+			if views[k] != nil {
+				data, err = json.Marshal(streamEvent{Event: e, Interaction: views[k]})
+			} else {
+				data, err = json.Marshal(e)
+			}
 			if err != nil {
 				return nil
 			}
@@ -287,6 +303,58 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 			}
 		}
 	}
+}
+
+// streamEvent is an event as an agent's stream sends it: its interaction
+// is the view GET /api/v1/interactions/{id} shows the agent (without the
+// audit trail, transfers and consults), with capabilities and actions,
+// so that a panel applies it as it is instead of reading it again. A
+// transfer or consult event carries its interaction too, as it is when
+// the stream sends the event: what the agent may do with it changed.
+type streamEvent struct {
+	*adapter.Event
+	Interaction *interactionView `json:"interaction,omitempty"`
+}
+
+// eventViews returns the view for agent of the interaction each event is
+// about (nil where an event is about none, or the interaction is gone, and
+// for every event of admins and integrations, whose streams show the
+// interaction as stored): in one read of what each has under way, now.
+func (s *Server) eventViews(ctx context.Context, events []adapter.Event, agent string) ([]*interactionView, error) {
+	views := make([]*interactionView, len(events))
+	about := func(e adapter.Event) bool { return e.Interaction != nil || e.Transfer != nil || e.Consult != nil }
+	if agent == "" || !slices.ContainsFunc(events, about) {
+		return views, nil
+	}
+	err := s.store.View(ctx, func(tx adapter.Tx) error {
+		for k, e := range events {
+			i := e.Interaction
+			if i == nil {
+				var id string
+				switch {
+				case e.Transfer != nil:
+					id = e.Transfer.InteractionID
+				case e.Consult != nil:
+					id = e.Consult.InteractionID
+				default:
+					continue
+				}
+				var err error
+				if i, err = tx.Interaction(id); errors.Is(err, adapter.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+			}
+			v, err := s.viewIn(tx, i, agent)
+			if err != nil {
+				return err
+			}
+			views[k] = &v
+		}
+		return nil
+	})
+	return views, err
 }
 
 // streamStart returns the sequence number a stream starts after: the

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -88,14 +91,19 @@ func (s *Server) setPresence(w http.ResponseWriter, r *http.Request, id *Identit
 // maxList is the most interactions one list returns.
 const maxList = 5000
 
+// maxSearch is the longest search (q) of a list, in bytes.
+const maxSearch = 200
+
 // listInteractions lists an agent's own interactions (admins and
 // integrations: all), by folder and status, oldest first, or with
 // order=newest the most recently changed first (the panel's History).
+// Newest first, it pages with cursor (the next_cursor of the page before),
+// searches with q, and says how many the whole list holds (total).
 func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	q := r.URL.Query()
 	for key := range q {
-		if key != "folder" && key != "status" && key != "limit" && key != "order" {
-			return invalid("unknown query parameter %q (want folder, status, limit, order)", key)
+		if !slices.Contains([]string{"folder", "status", "limit", "order", "q", "cursor"}, key) {
+			return invalid("unknown query parameter %q (want folder, status, limit, order, q, cursor)", key)
 		}
 	}
 	newest := false
@@ -107,6 +115,9 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		return invalid("order %q: want oldest or newest", order)
 	}
 	f := adapter.InteractionFilter{Owner: id.agent(), Limit: 500, Newest: newest}
+	if err := pageFilter(&f, q.Get("q"), q.Get("cursor")); err != nil {
+		return err
+	}
 	if folder := q.Get("folder"); folder != "" {
 		f.Statuses = contactpad.Folder(folder).Statuses()
 		if f.Statuses == nil {
@@ -128,7 +139,11 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 			}
 		}
 		if len(want) == 0 {
-			writeJSON(w, http.StatusOK, map[string]any{"interactions": []interactionView{}})
+			out := map[string]any{"interactions": []interactionView{}}
+			if newest {
+				out["total"], out["next_cursor"] = 0, nil
+			}
+			writeJSON(w, http.StatusOK, out)
 			return nil
 		}
 		f.Statuses = want
@@ -140,7 +155,10 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 		}
 		f.Limit = n
 	}
-	var out []interactionView
+	var (
+		out   []interactionView
+		total int
+	)
 	if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
 		list, err := tx.Interactions(f)
 		if err != nil {
@@ -154,12 +172,67 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 			}
 			out = append(out, v)
 		}
-		return nil
+		if newest {
+			total, err = tx.CountInteractions(f)
+		}
+		return err
 	}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"interactions": out})
+	body := map[string]any{"interactions": out}
+	if newest {
+		var next *string
+		if len(out) == f.Limit {
+			c := encodeCursor(out[len(out)-1].Interaction)
+			next = &c
+		}
+		body["total"], body["next_cursor"] = total, next
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// pageFilter sets the search and the cursor of a list, newest first only.
+func pageFilter(f *adapter.InteractionFilter, search, cursor string) error {
+	if (search != "" || cursor != "") && !f.Newest {
+		name := "q"
+		if search == "" {
+			name = "cursor"
+		}
+		return invalid("query parameter %q: only with order=newest", name)
+	}
+	if len(search) > maxSearch {
+		return &apiError{codeTooLong, fmt.Sprintf("query parameter \"q\": %d bytes, at most %d", len(search), maxSearch)}
+	}
+	f.Search = strings.TrimSpace(search)
+	if cursor != "" {
+		c, err := decodeCursor(cursor)
+		if err != nil {
+			return err
+		}
+		f.Before = c
+	}
+	return nil
+}
+
+// encodeCursor is the opaque cursor of the page after i: its updated_at
+// (Unix nanoseconds) and ID, base64url.
+func encodeCursor(i *contactpad.Interaction) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(i.UpdatedAt.UnixNano(), 10) + ":" + i.ID))
+}
+
+func decodeCursor(v string) (*adapter.InteractionCursor, error) {
+	bad := invalid("query parameter \"cursor\": %q is not a cursor (pass the next_cursor of the page before)", v)
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, bad
+	}
+	ns, id, ok := strings.Cut(string(raw), ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" || n <= 0 {
+		return nil, bad
+	}
+	return &adapter.InteractionCursor{UpdatedAt: time.Unix(0, n).UTC(), ID: id}, nil
 }
 
 func joinStatuses() string {

@@ -325,7 +325,9 @@ func errOrStatus(err error, res *http.Response) any {
 func (a *agent) handle(ctx context.Context, ev eventJSON) {
 	now := time.Now()
 	switch {
-	case ev.Interaction != nil:
+	// An agent's transfer events carry their interaction too: they are
+	// transfer events.
+	case ev.Interaction != nil && ev.Transfer == nil:
 		i := ev.Interaction
 		it := a.r.itemFor(i)
 		if it == nil {

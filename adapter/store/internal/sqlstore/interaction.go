@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -66,6 +67,9 @@ var interactionsStmts = [2][2][2]Stmt{
 }
 
 func (t *Tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interaction, error) {
+	if f.Search != "" || f.Before != nil {
+		return t.interactionsPage(f)
+	}
 	args := make([]any, 1, 3)
 	args[0] = t.limit(f.Limit)
 	byOwner, byStatus := f.Owner != "", len(f.Statuses) > 0
@@ -92,6 +96,82 @@ func (t *Tx) Interactions(f adapter.InteractionFilter) ([]*contactpad.Interactio
 		return nil, fmt.Errorf("list interactions: %w", err)
 	}
 	return is, nil
+}
+
+// interactionsPage is Interactions with a search or a cursor, which only
+// lists newest first (the History folder, page by page).
+func (t *Tx) interactionsPage(f adapter.InteractionFilter) ([]*contactpad.Interaction, error) {
+	if !f.Newest {
+		return nil, fmt.Errorf("list interactions: a search or a cursor lists newest first only")
+	}
+	statuses, err := t.statusList(f.Statuses)
+	if err != nil {
+		return nil, fmt.Errorf("list interactions: %w", err)
+	}
+	var (
+		e      encoder
+		after  int64
+		at, id any = int64(0), ""
+	)
+	if f.Before != nil {
+		after, at, id = 1, e.time("cursor", f.Before.UpdatedAt), f.Before.ID
+	}
+	if e.err != nil {
+		return nil, fmt.Errorf("list interactions: %w", e.err)
+	}
+	args := []any{t.limit(f.Limit), statuses, likePattern(f.Search), after, at, id}
+	stmt := StmtInteractionsPage
+	if f.Owner != "" {
+		args, stmt = append(args, f.Owner), StmtInteractionsPageOwner
+	}
+	rows, err := t.query(stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list interactions: %w", err)
+	}
+	is, err := scanAll(rows, scanInteraction)
+	if err != nil {
+		return nil, fmt.Errorf("list interactions: %w", err)
+	}
+	return is, nil
+}
+
+func (t *Tx) CountInteractions(f adapter.InteractionFilter) (int, error) {
+	statuses, err := t.statusList(f.Statuses)
+	if err != nil {
+		return 0, fmt.Errorf("count interactions: %w", err)
+	}
+	args := []any{statuses, likePattern(f.Search)}
+	stmt := StmtCountMatching
+	if f.Owner != "" {
+		args, stmt = append(args, f.Owner), StmtCountMatchingOwner
+	}
+	var n int64
+	if err := t.queryRow(stmt, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count interactions: %w", err)
+	}
+	return int(n), nil
+}
+
+// statusList is the list parameter of statuses; none means every status.
+func (t *Tx) statusList(statuses []contactpad.Status) (any, error) {
+	if len(statuses) == 0 {
+		statuses = contactpad.Statuses
+	}
+	names := make([]string, len(statuses))
+	for k, s := range statuses {
+		names[k] = string(s)
+	}
+	return t.list(names)
+}
+
+// likePattern is the lowercase LIKE pattern (escaped with \) that finds
+// search anywhere in a text, or ” for no search.
+func likePattern(search string) string {
+	if search == "" {
+		return ""
+	}
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(search)) + "%"
 }
 
 // Queued reads the work reserved for the agent, then the best unreserved

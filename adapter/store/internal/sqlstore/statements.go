@@ -28,6 +28,10 @@ const (
 	StmtQueuedServices
 	StmtQueueStats
 	StmtCountInteractions
+	StmtInteractionsPage
+	StmtInteractionsPageOwner
+	StmtCountMatching
+	StmtCountMatchingOwner
 
 	StmtAgent
 	StmtPutAgent
@@ -202,6 +206,12 @@ func Statements(d *Dialect) [NumStmts]string {
 		// No index leads with status (one would cost every status change
 		// a write): this scans the narrowest index holding it.
 		StmtCountInteractions: `SELECT status, COUNT(*) FROM interactions GROUP BY status`,
+		// A page of a search, or after a cursor, newest first; and the
+		// count of the whole list it pages through.
+		StmtInteractionsPage:      pageQuery(d, false),
+		StmtInteractionsPageOwner: pageQuery(d, true),
+		StmtCountMatching:         countQuery(d, false),
+		StmtCountMatchingOwner:    countQuery(d, true),
 
 		StmtAgent:    `SELECT ` + agentColumns + ` FROM agents WHERE id = $1`,
 		StmtPutAgent: upsert("agents", agentColumns, "id"),
@@ -424,6 +434,36 @@ func interactionsQuery(d *Dialect, owner, statuses, newest bool) string {
 		return q + ` ORDER BY updated_at DESC NULLS LAST, id DESC LIMIT $1`
 	}
 	return q + ` ORDER BY created_at NULLS FIRST, id LIMIT $1`
+}
+
+// pageQuery is the SQL of a page of interactions, newest first, that
+// match a search or come after a cursor: $1 is the limit, $2 the statuses
+// (a list), $3 the search (searchCondition), a cursor when $4 is 1
+// (updated_at $5, id $6), and $7 the owner.
+func pageQuery(d *Dialect, owner bool) string {
+	q := `SELECT ` + interactionColumns + ` FROM interactions WHERE ` + d.InList("status", "$2") + ` AND ` +
+		searchCondition("$3") + ` AND ($4 = 0 OR updated_at < $5 OR (updated_at = $5 AND id < $6))`
+	if owner {
+		q += ` AND owner = $7`
+	}
+	return q + ` ORDER BY updated_at DESC NULLS LAST, id DESC LIMIT $1`
+}
+
+// countQuery is the SQL that counts the interactions of the statuses $1
+// (a list) that match the search $2 (searchCondition), with $3 the owner.
+func countQuery(d *Dialect, owner bool) string {
+	q := `SELECT COUNT(*) FROM interactions WHERE ` + d.InList("status", "$1") + ` AND ` + searchCondition("$2")
+	if owner {
+		q += ` AND owner = $3`
+	}
+	return q
+}
+
+// searchCondition holds when the search param, a lowercase LIKE pattern
+// (” for no search), matches the subject, CRM id or category.
+func searchCondition(param string) string {
+	like := func(col string) string { return `lower(` + col + `) LIKE ` + param + ` ESCAPE '\'` }
+	return `(` + param + ` = '' OR ` + like("subject") + ` OR ` + like("crm_id") + ` OR ` + like("category") + `)`
 }
 
 // transferQuery reads the transfers that match where (over the alias t),

@@ -3,7 +3,8 @@
 // The server is the authority: this page lists what the API returns, shows
 // the actions each interaction's view marks enabled (and why the others are
 // not), and computes every countdown from the server's timestamps. It
-// follows the event stream and reloads its state when something changes.
+// follows the event stream and applies each event to what it shows,
+// fetching only what an event cannot carry (see "incremental updates").
 
 const TOKEN_KEY = 'ctibridge.token';
 const API = 'api/v1';
@@ -45,7 +46,12 @@ const st = {
   failed: new Map(), // interaction id -> failed transfer, until dismissed or retried
   inactive: new Set(), // interaction ids reported inactive
   totals: new Map(), // countdown key -> its length when first seen, for progress bars
-  seen: null, // id -> status of Ongoing at the last load (for screen pops)
+  // History as loaded: how many it holds (count), how many the list
+  // shown holds (total: the matches while searching), the next page's
+  // cursor, the search.
+  history: { count: 0, total: 0, next: null, q: '' },
+  popped: new Set(), // interaction ids whose record was popped (once each)
+  live: false, // the event stream is connected
   skew: 0, // server clock minus ours, in ms
   loaded: false,
   auditOpen: window.matchMedia('(min-width: 760px)').matches, // open in a full tab
@@ -160,20 +166,22 @@ function tick() {
     }
   }
   // The server's timer fires about now; its event brings the new state.
-  // Reload as well in case the stream is reconnecting.
-  if (expired) setTimeout(refresh, 1200);
+  // Reload only while the stream is reconnecting.
+  if (expired) setTimeout(() => { if (!st.live) refresh(); }, 1200);
 }
 
 // ---- API ------------------------------------------------------------------
 
 const PUSHED_OUT = 'This panel is open in too many windows, and this one no longer receives work. Reload it to use it here.';
 const UNREACHABLE = 'ctibridge cannot be reached. Check your connection; the panel retries by itself.';
+const BUSY = 'ctibridge is busy. Try again in a moment.';
 
 class Problem extends Error {
   constructor(status, body) {
     super((body && (body.detail || body.title)) || `The server answered ${status}.`);
     this.status = status;
     this.code = body && body.code;
+    this.retryAfter = 1; // seconds, from Retry-After on a 429
   }
 }
 
@@ -193,17 +201,22 @@ async function api(method, path, body) {
   const data = await res.json().catch(() => null);
   if (!res.ok) {
     if (res.status === 401) signOut('Your token was not accepted. Sign in again.');
-    throw new Problem(res.status, data);
+    const p = new Problem(res.status, data);
+    if (res.status === 429) {
+      p.retryAfter = Math.max(1, Number(res.headers.get('Retry-After')) || 1);
+      p.message = BUSY;
+    }
+    throw p;
   }
   return data;
 }
 
-// act runs an action and reloads; a refusal is shown with the server's
-// own words. It returns whether the action succeeded.
+// act runs an action and shows what it answered (the event stream brings
+// the rest); a refusal is shown with the server's own words. It returns
+// whether the action succeeded.
 async function act(method, path, body, where) {
   try {
-    await api(method, path, body);
-    await refresh();
+    await applyAnswer(await api(method, path, body));
     return true;
   } catch (err) {
     if (where) where.textContent = err.message;
@@ -259,7 +272,10 @@ function signOut(message) {
   if (streamAbort) streamAbort.abort();
   streamAbort = null;
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
-  Object.assign(st, { me: null, selected: null, detail: null, loaded: false, seen: null });
+  Object.assign(st, { me: null, selected: null, detail: null, loaded: false, live: false });
+  heldEvents = [];
+  st.history = { count: 0, total: 0, next: null, q: '' };
+  st.popped.clear();
   st.failed.clear();
   st.inactive.clear();
   showSignIn(message);
@@ -274,6 +290,7 @@ function setConn(ok, text) {
   const el = $('conn');
   el.className = 'conn ' + (ok ? 'ok' : 'down');
   el.textContent = text;
+  st.live = ok;
   // Back in touch: the complaint that it could not be reached is old news.
   if (ok && $('toast').textContent === UNREACHABLE) $('toast').hidden = true;
 }
@@ -377,31 +394,17 @@ function onEvent(type, data) {
     else if (type !== 'interaction.inactive') st.inactive.delete(i.id);
     if (type === 'interaction.offered' && i.owner === me) showSoftphone();
   }
-  refresh();
+  applyEvent(e);
 }
 
 // ---- loading state --------------------------------------------------------
 
 const acceptWindow = new Map(); // transfer id -> seconds the target had to accept
-let loading = null;
-let again = false;
 
-// refresh reloads everything the panel shows; calls during a reload make
-// one more reload after it, never several at once.
+// refresh reloads everything the panel shows: when the stream (re)connects
+// or is reset, not for every event (see fetchLater).
 function refresh() {
-  if (!token) return Promise.resolve();
-  if (loading) { again = true; return loading; }
-  loading = (async () => {
-    do {
-      again = false;
-      try {
-        await load();
-      } catch (err) {
-        if (token) toast(err.message);
-      }
-    } while (again && token);
-  })().finally(() => { loading = null; });
-  return loading;
+  return fetchLater({ all: true });
 }
 
 async function load() {
@@ -409,19 +412,18 @@ async function load() {
     api('GET', '/me'),
     api('GET', '/interactions?folder=ongoing'),
     api('GET', '/interactions?folder=deferred'),
-    api('GET', '/interactions?folder=history&order=newest&limit=100'),
+    api('GET', historyPath(null)),
     api('GET', '/transfers'),
     api('GET', '/consults'),
   ]);
   st.me = me;
   if (!directory) await loadDirectory().catch(() => {});
   st.lists = { ongoing: ongoing.interactions, deferred: deferred.interactions, history: history.interactions };
+  st.history.total = history.total;
+  st.history.next = history.next_cursor;
+  if (!st.history.q) st.history.count = history.total;
   st.transfers = transfers.transfers;
-  for (const t of st.transfers) {
-    // A failed transfer no longer has its deadline; remember how long the
-    // target had (the accept time runs from the request) to say so.
-    if (t.expires_at) acceptWindow.set(t.id, Math.round((Date.parse(t.expires_at) - Date.parse(t.created_at)) / 1000));
-  }
+  for (const t of st.transfers) noteAcceptWindow(t);
   st.consults = consults.consults;
 
   // Interactions of other agents that a request to me or a consult names.
@@ -446,10 +448,333 @@ async function load() {
   for (const id of st.inactive) {
     if (!st.lists.ongoing.some((i) => i.id === id && i.status === 'connected')) st.inactive.delete(id);
   }
-  popNewlyConnected();
   st.loaded = true;
   render();
 }
+
+// noteAcceptWindow remembers how long the target of a transfer had to
+// accept (the accept time runs from the request): a failed transfer no
+// longer has its deadline, and says so.
+function noteAcceptWindow(t) {
+  if (t.expires_at && !acceptWindow.has(t.id)) {
+    acceptWindow.set(t.id, Math.round((Date.parse(t.expires_at) - Date.parse(t.created_at)) / 1000));
+  }
+}
+
+// ---- incremental updates ----------------------------------------------------
+//
+// Each event is applied to what the panel shows (applyEvent): an agent's
+// stream carries interactions with their actions, and transfers and
+// consults whole. What an event cannot carry is fetched by fetchLater:
+// the whole state when the stream (re)connects or is reset, the agent's
+// load (/me), one interaction (the selected one's audit trail, the one a
+// transfer or consult names), the first History page while searching.
+// Wishes made meanwhile are merged into one fetch, at most one a second,
+// so a burst of events costs a few requests; a 429 waits its Retry-After.
+
+const FETCH_GAP = 1000; // ms between two fetches
+
+const fetches = {
+  wanted: { all: false, me: false, history: false, ids: new Set() },
+  waiting: [], // resolvers of the promises fetchLater returned
+  timer: 0,
+  running: false,
+  last: 0, // when the last fetch started
+  notBefore: 0, // until when a 429 asked us to wait
+};
+
+// fetchLater asks for {all, me, history, ids} to be fetched with the next
+// fetch; the promise resolves once it is done (or given up).
+function fetchLater(w) {
+  const want = fetches.wanted;
+  want.all = want.all || !!w.all;
+  want.me = want.me || !!w.me;
+  want.history = want.history || !!w.history;
+  for (const id of w.ids || []) want.ids.add(id);
+  const done = new Promise((resolve) => fetches.waiting.push(resolve));
+  planFetch();
+  return done;
+}
+
+function planFetch() {
+  if (fetches.timer || fetches.running) return;
+  const at = Math.max(fetches.last + FETCH_GAP, fetches.notBefore);
+  fetches.timer = setTimeout(runFetch, Math.max(0, at - Date.now()));
+}
+
+async function runFetch() {
+  fetches.timer = 0;
+  const w = fetches.wanted;
+  const waiting = fetches.waiting;
+  fetches.wanted = { all: false, me: false, history: false, ids: new Set() };
+  fetches.waiting = [];
+  if (!token) { waiting.forEach((r) => r()); return; }
+  fetches.running = true;
+  fetches.last = Date.now();
+  try {
+    await fetchNow(w);
+    waiting.forEach((r) => r());
+  } catch (err) {
+    if (err.status === 429) {
+      // Over the token's rate: wait as long as the server asks, then
+      // fetch what was wanted, with whatever was wanted meanwhile.
+      fetches.notBefore = Date.now() + err.retryAfter * 1000;
+      fetchLater(w);
+      fetches.waiting.push(...waiting);
+    } else {
+      if (token) toast(err.message);
+      waiting.forEach((r) => r());
+    }
+  } finally {
+    fetches.running = false;
+  }
+  const next = fetches.wanted;
+  if (next.all || next.me || next.history || next.ids.size) planFetch();
+}
+
+// Events that arrive while the whole state loads wait for it, then apply
+// in order on top of it (an interaction's version tells an older one).
+let loadingAll = false;
+let heldEvents = [];
+
+async function fetchNow(w) {
+  if (w.all) {
+    loadingAll = true;
+    try {
+      await load();
+    } finally {
+      loadingAll = false;
+      const held = heldEvents;
+      heldEvents = [];
+      if (st.loaded) for (const e of held) applyEvent(e);
+    }
+    return;
+  }
+  const jobs = [];
+  if (w.me) jobs.push(api('GET', '/me').then((me) => { st.me = me; }));
+  if (w.history) jobs.push(loadHistory(false));
+  for (const id of w.ids) jobs.push(fetchOne(id));
+  await Promise.all(jobs);
+  if (st.me) render();
+}
+
+// fetchOne reads one interaction: the agent's own, the selected one (with
+// its audit trail), or another agent's that a request or consult names.
+async function fetchOne(id) {
+  let v;
+  try {
+    v = await api('GET', `/interactions/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (err.status !== 403 && err.status !== 404) throw err;
+    // Handed over, or no longer ours to see.
+    st.others.delete(id);
+    for (const f of Object.keys(st.lists)) st.lists[f] = st.lists[f].filter((i) => i.id !== id);
+    if (st.selected === id) {
+      st.selected = null;
+      st.detail = null;
+    }
+    return;
+  }
+  if (v.owner !== st.me.id && namedByRequest(id)) st.others.set(id, v);
+  placeInteraction(v);
+}
+
+// namedByRequest: a transfer request to the agent or a consult of it
+// (open, or that of event e) names the interaction (of another agent).
+function namedByRequest(id, e) {
+  const me = st.me.id;
+  const open = (t) => t.status === 'initiated' || t.status === 'accepted';
+  if (e && e.transfer) return e.transfer.interaction_id === id && e.transfer.assignee === me && open(e.transfer);
+  if (e && e.consult) return e.consult.interaction_id === id && e.consult.target && e.consult.target.agent === me && e.consult.status !== 'ended';
+  return st.transfers.some((t) => t.interaction_id === id && t.assignee === me) ||
+    st.consults.some((c) => c.interaction_id === id && c.target && c.target.agent === me);
+}
+
+// applyEvent applies one event of the stream to what the panel shows.
+function applyEvent(e) {
+  if (!st.me) return;
+  if (!st.loaded || loadingAll) {
+    heldEvents.push(e);
+    if (heldEvents.length > 1000) { heldEvents = []; refresh(); } // the next load shows them all
+    return;
+  }
+  const wanted = { ids: [] };
+  if (e.interaction) {
+    const i = e.interaction;
+    if (i.actions && (e.transfer || e.consult) && i.owner !== st.me.id && namedByRequest(i.id, e)) st.others.set(i.id, i);
+    if (i.actions) {
+      placeInteraction(i);
+      if (i.owner === st.me.id || FOLDER_STATUSES.ongoing.includes(i.status)) wanted.me = true; // the load changed
+    } else {
+      wanted.ids.push(i.id); // an event without actions: read it
+    }
+    if (i.id === st.selected) wanted.ids.push(i.id); // its audit trail grew
+  }
+  if (e.transfer) applyTransfer(e.transfer, wanted);
+  if (e.consult) applyConsult(e.consult, wanted);
+  // A transfer or consult event carries its interaction as it is now.
+  if ((e.transfer || e.consult) && e.interaction) wanted.ids = wanted.ids.filter((id) => id !== e.interaction.id);
+  if (e.agent && e.agent.id === st.me.id) st.me.presence = e.agent.presence;
+  render();
+  if (wanted.me || wanted.history || wanted.ids.length) fetchLater(wanted);
+}
+
+// applyAnswer shows what an action answered: the interaction, or the
+// transfer or consult it made or acted on, with its interaction read
+// again (a cold transfer hands it over at once; a transfer in progress
+// changes what the agent may do with it).
+async function applyAnswer(res) {
+  if (!res || !st.me) return;
+  const wanted = { ids: [] };
+  if (res.actions) placeInteraction(res);
+  else if (res.mode) applyTransfer(res, wanted);
+  else if (res.interaction_id) applyConsult(res, wanted);
+  await Promise.all(wanted.ids.map((id) => fetchOne(id).catch(() => {})));
+  render();
+}
+
+const folderOf = (status) => Object.keys(FOLDER_STATUSES).find((f) => FOLDER_STATUSES[f].includes(status)) || null;
+
+// byCreation orders Ongoing and Deferred as the API lists them: oldest first.
+const byCreation = (a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
+
+// placeInteraction puts an interaction view where it now belongs: in the
+// folder of its status when it is the agent's, nowhere when it went to
+// someone else; History (newest first) gets it on top and counts it.
+function placeInteraction(v) {
+  const me = st.me.id;
+  let was = null;
+  let old = null;
+  for (const f of Object.keys(st.lists)) {
+    const k = st.lists[f].findIndex((i) => i.id === v.id);
+    if (k >= 0) {
+      was = f;
+      old = st.lists[f][k];
+      st.lists[f].splice(k, 1);
+    }
+  }
+  if (old && old.version > v.version) v = old; // an event older than what is shown
+  const now = v.owner === me ? folderOf(v.status) : null;
+  if (now === 'history') {
+    if (st.history.q) fetchLater({ history: true }); // whether it matches is the server's to say
+    else st.lists.history.unshift(v);
+  } else if (now) {
+    const list = st.lists[now];
+    const at = list.findIndex((i) => byCreation(v, i) < 0);
+    list.splice(at < 0 ? list.length : at, 0, v);
+  }
+  // Ongoing and Deferred are loaded whole: an interaction that comes to
+  // History from neither was in it already, further down.
+  const h = st.history;
+  if (now === 'history' && (was === 'ongoing' || was === 'deferred')) {
+    h.count++;
+    if (!h.q) h.total++;
+  }
+  if (was === 'history' && now !== 'history') {
+    h.count = Math.max(0, h.count - 1);
+    if (!h.q) h.total = Math.max(0, h.total - 1);
+    else fetchLater({ history: true });
+  }
+  if (st.others.has(v.id)) st.others.set(v.id, { ...st.others.get(v.id), ...v });
+  if (st.selected === v.id) {
+    if (now || st.others.has(v.id)) st.detail = { ...(st.detail || {}), ...v };
+    else {
+      st.selected = null; // handed over: no longer the agent's to show
+      st.detail = null;
+    }
+  }
+}
+
+function applyTransfer(t, wanted) {
+  const open = t.status === 'initiated' || t.status === 'accepted';
+  st.transfers = st.transfers.filter((x) => x.id !== t.id);
+  if (open) st.transfers.push(t);
+  noteAcceptWindow(t);
+  // The interaction's actions change (a transfer in progress), or a
+  // request shows another agent's interaction.
+  const id = t.interaction_id;
+  if (all().some((i) => i.id === id) || id === st.selected || (open && t.assignee === st.me.id)) wanted.ids.push(id);
+  else if (!namedByRequest(id)) st.others.delete(id);
+}
+
+function applyConsult(c, wanted) {
+  st.consults = st.consults.filter((x) => x.id !== c.id);
+  if (c.status !== 'ended') st.consults.push(c);
+  const id = c.interaction_id;
+  if (all().some((i) => i.id === id) || id === st.selected || (c.status !== 'ended' && c.target && c.target.agent === st.me.id)) wanted.ids.push(id);
+  else if (!namedByRequest(id)) st.others.delete(id);
+}
+
+// ---- History ------------------------------------------------------------------
+//
+// History is paged: the newest first, HISTORY_PAGE at a time ("Show
+// more"), with the true count and a search of the server's.
+
+const HISTORY_PAGE = 50;
+
+function historyPath(cursor) {
+  let path = `/interactions?folder=history&order=newest&limit=${HISTORY_PAGE}`;
+  if (st.history.q) path += `&q=${encodeURIComponent(st.history.q)}`;
+  if (cursor) path += `&cursor=${encodeURIComponent(cursor)}`;
+  return path;
+}
+
+// loadHistory loads the first page again, or with more the next one.
+async function loadHistory(more) {
+  const q = st.history.q;
+  const page = await api('GET', historyPath(more ? st.history.next : null));
+  if (q !== st.history.q) return; // the search changed meanwhile
+  const items = page.interactions;
+  if (more) {
+    const have = new Set(st.lists.history.map((i) => i.id));
+    st.lists.history.push(...items.filter((i) => !have.has(i.id)));
+  } else {
+    st.lists.history = items;
+  }
+  st.history.total = page.total;
+  st.history.next = page.next_cursor;
+  if (!q) st.history.count = page.total;
+}
+
+function renderHistoryTools() {
+  const on = st.folder === 'history' && !st.status;
+  $('history-tools').hidden = !on;
+  $('history-more').hidden = !on || !st.history.next;
+  const n = st.history.total;
+  const shown = st.lists.history.length;
+  $('history-count').textContent = !on ? ''
+    : st.history.q ? `${n} ${n === 1 ? 'match' : 'matches'}${shown < n ? `, ${shown} shown` : ''}`
+      : n ? `${n} in History${shown < n ? `, ${shown} shown` : ''}` : '';
+}
+
+let historySearchTimer = 0;
+$('history-q').addEventListener('input', () => {
+  clearTimeout(historySearchTimer);
+  historySearchTimer = setTimeout(async () => {
+    const q = $('history-q').value.trim();
+    if (q === st.history.q) return;
+    st.history.q = q;
+    try {
+      await loadHistory(false);
+    } catch (err) {
+      toast(err.message);
+    }
+    render();
+  }, 300);
+});
+$('history-q').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') ev.preventDefault(); });
+$('history-more').addEventListener('click', async () => {
+  const btn = $('history-more');
+  btn.disabled = true;
+  try {
+    await loadHistory(true);
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    btn.disabled = false;
+  }
+  render();
+});
 
 const all = () => [...st.lists.ongoing, ...st.lists.deferred, ...st.lists.history];
 const find = (id) => all().find((i) => i.id === id) || (st.detail && st.detail.id === id ? st.detail : null) ||
@@ -461,6 +786,7 @@ function render() {
   renderHeader();
   renderAlerts();
   renderFolders();
+  renderHistoryTools();
   renderDetail();
   closeRouteIfGone();
   renderRouteDialog();
@@ -520,7 +846,7 @@ function renderAlerts() {
       h('p', { class: 'subject' }, subjectOf(i)),
       i.offer_expires_at && countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
       h('div', { class: 'buttons' },
-        button('Accept', () => act('POST', `/interactions/${i.id}/accept`), { class: 'primary', dataset: { key: `accept:${i.id}` } }),
+        button('Accept', () => accept(i), { class: 'primary', dataset: { key: `accept:${i.id}` } }),
         button('Decline', () => openDecline('offer', i), { dataset: { key: `decline:${i.id}` } }))));
   }
   for (const t of st.transfers.filter((x) => x.assignee === me && x.initiator !== me)) {
@@ -653,7 +979,8 @@ function renderFolders() {
     const selected = !st.status && folder === st.folder;
     tab.setAttribute('aria-selected', String(selected));
     tab.tabIndex = selected || (st.status && folder === st.folder) ? 0 : -1;
-    tab.querySelector('.count').textContent = st.lists[folder].length ? `(${st.lists[folder].length})` : '';
+    const n = folder === 'history' ? st.history.count : st.lists[folder].length;
+    tab.querySelector('.count').textContent = n ? `(${n})` : '';
   }
   $('list').setAttribute('aria-labelledby', `tab-${st.folder}`);
   const list = shown();
@@ -669,6 +996,7 @@ function renderFolders() {
       h('span', { class: 'line1' }, mediaChip(i), h('span', { class: 'subject' }, subjectOf(i))),
       h('span', { class: 'line2' },
         status && h('span', { class: `state state-${i.status}` }, status),
+        FOLDER_STATUSES.history.includes(i.status) && h('time', { datetime: i.updated_at }, when(i.updated_at)),
         i.status === 'wrap_up' && i.wrap_up_ends_at && countdown(`wrap:${i.id}`, i.wrap_up_ends_at, 'Wrap-up'),
         i.held && h('span', { class: 'state' }, 'On hold'),
         h('span', { class: 'muted' }, serviceName(i.service)))),
@@ -677,7 +1005,8 @@ function renderFolders() {
   });
   if (!rows.length) {
     const empty = st.status ? `Nothing is ${STATUS[st.status].toLowerCase()}.`
-      : { ongoing: 'Nothing ongoing. Go Available now to receive work.', deferred: 'Nothing deferred.', history: 'No history yet.' }[st.folder];
+      : { ongoing: 'Nothing ongoing. Go Available now to receive work.', deferred: 'Nothing deferred.',
+        history: st.history.q ? `Nothing in History matches “${st.history.q}”.` : 'No history yet.' }[st.folder];
     rows.push(h('li', { class: 'empty' }, empty));
   }
   replace($('list'), rows);
@@ -692,11 +1021,14 @@ function enabled(i) {
   return new Set((i.actions || []).filter((a) => a.enabled).map((a) => a.action));
 }
 
-function select(id) {
+// select shows interaction id; opened by the agent (not by a navigation
+// in Salesforce, which is on the record already), its record pops, once.
+function select(id, opened = true) {
   st.selected = id;
   st.detail = find(id);
   render();
-  refresh();
+  fetchLater({ ids: [id] }); // its audit trail, transfers and consults
+  if (opened && st.detail) popOnce(st.detail);
 }
 
 function renderDetail() {
@@ -726,7 +1058,7 @@ function renderDetail() {
     recordLine(i),
     i.status === 'offered' && i.offer_expires_at && h('div', { class: 'timer' }, countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
       h('div', { class: 'buttons' },
-        button('Accept', () => act('POST', `/interactions/${i.id}/accept`), { class: 'primary', dataset: { key: `daccept:${i.id}` } }),
+        button('Accept', () => accept(i), { class: 'primary', dataset: { key: `daccept:${i.id}` } }),
         button('Decline', () => openDecline('offer', i), { dataset: { key: `ddecline:${i.id}` } }))),
     i.status === 'wrap_up' && h('div', { class: 'timer wrapup' },
       i.wrap_up_ends_at ? countdown(`wrap:${i.id}`, i.wrap_up_ends_at, 'Wrap-up ends in') : h('span', {}, 'Wrap-up'),
@@ -777,11 +1109,12 @@ function runAction(i, action) {
 let openCTI = null; // a promise of sforce.opencti once loaded inside Salesforce
 
 function inSalesforce() {
-  return config.openCTIURL && window.self !== window.top;
+  return !!(window.sforce && window.sforce.opencti) || (config.openCTIURL && window.self !== window.top);
 }
 
 function loadOpenCTI() {
   if (!inSalesforce()) return null;
+  if (!openCTI && window.sforce && window.sforce.opencti) openCTI = Promise.resolve(window.sforce.opencti);
   if (!openCTI) {
     openCTI = new Promise((resolve) => {
       const s = document.createElement('script');
@@ -825,16 +1158,38 @@ function openRecordURL(i) {
   else toast(`${i.crm_object} ${i.crm_id}: no CRM address is configured to open it.`, 'info');
 }
 
-// popNewlyConnected pops the record of work that just connected to this
-// agent, inside Salesforce only (elsewhere a new tab would be a pop-up).
-function popNewlyConnected() {
-  const now = new Map(st.lists.ongoing.map((i) => [i.id, i.status]));
-  if (st.seen && inSalesforce()) {
-    for (const i of st.lists.ongoing) {
-      if (i.status === 'connected' && st.seen.get(i.id) !== 'connected') screenPop(i);
-    }
-  }
-  st.seen = now;
+// popOnce pops the record of an interaction the agent accepted or
+// opened, once per interaction, inside Salesforce only (elsewhere a new
+// tab would be a pop-up; "Open record" opens it there). Work that
+// arrives by itself (cases routed while Available) pops nothing: three
+// cases would be three records opened at once.
+function popOnce(i) {
+  if (!inSalesforce() || !i.crm_id || st.popped.has(i.id)) return;
+  st.popped.add(i.id);
+  screenPop(i);
+}
+
+// accept takes an offer, and pops its record.
+async function accept(i) {
+  if (await act('POST', `/interactions/${i.id}/accept`)) popOnce(find(i.id) || i);
+}
+
+// followNavigation selects the interaction of the record the agent opens
+// in Salesforce (Open CTI onNavigationChange), when the agent has one.
+async function followNavigation() {
+  const cti = await loadOpenCTI();
+  if (!cti || typeof cti.onNavigationChange !== 'function') return;
+  cti.onNavigationChange({ listener: (page) => {
+    const rec = page && page.recordId;
+    if (!rec || !st.me) return;
+    // A record id has 15 characters, or 18 with a case-insensitive suffix.
+    const i = all().find((x) => x.crm_id && x.crm_id.slice(0, 15) === String(rec).slice(0, 15));
+    if (!i || i.id === st.selected) return;
+    st.folder = Object.keys(FOLDER_STATUSES).find((f) => FOLDER_STATUSES[f].includes(i.status)) || st.folder;
+    st.status = '';
+    $('status-filter').value = '';
+    select(i.id, false);
+  } });
 }
 
 async function showSoftphone() {
@@ -1216,4 +1571,4 @@ takeTokenFromURL();
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) signIn(saved);
 else showSignIn('');
-loadOpenCTI();
+followNavigation();
