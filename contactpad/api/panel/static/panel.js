@@ -634,7 +634,7 @@ function renderFolders() {
     tab.tabIndex = selected || (st.status && folder === st.folder) ? 0 : -1;
     tab.querySelector('.count').textContent = st.lists[folder].length ? `(${st.lists[folder].length})` : '';
   }
-  $('list').setAttribute('aria-labelledby', `tab-${st.folder}`);
+  $('folder').setAttribute('aria-labelledby', `tab-${st.folder}`);
   const list = shown();
   const rows = list.map((i) => {
     const status = i.status === 'deferred' && i.due_by ? `Due ${when(i.due_by)}`
