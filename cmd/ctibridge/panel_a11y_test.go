@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
@@ -161,32 +163,50 @@ var panelSizes = [][2]int64{{400, 600}, {1280, 800}}
 // so that a test run never rewrites the repository's files.
 const screenshotsEnv = "CTIBRIDGE_SCREENSHOTS"
 
-// atBothSizes checks the page with axe-core at each panel size, and, for
-// a state the docs show (shot is its file name, "" for none), saves its
-// screenshot at that size to $CTIBRIDGE_SCREENSHOTS.
+// colorSchemes are the prefers-color-scheme values the panel is checked
+// in: a dark theme must pass axe-core's color-contrast as the light one.
+var colorSchemes = []string{"light", "dark"}
+
+// emulateColorScheme makes the page's prefers-color-scheme scheme.
+func emulateColorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+		})
+		return err
+	})
+}
+
+// atBothSizes checks the page with axe-core at each panel size, in the
+// light and the dark color scheme; for a state the docs show (shot is its
+// file name, "" for none) it saves the light screenshot at each size to
+// $CTIBRIDGE_SCREENSHOTS.
 func (p *browserPage) atBothSizes(state, shot string) {
 	p.t.Helper()
+	defer p.do(emulateColorScheme("light"))
 	for _, size := range panelSizes {
-		p.do(chromedp.EmulateViewport(size[0], size[1]))
-		// Let the page lay itself out at the new size.
-		ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](
-			`new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))`, chromedp.EvalAwaitPromise))
-		cancel()
-		require.NoError(p.t, err, "a frame at %dx%d", size[0], size[1])
-		p.axe(fmt.Sprintf("%s at %dx%d", state, size[0], size[1]))
-		if dir := os.Getenv(screenshotsEnv); dir != "" && shot != "" {
+		for _, scheme := range colorSchemes {
+			p.do(chromedp.EmulateViewport(size[0], size[1]), emulateColorScheme(scheme))
+			// Let the page lay itself out at the new size.
 			ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
-			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			_, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](
+				`new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))`, chromedp.EvalAwaitPromise))
 			cancel()
-			require.NoError(p.t, err)
-			require.NoError(p.t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("panel-%s-%dx%d.png", shot, size[0], size[1])), png, 0o644))
+			require.NoError(p.t, err, "a frame at %dx%d", size[0], size[1])
+			p.axe(fmt.Sprintf("%s at %dx%d, %s", state, size[0], size[1], scheme))
+			if dir := os.Getenv(screenshotsEnv); dir != "" && shot != "" && scheme == "light" {
+				ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+				png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+				cancel()
+				require.NoError(p.t, err)
+				require.NoError(p.t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("panel-%s-%dx%d.png", shot, size[0], size[1])), png, 0o644))
+			}
 		}
 	}
 }
 
 // TestPanelA11y walks alice's panel through the states of an agent's day
-// and checks each with axe-core at 400x600 and 1280x800: zero violations
+// and checks each with axe-core at 400x600 and 1280x800, light and dark: zero violations
 // of WCAG 2.x A/AA and axe's best practices. The states: sign-in (and its
 // refusal), the empty Ongoing list, an offer, the connected call, the
 // transfer directory, a consult ringing and connected, the defer dialog,
