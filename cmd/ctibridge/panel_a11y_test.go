@@ -209,8 +209,10 @@ func (p *browserPage) atBothSizes(state, shot string) {
 // and checks each with axe-core at 400x600 and 1280x800, light and dark: zero violations
 // of WCAG 2.x A/AA and axe's best practices. The states: sign-in (and its
 // refusal), the empty Ongoing list, an offer, the connected call, the
-// transfer directory, a consult ringing and connected, the defer dialog,
-// Deferred, wrap-up, History, the abandon dialog, and Reconnecting. With
+// transfer directory, a warm transfer waiting, bob's request and decline
+// dialog, the declined transfer, a consult ringing, answered and
+// connected on both sides, the defer dialog, Deferred, wrap-up, History,
+// the abandon dialog, and Reconnecting. With
 // $CTIBRIDGE_SCREENSHOTS set (to docs/img) it also saves the screenshots
 // of docs/panel.md.
 func TestPanelA11y(t *testing.T) {
@@ -247,17 +249,34 @@ func TestPanelA11y(t *testing.T) {
 	alice.waitText("#detail .meta", "Connected")
 	alice.atBothSizes("the connected call", "call")
 
+	// A warm transfer of the case to bob: the directory, alice waiting,
+	// bob's request and his decline dialog, alice told why.
+	bob := pt.page("bob", 400, 600)
+	bob.signIn("demo-bob", "Bob")
+	bob.setPresence("available")
 	alice.pick(refundCase)
 	alice.clickOpen(transferButton, "#dlg-route")
 	alice.waitText("#route-list", "Billing")
 	alice.do(chromedp.SendKeys(chromedp.ID("route-search"), "Bob"))
 	alice.waitText("#route-go", "Transfer to Bob")
+	alice.do(chromedp.SendKeys(chromedp.ID("route-note"), "Refund approved by billing"))
 	alice.atBothSizes("the transfer directory", "directory")
+	alice.click("#route-go")
+	alice.waitText("#route-progress", "waiting for Bob to accept")
+	alice.atBothSizes("a transfer waiting", "")
+	bob.waitText(".alert.request", "Refund approved by billing")
+	bob.atBothSizes("a transfer request", "request")
+	bob.clickOpen(".alert.request button:not(.primary)", "#dlg-decline")
+	bob.do(chromedp.SendKeys(chromedp.ID("decline-reason"), "On a long call"))
+	bob.atBothSizes("the decline dialog", "")
+	bob.click("#decline-go")
+	bob.waitGone(".alert.request")
+	alice.waitText("#route-progress", "Bob declined")
+	alice.atBothSizes("a transfer declined", "")
 	alice.click("#route-close")
 	alice.waitGone("#dlg-route[open]")
 
-	// A consult about the chat: bob answers it through the API.
-	require.NoError(t, apiCall(pt.base, "demo-bob", "PUT", "/me/presence", map[string]string{"presence": "available"}, nil))
+	// A consult about the chat: bob answers it.
 	alice.pick(parcelChat)
 	alice.clickOpen(`#detail button[data-action="consult"]:not([aria-disabled])`, "#dlg-route")
 	alice.do(chromedp.SendKeys(chromedp.ID("route-search"), "Bob"))
@@ -266,12 +285,13 @@ func TestPanelA11y(t *testing.T) {
 	alice.waitGone("#dlg-route[open]")
 	alice.waitText("#detail .consult", "ringing")
 	alice.atBothSizes("a consult ringing", "")
-	var consults struct{ Consults []struct{ ID string } }
-	require.NoError(t, apiCall(pt.base, "demo-bob", "GET", "/consults", nil, &consults))
-	require.Len(t, consults.Consults, 1)
-	require.NoError(t, apiCall(pt.base, "demo-bob", "POST", "/consults/"+consults.Consults[0].ID+"/answer", nil, nil))
+	bob.waitText(".alert.request", "Alice is consulting you")
+	bob.atBothSizes("a consult request", "")
+	bob.click(".alert.request button.primary") // Answer
 	alice.waitText("#detail .consult", "connected")
 	alice.atBothSizes("a consult connected", "")
+	bob.waitText(".alert.request", "On consult with Alice")
+	bob.atBothSizes("on a consult", "")
 	alice.click("#detail .consult button")
 	alice.waitGone("#detail .consult")
 

@@ -435,12 +435,18 @@ async function load() {
   }));
   st.others = others;
 
-  if (st.selected) {
+  const selected = st.selected;
+  if (selected) {
+    // The agent may pick another row while this loads: an answer for the
+    // old one must not replace the new one's detail.
     try {
-      st.detail = await api('GET', `/interactions/${encodeURIComponent(st.selected)}`);
+      const detail = await api('GET', `/interactions/${encodeURIComponent(selected)}`);
+      if (st.selected === selected) st.detail = detail;
     } catch {
-      st.selected = null; // transferred away, or no longer ours to see
-      st.detail = null;
+      if (st.selected === selected) {
+        st.selected = null; // transferred away, or no longer ours to see
+        st.detail = null;
+      }
     }
   }
   for (const id of st.inactive) {
