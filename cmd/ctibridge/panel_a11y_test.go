@@ -159,9 +159,19 @@ func (p *browserPage) axe(state string) {
 var panelSizes = [][2]int64{{400, 600}, {1280, 800}}
 
 // screenshotsEnv names the folder where TestPanelA11y writes the docs'
-// screenshots (docs/img from the repository root); unset, it writes none,
-// so that a test run never rewrites the repository's files.
+// screenshots (docs/img; a relative path is from the repository root);
+// unset, it writes none, so that a test run never rewrites the
+// repository's files.
 const screenshotsEnv = "CTIBRIDGE_SCREENSHOTS"
+
+// screenshotDir is the folder of $CTIBRIDGE_SCREENSHOTS, or "".
+func screenshotDir() string {
+	dir := os.Getenv(screenshotsEnv)
+	if dir != "" && !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir) // the test runs in cmd/ctibridge
+	}
+	return dir
+}
 
 // colorSchemes are the prefers-color-scheme values the panel is checked
 // in: a dark theme must pass axe-core's color-contrast as the light one.
@@ -194,7 +204,7 @@ func (p *browserPage) atBothSizes(state, shot string) {
 			cancel()
 			require.NoError(p.t, err, "a frame at %dx%d", size[0], size[1])
 			p.axe(fmt.Sprintf("%s at %dx%d, %s", state, size[0], size[1], scheme))
-			if dir := os.Getenv(screenshotsEnv); dir != "" && shot != "" && scheme == "light" {
+			if dir := screenshotDir(); dir != "" && shot != "" && scheme == "light" {
 				ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 				png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 				cancel()
@@ -217,7 +227,7 @@ func (p *browserPage) atBothSizes(state, shot string) {
 // of docs/panel.md.
 func TestPanelA11y(t *testing.T) {
 	requireAxe(t)
-	if dir := os.Getenv(screenshotsEnv); dir != "" {
+	if dir := screenshotDir(); dir != "" {
 		require.DirExists(t, dir, "%s names the folder for the screenshots", screenshotsEnv)
 	}
 	pt := newPanelTest(t, func(c *config.Config) {
