@@ -328,6 +328,19 @@ func TestPanelA11y(t *testing.T) {
 	alice.waitText("#list", routerCall)
 	alice.atBothSizes("History", "history")
 
+	// The folder tabs, as ARIA's tabs pattern has them: Home and End go
+	// to the first and the last, the arrow keys wrap around.
+	alice.waitFocus("#tab-history")
+	alice.press(kb.Home)
+	alice.waitFocus("#tab-ongoing[aria-selected=true]")
+	alice.press(kb.ArrowLeft)
+	alice.waitFocus("#tab-history[aria-selected=true]")
+	alice.press(kb.Home)
+	alice.press(kb.End)
+	alice.waitFocus("#tab-history[aria-selected=true]")
+	require.Equal(t, "tab-history", alice.eval(`document.getElementById('folder').getAttribute('aria-labelledby')`),
+		"the tab panel is named by the folder it shows")
+
 	alice.openFolder("ongoing")
 	alice.pick(parcelChat)
 	alice.clickOpen(`#detail button[data-action="abandon"]:not([aria-disabled])`, "#dlg-abandon")

@@ -1172,7 +1172,10 @@ for (const tab of tabs) {
   });
   tab.addEventListener('keydown', (ev) => {
     const k = tabs.indexOf(tab);
-    const next = ev.key === 'ArrowRight' ? tabs[(k + 1) % tabs.length] : ev.key === 'ArrowLeft' ? tabs[(k + tabs.length - 1) % tabs.length] : null;
+    const next = {
+      ArrowRight: tabs[(k + 1) % tabs.length], ArrowLeft: tabs[(k + tabs.length - 1) % tabs.length],
+      Home: tabs[0], End: tabs[tabs.length - 1],
+    }[ev.key];
     if (next) { next.focus(); next.click(); ev.preventDefault(); }
   });
 }
