@@ -79,6 +79,7 @@ func TestPanelBrowser(t *testing.T) {
 	// Defer the refund case: a time in the past is refused with the server's message.
 	alice.pick("Refund for order 1138")
 	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	alice.axe("the defer dialog")
 	alice.do(chromedp.SetValue(chromedp.ID("defer-at"), "2020-01-01T09:00"))
 	alice.click("#defer-go")
 	alice.waitText("#defer-error", "is not in the future")
@@ -104,8 +105,10 @@ func TestPanelBrowser(t *testing.T) {
 	// bob signs in with the form, in his own browser context, and goes Available now.
 	bob.do(chromedp.Navigate(base + "/"))
 	bob.waitVisible("#signin-token")
+	bob.axe("sign-in")
 	bob.do(chromedp.SendKeys(chromedp.ID("signin-token"), "demo-nobody"), chromedp.KeyEvent(kb.Enter))
 	bob.waitText("#signin-error", "That token is not known to ctibridge.")
+	bob.axe("sign-in refused")
 	bob.do(chromedp.SendKeys(chromedp.ID("signin-token"), "demo-bob"), chromedp.KeyEvent(kb.Enter))
 	bob.waitText("#me-name", "Bob")
 	bob.setPresence("available")
@@ -137,6 +140,7 @@ func TestPanelBrowser(t *testing.T) {
 	bob.waitText(".alert.request .countdown", "Accept within")
 	bob.clickOpen(".alert.request button:not(.primary)", "#dlg-decline")
 	bob.do(chromedp.SendKeys(chromedp.ID("decline-reason"), "On a long call"))
+	bob.axe("the decline dialog")
 	bob.click("#decline-go")
 	bob.waitGone(".alert.request")
 	alice.waitText("#route-progress", "Bob declined: “On a long call”.")
@@ -173,6 +177,7 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitText("#route-list li.off", "Logged out")
 	alice.do(chromedp.KeyEvent(kb.Enter)) // Carol is logged out: she cannot be consulted
 	alice.waitText("#route-error", "only agents who are Available now or Interruptible can be consulted")
+	alice.axe("the consult directory, refused")
 	alice.eval(`(el => { el.value = ''; el.dispatchEvent(new Event('input')); return '' })(document.getElementById('route-search'))`)
 	alice.do(chromedp.SendKeys(chromedp.ID("route-search"), "Bob"))
 	alice.waitText("#route-go", "Consult Bob")
@@ -180,9 +185,13 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitGone("#dlg-route[open]")
 	alice.waitText("#detail .consult", "Consult with Bob")
 	bob.waitText(".alert.request", "Alice is consulting you")
+	bob.axe("a consult request")
+	alice.axe("a consult ringing")
 	bob.click(".alert.request button.primary") // Answer
 	bob.waitText(".alert.request", "On consult with Alice")
 	alice.waitText("#detail .consult", "connected")
+	bob.axe("on a consult")
+	alice.axe("a consult connected")
 	bob.click(".alert.request button") // End consult
 	alice.waitGone("#detail .consult")
 
@@ -204,11 +213,13 @@ func TestPanelBrowser(t *testing.T) {
 	alice.clickOpen(`#detail button[data-action="abandon"]:not([aria-disabled])`, "#dlg-abandon")
 	alice.waitText("#abandon-warning", "Only abandon an interaction if releasing it did not work.")
 	require.Equal(t, "Keep it", alice.eval(`document.activeElement.textContent`), "the safe choice has the focus")
+	alice.axe("the abandon dialog")
 	alice.click("#abandon-go")
 	alice.waitGone("#dlg-abandon[open]")
 	alice.waitNoText("#list", "Chat: Where is my parcel?")
 	alice.choose("#status-filter", "abandoned")
 	alice.waitText("#list", "Chat: Where is my parcel?")
+	alice.axe("the status filter")
 	alice.choose("#status-filter", "")
 
 	// The same panel in a full tab.
@@ -268,6 +279,7 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	alice.clickOpen(transfer, "#dlg-route")
 	alice.waitText("#route-subject", passwordCase)
 	alice.waitFocus("#route-search")
+	alice.axe("the directory from an inactivity prompt")
 	alice.press(kb.Escape)
 	alice.waitGone("#dlg-route[open]")
 	alice.waitFocus(transfer)
@@ -352,6 +364,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	alice.setPresence("busy")
 	bob.clickOpen(transferButton, "#dlg-route")
 	bob.waitText("#route-list", "Service · queue 0 · wait 0 s")
+	bob.axe("the directory")
 	bob.startTransfer("Billing", "", true)
 	bob.waitGone("#dlg-route[open]")
 	bob.waitText("#toast", "Handed over to Billing.")
@@ -411,6 +424,7 @@ func TestPanelBrowserReconnect(t *testing.T) {
 	alice.press(kb.Escape) // the transfer goes on at the top of the page
 	alice.waitGone("#dlg-route[open]")
 	alice.waitText(".alert.outgoing", "waiting for Bob to accept")
+	alice.axe("a transfer waiting")
 
 	proxy.cut()
 	alice.waitText("#conn.down", "Reconnecting")
@@ -532,6 +546,7 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.press("demo-alice" + kb.Enter)
 	alice.waitText("#me-name", "Alice")
 	alice.waitLive()
+	alice.axe("signed in")
 
 	// Presence: from Logged out up to Available now, one option at a time.
 	alice.tabTo("#presence")
@@ -559,6 +574,7 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.press(kb.Enter) // chooses Bob; the focus goes on to the note
 	alice.waitText("#route-go", "Transfer to Bob")
 	alice.waitFocus("#route-note")
+	alice.axe("the directory, Bob chosen")
 	alice.press("Over to you")
 	alice.tabTo("#route-cold")
 	alice.press(" ")
@@ -592,6 +608,7 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.waitGone("#dlg-defer[open]")
 	alice.waitText("#detail .meta", "Deferred")
 	alice.waitFocus(deferButton + `[aria-disabled]`)
+	alice.axe("a deferred case")
 
 	// The folder tabs: the arrow keys move between them.
 	alice.tabTo(`[role=tab][aria-selected=true]`, true)
@@ -970,6 +987,9 @@ func (p *browserPage) choose(sel, value string) {
 	p.waitFor(sel+" = "+value, fmt.Sprintf(`document.querySelector(%s).value === %s`, jsString(sel), jsString(value)))
 }
 
+// shot saves a screenshot of the page, and checks the state it shows with
+// axe-core (checkAxe): every state a test thinks worth a picture must
+// have no accessibility violations.
 func (p *browserPage) shot(name string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
@@ -979,6 +999,7 @@ func (p *browserPage) shot(name string) {
 		p.fail("screenshot %s: %v", name, err)
 	}
 	require.NoError(p.t, os.WriteFile(filepath.Join(p.out, fmt.Sprintf("%s-%s.png", name, p.name)), png, 0o644))
+	p.axe(name)
 }
 
 // signIn opens the panel signed in from the URL, and waits until it shows

@@ -437,12 +437,18 @@ async function load() {
   }));
   st.others = others;
 
-  if (st.selected) {
+  const selected = st.selected;
+  if (selected) {
+    // The agent may pick another row while this loads: an answer for the
+    // old one must not replace the new one's detail.
     try {
-      st.detail = await api('GET', `/interactions/${encodeURIComponent(st.selected)}`);
+      const detail = await api('GET', `/interactions/${encodeURIComponent(selected)}`);
+      if (st.selected === selected) st.detail = detail;
     } catch {
-      st.selected = null; // transferred away, or no longer ours to see
-      st.detail = null;
+      if (st.selected === selected) {
+        st.selected = null; // transferred away, or no longer ours to see
+        st.detail = null;
+      }
     }
   }
   for (const id of st.inactive) {
@@ -982,7 +988,7 @@ function renderFolders() {
     const n = folder === 'history' ? st.history.count : st.lists[folder].length;
     tab.querySelector('.count').textContent = n ? `(${n})` : '';
   }
-  $('list').setAttribute('aria-labelledby', `tab-${st.folder}`);
+  $('folder').setAttribute('aria-labelledby', `tab-${st.folder}`);
   const list = shown();
   const rows = list.map((i) => {
     const status = i.status === 'deferred' && i.due_by ? `Due ${when(i.due_by)}`
@@ -1542,7 +1548,10 @@ for (const tab of tabs) {
   });
   tab.addEventListener('keydown', (ev) => {
     const k = tabs.indexOf(tab);
-    const next = ev.key === 'ArrowRight' ? tabs[(k + 1) % tabs.length] : ev.key === 'ArrowLeft' ? tabs[(k + tabs.length - 1) % tabs.length] : null;
+    const next = {
+      ArrowRight: tabs[(k + 1) % tabs.length], ArrowLeft: tabs[(k + tabs.length - 1) % tabs.length],
+      Home: tabs[0], End: tabs[tabs.length - 1],
+    }[ev.key];
     if (next) { next.focus(); next.click(); ev.preventDefault(); }
   });
 }
