@@ -735,7 +735,7 @@ function renderDetail() {
         h('time', { datetime: e.at }, when(e.at)), ' ',
         h('strong', {}, e.action.replaceAll('_', ' ')), ' ',
         e.from_status !== e.to_status && h('span', { class: 'muted' }, `${STATUS[e.from_status] || e.from_status || '–'} → ${STATUS[e.to_status] || e.to_status}`),
-        h('div', {}, e.message, e.actor && e.actor !== 'system' ? h('span', { class: 'muted' }, ` — ${agentName(e.actor)}`) : null))))));
+        h('div', {}, localTimes(e.message), e.actor && e.actor !== 'system' ? h('span', { class: 'muted' }, ` — ${agentName(e.actor)}`) : null))))));
 }
 
 function consultLines(i) {
@@ -1272,6 +1272,12 @@ function fitsStatus(i, action) {
   return true;
 }
 
+// localTimes shows the RFC 3339 times in a server's text (an audit
+// entry's "Deferred until 2026-12-06T17:00:00Z") as the agent's own.
+function localTimes(text) {
+  return (text || '').replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)/g, (t) => when(t) || t);
+}
+
 // extendButton is "Extend (1 left)"; with none left it is disabled and
 // says why.
 function extendButton(i) {
@@ -1487,7 +1493,6 @@ function renderMute() {
 $('mute').addEventListener('click', () => {
   localStorage.setItem(MUTE_KEY, localStorage.getItem(MUTE_KEY) === '1' ? '0' : '1');
   renderMute();
-  askNotifications();
 });
 $('presence').addEventListener('change', (ev) => { if (ev.target.value === 'available') askNotifications(); });
 
@@ -1498,7 +1503,7 @@ let offline = false;
 function connectionBanner(ok) {
   offline = !ok;
   $('offline').hidden = ok;
-  document.body.classList.toggle('offline', !ok);
+  document.body.classList.toggle('conn-lost', !ok);
   lockActions();
 }
 
