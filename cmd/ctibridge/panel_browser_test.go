@@ -420,14 +420,18 @@ func TestPanelBrowserReconnect(t *testing.T) {
 	require.Len(t, open.Transfers, 1)
 	require.NoError(t, apiCall(pt.base, "demo-bob", "POST", "/transfers/"+open.Transfers[0].ID+"/decline",
 		map[string]string{"reason": "Back in five"}, nil))
-	alice.click(`.alert.outgoing button[data-key^="tcancel:"]`) // Cancel transfer: it cannot get through
-	alice.waitText("#toast", "ctibridge cannot be reached.")
+	// Connection lost: a banner says so, and Cancel transfer waits (it
+	// could not get through).
+	alice.waitText("#offline", "Connection lost - you may not receive work")
+	alice.waitFor("Cancel transfer disabled", `document.querySelector('.alert.outgoing button[data-key^="tcancel:"]').getAttribute('aria-disabled') === 'true'`)
+	alice.click(`.alert.outgoing button[data-key^="tcancel:"]`)
 	alice.shot("18-reconnecting")
 
 	proxy.restore()
 	alice.waitLive()
+	alice.waitGone("#offline")
 	require.Equal(t, "true", alice.eval(`String(document.getElementById('toast').hidden)`),
-		"back in touch, the complaint that ctibridge cannot be reached is gone")
+		"back in touch, with no complaint that ctibridge cannot be reached")
 	alice.waitText(".alert.outgoing", "Transfer failed: Bob declined: “Back in five”.")
 	alice.shot("19-reconnected")
 	ids := proxy.lastEventIDs()
