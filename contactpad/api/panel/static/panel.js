@@ -1103,7 +1103,7 @@ $('route-note').addEventListener('keydown', (ev) => {
 
 // sendRoute is Ctrl+Enter in the dialog: what the enabled send button does.
 function sendRoute() {
-  if (!$('route-go').disabled && !$('route-go').hidden) startRoute();
+  if (!$('route-go').disabled && !$('route-go').hidden && !$('route-go').dataset.offline) startRoute();
 }
 $('route-close').addEventListener('click', () => $('dlg-route').close());
 
