@@ -1503,7 +1503,6 @@ let offline = false;
 function connectionBanner(ok) {
   offline = !ok;
   $('offline').hidden = ok;
-  document.body.classList.toggle('conn-lost', !ok);
   lockActions();
 }
 
