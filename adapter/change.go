@@ -79,6 +79,12 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 	if r.activity || i.Status != before.Status {
 		i.LastActivityAt = c.now
 	}
+	// The talk timer starts when the work connects to an agent: accepted,
+	// assigned, reopened, resumed, or handed over to a new owner.
+	if i.Status == contactpad.Connected && (before.Status != contactpad.Connected || i.Owner != before.Owner) {
+		at := c.now
+		i.ConnectedAt = &at
+	}
 	wb := c.writeback(i)
 	var change contactpad.RecordChange
 	if i.CRMID != "" {

@@ -66,7 +66,7 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	i := &contactpad.Interaction{
 		ID: newID("int"), CRMID: item.CRMID, CRMObject: item.CRMObject, Media: item.Media,
 		Service: item.Service, Subject: item.Subject, Priority: item.Priority,
-		Tags: nonNil(item.Tags), Category: item.Category, Status: contactpad.Queued,
+		Tags: nonNil(item.Tags), Category: item.Category, Customer: item.Customer, Status: contactpad.Queued,
 		QueuedAt: &now, CreatedAt: now, LastActivityAt: now,
 	}
 	m := c.mirror(item.CRMObject)
@@ -207,10 +207,10 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 // changed.
 func (c *change) refresh(i *contactpad.Interaction, item contactpad.WorkItem) error {
 	before := *i
-	i.Subject, i.Priority, i.Category = item.Subject, item.Priority, item.Category
+	i.Subject, i.Priority, i.Category, i.Customer = item.Subject, item.Priority, item.Category, item.Customer
 	i.Tags = nonNil(item.Tags)
 	if i.Subject == before.Subject && i.Priority == before.Priority && i.Category == before.Category &&
-		slices.Equal(i.Tags, before.Tags) {
+		i.Customer == before.Customer && slices.Equal(i.Tags, before.Tags) {
 		return nil
 	}
 	return c.save(i, before, record{actor: contactpad.ActorSystem})
@@ -413,7 +413,7 @@ func (c *change) crmName() string {
 // event fans out to every stream and webhook. Longer text is cut at ingest.
 const (
 	MaxSubjectBytes = 1024 // the subject
-	MaxLabelBytes   = 255  // the category, and each tag
+	MaxLabelBytes   = 255  // the category, the customer, and each tag
 	MaxTags         = 50   // tags beyond these are dropped
 )
 
@@ -423,6 +423,7 @@ const (
 func cleanItem(item contactpad.WorkItem) contactpad.WorkItem {
 	item.Subject = cut(cleanText(item.Subject), MaxSubjectBytes)
 	item.Category = cut(cleanText(item.Category), MaxLabelBytes)
+	item.Customer = cut(cleanText(item.Customer), MaxLabelBytes)
 	if item.Tags != nil {
 		tags := make([]string, min(len(item.Tags), MaxTags))
 		for k := range tags {
@@ -459,6 +460,7 @@ func uncleanFields(item contactpad.WorkItem) []string {
 	}
 	check("subject", item.Subject, MaxSubjectBytes)
 	check("category", item.Category, MaxLabelBytes)
+	check("customer", item.Customer, MaxLabelBytes)
 	for k, t := range item.Tags {
 		check(fmt.Sprintf("tags[%d]", k), t, MaxLabelBytes)
 	}

@@ -94,6 +94,14 @@ type Interaction struct {
 	// Tags and Category come from the CRM record; deferral rules match on them.
 	Tags     []string `json:"tags"`
 	Category string   `json:"category"`
+	// Customer is who the customer is, as the panel shows it beside the
+	// work: a phone number or a name from the record (the mapping's
+	// customer field); empty when the mapping has none.
+	Customer string `json:"customer"`
+	// ConnectedAt is when the interaction last became connected to its
+	// owner (accepted, assigned, reopened, resumed, or handed over by a
+	// transfer): the start of the panel's talk timer. Nil until then.
+	ConnectedAt *time.Time `json:"connected_at"`
 	// TransferNote is the note of its transfers: what the target of a
 	// warm transfer reads, kept after a failed attempt for the next one,
 	// and shown to the new owner. Stored here only (Transfer.Note is it).
@@ -133,6 +141,8 @@ type WorkItem struct {
 	Priority  int      `json:"priority"`
 	Tags      []string `json:"tags"`
 	Category  string   `json:"category"`
+	// Customer is the customer's phone number or name (Interaction.Customer).
+	Customer string `json:"customer"`
 	// CustomerReply says the customer wrote since the record was last read
 	// (the mapping's reopen_on_customer_reply rule matched): a deferred
 	// interaction reopens before its due date.

@@ -4,7 +4,7 @@
 //
 // A mapping says which records become work (a SOQL filter), what media type
 // and service each one gets (rules with expr-lang conditions), how the work
-// item's subject, priority, category and tags come from record fields
+// item's subject, priority, category, customer and tags come from record fields
 // (field maps with value maps and defaults), when a customer reply reopens
 // a deferred interaction early, which record fields mirror the interaction
 // (writeback), and what record each audit entry becomes (e.g. a Task
@@ -53,6 +53,7 @@ type Mapping struct {
 	services []rule[string]
 	subject  *valueSpec
 	category *valueSpec
+	customer *valueSpec
 	priority *valueSpec
 	tags     *valueSpec
 	// reopen is reopen_on_customer_reply; nil leaves early reopen off.
@@ -136,7 +137,7 @@ func soqlDateTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:
 // Item maps one record of the mapping's object to the work item the engine
 // ingests: CRMID is the record's Id and CRMObject the mapping's object;
 // media and service come from the first rule that matches, subject,
-// priority, category and tags from the field map, and CustomerReply from
+// priority, category, customer and tags from the field map, and CustomerReply from
 // reopen_on_customer_reply. The error names the record and the rule or
 // field at fault when no rule matches, a required value is missing, a value
 // does not convert, or a condition fails at run time.
@@ -159,6 +160,9 @@ func (m *Mapping) Item(r Record) (contactpad.WorkItem, error) {
 		return contactpad.WorkItem{}, err
 	}
 	if item.Category, err = m.category.text(m, id, env, data); err != nil {
+		return contactpad.WorkItem{}, err
+	}
+	if item.Customer, err = m.customer.text(m, id, env, data); err != nil {
 		return contactpad.WorkItem{}, err
 	}
 	if item.Priority, err = m.priority.number(m, id, env, data); err != nil {

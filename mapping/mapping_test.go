@@ -301,6 +301,24 @@ func TestItemFieldMap(t *testing.T) {
 			want:   contactpad.WorkItem{Priority: 12, Category: "2.5"},
 		},
 		{
+			name:   "customer: a phone, else a name, from a template",
+			fields: []string{"    customer: {template: '{{or .SuppliedPhone .SuppliedName}}'}"},
+			record: Record{"Id": "1", "SuppliedPhone": nil, "SuppliedName": "Ada Byron"},
+			want:   contactpad.WorkItem{Customer: "Ada Byron"},
+		},
+		{
+			name:   "customer: neither phone nor name is empty, not <no value>",
+			fields: []string{"    customer: {template: '{{or .SuppliedPhone .SuppliedName}}'}"},
+			record: Record{"Id": "1", "SuppliedPhone": nil},
+			want:   contactpad.WorkItem{Customer: ""},
+		},
+		{
+			name:   "customer from a related record",
+			fields: []string{"    customer: Contact.Name"},
+			record: Record{"Id": "1", "Contact": map[string]any{"Name": "Maya"}},
+			want:   contactpad.WorkItem{Customer: "Maya"},
+		},
+		{
 			name:   "value map on a number",
 			fields: []string{"    priority: {field: Score__c, values: {'1': 10, '2.5': 20}}"},
 			record: Record{"Id": "1", "Score__c": 2.5},

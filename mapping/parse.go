@@ -435,6 +435,7 @@ func (p *parser) fieldMap(m *Mapping, n yamlpos.Node, path string) {
 	p.object(n, path, handlers{
 		"subject":  func(e yamlpos.Entry, path string) { m.subject = p.valueSpec(m, e, path, kindText) },
 		"category": func(e yamlpos.Entry, path string) { m.category = p.valueSpec(m, e, path, kindText) },
+		"customer": func(e yamlpos.Entry, path string) { m.customer = p.valueSpec(m, e, path, kindText) },
 		"priority": func(e yamlpos.Entry, path string) { m.priority = p.valueSpec(m, e, path, kindNumber) },
 		"tags":     func(e yamlpos.Entry, path string) { m.tags = p.valueSpec(m, e, path, kindTags) },
 	})

@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		{"offers: push timeout", testPushTimeout},
 		{"offers: withdrawn at logout", testLogoutWithdrawsOffers},
 		{"hold and retrieve", testHold},
+		{"the customer and the talk timer's start", testCustomerAndTalkTime},
 		{"release, wrap-up and completion", testWrapUp},
 		{"abandon", testAbandon},
 		{"defer", testDefer},

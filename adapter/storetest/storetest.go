@@ -194,6 +194,8 @@ func fullInteraction(id string) *contactpad.Interaction {
 		ReopenReason:           contactpad.ReopenDueDate,
 		Tags:                   []string{"vip", "printer"},
 		Category:               "hardware",
+		Customer:               "+44 20 7946 0958",
+		ConnectedAt:            ptr(at(-30 * time.Minute)),
 		TransferNote:           "prefers email",
 		TargetAgent:            "bob",
 		SkipAgent:              "carol",

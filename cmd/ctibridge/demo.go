@@ -108,13 +108,14 @@ func demoRecords() []sim.Record {
 		return sim.Record{"attributes": map[string]any{"type": "Case"}, "Subject": subject, "Origin": origin,
 			"Type": typ, "Priority": priority, "Status": "New"}
 	}
+	withCaller := func(r sim.Record, phone string) sim.Record { r["SuppliedPhone"] = phone; return r }
 	escalated := kase("Invoice shows the old VAT rate", "Email", "Billing", "High")
 	escalated["Status"], escalated["OwnerId"] = "Escalated", "005Sd0000000003IAA" // carol's
 	return append(out,
 		escalated,
 		kase("Refund for order 1138", "Email", "Billing", "Medium"),
 		kase("Password reset loop", "Web", "Question", "Low"),
-		kase("Router keeps rebooting", "Phone", "Problem", "High"),
+		withCaller(kase("Router keeps rebooting", "Phone", "Problem", "High"), "+44 20 7946 0958"),
 		sim.Record{"attributes": map[string]any{"type": "LiveChatTranscript"}, "Status": "Waiting", "Body": "Where is my parcel?"},
 	)
 }

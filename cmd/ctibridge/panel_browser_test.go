@@ -69,12 +69,11 @@ func TestPanelBrowser(t *testing.T) {
 	alice.acceptCall()
 	alice.waitText("#list", "Router keeps rebooting")
 
-	// A chat has no transfer or hold button; its Resume is disabled with the reason.
+	// A chat has no transfer or hold button, and Resume does not fit a
+	// connected chat: it is not shown.
 	alice.pick("Chat: Where is my parcel?")
 	alice.waitVisible(`#detail button[data-action="release"]`)
-	require.Equal(t, "Release Consult Abandon Defer Resume", alice.texts("#detail .actions button"))
-	alice.onNode(`#detail button[data-action="resume"]`, chromedp.Focus(chromedp.CSS(`#detail button[data-action="resume"]`)))
-	alice.waitText("#why", "Only deferred or completed interactions can be resumed.")
+	require.Equal(t, "Release Consult Abandon Defer", alice.texts("#detail .actions button"))
 
 	// Defer the refund case: a time in the past is refused with the server's message.
 	alice.pick("Refund for order 1138")
@@ -82,7 +81,7 @@ func TestPanelBrowser(t *testing.T) {
 	alice.axe("the defer dialog")
 	alice.do(chromedp.SetValue(chromedp.ID("defer-at"), "2020-01-01T09:00"))
 	alice.click("#defer-go")
-	alice.waitText("#defer-error", "is not in the future")
+	alice.waitText("#defer-error", "That time has passed: choose a time in the future.")
 	require.Equal(t, "true", alice.eval(`document.getElementById('defer-at').getAttribute('aria-invalid')`))
 	alice.shot("03-defer-in-the-past")
 	alice.click(`#defer-presets button[data-preset="1h"]`)
@@ -305,6 +304,7 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	ends := alice.until(countdown)
 
 	// Extend moves the end out by one wrap-up: more than a minute is left.
+	alice.waitText(`#detail .timer.wrapup button[data-key^="extend:"]`, "Extend (1 left)")
 	alice.click(`#detail .timer.wrapup button[data-key^="extend:"]`)
 	alice.waitFor("the extended wrap-up", fmt.Sprintf(`document.querySelector(%s).dataset.until !== %s`,
 		jsString(countdown), jsString(alice.eval(fmt.Sprintf(`document.querySelector(%s).dataset.until`, jsString(countdown))))))
@@ -312,9 +312,10 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	require.Regexp(t, `^(1:[0-5]\d|2:00)$`, alice.texts(countdown+" .cd-left"), "more than a minute is left")
 	alice.waitText("#detail .audit", "wrap up extended")
 	alice.shot("14-wrap-up-extended")
-	// The demo allows one extension; the next is refused in the server's words.
+	// The demo allows one extension: none is left, and Extend says so.
+	alice.waitText(`#detail .timer.wrapup button[data-key^="extend:"]`, "Extend (0 left)")
 	alice.click(`#detail .timer.wrapup button[data-key^="extend:"]`)
-	alice.waitText("#toast", "no wrap-up extension left")
+	alice.waitText("#why", "Extend: No wrap-up extension left.")
 
 	// Finish now: completed, in History.
 	alice.click(`#detail .timer.wrapup button[data-key^="finish:"]`)
@@ -433,14 +434,18 @@ func TestPanelBrowserReconnect(t *testing.T) {
 	require.Len(t, open.Transfers, 1)
 	require.NoError(t, apiCall(pt.base, "demo-bob", "POST", "/transfers/"+open.Transfers[0].ID+"/decline",
 		map[string]string{"reason": "Back in five"}, nil))
-	alice.click(`.alert.outgoing button[data-key^="tcancel:"]`) // Cancel transfer: it cannot get through
-	alice.waitText("#toast", "ctibridge cannot be reached.")
+	// Connection lost: a banner says so, and Cancel transfer waits (it
+	// could not get through).
+	alice.waitText("#offline", "Connection lost - you may not receive work")
+	alice.waitFor("Cancel transfer disabled", `document.querySelector('.alert.outgoing button[data-key^="tcancel:"]').getAttribute('aria-disabled') === 'true'`)
+	alice.click(`.alert.outgoing button[data-key^="tcancel:"]`)
 	alice.shot("18-reconnecting")
 
 	proxy.restore()
 	alice.waitLive()
+	alice.waitGone("#offline")
 	require.Equal(t, "true", alice.eval(`String(document.getElementById('toast').hidden)`),
-		"back in touch, the complaint that ctibridge cannot be reached is gone")
+		"back in touch, with no complaint that ctibridge cannot be reached")
 	alice.waitText(".alert.outgoing", "Transfer failed: Bob declined: “Back in five”.")
 	alice.shot("19-reconnected")
 	ids := proxy.lastEventIDs()
@@ -576,6 +581,13 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.waitFocus("#route-note")
 	alice.axe("the directory, Bob chosen")
 	alice.press("Over to you")
+	// Return in the search field only chooses, even when the entry is
+	// chosen already: it never sends the transfer.
+	alice.do(chromedp.Focus(chromedp.ID("route-search")))
+	alice.press(kb.Enter)
+	alice.waitFocus("#route-note")
+	require.Equal(t, "false", alice.eval(`String(document.getElementById('route-pick').hidden)`), "no transfer started")
+	require.Empty(t, alice.texts("#route-progress"), "no transfer started")
 	alice.tabTo("#route-cold")
 	alice.press(" ")
 	alice.waitFor("Cold ticked", `document.getElementById('route-cold').checked`)
@@ -597,7 +609,8 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.dialogAndBack("#dlg-abandon", "#dlg-abandon button.close", kb.Enter)
 
 	// Defer for real: a preset (shift+Tab from the date), Return, Return.
-	// The detail re-renders; the focus is on the (now disabled) Defer again.
+	// The detail re-renders with Resume only: Defer is gone, the focus
+	// stays in the detail pane.
 	alice.tabTo(deferButton)
 	alice.press(kb.Enter)
 	alice.waitFocus("#defer-at")
@@ -607,7 +620,8 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.press(kb.Enter)
 	alice.waitGone("#dlg-defer[open]")
 	alice.waitText("#detail .meta", "Deferred")
-	alice.waitFocus(deferButton + `[aria-disabled]`)
+	alice.waitFocus("#detail")
+	require.Equal(t, "Resume", alice.texts("#detail .actions button"))
 	alice.axe("a deferred case")
 
 	// The folder tabs: the arrow keys move between them.

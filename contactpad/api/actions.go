@@ -32,6 +32,10 @@ func (s *Server) view(i *contactpad.Interaction, agent string, p adapter.InProgr
 		}
 		v.Actions = append(v.Actions, actionState{Action: a, Enabled: err == nil, Reason: adapter.Explain(err)})
 	}
+	if i.Status == contactpad.WrapUp {
+		left := max(0, settings.WrapUpMaxExtensions-i.WrapUpExtended)
+		v.ExtensionsLeft = &left
+	}
 	return v
 }
 

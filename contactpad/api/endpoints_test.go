@@ -327,10 +327,11 @@ func TestInteractionList(t *testing.T) {
 		i := e.ok("alice", "GET", "/api/v1/interactions?folder=ongoing", nil)["interactions"].([]any)[0].(map[string]any)
 		for _, f := range []string{"id", "crm_id", "crm_object", "media", "service", "subject", "priority", "status", "held",
 			"owner", "due_by", "due_by_was_set_manually", "auto_opened_due_to_due_date", "resumed_from", "created_at",
-			"updated_at", "tags", "category", "transfer_note", "target_agent", "wrap_up_ends_at", "wrap_up_extensions",
+			"updated_at", "tags", "category", "customer", "connected_at", "transfer_note", "target_agent", "wrap_up_ends_at", "wrap_up_extensions",
 			"offer_expires_at", "queued_at", "last_activity_at", "version", "capabilities"} {
 			require.Contains(t, i, f)
 		}
+		require.NotContains(t, i, "wrap_up_extensions_left", "only in wrap-up")
 		require.ElementsMatch(t, []any{"release", "consult", "transfer", "abandon", "defer"}, i["capabilities"])
 		_, err := time.Parse(time.RFC3339, i["created_at"].(string))
 		require.NoError(t, err, "times are RFC 3339")
@@ -456,7 +457,10 @@ func TestActions(t *testing.T) {
 		got := e.ok("alice", "POST", "/api/v1/interactions/"+id+"/release", nil)
 		require.Equal(t, "wrap_up", got["status"])
 		require.NotNil(t, got["wrap_up_ends_at"])
-		require.Equal(t, 1.0, e.ok("alice", "POST", "/api/v1/interactions/"+id+"/wrapup/extend", nil)["wrap_up_extensions"])
+		require.Equal(t, 1.0, got["wrap_up_extensions_left"], "Extend (1 left)")
+		got = e.ok("alice", "POST", "/api/v1/interactions/"+id+"/wrapup/extend", nil)
+		require.Equal(t, 1.0, got["wrap_up_extensions"])
+		require.Equal(t, 0.0, got["wrap_up_extensions_left"])
 		e.refused("alice", "POST", "/api/v1/interactions/"+id+"/wrapup/extend", nil, 409, "conflict")
 		require.Equal(t, "completed", e.ok("alice", "POST", "/api/v1/interactions/"+id+"/wrapup/finish", nil)["status"])
 		e.refused("alice", "POST", "/api/v1/interactions/"+id+"/release", nil, 409, "invalid_transition")

@@ -20,11 +20,15 @@ import (
 // consults.
 type interactionView struct {
 	*contactpad.Interaction
-	Capabilities []contactpad.Action     `json:"capabilities"`
-	Actions      []actionState           `json:"actions"`
-	Audit        []contactpad.AuditEntry `json:"audit,omitempty"`
-	Transfers    []*contactpad.Transfer  `json:"transfers,omitempty"`
-	Consults     []*contactpad.Consult   `json:"consults,omitempty"`
+	Capabilities []contactpad.Action `json:"capabilities"`
+	Actions      []actionState       `json:"actions"`
+	// ExtensionsLeft is how many more times its wrap-up may be extended
+	// (timeouts.wrap_up_max_extensions less those used): in wrap-up only,
+	// for the panel's "Extend (1 left)".
+	ExtensionsLeft *int                    `json:"wrap_up_extensions_left,omitempty"`
+	Audit          []contactpad.AuditEntry `json:"audit,omitempty"`
+	Transfers      []*contactpad.Transfer  `json:"transfers,omitempty"`
+	Consults       []*contactpad.Consult   `json:"consults,omitempty"`
 }
 
 // me is the caller: for an agent its presence, capacity and load, and

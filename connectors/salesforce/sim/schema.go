@@ -222,6 +222,9 @@ func newSchema() *schema {
 						"Breakdown", "Equipment Design", "Feedback", "Other"),
 					owner(),
 					fLookup("ContactId", "Contact ID", "Contact", "Contact"),
+					// Web-to-Case's contact details of the customer.
+					fText("SuppliedName", "Web Name", 80),
+					fText("SuppliedPhone", "Web Phone", 40),
 					fBool("IsClosed", "Closed").calculated(),
 					fDateTime("ClosedDate", "Closed Date").readOnly(),
 					// Entitlement management: a stopped (paused) entitlement

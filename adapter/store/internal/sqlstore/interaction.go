@@ -45,6 +45,7 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 		e.timePtr("queued_at", i.QueuedAt), e.time("last_activity_at", i.LastActivityAt),
 		e.time("created_at", i.CreatedAt), e.time("updated_at", i.UpdatedAt), i.Version,
 		e.json("crm_sync", i.Sync, isZeroSync(i.Sync)), i.TransferredFrom,
+		i.Customer, e.timePtr("connected_at", i.ConnectedAt),
 	}
 	if e.err != nil {
 		return fmt.Errorf("put interaction %s: %w", i.ID, e.err)
@@ -307,11 +308,13 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 		priority, held, dueBy, dueBySet, autoOpened        any
 		wrapUpEnds, wrapUpExtended, offerExpires, queuedAt any
 		lastActivity, created, updated, version, crmSync   any
+		connectedAt                                        any
 	)
 	if err := sc.Scan(&i.ID, &i.CRMID, &i.CRMObject, &media, &i.Service, &i.Subject, &priority, &status, &held, &i.Owner,
 		&dueBy, &dueBySet, &autoOpened, &i.ResumedFrom, &i.ReopenReason, &tags, &i.Category,
 		&i.TransferNote, &i.TargetAgent, &i.SkipAgent, &wrapUpEnds, &wrapUpExtended,
-		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version, &crmSync, &i.TransferredFrom); err != nil {
+		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version, &crmSync, &i.TransferredFrom,
+		&i.Customer, &connectedAt); err != nil {
 		return nil, err
 	}
 	var d decoder
@@ -327,6 +330,7 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 	i.WrapUpExtended = int(d.int("wrap_up_extended", wrapUpExtended))
 	i.OfferExpiresAt = d.timePtr("offer_expires_at", offerExpires)
 	i.QueuedAt = d.timePtr("queued_at", queuedAt)
+	i.ConnectedAt = d.timePtr("connected_at", connectedAt)
 	i.LastActivityAt = d.time("last_activity_at", lastActivity)
 	i.CreatedAt = d.time("created_at", created)
 	i.UpdatedAt = d.time("updated_at", updated)

@@ -130,12 +130,17 @@ function duration(s) {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+// when shows a server time in the agent's language and time zone, with
+// the zone's name ("17:00 CET" today, "6 Dec, 17:00 CET" another day):
+// never the raw RFC 3339 of the API.
 function when(iso) {
   const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
   const sameDay = d.toDateString() === new Date().toDateString();
-  return sameDay
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const opts = { hour: '2-digit', minute: '2-digit', timeZoneName: 'short' };
+  if (!sameDay) Object.assign(opts, { day: 'numeric', month: 'short' });
+  if (Math.abs(d - Date.now()) > 300 * 864e5) opts.year = 'numeric';
+  return new Intl.DateTimeFormat(navigator.language || undefined, opts).format(d);
 }
 
 // countdown is a live "N s" for a server deadline, with a progress bar
@@ -178,10 +183,11 @@ const BUSY = 'ctibridge is busy. Try again in a moment.';
 
 class Problem extends Error {
   constructor(status, body) {
-    super((body && (body.detail || body.title)) || `The server answered ${status}.`);
+    super(plainProblem(status, body));
     this.status = status;
     this.code = body && body.code;
     this.retryAfter = 1; // seconds, from Retry-After on a 429
+    this.detail = body && body.detail; // the server's words, which may name internal ids: not shown
   }
 }
 
@@ -291,6 +297,7 @@ function setConn(ok, text) {
   el.className = 'conn ' + (ok ? 'ok' : 'down');
   el.textContent = text;
   st.live = ok;
+  connectionBanner(ok);
   // Back in touch: the complaint that it could not be reached is old news.
   if (ok && $('toast').textContent === UNREACHABLE) $('toast').hidden = true;
 }
@@ -796,6 +803,7 @@ function render() {
   renderDetail();
   closeRouteIfGone();
   renderRouteDialog();
+  renderUX();
   tick();
 }
 
@@ -848,7 +856,7 @@ function renderAlerts() {
   const cards = [];
   for (const i of st.lists.ongoing.filter((x) => x.status === 'offered')) {
     cards.push(h('article', { class: 'alert offer', 'aria-label': `Offer: ${subjectOf(i)}` },
-      h('p', {}, h('strong', {}, `Incoming ${MEDIA[i.media].toLowerCase()}`), ' ', mediaChip(i)),
+      h('p', {}, h('strong', {}, `Incoming ${MEDIA[i.media].toLowerCase()}${i.customer ? ` from ${i.customer}` : ''}`), ' ', mediaChip(i)),
       h('p', { class: 'subject' }, subjectOf(i)),
       i.offer_expires_at && countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
       h('div', { class: 'buttons' },
@@ -1045,7 +1053,7 @@ function renderDetail() {
     return;
   }
   const why = h('p', { class: 'why', id: 'why', 'aria-live': 'polite' });
-  const actions = (i.actions || []).map((a) => {
+  const actions = (i.actions || []).filter((a) => fitsStatus(i, a.action)).map((a) => {
     const attrs = { dataset: { key: `act:${i.id}:${a.action}`, action: a.action }, class: a.action === 'abandon' ? 'danger-outline' : '' };
     if (!a.enabled) {
       Object.assign(attrs, { 'aria-disabled': 'true', title: a.reason, 'aria-describedby': 'why' });
@@ -1061,6 +1069,7 @@ function renderDetail() {
     h('h2', { class: 'subject' }, subjectOf(i)),
     h('p', { class: 'meta' }, mediaChip(i), ' ', h('span', { class: `state state-${i.status}` }, STATUS[i.status]),
       i.held && h('span', { class: 'state' }, 'On hold'), ' ', serviceName(i.service), ` · priority ${i.priority}`),
+    customerLine(i),
     recordLine(i),
     i.status === 'offered' && i.offer_expires_at && h('div', { class: 'timer' }, countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
       h('div', { class: 'buttons' },
@@ -1069,7 +1078,7 @@ function renderDetail() {
     i.status === 'wrap_up' && h('div', { class: 'timer wrapup' },
       i.wrap_up_ends_at ? countdown(`wrap:${i.id}`, i.wrap_up_ends_at, 'Wrap-up ends in') : h('span', {}, 'Wrap-up'),
       h('div', { class: 'buttons' },
-        button('Extend', () => act('POST', `/interactions/${i.id}/wrapup/extend`), { dataset: { key: `extend:${i.id}` } }),
+        extendButton(i),
         button('Finish now', () => act('POST', `/interactions/${i.id}/wrapup/finish`), { class: 'primary', dataset: { key: `finish:${i.id}` } }))),
     i.status === 'deferred' && i.due_by && h('p', { class: 'timer' },
       `Comes back ${when(i.due_by)}`, i.due_by_was_set_manually ? ' (set by an agent)' : ' (set by a rule)'),
@@ -1085,7 +1094,7 @@ function renderDetail() {
         h('time', { datetime: e.at }, when(e.at)), ' ',
         h('strong', {}, e.action.replaceAll('_', ' ')), ' ',
         e.from_status !== e.to_status && h('span', { class: 'muted' }, `${STATUS[e.from_status] || e.from_status || '–'} → ${STATUS[e.to_status] || e.to_status}`),
-        h('div', {}, e.message, e.actor && e.actor !== 'system' ? h('span', { class: 'muted' }, ` — ${agentName(e.actor)}`) : null))))));
+        h('div', {}, localTimes(e.message), e.actor && e.actor !== 'system' ? h('span', { class: 'muted' }, ` — ${agentName(e.actor)}`) : null))))));
 }
 
 function consultLines(i) {
@@ -1452,11 +1461,14 @@ $('route-search').addEventListener('keydown', (ev) => {
   if (ev.key === 'ArrowDown' && n) { route.active = (route.active + 1) % n; renderRouteDialog(); ev.preventDefault(); }
   if (ev.key === 'ArrowUp' && n) { route.active = (route.active - 1 + n) % n; renderRouteDialog(); ev.preventDefault(); }
   if (ev.key === 'Enter') {
+    // Return only chooses (a number to dial: the focus goes to Dial);
+    // sending takes the button, or Ctrl+Enter.
     ev.preventDefault();
+    if (ev.ctrlKey || ev.metaKey) return sendRoute();
     const q = ev.target.value.trim();
-    if (route.mode === 'consult' && isNumber(q) && !n) startRoute();
-    else if (route.choice && route.matches[route.active] === route.choice) startRoute();
-    else { choose(false); chosenByKey = !!route.choice; }
+    if (route.mode === 'consult' && isNumber(q) && !n) { $('route-go').focus(); return; }
+    choose(false);
+    chosenByKey = !!route.choice;
   }
 });
 $('route-search').addEventListener('keyup', (ev) => {
@@ -1467,6 +1479,14 @@ for (const r of document.querySelectorAll('input[name=route-mode]')) {
   r.addEventListener('change', () => { route.mode = r.value; route.choice = null; renderRouteDialog(); });
 }
 $('route-go').addEventListener('click', () => startRoute());
+$('route-note').addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); sendRoute(); }
+});
+
+// sendRoute is Ctrl+Enter in the dialog: what the enabled send button does.
+function sendRoute() {
+  if (!$('route-go').disabled && !$('route-go').hidden && !$('route-go').dataset.offline) startRoute();
+}
 $('route-close').addEventListener('click', () => $('dlg-route').close());
 
 async function startRoute() {
@@ -1572,6 +1592,335 @@ $('list').addEventListener('keydown', (ev) => {
   next.focus();
   ev.preventDefault();
 });
+
+// ---- an agent's day: alerts, plain words, live work first (issue 15) -------
+
+// The sentences the panel shows for a refusal, by the problem's code: the
+// server's detail may name internal ids ("interaction int_...: ...").
+const PROBLEM_TEXT = {
+  unauthorized: 'You are signed out. Sign in again.',
+  forbidden: 'This is not yours any more: it may have been handed over.',
+  not_found: 'It is no longer there: it was handed over, closed or removed meanwhile.',
+  invalid_request: 'The panel sent something ctibridge did not understand. Reload the page and try again.',
+  method_not_allowed: 'The panel sent something ctibridge did not understand. Reload the page and try again.',
+  action_not_allowed: 'That is not possible for this kind of work.',
+  invalid_transition: 'That is not possible in its current state; the panel now shows where it stands.',
+  due_by_required: 'Choose the date and time it should come back.',
+  due_by_in_past: 'That time has passed: choose a time in the future.',
+  due_by_out_of_range: 'That date is too far away: choose an earlier one.',
+  target_unavailable: 'They cannot take it now: choose someone who is Available now.',
+  conflict: 'Something else stands in the way right now; the panel now shows what it is.',
+  too_large: 'That text is too long: shorten it and try again.',
+  too_long: 'That text is too long: shorten it and try again.',
+  invalid_text: 'That text has characters that cannot be stored: remove them and try again.',
+  rate_limited: 'Too many requests at once: wait a moment and try again.',
+  unavailable: 'ctibridge is restarting: try again in a moment.',
+  internal: 'ctibridge could not do that: try again, and tell your administrator if it keeps failing.',
+};
+
+// A conflict is one of a few things; the detail says which.
+const CONFLICT_TEXT = [
+  [/wrap-up extension/i, 'No wrap-up extension left: finish the wrap-up now, or let it end.'],
+  [/consult/i, 'A consult is already under way: end it first.'],
+  [/transfer/i, 'A transfer of it is already under way.'],
+  [/capacity|room/i, 'You have no room for more work of this kind now.'],
+];
+
+// plainProblem is the sentence for a refusal: from the code, never the
+// server's detail (which may name internal ids); a failure without a code
+// (the network) keeps the panel's own words.
+function plainProblem(status, body) {
+  const code = body && body.code;
+  if (code === 'conflict') {
+    const hit = CONFLICT_TEXT.find(([re]) => re.test(body.detail || ''));
+    if (hit) return hit[1];
+  }
+  if (code && PROBLEM_TEXT[code]) return PROBLEM_TEXT[code];
+  if (!code && body && body.detail && status === 0) return body.detail;
+  return status >= 500 ? PROBLEM_TEXT.internal : 'ctibridge refused that. Reload the page and try again.';
+}
+
+// The actions that fit each status; the others the media type allows are
+// not shown (no row of grey buttons on completed work). Accept and
+// Decline, Extend and Finish have their own places.
+const STATUS_ACTIONS = {
+  connected: ['release', 'hold', 'retrieve', 'consult', 'transfer', 'defer', 'abandon'],
+  wrap_up: ['abandon'],
+  deferred: ['resume'],
+  completed: ['resume'],
+};
+
+function fitsStatus(i, action) {
+  if (!(STATUS_ACTIONS[i.status] || []).includes(action)) return false;
+  if (action === 'hold') return !i.held;
+  if (action === 'retrieve') return !!i.held;
+  return true;
+}
+
+// localTimes shows the RFC 3339 times in a server's text (an audit
+// entry's "Deferred until 2026-12-06T17:00:00Z") as the agent's own.
+function localTimes(text) {
+  return (text || '').replace(/\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)/g, (t) => when(t) || t);
+}
+
+// extendButton is "Extend (1 left)"; with none left it is disabled and
+// says why.
+function extendButton(i) {
+  const left = i.wrap_up_extensions_left;
+  const label = typeof left === 'number' ? `Extend (${left} left)` : 'Extend';
+  const key = { dataset: { key: `extend:${i.id}` } };
+  if (left !== 0) return button(label, () => act('POST', `/interactions/${i.id}/wrapup/extend`), key);
+  const explain = () => { const why = $('why'); if (why) why.textContent = 'Extend: No wrap-up extension left.'; };
+  return button(label, explain, { ...key, 'aria-disabled': 'true', 'aria-describedby': 'why', title: 'No wrap-up extension left.', onfocus: explain, onmouseenter: explain });
+}
+
+// customerLine is who the customer is and, on a live call, how long the
+// agent has been talking.
+function customerLine(i) {
+  const talking = i.media === 'live' && i.status === 'connected' && i.connected_at;
+  if (!i.customer && !talking) return null;
+  return h('p', { class: 'customer' },
+    i.customer ? h('span', {}, h('span', { class: 'muted' }, 'Customer '), h('strong', {}, i.customer)) : null,
+    talking ? talkTimer(i) : null);
+}
+
+// talkTimer counts up from when the work connected to this agent.
+function talkTimer(i) {
+  const s = talkSeconds(i.connected_at);
+  return h('span', { class: 'talk', role: 'timer', dataset: { since: i.connected_at }, 'aria-label': `Talking for ${duration(s)}` },
+    h('span', { class: 'muted' }, ' Talking '), h('strong', { class: 'talk-time', 'aria-hidden': 'true' }, duration(s)));
+}
+
+const talkSeconds = (iso) => Math.max(0, Math.floor((serverNow() - Date.parse(iso)) / 1000));
+
+function talkTick() {
+  for (const el of document.querySelectorAll('.talk[data-since]')) {
+    const s = talkSeconds(el.dataset.since);
+    el.querySelector('.talk-time').textContent = duration(s);
+    el.setAttribute('aria-label', `Talking for ${duration(s)}`);
+  }
+}
+
+// renderLive pins the agent's live work (calls) on top: who, what, the
+// talk timer and the actions that fit.
+function renderLive() {
+  const me = st.me.id;
+  const calls = st.lists.ongoing.filter((i) => i.media === 'live' && i.status === 'connected' && i.owner === me);
+  const cards = calls.map((i) => {
+    const can = enabled(i);
+    const quick = ['hold', 'retrieve', 'release'].filter((a) => can.has(a) && fitsStatus(i, a));
+    return h('article', { class: 'live-call', 'aria-label': `Live call: ${i.customer || subjectOf(i)}` },
+      h('p', { class: 'line1' }, h('strong', {}, i.customer ? `On a call with ${i.customer}` : 'On a call'),
+        i.held ? h('span', { class: 'state' }, 'On hold') : null),
+      h('p', { class: 'subject' }, subjectOf(i)),
+      i.connected_at ? talkTimer(i) : null,
+      h('div', { class: 'buttons' },
+        quick.map((a) => button(ACTION[a], () => act('POST', `/interactions/${i.id}/${a}`), { dataset: { key: `live:${a}:${i.id}` } })),
+        i.id !== st.selected ? button('Open', () => select(i.id), { class: 'link', dataset: { key: `live:open:${i.id}` } }) : null));
+  });
+  replace($('live'), cards);
+  $('live').hidden = cards.length === 0;
+}
+
+const MUTE_KEY = 'ctibridge.muted';
+const TITLE = document.title;
+const ux = {
+  alerted: new Set(), // offers and requests already rung for
+  offers: new Map(), // id -> offer to me at the last render
+  missed: null, // the last offer that timed out, until the agent is available again
+  audio: null,
+  cti: 'idle', // what the utility bar item shows
+};
+
+// pendingWork is what waits for the agent's answer: offers to them and
+// transfer requests delivered to them.
+function pendingWork() {
+  const me = st.me.id;
+  return {
+    offers: st.lists.ongoing.filter((i) => i.status === 'offered' && i.owner === me),
+    requests: st.transfers.filter((t) => t.assignee === me && t.initiator !== me && t.status === 'initiated'),
+  };
+}
+
+function renderUX() {
+  if (!st.me) return;
+  renderLive();
+  const { offers, requests } = pendingWork();
+  noteMissed(offers);
+  const fresh = [];
+  const keys = new Set();
+  for (const i of offers) {
+    keys.add(`o:${i.id}`);
+    if (!ux.alerted.has(`o:${i.id}`)) fresh.push({ key: `o:${i.id}`, title: `Incoming ${MEDIA[i.media].toLowerCase()}`, body: [i.customer, subjectOf(i)].filter(Boolean).join(' · ') });
+  }
+  for (const t of requests) {
+    keys.add(`t:${t.id}`);
+    if (!ux.alerted.has(`t:${t.id}`)) {
+      const i = st.others.get(t.interaction_id) || find(t.interaction_id);
+      fresh.push({ key: `t:${t.id}`, title: `Transfer request from ${agentName(t.initiator)}`, body: i ? subjectOf(i) : '' });
+    }
+  }
+  ux.alerted = keys;
+  if (fresh.length) {
+    ring();
+    for (const f of fresh) notify(f);
+  }
+  const n = offers.length + requests.length;
+  const what = offers.length ? 'Offer' : requests.length ? 'Transfer request' : ux.missed ? 'Missed offer' : '';
+  document.title = n ? `(${n}) ${what} - ctibridge` : what ? `${what} - ctibridge` : TITLE;
+  utilityBar(n ? `${what} (${n})` : what, n > 0 || !!ux.missed);
+  renderMissed();
+  lockActions();
+}
+
+// noteMissed: an offer to this agent that went away without an answer,
+// while they are no longer available, timed out (routing.push_timeout),
+// and ctibridge changed their presence (routing.push_timeout_presence).
+function noteMissed(offers) {
+  const me = st.me;
+  for (const [id, i] of ux.offers) {
+    if (offers.some((o) => o.id === id)) continue;
+    const now = find(id);
+    const taken = now && now.owner === me.id && now.status !== 'offered';
+    if (!taken && (me.presence === 'busy' || me.presence === 'interruptible')) ux.missed = i;
+  }
+  ux.offers = new Map(offers.map((i) => [i.id, i]));
+  if (me.presence === 'available' || me.presence === 'logged_out') ux.missed = null;
+}
+
+// renderMissed explains a missed offer in one sentence, with one button.
+function renderMissed() {
+  const i = ux.missed;
+  replace($('missed'), i && h('article', { class: 'alert missed', 'aria-label': 'Missed offer' },
+    h('p', {}, `You missed “${subjectOf(i)}”: it was not answered in time, so you are now ${PRESENCE[st.me.presence]} and receive no new work.`),
+    h('div', { class: 'buttons' }, button('Go available', goAvailable, { class: 'primary', dataset: { key: 'missed:available' } }))));
+}
+
+async function goAvailable() {
+  askNotifications();
+  try {
+    await api('PUT', '/me/presence', { presence: 'available' });
+    st.me = await api('GET', '/me');
+    ux.missed = null;
+  } catch (err) {
+    toast(err.message);
+  }
+  render();
+  refresh();
+}
+
+// ring plays a short two-tone chime made with WebAudio (no sound file),
+// unless the agent muted it.
+function ring() {
+  if (localStorage.getItem(MUTE_KEY) === '1') return;
+  const AC = window.AudioContext || window.webkitAudioContext;
+  if (!AC) return;
+  try {
+    ux.audio = ux.audio || new AC();
+    const ctx = ux.audio;
+    if (ctx.state === 'suspended') ctx.resume();
+    const t = ctx.currentTime;
+    for (const [at, hz] of [[0, 880], [0.22, 660]]) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.0001, t + at);
+      gain.gain.exponentialRampToValueAtTime(0.25, t + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + at + 0.2);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t + at);
+      osc.stop(t + at + 0.22);
+    }
+  } catch {
+    // No sound is better than a broken panel.
+  }
+}
+
+// notify raises a desktop notification while the page is hidden, if the
+// agent allowed them.
+function notify(f) {
+  if (document.visibilityState !== 'hidden' || !('Notification' in window) || Notification.permission !== 'granted') return;
+  try {
+    const n = new Notification(f.title, { body: f.body, tag: `ctibridge-${f.key}` });
+    n.onclick = () => { window.focus(); n.close(); };
+  } catch {
+    // Some browsers only notify from a service worker.
+  }
+}
+
+// askNotifications asks for permission, from a user gesture only (going
+// available, or the bell).
+function askNotifications() {
+  if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission().catch(() => {});
+}
+
+// utilityBar sets the label and icon of the softphone's utility bar item
+// in Salesforce (Open CTI), when there is one.
+async function utilityBar(label, alerting) {
+  const want = alerting ? `alert:${label}` : 'idle';
+  if (ux.cti === want) return;
+  ux.cti = want;
+  const cti = window.sforce && window.sforce.opencti ? window.sforce.opencti : await loadOpenCTI();
+  if (!cti) return;
+  if (typeof cti.setSoftphoneItemLabel === 'function') cti.setSoftphoneItemLabel({ label: alerting ? label : 'ctibridge' });
+  if (typeof cti.setSoftphoneItemIcon === 'function') cti.setSoftphoneItemIcon({ key: alerting ? 'alert' : 'call' });
+}
+
+function renderMute() {
+  const muted = localStorage.getItem(MUTE_KEY) === '1';
+  const b = $('mute');
+  b.setAttribute('aria-pressed', String(muted));
+  b.textContent = muted ? 'Sound off' : 'Sound on';
+  b.title = muted ? 'Offers and requests are silent. Turn the sound on.' : 'Offers and requests ring. Mute them.';
+}
+
+$('mute').addEventListener('click', () => {
+  localStorage.setItem(MUTE_KEY, localStorage.getItem(MUTE_KEY) === '1' ? '0' : '1');
+  renderMute();
+});
+$('presence').addEventListener('change', (ev) => { if (ev.target.value === 'available') askNotifications(); });
+
+// While the event stream is down the agent may miss work: a banner says
+// so and the actions are disabled until it is back.
+let offline = false;
+
+function connectionBanner(ok) {
+  offline = !ok;
+  $('offline').hidden = ok;
+  lockActions();
+}
+
+const LOCKED = '#alerts button, #missed button, #live button, #detail button, #list button.quick, #dlg-route .buttons button.primary, ' +
+  '#dlg-defer .buttons button[type=submit], #dlg-abandon .buttons button[type=submit], #dlg-decline .buttons button[type=submit]';
+
+function lockActions() {
+  for (const b of document.querySelectorAll(LOCKED)) {
+    if (b.classList.contains('link') && !b.dataset.action) continue; // Open record, Later, Dismiss: no change on the server
+    if (offline) {
+      if (b.dataset.offline) continue;
+      b.dataset.offline = b.getAttribute('aria-disabled') || 'none';
+      b.setAttribute('aria-disabled', 'true');
+      b.setAttribute('aria-describedby', 'offline');
+    } else if (b.dataset.offline) {
+      if (b.dataset.offline === 'none') { b.removeAttribute('aria-disabled'); b.removeAttribute('aria-describedby'); }
+      else b.setAttribute('aria-describedby', 'why');
+      delete b.dataset.offline;
+    }
+  }
+}
+
+// A locked button does nothing while the connection is down.
+document.addEventListener('click', (ev) => {
+  const b = offline && ev.target.closest && ev.target.closest('button[data-offline]');
+  if (b) { ev.preventDefault(); ev.stopImmediatePropagation(); }
+}, true);
+document.addEventListener('submit', (ev) => {
+  if (offline && ev.target.closest('dialog')) { ev.preventDefault(); ev.stopImmediatePropagation(); }
+}, true);
+
+renderMute();
+setInterval(talkTick, 1000);
 
 // ---- start ----------------------------------------------------------------
 
