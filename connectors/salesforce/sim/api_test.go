@@ -143,5 +143,6 @@ func TestVersionsAndResources(t *testing.T) {
 	for _, s := range global.Sobjects {
 		names = append(names, s.Name+"/"+s.KeyPrefix)
 	}
-	require.Equal(t, []string{"Case/500", "LiveChatTranscript/570", "Task/00T", "User/005", "Contact/003"}, names)
+	require.Equal(t, []string{"Case/500", "LiveChatTranscript/570", "Task/00T", "User/005", "Contact/003",
+		"Group/00G", "QueueRoutingConfig/0R2", "ServiceChannel/0N9", "PendingServiceRouting/0JR", "AgentWork/0Bz"}, names)
 }
