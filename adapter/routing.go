@@ -211,7 +211,15 @@ func idle(load contactpad.Capacity) bool {
 func (c *change) offer(i *contactpad.Interaction, a *contactpad.Agent) error {
 	before := *i
 	r := record{actor: contactpad.ActorSystem, category: contactpad.CategoryRouting, data: map[string]string{"agent": a.ID}}
-	if c.s.AutoAccept[i.Media] {
+	if work := c.omniOffer(i, a); work != nil {
+		// Omni-Channel delivers it: the agent answers there, where the
+		// push also times out (no offer timer here).
+		if err := take(i, stepOffer); err != nil {
+			return err
+		}
+		i.OfferExpiresAt, r.agentWork = nil, work
+		r.action, r.message, r.event = contactpad.AuditOffered, "Offered to "+a.ID+" through Omni-Channel", EventInteractionOffered
+	} else if c.s.AutoAccept[i.Media] {
 		if err := take(i, stepAssign); err != nil {
 			return err
 		}
