@@ -32,6 +32,7 @@ func (c *change) omniOffer(i *contactpad.Interaction, a *contactpad.Agent) *cont
 		user = a.CRMUserID
 	}
 	if user == "" {
+		unpush(i)
 		return nil
 	}
 	o := *i.Omni
@@ -39,6 +40,16 @@ func (c *change) omniOffer(i *contactpad.Interaction, a *contactpad.Agent) *cont
 	i.Omni = &o
 	return &contactpad.AgentWorkOffer{ServiceChannelID: o.ServiceChannelID, WorkItemID: i.CRMID, UserID: user,
 		PSRID: o.PSRID, CapacityWeight: o.CapacityWeight}
+}
+
+// unpush records that i's offer, if any, is no AgentWork out in
+// Omni-Channel any longer.
+func unpush(i *contactpad.Interaction) {
+	if pushedToOmni(i) {
+		o := *i.Omni
+		o.Pushed = false
+		i.Omni = &o
+	}
 }
 
 // pushedToOmni reports whether i's current offer is an AgentWork, which

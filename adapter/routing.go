@@ -93,6 +93,7 @@ func (c *change) requeueOffer(i *contactpad.Interaction, s Step, r record) error
 	}
 	now := c.now
 	i.SkipAgent, i.Owner, i.OfferExpiresAt, i.QueuedAt = before.Owner, "", nil, &now
+	unpush(i)
 	if err := c.save(i, before, r); err != nil {
 		return err
 	}
