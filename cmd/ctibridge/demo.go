@@ -38,6 +38,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the API and panel")
 	orgListen := fs.String("org-listen", "127.0.0.1:0", "address of the local Salesforce org (port 0: any free port)")
 	data := fs.String("data", "", "directory for the SQLite store (default: a new temporary directory, removed at exit)")
+	omni := fs.Bool("omni", false, "route the Support_Omni queue through Salesforce Omni-Channel too: one more Case, offered as an AgentWork")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,7 +63,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
-	if err := demo(ctx, dir, stdout, demoEnv{Listener: ln, OrgListener: orgLn}); err != nil && !errors.Is(err, context.Canceled) {
+	if err := demo(ctx, dir, stdout, demoEnv{Listener: ln, OrgListener: orgLn, Omni: *omni}); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
@@ -88,6 +89,9 @@ type demoEnv struct {
 	// Started, when set, is told of the daemon once it runs: tests act on
 	// its work while the story runs, as people would through the panel.
 	Started func(*daemon)
+	// Omni makes ctibridge the external router of the org's Support_Omni
+	// queue, and ends the story with a Case routed through an AgentWork.
+	Omni bool
 }
 
 // demoRecords are the demo org's users (the agents' CRM users and Sam, a
@@ -132,7 +136,14 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // demo runs the daemon on a seeded local org and a fresh SQLite store in
 // dir, tells its story on out, and serves until ctx is done.
 func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
-	cfg, err := config.Parse("demo.yaml", demoConfig)
+	text, records := demoConfig, demoRecords()
+	if env.Omni {
+		var err error
+		if text, records, err = withOmniRouting(text, records); err != nil {
+			return err
+		}
+	}
+	cfg, err := config.Parse("demo.yaml", text)
 	if err != nil {
 		return err
 	}
@@ -142,7 +153,7 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 		env.Config(cfg)
 	}
 	org := sim.New(sim.Options{})
-	if err := org.Seed(demoRecords()); err != nil {
+	if err := org.Seed(records); err != nil {
 		return err
 	}
 	orgSrv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}
@@ -168,7 +179,11 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	}
 	if !env.NoStory {
 		// The story never takes the daemon down: people may be using it.
-		if serr := story(ctx, d, org, p, orgURL, path); serr != nil && ctx.Err() == nil {
+		serr := story(ctx, d, org, p, orgURL, path)
+		if serr == nil && env.Omni {
+			serr = omniStory(ctx, d, org, p)
+		}
+		if serr != nil && ctx.Err() == nil {
 			p.say("  ! the story stopped (%v); the bridge keeps running", serr)
 		}
 	}
