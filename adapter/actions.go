@@ -126,7 +126,7 @@ var (
 		}}
 	noTransfer = guard{holds: func(_ *contactpad.Interaction, _ *Settings, p InProgress) bool { return !p.Transfer },
 		code: CodeConflict, reason: "A transfer is in progress.", about: "no transfer in progress", underWay: true}
-	notInOmni = guard{holds: func(i *contactpad.Interaction, _ *Settings, _ InProgress) bool { return !pushedToOmni(i) },
+	notInOmni = guard{holds: func(i *contactpad.Interaction, _ *Settings, _ InProgress) bool { return !PushedToOmni(i) },
 		code: CodeConflict, reason: "Offered through Omni-Channel: answer it in the Omni-Channel widget.",
 		about: "not offered through Omni-Channel (mappings[].omni), where the agent answers"}
 	noConsult = guard{holds: func(_ *contactpad.Interaction, _ *Settings, p InProgress) bool { return !p.Consult },

@@ -45,16 +45,16 @@ func (c *change) omniOffer(i *contactpad.Interaction, a *contactpad.Agent) *cont
 // unpush records that i's offer, if any, is no AgentWork out in
 // Omni-Channel any longer.
 func unpush(i *contactpad.Interaction) {
-	if pushedToOmni(i) {
+	if PushedToOmni(i) {
 		o := *i.Omni
 		o.Pushed = false
 		i.Omni = &o
 	}
 }
 
-// pushedToOmni reports whether i's current offer is an AgentWork, which
-// the agent answers in Omni-Channel.
-func pushedToOmni(i *contactpad.Interaction) bool { return i.Omni != nil && i.Omni.Pushed }
+// PushedToOmni reports whether i's current offer is an AgentWork, which
+// the agent answers in Omni-Channel (the API tells the panel so).
+func PushedToOmni(i *contactpad.Interaction) bool { return i.Omni != nil && i.Omni.Pushed }
 
 // omniAnswer takes in an AgentWork answered in Omni-Channel: the offer of
 // the interaction of its work item to the AgentWork's user is accepted,

@@ -486,6 +486,15 @@ function subjectOf(i) {
   return i.subject || `${i.crm_object} ${i.crm_id}`;
 }
 
+// omniOfferNote says where to answer an offer that Salesforce Omni-Channel
+// delivers (an AgentWork): in the Omni-Channel widget, where the push also
+// times out; null for the panel's own offers.
+function omniOfferNote(i) {
+  if (i.answer_in !== 'omni_channel') return null;
+  return h('p', { class: 'note omni', role: 'status' },
+    'Offered through Salesforce Omni-Channel: accept or decline it in the Omni-Channel widget.');
+}
+
 function mediaChip(i) {
   return h('span', { class: `chip media-${i.media}` }, MEDIA[i.media] || i.media);
 }
@@ -498,7 +507,7 @@ function renderAlerts() {
       h('p', {}, h('strong', {}, `Incoming ${MEDIA[i.media].toLowerCase()}`), ' ', mediaChip(i)),
       h('p', { class: 'subject' }, subjectOf(i)),
       i.offer_expires_at && countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
-      h('div', { class: 'buttons' },
+      omniOfferNote(i) || h('div', { class: 'buttons' },
         button('Accept', () => act('POST', `/interactions/${i.id}/accept`), { class: 'primary', dataset: { key: `accept:${i.id}` } }),
         button('Decline', () => openDecline('offer', i), { dataset: { key: `decline:${i.id}` } }))));
   }
@@ -703,6 +712,7 @@ function renderDetail() {
     h('p', { class: 'meta' }, mediaChip(i), ' ', h('span', { class: `state state-${i.status}` }, STATUS[i.status]),
       i.held && h('span', { class: 'state' }, 'On hold'), ' ', serviceName(i.service), ` · priority ${i.priority}`),
     recordLine(i),
+    i.status === 'offered' && omniOfferNote(i),
     i.status === 'offered' && i.offer_expires_at && h('div', { class: 'timer' }, countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
       h('div', { class: 'buttons' },
         button('Accept', () => act('POST', `/interactions/${i.id}/accept`), { class: 'primary', dataset: { key: `daccept:${i.id}` } }),
