@@ -615,6 +615,13 @@ type panelTest struct {
 // tweak, when not nil) and a browser.
 func newPanelTest(t *testing.T, tweak func(*config.Config)) *panelTest {
 	t.Helper()
+	return newPanelTestOn(t, func() string { return startDemo(t, tweak) })
+}
+
+// newPanelTestOn is newPanelTest on the demo that start starts, once the
+// browser is known to be there.
+func newPanelTestOn(t *testing.T, start func() string) *panelTest {
+	t.Helper()
 	chromium := findChromium(t)
 	out := os.Getenv("CTIBRIDGE_TEST_OUT")
 	if out == "" {
@@ -623,7 +630,7 @@ func newPanelTest(t *testing.T, tweak func(*config.Config)) *panelTest {
 	out = filepath.Join(out, "panel")
 	require.NoError(t, os.MkdirAll(out, 0o755))
 
-	base := startDemo(t, tweak)
+	base := start()
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		append(chromedp.DefaultExecAllocatorOptions[:],
@@ -681,27 +688,35 @@ func findChromium(t *testing.T) string {
 // URL once the seed records are interactions.
 func startDemo(t *testing.T, tweak func(*config.Config)) string {
 	t.Helper()
+	base, _ := startDemoWith(t, demoEnv{Config: tweak})
+	return base
+}
+
+// startDemoWith is startDemo with more of the demo's environment (its
+// listeners, story and pace are the test's); it returns the org's URL too.
+func startDemoWith(t *testing.T, env demoEnv) (base, orgURL string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	orgLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	env.Listener, env.OrgListener, env.NoStory, env.NewRecordsEvery = ln, orgLn, true, time.Hour
 	go func() {
-		done <- demo(ctx, t.TempDir(), io.Discard, demoEnv{Listener: ln, OrgListener: orgLn, NoStory: true,
-			NewRecordsEvery: time.Hour, Config: tweak})
+		done <- demo(ctx, t.TempDir(), io.Discard, env)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	base := "http://" + ln.Addr().String()
+	base = "http://" + ln.Addr().String()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var list struct{ Interactions []json.RawMessage }
 		err := apiCall(base, "demo-admin", "GET", "/interactions", nil, &list)
 		if err == nil && len(list.Interactions) == len(demoRecords())-5 { // less its five Users
-			return base
+			return base, "http://" + orgLn.Addr().String()
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the demo did not make its %d interactions in time (have %d, %v)", len(demoRecords())-5,

@@ -151,3 +151,9 @@ func TestOmniQueryByRelationship(t *testing.T) {
 	require.Len(t, page.Records, 1)
 	require.Equal(t, caseID, page.Records[0]["WorkItemId"])
 }
+
+func TestOmniQueryGroup(t *testing.T) {
+	e, _, _ := omniEnv(t)
+	resp, body := e.call(http.MethodGet, "/query?q="+url.QueryEscape("SELECT Id FROM Group WHERE DeveloperName = 'Support_Omni'"), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+}
