@@ -42,6 +42,7 @@ func (cmd Ingest) apply(c *change) error {
 			}
 			return c.refresh(existing, item)
 		}
+		adoptRouting(existing, item.Omni)
 		return c.inbound(existing, item)
 	case !errors.Is(err, ErrNotFound):
 		return err

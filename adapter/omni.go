@@ -42,6 +42,21 @@ func (c *change) omniOffer(i *contactpad.Interaction, a *contactpad.Agent) *cont
 		PSRID: o.PSRID, CapacityWeight: o.CapacityWeight}
 }
 
+// adoptRouting takes in the PSR a record the bridge already works shows
+// (it went back into the queue after its interaction ended): the next
+// offer pushes it. It is saved with whatever the record's change leads to.
+func adoptRouting(i *contactpad.Interaction, item *contactpad.OmniItem) {
+	if item == nil || item.PSRID == "" || PushedToOmni(i) || i.Omni != nil && i.Omni.PSRID == item.PSRID {
+		return
+	}
+	o := contactpad.OmniRouting{}
+	if i.Omni != nil {
+		o = *i.Omni
+	}
+	o.PSRID, o.ServiceChannelID, o.CapacityWeight, o.WorkID = item.PSRID, item.ServiceChannelID, item.CapacityWeight, ""
+	i.Omni = &o
+}
+
 // unpush records that i's offer, if any, is no AgentWork out in
 // Omni-Channel any longer.
 func unpush(i *contactpad.Interaction) {

@@ -171,6 +171,16 @@ func omniExternalRouting(t *testing.T, open func(*testing.T) adapter.Store) {
 	b.poll()
 	require.Equal(t, contactpad.Completed, b.byCRM()[cases[0]].Status)
 	require.Len(t, b.org.Records("AgentWork"), 5, "four for the first Case, one for the second")
+
+	// Sam reopens the Case into the queue: a new PSR, which the next offer pushes.
+	require.NoError(t, b.org.Edit(samUser, "Case", cases[0], map[string]any{"Status": "New", "OwnerId": queue}))
+	again := b.onlyRecord("PendingServiceRouting", "WorkItemId", cases[0])
+	b.poll()
+	require.Equal(t, contactpad.Offered, b.byCRM()[cases[0]].Status)
+	require.Empty(t, b.drain())
+	aw5 := b.lastWork(cases[0])
+	require.Equal(t, again["Id"], aw5["PendingServiceRoutingId"])
+	require.Equal(t, true, b.record("PendingServiceRouting", again["Id"].(string))["IsPushed"])
 }
 
 // onlyRecord returns the one live record of object whose field is value.
