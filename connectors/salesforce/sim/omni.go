@@ -41,17 +41,18 @@ import (
 
 // The AgentWork statuses.
 const (
-	WorkAssigned       = "Assigned"
-	WorkOpened         = "Opened"
-	WorkDeclined       = "Declined"
-	WorkPushTimeout    = "DeclinedOnPushTimeout"
-	WorkUnavailable    = "Unavailable"
-	WorkClosed         = "Closed"
-	WorkCanceled       = "Canceled"
-	WorkTransferred    = "Transferred"
-	externalRouting    = "ExternalRouting"
-	workItemReferences = "Case" // and LiveChatTranscript: see omniObjects
+	WorkAssigned    = "Assigned"
+	WorkOpened      = "Opened"
+	WorkDeclined    = "Declined"
+	WorkPushTimeout = "DeclinedOnPushTimeout"
+	WorkUnavailable = "Unavailable"
+	WorkClosed      = "Closed"
+	WorkCanceled    = "Canceled"
+	WorkTransferred = "Transferred"
 )
+
+// externalRouting is the routing model of a queue routed by an external router.
+const externalRouting = "ExternalRouting"
 
 func omniObjects() []*objectDef {
 	createOnly := func(f *fieldDef) *fieldDef {
@@ -59,7 +60,7 @@ func omniObjects() []*objectDef {
 		return f
 	}
 	workItem := func() *fieldDef {
-		return fLookup("WorkItemId", "Work Item ID", "WorkItem", workItemReferences, "LiveChatTranscript")
+		return fLookup("WorkItemId", "Work Item ID", "WorkItem", "Case", "LiveChatTranscript")
 	}
 	return []*objectDef{
 		{
@@ -93,7 +94,7 @@ func omniObjects() []*objectDef {
 				fID(),
 				unique(fText("DeveloperName", "Developer Name", 80).required()),
 				fText("MasterLabel", "Label", 80).required(),
-				fPicklist("RelatedEntity", "Salesforce Object", workItemReferences, "LiveChatTranscript").required(),
+				fPicklist("RelatedEntity", "Salesforce Object", "Case", "LiveChatTranscript").required(),
 			}, systemFields(false)),
 		},
 		{
