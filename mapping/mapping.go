@@ -84,6 +84,9 @@ type OmniRouting struct {
 	// ServiceChannel is the service channel of the AgentWork the bridge
 	// reads back.
 	ServiceChannel string
+	// At says where the section is ("mappings.yaml:40: mappings[0].omni"),
+	// for the start-up check's messages.
+	At string
 }
 
 // rule is one media or service rule: the first rule whose condition holds

@@ -858,6 +858,7 @@ func (p *parser) omni(m *Mapping, n yamlpos.Node, path string) {
 		}
 	}
 	if o.Queue != "" && o.ServiceChannel != "" {
+		o.At = fmt.Sprintf("%s:%d: %s", p.file, n.Line(), path)
 		m.Omni = &o
 	}
 }

@@ -401,6 +401,9 @@ func TestParseOmni(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
 			ms, err := ParseFile(path)
 			require.NoError(t, err)
+			if tt.want != nil {
+				tt.want.At = path + ":6: mappings[0].omni"
+			}
 			require.Equal(t, tt.want, ms[0].Omni)
 		})
 	}

@@ -2,14 +2,18 @@ package salesforce_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
+	"github.com/ctibridge/ctibridge/connectors/salesforce"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 	"github.com/ctibridge/ctibridge/contactpad"
+	"github.com/ctibridge/ctibridge/mapping"
 	"github.com/stretchr/testify/require"
 )
 
@@ -238,4 +242,44 @@ func (b *bridge) agentPresence(id string) contactpad.Presence {
 		return err
 	}))
 	return a.Presence
+}
+
+// TestOmniCheck: at start-up, a mapping's omni section must name a queue
+// and a service channel the org has.
+func TestOmniCheck(t *testing.T) {
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(omniSeed()))
+	srv := httptest.NewServer(org)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	client, err := salesforce.New(ctx, salesforce.Config{LoginURL: srv.URL, Auth: salesforce.AuthClientCredentials,
+		ClientID: "ctibridge-local", ClientSecret: "local-secret", Logger: quiet()})
+	require.NoError(t, err)
+	sample, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mappings", "case.yaml"))
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name, section, want string
+	}{
+		{name: "by DeveloperName", section: omniSection},
+		{name: "by id", section: "    omni: {external_routing: true, queue: " + org.QueueID("Support_Omni") +
+			", service_channel: " + org.ServiceChannelID("Cases") + "}\n"},
+		{name: "unknown", section: "    omni: {external_routing: true, queue: Nope, service_channel: Cases_Typo}\n",
+			want: "mapping.yaml:100: mappings[0].omni.queue: the org has no queue Nope\n" +
+				"mapping.yaml:100: mappings[0].omni.service_channel: the org has no service channel Cases_Typo"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "mapping.yaml")
+			require.NoError(t, os.WriteFile(path, append(sample, tt.section...), 0o600))
+			ms, err := mapping.ParseFile(path)
+			require.NoError(t, err)
+			err = salesforce.CheckMappings(ctx, client, ms)
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			var mismatch *salesforce.MismatchError
+			require.ErrorAs(t, err, &mismatch)
+			require.Equal(t, strings.ReplaceAll(tt.want, "mapping.yaml", path), err.Error())
+		})
+	}
 }

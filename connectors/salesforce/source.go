@@ -243,6 +243,51 @@ func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error 
 	for _, m := range ms {
 		errs = append(errs, m.CheckFields(described))
 	}
+	for _, m := range ms {
+		if m.Omni == nil {
+			continue
+		}
+		err := checkOmni(ctx, c, m.Omni)
+		var mismatch *MismatchError
+		if err != nil && !errors.As(err, &mismatch) {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return &MismatchError{Err: err}
+	}
+	return nil
+}
+
+// checkOmni reads the queue and the service channel a mapping's omni
+// section names (one call) and reports each the org does not have: a
+// *MismatchError, also when the org has no Omni-Channel.
+func checkOmni(ctx context.Context, c *Client, o *mapping.OmniRouting) error {
+	named := func(prefix, name string) string {
+		if (len(name) == 15 || len(name) == 18) && strings.HasPrefix(name, prefix) {
+			return "Id = '" + name + "'"
+		}
+		return "DeveloperName = '" + name + "'"
+	}
+	pages, err := c.Queries(ctx, []string{
+		"SELECT Id FROM Group WHERE Type = 'Queue' AND " + named("00G", o.Queue),
+		"SELECT Id FROM ServiceChannel WHERE " + named("0N9", o.ServiceChannel),
+	})
+	if err != nil {
+		err = fmt.Errorf("%s: read its queue and service channel: %w", o.At, err)
+		if Classify(err) == Park { // no such object: Omni-Channel is off
+			return &MismatchError{Err: err}
+		}
+		return err
+	}
+	var errs []error
+	if len(pages[0]) == 0 {
+		errs = append(errs, fmt.Errorf("%s.queue: the org has no queue %s", o.At, o.Queue))
+	}
+	if len(pages[1]) == 0 {
+		errs = append(errs, fmt.Errorf("%s.service_channel: the org has no service channel %s", o.At, o.ServiceChannel))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return &MismatchError{Err: err}
 	}
