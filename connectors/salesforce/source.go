@@ -31,11 +31,17 @@ const unmatchedLookback = 5 * time.Minute
 //     closed or filtered out in the CRM (absent when the mapping has no
 //     filter);
 //   - the records the engine asks to read again (retry), whatever their
-//     SystemModstamp.
+//     SystemModstamp;
+//   - with omni external routing, two more: the queue's PendingServiceRouting
+//     records waiting for a push (a record that has one is routed through
+//     Omni-Channel), and the AgentWork of its service channel answered since
+//     the watermark (each an item of its own, Omni.Answer, ahead of the
+//     records).
 //
 // The watermark is the SystemModstamp and Id of the last record each of
 // the first two queries read, "2026-11-22T10:00:00.000Z|500...;2026-...|500...",
-// so each page is one query of at most PageSize records.
+// so each page is one query of at most PageSize records; with omni routing,
+// a third position is that of the last AgentWork read.
 type Source struct {
 	c   *Client
 	m   *mapping.Mapping
