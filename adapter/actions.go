@@ -59,6 +59,10 @@ const (
 	stepReopenInCRM  Step = "reopen_in_crm"  // an ended interaction's record reopened in the CRM
 	stepReassign     Step = "reassign"       // its owner changed in the CRM
 	stepDeferInCRM   Step = "defer_in_crm"   // put on hold in the CRM
+	// stepAcceptInOmni and stepDeclineInOmni are the answers to an offer
+	// delivered as an AgentWork, read back from Omni-Channel.
+	stepAcceptInOmni  Step = "accept_in_omni"
+	stepDeclineInOmni Step = "decline_in_omni"
 )
 
 // AgentSteps are the steps agents take, in the order the API lists them.
@@ -122,6 +126,9 @@ var (
 		}}
 	noTransfer = guard{holds: func(_ *contactpad.Interaction, _ *Settings, p InProgress) bool { return !p.Transfer },
 		code: CodeConflict, reason: "A transfer is in progress.", about: "no transfer in progress", underWay: true}
+	notInOmni = guard{holds: func(i *contactpad.Interaction, _ *Settings, _ InProgress) bool { return !PushedToOmni(i) },
+		code: CodeConflict, reason: "Offered through Omni-Channel: answer it in the Omni-Channel widget.",
+		about: "not offered through Omni-Channel (mappings[].omni), where the agent answers"}
 	noConsult = guard{holds: func(_ *contactpad.Interaction, _ *Settings, p InProgress) bool { return !p.Consult },
 		code: CodeConflict, reason: "A consult is in progress.", about: "no consult in progress", underWay: true}
 )
@@ -129,10 +136,12 @@ var (
 // lifecycle is the table. Apply refuses anything it does not allow.
 var lifecycle = map[Step]rule{
 	StepAccept: {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Connected, agent: true,
+		guards:  []guard{notInOmni},
 		notFrom: map[contactpad.Status]string{contactpad.Connected: "Already accepted."},
 		about:   "the offered agent takes the work"},
 	StepDecline: {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Queued, agent: true,
-		about: "the offered agent refuses it, with a reason: routing offers it to another"},
+		guards: []guard{notInOmni},
+		about:  "the offered agent refuses it, with a reason: routing offers it to another"},
 	StepRelease: {from: live, to: contactpad.WrapUp, agent: true, cell: contactpad.ActionRelease,
 		notFrom: map[contactpad.Status]string{contactpad.WrapUp: "Already released: wrap-up is running."},
 		about:   "ends the customer contact: wrap-up (completed at once when the media type has none)"},
@@ -184,7 +193,9 @@ var lifecycle = map[Step]rule{
 	stepReopenInCRM:  {from: ended, to: contactpad.Queued, about: "reopened in the CRM: routed, to the record's owner when that is an agent"},
 	stepReassign: {from: []contactpad.Status{contactpad.Queued, contactpad.Connected, contactpad.WrapUp, contactpad.Deferred,
 		contactpad.Completed, contactpad.Abandoned}, about: "its owner changed in the CRM to an agent's user (sync.owner_changed: reassign)"},
-	stepDeferInCRM: {from: []contactpad.Status{contactpad.Connected, contactpad.Queued}, to: contactpad.Deferred, about: "put on hold in the CRM, until the due date it shows"},
+	stepAcceptInOmni:  {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Connected, about: "accepted in Omni-Channel: its AgentWork is Opened (mappings[].omni)"},
+	stepDeclineInOmni: {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Queued, about: "declined in Omni-Channel, or its push timed out there: routed again, with a new AgentWork"},
+	stepDeferInCRM:    {from: []contactpad.Status{contactpad.Connected, contactpad.Queued}, to: contactpad.Deferred, about: "put on hold in the CRM, until the due date it shows"},
 }
 
 const onlyResumable = "Only deferred or completed interactions can be resumed."

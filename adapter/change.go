@@ -51,6 +51,9 @@ type record struct {
 	// local keeps the audit entry out of the CRM: the change came from
 	// the CRM (or is the first sight of a record), which knows it already.
 	local bool
+	// agentWork, if set, is an offer to deliver through Omni-Channel: the
+	// change's outbox row carries it.
+	agentWork *contactpad.AgentWorkOffer
 }
 
 func actorOf(agent string) string {
@@ -122,6 +125,7 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 	if change.Audit != nil || change.Fields != nil {
 		change.Writeback = &wb
 	}
+	change.AgentWork = r.agentWork
 	if err := c.outbox(i, change); err != nil {
 		return err
 	}
@@ -221,7 +225,7 @@ func (c *change) appendAudit(i *contactpad.Interaction, from contactpad.Status, 
 // outbox queues the change of i's CRM record for writeback, if i comes from
 // the CRM and the change carries anything.
 func (c *change) outbox(i *contactpad.Interaction, change contactpad.RecordChange) error {
-	if i.CRMID == "" || (change.Fields == nil && change.Audit == nil) {
+	if i.CRMID == "" || (change.Fields == nil && change.Audit == nil && change.AgentWork == nil) {
 		return nil
 	}
 	body, err := json.Marshal(change)

@@ -26,6 +26,9 @@ func (cmd Ingest) apply(c *change) error {
 	if item.CRMID == "" {
 		return &InvalidError{Field: "crm_id", Reason: "required"}
 	}
+	if item.Omni != nil && item.Omni.Answer != nil {
+		return c.omniAnswer(item)
+	}
 	existing, err := c.tx.InteractionByCRM(item.CRMObject, item.CRMID)
 	switch {
 	case err == nil:
@@ -39,6 +42,7 @@ func (cmd Ingest) apply(c *change) error {
 			}
 			return c.refresh(existing, item)
 		}
+		adoptRouting(existing, item.Omni)
 		return c.inbound(existing, item)
 	case !errors.Is(err, ErrNotFound):
 		return err
@@ -75,6 +79,9 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 		shown = item.CRM.Fields
 	}
 	i.Sync = contactpad.RecordSync{Known: shown}.Clone()
+	if o := item.Omni; o != nil && o.PSRID != "" {
+		i.Omni = &contactpad.OmniRouting{PSRID: o.PSRID, ServiceChannelID: o.ServiceChannelID, CapacityWeight: o.CapacityWeight}
+	}
 	source := item.CRMObject + " " + item.CRMID
 	if m.Policy().FirstSight == contactpad.Reset {
 		// Known but not wanted: save marks every mirrored field dirty.

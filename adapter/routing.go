@@ -106,6 +106,7 @@ func (c *change) requeueOffer(i *contactpad.Interaction, s Step, r record) error
 	}
 	now := c.now
 	i.SkipAgent, i.Owner, i.OfferExpiresAt, i.QueuedAt = before.Owner, "", nil, &now
+	unpush(i)
 	if err := c.save(i, before, r); err != nil {
 		return err
 	}
@@ -224,7 +225,15 @@ func idle(load contactpad.Capacity) bool {
 func (c *change) offer(i *contactpad.Interaction, a *contactpad.Agent) error {
 	before := *i
 	r := record{actor: contactpad.ActorSystem, category: contactpad.CategoryRouting, data: map[string]string{"agent": a.ID}}
-	if c.s.AutoAccept[i.Media] {
+	if work := c.omniOffer(i, a); work != nil {
+		// Omni-Channel delivers it: the agent answers there, where the
+		// push also times out (no offer timer here).
+		if err := take(i, stepOffer); err != nil {
+			return err
+		}
+		i.OfferExpiresAt, r.agentWork = nil, work
+		r.action, r.message, r.event = contactpad.AuditOffered, "Offered to "+a.ID+" through Omni-Channel", EventInteractionOffered
+	} else if c.s.AutoAccept[i.Media] {
 		if err := take(i, stepAssign); err != nil {
 			return err
 		}

@@ -128,6 +128,9 @@ type Interaction struct {
 	// Sync is what the bridge knows of the CRM record the interaction
 	// mirrors; empty for work that comes from no record.
 	Sync RecordSync `json:"-"`
+	// Omni is set when the interaction is routed through Salesforce
+	// Omni-Channel as an external router (mappings[].omni); nil otherwise.
+	Omni *OmniRouting `json:"-"`
 }
 
 // WorkItem is what a CRM connector hands to the engine: one CRM record,
@@ -158,6 +161,9 @@ type WorkItem struct {
 	// item (no media rule matches, say); only CRMID and CRMObject are set
 	// then. The engine records it and has the source read it again later.
 	Problem string `json:"problem,omitempty"`
+	// Omni is what the source read of the record's Omni-Channel external
+	// routing (its PSR, or an AgentWork answered); nil when it has none.
+	Omni *OmniItem `json:"omni,omitempty"`
 }
 
 // Agent is a person who works interactions, with live presence.

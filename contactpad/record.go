@@ -103,6 +103,9 @@ type RecordChange struct {
 	// change is made, those it asks for; when the writer sends it, those
 	// still to write then.
 	Fields map[string]any `json:"fields,omitempty"`
+	// AgentWork, when set, is an offer to deliver through Omni-Channel:
+	// the writer creates the AgentWork after the record's update.
+	AgentWork *AgentWorkOffer `json:"agent_work,omitempty"`
 }
 
 // Writeback is the interaction fields the CRM mirrors. The mapping turns

@@ -62,6 +62,10 @@ type Mapping struct {
 	audit     *audit
 	// sync is how the bridge treats changes made in the CRM.
 	sync contactpad.PeerPolicy
+	// Omni, when set, routes the records of a Salesforce queue whose
+	// routing configuration is External through Omni-Channel (omni:
+	// external_routing: true); nil leaves it off.
+	Omni *OmniRouting
 
 	// reads are the record fields the mapping reads, where it reads them.
 	reads []fieldRef
@@ -69,6 +73,21 @@ type Mapping struct {
 	writes []fieldRef
 	// selected is the SELECT list of Query.
 	selected []string
+}
+
+// OmniRouting is a mapping's omni section: ctibridge is the external
+// router of a Salesforce queue. Queue and ServiceChannel are each a record
+// id or a DeveloperName.
+type OmniRouting struct {
+	// Queue is the queue (Group) whose PendingServiceRouting records the
+	// bridge routes.
+	Queue string
+	// ServiceChannel is the service channel of the AgentWork the bridge
+	// reads back.
+	ServiceChannel string
+	// At says where the section is ("mappings.yaml:40: mappings[0].omni"),
+	// for the start-up check's messages.
+	At string
 }
 
 // rule is one media or service rule: the first rule whose condition holds

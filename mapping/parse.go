@@ -228,6 +228,7 @@ func (p *parser) mapping(n yamlpos.Node, path string) *Mapping {
 		"writeback": func(e yamlpos.Entry, path string) { p.writeback(m, e.Value, path) },
 		"audit":     func(e yamlpos.Entry, path string) { p.audit(m, e, path) },
 		"sync":      func(e yamlpos.Entry, path string) { conflictFields = p.syncPolicy(m, e.Value, path) },
+		"omni":      func(e yamlpos.Entry, path string) { p.omni(m, e.Value, path) },
 	})
 	if !ok {
 		return nil
@@ -822,4 +823,43 @@ func (p *parser) audit(m *Mapping, section yamlpos.Entry, path string) {
 	}
 	a.writes = writes
 	m.audit = a
+}
+
+// omniName matches a record id or a DeveloperName, which the poll's
+// queries quote.
+var omniName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_]*$`)
+
+// omni decodes a mapping's omni section. external_routing is off by
+// default; when on, queue and service_channel are required.
+func (p *parser) omni(m *Mapping, n yamlpos.Node, path string) {
+	var on bool
+	var o OmniRouting
+	name := func(dst *string) func(e yamlpos.Entry, path string) {
+		return func(e yamlpos.Entry, path string) {
+			if s, ok := p.str(e.Value, path); ok {
+				if !omniName.MatchString(s) {
+					p.Errorf(e.Value.Line(), path, "%q is neither a record id nor a DeveloperName", s)
+					return
+				}
+				*dst = s
+			}
+		}
+	}
+	present, ok := p.object(n, path, handlers{
+		"external_routing": func(e yamlpos.Entry, path string) { on, _ = p.boolean(e.Value, path) },
+		"queue":            name(&o.Queue),
+		"service_channel":  name(&o.ServiceChannel),
+	})
+	if !ok || !on {
+		return
+	}
+	for _, key := range []string{"queue", "service_channel"} {
+		if !present[key] {
+			p.Errorf(n.Line(), path+"."+key, "required with external_routing: true")
+		}
+	}
+	if o.Queue != "" && o.ServiceChannel != "" {
+		o.At = fmt.Sprintf("%s:%d: %s", p.file, n.Line(), path)
+		m.Omni = &o
+	}
 }

@@ -3,6 +3,7 @@ package mapping
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -28,6 +29,14 @@ func TestParseErrors(t *testing.T) {
 			want: "mappings.yaml:4: mappings[0].media[0].prio: unknown key\n" +
 				"mappings.yaml:7: mappings[0].fields.subjet: unknown key\n" +
 				"mappings.yaml:9: mappings[0].writeback.ownr: unknown key",
+		},
+		{
+			name: "omni external routing without its queue and channel, or with a bad name",
+			lines: []string{"mappings:", "  - object: Case", "    media: live", "    service: s", "    omni:",
+				"      external_routing: true", "      service_channel: 'Cases channel'", "      qeue: Support"},
+			want: "mappings.yaml:6: mappings[0].omni.queue: required with external_routing: true\n" +
+				"mappings.yaml:7: mappings[0].omni.service_channel: \"Cases channel\" is neither a record id nor a DeveloperName\n" +
+				"mappings.yaml:8: mappings[0].omni.qeue: unknown key",
 		},
 		{
 			name:  "missing object, media and service",
@@ -370,4 +379,32 @@ func TestParseFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(two, []byte("mappings: []\n---\nmappings: []\n"), 0o600))
 	_, err = ParseFile(two)
 	require.EqualError(t, err, two+":2: want one YAML document, found another")
+}
+
+func TestParseOmni(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  *OmniRouting
+	}{
+		{name: "off by default", lines: nil},
+		{name: "off", lines: []string{"    omni: {external_routing: false, queue: Support_Omni}"}},
+		{name: "on", lines: []string{"    omni:", "      external_routing: true", "      queue: Support_Omni",
+			"      service_channel: 0N9Sd0000000001KAA"},
+			want: &OmniRouting{Queue: "Support_Omni", ServiceChannel: "0N9Sd0000000001KAA"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := strings.Join(append([]string{"mappings:", "  - object: Case", "    media: live", "    service: s"},
+				tt.lines...), "\n")
+			path := filepath.Join(t.TempDir(), "m.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+			ms, err := ParseFile(path)
+			require.NoError(t, err)
+			if tt.want != nil {
+				tt.want.At = path + ":6: mappings[0].omni"
+			}
+			require.Equal(t, tt.want, ms[0].Omni)
+		})
+	}
 }

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 		{"offers: accept, decline and re-route", testOffers},
 		{"offers: push timeout", testPushTimeout},
 		{"offers: withdrawn at logout", testLogoutWithdrawsOffers},
+		{"offers through Omni-Channel (external routing)", testOmniRouting},
 		{"hold and retrieve", testHold},
 		{"the customer and the talk timer's start", testCustomerAndTalkTime},
 		{"release, wrap-up and completion", testWrapUp},

@@ -78,6 +78,7 @@ func testEvents(t *testing.T, s adapter.Store) {
 	interaction := fullInteraction("i1")
 	// The CRM sync state is the store's bookkeeping, not part of an event.
 	interaction.Sync = contactpad.RecordSync{}
+	interaction.Omni = nil     // not in events either
 	interaction.SkipAgent = "" // not part of an event's JSON
 	events := []*adapter.Event{
 		{

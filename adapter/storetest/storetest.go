@@ -213,6 +213,8 @@ func fullInteraction(id string) *contactpad.Interaction {
 			Want:  map[string]any{"Status": "Working", "OwnerId": "005B", "Due__c": "2025-03-03T09:30:00.000Z", "Flag__c": false},
 			Dirty: []string{"Due__c", "OwnerId"}, Unmatched: true,
 		},
+		Omni: &contactpad.OmniRouting{PSRID: "0JRA", ServiceChannelID: "0N9A", CapacityWeight: 1.5, Pushed: true,
+			WorkID: "0BzB", Answered: []string{"0BzA"}},
 	}
 }
 

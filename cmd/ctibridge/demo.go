@@ -38,7 +38,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the API and panel")
 	orgListen := fs.String("org-listen", "127.0.0.1:0", "address of the local Salesforce org (port 0: any free port)")
 	data := fs.String("data", "", "directory for the SQLite store (default: a new temporary directory, removed at exit)")
-	omni := fs.Bool("omni", false, "the agents' presence follows the local org's Omni-Channel (crm.salesforce.omni.presence); the story shows it")
+	omni := fs.Bool("omni", false, "the agents' presence follows the local org's Omni-Channel (crm.salesforce.omni.presence), and ctibridge routes its Support_Omni queue as an external router (AgentWork); the story shows both")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -89,8 +89,9 @@ type demoEnv struct {
 	// Started, when set, is told of the daemon once it runs: tests act on
 	// its work while the story runs, as people would through the panel.
 	Started func(*daemon)
-	// Omni has the agents' presence follow the org's Omni-Channel, and
-	// tells that story (omniStory) instead of the bridge's.
+	// Omni has the agents' presence follow the org's Omni-Channel, makes
+	// ctibridge the external router of its Support_Omni queue, and tells
+	// that story (omniStory) instead of the bridge's.
 	Omni bool
 }
 
@@ -137,7 +138,14 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // demo runs the daemon on a seeded local org and a fresh SQLite store in
 // dir, tells its story on out, and serves until ctx is done.
 func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
-	cfg, err := config.Parse("demo.yaml", demoConfig)
+	text, records := demoConfig, demoRecords()
+	if env.Omni {
+		var err error
+		if text, records, err = withOmniRouting(text, records); err != nil {
+			return err
+		}
+	}
+	cfg, err := config.Parse("demo.yaml", text)
 	if err != nil {
 		return err
 	}
@@ -150,7 +158,7 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 		env.Config(cfg)
 	}
 	org := sim.New(sim.Options{})
-	if err := org.Seed(demoRecords()); err != nil {
+	if err := org.Seed(records); err != nil {
 		return err
 	}
 	orgSrv := &http.Server{Handler: org, ReadHeaderTimeout: 10 * time.Second}

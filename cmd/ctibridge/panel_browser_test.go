@@ -647,6 +647,13 @@ type panelTest struct {
 // tweak, when not nil) and a browser.
 func newPanelTest(t *testing.T, tweak func(*config.Config)) *panelTest {
 	t.Helper()
+	return newPanelTestOn(t, func() (string, string) { return startDemo(t, tweak) })
+}
+
+// newPanelTestOn is newPanelTest on the demo that start starts, once the
+// browser is known to be there.
+func newPanelTestOn(t *testing.T, start func() (base, org string)) *panelTest {
+	t.Helper()
 	chromium := findChromium(t)
 	out := os.Getenv("CTIBRIDGE_TEST_OUT")
 	if out == "" {
@@ -655,7 +662,7 @@ func newPanelTest(t *testing.T, tweak func(*config.Config)) *panelTest {
 	out = filepath.Join(out, "panel")
 	require.NoError(t, os.MkdirAll(out, 0o755))
 
-	base, org := startDemo(t, tweak)
+	base, org := start()
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		append(chromedp.DefaultExecAllocatorOptions[:],
@@ -713,21 +720,28 @@ func findChromium(t *testing.T) string {
 // URL, and the local org's, once the seed records are interactions.
 func startDemo(t *testing.T, tweak func(*config.Config)) (string, string) {
 	t.Helper()
+	return startDemoWith(t, demoEnv{Config: tweak})
+}
+
+// startDemoWith is startDemo with more of the demo's environment (its
+// listeners, story and pace are the test's); it returns the org's URL too.
+func startDemoWith(t *testing.T, env demoEnv) (base, orgURL string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	orgLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	env.Listener, env.OrgListener, env.NoStory, env.NewRecordsEvery = ln, orgLn, true, time.Hour
 	go func() {
-		done <- demo(ctx, t.TempDir(), io.Discard, demoEnv{Listener: ln, OrgListener: orgLn, NoStory: true,
-			NewRecordsEvery: time.Hour, Config: tweak})
+		done <- demo(ctx, t.TempDir(), io.Discard, env)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	base := "http://" + ln.Addr().String()
+	base = "http://" + ln.Addr().String()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var list struct{ Interactions []json.RawMessage }

@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -253,76 +250,15 @@ func TestPanelScreenPopOnce(t *testing.T) {
 func newUpdatesTest(t *testing.T, tweak func(*config.Config)) (*panelTest, *daemon) {
 	t.Helper()
 	started := make(chan *daemon, 1)
-	pt := newPanelTestWith(t, tweak, func(d *daemon) { started <- d })
+	pt := newPanelTestOn(t, func() (string, string) {
+		return startDemoWith(t, demoEnv{Config: tweak, Started: func(d *daemon) { started <- d }})
+	})
 	select {
 	case d := <-started:
 		return pt, d
 	case <-time.After(stepTimeout):
 		t.Fatal("the demo daemon did not start")
 		return nil, nil
-	}
-}
-
-// newPanelTestWith is newPanelTest whose demo tells started of its daemon.
-func newPanelTestWith(t *testing.T, tweak func(*config.Config), started func(*daemon)) *panelTest {
-	t.Helper()
-	chromium := findChromium(t)
-	out := os.Getenv("CTIBRIDGE_TEST_OUT")
-	if out == "" {
-		out = t.TempDir()
-	}
-	out = filepath.Join(out, "panel")
-	require.NoError(t, os.MkdirAll(out, 0o755))
-	base := startDemoWith(t, tweak, started)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(chromium),
-			chromedp.Headless,
-			chromedp.NoSandbox,
-			chromedp.DisableGPU,
-			chromedp.NoFirstRun,
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.UserDataDir(t.TempDir()),
-		)...)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	require.NoError(t, chromedp.Do(browser)) // start the browser
-	return &panelTest{t: t, base: base, browser: browser, out: out}
-}
-
-// startDemoWith is startDemo whose demo tells started of its daemon.
-func startDemoWith(t *testing.T, tweak func(*config.Config), started func(*daemon)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	orgLn, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- demo(ctx, t.TempDir(), io.Discard, demoEnv{Listener: ln, OrgListener: orgLn, NoStory: true,
-			NewRecordsEvery: time.Hour, Config: tweak, Started: started})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	base := "http://" + ln.Addr().String()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var list struct{ Interactions []struct{ ID string } }
-		err := apiCall(base, "demo-admin", "GET", "/interactions", nil, &list)
-		if err == nil && len(list.Interactions) == len(demoRecords())-5 { // less its five Users
-			return base
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the demo did not make its interactions in time (have %d, %v)", len(list.Interactions), err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling, bounded by the deadline
 	}
 }
 

@@ -50,7 +50,13 @@ type write struct {
 type collection struct {
 	path   string
 	writes []write
+	// create makes it a POST (records created); else a PATCH.
+	create bool
 }
+
+// agentWorkPath keys the collection of AgentWork creates (a POST to
+// composite/sobjects) apart from the updates.
+const agentWorkPath = "create:composite/sobjects"
 
 // FitCall implements adapter.CallFitter: it counts the collections the
 // rows make as Write packs them (one update per record, merged; one upsert
@@ -87,6 +93,9 @@ func (s *Sink) FitCall(rows []adapter.OutboxRow) []bool {
 		if audit != nil {
 			paths = append(paths, "composite/sobjects/"+audit.Object+"/"+audit.ExternalIDField)
 		}
+		if change.AgentWork != nil {
+			paths = append(paths, agentWorkPath)
+		}
 		more := 0 // collections this row opens
 		for _, path := range paths {
 			if records[path]%collectionSize == 0 {
@@ -119,6 +128,7 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 	var updateOrder [][2]string
 	upserts := map[string]*collection{}
 	var upsertOrder []string
+	var creates []write // AgentWork: offers delivered through Omni-Channel
 	for k, r := range rows {
 		m, ok := s.mappings[r.CRMObject]
 		if !ok {
@@ -164,6 +174,9 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 			}
 			col.writes = append(col.writes, write{record: record, rows: []int{k}})
 		}
+		if work := change.AgentWork; work != nil {
+			creates = append(creates, write{record: agentWorkRecord(work), rows: []int{k}})
+		}
 	}
 	var cols []collection
 	var all []write
@@ -174,10 +187,31 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 	for _, path := range upsertOrder {
 		cols = append(cols, chunk(path, upserts[path].writes)...)
 	}
+	// After the records' updates, in the same call: an offer follows
+	// the state it offers.
+	for _, col := range chunk(agentWorkPath, creates) {
+		col.path, col.create = "composite/sobjects", true
+		cols = append(cols, col)
+	}
 	for start := 0; start < len(cols); start += collectionsPerCall {
 		s.call(ctx, cols[start:min(start+collectionsPerCall, len(cols))], errs)
 	}
 	return errs
+}
+
+// agentWorkRecord is the AgentWork that delivers an offer through
+// Omni-Channel. Without a PSR (a transfer after the first agent accepted),
+// it routes the work item to the user directly.
+func agentWorkRecord(o *contactpad.AgentWorkOffer) map[string]any {
+	r := map[string]any{"attributes": map[string]string{"type": "AgentWork"},
+		"ServiceChannelId": o.ServiceChannelID, "WorkItemId": o.WorkItemID, "UserId": o.UserID}
+	if o.PSRID != "" {
+		r["PendingServiceRoutingId"] = o.PSRID
+	}
+	if o.CapacityWeight > 0 {
+		r["CapacityWeight"] = o.CapacityWeight
+	}
+	return r
 }
 
 // chunk splits writes into collections of at most 200.
@@ -217,7 +251,11 @@ func (s *Sink) call(ctx context.Context, cols []collection, errs []error) {
 		for n, w := range col.writes {
 			records[n] = w.record
 		}
-		req.Requests = append(req.Requests, subrequest{Method: http.MethodPatch,
+		method := http.MethodPatch
+		if col.create {
+			method = http.MethodPost
+		}
+		req.Requests = append(req.Requests, subrequest{Method: method,
 			URL:         "/services/data/v" + s.c.cfg.APIVersion + "/" + col.path,
 			ReferenceID: fmt.Sprintf("c%d", k),
 			Body:        map[string]any{"allOrNone": false, "records": records}})

@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -30,11 +31,17 @@ const unmatchedLookback = 5 * time.Minute
 //     closed or filtered out in the CRM (absent when the mapping has no
 //     filter);
 //   - the records the engine asks to read again (retry), whatever their
-//     SystemModstamp.
+//     SystemModstamp;
+//   - with omni external routing, two more: the queue's PendingServiceRouting
+//     records waiting for a push (a record that has one is routed through
+//     Omni-Channel), and the AgentWork of its service channel answered since
+//     the watermark (each an item of its own, Omni.Answer, ahead of the
+//     records).
 //
 // The watermark is the SystemModstamp and Id of the last record each of
 // the first two queries read, "2026-11-22T10:00:00.000Z|500...;2026-...|500...",
-// so each page is one query of at most PageSize records.
+// so each page is one query of at most PageSize records; with omni routing,
+// a third position is that of the last AgentWork read.
 type Source struct {
 	c   *Client
 	m   *mapping.Mapping
@@ -71,12 +78,34 @@ func (s *Source) Changes(ctx context.Context, since string, retry []string) ([]c
 	if len(retry) > 0 {
 		queries = append(queries, s.m.QueryIDs(retry))
 	}
+	omni := s.m.Omni != nil
+	if omni {
+		if w.work.at.IsZero() {
+			w.work.at = s.now().UTC().Add(-unmatchedLookback).Truncate(time.Millisecond)
+		}
+		queries = append(queries, s.pendingRoutingQuery(), s.agentWorkQuery(w.work.at))
+	}
 	pages, err := s.c.Queries(ctx, queries)
 	if err != nil {
 		return nil, since, false, fmt.Errorf("read %s: %w", s.m.Object, err)
 	}
 	var items []contactpad.WorkItem
 	more := false
+	var pending map[string]*contactpad.OmniItem
+	if omni {
+		// The answers go first: an accepted item's record shows the agent
+		// as its owner, which the bridge knows then.
+		answers, psrs := pages[len(pages)-1], pages[len(pages)-2]
+		pending = pendingRoutings(psrs)
+		pages = pages[:len(pages)-2]
+		for _, r := range answers {
+			if err := w.work.advance(r); err != nil {
+				return nil, since, false, fmt.Errorf("read AgentWork of %s: %w", s.m.Object, err)
+			}
+			items = append(items, answerItem(s.m.Object, r))
+		}
+		more = len(answers) == PageSize
+	}
 	for k, page := range pages {
 		kind := k
 		if kind == 1 && unmatched == "" {
@@ -98,7 +127,11 @@ func (s *Source) Changes(ctx context.Context, since string, retry []string) ([]c
 				}
 			}
 			found[id] = true
-			items = append(items, s.item(r, kind == 1))
+			item := s.item(r, kind == 1)
+			if o := pending[id]; o != nil && kind != 1 && item.Problem == "" {
+				item.Omni = o
+			}
+			items = append(items, item)
 		}
 		if pos != nil && len(page) == PageSize {
 			more = true
@@ -128,9 +161,10 @@ func (s *Source) item(r mapping.Record, unmatched bool) contactpad.WorkItem {
 }
 
 // watermark is how far a Source has read: the matching records and the
-// others each have their position.
+// others each have their position, and so has the AgentWork read back
+// with omni routing.
 type watermark struct {
-	matched, unmatched position
+	matched, unmatched, work position
 }
 
 // position is the SystemModstamp and Id of the last record a query read.
@@ -159,18 +193,23 @@ func (p position) String() string {
 }
 
 func (w watermark) String() string {
-	return w.matched.String() + ";" + w.unmatched.String()
+	s := w.matched.String() + ";" + w.unmatched.String()
+	if work := w.work.String(); work != "" {
+		s += ";" + work
+	}
+	return s
 }
 
 // parseWatermark reads a watermark; one without ";" is the matched
 // position alone, as sources wrote them before they read unmatched records.
 func parseWatermark(s string) (watermark, error) {
 	var w watermark
-	matched, unmatched, _ := strings.Cut(s, ";")
+	matched, rest, _ := strings.Cut(s, ";")
+	unmatched, work, _ := strings.Cut(rest, ";")
 	for _, part := range []struct {
 		text string
 		pos  *position
-	}{{matched, &w.matched}, {unmatched, &w.unmatched}} {
+	}{{matched, &w.matched}, {unmatched, &w.unmatched}, {work, &w.work}} {
 		if part.text == "" {
 			continue
 		}
@@ -209,6 +248,51 @@ func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error 
 	var errs []error
 	for _, m := range ms {
 		errs = append(errs, m.CheckFields(described))
+	}
+	for _, m := range ms {
+		if m.Omni == nil {
+			continue
+		}
+		err := checkOmni(ctx, c, m.Omni)
+		var mismatch *MismatchError
+		if err != nil && !errors.As(err, &mismatch) {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return &MismatchError{Err: err}
+	}
+	return nil
+}
+
+// checkOmni reads the queue and the service channel a mapping's omni
+// section names (one call) and reports each the org does not have: a
+// *MismatchError, also when the org has no Omni-Channel.
+func checkOmni(ctx context.Context, c *Client, o *mapping.OmniRouting) error {
+	named := func(prefix, name string) string {
+		if (len(name) == 15 || len(name) == 18) && strings.HasPrefix(name, prefix) {
+			return "Id = '" + name + "'"
+		}
+		return "DeveloperName = '" + name + "'"
+	}
+	pages, err := c.Queries(ctx, []string{
+		"SELECT Id FROM Group WHERE Type = 'Queue' AND " + named("00G", o.Queue),
+		"SELECT Id FROM ServiceChannel WHERE " + named("0N9", o.ServiceChannel),
+	})
+	if err != nil {
+		err = fmt.Errorf("%s: read its queue and service channel: %w", o.At, err)
+		if Classify(err) == Park { // no such object: Omni-Channel is off
+			return &MismatchError{Err: err}
+		}
+		return err
+	}
+	var errs []error
+	if len(pages[0]) == 0 {
+		errs = append(errs, fmt.Errorf("%s.queue: the org has no queue %s", o.At, o.Queue))
+	}
+	if len(pages[1]) == 0 {
+		errs = append(errs, fmt.Errorf("%s.service_channel: the org has no service channel %s", o.At, o.ServiceChannel))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return &MismatchError{Err: err}
@@ -316,4 +400,61 @@ func ID18(id string) string {
 		suffix[chunk] = alphabet[bits]
 	}
 	return id + string(suffix)
+}
+
+// The AgentWork statuses the poll reads back: the agent's answers.
+var answeredStatuses = []string{contactpad.AgentWorkOpened, contactpad.AgentWorkDeclined,
+	contactpad.AgentWorkPushTimeout, contactpad.AgentWorkUnavailable}
+
+// omniFilter is the condition on a lookup to a record named by id or by
+// DeveloperName in a mapping's omni section (which allows only letters,
+// digits and underscores, so nothing needs escaping).
+func omniFilter(lookup, relationship, keyPrefix, name string) string {
+	if (len(name) == 15 || len(name) == 18) && strings.HasPrefix(name, keyPrefix) {
+		return lookup + " = '" + name + "'"
+	}
+	return relationship + ".DeveloperName = '" + name + "'"
+}
+
+// pendingRoutingQuery reads the PendingServiceRouting records of the
+// mapping's queue that wait for the bridge to push them: new work items,
+// and items declined or timed out in Omni-Channel. There are few: each
+// goes once an agent accepts.
+func (s *Source) pendingRoutingQuery() string {
+	return "SELECT Id, WorkItemId, ServiceChannelId, CapacityWeight FROM PendingServiceRouting WHERE " +
+		omniFilter("GroupId", "Group", "00G", s.m.Omni.Queue) +
+		" AND RoutingModel = 'ExternalRouting' AND IsPushed = false ORDER BY CreatedDate, Id LIMIT " + fmt.Sprint(PageSize)
+}
+
+// agentWorkQuery reads the AgentWork of the mapping's service channel that
+// agents answered since the watermark. The engine takes each answer in
+// once, so reading one again (at the watermark's instant) is harmless.
+func (s *Source) agentWorkQuery(since time.Time) string {
+	return "SELECT Id, WorkItemId, UserId, Status, SystemModstamp FROM AgentWork WHERE " +
+		omniFilter("ServiceChannelId", "ServiceChannel", "0N9", s.m.Omni.ServiceChannel) +
+		" AND Status IN ('" + strings.Join(answeredStatuses, "', '") + "') AND SystemModstamp >= " +
+		since.UTC().Format("2006-01-02T15:04:05.000Z") + " ORDER BY SystemModstamp, Id LIMIT " + fmt.Sprint(PageSize)
+}
+
+// pendingRoutings returns the PSRs read, by work item.
+func pendingRoutings(records []map[string]any) map[string]*contactpad.OmniItem {
+	out := map[string]*contactpad.OmniItem{}
+	for _, r := range records {
+		item, _ := r["WorkItemId"].(string)
+		id, _ := r["Id"].(string)
+		channel, _ := r["ServiceChannelId"].(string)
+		var weight float64
+		if n, ok := r["CapacityWeight"].(json.Number); ok {
+			weight, _ = n.Float64()
+		}
+		out[item] = &contactpad.OmniItem{PSRID: id, ServiceChannelID: channel, CapacityWeight: weight}
+	}
+	return out
+}
+
+// answerItem is an answered AgentWork as the engine takes it in.
+func answerItem(object string, r map[string]any) contactpad.WorkItem {
+	str := func(k string) string { v, _ := r[k].(string); return v }
+	return contactpad.WorkItem{CRMID: str("WorkItemId"), CRMObject: object, Omni: &contactpad.OmniItem{
+		Answer: &contactpad.AgentWorkAnswer{WorkID: str("Id"), UserID: str("UserId"), Status: str("Status")}}}
 }

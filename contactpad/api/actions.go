@@ -21,6 +21,9 @@ type actionState struct {
 // no hold button.
 func (s *Server) view(i *contactpad.Interaction, agent string, p adapter.InProgress) interactionView {
 	v := interactionView{Interaction: i, Capabilities: []contactpad.Action{}, Actions: []actionState{}}
+	if adapter.PushedToOmni(i) {
+		v.AnswerIn = "omni_channel"
+	}
 	settings := s.engine.Settings()
 	for _, a := range contactpad.Actions {
 		if !settings.Matrix.Allows(i.Media, a) {

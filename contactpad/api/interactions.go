@@ -29,6 +29,9 @@ type interactionView struct {
 	Audit          []contactpad.AuditEntry `json:"audit,omitempty"`
 	Transfers      []*contactpad.Transfer  `json:"transfers,omitempty"`
 	Consults       []*contactpad.Consult   `json:"consults,omitempty"`
+	// AnswerIn is "omni_channel" while the offer is an AgentWork, which the
+	// agent answers in Salesforce's Omni-Channel widget, not in the panel.
+	AnswerIn string `json:"answer_in,omitempty"`
 }
 
 // me is the caller: for an agent its presence, capacity and load, and

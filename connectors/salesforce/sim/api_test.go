@@ -144,5 +144,6 @@ func TestVersionsAndResources(t *testing.T) {
 		names = append(names, s.Name+"/"+s.KeyPrefix)
 	}
 	require.Equal(t, []string{"Case/500", "LiveChatTranscript/570", "Task/00T", "User/005", "Contact/003",
-		"ServicePresenceStatus/0N5", "UserServicePresence/0Hn"}, names)
+		"ServicePresenceStatus/0N5", "UserServicePresence/0Hn",
+		"Group/00G", "QueueRoutingConfig/0R2", "ServiceChannel/0N9", "PendingServiceRouting/0JR", "AgentWork/0Bz"}, names)
 }

@@ -55,6 +55,12 @@
 // rest is for API clients only. Seed, LoadSeed and DefaultSeed load
 // records; Generate adds new Cases and chats at a rate, for the demo.
 //
+// Omni-Channel external routing (omni.go): Group (queues),
+// QueueRoutingConfig, ServiceChannel, PendingServiceRouting and AgentWork.
+// A work item placed in a queue whose routing model is ExternalRouting gets
+// a PendingServiceRouting; an AgentWork pushes it; OmniAccept, OmniDecline
+// and OmniPushTimeout stand in for the agent in the Omni-Channel widget.
+//
 // A few behaviours are simplified: one relationship level in SOQL, no
 // sharing or field-level security beyond createable/updateable, and no
 // triggers, workflows or assignment rules.

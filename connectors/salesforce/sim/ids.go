@@ -11,6 +11,11 @@ const (
 	prefixContact      = "003"
 	prefixOrg          = "00D"
 	prefixQueryLocator = "01g"
+	prefixGroup        = "00G"
+	prefixRoutingCfg   = "0R2"
+	prefixChannel      = "0N9"
+	prefixPSR          = "0JR"
+	prefixAgentWork    = "0Bz"
 )
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

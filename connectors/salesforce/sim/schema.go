@@ -191,6 +191,12 @@ func ctibridgeFields() []*fieldDef {
 	}
 }
 
+func fDouble(name, label string) *fieldDef {
+	f := fText(name, label, 0)
+	f.Type = typeDouble
+	return f
+}
+
 func autoNumber(name, label string) *fieldDef {
 	f := fText(name, label, 30).readOnly()
 	f.AutoNumber, f.Nillable = true, false
@@ -198,9 +204,9 @@ func autoNumber(name, label string) *fieldDef {
 }
 
 func newSchema() *schema {
-	owner := func() *fieldDef {
+	owner := func(to ...string) *fieldDef {
 		// Never null: a create without it is owned by the running user.
-		f := fLookup("OwnerId", "Owner ID", "Owner", "User")
+		f := fLookup("OwnerId", "Owner ID", "Owner", append([]string{"User"}, to...)...)
 		f.Nillable = false
 		return f
 	}
@@ -220,7 +226,7 @@ func newSchema() *schema {
 					fPicklist("Type", "Case Type", "Billing", "Technical", "Question", "Problem", "Feature Request"),
 					fPicklist("Reason", "Case Reason", "Installation", "Equipment Complexity", "Performance",
 						"Breakdown", "Equipment Design", "Feedback", "Other"),
-					owner(),
+					owner("Group"),
 					fLookup("ContactId", "Contact ID", "Contact", "Contact"),
 					// Web-to-Case's contact details of the customer.
 					fText("SuppliedName", "Web Name", 80),
@@ -247,7 +253,7 @@ func newSchema() *schema {
 					fLongText("Body", "Body", 131072),
 					fLookup("CaseId", "Case ID", "Case", "Case"),
 					fLookup("ContactId", "Contact ID", "Contact", "Contact"),
-					owner(),
+					owner("Group"),
 					fText("ChatKey", "Chat Key", 255),
 					fDateTime("RequestTime", "Request Time"),
 					fDateTime("StartTime", "Start Time"),
@@ -313,6 +319,7 @@ func newSchema() *schema {
 		},
 	}
 	objects = append(objects, omniPresenceObjects()...)
+	objects = append(objects, omniObjects()...)
 	s := &schema{byLower: map[string]*objectDef{}, byPrefix: map[string]*objectDef{}}
 	for _, o := range objects {
 		o.byLower = map[string]*fieldDef{}

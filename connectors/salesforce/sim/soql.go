@@ -384,7 +384,9 @@ func parseSOQL(src string) (*soqlQuery, *queryError) {
 		return nil, err
 	}
 	from := p.next()
-	if from.kind != tIdent || reserved[strings.ToLower(from.text)] || strings.Contains(from.text, ".") {
+	// Group (queues) is an object whose name SOQL takes despite GROUP BY.
+	if from.kind != tIdent || reserved[strings.ToLower(from.text)] && !strings.EqualFold(from.text, "Group") ||
+		strings.Contains(from.text, ".") {
 		return nil, unexpected(from)
 	}
 	q.from, q.fromPos = from.text, from.pos

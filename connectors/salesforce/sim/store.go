@@ -494,6 +494,9 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 	if err := o.checkRecord(obj, "", merged); err != nil {
 		return "", err
 	}
+	if err := o.omniBeforeCreate(w, obj, merged, o.now().UTC()); err != nil {
+		return "", err
+	}
 	if id == "" {
 		id = o.newID(obj.KeyPrefix)
 	} else {
@@ -539,6 +542,9 @@ func (o *Org) create(w *writer, obj *objectDef, vals map[string]any, id string) 
 	t.order = append(t.order, id)
 	t.index(r)
 	w.tx.save(t, id, nil)
+	if err := o.omniAfterCreate(w, r); err != nil {
+		return "", err
+	}
 	return id, nil
 }
 
@@ -579,7 +585,7 @@ func (o *Org) update(w *writer, obj *objectDef, id string, vals map[string]any) 
 		o.countFieldWrites(r, before, vals)
 	}
 	t.index(r)
-	return nil
+	return o.omniAfterUpdate(w, r, before)
 }
 
 // writable finds a record that a write may change, or the error Salesforce

@@ -46,6 +46,7 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 		e.time("created_at", i.CreatedAt), e.time("updated_at", i.UpdatedAt), i.Version,
 		e.json("crm_sync", i.Sync, isZeroSync(i.Sync)), i.TransferredFrom,
 		i.Customer, e.timePtr("connected_at", i.ConnectedAt),
+		e.json("omni", i.Omni, i.Omni == nil),
 	}
 	if e.err != nil {
 		return fmt.Errorf("put interaction %s: %w", i.ID, e.err)
@@ -309,12 +310,13 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 		wrapUpEnds, wrapUpExtended, offerExpires, queuedAt any
 		lastActivity, created, updated, version, crmSync   any
 		connectedAt                                        any
+		omni                                               any
 	)
 	if err := sc.Scan(&i.ID, &i.CRMID, &i.CRMObject, &media, &i.Service, &i.Subject, &priority, &status, &held, &i.Owner,
 		&dueBy, &dueBySet, &autoOpened, &i.ResumedFrom, &i.ReopenReason, &tags, &i.Category,
 		&i.TransferNote, &i.TargetAgent, &i.SkipAgent, &wrapUpEnds, &wrapUpExtended,
 		&offerExpires, &queuedAt, &lastActivity, &created, &updated, &version, &crmSync, &i.TransferredFrom,
-		&i.Customer, &connectedAt); err != nil {
+		&i.Customer, &connectedAt, &omni); err != nil {
 		return nil, err
 	}
 	var d decoder
@@ -336,6 +338,7 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 	i.UpdatedAt = d.time("updated_at", updated)
 	i.Version = d.int("version", version)
 	d.json("crm_sync", crmSync, &i.Sync)
+	d.json("omni", omni, &i.Omni)
 	if d.err != nil {
 		return nil, fmt.Errorf("interaction %s: %w", i.ID, d.err)
 	}

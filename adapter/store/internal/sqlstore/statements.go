@@ -123,7 +123,7 @@ const (
 		due_by, due_by_set_manually, auto_opened_due_to_due_date, resumed_from, reopen_reason, tags, category,
 		transfer_note, target_agent, skip_agent, wrap_up_ends_at, wrap_up_extended,
 		offer_expires_at, queued_at, last_activity_at, created_at, updated_at, version, crm_sync, transferred_from,
-		customer, connected_at`
+		customer, connected_at, omni`
 	agentColumns    = `id, name, crm_user_id, services, capacity, presence, presence_at, last_offer_at`
 	transferColumns = `id, interaction_id, mode, target_agent, target_service, target_number,
 		status, failed_reason, decline_reason, initiator, assignee, expires_at, created_at, updated_at`

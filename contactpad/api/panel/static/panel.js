@@ -847,6 +847,15 @@ function subjectOf(i) {
   return i.subject || `${i.crm_object} ${i.crm_id}`;
 }
 
+// omniOfferNote says where to answer an offer that Salesforce Omni-Channel
+// delivers (an AgentWork): in the Omni-Channel widget, where the push also
+// times out; null for the panel's own offers.
+function omniOfferNote(i) {
+  if (i.answer_in !== 'omni_channel') return null;
+  return h('p', { class: 'note omni', role: 'status' },
+    'Offered through Salesforce Omni-Channel: accept or decline it in the Omni-Channel widget.');
+}
+
 function mediaChip(i) {
   return h('span', { class: `chip media-${i.media}` }, MEDIA[i.media] || i.media);
 }
@@ -859,7 +868,7 @@ function renderAlerts() {
       h('p', {}, h('strong', {}, `Incoming ${MEDIA[i.media].toLowerCase()}${i.customer ? ` from ${i.customer}` : ''}`), ' ', mediaChip(i)),
       h('p', { class: 'subject' }, subjectOf(i)),
       i.offer_expires_at && countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
-      h('div', { class: 'buttons' },
+      omniOfferNote(i) || h('div', { class: 'buttons' },
         button('Accept', () => accept(i), { class: 'primary', dataset: { key: `accept:${i.id}` } }),
         button('Decline', () => openDecline('offer', i), { dataset: { key: `decline:${i.id}` } }))));
   }
@@ -1071,6 +1080,7 @@ function renderDetail() {
       i.held && h('span', { class: 'state' }, 'On hold'), ' ', serviceName(i.service), ` · priority ${i.priority}`),
     customerLine(i),
     recordLine(i),
+    i.status === 'offered' && omniOfferNote(i),
     i.status === 'offered' && i.offer_expires_at && h('div', { class: 'timer' }, countdown(`offer:${i.id}`, i.offer_expires_at, 'Answer within'),
       h('div', { class: 'buttons' },
         button('Accept', () => accept(i), { class: 'primary', dataset: { key: `daccept:${i.id}` } }),

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestPanelBrowserOmni: an offer that Salesforce Omni-Channel delivers (an
+// AgentWork) shows, in the alert and in the detail, where to answer it
+// instead of Accept and Decline; at the softphone's size and a full tab's.
+func TestPanelBrowserOmni(t *testing.T) {
+	var orgURL string
+	pt := newPanelTestOn(t, func() (string, string) {
+		base, org := startDemoWith(t, demoEnv{Omni: true})
+		orgURL = org
+		return base, org
+	})
+	for _, size := range []struct {
+		name          string
+		width, height int64
+		subject       string
+	}{
+		{"softphone", 400, 600, "Omni parcel lost"},
+		{"tab", 1280, 800, "Omni wrong size"},
+	} {
+		alice := pt.page("alice-"+size.name, size.width, size.height)
+		alice.signIn("demo-alice", "Alice")
+		alice.setPresence("available")
+		orgCreateInQueue(t, orgURL, size.subject)
+		alice.waitText(".alert.offer", size.subject)
+		alice.waitText(".alert.offer .note.omni", "accept or decline it in the Omni-Channel widget")
+		require.Equal(t, "", alice.eval(fmt.Sprintf(`[...document.querySelectorAll('.alert.offer')].
+			filter(a => a.textContent.includes(%s)).map(a => a.querySelector('.buttons') ? 'buttons' : '').join('')`,
+			jsString(size.subject))), "no Accept or Decline for an AgentWork")
+		alice.shot("30-omni-offer")
+		alice.pick(size.subject)
+		alice.waitText("#detail .note.omni", "Omni-Channel widget")
+		alice.shot("31-omni-detail")
+		alice.setPresence("logged_out")
+	}
+}
+
+// orgCreateInQueue creates a Case in the org's Support_Omni queue through
+// its REST API, as an assignment rule would put it there.
+func orgCreateInQueue(t *testing.T, orgURL, subject string) {
+	t.Helper()
+	resp, err := http.PostForm(orgURL+"/services/oauth2/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {"ctibridge-local"}, "client_secret": {"local-secret"}})
+	require.NoError(t, err)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
+	resp.Body.Close()
+	query := func(q string, out any) {
+		req, err := http.NewRequest("GET", orgURL+"/services/data/v62.0/query?q="+url.QueryEscape(q), nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	var queues struct{ Records []struct{ Id string } }
+	query("SELECT Id FROM Group WHERE DeveloperName = 'Support_Omni'", &queues)
+	require.Len(t, queues.Records, 1)
+	body, err := json.Marshal(map[string]any{"Subject": subject, "Origin": "Web", "Type": "Problem",
+		"OwnerId": queues.Records[0].Id})
+	require.NoError(t, err)
+	req, err := http.NewRequest("POST", orgURL+"/services/data/v62.0/sobjects/Case", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+}
