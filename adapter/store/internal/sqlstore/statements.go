@@ -341,7 +341,7 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtCountIngestFailures: `SELECT COUNT(*) FROM ingest_failures`,
 		StmtPutSession: `INSERT INTO sessions (id_hash, agent, created_at, expires_at, revoked_at)
 			VALUES ($1, $2, $3, $4, 0)`,
-		StmtSession: `SELECT id_hash, agent, created_at, expires_at, revoked_at FROM sessions WHERE id_hash = $1`,
+		StmtSession:       `SELECT id_hash, agent, created_at, expires_at, revoked_at FROM sessions WHERE id_hash = $1`,
 		StmtRevokeSession: `UPDATE sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at = 0`,
 		// The sessions longest expired first, walking sessions_expires.
 		StmtPruneSessions: `DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions
