@@ -86,6 +86,7 @@ var statusOf = map[string]int{
 	adapter.CodeTargetUnavailable: http.StatusConflict,
 	adapter.CodeConflict:          http.StatusConflict,
 	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
+	codeCSRF:                      http.StatusForbidden,
 	codeRateLimited:               http.StatusTooManyRequests,
 	codeUnavailable:               http.StatusServiceUnavailable,
 	adapter.CodeInternal:          http.StatusInternalServerError,
