@@ -267,6 +267,7 @@ var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Login | Salesforce (local org)</title>
+<link rel="icon" href="data:,">
 <style>body{font:16px system-ui,sans-serif;max-width:22rem;margin:2rem auto;padding:0 1rem}
 label,input,button{display:block;width:100%;box-sizing:border-box}input{margin:.25rem 0 1rem;padding:.5rem}
 button{padding:.6rem;background:#0b5cab;color:#fff;border:0;border-radius:4px}.error{color:#b00020}</style>
