@@ -73,15 +73,22 @@ func meWithCookie(t *testing.T, base, value string) int {
 	return res.StatusCode
 }
 
-// orgLogin fills the local org's login page and logs in.
+// orgLogin fills the local org's login page and logs in, then waits for
+// the next page to load.
 func (p *browserPage) orgLogin(username, password string) {
+	p.t.Helper()
+	p.orgSubmit(username, password)
+	p.waitNewPage()
+}
+
+// orgSubmit fills the local org's login page and logs in.
+func (p *browserPage) orgSubmit(username, password string) {
 	p.t.Helper()
 	p.waitNavigated("/services/oauth2/authorize")
 	p.waitVisible("#username")
 	p.do(chromedp.SendKeys(chromedp.ID("username"), username), chromedp.SendKeys(chromedp.ID("password"), password))
 	p.eval(`window.ctibridgeOldPage = true; ''`)
 	p.click("#Login")
-	p.waitNewPage()
 }
 
 // waitNewPage waits until the page marked with ctibridgeOldPage gave way
@@ -209,9 +216,10 @@ func TestPanelBrowserSignInPopup(t *testing.T) {
 			}
 			popupCtx, cancel := chromedp.NewContext(p.ctx, chromedp.WithTargetID(popupID))
 			defer cancel()
+			require.NoError(t, chromedp.Do(popupCtx)) // attach, without a timeout: it lasts as long as popupCtx
 			popup := &browserPage{t: t, ctx: popupCtx, name: name + "-popup", out: pt.out, base: pt.base}
 			popup.shot("signin-popup")
-			popup.orgLogin("bob@local.test", "bob-password")
+			popup.orgSubmit("bob@local.test", "bob-password") // the popup closes once it handed its ticket over
 
 			frame.waitText("#me-name", "Bob")
 			frame.waitFor("live updates", `document.getElementById('conn').classList.contains('ok')`)
