@@ -43,7 +43,7 @@ func (s *signinEnv) advance(d time.Duration) {
 	s.now = s.now.Add(d)
 }
 
-func startSignin(t *testing.T) *signinEnv {
+func startSignin(t *testing.T, opts ...envOption) *signinEnv {
 	org := sim.New(sim.Options{UserPasswords: map[string]string{"alice@local.test": "alice-pw"}})
 	require.NoError(t, org.Seed([]sim.Record{
 		{"attributes": map[string]any{"type": "User"}, "Id": "005000000000001AAA", "Username": "alice@local.test", "LastName": "Archer", "Email": "alice@local.test"},
@@ -57,6 +57,9 @@ func startSignin(t *testing.T) *signinEnv {
 		o.SignIn = &api.SignInOptions{ClientID: "ctibridge-local", ClientSecret: "local-secret", LoginURL: orgSrv.URL, SessionTTL: time.Hour}
 		o.Now = s.clock
 		settings.Agents[1].CRMUserID = "005000000000002"
+		for _, opt := range opts {
+			opt(o, settings)
+		}
 	})
 	return s
 }
@@ -296,4 +299,20 @@ func TestSignInRefusals(t *testing.T) {
 	t.Run("bearer tokens still work", func(t *testing.T) {
 		s.ok("alice", http.MethodGet, "/api/v1/me", nil)
 	})
+}
+
+// TestSignInRateLimit: a session is limited as the agent's token is, per
+// agent: a second session of the same agent shares the limit.
+func TestSignInRateLimit(t *testing.T) {
+	s := startSignin(t, func(o *api.Options, _ *adapter.Settings) { o.RateLimit, o.RateBurst = 0.001, 3 })
+	first, second := browser(t), browser(t)
+	s.signIn(t, first, "", "alice@local.test", "alice-pw")
+	s.signIn(t, second, "", "alice@local.test", "alice-pw")
+	for range 3 {
+		resp, _ := s.request(t, first, http.MethodGet, "/api/v1/me", "", "", "")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	resp, body := s.request(t, second, http.MethodGet, "/api/v1/me", "", "", "")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, "rate_limited", problemCode(t, body))
 }
