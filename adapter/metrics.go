@@ -22,7 +22,7 @@ const countTimeout = 5 * time.Second
 //	ctibridge_events_total{type}               counter: committed events
 //	ctibridge_writebacks_total{result}         counter: outbox rows written back: done, retry or parked
 //	ctibridge_crm_conflicts_total{object,field,winner}  counter: fields both the CRM and the bridge changed; winner crm or bridge
-//	ctibridge_pruned_rows_total{table}         counter: events and audit entries deleted past their retention
+//	ctibridge_pruned_rows_total{table}         counter: events, audit entries and expired sessions deleted
 //	ctibridge_ingest_failures                  gauge: CRM records that could not be ingested, read from the store at scrape time
 //
 // The gauges come from the store, the authority shared by every replica,

@@ -54,6 +54,8 @@ func (o RetentionOptions) withDefaults() RetentionOptions {
 // Pruned is what one PruneOnce deleted.
 type Pruned struct {
 	Events, Audit int
+	// Sessions are the panel sessions deleted once expired.
+	Sessions int
 	// EventsThrough is the Seq up to which every event is gone (0: none
 	// ever was), as EventsPrunedThrough reads it afterwards.
 	EventsThrough int64
@@ -251,6 +253,23 @@ func (e *Engine) PruneOnce(ctx context.Context, opts RetentionOptions) (Pruned, 
 			if n < opts.Batch {
 				break
 			}
+		}
+	}
+	// An expired session signs nobody in: it goes at once, whatever the
+	// retention of the rest.
+	for ctx.Err() == nil {
+		var n int
+		err := UpdateOne(ctx, e.store, func(tx Tx) (err error) {
+			n, err = tx.PruneSessions(now, opts.Batch)
+			return err
+		})
+		if err != nil {
+			return pruned, fmt.Errorf("prune sessions expired before %s: %w", now.Format(time.RFC3339), err)
+		}
+		pruned.Sessions += n
+		e.metrics.pruned("sessions", n)
+		if n < opts.Batch {
+			break
 		}
 	}
 	return pruned, ctx.Err()

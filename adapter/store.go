@@ -190,6 +190,20 @@ type Tx interface {
 	// SetWatermark stores how far a CRM source has been read.
 	SetWatermark(source, value string) error
 
+	// PutSession stores a new panel session; a session with the same
+	// IDHash is an error.
+	PutSession(s *Session) error
+	// Session returns the session whose id hashes to idHash, revoked or
+	// expired ones too (the caller decides); ErrNotFound if none.
+	Session(idHash string) (*Session, error)
+	// RevokeSession marks the session signed out at at. It reports
+	// whether this call revoked it: false when it was revoked already or
+	// does not exist, so a single-use ticket is spent once.
+	RevokeSession(idHash string, at time.Time) (bool, error)
+	// PruneSessions deletes at most limit sessions that expired before
+	// before (limit <= 0: all of them) and returns how many it deleted.
+	PruneSessions(before time.Time, limit int) (int, error)
+
 	// SetTimer arms the timer, replacing any timer of the same Kind and Ref.
 	SetTimer(t Timer) error
 	// ClearTimer removes the timer of kind and ref, if any.
@@ -327,4 +341,18 @@ type CandidateQuery struct {
 	// Idle picks only agents who hold nothing (the release-all-before-next
 	// policy).
 	Idle bool
+}
+
+// Session is an agent's sign-in to the panel (Sign in with Salesforce),
+// shared by the replicas through the store.
+type Session struct {
+	// IDHash is the hex SHA-256 of the session's secret id: the store
+	// never holds the id itself.
+	IDHash string
+	// Agent is the agent the session acts as.
+	Agent string
+	// CreatedAt is when it was signed in; ExpiresAt when it stops working.
+	CreatedAt, ExpiresAt time.Time
+	// RevokedAt is when it was signed out; zero while it was not.
+	RevokedAt time.Time
 }

@@ -360,7 +360,33 @@ type Panel struct {
 	// OpenCTIURL is the org's opencti_min.js; when set, the panel loads it
 	// and pops CRM records with Open CTI inside Salesforce.
 	OpenCTIURL string `yaml:"opencti_url"`
+	// SignIn turns on Sign in with Salesforce: agents sign in to the panel
+	// with their Salesforce user instead of pasting an API token.
+	SignIn SignIn `yaml:"signin"`
 }
+
+// SignIn configures Sign in with Salesforce (the OAuth 2.0 web server flow
+// with PKCE, then userinfo): the agent whose crm_user_id is the Salesforce
+// user gets a panel session. It is on when ClientID is set.
+type SignIn struct {
+	// ClientID and ClientSecret are the consumer key and secret of the
+	// connected app (or external client app) whose callback URL is the
+	// bridge's /api/v1/signin/salesforce/callback.
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+	// LoginURL is the org's login host (default: crm.salesforce.login_url;
+	// with crm.kind sim, the local org the demo serves).
+	LoginURL string `yaml:"login_url"`
+	// CallbackURL is the callback URL registered in the app, when the
+	// browser reaches the bridge under another address than the one it
+	// calls (a proxy). Empty: the panel's own address.
+	CallbackURL string `yaml:"callback_url"`
+	// SessionTTL is how long a sign-in lasts (default 12h).
+	SessionTTL Duration `yaml:"session_ttl"`
+}
+
+// Enabled reports whether Sign in with Salesforce is on.
+func (s SignIn) Enabled() bool { return s.ClientID != "" }
 
 // Duration is a time.Duration written in the file as a Go duration string
 // such as "30s", "5m" or "120h".
@@ -481,6 +507,7 @@ func defaults() *Config {
 			AuthFailureRate:  float64(api.DefaultAuthFailureRate),
 			AuthFailureBurst: api.DefaultAuthFailureBurst,
 		},
+		Panel: Panel{SignIn: SignIn{SessionTTL: Duration(api.DefaultSessionTTL)}},
 		Retention: Retention{
 			Events:   Duration(adapter.DefaultEventRetention),
 			Audit:    Duration(adapter.DefaultAuditRetention),
@@ -500,6 +527,9 @@ func durations(in map[contactpad.Media]time.Duration) map[contactpad.Media]Durat
 
 // finishDefaults applies the defaults that depend on what the file said.
 func finishDefaults(c *Config) {
+	if c.Panel.SignIn.Enabled() && c.Panel.SignIn.LoginURL == "" && c.CRM.Kind == CRMSalesforce {
+		c.Panel.SignIn.LoginURL = c.CRM.Salesforce.LoginURL
+	}
 	if c.Store.Driver == DriverSQLite && c.Store.DSN.IsZero() {
 		c.Store.DSN = NewSecret("./ctibridge.db")
 	}

@@ -452,6 +452,20 @@ func TestParseErrors(t *testing.T) {
 				`ctibridge.yaml:4: panel.opencti_url: invalid URL "http://x.example/opencti_min.js" (want the org's https://.../opencti_min.js)`,
 		},
 		{
+			name: "panel signin",
+			yaml: doc("panel:", "  signin:", "    client_id: app", "    login_url: http://login.example",
+				"    callback_url: https://cti.example/callback", "    session_ttl: 1m"),
+			want: "ctibridge.yaml:2: panel.signin.client_secret: required with client_id (the connected app's consumer secret; or client_secret_file)\n" +
+				"ctibridge.yaml:4: panel.signin.login_url: http would send the client secret and the agents' codes in clear: want https (http only for a loopback host such as 127.0.0.1)\n" +
+				"ctibridge.yaml:5: panel.signin.callback_url: want the bridge's absolute URL ending in /api/v1/signin/salesforce/callback, e.g. https://cti.example.com/api/v1/signin/salesforce/callback\n" +
+				"ctibridge.yaml:6: panel.signin.session_ttl: must be 5m to 720h, got 1m0s",
+		},
+		{
+			name: "panel signin without client_id",
+			yaml: doc("panel:", "  signin:", "    client_secret: s", "    session_ttl: 8h"),
+			want: "ctibridge.yaml:2: panel.signin.client_id: required when panel.signin is set (the connected app's consumer key)",
+		},
+		{
 			name: "retention",
 			yaml: doc("retention:", "  events: -1h", "  audit: 0s", "  interval: 0s"),
 			want: "ctibridge.yaml:2: retention.events: must be 0 (keep for ever) or more, got -1h0m0s\n" +

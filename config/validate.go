@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
@@ -133,6 +134,49 @@ func (v *validator) panel(p Panel) {
 			v.errorf("panel.opencti_url", "invalid URL %q (want the org's https://.../opencti_min.js)", p.OpenCTIURL)
 		}
 	}
+	v.signin(p.SignIn)
+}
+
+// Bounds of panel.signin.session_ttl: a sign-in outlives a shift, and a
+// forgotten one ends within the month.
+const (
+	minSessionTTL = 5 * time.Minute
+	maxSessionTTL = 30 * 24 * time.Hour
+)
+
+func (v *validator) signin(s SignIn) {
+	const path = "panel.signin"
+	if !s.Enabled() {
+		if !s.ClientSecret.IsZero() || s.LoginURL != "" || s.CallbackURL != "" {
+			v.errorf(path+".client_id", "required when panel.signin is set (the connected app's consumer key)")
+		}
+		return
+	}
+	if s.ClientSecret.IsZero() {
+		v.errorf(path+".client_secret", "required with client_id (the connected app's consumer secret; or client_secret_file)")
+	}
+	if s.LoginURL != "" {
+		if !isHTTPURL(s.LoginURL) {
+			v.errorf(path+".login_url", "want an absolute http or https URL, e.g. https://login.salesforce.com")
+		} else if u, _ := url.Parse(s.LoginURL); u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			v.errorf(path+".login_url", "http would send the client secret and the agents' codes in clear: want https (http only for a loopback host such as 127.0.0.1)")
+		}
+	}
+	if s.CallbackURL != "" {
+		if u, err := url.Parse(s.CallbackURL); err != nil || !isHTTPURL(s.CallbackURL) || u.Path != api.CallbackPath || u.RawQuery != "" {
+			v.errorf(path+".callback_url", "want the bridge's absolute URL ending in %s, e.g. https://cti.example.com%s", api.CallbackPath, api.CallbackPath)
+		}
+	}
+	if d := time.Duration(s.SessionTTL); d < minSessionTTL || d > maxSessionTTL {
+		v.errorf(path+".session_ttl", "must be %s to %s, got %s", shortDur(minSessionTTL), shortDur(maxSessionTTL), s.SessionTTL)
+	}
+}
+
+// shortDur writes a duration without its zero minutes and seconds.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	return strings.TrimSuffix(s, "0m")
 }
 
 func (v *validator) listen(addr string) { v.address("listen", addr) }

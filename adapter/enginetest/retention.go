@@ -105,3 +105,29 @@ func prunedRows(t *testing.T, reg *prometheus.Registry, table string) float64 {
 	t.Fatalf("no ctibridge_pruned_rows_total{table=%q}", table)
 	return 0
 }
+
+// testRetentionSessions: a pruning round deletes the panel sessions that
+// have expired, whatever the retention of events and audit, and keeps the
+// live ones.
+func testRetentionSessions(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		now := time.Now()
+		require.NoError(t, adapter.UpdateOne(context.Background(), h.Store, func(tx adapter.Tx) error {
+			for hash, expires := range map[string]time.Time{"expired": now.Add(-time.Second), "live": now.Add(time.Hour)} {
+				if err := tx.PutSession(&adapter.Session{IDHash: hash, Agent: "alice", CreatedAt: now.Add(-time.Hour), ExpiresAt: expires}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		pruned, err := h.Engine.PruneOnce(context.Background(), adapter.RetentionOptions{})
+		require.NoError(t, err)
+		require.Equal(t, adapter.Pruned{Sessions: 1}, pruned)
+		require.NoError(t, h.Store.View(context.Background(), func(tx adapter.Tx) error {
+			_, err := tx.Session("expired")
+			require.ErrorIs(t, err, adapter.ErrNotFound)
+			_, err = tx.Session("live")
+			return err
+		}))
+	})
+}

@@ -82,6 +82,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"writeback after a slow restart", testWritebackAfterSlowRestart},
 		{"retention: events and audit pruned in the background", testRetention},
+		{"retention: expired panel sessions pruned", testRetentionSessions},
 		{"crash safety", testCrashSafety},
 		{"concurrency", testConcurrency},
 	} {

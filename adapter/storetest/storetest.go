@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"FinishOutbox", testFinishOutbox},
 		{"Watermarks", testWatermarks},
 		{"IngestFailures", testIngestFailures},
+		{"Sessions", testSessions},
+		{"PruneSessions", testPruneSessions},
 
 		{"DueTimers", testDueTimers},
 		{"SetTimerReplaces", testSetTimerReplaces},

@@ -190,8 +190,13 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 			return nil, err
 		}
 	}
+	signIn, err := signInOptions(cfg, o)
+	if err != nil {
+		return nil, err
+	}
 	d.api, err = api.New(api.Options{
 		Engine:           d.engine,
+		SignIn:           signIn,
 		Identities:       identities(cfg),
 		FrameAncestors:   cfg.Panel.FrameAncestors,
 		RateLimit:        rate.Limit(cfg.API.RateLimit),
@@ -437,6 +442,26 @@ func identities(cfg *config.Config) []api.Identity {
 	return ids
 }
 
+// signInOptions is Sign in with Salesforce as cfg.Panel.SignIn sets it;
+// nil when it is off. With crm.kind sim the org is the one served at
+// o.OrgURL (the demo's), unless login_url names another.
+func signInOptions(cfg *config.Config, o daemonOptions) (*api.SignInOptions, error) {
+	s := cfg.Panel.SignIn
+	if !s.Enabled() {
+		return nil, nil
+	}
+	login := s.LoginURL
+	if login == "" && cfg.CRM.Kind == config.CRMSim {
+		login = o.OrgURL
+	}
+	if login == "" {
+		return nil, fmt.Errorf("%s: panel.signin.login_url: required with crm.kind sim when the local org is not served on a port (it is under ctibridge demo and ctibridge sim)", cfg.File)
+	}
+	return &api.SignInOptions{ClientID: s.ClientID, ClientSecret: s.ClientSecret.Reveal(), LoginURL: login,
+		CallbackURL: s.CallbackURL, SessionTTL: time.Duration(s.SessionTTL),
+		HTTPClient: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
 // preview serves the admin mapping preview with the config's mappings
 // and agents.
 func (d *daemon) preview(record map[string]any) (any, error) {
@@ -518,7 +543,8 @@ func agentUsers(cfg *config.Config) []salesforce.AgentUser {
 // and where a CRM record opens outside Salesforce (the Lightning record
 // page of the org's My Domain, when the config names it).
 func panelOptions(cfg *config.Config) panel.Options {
-	o := panel.Options{OpenCTIURL: cfg.Panel.OpenCTIURL, RecordURL: panel.RecordURLFromOpenCTI(cfg.Panel.OpenCTIURL)}
+	o := panel.Options{OpenCTIURL: cfg.Panel.OpenCTIURL, RecordURL: panel.RecordURLFromOpenCTI(cfg.Panel.OpenCTIURL),
+		SignIn: cfg.Panel.SignIn.Enabled()}
 	if o.RecordURL == "" && cfg.CRM.Kind == config.CRMSalesforce {
 		if u, err := url.Parse(cfg.CRM.Salesforce.LoginURL); err == nil && strings.HasSuffix(u.Hostname(), ".my.salesforce.com") {
 			o.RecordURL = "https://" + u.Host + "/lightning/r/{object}/{id}/view"

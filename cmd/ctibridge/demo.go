@@ -95,6 +95,23 @@ type demoEnv struct {
 	Omni bool
 }
 
+// demoUsers are the Salesforce users of the demo's agents (their
+// crm_user_id in demo.yaml) and their passwords on the local org's login
+// page, for Sign in with Salesforce.
+var demoUsers = []struct{ Agent, Username, Password string }{
+	{"alice", "alice@local.test", "alice-password"},
+	{"bob", "bob@local.test", "bob-password"},
+	{"carol", "carol@local.test", "carol-password"},
+}
+
+func demoPasswords() map[string]string {
+	out := map[string]string{}
+	for _, u := range demoUsers {
+		out[u.Username] = u.Password
+	}
+	return out
+}
+
 // demoRecords are the demo org's users (the agents' CRM users and Sam, a
 // supervisor), four open Cases (one of them escalated and worked by carol
 // already) and a waiting chat.
@@ -157,7 +174,7 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	if env.Config != nil {
 		env.Config(cfg)
 	}
-	org := sim.New(sim.Options{})
+	org := sim.New(sim.Options{UserPasswords: demoPasswords()})
 	if err := org.Seed(records); err != nil {
 		return err
 	}
@@ -165,6 +182,9 @@ func demo(ctx context.Context, dir string, out io.Writer, env demoEnv) error {
 	go func() { _ = orgSrv.Serve(env.OrgListener) }()
 	defer orgSrv.Close()
 	orgURL := "http://" + env.OrgListener.Addr().String()
+	if cfg.Panel.SignIn.Enabled() {
+		cfg.Panel.SignIn.LoginURL = orgURL
+	}
 
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -462,7 +482,10 @@ func (p *narrator) tour(api, org string) {
 	p.say(`
 The bridge keeps running, with a new customer record every few seconds.
 
-  Panel        %[1]s/#token=demo-alice   (and #token=demo-bob in another window; docs/panel.md)
+  Panel        %[1]s/   "Sign in with Salesforce" as an agent's user below (docs/panel.md);
+               or %[1]s/#token=demo-alice with an API token
+  Sign in as   alice@local.test / alice-password, bob@local.test / bob-password,
+               carol@local.test / carol-password (the local org's login page)
   API          %[1]s/api/v1   (docs/api.md)
   Local org    %[2]s   (client ctibridge-local / local-secret)
   Metrics      %[1]s/metrics

@@ -103,6 +103,7 @@ func TestPanelBrowser(t *testing.T) {
 
 	// bob signs in with the form, in his own browser context, and goes Available now.
 	bob.do(chromedp.Navigate(base + "/"))
+	bob.click("#signin-token-box summary") // the demo offers Sign in with Salesforce first
 	bob.waitVisible("#signin-token")
 	bob.axe("sign-in")
 	bob.do(chromedp.SendKeys(chromedp.ID("signin-token"), "demo-nobody"), chromedp.KeyEvent(kb.Enter))
@@ -544,7 +545,8 @@ func newestEventID(t *testing.T, base string) int64 {
 // which give the focus back to the button that opened them on Escape or
 // Cancel, and the folder tabs with the arrow keys.
 func TestPanelBrowserKeyboard(t *testing.T) {
-	pt := newPanelTest(t, nil)
+	// Without Sign in with Salesforce the token field is the sign-in.
+	pt := newPanelTest(t, func(c *config.Config) { c.Panel.SignIn = config.SignIn{} })
 	alice := pt.page("alice", 1100, 700)
 	alice.do(chromedp.Navigate(pt.base + "/"))
 	alice.waitFocus("#signin-token")

@@ -57,7 +57,13 @@ const uxStubs = `(() => {
   Object.defineProperty(document, 'visibilityState', { get: () => (rec.hidden ? 'hidden' : 'visible') });
   Object.defineProperty(document, 'hidden', { get: () => rec.hidden });
   const call = (name) => (arg) => { rec.cti.push(name + ':' + (arg.label || arg.key || '')); };
-  window.sforce = { opencti: { setSoftphoneItemLabel: call('label'), setSoftphoneItemIcon: call('icon') } };
+  window.sforce = { opencti: {
+    SCREENPOP_TYPE: { SOBJECT: 'sobject', URL: 'url' },
+    screenPop: (o) => { if (o.callback) o.callback({ success: true }); },
+    onNavigationChange: () => {},
+    setSoftphonePanelVisibility: () => {},
+    setSoftphoneItemLabel: call('label'), setSoftphoneItemIcon: call('icon'),
+  } };
 })();`
 
 // uxOptions are the emulations of a page.

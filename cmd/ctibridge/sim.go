@@ -93,6 +93,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "local Salesforce org at http://%s\n", ln.Addr())
 	fmt.Fprintln(stdout, "  OAuth: client id ctibridge-local, client secret local-secret (client_credentials),")
 	fmt.Fprintln(stdout, "         or user admin@local.test with password local-password (password grant)")
+	fmt.Fprintln(stdout, "  login: every user (alice@local.test, bob@..., carol@...) logs in with local-password on /services/oauth2/authorize (Sign in with Salesforce)")
 	fmt.Fprintf(stdout, "  try:   curl -s -d grant_type=client_credentials -d client_id=ctibridge-local -d client_secret=local-secret http://%s/services/oauth2/token\n", ln.Addr())
 	if *rate > 0 {
 		go func() { _ = org.Generate(ctx, *rate, nil) }()

@@ -112,6 +112,10 @@ type Options struct {
 	// Redrive is called after an admin makes a parked writeback pending
 	// again, to wake the writer. Optional.
 	Redrive func()
+	// SignIn turns on Sign in with Salesforce: agents sign in to the panel
+	// with their Salesforce user and get a session cookie (signin.go).
+	// Nil: only bearer tokens.
+	SignIn *SignInOptions
 	// Panel serves the agent panel at /. Nil: / is not found.
 	Panel http.Handler
 	// Registry receives the API's metrics and is served at /metrics.
@@ -135,6 +139,7 @@ type Server struct {
 	engine  *adapter.Engine
 	store   adapter.Store
 	auth    atomic.Pointer[authenticator]
+	signin  *signin // nil: sign-in is off
 	hub     *hub
 	streams *streamSet
 	feed    *feed
@@ -224,6 +229,11 @@ func New(o Options) (*Server, error) {
 		failures: newAuthFailures(o.AuthFailureRate, o.AuthFailureBurst),
 	}
 	s.auth.Store(auth)
+	if o.SignIn != nil {
+		if s.signin, err = newSignin(s, *o.SignIn); err != nil {
+			return nil, err
+		}
+	}
 	s.feed = &feed{store: s.store, hub: s.hub}
 	s.routes()
 	s.handler = s.observe(s.secure(s.mux))
@@ -267,6 +277,9 @@ func (s *Server) routes() {
 		s.mux.Handle("/", s.allowedMethods("/", s.o.Panel))
 	}
 
+	if s.signin != nil {
+		s.signin.routes()
+	}
 	s.mux.Handle("GET /api/v1/openapi.json", s.metrics.instrument("/api/v1/openapi.json", http.HandlerFunc(s.openAPIDocument)))
 
 	s.api("GET /api/v1/me", agents|admins|integrations, s.me)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -25,7 +26,7 @@ const (
 	RoleIntegration Role = "integration"
 )
 
-// Identity is one API token's owner.
+// Identity is one API token's owner, or the agent of a session (signin.go).
 type Identity struct {
 	// Name names the identity in logs: the agent ID for agents.
 	Name string
@@ -126,6 +127,14 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 		a := accessOf(r)
 		auth := s.auth.Load()
 		id := auth.authenticate(r)
+		var sess *session
+		if _, hasBearer := bearer(r); !hasBearer && s.signin != nil {
+			var err error
+			if id, sess, err = s.signin.authenticate(r); err != nil {
+				s.problem(w, r, err)
+				return
+			}
+		}
 		client, now := clientOf(r), s.o.Now()
 		if wait, blocked := s.failures.blocked(client, id, now); blocked {
 			w.Header().Set("Retry-After", retryAfter(wait))
@@ -140,7 +149,11 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 		}
 		s.failures.signedIn(client, id)
 		a.identity = id.Name
-		if !auth.limiters[id].Allow() {
+		limiter := auth.limiters[id]
+		if sess != nil {
+			limiter = s.signin.limiter(id.Name)
+		}
+		if !limiter.Allow() {
 			w.Header().Set("Retry-After", "1")
 			s.problem(w, r, errRateLimited)
 			return
@@ -148,6 +161,13 @@ func (s *Server) api(pattern string, who int, h func(w http.ResponseWriter, r *h
 		if !id.allowed(who) {
 			s.problem(w, r, forbidden("role %s may not %s %s", id.Role, r.Method, route))
 			return
+		}
+		if sess != nil {
+			if err := s.signin.checkCSRF(r, sess); err != nil {
+				s.problem(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess))
 		}
 		if err := checkURL(r); err != nil {
 			s.problem(w, r, err)

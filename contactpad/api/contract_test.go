@@ -50,6 +50,11 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 		data, err := io.ReadAll(body)
 		return string(data), err
 	})
+	// The sign-in's pages are HTML, a string to the document.
+	openapi3filter.RegisterBodyDecoder("text/html", func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		data, err := io.ReadAll(body)
+		return string(data), err
+	})
 	c := &contract{doc: doc, mux: http.NewServeMux()}
 	if ref := doc.Components.Schemas["Event"]; ref != nil {
 		c.event = ref.Value
@@ -236,8 +241,14 @@ func schemaError(err *openapi3.SchemaError) string {
 }
 
 // bearerToken is the document's bearer scheme as the server reads it:
-// "Bearer" in any case, and a token.
+// "Bearer" in any case, and a token; and its session scheme, a cookie.
 func bearerToken(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if in.SecuritySchemeName == "session" {
+		if _, err := in.RequestValidationInput.Request.Cookie("ctibridge_session"); err != nil {
+			return errors.New("no session cookie")
+		}
+		return nil
+	}
 	scheme, token, ok := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return errors.New("no bearer token")

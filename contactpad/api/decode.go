@@ -26,7 +26,8 @@ const maxNameBytes = 255
 // one JSON object with only known fields, at most Options.MaxBodyBytes, of text
 // the CRM can store (checkText). The Content-Type is not checked: "curl -d"
 // sends a form type with JSON, and bearer tokens, which browsers never
-// send by themselves, rule out cross-site form posts.
+// send by themselves, rule out cross-site form posts; so do the CSRF token
+// and Origin check that a session cookie's state changes need (signin.go).
 func decode(r *http.Request, v any) error {
 	body, err := readBody(r)
 	if err != nil {

@@ -38,6 +38,11 @@ type interactionView struct {
 // where its presence comes from when not from ctibridge.
 func (s *Server) me(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	out := map[string]any{"id": id.Name, "name": id.Name, "role": id.Role}
+	if sess := sessionOf(r); sess != nil {
+		// Signed in with Salesforce: the panel needs the token for its
+		// state changes (it cannot read the HttpOnly cookie).
+		out["csrf_token"], out["session"] = sess.csrf, true
+	}
 	if id.Role == RoleAgent {
 		err := s.store.View(r.Context(), func(tx adapter.Tx) error {
 			a, err := tx.Agent(id.Name)

@@ -71,6 +71,9 @@ func TestOpenAPIRoutes(t *testing.T) {
 	for path, item := range c.doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			t.Run(method+" "+path, func(t *testing.T) {
+				if _, ok := op.Extensions["x-ctibridge-signin"]; ok {
+					return // served only with Options.SignIn: signin_test.go
+				}
 				url := strings.ReplaceAll(path, "{id}", "1")
 				var roles []string
 				raw, ok := op.Extensions["x-ctibridge-roles"]

@@ -87,6 +87,7 @@ var statusOf = map[string]int{
 	adapter.CodeConflict:           http.StatusConflict,
 	adapter.CodePresenceFollowsCRM: http.StatusConflict,
 	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	codeCSRF:                       http.StatusForbidden,
 	codeRateLimited:                http.StatusTooManyRequests,
 	codeUnavailable:                http.StatusServiceUnavailable,
 	adapter.CodeInternal:           http.StatusInternalServerError,

@@ -48,7 +48,7 @@ var (
 )
 
 // serveToken is POST /services/oauth2/token: the client credentials,
-// username-password and JWT bearer grants. It is counted apart from API calls.
+// username-password, JWT bearer and authorization code (webflow.go) grants. It is counted apart from API calls.
 func (o *Org) serveToken(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.calls[CallToken]++
@@ -83,6 +83,8 @@ func (o *Org) serveToken(w http.ResponseWriter, r *http.Request) {
 			oerr = errAuthFailure
 		}
 		user = o.adminID
+	case "authorization_code":
+		user, oerr = o.redeemCode(form)
 	case grantJWTBearer:
 		user, oerr = o.checkAssertion(form.Get("assertion"), baseURL(r))
 	default:

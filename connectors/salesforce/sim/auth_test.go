@@ -48,7 +48,7 @@ func TestTokenGrants(t *testing.T) {
 			400, "invalid_client_id", "client identifier invalid"},
 		{"wrong secret", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ctibridge-local"}, "client_secret": {"nope"}},
 			400, "invalid_client", "invalid client credentials"},
-		{"unsupported grant", with(url.Values{"grant_type": {"authorization_code"}}), 400, "unsupported_grant_type", "grant type not supported"},
+		{"unsupported grant", with(url.Values{"grant_type": {"refresh_token"}}), 400, "unsupported_grant_type", "grant type not supported"},
 		{"no grant", client, 400, "unsupported_grant_type", "grant type not supported"},
 	}
 	for _, tc := range tests {

@@ -29,6 +29,14 @@ type Options struct {
 	// Username and Password are the integration user's credentials for the
 	// password grant (defaults "admin@local.test" and "local-password").
 	Username, Password string
+	// UserPasswords are the passwords of the login page
+	// (/services/oauth2/authorize) by lower-case username; a user it does
+	// not list signs in there with Password.
+	UserPasswords map[string]string
+	// CallbackURLs are the connected app's callback URLs: the only
+	// redirect_uri the web server flow accepts. Empty: any http(s) URL on
+	// a loopback host, so that bridges on any local port can sign in.
+	CallbackURLs []string
 	// SecurityToken, if set, must follow Password in the password grant, as
 	// Salesforce requires from untrusted networks.
 	SecurityToken string
@@ -56,8 +64,8 @@ type Options struct {
 type Record = map[string]any
 
 // Org is a Salesforce org in memory that speaks the REST API: an
-// http.Handler for /services/oauth2/token and /services/data/. Create it
-// with New; it is safe for concurrent use.
+// http.Handler for /services/oauth2/ (token, authorize, userinfo) and
+// /services/data/. Create it with New; it is safe for concurrent use.
 type Org struct {
 	opts       Options
 	schema     *schema
@@ -73,6 +81,7 @@ type Org struct {
 	lastStamp   time.Time
 	fieldWrites uint64 // sequence of the field writes UnchangedWrites lists
 	sessions    map[string]*session
+	codes       map[string]*authCode
 	calls       map[string]int
 	total       int
 	used        int
@@ -143,6 +152,7 @@ func New(opts Options) *Org {
 		maxVersion: maxVersion,
 		tables:     map[string]*table{},
 		sessions:   map[string]*session{},
+		codes:      map[string]*authCode{},
 		calls:      map[string]int{},
 		cursors:    map[string]*cursor{},
 	}
@@ -345,6 +355,10 @@ func (o *Org) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch path := r.URL.Path; {
 	case path == "/services/oauth2/token":
 		o.serveToken(rec, r)
+	case path == "/services/oauth2/authorize":
+		o.serveAuthorize(rec, r)
+	case path == "/services/oauth2/userinfo":
+		o.serveUserInfo(rec, r)
 	case path == "/services/data" || path == "/services/data/":
 		o.serveVersions(rec, r)
 	case strings.HasPrefix(path, "/services/data/"):

@@ -41,6 +41,10 @@ type Options struct {
 	// https://ORG.lightning.force.com/lightning/r/{object}/{id}/view.
 	// Empty: the panel shows the record's ID without a link.
 	RecordURL string
+	// SignIn shows "Sign in with Salesforce" as the sign-in screen's main
+	// action (api.Options.SignIn is set); the API token field stays, behind
+	// "Use an API token".
+	SignIn bool
 }
 
 // RecordURLFromOpenCTI is the Lightning record address of the org whose
@@ -94,7 +98,7 @@ func Handler(o Options) (http.Handler, error) {
 	}
 	h := &handler{assets: map[string]*asset{}}
 	sum := sha256.New()
-	for _, name := range []string{"panel.js", "panel.css", "icon.svg"} {
+	for _, name := range []string{"panel.js", "signin.js", "signin-popup.js", "panel.css", "icon.svg"} {
 		body, err := static.ReadFile("static/" + name)
 		if err != nil {
 			return nil, err
@@ -110,13 +114,22 @@ func Handler(o Options) (http.Handler, error) {
 	}
 	var buf bytes.Buffer
 	if err := page.Execute(&buf, map[string]string{
-		"Version": h.version, "OpenCTIURL": o.OpenCTIURL, "RecordURL": o.RecordURL,
+		"Version": h.version, "OpenCTIURL": o.OpenCTIURL, "RecordURL": o.RecordURL, "SignIn": signInAttr(o.SignIn),
 	}); err != nil {
 		return nil, err
 	}
 	index := newAsset(buf.Bytes(), "text/html; charset=utf-8", false)
 	h.assets["/"], h.assets["/index.html"] = index, index
 	return h, nil
+}
+
+// signInAttr is the page's data-signin: "salesforce" when Sign in with
+// Salesforce is on.
+func signInAttr(on bool) string {
+	if on {
+		return "salesforce"
+	}
+	return ""
 }
 
 func contentType(name string) string {

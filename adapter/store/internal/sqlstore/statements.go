@@ -77,6 +77,10 @@ const (
 	StmtPutIngestFailure
 	StmtClearIngestFailure
 	StmtCountIngestFailures
+	StmtPutSession
+	StmtSession
+	StmtRevokeSession
+	StmtPruneSessions
 
 	StmtSetTimer
 	StmtClearTimer
@@ -112,6 +116,9 @@ var writes = [NumStmts]bool{
 	StmtSetWatermark:            true,
 	StmtPutIngestFailure:        true,
 	StmtClearIngestFailure:      true,
+	StmtPutSession:              true,
+	StmtRevokeSession:           true,
+	StmtPruneSessions:           true,
 	StmtSetTimer:                true,
 	StmtClearTimer:              true,
 	StmtTakeTimer:               true,
@@ -343,6 +350,13 @@ func Statements(d *Dialect) [NumStmts]string {
 			next_attempt_at = excluded.next_attempt_at`,
 		StmtClearIngestFailure:  `DELETE FROM ingest_failures WHERE source = $1 AND crm_id = $2`,
 		StmtCountIngestFailures: `SELECT COUNT(*) FROM ingest_failures`,
+		StmtPutSession: `INSERT INTO sessions (id_hash, agent, created_at, expires_at, revoked_at)
+			VALUES ($1, $2, $3, $4, 0)`,
+		StmtSession:       `SELECT id_hash, agent, created_at, expires_at, revoked_at FROM sessions WHERE id_hash = $1`,
+		StmtRevokeSession: `UPDATE sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at = 0`,
+		// The sessions longest expired first, walking sessions_expires.
+		StmtPruneSessions: `DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions
+			WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`,
 
 		StmtSetTimer: `INSERT INTO timers (kind, ref, due_at) VALUES ($1, $2, $3)
 			ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at`,

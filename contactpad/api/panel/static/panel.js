@@ -6,6 +6,10 @@
 // follows the event stream and applies each event to what it shows,
 // fetching only what an event cannot carry (see "incremental updates").
 
+import {
+  SESSION, session, signInEnabled, authHeaders, resumeSession, signInWithSalesforce, endSession,
+} from './signin.js';
+
 const TOKEN_KEY = 'ctibridge.token';
 const API = 'api/v1';
 
@@ -192,12 +196,12 @@ class Problem extends Error {
 }
 
 async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${token}` };
+  const headers = authHeaders(token);
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
     res = await fetch(API + path, {
-      method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, cache: 'no-store', credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new Problem(0, { detail: UNREACHABLE });
@@ -206,7 +210,7 @@ async function api(method, path, body) {
   if (res.status === 204) return null;
   const data = await res.json().catch(() => null);
   if (!res.ok) {
-    if (res.status === 401) signOut('Your token was not accepted. Sign in again.');
+    if (res.status === 401) signOut(notAccepted());
     const p = new Problem(res.status, data);
     if (res.status === 429) {
       p.retryAfter = Math.max(1, Number(res.headers.get('Retry-After')) || 1);
@@ -271,10 +275,11 @@ function showSignIn(message) {
   $('signin').hidden = false;
   $('signin-error').textContent = message || '';
   $('signin-token').value = '';
-  $('signin-token').focus();
+  showSignInChoices();
 }
 
 function signOut(message) {
+  endSession();
   if (streamAbort) streamAbort.abort();
   streamAbort = null;
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
@@ -285,6 +290,53 @@ function signOut(message) {
   st.failed.clear();
   st.inactive.clear();
   showSignIn(message);
+}
+
+// ---- Sign in with Salesforce (signin.js) ----------------------------------
+
+// showSignInChoices makes "Sign in with Salesforce" the sign-in screen's
+// main action when the bridge offers it, the API token field otherwise.
+function showSignInChoices() {
+  $('signin-salesforce').hidden = !signInEnabled;
+  const box = $('signin-token-box');
+  if (!signInEnabled) box.open = true;
+  if (box.open) $('signin-token').focus();
+  else $('signin-sf').focus();
+}
+
+function notAccepted() {
+  return session.active ? 'Your sign-in has ended. Sign in again.' : 'Your token was not accepted. Sign in again.';
+}
+
+async function salesforceSignIn() {
+  $('signin-error').textContent = '';
+  const button = $('signin-sf');
+  button.disabled = true;
+  try {
+    await signInWithSalesforce();
+    const me = await resumeSession();
+    if (!me) throw new Error('Signed in, but the session did not hold. Sign in again.');
+    await enterSession(me);
+  } catch (err) {
+    $('signin-error').textContent = err.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// enterSession opens the panel for the agent signed in by cookie.
+async function enterSession(me) {
+  if (me.role !== 'agent') {
+    await endSession();
+    showSignIn(`The panel is for agents; this sign-in is the ${me.role} "${me.name}".`);
+    return;
+  }
+  token = SESSION;
+  st.me = me;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  stream();
+  await refresh();
 }
 
 // ---- event stream ---------------------------------------------------------
@@ -313,10 +365,10 @@ async function stream() {
   let delay = 1000;
   while (!ctrl.signal.aborted) {
     try {
-      const headers = { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' };
+      const headers = { ...authHeaders(token), Accept: 'text/event-stream' };
       if (lastEventId) headers['Last-Event-ID'] = lastEventId;
-      const res = await fetch(`${API}/events`, { headers, signal: ctrl.signal, cache: 'no-store' });
-      if (res.status === 401) { signOut('Your token was not accepted. Sign in again.'); return; }
+      const res = await fetch(`${API}/events`, { headers, signal: ctrl.signal, cache: 'no-store', credentials: 'same-origin' });
+      if (res.status === 401) { signOut(notAccepted()); return; }
       if (!res.ok) throw new Error(`events: ${res.status}`);
       setConn(true, 'Live');
       delay = 1000;
@@ -1540,6 +1592,7 @@ $('signin-form').addEventListener('submit', (ev) => {
 });
 
 $('signout').addEventListener('click', () => signOut(''));
+$('signin-sf').addEventListener('click', salesforceSignIn);
 
 // Arrow keys on the presence selector change it option by option; the
 // option it rests on wins, even when it changed again while the previous
@@ -1938,5 +1991,5 @@ setInterval(tick, 250);
 takeTokenFromURL();
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) signIn(saved);
-else showSignIn('');
+else resumeSession().then((me) => (me ? enterSession(me) : showSignIn('')));
 followNavigation();
