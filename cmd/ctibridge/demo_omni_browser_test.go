@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,7 +32,8 @@ func TestPanelBrowserOmni(t *testing.T) {
 	} {
 		alice := pt.page("alice-"+size.name, size.width, size.height)
 		alice.signIn("demo-alice", "Alice")
-		alice.setPresence("available")
+		omniStatus(t, orgURL, "alice@local.test", "Available") // presence follows Omni-Channel in demo --omni
+		alice.waitPresence("available")
 		orgCreateInQueue(t, orgURL, size.subject)
 		alice.waitText(".alert.offer", size.subject)
 		alice.waitText(".alert.offer .note.omni", "accept or decline it in the Omni-Channel widget")
@@ -42,7 +44,8 @@ func TestPanelBrowserOmni(t *testing.T) {
 		alice.pick(size.subject)
 		alice.waitText("#detail .note.omni", "Omni-Channel widget")
 		alice.shot("31-omni-detail")
-		alice.setPresence("logged_out")
+		omniStatus(t, orgURL, "alice@local.test", "")
+		alice.waitPresence("logged_out")
 	}
 }
 
@@ -81,4 +84,16 @@ func orgCreateInQueue(t *testing.T, orgURL, subject string) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
+}
+
+// omniStatus sets a user's status in the org's Omni-Channel widget
+// stand-in ("" signs the user out of Omni-Channel).
+func omniStatus(t *testing.T, orgURL, user, status string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{"user": user, "status": status})
+	require.NoError(t, err)
+	res, err := http.Post(orgURL+sim.OmniControlPath, "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
 }

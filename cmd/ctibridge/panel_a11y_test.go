@@ -239,6 +239,10 @@ func TestPanelA11y(t *testing.T) {
 	alice.base = proxy.srv.URL
 
 	alice.do(chromedp.Navigate(alice.base + "/"))
+	alice.waitFocus("#signin-sf")
+	alice.atBothSizes("sign-in with Salesforce", "")
+	alice.click("#signin-token-box summary")
+	alice.click("#signin-token")
 	alice.waitFocus("#signin-token")
 	alice.atBothSizes("sign-in", "signin")
 	alice.press("demo-nobody" + kb.Enter)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
 )
 
 // hub wakes the event streams when events commit. It carries no events:
@@ -344,6 +345,20 @@ func (s *Server) eventViews(ctx context.Context, events []adapter.Event, agent s
 					continue
 				} else if err != nil {
 					return err
+				}
+			}
+			if i.Status == contactpad.Offered && i.Omni == nil {
+				// Events do not keep the Omni-Channel routing (it is no
+				// part of the interaction's JSON): an offer reads it, so
+				// the panel knows it is answered in Omni-Channel.
+				cur, err := tx.Interaction(i.ID)
+				if err != nil && !errors.Is(err, adapter.ErrNotFound) {
+					return err
+				}
+				if err == nil && cur.Omni != nil {
+					withOmni := *i
+					withOmni.Omni = cur.Omni
+					i = &withOmni
 				}
 			}
 			v, err := s.viewIn(tx, i, agent)

@@ -1323,6 +1323,7 @@ $('dlg-decline').querySelector('form').addEventListener('submit', async (ev) => 
   const { kind, obj } = declining;
   const reason = $('decline-reason').value.trim();
   const path = kind === 'offer' ? `/interactions/${obj.id}/decline` : `/transfers/${obj.id}/decline`;
+  if (kind === 'offer') ux.offers.delete(obj.id); // declined, not missed
   if (await act('POST', path, reason ? { reason } : {}, $('decline-error'))) $('dlg-decline').close();
 });
 
@@ -1791,6 +1792,7 @@ const ux = {
   alerted: new Set(), // offers and requests already rung for
   offers: new Map(), // id -> offer to me at the last render
   missed: null, // the last offer that timed out, until the agent is available again
+  vanished: null, // {i, until}: an offer that went away unanswered, not yet known to be missed
   audio: null,
   cti: 'idle', // what the utility bar item shows
 };
@@ -1830,8 +1832,12 @@ function renderUX() {
   }
   const n = offers.length + requests.length;
   const what = offers.length ? 'Offer' : requests.length ? 'Transfer request' : ux.missed ? 'Missed offer' : '';
-  document.title = n ? `(${n}) ${what} - ctibridge` : what ? `${what} - ctibridge` : TITLE;
-  utilityBar(n ? `${what} (${n})` : what, n > 0 || !!ux.missed);
+  // While an offer that went away may yet prove missed, the title and the
+  // utility bar keep saying what they said: no idle flicker between.
+  if (n > 0 || !ux.vanished) {
+    document.title = n ? `(${n}) ${what} - ctibridge` : what ? `${what} - ctibridge` : TITLE;
+    utilityBar(n ? `${what} (${n})` : what, n > 0 || !!ux.missed);
+  }
   renderMissed();
   lockActions();
 }
@@ -1839,17 +1845,32 @@ function renderUX() {
 // noteMissed: an offer to this agent that went away without an answer,
 // while they are no longer available, timed out (routing.push_timeout),
 // and ctibridge changed their presence (routing.push_timeout_presence).
+// The offer's event and the presence change arrive as two events, in
+// either order, so an offer that went away unanswered is kept for a few
+// seconds (ux.vanished) until the presence says whether it was missed.
 function noteMissed(offers) {
   const me = st.me;
+  const now = Date.now();
   for (const [id, i] of ux.offers) {
     if (offers.some((o) => o.id === id)) continue;
-    const now = find(id);
-    const taken = now && now.owner === me.id && now.status !== 'offered';
-    if (!taken && (me.presence === 'busy' || me.presence === 'interruptible')) ux.missed = i;
+    const then = find(id);
+    const taken = then && then.owner === me.id && then.status !== 'offered';
+    if (!taken) {
+      ux.vanished = { i, until: now + VANISHED_MS };
+      setTimeout(renderUX, VANISHED_MS + 50); // settle it even if nothing else happens
+    }
   }
   ux.offers = new Map(offers.map((i) => [i.id, i]));
-  if (me.presence === 'available' || me.presence === 'logged_out') ux.missed = null;
+  if (ux.vanished && ux.vanished.until < now) ux.vanished = null;
+  if (me.presence === 'busy' || me.presence === 'interruptible') {
+    if (ux.vanished) ux.missed = ux.vanished.i;
+    ux.vanished = null;
+  } else if (me.presence === 'logged_out' || (me.presence === 'available' && !ux.vanished)) {
+    ux.missed = null;
+  }
 }
+
+const VANISHED_MS = 5000;
 
 // renderMissed explains a missed offer in one sentence, with one button.
 function renderMissed() {
