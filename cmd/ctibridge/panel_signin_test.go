@@ -187,8 +187,9 @@ func TestPanelBrowserSignInPopup(t *testing.T) {
 	var base atomic.Value
 	console := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>Console</title><body style="margin:0">`+
-			`<iframe id="softphone" title="Softphone" src="%s/" style="border:0;width:100vw;height:100vh"></iframe></body></html>`, base.Load())
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>Console</title><body style="margin:0"><main>`+
+			`<h1 style="position:absolute;width:1px;height:1px;overflow:hidden">Console</h1>`+
+			`<iframe id="softphone" title="Softphone" src="%s/" style="border:0;width:100vw;height:100vh"></iframe></main></body></html>`, base.Load())
 	}))
 	t.Cleanup(console.Close)
 	pt := newPanelTest(t, func(c *config.Config) { c.Panel.FrameAncestors = []string{console.URL} })

@@ -679,7 +679,10 @@ function applyEvent(e) {
   if (e.consult) applyConsult(e.consult, wanted);
   // A transfer or consult event carries its interaction as it is now.
   if ((e.transfer || e.consult) && e.interaction) wanted.ids = wanted.ids.filter((id) => id !== e.interaction.id);
-  if (e.agent && e.agent.id === st.me.id) st.me.presence = e.agent.presence;
+  if (e.agent && e.agent.id === st.me.id) {
+    st.me.presence = e.agent.presence;
+    wanted.me = true; // its capacity per media type may have changed too (Omni-Channel's busy media)
+  }
   render();
   if (wanted.me || wanted.history || wanted.ids.length) fetchLater(wanted);
 }
