@@ -243,11 +243,11 @@ func TestPanelA11y(t *testing.T) {
 
 	alice.do(chromedp.Navigate(alice.base + "/"))
 	alice.waitFocus("#signin-sf")
-	alice.atBothSizes("sign-in with Salesforce", "")
+	alice.atBothSizes("sign-in with Salesforce", "signin")
 	alice.click("#signin-token-box summary")
 	alice.click("#signin-token")
 	alice.waitFocus("#signin-token")
-	alice.atBothSizes("sign-in", "signin")
+	alice.atBothSizes("sign-in with a token", "")
 	alice.press("demo-nobody" + kb.Enter)
 	alice.waitText("#signin-error", "That token is not known to ctibridge.")
 	alice.atBothSizes("sign-in refused", "")
