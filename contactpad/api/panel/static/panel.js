@@ -416,7 +416,14 @@ async function readEvents(body, emit) {
         ev = { type: 'message', data: '' };
         continue;
       }
-      if (line.startsWith(':')) continue;
+      if (line.startsWith(':')) {
+        // The preamble names where the stream starts: a panel that has
+        // had no event yet resumes from there, so a reconnect before its
+        // first event misses nothing.
+        const start = /^: ctibridge events after (\d+)$/.exec(line);
+        if (start && !lastEventId) lastEventId = start[1];
+        continue;
+      }
       const colon = line.indexOf(':');
       const field = colon < 0 ? line : line.slice(0, colon);
       const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
