@@ -23,17 +23,7 @@ import (
 // time, and the story it tells is checked line by line.
 func TestDemo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out syncBuffer
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		api, org := newMemListener("127.0.0.1:8080"), newMemListener("127.0.0.1:8090")
-		go func() {
-			done <- demo(ctx, t.TempDir(), &out, demoEnv{Listener: api, OrgListener: org, InProcess: true, NewRecordsEvery: 5 * time.Second})
-		}()
-		time.Sleep(2 * time.Minute) // the story takes about 15s; then new records arrive
-		synctest.Wait()
-		cancel()
-		require.NoError(t, <-done)
+		out := demoInBubble(t, demoEnv{NewRecordsEvery: 5 * time.Second}) // the story takes about 15s; then new records arrive
 		require.Contains(t, out.String(), "Ctrl-C stops it.")
 		require.Contains(t, out.String(), "http://127.0.0.1:8080/api/v1")
 		require.Regexp(t, `(?s)Ctrl-C stops it\..*interaction.created`, out.String(), "new records stream in after the story")
@@ -56,6 +46,23 @@ func TestDemo(t *testing.T) {
 			require.Contains(t, out.String(), want)
 		}
 	})
+}
+
+// demoInBubble runs the demo in the test's synctest bubble on in-memory
+// listeners of 127.0.0.1:8080 (the bridge) and :8090 (the org) for two
+// minutes of the bubble's time, stops it, and returns what it printed.
+func demoInBubble(t *testing.T, env demoEnv) *syncBuffer {
+	t.Helper()
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	env.Listener, env.OrgListener, env.InProcess = newMemListener("127.0.0.1:8080"), newMemListener("127.0.0.1:8090"), true
+	go func() { done <- demo(ctx, t.TempDir(), &out, env) }()
+	time.Sleep(2 * time.Minute)
+	synctest.Wait()
+	cancel()
+	require.NoError(t, <-done)
+	return &out
 }
 
 // TestDemoWhilePeopleUseIt: someone defers the case the story is about to
