@@ -373,9 +373,12 @@ type transferRule struct {
 	// delivered: only a request delivered to an assignee.
 	delivered bool
 	// by is who may take it: the transfer's assignee or initiator ("" the system).
-	by    func(t *contactpad.Transfer) string
-	to    contactpad.TransferStatus
-	about string
+	by func(t *contactpad.Transfer) string
+	// inPanel: an agent answers the request here only when it was not
+	// delivered through Omni-Channel (AnswerIn), where it is answered then.
+	inPanel bool
+	to      contactpad.TransferStatus
+	about   string
 }
 
 func assignee(t *contactpad.Transfer) string  { return t.Assignee }
@@ -386,9 +389,9 @@ var initiated = []contactpad.TransferStatus{contactpad.TransferInitiated}
 // transfers is the lifecycle of a warm transfer (a cold one completes at
 // once).
 var transfers = map[TransferStep]transferRule{
-	TransferAcceptStep: {from: initiated, delivered: true, by: assignee, to: contactpad.TransferAccepted,
-		about: "the target (or the agent routing chose from the target service) takes the request"},
-	TransferDeclineStep: {from: initiated, delivered: true, by: assignee, to: contactpad.TransferFailed,
+	TransferAcceptStep: {from: initiated, delivered: true, by: assignee, inPanel: true, to: contactpad.TransferAccepted,
+		about: "the target (or the agent routing chose from the target service) takes the request; work routed through Omni-Channel: in the Omni-Channel widget, which hands it over at once"},
+	TransferDeclineStep: {from: initiated, delivered: true, by: assignee, inPanel: true, to: contactpad.TransferFailed,
 		about: "the target refuses it (failed_reason declined); the initiator keeps the work and the note"},
 	TransferCompleteStep: {from: []contactpad.TransferStatus{contactpad.TransferAccepted}, by: initiator,
 		to: contactpad.TransferCompleted, about: `"Transfer now": the target owns the work`},
@@ -412,6 +415,10 @@ func CanTransfer(t *contactpad.Transfer, step TransferStep, agent string) error 
 			state = "initiated (not delivered yet)"
 		}
 		return &TransitionError{Object: "transfer", ID: t.ID, Action: string(step), State: state}
+	}
+	if agent != "" && r.inPanel && t.AnswerIn == contactpad.AnswerInOmni {
+		return &ConflictError{Reason: fmt.Sprintf("transfer %s: delivered through Omni-Channel, where %s answers it", t.ID, t.Assignee),
+			Say: "Delivered through Omni-Channel: answer it in the Omni-Channel widget."}
 	}
 	return nil
 }

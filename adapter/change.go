@@ -198,14 +198,16 @@ func equalTime(a, b *time.Time) bool {
 }
 
 // audit appends an audit entry that comes with no change of i's state
-// (a consult, a failed transfer), and its outbox row unless it is local.
+// (a consult, a failed transfer), and its outbox row unless it is local;
+// the row carries r's AgentWork, if any (a transfer request delivered
+// through Omni-Channel).
 func (c *change) audit(i *contactpad.Interaction, r record) error {
 	e, err := c.appendAudit(i, i.Status, r)
 	if err != nil || r.local {
 		return err
 	}
 	wb := c.writeback(i)
-	return c.outbox(i, contactpad.RecordChange{Audit: e, Writeback: &wb})
+	return c.outbox(i, contactpad.RecordChange{Audit: e, Writeback: &wb, AgentWork: r.agentWork})
 }
 
 // appendAudit appends the audit entry of r for i.

@@ -17,7 +17,11 @@ import (
 // timeout. The panel's accept and decline are refused for such an offer:
 // Salesforce gives no API to answer an AgentWork for the agent. Work the
 // bridge completes closes the record (its mapped status), which closes the
-// AgentWork; a cold transfer is a new offer, so a new AgentWork.
+// AgentWork; a cold transfer is a new offer, so a new AgentWork. A warm
+// transfer request goes to its assignee as an AgentWork too, answered in
+// the widget: accepting it there hands the work over at once (Omni-Channel
+// makes the first agent's AgentWork Transferred and the new one Opened),
+// declining it or letting its push time out fails the transfer.
 
 // omniOffer returns the AgentWork that delivers i to a through
 // Omni-Channel and marks i pushed, or nil when i is not routed through
@@ -27,10 +31,7 @@ func (c *change) omniOffer(i *contactpad.Interaction, a *contactpad.Agent) *cont
 	if i.Omni == nil {
 		return nil
 	}
-	user := c.agents[a.ID].CRMUserID
-	if user == "" {
-		user = a.CRMUserID
-	}
+	user := c.crmUserOf(a)
 	if user == "" {
 		unpush(i)
 		return nil
@@ -40,6 +41,40 @@ func (c *change) omniOffer(i *contactpad.Interaction, a *contactpad.Agent) *cont
 	i.Omni = &o
 	return &contactpad.AgentWorkOffer{ServiceChannelID: o.ServiceChannelID, WorkItemID: i.CRMID, UserID: user,
 		PSRID: o.PSRID, CapacityWeight: o.CapacityWeight}
+}
+
+// crmUserOf returns a's CRM user id, as configured or as stored.
+func (c *change) crmUserOf(a *contactpad.Agent) string {
+	if user := c.agents[a.ID].CRMUserID; user != "" {
+		return user
+	}
+	return a.CRMUserID
+}
+
+// omniTransfer delivers the warm transfer request t, delivered to its
+// assignee now, as an AgentWork for the assignee's user when its
+// interaction is routed through Omni-Channel (and the assignee has a CRM
+// user): the assignee answers it in the Omni-Channel widget (AnswerIn).
+// The AgentWork goes out with an audit entry of the delivery.
+func (c *change) omniTransfer(t *contactpad.Transfer) error {
+	i, err := c.interaction(t.InteractionID)
+	if err != nil || i.Omni == nil {
+		return err
+	}
+	a, err := c.agent(t.Assignee)
+	if err != nil {
+		return err
+	}
+	user := c.crmUserOf(a)
+	if user == "" {
+		return nil
+	}
+	t.AnswerIn = contactpad.AnswerInOmni
+	return c.audit(i, record{actor: contactpad.ActorSystem, action: contactpad.AuditTransferRequested, category: contactpad.CategoryTransfer,
+		message: "Transfer request delivered to " + a.ID + " through Omni-Channel",
+		data:    map[string]string{"transfer": t.ID, "to": a.ID},
+		agentWork: &contactpad.AgentWorkOffer{ServiceChannelID: i.Omni.ServiceChannelID, WorkItemID: i.CRMID, UserID: user,
+			PSRID: i.Omni.PSRID, CapacityWeight: i.Omni.CapacityWeight}})
 }
 
 // adoptRouting takes in the PSR a record the bridge already works shows
@@ -85,8 +120,17 @@ func (c *change) omniAnswer(item contactpad.WorkItem) error {
 		return err
 	}
 	c.res.Interaction = i
-	if i.Omni == nil || slices.Contains(i.Omni.Answered, ans.WorkID) || i.Status != contactpad.Offered ||
-		!i.Omni.Pushed || c.agentOfCRMUser(ans.UserID) != i.Owner {
+	if i.Omni == nil || slices.Contains(i.Omni.Answered, ans.WorkID) {
+		return nil
+	}
+	t, err := c.omniTransferOf(i, ans.UserID)
+	if err != nil {
+		return err
+	}
+	if t != nil {
+		return c.omniTransferAnswer(i, t, ans)
+	}
+	if i.Status != contactpad.Offered || !i.Omni.Pushed || c.agentOfCRMUser(ans.UserID) != i.Owner {
 		return nil
 	}
 	o := *i.Omni
@@ -129,6 +173,72 @@ func (c *change) omniAnswer(item contactpad.WorkItem) error {
 			return err
 		}
 		return c.setPresence(a, c.s.PushTimeoutPresence)
+	}
+	return nil
+}
+
+// omniTransferOf returns the open warm transfer request of i delivered
+// through Omni-Channel to the agent of CRM user, or nil.
+func (c *change) omniTransferOf(i *contactpad.Interaction, user string) (*contactpad.Transfer, error) {
+	agent := c.agentOfCRMUser(user)
+	if agent == "" {
+		return nil, nil
+	}
+	open, err := c.tx.OpenTransfers(TransferFilter{InteractionID: i.ID})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range open {
+		if t.AnswerIn == contactpad.AnswerInOmni && t.Assignee == agent && t.Status == contactpad.TransferInitiated {
+			return t, nil
+		}
+	}
+	return nil, nil
+}
+
+// omniTransferAnswer takes in the answer, in Omni-Channel, of the warm
+// transfer request t of i: accepted, Omni-Channel has handed the work over
+// (the assignee's AgentWork is Opened, the initiator's Transferred), and
+// so does the bridge; declined or not answered in time, the transfer
+// fails and the initiator keeps the work.
+func (c *change) omniTransferAnswer(i *contactpad.Interaction, t *contactpad.Transfer, ans *contactpad.AgentWorkAnswer) error {
+	c.res.Transfer = t
+	agent := t.Assignee
+	data := map[string]string{"agent_work": ans.WorkID}
+	// The answer is taken in once: the poll may read it again.
+	before := *i
+	o := *i.Omni
+	o.Answered = slices.Clone(o.Answered)
+	o.Answer(ans.WorkID)
+	i.Omni = &o
+	if ans.Status != contactpad.AgentWorkOpened {
+		if err := c.save(i, before, record{}); err != nil {
+			return err
+		}
+	}
+	switch ans.Status {
+	case contactpad.AgentWorkOpened:
+		// The org deleted the PSR, if any: a later offer goes to the agent directly.
+		o.PSRID, o.WorkID, o.Pushed = "", ans.WorkID, false
+		t.Status, t.ExpiresAt, t.UpdatedAt = transfers[TransferAcceptStep].to, nil, c.now
+		if err := c.tx.ClearTimer(TimerTransferAccept, t.ID); err != nil {
+			return err
+		}
+		if err := c.emitTransfer(EventTransferAccepted, t); err != nil {
+			return err
+		}
+		return c.handOver(i, before, t, record{actor: actorOf(agent), data: data,
+			message: fmt.Sprintf("Transferred from %s to %s: accepted by %s in Omni-Channel", t.Initiator, agent, agent)})
+	case contactpad.AgentWorkDeclined:
+		return c.endTransfer(t, TransferDeclineStep, contactpad.FailedDeclined, actorOf(agent),
+			fmt.Sprintf("Transfer to %s declined by %s in Omni-Channel", t.Target.String(), agent))
+	case contactpad.AgentWorkPushTimeout, contactpad.AgentWorkUnavailable:
+		why := "not answered in time"
+		if ans.Status == contactpad.AgentWorkUnavailable {
+			why = agent + " was unavailable"
+		}
+		return c.endTransfer(t, transferTimeoutStep, contactpad.FailedTimeout, contactpad.ActorSystem,
+			fmt.Sprintf("Transfer to %s failed in Omni-Channel: %s", t.Target.String(), why))
 	}
 	return nil
 }

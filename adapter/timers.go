@@ -30,7 +30,7 @@ func (cmd FireTimer) apply(c *change) error {
 		if CanTransfer(tr, transferTimeoutStep, "") != nil {
 			return nil
 		}
-		return c.endTransfer(tr, transferTimeoutStep, contactpad.FailedTimeout, contactpad.ActorSystem)
+		return c.endTransfer(tr, transferTimeoutStep, contactpad.FailedTimeout, contactpad.ActorSystem, "")
 	case TimerConsult:
 		k, err := c.tx.Consult(t.Ref)
 		if err != nil {

@@ -154,6 +154,9 @@ func (c *change) deliverTransfersTo(a *contactpad.Agent, load contactpad.Capacit
 
 func (c *change) deliver(t *contactpad.Transfer, agent string) error {
 	t.Assignee, t.UpdatedAt = agent, c.now
+	if err := c.omniTransfer(t); err != nil {
+		return err
+	}
 	if err := c.tx.PutTransfer(t); err != nil {
 		return err
 	}
@@ -203,7 +206,7 @@ func (cmd DeclineTransfer) apply(c *change) error {
 		return err
 	}
 	t.DeclineReason = cmd.Reason
-	return c.endTransfer(t, TransferDeclineStep, contactpad.FailedDeclined, actorOf(cmd.Agent))
+	return c.endTransfer(t, TransferDeclineStep, contactpad.FailedDeclined, actorOf(cmd.Agent), "")
 }
 
 func (cmd CancelTransfer) apply(c *change) error {
@@ -211,13 +214,14 @@ func (cmd CancelTransfer) apply(c *change) error {
 	if err != nil {
 		return err
 	}
-	return c.endTransfer(t, TransferCancelStep, "", actorOf(cmd.Agent))
+	return c.endTransfer(t, TransferCancelStep, "", actorOf(cmd.Agent), "")
 }
 
 // endTransfer stops an open transfer along step (decline, cancel or
 // timeout). The initiator keeps the interaction, and its note stays on the
-// interaction for the next attempt.
-func (c *change) endTransfer(t *contactpad.Transfer, step TransferStep, reason, actor string) error {
+// interaction for the next attempt. msg, if set, is the audit message
+// instead of the step's own.
+func (c *change) endTransfer(t *contactpad.Transfer, step TransferStep, reason, actor, msg string) error {
 	t.Status, t.FailedReason, t.ExpiresAt, t.UpdatedAt = transfers[step].to, reason, nil, c.now
 	if err := c.tx.PutTransfer(t); err != nil {
 		return err
@@ -225,14 +229,18 @@ func (c *change) endTransfer(t *contactpad.Transfer, step TransferStep, reason, 
 	if err := c.tx.ClearTimer(TimerTransferAccept, t.ID); err != nil {
 		return err
 	}
-	typ, action, msg := EventTransferFailed, contactpad.AuditTransferFailed, ""
-	switch step {
-	case TransferDeclineStep:
+	typ, action := EventTransferFailed, contactpad.AuditTransferFailed
+	switch {
+	case msg != "":
+		if step == TransferCancelStep {
+			typ, action = EventTransferCanceled, contactpad.AuditTransferCanceled
+		}
+	case step == TransferDeclineStep:
 		msg = fmt.Sprintf("Transfer to %s declined by %s", t.Target.String(), t.Assignee)
 		if t.DeclineReason != "" {
 			msg += ": " + t.DeclineReason
 		}
-	case transferTimeoutStep:
+	case step == transferTimeoutStep:
 		msg = fmt.Sprintf("Transfer to %s failed: not accepted within %s", t.Target.String(), c.s.TransferAccept)
 		if t.Assignee == "" {
 			msg = fmt.Sprintf("Transfer to %s failed: nobody could take it within %s", t.Target.String(), c.s.TransferAccept)
@@ -266,7 +274,13 @@ func (cmd CompleteTransfer) apply(c *change) error {
 	if err != nil {
 		return err
 	}
-	before := *i
+	return c.handOver(i, *i, t, record{actor: actorOf(cmd.Agent),
+		message: fmt.Sprintf("Transferred from %s to %s", t.Initiator, t.Assignee)})
+}
+
+// handOver completes the accepted warm transfer t of i, which was before:
+// its assignee owns it now. r gives the audit entry's actor and message.
+func (c *change) handOver(i *contactpad.Interaction, before contactpad.Interaction, t *contactpad.Transfer, r record) error {
 	if err := take(i, stepHandOver); err != nil {
 		return err
 	}
@@ -275,9 +289,13 @@ func (cmd CompleteTransfer) apply(c *change) error {
 	if err := c.tx.PutTransfer(t); err != nil {
 		return err
 	}
-	if err := c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditTransferred, category: contactpad.CategoryTransfer,
-		message: fmt.Sprintf("Transferred from %s to %s", t.Initiator, t.Assignee), activity: true,
-		data: map[string]string{"transfer": t.ID, "from": t.Initiator, "to": t.Assignee, "mode": "warm", "note": i.TransferNote}}); err != nil {
+	r.action, r.category, r.activity = contactpad.AuditTransferred, contactpad.CategoryTransfer, true
+	data := map[string]string{"transfer": t.ID, "from": t.Initiator, "to": t.Assignee, "mode": "warm", "note": i.TransferNote}
+	for k, v := range r.data {
+		data[k] = v
+	}
+	r.data = data
+	if err := c.save(i, before, r); err != nil {
 		return err
 	}
 	if err := c.emitTransfer(EventTransferCompleted, t); err != nil {
@@ -294,7 +312,7 @@ func (c *change) cancelOpenTransfers(i *contactpad.Interaction, why string) erro
 		return err
 	}
 	for _, t := range open {
-		if err := c.endTransfer(t, TransferCancelStep, why, contactpad.ActorSystem); err != nil {
+		if err := c.endTransfer(t, TransferCancelStep, why, contactpad.ActorSystem, ""); err != nil {
 			return err
 		}
 	}

@@ -262,11 +262,19 @@ type Transfer struct {
 	Initiator     string         `json:"initiator"`
 	// Assignee is the agent the request was delivered to (the target agent,
 	// or the agent chosen from the target service). Empty until delivered.
-	Assignee  string     `json:"assignee"`
+	Assignee string `json:"assignee"`
+	// AnswerIn is AnswerInOmni when the request was delivered to the
+	// assignee as an AgentWork (work routed through Salesforce
+	// Omni-Channel): the assignee answers it in the Omni-Channel widget.
+	AnswerIn  string     `json:"answer_in,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 }
+
+// AnswerInOmni says where an offer or a transfer request is answered when
+// Salesforce Omni-Channel delivers it: in the Omni-Channel widget.
+const AnswerInOmni = "omni_channel"
 
 // ConsultStatus is where a consult leg is.
 type ConsultStatus string

@@ -99,3 +99,76 @@ func testOmniRouting(t *testing.T, open Opener) {
 			CapacityWeight: 2}, works[len(works)-1], "a transfer's AgentWork goes to the target directly")
 	})
 }
+
+// testOmniWarmTransfer: a warm transfer of work routed through
+// Omni-Channel goes to its target as an AgentWork (directly, the PSR gone),
+// which the target answers in Omni-Channel, not in the panel: declined or
+// timed out there, the transfer fails and the sender keeps the work;
+// accepted there, the work is handed over at once, as Omni-Channel did.
+func testOmniWarmTransfer(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		alice, bob := Settings().Agents[0].CRMUserID, Settings().Agents[1].CRMUserID
+		h.Presence("alice", contactpad.Available)
+		item := "500000000000078AAA"
+		i := h.IngestItem(contactpad.WorkItem{CRMID: item, CRMObject: "Case", Media: contactpad.NonLive, Service: "support",
+			Subject: "Routed by Omni", Omni: &contactpad.OmniItem{PSRID: "0JR000000000002AAA", ServiceChannelID: "0N9000000000001AAA",
+				CapacityWeight: 2}})
+		require.Equal(t, "alice", i.Owner)
+		h.Do(answer(item, "0Bz000000000011AAA", alice, contactpad.AgentWorkOpened))
+		require.Equal(t, contactpad.Connected, h.Get(i.ID).Status)
+		h.Presence("bob", contactpad.Available)
+
+		// bob declines the request in Omni-Channel.
+		tr := h.Do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Note: "refund"}).Transfer
+		tr = h.Transfer(tr.ID)
+		require.Equal(t, "bob", tr.Assignee)
+		require.Equal(t, contactpad.AnswerInOmni, tr.AnswerIn)
+		works := h.agentWorks(item)
+		require.Equal(t, contactpad.AgentWorkOffer{ServiceChannelID: "0N9000000000001AAA", WorkItemID: item, UserID: bob,
+			CapacityWeight: 2}, works[len(works)-1], "the request is an AgentWork for bob, the PSR gone")
+		require.Equal(t, "Transfer request delivered to bob through Omni-Channel", h.LastAudit(i.ID).Message)
+		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeConflict)
+		h.Refused(adapter.DeclineTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeConflict)
+		h.Do(answer(item, "0Bz000000000012AAA", bob, contactpad.AgentWorkDeclined))
+		tr = h.Transfer(tr.ID)
+		require.Equal(t, contactpad.TransferFailed, tr.Status)
+		require.Equal(t, contactpad.FailedDeclined, tr.FailedReason)
+		require.Equal(t, "Transfer to agent bob declined by bob in Omni-Channel", h.LastAudit(i.ID).Message)
+		i = h.Get(i.ID)
+		require.Equal(t, "alice", i.Owner)
+		require.Equal(t, contactpad.Connected, i.Status)
+
+		// Its push times out in Omni-Channel.
+		tr = h.Do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Do(answer(item, "0Bz000000000013AAA", bob, contactpad.AgentWorkPushTimeout))
+		tr = h.Transfer(tr.ID)
+		require.Equal(t, contactpad.TransferFailed, tr.Status)
+		require.Equal(t, contactpad.FailedTimeout, tr.FailedReason)
+		require.Equal(t, "Transfer to agent bob failed in Omni-Channel: not answered in time", h.LastAudit(i.ID).Message)
+		require.Equal(t, "alice", h.Get(i.ID).Owner)
+
+		// bob accepts in Omni-Channel: his at once, with the note.
+		tr = h.Do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Do(answer(item, "0Bz000000000014AAA", alice, contactpad.AgentWorkOpened))
+		require.Equal(t, contactpad.TransferInitiated, h.Transfer(tr.ID).Status, "only the assignee's answer counts")
+		h.Do(answer(item, "0Bz000000000012AAA", bob, contactpad.AgentWorkDeclined))
+		require.Equal(t, contactpad.TransferInitiated, h.Transfer(tr.ID).Status, "the answer to an earlier request, read again, is not this one's")
+		h.Do(answer(item, "0Bz000000000015AAA", bob, contactpad.AgentWorkOpened))
+		require.Equal(t, contactpad.TransferCompleted, h.Transfer(tr.ID).Status)
+		i = h.Get(i.ID)
+		require.Equal(t, "bob", i.Owner)
+		require.Equal(t, contactpad.Connected, i.Status)
+		require.Equal(t, "0Bz000000000015AAA", i.Omni.WorkID)
+		last := h.LastAudit(i.ID)
+		require.Equal(t, contactpad.AuditTransferred, last.Action)
+		require.Equal(t, "Transferred from alice to bob: accepted by bob in Omni-Channel", last.Message)
+		require.Equal(t, map[string]string{"transfer": tr.ID, "from": "alice", "to": "bob", "mode": "warm", "note": "refund",
+			"agent_work": "0Bz000000000015AAA"}, last.Data)
+		require.Len(t, h.Events(adapter.EventTransferAccepted), 1)
+		trail := len(h.Audit(i.ID))
+		h.Do(answer(item, "0Bz000000000015AAA", bob, contactpad.AgentWorkOpened))
+		h.Do(answer(item, "0Bz000000000012AAA", bob, contactpad.AgentWorkDeclined))
+		require.Len(t, h.Audit(i.ID), trail, "answers read again change nothing")
+		require.Equal(t, "bob", h.Get(i.ID).Owner)
+	})
+}

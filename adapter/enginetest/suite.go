@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		{"offers: push timeout", testPushTimeout},
 		{"offers: withdrawn at logout", testLogoutWithdrawsOffers},
 		{"offers through Omni-Channel (external routing)", testOmniRouting},
+		{"warm transfers through Omni-Channel", testOmniWarmTransfer},
 		{"hold and retrieve", testHold},
 		{"the customer and the talk timer's start", testCustomerAndTalkTime},
 		{"release, wrap-up and completion", testWrapUp},

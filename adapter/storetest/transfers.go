@@ -26,6 +26,7 @@ func testTransferRoundTrip(t *testing.T, s adapter.Store) {
 		DeclineReason: "not my area",
 		Initiator:     "alice",
 		Assignee:      "bob",
+		AnswerIn:      contactpad.AnswerInOmni,
 		ExpiresAt:     ptr(at(time.Minute)),
 		CreatedAt:     t0,
 		UpdatedAt:     at(time.Second),

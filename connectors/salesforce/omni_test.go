@@ -161,20 +161,58 @@ func omniExternalRouting(t *testing.T, open func(*testing.T) adapter.Store) {
 	require.Equal(t, y, b.byCRM()[cases[0]].Owner)
 	require.Equal(t, "Transferred", b.record("AgentWork", aw3["Id"].(string))["Status"])
 
-	// y completes it: the Case closes, and with it the AgentWork.
-	b.do(adapter.Release{ID: first.ID, Agent: y})
+	// A warm transfer back to x is an AgentWork for x, which x answers in
+	// Omni-Channel, not in the panel. Declined there, y keeps the work.
+	warm := adapter.StartTransfer{ID: first.ID, Agent: y, Target: contactpad.Target{Agent: x}, Note: "wants a refund"}
+	tr := b.do(warm).Transfer
+	require.Equal(t, contactpad.AnswerInOmni, tr.AnswerIn)
+	require.Empty(t, b.drain())
+	aw5 := b.lastWork(cases[0])
+	require.Equal(t, users[x], aw5["UserId"])
+	require.Nil(t, aw5["PendingServiceRoutingId"])
+	_, err = b.engine.Apply(ctx, adapter.AcceptTransfer{TransferID: tr.ID, Agent: x})
+	require.ErrorAs(t, err, &conflict)
+	require.Equal(t, "Delivered through Omni-Channel: answer it in the Omni-Channel widget.", adapter.Explain(err))
+	require.NoError(t, b.org.OmniDecline(aw5["Id"].(string), "busy"))
+	b.poll()
+	require.Equal(t, contactpad.TransferFailed, b.transferOf(tr.ID).Status)
+	require.Equal(t, y, b.byCRM()[cases[0]].Owner)
+	require.Equal(t, "Opened", b.record("AgentWork", aw4["Id"].(string))["Status"])
+	require.Equal(t, users[y], b.record("Case", cases[0])["OwnerId"])
+
+	// Accepted there, x has it at once: the org made y's AgentWork
+	// Transferred and gave x the Case, and so does the bridge.
+	tr = b.do(warm).Transfer
+	require.Empty(t, b.drain())
+	aw6 := b.lastWork(cases[0])
+	require.Equal(t, users[x], aw6["UserId"])
+	require.NoError(t, b.org.OmniAccept(aw6["Id"].(string)))
+	b.poll()
+	require.Equal(t, contactpad.TransferCompleted, b.transferOf(tr.ID).Status)
+	got = b.byCRM()[cases[0]]
+	require.Equal(t, contactpad.Connected, got.Status)
+	require.Equal(t, x, got.Owner)
+	require.Equal(t, "wants a refund", got.TransferNote)
+	require.Empty(t, b.drain())
+	require.Equal(t, "Transferred", b.record("AgentWork", aw4["Id"].(string))["Status"])
+	require.Equal(t, "Opened", b.record("AgentWork", aw6["Id"].(string))["Status"])
+	require.Equal(t, users[x], b.record("Case", cases[0])["OwnerId"])
+	require.NotContains(t, b.trailActions(first.ID), contactpad.AuditReassigned, "the bridge handed it over itself")
+
+	// x completes it: the Case closes, and with it the AgentWork.
+	b.do(adapter.Release{ID: first.ID, Agent: x})
 	if b.byCRM()[cases[0]].Status == contactpad.WrapUp {
-		b.do(adapter.FinishWrapUp{ID: first.ID, Agent: y})
+		b.do(adapter.FinishWrapUp{ID: first.ID, Agent: x})
 	}
 	require.Equal(t, contactpad.Completed, b.byCRM()[cases[0]].Status)
 	require.Empty(t, b.drain())
 	require.Equal(t, "Closed", b.record("Case", cases[0])["Status"])
-	closed := b.record("AgentWork", aw4["Id"].(string))
+	closed := b.record("AgentWork", aw6["Id"].(string))
 	require.Equal(t, "Closed", closed["Status"])
 	require.NotNil(t, closed["CloseDateTime"])
 	b.poll()
 	require.Equal(t, contactpad.Completed, b.byCRM()[cases[0]].Status)
-	require.Len(t, b.org.Records("AgentWork"), 5, "four for the first Case, one for the second")
+	require.Len(t, b.org.Records("AgentWork"), 7, "six for the first Case, one for the second")
 
 	// Sam reopens the Case into the queue: a new PSR, which the next offer pushes.
 	require.NoError(t, b.org.Edit(samUser, "Case", cases[0], map[string]any{"Status": "New", "OwnerId": queue}))
@@ -182,8 +220,8 @@ func omniExternalRouting(t *testing.T, open func(*testing.T) adapter.Store) {
 	b.poll()
 	require.Equal(t, contactpad.Offered, b.byCRM()[cases[0]].Status)
 	require.Empty(t, b.drain())
-	aw5 := b.lastWork(cases[0])
-	require.Equal(t, again["Id"], aw5["PendingServiceRoutingId"])
+	aw7 := b.lastWork(cases[0])
+	require.Equal(t, again["Id"], aw7["PendingServiceRoutingId"])
 	require.Equal(t, true, b.record("PendingServiceRouting", again["Id"].(string))["IsPushed"])
 }
 
@@ -222,6 +260,18 @@ func (b *bridge) lastWork(item string) map[string]any {
 	require.NotNil(b.t, last)
 	require.Equal(b.t, "Assigned", last["Status"])
 	return last
+}
+
+// transferOf reads a transfer from the store.
+func (b *bridge) transferOf(id string) *contactpad.Transfer {
+	b.t.Helper()
+	var tr *contactpad.Transfer
+	require.NoError(b.t, b.store.View(context.Background(), func(tx adapter.Tx) error {
+		var err error
+		tr, err = tx.Transfer(id)
+		return err
+	}))
+	return tr
 }
 
 // trailActions lists the actions of an interaction's audit trail.

@@ -22,7 +22,7 @@ type actionState struct {
 func (s *Server) view(i *contactpad.Interaction, agent string, p adapter.InProgress) interactionView {
 	v := interactionView{Interaction: i, Capabilities: []contactpad.Action{}, Actions: []actionState{}}
 	if adapter.PushedToOmni(i) {
-		v.AnswerIn = "omni_channel"
+		v.AnswerIn = contactpad.AnswerInOmni
 	}
 	settings := s.engine.Settings()
 	for _, a := range contactpad.Actions {

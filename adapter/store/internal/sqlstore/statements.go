@@ -133,7 +133,7 @@ const (
 		customer, connected_at, omni`
 	agentColumns    = `id, name, crm_user_id, services, capacity, presence, presence_at, last_offer_at`
 	transferColumns = `id, interaction_id, mode, target_agent, target_service, target_number,
-		status, failed_reason, decline_reason, initiator, assignee, expires_at, created_at, updated_at`
+		status, failed_reason, decline_reason, initiator, assignee, expires_at, created_at, updated_at, answer_in`
 	consultColumns = `id, interaction_id, initiator, target_agent, target_service, target_number,
 		status, ended_reason, expires_at, created_at, updated_at`
 	auditColumns  = `id, interaction_id, at, actor, action, category, from_status, to_status, message, data`

@@ -25,7 +25,7 @@ func (t *Tx) PutTransfer(tr *contactpad.Transfer) error {
 	args := [...]any{
 		tr.ID, tr.InteractionID, string(tr.Mode), tr.Target.Agent, tr.Target.Service, tr.Target.Number,
 		string(tr.Status), tr.FailedReason, tr.DeclineReason, tr.Initiator, tr.Assignee,
-		e.timePtr("expires_at", tr.ExpiresAt), e.time("created_at", tr.CreatedAt), e.time("updated_at", tr.UpdatedAt),
+		e.timePtr("expires_at", tr.ExpiresAt), e.time("created_at", tr.CreatedAt), e.time("updated_at", tr.UpdatedAt), tr.AnswerIn,
 	}
 	if e.err != nil {
 		return fmt.Errorf("put transfer %s: %w", tr.ID, e.err)
@@ -69,7 +69,7 @@ func scanTransfer(sc scanner) (*contactpad.Transfer, error) {
 	)
 	if err := sc.Scan(&tr.ID, &tr.InteractionID, &mode, &tr.Target.Agent, &tr.Target.Service, &tr.Target.Number,
 		&status, &tr.FailedReason, &tr.DeclineReason, &tr.Initiator, &tr.Assignee,
-		&expiresAt, &created, &updated, &note); err != nil {
+		&expiresAt, &created, &updated, &tr.AnswerIn, &note); err != nil {
 		return nil, err
 	}
 	var d decoder

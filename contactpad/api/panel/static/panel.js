@@ -918,6 +918,15 @@ function omniOfferNote(i) {
     'Offered through Salesforce Omni-Channel: accept or decline it in the Omni-Channel widget.');
 }
 
+// omniRequestNote says where to answer a transfer request that Salesforce
+// Omni-Channel delivers (an AgentWork), and that accepting it there hands
+// the work over at once; null for requests answered here.
+function omniRequestNote(t) {
+  if (t.answer_in !== 'omni_channel') return null;
+  return h('p', { class: 'note omni', role: 'status' },
+    'Delivered through Salesforce Omni-Channel: accept or decline it in the Omni-Channel widget. Accepting hands it to you at once.');
+}
+
 function mediaChip(i) {
   return h('span', { class: `chip media-${i.media}` }, MEDIA[i.media] || i.media);
 }
@@ -944,7 +953,7 @@ function renderAlerts() {
         h('p', { class: 'subject' }, subject),
         t.note && h('blockquote', { class: 'note' }, t.note),
         t.expires_at && countdown(`request:${t.id}`, t.expires_at, 'Accept within'),
-        h('div', { class: 'buttons' },
+        omniRequestNote(t) || h('div', { class: 'buttons' },
           button('Accept', () => act('POST', `/transfers/${t.id}/accept`), { class: 'primary', dataset: { key: `taccept:${t.id}` } }),
           button('Decline', () => openDecline('transfer', t, subject), { dataset: { key: `tdecline:${t.id}` } }))));
     } else if (t.status === 'accepted') {
@@ -1021,7 +1030,7 @@ function outgoingTransfer(id) {
     }
     return h('div', { class: 'transfer waiting', role: 'status' },
       h('p', {}, h('strong', {}, `Transfer to ${to}: `),
-        t.assignee ? `waiting for ${agentName(t.assignee)} to accept.` : `waiting until ${t.target.service ? 'an agent of the service' : to} can take it.`),
+        t.assignee ? `waiting for ${agentName(t.assignee)} to accept${t.answer_in === 'omni_channel' ? ' in Omni-Channel' : ''}.` : `waiting until ${t.target.service ? 'an agent of the service' : to} can take it.`),
       t.expires_at && countdown(`transfer:${t.id}`, t.expires_at, 'Accept within'),
       h('p', { class: 'muted' }, 'You keep working with the customer meanwhile.'),
       h('div', { class: 'buttons' },
