@@ -121,25 +121,68 @@ func omniRoutingStory(ctx context.Context, daemon *daemon, org *sim.Org, p *narr
 	if err := org.OmniAccept(fmt.Sprint(work["Id"])); err != nil {
 		return err
 	}
-	for {
-		var status contactpad.Status
-		err := daemon.store.View(ctx, func(tx adapter.Tx) error {
-			i, err := tx.InteractionByCRM("Case", caseID)
-			if err == nil {
-				status = i.Status
-			}
-			return err
-		})
-		if err == nil && status == contactpad.Connected {
-			break
-		}
+	i, err := waitForCase(d, daemon.store, caseID, func(i *contactpad.Interaction) bool {
+		return i.Status == contactpad.Connected
+	})
+	if err != nil {
+		return err
+	}
+	first := agentWork(org, caseID)
+	p.say("    AgentWork %v: %v; PendingServiceRouting pushed: %v", first["Id"], first["Status"], pushed(org, caseID))
+
+	from := i.Owner
+	to := map[string]string{"alice": "bob", "bob": "alice"}[from]
+	p.step(fmt.Sprintf("%s warm-transfers it to %s: the request is an AgentWork for %s, answered in the Omni-Channel widget\n"+
+		"   (the panel's Accept is refused for it); accepted there, Salesforce hands the Case over, and so does ctibridge", from, to, to))
+	d.do(adapter.StartTransfer{ID: i.ID, Agent: from, Target: contactpad.Target{Agent: to}, Note: "The customer sent photos"})
+	if d.err != nil {
+		return d.err
+	}
+	for work = agentWork(org, caseID); work["Id"] == first["Id"]; work = agentWork(org, caseID) {
 		d.wait(100 * time.Millisecond)
 		if d.err != nil {
 			return d.err
 		}
 	}
-	work = agentWork(org, caseID)
-	p.say("    AgentWork %v: %v; PendingServiceRouting pushed: %v", work["Id"], work["Status"], pushed(org, caseID))
+	p.say("    AgentWork %v for user %v: %v", work["Id"], work["UserId"], work["Status"])
+	if err := org.OmniAccept(fmt.Sprint(work["Id"])); err != nil {
+		return err
+	}
+	if _, err := waitForCase(d, daemon.store, caseID, func(i *contactpad.Interaction) bool { return i.Owner == to }); err != nil {
+		return err
+	}
+	p.say("    AgentWork %v: %v; AgentWork %v: %v; the Case's owner: %v", first["Id"], orgRecord(org, "AgentWork", first["Id"])["Status"],
+		work["Id"], orgRecord(org, "AgentWork", work["Id"])["Status"], orgRecord(org, "Case", caseID)["OwnerId"])
+	return nil
+}
+
+// waitForCase waits until the interaction of a Case is as done says, and
+// returns it.
+func waitForCase(d *demoRun, store adapter.Store, caseID string, done func(*contactpad.Interaction) bool) (*contactpad.Interaction, error) {
+	for {
+		var i *contactpad.Interaction
+		err := store.View(d.ctx, func(tx adapter.Tx) error {
+			var err error
+			i, err = tx.InteractionByCRM("Case", caseID)
+			return err
+		})
+		if err == nil && done(i) {
+			return i, nil
+		}
+		d.wait(100 * time.Millisecond)
+		if d.err != nil {
+			return nil, d.err
+		}
+	}
+}
+
+// orgRecord returns the org's record of object with id, or nil.
+func orgRecord(org *sim.Org, object string, id any) map[string]any {
+	for _, r := range org.Records(object) {
+		if r["Id"] == id {
+			return r
+		}
+	}
 	return nil
 }
 

@@ -53,37 +53,66 @@ func TestPanelBrowserOmni(t *testing.T) {
 // its REST API, as an assignment rule would put it there.
 func orgCreateInQueue(t *testing.T, orgURL, subject string) {
 	t.Helper()
+	org := newOrgClient(t, orgURL)
+	var queues struct{ Records []struct{ Id string } }
+	org.query("SELECT Id FROM Group WHERE DeveloperName = 'Support_Omni'", &queues)
+	require.Len(t, queues.Records, 1)
+	org.do("POST", "/sobjects/Case", map[string]any{"Subject": subject, "Origin": "Web", "Type": "Problem",
+		"OwnerId": queues.Records[0].Id}, http.StatusCreated)
+}
+
+// orgClient calls the local org's REST API as the integration user.
+type orgClient struct {
+	t          *testing.T
+	url, token string
+}
+
+func newOrgClient(t *testing.T, orgURL string) *orgClient {
+	t.Helper()
 	resp, err := http.PostForm(orgURL+"/services/oauth2/token", url.Values{"grant_type": {"client_credentials"},
 		"client_id": {"ctibridge-local"}, "client_secret": {"local-secret"}})
 	require.NoError(t, err)
+	defer resp.Body.Close()
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
-	resp.Body.Close()
-	query := func(q string, out any) {
-		req, err := http.NewRequest("GET", orgURL+"/services/data/v62.0/query?q="+url.QueryEscape(q), nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	return &orgClient{t: t, url: orgURL, token: tok.AccessToken}
+}
+
+// query runs a SOQL query, decoding its answer into out.
+func (c *orgClient) query(soql string, out any) {
+	c.t.Helper()
+	c.call("GET", "/query?q="+url.QueryEscape(soql), nil, http.StatusOK, out)
+}
+
+// do sends body to path under /services/data/v62.0 and expects status.
+func (c *orgClient) do(method, path string, body any, status int) {
+	c.t.Helper()
+	c.call(method, path, body, status, nil)
+}
+
+func (c *orgClient) call(method, path string, body any, status int, out any) {
+	c.t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(c.t, err)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
 	}
-	var queues struct{ Records []struct{ Id string } }
-	query("SELECT Id FROM Group WHERE DeveloperName = 'Support_Omni'", &queues)
-	require.Len(t, queues.Records, 1)
-	body, err := json.Marshal(map[string]any{"Subject": subject, "Origin": "Web", "Type": "Problem",
-		"OwnerId": queues.Records[0].Id})
-	require.NoError(t, err)
-	req, err := http.NewRequest("POST", orgURL+"/services/data/v62.0/sobjects/Case", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req, err := http.NewRequest(method, c.url+"/services/data/v62.0"+path, rd)
+	require.NoError(c.t, err)
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	require.Equal(c.t, status, resp.StatusCode, "%s %s", method, path)
+	if out != nil {
+		require.NoError(c.t, json.NewDecoder(resp.Body).Decode(out))
+	}
 }
 
 // omniStatus sets a user's status in the org's Omni-Channel widget

@@ -20,6 +20,12 @@ func TestDemoOmni(t *testing.T) {
 		require.Regexp(t, `AgentWork 0Bz\w+ for user 005\w+: Assigned; PendingServiceRouting pushed: true`, out.String())
 		require.Regexp(t, `AgentWork 0Bz\w+: Opened; PendingServiceRouting pushed: deleted`, out.String())
 		require.Regexp(t, `"Parcel arrived damaged" \(non-live, support\) connected owner=(alice|bob)`, out.String())
+		// A warm transfer through Omni-Channel: an AgentWork for the target,
+		// accepted there, hands the Case over in both.
+		require.Regexp(t, `(alice|bob) warm-transfers it to (alice|bob): the request is an AgentWork`, out.String())
+		require.Regexp(t, `AgentWork 0Bz\w+ for user 005\w+: Assigned\n`, out.String())
+		require.Regexp(t, `AgentWork 0Bz\w+: Transferred; AgentWork 0Bz\w+: Opened; the Case's owner: 005\w+`, out.String())
+		require.Regexp(t, `transfer\.completed +warm transfer (alice|bob) -> agent (alice|bob) completed`, out.String())
 		require.Contains(t, out.String(), "Ctrl-C stops it.", "the story went on to the tour")
 		text := out.String()
 		for _, want := range []string{

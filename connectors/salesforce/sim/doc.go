@@ -23,7 +23,9 @@
 // PresenceStatuses) and UserServicePresence, which the API reads but may
 // not create, update or delete, as in Salesforce. OmniStatus, and a POST
 // to OmniControlPath, stand in for the Omni-Channel widget: they set a
-// user's presence status or sign them out.
+// user's presence status or sign them out. OmniAccept, OmniDecline and
+// OmniPushTimeout, and a POST to OmniWorkControlPath, answer an AgentWork
+// as the agent would there.
 //
 // The objects are Case, LiveChatTranscript, Task, User and Contact, with
 // the custom fields ctibridge writes (Ctibridge_*__c) and Salesforce-style

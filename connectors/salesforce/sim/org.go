@@ -365,6 +365,8 @@ func (o *Org) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.serveAPI(rec, r)
 	case path == OmniControlPath:
 		o.serveOmniControl(rec, r)
+	case path == OmniWorkControlPath:
+		o.serveOmniWorkControl(rec, r)
 	default:
 		writeJSON(rec, http.StatusNotFound, notFound().body())
 	}
