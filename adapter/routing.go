@@ -86,6 +86,13 @@ func (c *change) changePresence(a *contactpad.Agent, p contactpad.Presence, orig
 			return err
 		}
 		for _, i := range offers {
+			if PushedToOmni(i) {
+				// Omni-Channel has it as an AgentWork, which the bridge cannot
+				// withdraw (and while it is out, Salesforce refuses another
+				// for the same PSR): the agent's answer there, or its push
+				// timeout, ends it.
+				continue
+			}
 			if err := c.requeueOffer(i, stepRequeueOffer, record{actor: contactpad.ActorSystem, action: contactpad.AuditRequeued,
 				category: contactpad.CategoryRouting, message: fmt.Sprintf("Offer withdrawn: %s logged out", a.ID)}); err != nil {
 				return err

@@ -172,3 +172,28 @@ func testOmniWarmTransfer(t *testing.T, open Opener) {
 		require.Equal(t, "bob", h.Get(i.ID).Owner)
 	})
 }
+
+// testOmniOfferOutlivesLogout: an offer out in Omni-Channel as an
+// AgentWork stays when its agent logs out in ctibridge (the bridge cannot
+// withdraw it, and Salesforce refuses a second one for the PSR); the
+// answer read back from Omni-Channel still ends it.
+func testOmniOfferOutlivesLogout(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		bob := Settings().Agents[1].CRMUserID
+		h.Presence("bob", contactpad.Available)
+		item := "500000000000079AAA"
+		i := h.IngestItem(contactpad.WorkItem{CRMID: item, CRMObject: "Case", Media: contactpad.NonLive, Service: "support",
+			Subject: "Routed by Omni", Omni: &contactpad.OmniItem{PSRID: "0JR000000000003AAA", ServiceChannelID: "0N9000000000001AAA"}})
+		require.Equal(t, "bob", i.Owner)
+		h.Presence("alice", contactpad.Available)
+		h.Presence("bob", contactpad.LoggedOut)
+		i = h.Get(i.ID)
+		require.Equal(t, contactpad.Offered, i.Status)
+		require.Equal(t, "bob", i.Owner)
+		require.Len(t, h.agentWorks(item), 1, "no second AgentWork for the pushed PSR")
+		h.Do(answer(item, "0Bz000000000021AAA", bob, contactpad.AgentWorkDeclined))
+		i = h.Get(i.ID)
+		require.Equal(t, "alice", i.Owner, "declined in Omni-Channel, it goes to alice")
+		require.Len(t, h.agentWorks(item), 2)
+	})
+}
