@@ -87,10 +87,10 @@ func (c *change) changePresence(a *contactpad.Agent, p contactpad.Presence, orig
 		}
 		for _, i := range offers {
 			if PushedToOmni(i) {
-				// Omni-Channel has it as an AgentWork, which the bridge cannot
-				// withdraw (and while it is out, Salesforce refuses another
-				// for the same PSR): the agent's answer there, or its push
-				// timeout, ends it.
+				// Omni-Channel has it as an AgentWork, which Salesforce's
+				// external routing gives the router no way to take back (and
+				// while it is out, Salesforce refuses another for the same
+				// PSR): the agent's answer there, or its push timeout, ends it.
 				continue
 			}
 			if err := c.requeueOffer(i, stepRequeueOffer, record{actor: contactpad.ActorSystem, action: contactpad.AuditRequeued,
