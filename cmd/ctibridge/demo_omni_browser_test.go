@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/ctibridge/ctibridge/config"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 	"github.com/stretchr/testify/require"
 )
@@ -16,12 +17,7 @@ import (
 // AgentWork) shows, in the alert and in the detail, where to answer it
 // instead of Accept and Decline; at the softphone's size and a full tab's.
 func TestPanelBrowserOmni(t *testing.T) {
-	var orgURL string
-	pt := newPanelTestOn(t, func() (string, string) {
-		base, org := startDemoWith(t, demoEnv{Omni: true})
-		orgURL = org
-		return base, org
-	})
+	pt, orgURL := omniPanelTest(t, nil)
 	for _, size := range []struct {
 		name          string
 		width, height int64
@@ -47,6 +43,19 @@ func TestPanelBrowserOmni(t *testing.T) {
 		omniStatus(t, orgURL, "alice@local.test", "")
 		alice.waitPresence("logged_out")
 	}
+}
+
+// omniPanelTest starts demo --omni without its story (its config adjusted
+// by adjust, if set) and a browser on its panel; it returns the local
+// org's URL too.
+func omniPanelTest(t *testing.T, adjust func(*config.Config)) (*panelTest, string) {
+	var orgURL string
+	pt := newPanelTestOn(t, func() (string, string) {
+		base, org := startDemoWith(t, demoEnv{Omni: true, Config: adjust})
+		orgURL = org
+		return base, org
+	})
+	return pt, orgURL
 }
 
 // orgCreateInQueue creates a Case in the org's Support_Omni queue through

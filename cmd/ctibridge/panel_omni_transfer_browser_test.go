@@ -19,16 +19,9 @@ import (
 // sender's says whom it waits for; accepted there, the work is the
 // target's in both panels. At the softphone's size and a full tab's.
 func TestPanelBrowserOmniTransfer(t *testing.T) {
-	var orgURL string
-	pt := newPanelTestOn(t, func() (string, string) {
-		// The demo's 4s to accept a transfer is short for a poll, a
-		// writeback and two screenshots in between.
-		base, org := startDemoWith(t, demoEnv{Omni: true, Config: func(c *config.Config) {
-			c.Timeouts.TransferAccept = config.Duration(time.Minute)
-		}})
-		orgURL = org
-		return base, org
-	})
+	// The demo's 4s to accept a transfer is short for a poll, a writeback
+	// and two screenshots in between.
+	pt, orgURL := omniPanelTest(t, func(c *config.Config) { c.Timeouts.TransferAccept = config.Duration(time.Minute) })
 	for _, size := range []struct {
 		name          string
 		width, height int64

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -170,19 +169,11 @@ const OmniControlPath = "/sim/omni/presence"
 
 // serveOmniControl serves OmniControlPath.
 func (o *Org) serveOmniControl(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
 	var body struct {
 		User   string `json:"user"`
 		Status string `json:"status"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		http.Error(w, "body: "+err.Error()+` (want {"user": "...", "status": "..."})`, http.StatusBadRequest)
+	if !decodeControl(w, r, &body, `{"user": "...", "status": "..."}`) {
 		return
 	}
 	if err := o.OmniStatus(body.User, body.Status); err != nil {

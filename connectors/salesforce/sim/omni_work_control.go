@@ -16,20 +16,12 @@ const OmniWorkControlPath = "/sim/omni/work"
 
 // serveOmniWorkControl serves OmniWorkControlPath.
 func (o *Org) serveOmniWorkControl(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
 	var body struct {
 		WorkID string `json:"work_id"`
 		Answer string `json:"answer"`
 		Reason string `json:"reason"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		http.Error(w, "body: "+err.Error()+` (want {"work_id": "...", "answer": "accept|decline|timeout"})`, http.StatusBadRequest)
+	if !decodeControl(w, r, &body, `{"work_id": "...", "answer": "accept|decline|timeout"}`) {
 		return
 	}
 	var err error
@@ -48,4 +40,22 @@ func (o *Org) serveOmniWorkControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// decodeControl decodes the JSON body of a POST to one of the org's
+// controls into body, or answers 405 or 400 (saying what it wants) and
+// returns false.
+func decodeControl(w http.ResponseWriter, r *http.Request, body any, want string) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(body); err != nil {
+		http.Error(w, "body: "+err.Error()+" (want "+want+")", http.StatusBadRequest)
+		return false
+	}
+	return true
 }
