@@ -69,6 +69,22 @@ type ParkError struct {
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 
+// PartlyWrittenError is a row the CRM took in part: one of its writes
+// failed with Err (a *ParkError parks the row; any other error is
+// retried), while the others landed, as Fields, Audit and AgentWork say
+// (a Salesforce composite call writes each kind in its own collection,
+// not all or none). The writer records the landed fields as accepted and
+// drops what landed from the row, so that a retry, or an admin's re-drive
+// of the parked row, sends only what is still to write: no record update
+// or audit entry twice, and no second AgentWork for one offer.
+type PartlyWrittenError struct {
+	Err                      error
+	Fields, Audit, AgentWork bool
+}
+
+func (e *PartlyWrittenError) Error() string { return e.Err.Error() }
+func (e *PartlyWrittenError) Unwrap() error { return e.Err }
+
 // DefaultPollInterval is how often each Source is read when
 // SyncOptions.PollInterval is zero, and the config's crm.poll_interval
 // default.
@@ -616,6 +632,12 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			continue
 		}
 		settle(&rows[k], errs[k], now, opts)
+		var part *PartlyWrittenError
+		if errors.As(errs[k], &part) {
+			if err := dropWritten(&rows[k], part); err != nil {
+				return len(rows), claimed, err
+			}
+		}
 		tally.add(rows[k].State)
 		if rows[k].State != OutboxDone {
 			failed[record] = true
@@ -629,7 +651,8 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	// row waits behind an earlier one that failed: it is not sent again.
 	accepted := map[string]map[string]any{} // interaction -> fields the CRM took
 	for k, fields := range sent {
-		if errs[k] == nil {
+		var part *PartlyWrittenError
+		if errs[k] == nil || errors.As(errs[k], &part) && part.Fields {
 			accepted[rows[k].InteractionID] = fields
 		}
 	}
@@ -643,7 +666,62 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		return len(rows), claimed, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
+	e.refuseOffers(context.WithoutCancel(ctx), rows)
 	return len(rows), claimed, nil
+}
+
+// dropWritten takes out of r's payload the writes the CRM took (part).
+func dropWritten(r *OutboxRow, part *PartlyWrittenError) error {
+	var change contactpad.RecordChange
+	if err := json.Unmarshal(r.Payload, &change); err != nil {
+		return fmt.Errorf("outbox row %d: %w", r.ID, err)
+	}
+	if part.Fields {
+		change.Fields = nil
+	}
+	if part.Audit {
+		change.Audit = nil
+	}
+	if part.AgentWork {
+		change.AgentWork = nil
+	}
+	if change.Fields == nil && change.Audit == nil {
+		change.Writeback = nil
+	}
+	payload, err := json.Marshal(change)
+	if err != nil {
+		return fmt.Errorf("outbox row %d: %w", r.ID, err)
+	}
+	r.Payload = payload
+	return nil
+}
+
+// refuseOffers hands the engine the offers whose AgentWork the writer
+// gave up on (rows parked with an AgentWork not created): without it,
+// such an offer would wait forever, since Omni-Channel, which times an
+// AgentWork out, never had one (OmniRefused).
+func (e *Engine) refuseOffers(ctx context.Context, rows []OutboxRow) {
+	var cmds []Command
+	for _, r := range rows {
+		if r.State != OutboxParked {
+			continue
+		}
+		var change contactpad.RecordChange
+		if json.Unmarshal(r.Payload, &change) != nil || change.AgentWork == nil {
+			continue
+		}
+		cmds = append(cmds, OmniRefused{InteractionID: r.InteractionID, UserID: change.AgentWork.UserID, Code: r.ErrorCode})
+	}
+	if len(cmds) == 0 {
+		return
+	}
+	for k, out := range e.ApplyAll(ctx, cmds) {
+		if out.Err != nil {
+			cmd := cmds[k].(OmniRefused)
+			e.log.WithError(out.Err).WithFields(logrus.Fields{"interaction": cmd.InteractionID, "code": cmd.Code}).
+				Warn("route again an offer whose AgentWork Omni-Channel refused")
+		}
+	}
 }
 
 // readInteractions reads the interactions of rows, by ID.
