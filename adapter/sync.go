@@ -623,6 +623,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	now = e.now().UTC()
 	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
 	var tally writebackTally
+	var refused []Command // offers whose AgentWork the writer gave up on
 	for k := range rows {
 		record := [2]string{rows[k].CRMObject, rows[k].CRMID}
 		if failed[record] {
@@ -632,12 +633,6 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			continue
 		}
 		settle(&rows[k], errs[k], now, opts)
-		var part *PartlyWrittenError
-		if errors.As(errs[k], &part) {
-			if err := dropWritten(&rows[k], part); err != nil {
-				return len(rows), claimed, err
-			}
-		}
 		tally.add(rows[k].State)
 		if rows[k].State != OutboxDone {
 			failed[record] = true
@@ -645,6 +640,13 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		if rows[k].State == OutboxParked {
 			e.log.WithFields(logrus.Fields{"interaction": rows[k].InteractionID, "crm_id": rows[k].CRMID,
 				"code": rows[k].ErrorCode}).Warn("writeback parked")
+		}
+		refusal, err := settleParts(&rows[k], errs[k])
+		if err != nil {
+			return len(rows), claimed, err
+		}
+		if refusal != nil {
+			refused = append(refused, *refusal)
 		}
 	}
 	// The CRM took a record's update when the sink says so, even if the
@@ -666,52 +668,65 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		return len(rows), claimed, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
-	e.refuseOffers(context.WithoutCancel(ctx), rows)
+	e.refuseOffers(context.WithoutCancel(ctx), refused)
 	return len(rows), claimed, nil
 }
 
-// dropWritten takes out of r's payload the writes the CRM took (part).
-func dropWritten(r *OutboxRow, part *PartlyWrittenError) error {
+// settleParts takes out of a settled row's payload what is no longer to
+// write: what the CRM took of it (err is a *PartlyWrittenError), and, once
+// the row is parked, the AgentWork it did not create, which the returned
+// OmniRefused hands back to routing. A row left with nothing to write is
+// done: parked, it would hold back the record's later rows, among them
+// the AgentWork of the offer routed again (the refusal shows in the
+// interaction's audit trail and the "writeback parked" log line).
+func settleParts(r *OutboxRow, err error) (*OmniRefused, error) {
+	var part *PartlyWrittenError
+	errors.As(err, &part)
+	if part == nil && r.State != OutboxParked {
+		return nil, nil
+	}
 	var change contactpad.RecordChange
-	if err := json.Unmarshal(r.Payload, &change); err != nil {
-		return fmt.Errorf("outbox row %d: %w", r.ID, err)
+	if json.Unmarshal(r.Payload, &change) != nil {
+		return nil, nil // the sink parked it: BAD_OUTBOX_ROW
 	}
-	if part.Fields {
-		change.Fields = nil
+	dropped := part != nil
+	if part != nil {
+		if part.Fields {
+			change.Fields = nil
+		}
+		if part.Audit {
+			change.Audit = nil
+		}
+		if part.AgentWork {
+			change.AgentWork = nil
+		}
 	}
-	if part.Audit {
-		change.Audit = nil
+	var refusal *OmniRefused
+	if work := change.AgentWork; work != nil && r.State == OutboxParked {
+		refusal = &OmniRefused{InteractionID: r.InteractionID, UserID: work.UserID, Code: r.ErrorCode}
+		change.AgentWork, dropped = nil, true
 	}
-	if part.AgentWork {
-		change.AgentWork = nil
+	if !dropped {
+		return nil, nil
 	}
 	if change.Fields == nil && change.Audit == nil {
 		change.Writeback = nil
+		if change.AgentWork == nil && r.State == OutboxParked {
+			r.State = OutboxDone
+		}
 	}
 	payload, err := json.Marshal(change)
 	if err != nil {
-		return fmt.Errorf("outbox row %d: %w", r.ID, err)
+		return nil, fmt.Errorf("outbox row %d: %w", r.ID, err)
 	}
 	r.Payload = payload
-	return nil
+	return refusal, nil
 }
 
 // refuseOffers hands the engine the offers whose AgentWork the writer
-// gave up on (rows parked with an AgentWork not created): without it,
-// such an offer would wait forever, since Omni-Channel, which times an
-// AgentWork out, never had one (OmniRefused).
-func (e *Engine) refuseOffers(ctx context.Context, rows []OutboxRow) {
-	var cmds []Command
-	for _, r := range rows {
-		if r.State != OutboxParked {
-			continue
-		}
-		var change contactpad.RecordChange
-		if json.Unmarshal(r.Payload, &change) != nil || change.AgentWork == nil {
-			continue
-		}
-		cmds = append(cmds, OmniRefused{InteractionID: r.InteractionID, UserID: change.AgentWork.UserID, Code: r.ErrorCode})
-	}
+// gave up on: without it, such an offer would wait forever, since
+// Omni-Channel, which times an AgentWork out, never had one.
+func (e *Engine) refuseOffers(ctx context.Context, cmds []Command) {
 	if len(cmds) == 0 {
 		return
 	}
@@ -719,7 +734,7 @@ func (e *Engine) refuseOffers(ctx context.Context, rows []OutboxRow) {
 		if out.Err != nil {
 			cmd := cmds[k].(OmniRefused)
 			e.log.WithError(out.Err).WithFields(logrus.Fields{"interaction": cmd.InteractionID, "code": cmd.Code}).
-				Warn("route again an offer whose AgentWork Omni-Channel refused")
+				Warn("route again an offer whose AgentWork the CRM refused")
 		}
 	}
 }

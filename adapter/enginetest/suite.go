@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 		{"offers: withdrawn at logout", testLogoutWithdrawsOffers},
 		{"offers through Omni-Channel (external routing)", testOmniRouting},
 		{"warm transfers through Omni-Channel", testOmniWarmTransfer},
+		{"offers through Omni-Channel: the AgentWork refused", testOmniRefused},
 		{"hold and retrieve", testHold},
 		{"the customer and the talk timer's start", testCustomerAndTalkTime},
 		{"release, wrap-up and completion", testWrapUp},
