@@ -20,9 +20,9 @@ type omniSink struct {
 	// refuseUpdate, when set, fails each record update instead, while
 	// the audit entries and AgentWork land.
 	refuseUpdate error
-	fields []map[string]any
-	audits []string
-	works  []contactpad.AgentWorkOffer
+	fields       []map[string]any
+	audits       []string
+	works        []contactpad.AgentWorkOffer
 }
 
 func (s *omniSink) Write(_ context.Context, rows []adapter.OutboxRow) []error {
