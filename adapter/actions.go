@@ -63,6 +63,8 @@ const (
 	// delivered as an AgentWork, read back from Omni-Channel.
 	stepAcceptInOmni  Step = "accept_in_omni"
 	stepDeclineInOmni Step = "decline_in_omni"
+	// stepOmniRefused: the CRM refused to create the offer's AgentWork.
+	stepOmniRefused Step = "omni_refused"
 )
 
 // AgentSteps are the steps agents take, in the order the API lists them.
@@ -193,8 +195,10 @@ var lifecycle = map[Step]rule{
 	stepReopenInCRM:  {from: ended, to: contactpad.Queued, about: "reopened in the CRM: routed, to the record's owner when that is an agent"},
 	stepReassign: {from: []contactpad.Status{contactpad.Queued, contactpad.Connected, contactpad.WrapUp, contactpad.Deferred,
 		contactpad.Completed, contactpad.Abandoned}, about: "its owner changed in the CRM to an agent's user (sync.owner_changed: reassign)"},
-	stepAcceptInOmni:  {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Connected, about: "accepted in Omni-Channel: its AgentWork is Opened (mappings[].omni)"},
+	stepAcceptInOmni: {from: []contactpad.Status{contactpad.Offered, contactpad.Queued}, to: contactpad.Connected,
+		about: "accepted in Omni-Channel: its AgentWork is Opened (mappings[].omni), whoever the bridge offered it to"},
 	stepDeclineInOmni: {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Queued, about: "declined in Omni-Channel, or its push timed out there: routed again, with a new AgentWork"},
+	stepOmniRefused:   {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Queued, about: "the CRM refused to create the offer's AgentWork (its writeback row parked): routed again, to another agent"},
 	stepDeferInCRM:    {from: []contactpad.Status{contactpad.Connected, contactpad.Queued}, to: contactpad.Deferred, about: "put on hold in the CRM, until the due date it shows"},
 }
 

@@ -42,8 +42,12 @@ func (cmd Ingest) apply(c *change) error {
 			}
 			return c.refresh(existing, item)
 		}
+		waiting := waitsForOmni(existing.Omni)
 		adoptRouting(existing, item.Omni)
-		return c.inbound(existing, item)
+		if err := c.inbound(existing, item); err != nil || !waiting || item.Omni == nil {
+			return err
+		}
+		return c.routingFree(existing.ID)
 	case !errors.Is(err, ErrNotFound):
 		return err
 	case item.Unmatched:
@@ -291,6 +295,21 @@ func (c *change) reopenedInCRM(i *contactpad.Interaction, view contactpad.Record
 	return c.routeInteraction(i)
 }
 
+// routingFree lets routing offer again the work (of ID) that waited for
+// Omni-Channel (waitsForOmni) once the poll shows its PSR waiting.
+func (c *change) routingFree(id string) error {
+	i, err := c.interaction(id)
+	if err != nil || !waitsForOmni(i.Omni) {
+		return err
+	}
+	before := *i
+	freeInOmni(i)
+	if err := c.save(i, before, record{}); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
+}
+
 // ownerChangedInCRM follows an owner changed in the CRM to an agent's
 // user: the agent takes the work over as it stands (connected work at
 // once, whatever its load; queued or offered work is reserved for it).
@@ -311,6 +330,14 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 			data:    map[string]string{"crm_user_id": crmUser}})
 	}
 	before := *i
+	if i.Omni != nil {
+		// Owned by a user, the record left its Omni-Channel queue, whose
+		// PSR Salesforce removed (and the AgentWork out for it): an offer
+		// goes to the agent directly.
+		o := *i.Omni
+		o.PSRID, o.Pushed, o.Refused = "", false, 0
+		i.Omni = &o
+	}
 	r := record{actor: contactpad.ActorCRM, action: contactpad.AuditReassigned, category: contactpad.CategoryCRM, local: true,
 		message: fmt.Sprintf("Reassigned %s to %s", where, agent),
 		data:    map[string]string{"from": before.Owner, "to": agent}}

@@ -130,15 +130,33 @@ func (c *change) omniAnswer(item contactpad.WorkItem) error {
 	if t != nil {
 		return c.omniTransferAnswer(i, t, ans)
 	}
-	if i.Status != contactpad.Offered || !i.Omni.Pushed || c.agentOfCRMUser(ans.UserID) != i.Owner {
+	agent := c.agentOfCRMUser(ans.UserID)
+	if agent != "" && ans.Status == contactpad.AgentWorkOpened &&
+		(i.Status == contactpad.Queued || i.Status == contactpad.Offered && agent != i.Owner) {
+		return c.acceptedElsewhere(i, agent, ans)
+	}
+	if i.Status == contactpad.Queued && waitsForOmni(i.Omni) {
+		// Omni-Channel let an AgentWork of it go (declined, timed out):
+		// its PSR waits again, and routing may offer it.
+		before := *i
+		o := *i.Omni
+		o.Answered = slices.Clone(o.Answered)
+		o.Answer(ans.WorkID)
+		o.Refused = 0
+		i.Omni = &o
+		if err := c.save(i, before, record{}); err != nil {
+			return err
+		}
+		return c.routeInteraction(i)
+	}
+	if i.Status != contactpad.Offered || !i.Omni.Pushed || agent != i.Owner {
 		return nil
 	}
 	o := *i.Omni
 	o.Answered = slices.Clone(o.Answered)
 	o.Answer(ans.WorkID)
-	o.Pushed = false
+	o.Pushed, o.Refused = false, 0
 	i.Omni = &o
-	agent := i.Owner
 	switch ans.Status {
 	case contactpad.AgentWorkOpened:
 		before := *i
@@ -241,4 +259,32 @@ func (c *change) omniTransferAnswer(i *contactpad.Interaction, t *contactpad.Tra
 			fmt.Sprintf("Transfer to %s failed in Omni-Channel: %s", t.Target.String(), why))
 	}
 	return nil
+}
+
+// acceptedElsewhere takes in an AgentWork of i that agent accepted in
+// Omni-Channel while the bridge had i queued, or offered to another
+// agent (an AgentWork it created earlier, still out there): Salesforce
+// gave agent the work, so the bridge connects it to agent, and the agent
+// it was offered to, if any, gets its room back.
+func (c *change) acceptedElsewhere(i *contactpad.Interaction, agent string, ans *contactpad.AgentWorkAnswer) error {
+	before := *i
+	if err := take(i, stepAcceptInOmni); err != nil {
+		return err
+	}
+	o := *i.Omni
+	o.Answered = slices.Clone(o.Answered)
+	o.Answer(ans.WorkID)
+	// The org deleted the PSR: a later offer goes to the agent directly.
+	o.PSRID, o.WorkID, o.Pushed, o.Refused = "", ans.WorkID, false, 0
+	i.Omni = &o
+	i.Owner, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent, i.SkipAgent, i.TransferredFrom = agent, nil, nil, "", "", ""
+	if err := c.save(i, before, record{actor: actorOf(agent), action: contactpad.AuditAccepted,
+		category: contactpad.CategoryAccept, message: "Accepted by " + agent + " in Omni-Channel", activity: true,
+		data: map[string]string{"agent_work": ans.WorkID}}); err != nil {
+		return err
+	}
+	if before.Status != contactpad.Offered {
+		return nil
+	}
+	return c.routeAgent(before.Owner, false)
 }

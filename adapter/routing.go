@@ -124,7 +124,7 @@ func (c *change) requeueOffer(i *contactpad.Interaction, s Step, r record) error
 // for it: its reserved target agent if any, else the available agent of its
 // service who has waited longest for work. With nobody free it stays queued.
 func (c *change) routeInteraction(i *contactpad.Interaction) error {
-	if i.Status != contactpad.Queued {
+	if i.Status != contactpad.Queued || waitsForOmni(i.Omni) {
 		return nil
 	}
 	a, err := c.pick(i.TargetAgent, i.Service, i.Media, i.SkipAgent, i.TransferredFrom)
@@ -199,7 +199,7 @@ func (c *change) routeAgent(agentID string, honourSkip bool) error {
 		}
 		offered := 0
 		for _, i := range queued {
-			if !room(i.Media) {
+			if !room(i.Media) || waitsForOmni(i.Omni) {
 				continue
 			}
 			if err := c.offer(i, a); err != nil {

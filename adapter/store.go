@@ -169,7 +169,9 @@ type Tx interface {
 	OutboxDue(q ClaimQuery) (OutboxDue, error)
 	// FinishOutbox settles claimed rows by their State: done rows are
 	// deleted; pending rows wait for NextAttemptAt; parked rows wait for an
-	// admin. Attempts and the error fields are stored as given. Rows no
+	// admin. Attempts, the error fields and the Payload (unless nil) are
+	// stored as given: the writer drops from a row the writes the CRM
+	// took (PartlyWrittenError). Rows no
 	// longer in flight (another writer took them over) are left alone.
 	FinishOutbox(rows []OutboxRow) error
 	// RetryParked makes a parked row pending again (an admin re-drives it).

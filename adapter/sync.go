@@ -69,6 +69,22 @@ type ParkError struct {
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 
+// PartlyWrittenError is a row the CRM took in part: one of its writes
+// failed with Err (a *ParkError parks the row; any other error is
+// retried), while the others landed, as Fields, Audit and AgentWork say
+// (a Salesforce composite call writes each kind in its own collection,
+// not all or none). The writer records the landed fields as accepted and
+// drops what landed from the row, so that a retry, or an admin's re-drive
+// of the parked row, sends only what is still to write: no record update
+// or audit entry twice, and no second AgentWork for one offer.
+type PartlyWrittenError struct {
+	Err                      error
+	Fields, Audit, AgentWork bool
+}
+
+func (e *PartlyWrittenError) Error() string { return e.Err.Error() }
+func (e *PartlyWrittenError) Unwrap() error { return e.Err }
+
 // DefaultPollInterval is how often each Source is read when
 // SyncOptions.PollInterval is zero, and the config's crm.poll_interval
 // default.
@@ -607,6 +623,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	now = e.now().UTC()
 	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
 	var tally writebackTally
+	var refused []Command // offers whose AgentWork the writer gave up on
 	for k := range rows {
 		record := [2]string{rows[k].CRMObject, rows[k].CRMID}
 		if failed[record] {
@@ -624,12 +641,20 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			e.log.WithFields(logrus.Fields{"interaction": rows[k].InteractionID, "crm_id": rows[k].CRMID,
 				"code": rows[k].ErrorCode}).Warn("writeback parked")
 		}
+		refusal, err := settleParts(&rows[k], errs[k])
+		if err != nil {
+			return len(rows), claimed, err
+		}
+		if refusal != nil {
+			refused = append(refused, *refusal)
+		}
 	}
 	// The CRM took a record's update when the sink says so, even if the
 	// row waits behind an earlier one that failed: it is not sent again.
 	accepted := map[string]map[string]any{} // interaction -> fields the CRM took
 	for k, fields := range sent {
-		if errs[k] == nil {
+		var part *PartlyWrittenError
+		if errs[k] == nil || errors.As(errs[k], &part) && part.Fields {
 			accepted[rows[k].InteractionID] = fields
 		}
 	}
@@ -643,7 +668,75 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		return len(rows), claimed, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
+	e.refuseOffers(context.WithoutCancel(ctx), refused)
 	return len(rows), claimed, nil
+}
+
+// settleParts takes out of a settled row's payload what is no longer to
+// write: what the CRM took of it (err is a *PartlyWrittenError), and, once
+// the row is parked, the AgentWork it did not create, which the returned
+// OmniRefused hands back to routing. A row left with nothing to write is
+// done: parked, it would hold back the record's later rows, among them
+// the AgentWork of the offer routed again (the refusal shows in the
+// interaction's audit trail and the "writeback parked" log line).
+func settleParts(r *OutboxRow, err error) (*OmniRefused, error) {
+	var part *PartlyWrittenError
+	errors.As(err, &part)
+	if part == nil && r.State != OutboxParked {
+		return nil, nil
+	}
+	var change contactpad.RecordChange
+	if json.Unmarshal(r.Payload, &change) != nil {
+		return nil, nil // the sink parked it: BAD_OUTBOX_ROW
+	}
+	dropped := part != nil
+	if part != nil {
+		if part.Fields {
+			change.Fields = nil
+		}
+		if part.Audit {
+			change.Audit = nil
+		}
+		if part.AgentWork {
+			change.AgentWork = nil
+		}
+	}
+	var refusal *OmniRefused
+	if work := change.AgentWork; work != nil && r.State == OutboxParked {
+		refusal = &OmniRefused{InteractionID: r.InteractionID, UserID: work.UserID, Code: r.ErrorCode}
+		change.AgentWork, dropped = nil, true
+	}
+	if !dropped {
+		return nil, nil
+	}
+	if change.Fields == nil && change.Audit == nil {
+		change.Writeback = nil
+		if change.AgentWork == nil && r.State == OutboxParked {
+			r.State = OutboxDone
+		}
+	}
+	payload, err := json.Marshal(change)
+	if err != nil {
+		return nil, fmt.Errorf("outbox row %d: %w", r.ID, err)
+	}
+	r.Payload = payload
+	return refusal, nil
+}
+
+// refuseOffers hands the engine the offers whose AgentWork the writer
+// gave up on: without it, such an offer would wait forever, since
+// Omni-Channel, which times an AgentWork out, never had one.
+func (e *Engine) refuseOffers(ctx context.Context, cmds []Command) {
+	if len(cmds) == 0 {
+		return
+	}
+	for k, out := range e.ApplyAll(ctx, cmds) {
+		if out.Err != nil {
+			cmd := cmds[k].(OmniRefused)
+			e.log.WithError(out.Err).WithFields(logrus.Fields{"interaction": cmd.InteractionID, "code": cmd.Code}).
+				Warn("route again an offer whose AgentWork the CRM refused")
+		}
+	}
 }
 
 // readInteractions reads the interactions of rows, by ID.

@@ -35,6 +35,10 @@ type OmniRouting struct {
 	// Answered lists the AgentWork whose answers the bridge took in, newest
 	// last (at most 20), so that reading one again changes nothing.
 	Answered []string `json:"answered,omitempty"`
+	// Refused counts the AgentWork the CRM refused in a row for this
+	// work item. At a few, routing stops offering it until Omni-Channel
+	// shows it free (see adapter.OmniRefused).
+	Refused int `json:"refused,omitempty"`
 }
 
 // Answer records that the answer of AgentWork id was taken in.

@@ -53,8 +53,8 @@ func testOmniRouting(t *testing.T, open Opener) {
 		h.Refused(adapter.Accept{ID: i.ID, Agent: "bob"}, adapter.CodeConflict)
 		h.Refused(adapter.Decline{ID: i.ID, Agent: "bob"}, adapter.CodeConflict)
 
-		// Answers of another user, or of an unknown record, change nothing.
-		h.Do(answer(item, "0Bz000000000001AAA", alice, contactpad.AgentWorkOpened))
+		// Another user's decline, or an answer of an unknown record, changes nothing.
+		h.Do(answer(item, "0Bz000000000001AAA", alice, contactpad.AgentWorkDeclined))
 		h.Do(answer("500000000000099AAA", "0Bz000000000009AAA", bob, contactpad.AgentWorkOpened))
 		require.Equal(t, contactpad.Offered, h.Get(i.ID).Status)
 
@@ -195,5 +195,16 @@ func testOmniOfferOutlivesLogout(t *testing.T, open Opener) {
 		i = h.Get(i.ID)
 		require.Equal(t, "alice", i.Owner, "declined in Omni-Channel, it goes to alice")
 		require.Len(t, h.agentWorks(item), 2)
+
+		// bob accepts another AgentWork of it in Omni-Channel (one the
+		// bridge made before): Salesforce gave him the work, and so does
+		// the bridge; alice's offer goes.
+		h.Presence("bob", contactpad.Available)
+		h.Do(answer(item, "0Bz000000000022AAA", bob, contactpad.AgentWorkOpened))
+		i = h.Get(i.ID)
+		require.Equal(t, contactpad.Connected, i.Status)
+		require.Equal(t, "bob", i.Owner)
+		require.Empty(t, i.Omni.PSRID, "Salesforce deleted the PSR")
+		require.Equal(t, "Accepted by bob in Omni-Channel", h.LastAudit(i.ID).Message)
 	})
 }

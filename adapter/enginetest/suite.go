@@ -29,6 +29,8 @@ func Run(t *testing.T, open Opener) {
 		{"offers through Omni-Channel (external routing)", testOmniRouting},
 		{"warm transfers through Omni-Channel", testOmniWarmTransfer},
 		{"an offer out in Omni-Channel outlives its agent's logout", testOmniOfferOutlivesLogout},
+		{"offers through Omni-Channel: the AgentWork refused", testOmniRefused},
+		{"offers through Omni-Channel: refused again and again, it waits", testOmniRefusedWaits},
 		{"hold and retrieve", testHold},
 		{"the customer and the talk timer's start", testCustomerAndTalkTime},
 		{"release, wrap-up and completion", testWrapUp},

@@ -222,6 +222,28 @@ func testFinishOutbox(t *testing.T, s adapter.Store) {
 		}
 		return nil
 	})
+
+	// A settled row keeps the payload it is finished with (the writes the
+	// CRM took dropped), or its own when that is nil.
+	appendRows(t, s, "C", "D")
+	rows = claim(t, s, at(2*time.Minute), 10)
+	require.Len(t, rows, 2)
+	rows[0].State, rows[0].Payload = adapter.OutboxPending, json.RawMessage(`{"fields":{"Status":"Closed"}}`)
+	rows[1].State, rows[1].ErrorCode = adapter.OutboxParked, "NOT_FOUND"
+	want := string(rows[1].Payload)
+	rows[1].Payload = nil
+	finish(t, s, rows...)
+	view(t, s, func(tx adapter.Tx) error {
+		pending, err := tx.Outbox(adapter.OutboxPending, 10)
+		require.NoError(t, err)
+		require.Len(t, pending, 1)
+		require.JSONEq(t, `{"fields":{"Status":"Closed"}}`, string(pending[0].Payload))
+		parked, err := tx.Outbox(adapter.OutboxParked, 10)
+		require.NoError(t, err)
+		require.Len(t, parked, 1)
+		require.JSONEq(t, want, string(parked[0].Payload))
+		return nil
+	})
 }
 
 func testWatermarks(t *testing.T, s adapter.Store) {

@@ -72,6 +72,8 @@ type bridgeOptions struct {
 	agents []contactpad.Agent
 	// tweak changes the engine's settings.
 	tweak func(*adapter.Settings)
+	// orgClock, if set, is the org's clock (default time.Now).
+	orgClock *clock
 }
 
 // The seed's users, as the agents' CRM users.
@@ -88,7 +90,11 @@ func startBridge(t *testing.T, seed []sim.Record) *bridge {
 
 func startBridgeWith(t *testing.T, seed []sim.Record, o bridgeOptions) *bridge {
 	t.Helper()
-	org := sim.New(sim.Options{})
+	orgOpts := sim.Options{}
+	if o.orgClock != nil {
+		orgOpts.Now = o.orgClock.Now
+	}
+	org := sim.New(orgOpts)
 	require.NoError(t, org.Seed(seed))
 	srv := httptest.NewServer(org)
 	t.Cleanup(srv.Close)

@@ -46,13 +46,16 @@ func (e *MismatchError) Unwrap() error { return e.Err }
 
 // parkCodes are the errorCodes that no retry can fix.
 var parkCodes = map[string]bool{
-	"ENTITY_IS_DELETED":                             true,
-	"NOT_FOUND":                                     true,
-	"INVALID_FIELD":                                 true,
-	"INVALID_FIELD_FOR_INSERT_UPDATE":               true,
-	"INVALID_TYPE":                                  true,
-	"INVALID_ID_FIELD":                              true,
-	"INVALID_CROSS_REFERENCE_KEY":                   true,
+	"ENTITY_IS_DELETED":               true,
+	"NOT_FOUND":                       true,
+	"INVALID_FIELD":                   true,
+	"INVALID_FIELD_FOR_INSERT_UPDATE": true,
+	"INVALID_TYPE":                    true,
+	"INVALID_ID_FIELD":                true,
+	"INVALID_CROSS_REFERENCE_KEY":     true,
+	// The org's data-integrity check: e.g. an AgentWork for a
+	// PendingServiceRouting already pushed to an agent.
+	"FIELD_INTEGRITY_EXCEPTION":                     true,
 	"MALFORMED_ID":                                  true,
 	"FIELD_CUSTOM_VALIDATION_EXCEPTION":             true,
 	"REQUIRED_FIELD_MISSING":                        true,

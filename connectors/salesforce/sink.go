@@ -44,6 +44,16 @@ type write struct {
 	rows   []int
 }
 
+// part is what a row asks of the org, one bit a kind: a collection
+// writes one kind, so a row may land in part.
+type part uint8
+
+const (
+	partFields    part = 1 << iota // the record's update
+	partAudit                      // its audit entry, upserted
+	partAgentWork                  // the AgentWork of an offer, created
+)
+
 // collection is one sObject Collection subrequest: updates by id (path
 // "composite/sobjects") or upserts by an external id
 // ("composite/sobjects/Task/Ctibridge_Audit_Id__c").
@@ -52,6 +62,8 @@ type collection struct {
 	writes []write
 	// create makes it a POST (records created); else a PATCH.
 	create bool
+	// part is the kind of write it holds.
+	part part
 }
 
 // agentWorkPath keys the collection of AgentWork creates (a POST to
@@ -121,9 +133,15 @@ func (s *Sink) FitCall(rows []adapter.OutboxRow) []bool {
 // into one update (the engine puts what is still to write on the last
 // one); each audit entry is upserted by its external id, so a retried call
 // never duplicates it. Everything is packed into composite calls of up to
-// five collections of 200 records.
+// five collections of 200 records. The collections are not all or none:
+// a row whose writes landed in part (the Case updated and its audit Task
+// upserted, but its AgentWork refused) fails with an
+// *adapter.PartlyWrittenError that says what landed, and the writer sends
+// only the rest again.
 func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 	errs := make([]error, len(rows))
+	asked := make([]part, len(rows))  // what each row asks of the org
+	failed := make([]part, len(rows)) // and what of it failed
 	updates := map[[2]string]*write{}
 	var updateOrder [][2]string
 	upserts := map[string]*collection{}
@@ -159,6 +177,7 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 			w.record["attributes"] = map[string]string{"type": r.CRMObject}
 			w.record["Id"] = r.CRMID
 			w.rows = append(w.rows, k)
+			asked[k] |= partFields
 		}
 		if audit != nil {
 			path := "composite/sobjects/" + audit.Object + "/" + audit.ExternalIDField
@@ -173,9 +192,11 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 				record[f] = v
 			}
 			col.writes = append(col.writes, write{record: record, rows: []int{k}})
+			asked[k] |= partAudit
 		}
 		if work := change.AgentWork; work != nil {
 			creates = append(creates, write{record: agentWorkRecord(work), rows: []int{k}})
+			asked[k] |= partAgentWork
 		}
 	}
 	var cols []collection
@@ -183,18 +204,24 @@ func (s *Sink) Write(ctx context.Context, rows []adapter.OutboxRow) []error {
 	for _, key := range updateOrder {
 		all = append(all, *updates[key])
 	}
-	cols = append(cols, chunk("composite/sobjects", all)...)
+	cols = append(cols, chunk("composite/sobjects", all, partFields)...)
 	for _, path := range upsertOrder {
-		cols = append(cols, chunk(path, upserts[path].writes)...)
+		cols = append(cols, chunk(path, upserts[path].writes, partAudit)...)
 	}
 	// After the records' updates, in the same call: an offer follows
 	// the state it offers.
-	for _, col := range chunk(agentWorkPath, creates) {
+	for _, col := range chunk(agentWorkPath, creates, partAgentWork) {
 		col.path, col.create = "composite/sobjects", true
 		cols = append(cols, col)
 	}
 	for start := 0; start < len(cols); start += collectionsPerCall {
-		s.call(ctx, cols[start:min(start+collectionsPerCall, len(cols))], errs)
+		s.call(ctx, cols[start:min(start+collectionsPerCall, len(cols))], errs, failed)
+	}
+	for k, err := range errs {
+		if landed := asked[k] &^ failed[k]; err != nil && landed != 0 {
+			errs[k] = &adapter.PartlyWrittenError{Err: err, Fields: landed&partFields != 0,
+				Audit: landed&partAudit != 0, AgentWork: landed&partAgentWork != 0}
+		}
 	}
 	return errs
 }
@@ -214,11 +241,11 @@ func agentWorkRecord(o *contactpad.AgentWorkOffer) map[string]any {
 	return r
 }
 
-// chunk splits writes into collections of at most 200.
-func chunk(path string, writes []write) []collection {
+// chunk splits writes of one kind into collections of at most 200.
+func chunk(path string, writes []write, kind part) []collection {
 	var out []collection
 	for start := 0; start < len(writes); start += collectionSize {
-		out = append(out, collection{path: path, writes: writes[start:min(start+collectionSize, len(writes))]})
+		out = append(out, collection{path: path, writes: writes[start:min(start+collectionSize, len(writes))], part: kind})
 	}
 	return out
 }
@@ -240,8 +267,9 @@ type collectionResult struct {
 }
 
 // call sends one composite call of up to five collections (one API call)
-// and records each record's outcome in errs, by row.
-func (s *Sink) call(ctx context.Context, cols []collection, errs []error) {
+// and records each record's outcome by row: the first error in errs, and
+// the kinds of write that failed in failed.
+func (s *Sink) call(ctx context.Context, cols []collection, errs []error, failed []part) {
 	req := struct {
 		AllOrNone bool         `json:"allOrNone"`
 		Requests  []subrequest `json:"compositeRequest"`
@@ -273,6 +301,7 @@ func (s *Sink) call(ctx context.Context, cols []collection, errs []error) {
 				if errs[k] == nil {
 					errs[k] = rowError(err)
 				}
+				failed[k] |= col.part
 			}
 		}
 	}
@@ -304,7 +333,7 @@ func (s *Sink) call(ctx context.Context, cols []collection, errs []error) {
 				err.Code, err.Message = res.Errors[0].StatusCode, res.Errors[0].Message
 			}
 			s.c.cfg.Metrics.crmError(errorCode(err))
-			fail(collection{writes: col.writes[n : n+1]}, err)
+			fail(collection{writes: col.writes[n : n+1], part: col.part}, err)
 		}
 	}
 }

@@ -61,7 +61,9 @@
 // QueueRoutingConfig, ServiceChannel, PendingServiceRouting and AgentWork.
 // A work item placed in a queue whose routing model is ExternalRouting gets
 // a PendingServiceRouting; an AgentWork pushes it; OmniAccept, OmniDecline
-// and OmniPushTimeout stand in for the agent in the Omni-Channel widget.
+// and OmniPushTimeout stand in for the agent in the Omni-Channel widget,
+// and an AgentWork left Assigned past its queue's PushTimeout times out by
+// itself on the org's clock.
 //
 // A few behaviours are simplified: one relationship level in SOQL, no
 // sharing or field-level security beyond createable/updateable, and no

@@ -35,9 +35,26 @@ import (
 // user outside Omni-Channel. An AgentWork created without a PSR routes the
 // item directly to the user (a transfer after the PSR is gone).
 //
+// The push time-out is the routing configuration's PushTimeout (seconds;
+// none when 0 or unset), counted from the AgentWork's AssignedDateTime on
+// the org's clock (Options.Now): an AgentWork of the queue still Assigned
+// then is DeclinedOnPushTimeout, with DeclineDateTime the moment it timed
+// out, and its PSR waits for another push, as OmniPushTimeout does it.
+// Salesforce's Help (Routing Configuration Settings, "Push Time-Out
+// (seconds)": a time limit for a rep to respond to an item before it is
+// pushed to another rep) and the Omni-Channel Developer Guide (Expected
+// Behavior for External Routing: on a push time-out the PSR is updated
+// with IsPushed false and LastDeclinedAgentSession, and the partner
+// creates a new AgentWork) say so. The org times pushes out lazily, when
+// it is read or written (an API call, Records, an Omni-Channel control),
+// so that tests drive it with the clock alone. An AgentWork without a
+// queue (routed to a user directly) has no push time-out here.
+//
 // Simplified: the agents' Omni-Channel presence and capacity are not
-// checked, and push timeouts happen only through OmniPushTimeout (the
-// configuration's PushTimeout is stored, not enforced).
+// checked when an AgentWork is created. Salesforce's documentation lists
+// Unavailable among AgentWork's statuses but says nothing of what an
+// AgentWork created for a user offline in Omni-Channel, or at capacity,
+// gets (an error, or that status), so the local org does not invent it.
 
 // The AgentWork statuses.
 const (
@@ -408,11 +425,44 @@ func (o *Org) unpush(w *writer, aw *row, set map[string]any) *dmlError {
 	return o.update(w, psr.obj, psr.id, map[string]any{"IsPushed": false, "LastDeclinedAgentSession": aw.vals["UserId"]})
 }
 
+// expirePushes times out, at the org's now, each assigned AgentWork whose
+// push time-out is up (see the top of this file). Callers hold o.mu.
+func (o *Org) expirePushes() {
+	now := o.now().UTC()
+	for _, aw := range o.liveRows("AgentWork", "Status", WorkAssigned) {
+		due, ok := o.pushDue(aw)
+		if !ok || now.Before(due) {
+			continue
+		}
+		w := &writer{tx: &tx{}, user: aw.vals["UserId"].(string), seeding: true}
+		if err := o.unpush(w, aw, map[string]any{"Status": WorkPushTimeout, "DeclineDateTime": due}); err != nil {
+			w.tx.rollback(0)
+		}
+	}
+}
+
+// pushDue returns when an assigned AgentWork's push times out: its
+// AssignedDateTime plus the PushTimeout of its queue's routing
+// configuration; false when it has none.
+func (o *Org) pushDue(aw *row) (time.Time, bool) {
+	assigned, ok := aw.vals["AssignedDateTime"].(time.Time)
+	cfg := o.externalQueue(aw.vals["OriginalQueueId"])
+	if !ok || cfg == nil {
+		return time.Time{}, false
+	}
+	seconds, _ := cfg.vals["PushTimeout"].(float64)
+	if seconds <= 0 {
+		return time.Time{}, false
+	}
+	return assigned.Add(time.Duration(seconds * float64(time.Second))), true
+}
+
 // omniAnswer runs what an agent does to an assigned AgentWork, as that
 // agent, in one transaction.
 func (o *Org) omniAnswer(workID string, answer func(w *writer, aw *row, now time.Time) *dmlError) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.expirePushes()
 	id, ok := normalizeID(workID)
 	aw := o.liveRecord(id)
 	if !ok || aw == nil || aw.obj.Name != "AgentWork" {

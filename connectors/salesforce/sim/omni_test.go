@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -156,4 +157,59 @@ func TestOmniQueryGroup(t *testing.T) {
 	e, _, _ := omniEnv(t)
 	resp, body := e.call(http.MethodGet, "/query?q="+url.QueryEscape("SELECT Id FROM Group WHERE DeveloperName = 'Support_Omni'"), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+}
+
+// TestOmniPushTimesOut: an AgentWork left Assigned for the PushTimeout of
+// its queue's routing configuration (the seed's: 30s) is
+// DeclinedOnPushTimeout by the org's clock, as the API reads it, and its
+// PSR waits for another push; an AgentWork routed to a user directly (no
+// queue) has no push time-out.
+func TestOmniPushTimesOut(t *testing.T) {
+	e, queue, channel := omniEnv(t)
+	caseID, err := e.org.Create(alice, "Case", map[string]any{"Subject": "Routed", "Origin": "Web", "OwnerId": queue})
+	require.NoError(t, err)
+	psr := only(t, e.org, "PendingServiceRouting", "WorkItemId", caseID)["Id"].(string)
+	work := func(user string) map[string]any {
+		return map[string]any{"ServiceChannelId": channel, "WorkItemId": caseID, "UserId": user,
+			"PendingServiceRoutingId": psr, "CapacityWeight": 1}
+	}
+	w1 := e.create("AgentWork", work(alice))
+	assigned, err := time.Parse(dateTimeLayout, e.get("AgentWork", w1)["AssignedDateTime"].(string))
+	require.NoError(t, err)
+
+	e.clock.Advance(29 * time.Second)
+	require.Equal(t, "Assigned", e.get("AgentWork", w1)["Status"], "within the push time-out")
+	require.Equal(t, true, e.get("PendingServiceRouting", psr)["IsPushed"])
+
+	e.clock.Advance(time.Second)
+	got := e.get("AgentWork", w1)
+	require.Equal(t, "DeclinedOnPushTimeout", got["Status"])
+	declined, err := time.Parse(dateTimeLayout, got["DeclineDateTime"].(string))
+	require.NoError(t, err)
+	require.Equal(t, assigned.Add(30*time.Second), declined, "when it timed out")
+	p := e.get("PendingServiceRouting", psr)
+	require.Equal(t, false, p["IsPushed"])
+	require.Equal(t, alice, p["LastDeclinedAgentSession"])
+	require.Error(t, e.org.OmniAccept(w1), "too late to accept")
+
+	// The PSR takes another push; answered in time, it does not time out.
+	w2 := e.create("AgentWork", work(bob))
+	e.clock.Advance(10 * time.Second)
+	require.NoError(t, e.org.OmniAccept(w2))
+	e.clock.Advance(10 * time.Minute)
+	require.Equal(t, "Opened", e.get("AgentWork", w2)["Status"])
+
+	// Routed to alice directly (a transfer): no queue, no push time-out.
+	w3 := e.create("AgentWork", map[string]any{"ServiceChannelId": channel, "WorkItemId": caseID, "UserId": alice})
+	e.clock.Advance(10 * time.Minute)
+	require.Equal(t, "Assigned", e.get("AgentWork", w3)["Status"])
+
+	// Records reads the org as the API does: a push due by then has timed out.
+	other, err := e.org.Create(alice, "Case", map[string]any{"Subject": "Other", "Origin": "Web", "OwnerId": queue})
+	require.NoError(t, err)
+	otherPSR := only(t, e.org, "PendingServiceRouting", "WorkItemId", other)["Id"].(string)
+	w4 := e.create("AgentWork", map[string]any{"ServiceChannelId": channel, "WorkItemId": other, "UserId": bob,
+		"PendingServiceRoutingId": otherPSR})
+	e.clock.Advance(30 * time.Second)
+	require.Equal(t, "DeclinedOnPushTimeout", only(t, e.org, "AgentWork", "Id", w4)["Status"])
 }

@@ -221,6 +221,7 @@ func (o *Org) Total() int {
 func (o *Org) Records(sobject string) []map[string]any {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.expirePushes()
 	obj := o.schema.object(sobject)
 	if obj == nil {
 		return nil
@@ -499,6 +500,7 @@ func (o *Org) serveAPI(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.rollWindow()
+	o.expirePushes()
 	user, authed := o.authenticate(r)
 	if !authed {
 		o.setLimitInfo(w)

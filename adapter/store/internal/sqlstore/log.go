@@ -356,8 +356,12 @@ func (t *Tx) FinishOutbox(rows []adapter.OutboxRow) error {
 		case adapter.OutboxDone:
 			_, err = t.exec(StmtDeleteOutbox, r.ID)
 		case adapter.OutboxPending, adapter.OutboxParked:
+			var payload any
+			if r.Payload != nil {
+				payload = string(r.Payload)
+			}
 			_, err = t.exec(StmtSettleOutbox, r.ID, string(r.State), int64(r.Attempts), unixOrZero(r.NextAttemptAt),
-				r.ErrorCode, r.ErrorMessage)
+				r.ErrorCode, r.ErrorMessage, payload)
 		default:
 			err = fmt.Errorf("cannot finish in state %q", r.State)
 		}

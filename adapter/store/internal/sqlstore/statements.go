@@ -332,7 +332,7 @@ func Statements(d *Dialect) [NumStmts]string {
 			WHERE (state = 'pending' AND next_attempt_at > $1) OR (state = 'in_flight' AND lease_until > $1)`,
 		StmtDeleteOutbox: `DELETE FROM outbox WHERE id = $1 AND state = 'in_flight'`,
 		StmtSettleOutbox: `UPDATE outbox SET state = $2, attempts = $3, next_attempt_at = $4, lease_until = 0,
-			error_code = $5, error_message = $6 WHERE id = $1 AND state = 'in_flight'`,
+			error_code = $5, error_message = $6, payload = COALESCE($7, payload) WHERE id = $1 AND state = 'in_flight'`,
 		StmtRetryParked: `UPDATE outbox SET state = 'pending', next_attempt_at = 0, lease_until = 0
 			WHERE id = $1 AND state = 'parked'`,
 		StmtCountOutbox: `SELECT state, COUNT(*) FROM outbox GROUP BY state`,
