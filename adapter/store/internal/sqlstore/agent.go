@@ -89,48 +89,27 @@ func (t *Tx) Candidate(q adapter.CandidateQuery) (*contactpad.Agent, error) {
 }
 
 func (t *Tx) Load(agent string) (contactpad.Capacity, error) {
-	loads, err := t.loads([]string{agent})
+	// The agent is both parameters, so that SQLite binds them as bare ?s.
+	rows, err := t.query(StmtLoad, agent, agent)
 	if err != nil {
 		return nil, fmt.Errorf("load of %s: %w", agent, err)
 	}
-	if load := loads[agent]; load != nil {
-		return load, nil
-	}
-	return contactpad.Capacity{}, nil
-}
-
-// loads returns the load of each agent that holds anything; an agent
-// holding nothing has no entry.
-func (t *Tx) loads(agents []string) (map[string]contactpad.Capacity, error) {
-	ids, err := t.list(agents)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := t.query(StmtLoads, ids)
-	if err != nil {
-		return nil, err
-	}
 	defer rows.Close()
-	loads := map[string]contactpad.Capacity{}
+	load := contactpad.Capacity{}
 	for rows.Next() {
 		var (
-			agent, media string
-			count        int64
+			media string
+			count int64
 		)
-		if err := rows.Scan(&agent, &media, &count); err != nil {
-			return nil, err
-		}
-		load := loads[agent]
-		if load == nil {
-			load = contactpad.Capacity{}
-			loads[agent] = load
+		if err := rows.Scan(&media, &count); err != nil {
+			return nil, fmt.Errorf("load of %s: %w", agent, err)
 		}
 		load[contactpad.Media(media)] += int(count)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load of %s: %w", agent, err)
 	}
-	return loads, nil
+	return load, nil
 }
 
 // scanAgent reads the columns of agentColumns.

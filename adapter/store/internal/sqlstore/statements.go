@@ -40,7 +40,7 @@ const (
 	StmtAddAgentServices
 	StmtAgents
 	StmtCandidate
-	StmtLoads
+	StmtLoad
 
 	StmtTransfer
 	StmtPutTransfer
@@ -238,7 +238,7 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtAgents: `SELECT ` + agentColumns + ` FROM agents ORDER BY id`,
 		// $1 the service, $2 the media, $3 and $5 the agents to skip, $4 1 for
 		// agents holding nothing only. Room is hasRoom's rule (adapter)
-		// on the load StmtLoads counts, so routing reads only the agent
+		// on the load StmtLoad counts, so routing reads only the agent
 		// it picks. NULLS FIRST: an agent never offered anything (NULL)
 		// has waited longest.
 		StmtCandidate: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
@@ -253,16 +253,18 @@ func Statements(d *Dialect) [NumStmts]string {
 				AND NOT EXISTS (SELECT 1 FROM transfers t JOIN interactions i ON i.id = t.interaction_id
 					WHERE t.assignee = a.id AND t.status IN ` + openTransferStatuses + `)))
 			ORDER BY a.last_offer_at NULLS FIRST, a.id LIMIT 1`,
-		// Load of the agents in the list $1: interactions they own whose
-		// status holds capacity, and open transfers delivered to them, by media.
-		StmtLoads: `SELECT owner, media, COUNT(*) FROM interactions
-			WHERE ` + d.InList("owner", "$1") + ` AND status IN ` + holdingStatuses + `
-			GROUP BY owner, media
+		// Load of agent $1 (and $2, the same): interactions it owns whose
+		// status holds capacity, and open transfers delivered to it, by
+		// media. One agent by equality rather than a list: each half reads
+		// its index (interactions_owner, transfers_assignee) at once.
+		StmtLoad: `SELECT media, COUNT(*) FROM interactions
+			WHERE owner = $1 AND status IN ` + holdingStatuses + `
+			GROUP BY media
 			UNION ALL
-			SELECT t.assignee, i.media, COUNT(*) FROM transfers t
+			SELECT i.media, COUNT(*) FROM transfers t
 			JOIN interactions i ON i.id = t.interaction_id
-			WHERE ` + d.InList("t.assignee", "$1") + ` AND t.status IN ` + openTransferStatuses + `
-			GROUP BY t.assignee, i.media`,
+			WHERE t.assignee = $2 AND t.status IN ` + openTransferStatuses + `
+			GROUP BY i.media`,
 
 		// A transfer's note is its interaction's (stored once, there).
 		StmtTransfer:    transferQuery(`t.id = $1`),
