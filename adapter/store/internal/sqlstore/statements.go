@@ -15,6 +15,7 @@ const (
 	StmtInteraction Stmt = iota
 	StmtInteractionByCRM
 	StmtPutInteraction
+	StmtUpdateInteraction
 	StmtInteractionsAll
 	StmtInteractionsOwner
 	StmtInteractionsStatuses
@@ -98,6 +99,7 @@ func IsWrite(s Stmt) bool { return writes[s] }
 
 var writes = [NumStmts]bool{
 	StmtPutInteraction:          true,
+	StmtUpdateInteraction:       true,
 	StmtPutAgent:                true,
 	StmtUpdateAgentSameServices: true,
 	StmtPruneAgentServices:      true,
@@ -193,7 +195,9 @@ func Statements(d *Dialect) [NumStmts]string {
 		// where the unique index must fail the Put instead. The columns
 		// fixed at insert are left out of the update, so that an update
 		// never rewrites the indexes on them (the CRM key, created_at).
-		StmtPutInteraction:            upsert("interactions", interactionColumns, "id", "crm_id", "crm_object", "media", "created_at"),
+		StmtPutInteraction: upsert("interactions", interactionColumns, "id", interactionFixed...),
+		// The upsert's DO UPDATE on its own, for a row known to exist.
+		StmtUpdateInteraction:         update("interactions", interactionColumns, "id", interactionFixed...),
 		StmtInteractionsAll:           interactionsQuery(d, false, false, false),
 		StmtInteractionsOwner:         interactionsQuery(d, true, false, false),
 		StmtInteractionsStatuses:      interactionsQuery(d, false, true, false),
@@ -526,6 +530,36 @@ func upsert(table, columns, key string, fixed ...string) string {
 	}
 	return `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + placeholders(columns) +
 		`) ON CONFLICT (` + key + `) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+// update is the UPDATE of table's row whose key is the last parameter:
+// every column but the key and the fixed ones, as upsert's DO UPDATE sets
+// them, numbered in the order of columns (see updateArgs).
+func update(table, columns, key string, fixed ...string) string {
+	var set []string
+	for _, c := range columnNames(columns) {
+		if c != key && !slices.Contains(fixed, c) {
+			set = append(set, fmt.Sprintf("%s = $%d", c, len(set)+1))
+		}
+	}
+	return `UPDATE ` + table + ` SET ` + strings.Join(set, ", ") + ` WHERE ` + key + fmt.Sprintf(" = $%d", len(set)+1)
+}
+
+// updateOrder is the order of update's parameters: for each, the index
+// in columns (the order of upsert's parameters) of its column; the
+// columns update sets, then the key.
+func updateOrder(columns, key string, fixed ...string) []int {
+	var order []int
+	keyAt := -1
+	for k, c := range columnNames(columns) {
+		switch {
+		case c == key:
+			keyAt = k
+		case !slices.Contains(fixed, c):
+			order = append(order, k)
+		}
+	}
+	return append(order, keyAt)
 }
 
 // placeholders returns $1, $2, ... one per column.
