@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
 )
 
 // Column encodings, the same in every table and in both databases:
@@ -82,6 +83,22 @@ func (e *encoder) json(field string, v any, isNil bool) any {
 	if err != nil {
 		if e.err == nil {
 			e.err = fmt.Errorf("encode %s: %w", field, err)
+		}
+		return nil
+	}
+	return string(b)
+}
+
+// sync encodes s as JSON TEXT (see appendSyncJSON), or NULL when it holds
+// nothing.
+func (e *encoder) sync(s *contactpad.RecordSync) any {
+	if isZeroSync(*s) {
+		return nil
+	}
+	b, err := appendSyncJSON(make([]byte, 0, 512), s)
+	if err != nil {
+		if e.err == nil {
+			e.err = fmt.Errorf("encode crm_sync: %w", err)
 		}
 		return nil
 	}

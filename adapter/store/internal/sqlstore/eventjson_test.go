@@ -109,3 +109,84 @@ func BenchmarkEventJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestSyncJSON holds appendSyncJSON to json.Marshal's bytes over random
+// sync states: values of every JSON kind, keys that need escaping, empty
+// and nil parts, and an accepted time encoding/json refuses.
+func TestSyncJSON(t *testing.T) {
+	keys := []string{"Status", "OwnerId", "Due_By__c", "<b>", "né", "quo\"te"}
+	values := []any{nil, true, false, "", "open", "2026-12-06T21:00:00.000+0000", "<&>", 0.0, 1.5, 1e21, 1e-7, -3.0, 12345678.0}
+	at := time.Date(2026, 12, 6, 21, 0, 0, 5, time.FixedZone("CET", 3600))
+	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(17, 2))
+	fields := func() map[string]any {
+		switch rng.IntN(4) {
+		case 0:
+			return nil
+		case 1:
+			return map[string]any{}
+		}
+		m := map[string]any{}
+		for range rng.IntN(len(keys)) + 1 {
+			m[keys[rng.IntN(len(keys))]] = values[rng.IntN(len(values))]
+		}
+		return m
+	}
+	for n := range 2000 {
+		s := contactpad.RecordSync{Known: fields(), Want: fields(), Unmatched: rng.IntN(2) == 0}
+		switch rng.IntN(3) {
+		case 0:
+			s.Dirty = []string{}
+		case 1:
+			s.Dirty = []string{keys[rng.IntN(len(keys))], keys[rng.IntN(len(keys))]}
+		}
+		if rng.IntN(2) == 0 {
+			s.Sent = map[string][]any{}
+			for f, v := range fields() {
+				s.Sent[f] = []any{v, values[rng.IntN(len(values))]}
+			}
+			if rng.IntN(4) == 0 {
+				s.Sent["Status"] = nil
+			}
+		}
+		switch rng.IntN(4) {
+		case 0:
+			s.AcceptedAt = &at
+		case 1:
+			s.AcceptedAt = &far
+		}
+		want, wantErr := json.Marshal(s)
+		got, err := appendSyncJSON([]byte("kept"), &s)
+		if wantErr != nil {
+			require.Error(t, err, "sync %d", n)
+			continue
+		}
+		require.NoError(t, err, "sync %d", n)
+		require.Equal(t, "kept"+string(want), string(got), "sync %d", n)
+	}
+}
+
+// BenchmarkSyncJSON compares appendSyncJSON with json.Marshal on the sync
+// state of a Case the bridge has written to.
+func BenchmarkSyncJSON(b *testing.B) {
+	at := time.Date(2026, 12, 6, 21, 0, 0, 0, time.UTC)
+	fields := map[string]any{"Status": "Deferred", "OwnerId": "005000000000001AAA", "Due_By__c": "2026-12-08T17:00:00.000Z",
+		"Due_By_Set_Manually__c": false, "Service__c": "svc-agent0001"}
+	s := contactpad.RecordSync{Known: fields, Want: fields, Dirty: []string{"OwnerId", "Status"}, AcceptedAt: &at}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("appendSyncJSON", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			var err error
+			if buf, err = appendSyncJSON(buf[:0], &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -44,7 +44,7 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 		int64(i.WrapUpExtended), e.timePtr("offer_expires_at", i.OfferExpiresAt),
 		e.timePtr("queued_at", i.QueuedAt), e.time("last_activity_at", i.LastActivityAt),
 		e.time("created_at", i.CreatedAt), e.time("updated_at", i.UpdatedAt), i.Version,
-		e.json("crm_sync", i.Sync, isZeroSync(i.Sync)), i.TransferredFrom,
+		e.sync(&i.Sync), i.TransferredFrom,
 		i.Customer, e.timePtr("connected_at", i.ConnectedAt),
 		e.json("omni", i.Omni, i.Omni == nil),
 	}
