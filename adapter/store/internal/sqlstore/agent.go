@@ -29,7 +29,7 @@ func (t *Tx) PutAgent(a *contactpad.Agent) error {
 	services := e.strings("services", a.Services)
 	capacity := any("{}")
 	if len(a.Capacity) > 0 {
-		capacity = e.json("capacity", a.Capacity, false)
+		capacity = string(appendCapacityJSON(make([]byte, 0, 64), a.Capacity))
 	}
 	args := [...]any{
 		a.ID, a.Name, a.CRMUserID, services, capacity, string(a.Presence),
@@ -126,7 +126,9 @@ func scanAgent(sc scanner) (*contactpad.Agent, error) {
 	var d decoder
 	a.Services = d.strings("services", services)
 	a.Capacity = contactpad.Capacity{}
-	d.json("capacity", capacity, &a.Capacity)
+	if !parseCapacityJSON(capacity, a.Capacity) {
+		d.json("capacity", capacity, &a.Capacity)
+	}
 	a.Presence = contactpad.Presence(presence)
 	a.PresenceAt = d.time("presence_at", presenceAt)
 	a.LastOfferAt = d.time("last_offer_at", lastOfferAt)

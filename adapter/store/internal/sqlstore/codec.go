@@ -67,11 +67,7 @@ func (e *encoder) strings(field string, ss []string) string {
 	if len(ss) == 0 {
 		return "[]"
 	}
-	b, err := json.Marshal(ss)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("encode %s: %w", field, err)
-	}
-	return string(b)
+	return string(appendStringsJSON(make([]byte, 0, 64), ss))
 }
 
 // json encodes v as JSON TEXT, or NULL when isNil.
@@ -198,6 +194,9 @@ func (d *decoder) timePtr(field string, v any) *time.Time {
 func (d *decoder) strings(field, s string) []string {
 	if s == "" || s == "[]" {
 		return []string{}
+	}
+	if ss, ok := parseStringsJSON(s); ok {
+		return ss
 	}
 	var ss []string
 	if err := json.Unmarshal([]byte(s), &ss); err != nil {
