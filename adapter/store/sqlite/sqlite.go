@@ -48,15 +48,17 @@ type Store struct {
 	// database/sql Tx, which would bind every statement to the transaction
 	// and start a goroutine per query to watch its context.
 	write *sql.Conn
-	// writing admits one Update (or Close) at a time to write.
+	// writing admits one Update (or Close) at a time to write, and to
+	// writeConn.
 	writing chan struct{}
-	reader  *sql.DB
-	// writeStmts are prepared on write. readStmts are prepared on the
-	// reader pool; a View binds the ones it uses to its transaction (see
-	// txConn.stmt).
-	writeStmts [numStmts]*sql.Stmt
-	readStmts  [numStmts]*sql.Stmt
-	closed     atomic.Bool
+	// writeConn holds the statements prepared on write's driver
+	// connection, which Updates run through the driver directly.
+	writeConn writeConn
+	reader    *sql.DB
+	// readStmts are prepared on the reader pool; a View binds the ones it
+	// uses to its transaction (see txConn.stmt).
+	readStmts [numStmts]*sql.Stmt
+	closed    atomic.Bool
 }
 
 var _ adapter.Store = (*Store)(nil)
@@ -147,15 +149,12 @@ func (s *Store) open() error {
 	reader.SetConnMaxLifetime(0)
 	reader.SetConnMaxIdleTime(0)
 
+	if err := s.write.Raw(s.writeConn.prepare); err != nil {
+		return err
+	}
 	for id, query := range statements {
-		if query == "" {
-			continue // a shared statement SQLite does not use
-		}
-		if s.writeStmts[id], err = s.write.PrepareContext(ctx, query); err != nil {
-			return fmt.Errorf("prepare %q: %w", query, err)
-		}
-		if isWrite(sqlstore.Stmt(id)) {
-			continue
+		if query == "" || isWrite(sqlstore.Stmt(id)) {
+			continue // a shared statement SQLite does not use, or a write
 		}
 		if s.readStmts[id], err = reader.PrepareContext(ctx, query); err != nil {
 			return fmt.Errorf("prepare %q: %w", query, err)
@@ -196,7 +195,37 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	c := &txConn{prepared: &s.writeStmts}
+	// A panic is caught inside Raw and raised again outside it: through
+	// Raw it would make database/sql discard the writer connection, and
+	// the store would be closed for good.
+	var (
+		panicked bool
+		panicVal any
+	)
+	rawErr := s.write.Raw(func(any) error {
+		defer func() {
+			if p := recover(); p != nil {
+				panicked, panicVal = true, p
+			}
+		}()
+		errs, err = s.update(ctx, fns, errs)
+		return err
+	})
+	if panicked {
+		panic(panicVal)
+	}
+	if err == nil && rawErr != nil {
+		err = fmt.Errorf("update: %w", rawErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// update is Update's transaction, on the writer connection inside Raw.
+func (s *Store) update(ctx context.Context, fns []func(adapter.Tx) error, errs []error) ([]error, error) {
+	c := &s.writeConn
 	if err := c.savepoint(stmtBegin); err != nil {
 		return nil, fmt.Errorf("begin update: %w", err)
 	}
@@ -263,14 +292,13 @@ func (s *Store) Close() error {
 
 func (s *Store) closeAll() error {
 	var errs []error
-	for _, stmts := range []*[numStmts]*sql.Stmt{&s.writeStmts, &s.readStmts} {
-		for _, st := range stmts {
-			if st != nil {
-				errs = append(errs, st.Close())
-			}
+	for _, st := range s.readStmts {
+		if st != nil {
+			errs = append(errs, st.Close())
 		}
 	}
 	if s.write != nil {
+		errs = append(errs, s.write.Raw(func(any) error { return s.writeConn.close() }))
 		errs = append(errs, s.write.Close())
 	}
 	for _, db := range []*sql.DB{s.reader, s.writer} {
@@ -284,10 +312,8 @@ func (s *Store) closeAll() error {
 	return nil
 }
 
-// txConn is the sqlstore.Conn of one Update or View.
+// txConn is the sqlstore.Conn of one View. (An Update's is writeConn.)
 type txConn struct {
-	// sqlTx is a View's transaction; nil in an Update, whose statements
-	// are prepared on the connection it runs on.
 	sqlTx    *sql.Tx
 	prepared *[numStmts]*sql.Stmt
 	// bound caches the prepared statements bound to sqlTx, made on first use.
@@ -297,9 +323,6 @@ type txConn struct {
 // stmt returns statement id bound to the transaction. database/sql reuses
 // the statement already prepared on the transaction's connection.
 func (c *txConn) stmt(id sqlstore.Stmt) *sql.Stmt {
-	if c.sqlTx == nil {
-		return c.prepared[id]
-	}
 	if st := c.bound[id]; st != nil {
 		return st
 	}
@@ -309,8 +332,8 @@ func (c *txConn) stmt(id sqlstore.Stmt) *sql.Stmt {
 }
 
 // Exec runs a statement. Statements run without a context: a cancelable
-// one costs a goroutine per statement in the driver, and fns are short; the
-// Update's context still bounds the transaction as a whole.
+// one costs a goroutine per statement in the driver, and fns are short.
+// (A View's writes fail in sqlstore.Tx before they get here.)
 func (c *txConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
 	res, err := c.stmt(id).Exec(args...)
 	if err != nil {
@@ -335,10 +358,4 @@ func (c *txConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
 		return nil, err
 	}
 	return rows, nil
-}
-
-// savepoint runs one of the statements of transactions and savepoints.
-func (c *txConn) savepoint(id sqlstore.Stmt) error {
-	_, err := c.stmt(id).Exec()
-	return err
 }

@@ -29,7 +29,7 @@ func (t *Tx) PutAgent(a *contactpad.Agent) error {
 	services := e.strings("services", a.Services)
 	capacity := any("{}")
 	if len(a.Capacity) > 0 {
-		capacity = e.json("capacity", a.Capacity, false)
+		capacity = string(appendCapacityJSON(make([]byte, 0, 64), a.Capacity))
 	}
 	args := [...]any{
 		a.ID, a.Name, a.CRMUserID, services, capacity, string(a.Presence),
@@ -89,48 +89,27 @@ func (t *Tx) Candidate(q adapter.CandidateQuery) (*contactpad.Agent, error) {
 }
 
 func (t *Tx) Load(agent string) (contactpad.Capacity, error) {
-	loads, err := t.loads([]string{agent})
+	// The agent is both parameters, so that SQLite binds them as bare ?s.
+	rows, err := t.query(StmtLoad, agent, agent)
 	if err != nil {
 		return nil, fmt.Errorf("load of %s: %w", agent, err)
 	}
-	if load := loads[agent]; load != nil {
-		return load, nil
-	}
-	return contactpad.Capacity{}, nil
-}
-
-// loads returns the load of each agent that holds anything; an agent
-// holding nothing has no entry.
-func (t *Tx) loads(agents []string) (map[string]contactpad.Capacity, error) {
-	ids, err := t.list(agents)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := t.query(StmtLoads, ids)
-	if err != nil {
-		return nil, err
-	}
 	defer rows.Close()
-	loads := map[string]contactpad.Capacity{}
+	load := contactpad.Capacity{}
 	for rows.Next() {
 		var (
-			agent, media string
-			count        int64
+			media string
+			count int64
 		)
-		if err := rows.Scan(&agent, &media, &count); err != nil {
-			return nil, err
-		}
-		load := loads[agent]
-		if load == nil {
-			load = contactpad.Capacity{}
-			loads[agent] = load
+		if err := rows.Scan(&media, &count); err != nil {
+			return nil, fmt.Errorf("load of %s: %w", agent, err)
 		}
 		load[contactpad.Media(media)] += int(count)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load of %s: %w", agent, err)
 	}
-	return loads, nil
+	return load, nil
 }
 
 // scanAgent reads the columns of agentColumns.
@@ -147,7 +126,9 @@ func scanAgent(sc scanner) (*contactpad.Agent, error) {
 	var d decoder
 	a.Services = d.strings("services", services)
 	a.Capacity = contactpad.Capacity{}
-	d.json("capacity", capacity, &a.Capacity)
+	if !parseCapacityJSON(capacity, a.Capacity) {
+		d.json("capacity", capacity, &a.Capacity)
+	}
 	a.Presence = contactpad.Presence(presence)
 	a.PresenceAt = d.time("presence_at", presenceAt)
 	a.LastOfferAt = d.time("last_offer_at", lastOfferAt)

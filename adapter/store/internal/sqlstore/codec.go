@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/contactpad"
 )
 
 // Column encodings, the same in every table and in both databases:
@@ -66,11 +67,7 @@ func (e *encoder) strings(field string, ss []string) string {
 	if len(ss) == 0 {
 		return "[]"
 	}
-	b, err := json.Marshal(ss)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("encode %s: %w", field, err)
-	}
-	return string(b)
+	return string(appendStringsJSON(make([]byte, 0, 64), ss))
 }
 
 // json encodes v as JSON TEXT, or NULL when isNil.
@@ -82,6 +79,22 @@ func (e *encoder) json(field string, v any, isNil bool) any {
 	if err != nil {
 		if e.err == nil {
 			e.err = fmt.Errorf("encode %s: %w", field, err)
+		}
+		return nil
+	}
+	return string(b)
+}
+
+// sync encodes s as JSON TEXT (see appendSyncJSON), or NULL when it holds
+// nothing.
+func (e *encoder) sync(s *contactpad.RecordSync) any {
+	if isZeroSync(*s) {
+		return nil
+	}
+	b, err := appendSyncJSON(make([]byte, 0, 512), s)
+	if err != nil {
+		if e.err == nil {
+			e.err = fmt.Errorf("encode crm_sync: %w", err)
 		}
 		return nil
 	}
@@ -181,6 +194,9 @@ func (d *decoder) timePtr(field string, v any) *time.Time {
 func (d *decoder) strings(field, s string) []string {
 	if s == "" || s == "[]" {
 		return []string{}
+	}
+	if ss, ok := parseStringsJSON(s); ok {
+		return ss
 	}
 	var ss []string
 	if err := json.Unmarshal([]byte(s), &ss); err != nil {

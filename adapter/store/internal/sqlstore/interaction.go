@@ -44,15 +44,43 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 		int64(i.WrapUpExtended), e.timePtr("offer_expires_at", i.OfferExpiresAt),
 		e.timePtr("queued_at", i.QueuedAt), e.time("last_activity_at", i.LastActivityAt),
 		e.time("created_at", i.CreatedAt), e.time("updated_at", i.UpdatedAt), i.Version,
-		e.json("crm_sync", i.Sync, isZeroSync(i.Sync)), i.TransferredFrom,
+		e.sync(&i.Sync), i.TransferredFrom,
 		i.Customer, e.timePtr("connected_at", i.ConnectedAt),
 		e.json("omni", i.Omni, i.Omni == nil),
 	}
 	if e.err != nil {
 		return fmt.Errorf("put interaction %s: %w", i.ID, e.err)
 	}
+	// An interaction saved before (Version counts the saves) is nearly
+	// always in the store: an UPDATE changes it without the upsert's try
+	// at an INSERT first, which seeks the key and the CRM key's unique
+	// index only to find the conflict. One that is not there after all
+	// (0 rows) takes the upsert. A Queuer pipelines the upsert instead:
+	// to read the UPDATE's count it would wait for the database.
+	if _, queues := t.conn.(Queuer); i.Version > 1 && !queues {
+		var params [len(args)]any
+		for k, at := range interactionUpdateOrder {
+			params[k] = args[at]
+		}
+		n, err := t.exec(StmtUpdateInteraction, params[:len(interactionUpdateOrder)]...)
+		if err != nil {
+			return fmt.Errorf("put interaction %s: %w", i.ID, err)
+		}
+		if n == 1 {
+			return nil
+		}
+	}
 	return t.write(StmtPutInteraction, args[:]...)
 }
+
+// interactionFixed are the columns set when an interaction is first put
+// and never changed after: an update leaves them, and the indexes on
+// them, alone.
+var interactionFixed = []string{"crm_id", "crm_object", "media", "created_at"}
+
+// interactionUpdateOrder maps StmtUpdateInteraction's parameters to
+// StmtPutInteraction's (see updateOrder).
+var interactionUpdateOrder = updateOrder(interactionColumns, "id", interactionFixed...)
 
 // interactionsStmts are the statements of Interactions by order (oldest,
 // newest first) and filter: all, by statuses; by owner, by owner and

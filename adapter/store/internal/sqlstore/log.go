@@ -107,17 +107,22 @@ func (t *Tx) AppendEvent(e *adapter.Event) error {
 	if !t.writable {
 		return fmt.Errorf("append event %s: %w", e.Type, ErrReadOnly)
 	}
-	var enc encoder
+	var (
+		enc encoder
+		err error
+	)
 	stored := *e
 	stored.Seq = 0
 	stored.At = e.At.UTC()
-	payload, err := json.Marshal(&stored)
+	// The payload's bytes are copied into the string argument, so the
+	// buffer serves the next event.
+	t.eventBuf, err = appendEventJSON(t.eventBuf[:0], &stored)
 	if err != nil {
 		return fmt.Errorf("append event %s: %w", e.Type, err)
 	}
 	args := [...]any{
 		string(e.Type), enc.time("at", e.At), eventInteractionID(e),
-		enc.json("audience", e.Audience, e.Audience == nil), string(payload),
+		enc.json("audience", e.Audience, e.Audience == nil), string(t.eventBuf),
 	}
 	if enc.err != nil {
 		return fmt.Errorf("append event %s: %w", e.Type, enc.err)

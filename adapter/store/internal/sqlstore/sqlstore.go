@@ -93,6 +93,8 @@ type Tx struct {
 	// and a Query's when its Rows are closed; no statement of a Tx runs
 	// while it has Rows open.
 	args []any
+	// eventBuf holds the JSON of the event AppendEvent is appending.
+	eventBuf []byte
 }
 
 var _ adapter.Tx = (*Tx)(nil)

@@ -15,6 +15,7 @@ const (
 	StmtInteraction Stmt = iota
 	StmtInteractionByCRM
 	StmtPutInteraction
+	StmtUpdateInteraction
 	StmtInteractionsAll
 	StmtInteractionsOwner
 	StmtInteractionsStatuses
@@ -40,7 +41,7 @@ const (
 	StmtAddAgentServices
 	StmtAgents
 	StmtCandidate
-	StmtLoads
+	StmtLoad
 
 	StmtTransfer
 	StmtPutTransfer
@@ -98,6 +99,7 @@ func IsWrite(s Stmt) bool { return writes[s] }
 
 var writes = [NumStmts]bool{
 	StmtPutInteraction:          true,
+	StmtUpdateInteraction:       true,
 	StmtPutAgent:                true,
 	StmtUpdateAgentSameServices: true,
 	StmtPruneAgentServices:      true,
@@ -193,7 +195,9 @@ func Statements(d *Dialect) [NumStmts]string {
 		// where the unique index must fail the Put instead. The columns
 		// fixed at insert are left out of the update, so that an update
 		// never rewrites the indexes on them (the CRM key, created_at).
-		StmtPutInteraction:            upsert("interactions", interactionColumns, "id", "crm_id", "crm_object", "media", "created_at"),
+		StmtPutInteraction: upsert("interactions", interactionColumns, "id", interactionFixed...),
+		// The upsert's DO UPDATE on its own, for a row known to exist.
+		StmtUpdateInteraction:         update("interactions", interactionColumns, "id", interactionFixed...),
 		StmtInteractionsAll:           interactionsQuery(d, false, false, false),
 		StmtInteractionsOwner:         interactionsQuery(d, true, false, false),
 		StmtInteractionsStatuses:      interactionsQuery(d, false, true, false),
@@ -238,7 +242,7 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtAgents: `SELECT ` + agentColumns + ` FROM agents ORDER BY id`,
 		// $1 the service, $2 the media, $3 and $5 the agents to skip, $4 1 for
 		// agents holding nothing only. Room is hasRoom's rule (adapter)
-		// on the load StmtLoads counts, so routing reads only the agent
+		// on the load StmtLoad counts, so routing reads only the agent
 		// it picks. NULLS FIRST: an agent never offered anything (NULL)
 		// has waited longest.
 		StmtCandidate: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
@@ -253,16 +257,18 @@ func Statements(d *Dialect) [NumStmts]string {
 				AND NOT EXISTS (SELECT 1 FROM transfers t JOIN interactions i ON i.id = t.interaction_id
 					WHERE t.assignee = a.id AND t.status IN ` + openTransferStatuses + `)))
 			ORDER BY a.last_offer_at NULLS FIRST, a.id LIMIT 1`,
-		// Load of the agents in the list $1: interactions they own whose
-		// status holds capacity, and open transfers delivered to them, by media.
-		StmtLoads: `SELECT owner, media, COUNT(*) FROM interactions
-			WHERE ` + d.InList("owner", "$1") + ` AND status IN ` + holdingStatuses + `
-			GROUP BY owner, media
+		// Load of agent $1 (and $2, the same): interactions it owns whose
+		// status holds capacity, and open transfers delivered to it, by
+		// media. One agent by equality rather than a list: each half reads
+		// its index (interactions_owner, transfers_assignee) at once.
+		StmtLoad: `SELECT media, COUNT(*) FROM interactions
+			WHERE owner = $1 AND status IN ` + holdingStatuses + `
+			GROUP BY media
 			UNION ALL
-			SELECT t.assignee, i.media, COUNT(*) FROM transfers t
+			SELECT i.media, COUNT(*) FROM transfers t
 			JOIN interactions i ON i.id = t.interaction_id
-			WHERE ` + d.InList("t.assignee", "$1") + ` AND t.status IN ` + openTransferStatuses + `
-			GROUP BY t.assignee, i.media`,
+			WHERE t.assignee = $2 AND t.status IN ` + openTransferStatuses + `
+			GROUP BY i.media`,
 
 		// A transfer's note is its interaction's (stored once, there).
 		StmtTransfer:    transferQuery(`t.id = $1`),
@@ -524,6 +530,36 @@ func upsert(table, columns, key string, fixed ...string) string {
 	}
 	return `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES (` + placeholders(columns) +
 		`) ON CONFLICT (` + key + `) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+// update is the UPDATE of table's row whose key is the last parameter:
+// every column but the key and the fixed ones, as upsert's DO UPDATE sets
+// them, numbered in the order of columns (see updateArgs).
+func update(table, columns, key string, fixed ...string) string {
+	var set []string
+	for _, c := range columnNames(columns) {
+		if c != key && !slices.Contains(fixed, c) {
+			set = append(set, fmt.Sprintf("%s = $%d", c, len(set)+1))
+		}
+	}
+	return `UPDATE ` + table + ` SET ` + strings.Join(set, ", ") + ` WHERE ` + key + fmt.Sprintf(" = $%d", len(set)+1)
+}
+
+// updateOrder is the order of update's parameters: for each, the index
+// in columns (the order of upsert's parameters) of its column; the
+// columns update sets, then the key.
+func updateOrder(columns, key string, fixed ...string) []int {
+	var order []int
+	keyAt := -1
+	for k, c := range columnNames(columns) {
+		switch {
+		case c == key:
+			keyAt = k
+		case !slices.Contains(fixed, c):
+			order = append(order, k)
+		}
+	}
+	return append(order, keyAt)
 }
 
 // placeholders returns $1, $2, ... one per column.

@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
+)
+
+// writeConn is the sqlstore.Conn of every Update: the writer connection's
+// statements, prepared on the driver's connection and run through the
+// driver's own interfaces rather than database/sql. The writer has one
+// connection and one Update at a time, so database/sql's pool, its locks
+// and its per-query bookkeeping (a dependency map entry per Rows, a
+// NamedValue slice and a conversion of every argument and column) buy
+// nothing here; they cost about a tenth of the engine's CPU time at 200
+// agents (docs/benchmarks.md).
+//
+// Its statements are used only inside sql.Conn.Raw on the connection they
+// were prepared on (Store.Update), so database/sql still knows the
+// connection busy while they run.
+type writeConn struct {
+	stmts [numStmts]driver.Stmt
+	// args and dest are reused from statement to statement: the Tx runs
+	// one at a time, and no statement while it holds Rows open.
+	args []driver.NamedValue
+	dest []driver.Value
+}
+
+var _ sqlstore.Conn = (*writeConn)(nil)
+
+// prepare prepares every statement on the driver connection dc.
+func (c *writeConn) prepare(dc any) error {
+	prep, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return fmt.Errorf("sqlite driver connection %T cannot prepare with a context", dc)
+	}
+	for id, query := range statements {
+		if query == "" {
+			continue // a shared statement SQLite does not use
+		}
+		st, err := prep.PrepareContext(context.Background(), query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", query, err)
+		}
+		c.stmts[id] = st
+	}
+	return nil
+}
+
+// close closes the prepared statements; like prepare, inside sql.Conn.Raw.
+func (c *writeConn) close() error {
+	var errs []error
+	for id, st := range c.stmts {
+		if st != nil {
+			errs = append(errs, st.Close())
+			c.stmts[id] = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// bind turns args into the driver's arguments as database/sql would: a
+// value the driver takes as it is (int64, string, nil...) stays, anything
+// else goes through driver.DefaultParameterConverter (an int, a Valuer).
+func (c *writeConn) bind(args []any) ([]driver.NamedValue, error) {
+	c.args = c.args[:0]
+	for k, a := range args {
+		v, err := driver.DefaultParameterConverter.ConvertValue(a)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d (%T): %w", k+1, a, err)
+		}
+		c.args = append(c.args, driver.NamedValue{Ordinal: k + 1, Value: v})
+	}
+	return c.args, nil
+}
+
+// exec runs a statement that returns no rows. The context is Background,
+// which the driver runs without a goroutine to watch it: fns are short,
+// and the Update's context still bounds the transaction as a whole.
+func (c *writeConn) exec(id sqlstore.Stmt, args []any) (driver.Result, error) {
+	nv, err := c.bind(args)
+	if err != nil {
+		return nil, err
+	}
+	return c.stmts[id].(driver.StmtExecContext).ExecContext(context.Background(), nv)
+}
+
+func (c *writeConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
+	res, err := c.exec(id, args)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// Insert reads the key of the row from the connection (last_insert_rowid):
+// cheaper than RETURNING, which makes a query of the INSERT.
+func (c *writeConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
+	res, err := c.exec(id, args)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (c *writeConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
+	nv, err := c.bind(args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.stmts[id].(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+	if err != nil {
+		return nil, err
+	}
+	n := len(rows.Columns())
+	if cap(c.dest) < n {
+		c.dest = make([]driver.Value, n)
+	}
+	return &writeRows{rows: rows, dest: c.dest[:n]}, nil
+}
+
+// savepoint runs one of the statements of transactions and savepoints.
+func (c *writeConn) savepoint(id sqlstore.Stmt) error {
+	_, err := c.exec(id, nil)
+	return err
+}
+
+// writeRows is the sqlstore.Rows of a driver's rows, as *sql.Rows has them.
+type writeRows struct {
+	rows   driver.Rows
+	dest   []driver.Value // the current row
+	err    error          // the error that ended Next, io.EOF at the end
+	closed bool
+}
+
+func (r *writeRows) Next() bool {
+	if r.closed || r.err != nil {
+		return false
+	}
+	if r.err = r.rows.Next(r.dest); r.err != nil {
+		// Like *sql.Rows, the rows close when they run out.
+		_ = r.Close()
+		return false
+	}
+	return true
+}
+
+func (r *writeRows) Err() error {
+	if errors.Is(r.err, io.EOF) {
+		return nil
+	}
+	return r.err
+}
+
+func (r *writeRows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	return r.rows.Close()
+}
+
+// Scan copies the current row into dest. It converts what the driver
+// gives (int64, float64, string, []byte or nil) to the destinations the
+// stores scan into, as database/sql's Scan would; another destination, or
+// NULL where the destination cannot hold it, is an error naming the column.
+func (r *writeRows) Scan(dest ...any) error {
+	if r.closed || r.err != nil {
+		return errors.New("sqlite: Scan called without calling Next")
+	}
+	if len(dest) != len(r.dest) {
+		return fmt.Errorf("sqlite: Scan expected %d destination arguments, not %d", len(r.dest), len(dest))
+	}
+	for k, v := range r.dest {
+		if err := assign(dest[k], v); err != nil {
+			return fmt.Errorf("sqlite: Scan column %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// assign stores the column value v in dest. The driver's []byte is its own
+// buffer, valid until the next Next, so it is copied.
+func assign(dest any, v driver.Value) error {
+	switch d := dest.(type) {
+	case *any:
+		if b, ok := v.([]byte); ok {
+			v = append([]byte(nil), b...)
+		}
+		*d = v
+		return nil
+	case *string:
+		switch v := v.(type) {
+		case string:
+			*d = v
+			return nil
+		case []byte:
+			*d = string(v)
+			return nil
+		}
+	case *[]byte:
+		switch v := v.(type) {
+		case string:
+			*d = []byte(v)
+			return nil
+		case []byte:
+			*d = append([]byte(nil), v...)
+			return nil
+		case nil:
+			*d = nil
+			return nil
+		}
+	case *int64:
+		if v, ok := v.(int64); ok {
+			*d = v
+			return nil
+		}
+	case *int:
+		if v, ok := v.(int64); ok {
+			*d = int(v)
+			return nil
+		}
+	case *bool:
+		if v, ok := v.(int64); ok {
+			*d = v != 0
+			return nil
+		}
+	case *float64:
+		switch v := v.(type) {
+		case float64:
+			*d = v
+			return nil
+		case int64:
+			*d = float64(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("cannot store %T in %T", v, dest)
+}
