@@ -1189,6 +1189,8 @@ type cutProxy struct {
 	down atomic.Bool
 	mu   sync.Mutex
 	ids  []string
+	// gets are the paths and queries of the GET requests it passed on.
+	gets []string
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -1202,11 +1204,14 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 		if p.down.Load() {
 			panic(http.ErrAbortHandler) // the connection drops, as when the network fails
 		}
+		p.mu.Lock()
 		if r.URL.Path == "/api/v1/events" {
-			p.mu.Lock()
 			p.ids = append(p.ids, r.Header.Get("Last-Event-ID"))
-			p.mu.Unlock()
 		}
+		if r.Method == http.MethodGet {
+			p.gets = append(p.gets, r.URL.RequestURI())
+		}
+		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() {
@@ -1223,6 +1228,26 @@ func (p *cutProxy) cut() {
 }
 
 func (p *cutProxy) restore() { p.down.Store(false) }
+
+// requested reports whether a GET of a path and query containing every
+// one of parts passed through since the request number from.
+func (p *cutProxy) requested(from int, parts ...string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, uri := range p.gets[min(from, len(p.gets)):] {
+		if !slices.ContainsFunc(parts, func(part string) bool { return !strings.Contains(uri, part) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// requests is how many GET requests passed through so far.
+func (p *cutProxy) requests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.gets)
+}
 
 // lastEventIDs are the Last-Event-ID headers of the event streams so far.
 func (p *cutProxy) lastEventIDs() []string {

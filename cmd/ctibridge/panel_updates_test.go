@@ -123,8 +123,10 @@ func TestPanelHistoryPages(t *testing.T) {
 		width, height int64
 	}{{"softphone", 400, 600}, {"tab", 1280, 800}} {
 		t.Run(size.name, func(t *testing.T) {
+			proxy := newCutProxy(t, pt.base)
 			alice := pt.page("alice-"+size.name, size.width, size.height)
 			alice.t = t
+			alice.base = proxy.srv.URL
 			alice.signIn("demo-alice", "Alice")
 			alice.waitText("#tab-history .count", "(120)")
 			alice.click("#tab-history")
@@ -144,6 +146,24 @@ func TestPanelHistoryPages(t *testing.T) {
 			require.Equal(t, "120", alice.eval(`String(new Set([...document.querySelectorAll('#list .pick')].map((b) => b.dataset.id)).size)`),
 				"every item once")
 			require.Equal(t, "Old case 001", alice.eval(`[...document.querySelectorAll('#list .pick .subject')].pop().textContent`))
+
+			// A reload of the whole state (here after the connection comes
+			// back) keeps the pages the agent loaded.
+			before := proxy.requests()
+			proxy.cut()
+			alice.waitText("#conn.down", "Reconnecting")
+			proxy.restore()
+			alice.waitLive()
+			deadline := time.Now().Add(stepTimeout)
+			for !proxy.requested(before, "folder=history", "limit=120") {
+				if time.Now().After(deadline) {
+					t.Fatalf("the panel did not reload History's 120 loaded items")
+				}
+				time.Sleep(20 * time.Millisecond) // polling, bounded by the deadline
+			}
+			alice.waitText("#history-count", "120 in History")
+			alice.waitNoText("#history-count", "shown")
+			alice.waitGone("#history-more")
 
 			// The search goes to the server: matches beyond the pages loaded count.
 			alice.do(chromedp.SendKeys(chromedp.ID("history-q"), "REFUND"))

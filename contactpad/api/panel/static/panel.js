@@ -478,7 +478,9 @@ async function load() {
     api('GET', '/me'),
     api('GET', '/interactions?folder=ongoing'),
     api('GET', '/interactions?folder=deferred'),
-    api('GET', historyPath(null)),
+    // As many as the agent has paged to: a reload (a reconnect, a
+    // reset) does not take the pages they loaded away.
+    api('GET', historyPath(null, Math.min(Math.max(HISTORY_PAGE, st.lists.history.length), HISTORY_MAX))),
     api('GET', '/transfers'),
     api('GET', '/consults'),
   ]);
@@ -786,9 +788,10 @@ function applyConsult(c, wanted) {
 // more"), with the true count and a search of the server's.
 
 const HISTORY_PAGE = 50;
+const HISTORY_MAX = 5000; // the most one list answers (the API's limit)
 
-function historyPath(cursor) {
-  let path = `/interactions?folder=history&order=newest&limit=${HISTORY_PAGE}`;
+function historyPath(cursor, limit = HISTORY_PAGE) {
+  let path = `/interactions?folder=history&order=newest&limit=${limit}`;
   if (st.history.q) path += `&q=${encodeURIComponent(st.history.q)}`;
   if (cursor) path += `&cursor=${encodeURIComponent(cursor)}`;
   return path;
@@ -814,9 +817,10 @@ async function loadHistory(more) {
 function renderHistoryTools() {
   const on = st.folder === 'history' && !st.status;
   $('history-tools').hidden = !on;
-  $('history-more').hidden = !on || !st.history.next;
   const n = st.history.total;
   const shown = st.lists.history.length;
+  // A full page has a next cursor even when nothing is left after it.
+  $('history-more').hidden = !on || !st.history.next || shown >= n;
   $('history-count').textContent = !on ? ''
     : st.history.q ? `${n} ${n === 1 ? 'match' : 'matches'}${shown < n ? `, ${shown} shown` : ''}`
       : n ? `${n} in History${shown < n ? `, ${shown} shown` : ''}` : '';
