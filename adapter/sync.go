@@ -826,6 +826,18 @@ func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.
 		if change.Fields == nil && change.Audit == nil {
 			change.Writeback = nil
 		}
+		if change.AgentWork != nil {
+			current, err := agentWorkCurrent(tx, interactions[rows[k].InteractionID], change.AgentWork)
+			if err != nil {
+				return nil, err
+			}
+			if !current {
+				// The offer (or transfer request) moved on while the row
+				// waited, a retry say: pushing it now would hand the work
+				// to an agent who no longer has it.
+				change.AgentWork = nil
+			}
+		}
 		payload, err := json.Marshal(change)
 		if err != nil {
 			return nil, err
@@ -833,6 +845,42 @@ func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.
 		rows[k].Payload = payload
 	}
 	return writes, nil
+}
+
+// agentWorkCurrent reports whether the AgentWork w still delivers what i
+// has out for w's user: its offer, pushed to Omni-Channel, or an open
+// warm transfer request delivered there.
+func agentWorkCurrent(tx Tx, i *contactpad.Interaction, w *contactpad.AgentWorkOffer) (bool, error) {
+	user := func(agent string) (string, error) {
+		a, err := tx.Agent(agent)
+		if errors.Is(err, ErrNotFound) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return a.CRMUserID, nil
+	}
+	if i.Status == contactpad.Offered && PushedToOmni(i) {
+		u, err := user(i.Owner)
+		if err != nil || u == w.UserID {
+			return err == nil, err
+		}
+	}
+	open, err := tx.OpenTransfers(TransferFilter{InteractionID: i.ID})
+	if err != nil {
+		return false, err
+	}
+	for _, t := range open {
+		if t.AnswerIn != contactpad.AnswerInOmni || t.Status != contactpad.TransferInitiated {
+			continue
+		}
+		u, err := user(t.Assignee)
+		if err != nil || u == w.UserID {
+			return err == nil, err
+		}
+	}
+	return false, nil
 }
 
 // acceptWrites records the fields the CRM accepted, by interaction.

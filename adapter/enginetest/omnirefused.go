@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -210,5 +211,35 @@ func testOmniRefusedWaits(t *testing.T, open Opener) {
 		got = h.Get(i.ID)
 		require.Equal(t, contactpad.Offered, got.Status)
 		require.Zero(t, got.Omni.Refused)
+	})
+}
+
+// testOmniStaleAgentWork: an AgentWork whose create failed for a while
+// (its row waits for a retry) is not sent once its offer has moved on
+// (here: another AgentWork of the item was accepted in Omni-Channel):
+// pushed late, it would hand the work to an agent who no longer has it.
+// The rest of the row (its audit entry) still goes.
+func testOmniStaleAgentWork(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		alice := Settings().Agents[0].CRMUserID
+		h.Presence("bob", contactpad.Available)
+		item := "500000000000081AAA"
+		i := h.IngestItem(contactpad.WorkItem{CRMID: item, CRMObject: "Case", Media: contactpad.NonLive, Service: "support",
+			Subject: "Stale push", Omni: &contactpad.OmniItem{PSRID: "0JR000000000005AAA", ServiceChannelID: "0N9000000000001AAA"}})
+		require.Equal(t, "bob", i.Owner)
+		failing := &omniSink{refuse: errors.New("salesforce: 503 Service Unavailable")}
+		h.writeOmni(failing, adapter.SyncOptions{})
+		require.Empty(t, failing.works)
+		require.Len(t, h.agentWorks(item), 1, "bob's AgentWork waits for a retry")
+
+		h.Do(answer(item, "0Bz000000000041AAA", alice, contactpad.AgentWorkOpened))
+		require.Equal(t, "alice", h.Get(i.ID).Owner)
+
+		time.Sleep(time.Minute) // past the retry's backoff
+		delivered := &omniSink{}
+		h.writeOmni(delivered, adapter.SyncOptions{})
+		require.Empty(t, delivered.works, "bob's offer moved on: no AgentWork for him")
+		require.NotEmpty(t, delivered.audits)
+		require.Empty(t, h.Outbox(), "nothing left to write")
 	})
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"an offer out in Omni-Channel outlives its agent's logout", testOmniOfferOutlivesLogout},
 		{"offers through Omni-Channel: the AgentWork refused", testOmniRefused},
 		{"offers through Omni-Channel: refused again and again, it waits", testOmniRefusedWaits},
+		{"offers through Omni-Channel: an AgentWork that waited is not sent once the offer moved on", testOmniStaleAgentWork},
 		{"hold and retrieve", testHold},
 		{"the customer and the talk timer's start", testCustomerAndTalkTime},
 		{"release, wrap-up and completion", testWrapUp},
