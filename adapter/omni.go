@@ -131,44 +131,26 @@ func (c *change) omniAnswer(item contactpad.WorkItem) error {
 		return c.omniTransferAnswer(i, t, ans)
 	}
 	agent := c.agentOfCRMUser(ans.UserID)
+	offered := i.Status == contactpad.Offered && i.Omni.Pushed && agent == i.Owner
 	if agent != "" && ans.Status == contactpad.AgentWorkOpened &&
-		(i.Status == contactpad.Queued || i.Status == contactpad.Offered && agent != i.Owner) {
-		return c.acceptedElsewhere(i, agent, ans)
+		(offered || i.Status == contactpad.Queued || i.Status == contactpad.Offered && agent != i.Owner) {
+		return c.acceptedInOmni(i, agent, ans)
 	}
 	if i.Status == contactpad.Queued && waitsForOmni(i.Omni) {
 		// Omni-Channel let an AgentWork of it go (declined, timed out):
 		// its PSR waits again, and routing may offer it.
 		before := *i
-		o := *i.Omni
-		o.Answered = slices.Clone(o.Answered)
-		o.Answer(ans.WorkID)
-		o.Refused = 0
-		i.Omni = &o
+		takeAnswer(i, ans.WorkID)
 		if err := c.save(i, before, record{}); err != nil {
 			return err
 		}
 		return c.routeInteraction(i)
 	}
-	if i.Status != contactpad.Offered || !i.Omni.Pushed || agent != i.Owner {
+	if !offered {
 		return nil
 	}
-	o := *i.Omni
-	o.Answered = slices.Clone(o.Answered)
-	o.Answer(ans.WorkID)
-	o.Pushed, o.Refused = false, 0
-	i.Omni = &o
+	takeAnswer(i, ans.WorkID).Pushed = false
 	switch ans.Status {
-	case contactpad.AgentWorkOpened:
-		before := *i
-		if err := take(i, stepAcceptInOmni); err != nil {
-			return err
-		}
-		// The org deleted the PSR: a later offer goes to the agent directly.
-		o.PSRID, o.WorkID = "", ans.WorkID
-		i.OfferExpiresAt, i.SkipAgent, i.TransferredFrom = nil, "", ""
-		return c.save(i, before, record{actor: actorOf(agent), action: contactpad.AuditAccepted,
-			category: contactpad.CategoryAccept, message: "Accepted by " + agent + " in Omni-Channel", activity: true,
-			data: map[string]string{"agent_work": ans.WorkID}})
 	case contactpad.AgentWorkDeclined:
 		if err := c.requeueOffer(i, stepDeclineInOmni, record{actor: actorOf(agent), action: contactpad.AuditDeclined,
 			category: contactpad.CategoryRouting, message: "Declined by " + agent + " in Omni-Channel",
@@ -225,10 +207,7 @@ func (c *change) omniTransferAnswer(i *contactpad.Interaction, t *contactpad.Tra
 	data := map[string]string{"agent_work": ans.WorkID}
 	// The answer is taken in once: the poll may read it again.
 	before := *i
-	o := *i.Omni
-	o.Answered = slices.Clone(o.Answered)
-	o.Answer(ans.WorkID)
-	i.Omni = &o
+	o := takeAnswer(i, ans.WorkID)
 	if ans.Status != contactpad.AgentWorkOpened {
 		if err := c.save(i, before, record{}); err != nil {
 			return err
@@ -261,30 +240,40 @@ func (c *change) omniTransferAnswer(i *contactpad.Interaction, t *contactpad.Tra
 	return nil
 }
 
-// acceptedElsewhere takes in an AgentWork of i that agent accepted in
-// Omni-Channel while the bridge had i queued, or offered to another
-// agent (an AgentWork it created earlier, still out there): Salesforce
-// gave agent the work, so the bridge connects it to agent, and the agent
-// it was offered to, if any, gets its room back.
-func (c *change) acceptedElsewhere(i *contactpad.Interaction, agent string, ans *contactpad.AgentWorkAnswer) error {
+// acceptedInOmni takes in an AgentWork of i that agent accepted in
+// Omni-Channel: the offer to agent, or, while the bridge had i queued or
+// offered to another agent, an AgentWork it created earlier and still out
+// there. Salesforce gave agent the work, so the bridge connects it to
+// agent, and another agent it was offered to gets its room back.
+func (c *change) acceptedInOmni(i *contactpad.Interaction, agent string, ans *contactpad.AgentWorkAnswer) error {
 	before := *i
 	if err := take(i, stepAcceptInOmni); err != nil {
 		return err
 	}
-	o := *i.Omni
-	o.Answered = slices.Clone(o.Answered)
-	o.Answer(ans.WorkID)
+	o := takeAnswer(i, ans.WorkID)
 	// The org deleted the PSR: a later offer goes to the agent directly.
-	o.PSRID, o.WorkID, o.Pushed, o.Refused = "", ans.WorkID, false, 0
-	i.Omni = &o
+	o.PSRID, o.WorkID, o.Pushed = "", ans.WorkID, false
 	i.Owner, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent, i.SkipAgent, i.TransferredFrom = agent, nil, nil, "", "", ""
 	if err := c.save(i, before, record{actor: actorOf(agent), action: contactpad.AuditAccepted,
 		category: contactpad.CategoryAccept, message: "Accepted by " + agent + " in Omni-Channel", activity: true,
 		data: map[string]string{"agent_work": ans.WorkID}}); err != nil {
 		return err
 	}
-	if before.Status != contactpad.Offered {
+	if before.Status != contactpad.Offered || before.Owner == agent {
 		return nil
 	}
 	return c.routeAgent(before.Owner, false)
+}
+
+// takeAnswer records on i that the answer of AgentWork workID was taken
+// in (so that reading it again changes nothing) and that Omni-Channel
+// works for it (OmniRouting.Refused), and returns i's routing to go on
+// changing.
+func takeAnswer(i *contactpad.Interaction, workID string) *contactpad.OmniRouting {
+	o := *i.Omni
+	o.Answered = slices.Clone(o.Answered)
+	o.Answer(workID)
+	o.Refused = 0
+	i.Omni = &o
+	return &o
 }
