@@ -174,7 +174,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	metrics := adapter.NewMetrics(reg, store)
 	d.engine = adapter.New(store, gen.settings, adapter.WithLogger(log), adapter.WithMetrics(metrics), adapter.WithHolder(d.holder),
 		adapter.OnEvents(func(events []adapter.Event) {
-			d.api.Notify()
+			d.api.NotifyEvents(events)
 			d.hooks.Load().Notify()
 			if o.OnEvents != nil {
 				o.OnEvents(events)

@@ -253,6 +253,10 @@ func (s *Server) MetricsHandler() http.Handler {
 // Options.Poll for events of other replicas.
 func (s *Server) Notify() { s.hub.notify() }
 
+// NotifyEvents wakes the event streams that events are for: their
+// audience's, and those of admins and integrations.
+func (s *Server) NotifyEvents(events []adapter.Event) { s.hub.notifyEvents(events) }
+
 // CloseStreams ends the event streams, so that a graceful shutdown
 // (http.Server.Shutdown, which waits for open requests) does not wait for
 // them: register it with http.Server.RegisterOnShutdown. Clients reconnect

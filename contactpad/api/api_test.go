@@ -76,16 +76,16 @@ func newEnv(t testing.TB, serve bool, opts []envOption) *env {
 			{Name: "bi", Role: api.RoleIntegration, TokenSHA256: hash("tok-bi")},
 		},
 		FrameAncestors: []string{"https://*.lightning.force.com"},
-		Poll:           time.Hour, // streams must be woken by Notify
+		Poll:           time.Hour, // streams must be woken by NotifyEvents
 		Heartbeat:      time.Hour,
 		Logger:         log,
 	}
 	for _, opt := range opts {
 		opt(&o, &settings)
 	}
-	e.engine = adapter.New(store, settings, adapter.WithLogger(log), adapter.OnEvents(func([]adapter.Event) {
+	e.engine = adapter.New(store, settings, adapter.WithLogger(log), adapter.OnEvents(func(events []adapter.Event) {
 		if e.api != nil {
-			e.api.Notify()
+			e.api.NotifyEvents(events) // as the daemon does
 		}
 	}))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -19,18 +19,27 @@ import (
 
 // hub wakes the event streams when events commit. It carries no events:
 // streams read them from the store, which is the authority, so a stream
-// never misses one however late it wakes.
+// never misses one however late it wakes. A commit wakes only the streams
+// its events are for (their audience's, and those that see every event):
+// waking every stream at every commit cost a thousand goroutines and
+// their turns at the feed per commit, and the latency of every request
+// behind them.
 type hub struct {
-	mu      sync.Mutex
-	gen     uint64 // notifies so far
-	changed chan struct{}
+	mu  sync.Mutex
+	gen uint64 // notifies so far
+	// all is closed at every notify; agents[a] at a notify that has an
+	// event for agent a, or one for everybody.
+	all    chan struct{}
+	agents map[string]chan struct{}
 	// closing is closed when the server shuts down: streams end, and
 	// clients reconnect (to another replica, or after the restart).
 	closing   chan struct{}
 	closeOnce sync.Once
 }
 
-func newHub() *hub { return &hub{changed: make(chan struct{}), closing: make(chan struct{})} }
+func newHub() *hub {
+	return &hub{all: make(chan struct{}), agents: make(map[string]chan struct{}), closing: make(chan struct{})}
+}
 
 func (h *hub) generation() uint64 {
 	h.mu.Lock()
@@ -40,19 +49,53 @@ func (h *hub) generation() uint64 {
 
 func (h *hub) close() { h.closeOnce.Do(func() { close(h.closing) }) }
 
-// wait returns a channel that is closed at the next notify.
-func (h *hub) wait() <-chan struct{} {
+// wait returns a channel that is closed at the next notify for agent's
+// stream: every notify when agent is "" (an admin's or an integration's
+// stream sees every event).
+func (h *hub) wait(agent string) <-chan struct{} {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.changed
+	if agent == "" {
+		return h.all
+	}
+	ch := h.agents[agent]
+	if ch == nil {
+		ch = make(chan struct{})
+		h.agents[agent] = ch
+	}
+	return ch
 }
 
+// notify wakes every stream: events were committed that may be for
+// anyone (another replica's, which come without their audience).
 func (h *hub) notify() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	close(h.changed)
-	h.changed = make(chan struct{})
 	h.gen++
+	close(h.all)
+	h.all = make(chan struct{})
+	for a, ch := range h.agents {
+		close(ch)
+		delete(h.agents, a)
+	}
+}
+
+// notifyEvents wakes the streams of the agents events are for, and those
+// that see every event.
+func (h *hub) notifyEvents(events []adapter.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gen++
+	close(h.all)
+	h.all = make(chan struct{})
+	for _, e := range events {
+		for _, a := range e.Audience {
+			if ch, ok := h.agents[a]; ok {
+				close(ch)
+				delete(h.agents, a)
+			}
+		}
+	}
 }
 
 // feed reads events from the store once for all streams: a stream whose
@@ -238,7 +281,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 	agent := id.agent()
 	ctx := r.Context()
 	for {
-		woken := s.hub.wait() // before reading, so no notify is missed
+		woken := s.hub.wait(agent) // before reading, so no notify is missed
 		page, err := s.feed.after(ctx, cursor, eventPage)
 		if err != nil {
 			if ctx.Err() == nil {

@@ -82,3 +82,38 @@ func TestFeed(t *testing.T) {
 	require.NotEmpty(t, got)
 	require.Equal(t, seqs(fromStore(last, 500)), seqs(got), "woken: the new events")
 }
+
+// TestHubWakesTheAudience: events committed here wake the streams of the
+// agents they are for and the streams that see every event, not every
+// agent's stream; a notify without events (another replica's commit)
+// wakes them all.
+func TestHubWakesTheAudience(t *testing.T) {
+	woken := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	h := newHub()
+	alice, bob, admin := h.wait("alice"), h.wait("bob"), h.wait("")
+	require.True(t, alice == h.wait("alice"), "an agent's streams share a channel")
+
+	h.notifyEvents([]adapter.Event{{Type: adapter.EventInteractionUpdated, Audience: []string{"alice"}}})
+	require.True(t, woken(alice), "alice's event wakes her stream")
+	require.False(t, woken(bob), "and not bob's")
+	require.True(t, woken(admin), "an admin's stream sees every event")
+	require.EqualValues(t, 1, h.generation(), "the feed reads the store again")
+
+	alice, admin = h.wait("alice"), h.wait("")
+	require.False(t, woken(alice), "a new wait waits for the next notify")
+	h.notifyEvents([]adapter.Event{{Type: adapter.EventAgentPresence}})
+	require.False(t, woken(alice), "an event for nobody wakes no agent")
+	require.False(t, woken(bob))
+	require.True(t, woken(admin))
+
+	h.notify()
+	require.True(t, woken(alice), "a notify without events wakes every stream")
+	require.True(t, woken(bob))
+}
