@@ -35,7 +35,13 @@ type Engine struct {
 	started  time.Time // when New made it: its own outbox rows wait ReclaimAfter from then
 	last     time.Time // the previous command's time; owned by the commit goroutine
 
-	reqs chan *request
+	// reqs are the commands of callers waiting for them (agents' and
+	// admins' actions); background, the engine's own (ingest, timers,
+	// presence followed, offers refused), taken at most backgroundBatch a
+	// transaction beside them, so that an agent's action never waits
+	// behind a whole poll or a burst of timers.
+	reqs       chan *request
+	background chan *request
 	// wake tells the scheduler that a commit armed a timer due before
 	// sleepUntil: the UnixNano time of the engine's clock until which it
 	// sleeps without reading the store; math.MaxInt64 while it reads, so
@@ -63,7 +69,8 @@ func WithHolder(name string) Option { return func(e *Engine) { e.holder = name }
 // rather than a fake clock; this is for tools that replay time.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
-// WithMaxBatch bounds how many commands share one transaction (default 512).
+// WithMaxBatch bounds how many actions share one transaction (default 512);
+// the engine's own commands (ingest, timers) may add as many again.
 func WithMaxBatch(n int) Option { return func(e *Engine) { e.maxBatch = n } }
 
 // WithIdlePoll sets how often the scheduler looks for timers armed by other
@@ -79,7 +86,7 @@ func New(store Store, s Settings, opts ...Option) *Engine {
 	e := &Engine{
 		store: store,
 		log:   logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
-		reqs: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
+		reqs: make(chan *request, 1024), background: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	e.sleepUntil.Store(math.MaxInt64)
 	e.cfg.Store(newEngineConfig(s))
@@ -167,12 +174,27 @@ func (e *Engine) Apply(ctx context.Context, cmd Command) (Result, error) {
 
 // ApplyAll applies several commands, in order, each all-or-nothing.
 func (e *Engine) ApplyAll(ctx context.Context, cmds []Command) []Outcome {
+	return e.await(ctx, e.submit(ctx, e.reqs, cmds))
+}
+
+// applyBackground is ApplyAll for the engine's own work: its commands
+// commit in order, after the actions waiting at each transaction.
+func (e *Engine) applyBackground(ctx context.Context, cmds []Command) []Outcome {
+	return e.await(ctx, e.submit(ctx, e.background, cmds))
+}
+
+// backgroundBatch is how many background commands a transaction takes
+// beside few actions: about 10 ms of work, which is what an action may
+// wait for them.
+const backgroundBatch = 32
+
+// submit queues cmds on q, in order, for the commit goroutine.
+func (e *Engine) submit(ctx context.Context, q chan *request, cmds []Command) []*request {
 	reqs := make([]*request, len(cmds))
-	out := make([]Outcome, len(cmds))
 	for k, cmd := range cmds {
 		reqs[k] = &request{cmd: cmd, done: make(chan struct{})}
 		select {
-		case e.reqs <- reqs[k]:
+		case q <- reqs[k]:
 		case <-ctx.Done():
 			reqs[k].err = ctx.Err()
 			close(reqs[k].done)
@@ -181,6 +203,12 @@ func (e *Engine) ApplyAll(ctx context.Context, cmds []Command) []Outcome {
 			close(reqs[k].done)
 		}
 	}
+	return reqs
+}
+
+// await waits for the outcomes of reqs.
+func (e *Engine) await(ctx context.Context, reqs []*request) []Outcome {
+	out := make([]Outcome, len(reqs))
 	for k, r := range reqs {
 		select {
 		case <-r.done:
@@ -200,28 +228,41 @@ func (e *Engine) ApplyAll(ctx context.Context, cmds []Command) []Outcome {
 }
 
 // runCommits takes the commands waiting and applies them in one
-// transaction, until ctx is done.
+// transaction, until ctx is done: every action waiting (up to maxBatch),
+// then as many of the engine's own commands, or backgroundBatch if that
+// is more. An action waits for a few dozen of them at most, and when
+// actions keep the engine busy, its own work still gets half of it.
 func (e *Engine) runCommits(ctx context.Context) {
-	batch := make([]*request, 0, e.maxBatch)
+	batch := make([]*request, 0, 2*e.maxBatch)
 	for {
 		batch = batch[:0]
+		background := 0
 		select {
 		case r := <-e.reqs:
 			batch = append(batch, r)
+		case r := <-e.background:
+			batch, background = append(batch, r), 1
 		case <-ctx.Done():
 			return
 		}
-	more:
-		for len(batch) < e.maxBatch {
-			select {
-			case r := <-e.reqs:
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
+		batch = takeWaiting(batch, e.reqs, e.maxBatch)
+		actions := len(batch) - background
+		batch = takeWaiting(batch, e.background, len(batch)+max(backgroundBatch, actions)-background)
 		e.commit(ctx, batch)
 	}
+}
+
+// takeWaiting appends to batch what waits on q, until batch holds n.
+func takeWaiting(batch []*request, q chan *request, n int) []*request {
+	for len(batch) < n {
+		select {
+		case r := <-q:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (e *Engine) commit(ctx context.Context, batch []*request) {

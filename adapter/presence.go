@@ -188,7 +188,7 @@ func (f *presenceFollower) once(ctx context.Context) error {
 		}
 		cmds = append(cmds, cmd)
 	}
-	for k, out := range f.e.ApplyAll(ctx, cmds) {
+	for k, out := range f.e.applyBackground(ctx, cmds) {
 		cmd := cmds[k].(FollowPresence)
 		log := f.e.log.WithFields(logrus.Fields{"agent": cmd.Agent, "presence": cmd.Presence, "status": cmd.Status,
 			"source": f.m.Source})

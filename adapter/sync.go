@@ -294,7 +294,7 @@ func (e *Engine) PollOnce(ctx context.Context, src Source) error {
 			ingested = append(ingested, item.CRMID)
 		}
 		var stale []string
-		for k, out := range e.ApplyAll(ctx, cmds) {
+		for k, out := range e.applyBackground(ctx, cmds) {
 			var invalid *InvalidError
 			switch {
 			case out.Err == nil:
@@ -730,7 +730,7 @@ func (e *Engine) refuseOffers(ctx context.Context, cmds []Command) {
 	if len(cmds) == 0 {
 		return
 	}
-	for k, out := range e.ApplyAll(ctx, cmds) {
+	for k, out := range e.applyBackground(ctx, cmds) {
 		if out.Err != nil {
 			cmd := cmds[k].(OmniRefused)
 			e.log.WithError(out.Err).WithFields(logrus.Fields{"interaction": cmd.InteractionID, "code": cmd.Code}).

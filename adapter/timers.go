@@ -149,7 +149,7 @@ func (e *Engine) fireDue(ctx context.Context) error {
 			cmds[k] = FireTimer{Timer: t}
 		}
 		fired := 0
-		for k, r := range e.ApplyAll(ctx, cmds) {
+		for k, r := range e.applyBackground(ctx, cmds) {
 			if r.Err != nil {
 				failed = fmt.Errorf("timer %s %s: %w", due[k].Kind, due[k].Ref, r.Err)
 				e.log.WithError(r.Err).WithFields(logrus.Fields{"timer": due[k].Kind, "ref": due[k].Ref}).Warn("fire timer")
