@@ -308,6 +308,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	fmt.Fprintf(o.Log, "bench: %d agents available; creating %d Cases\n", o.Agents, o.Records)
 
+	metricsClient := &http.Client{Timeout: 10 * time.Second}
+	latencyBefore, latencyErr := scrapeActionLatency(ctx, metricsClient, r.url)
 	start := time.Now()
 	cpu := startCPU(bridge)
 	createErr := make(chan error, 1)
@@ -358,6 +360,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	worked := time.Now()
 	cpuUsed := cpu.stop(bridge, worked.Sub(start))
+	var latency actionLatency
+	if latencyErr == nil {
+		var after actionLatency
+		if after, latencyErr = scrapeActionLatency(ctx, metricsClient, r.url); latencyErr == nil {
+			latency, _ = after.since(latencyBefore)
+		}
+	}
 	progress.end()
 	fmt.Fprintf(o.Log, "bench: every Case closed after %s; waiting for the writeback\n", worked.Sub(start).Round(time.Millisecond))
 
@@ -384,6 +393,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.fill(res, org, start, worked, drained, sync)
 	cpuUsed.fill(res)
+	latency.fill(res)
 	res.Faults, res.Kills, res.Restarts, res.Downtime = faults.list(), restarts.kills, restarts.restarts, restarts.downtime
 	if verifyErr != nil {
 		return res, verifyErr

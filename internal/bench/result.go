@@ -33,6 +33,15 @@ type Result struct {
 	ActionP99   float64 `json:"action_p99_ms"`
 	ActionMax   float64 `json:"action_max_ms"`
 
+	// BridgeActionP50 and BridgeActionP99 are the bridge's own latency
+	// of the agents' actions, from its request-duration histogram: the
+	// upper bound (ms) of the bucket that holds each; BridgeWithin50 is the
+	// share of the actions it answered within 50 ms. Zero when not
+	// measured (the bridge restarted, or its /metrics could not be read).
+	BridgeActionP50 float64 `json:"bridge_action_p50_ms_at_most"`
+	BridgeActionP99 float64 `json:"bridge_action_p99_ms_at_most"`
+	BridgeWithin50  float64 `json:"bridge_actions_within_50ms"`
+
 	RecordToOfferP50 float64 `json:"record_to_offer_p50_ms"`
 	RecordToOfferP95 float64 `json:"record_to_offer_p95_ms"`
 	RecordToOfferP99 float64 `json:"record_to_offer_p99_ms"`
@@ -187,6 +196,10 @@ func (res *Result) WriteTable(w io.Writer) error {
 	row("records ingested and offered", "%.0f/s", res.RecordsPerS)
 	row("agent actions over HTTP", "%d, %.0f/s", res.Actions, res.ActionsPerS)
 	row("action latency p50 / p95 / p99 / max", "%.1f / %.1f / %.1f / %.1f ms", res.ActionP50, res.ActionP95, res.ActionP99, res.ActionMax)
+	if res.BridgeActionP99 > 0 {
+		row("  at the bridge (its /metrics): p50 / p99; within 50 ms", "<= %.1f / <= %.1f ms; %.1f%%",
+			res.BridgeActionP50, res.BridgeActionP99, 100*res.BridgeWithin50)
+	}
 	row("record created -> offer received p50 / p95 / p99", "%.0f / %.0f / %.0f ms", res.RecordToOfferP50, res.RecordToOfferP95, res.RecordToOfferP99)
 	row("deferrals (re-dated); reopen lateness p50 / p99 / max", "%d (%d); %.0f / %.0f / %.0f ms", res.Deferrals, res.Redated, res.ReopenLatenessP50, res.ReopenLatenessP99, res.ReopenLatenessMax)
 	row("transfers warm / cold; resumed from History", "%d / %d; %d", res.TransfersWarm, res.TransfersCold, res.ResumedFromHistory)
