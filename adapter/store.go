@@ -26,7 +26,10 @@ type Store interface {
 	// together (group commit). If the transaction cannot commit, err is
 	// non-nil and no fn's changes are applied. Update serialises with every
 	// other Update on the same store, in this process and in others. It is
-	// safe for concurrent use; fns must not retain tx.
+	// safe for concurrent use; fns must not retain tx. A store may run the
+	// fns of an Update more than once (rolled back whole in between, so
+	// each run starts from what the store held): a fn's effects outside
+	// tx must be ones its last run overwrites.
 	Update(ctx context.Context, fns []func(Tx) error) (errs []error, err error)
 	// View runs fn against a consistent read-only snapshot; writes through
 	// tx fail. Safe for concurrent use, and never blocked by Update.

@@ -283,3 +283,86 @@ func TestCloseLetsWaitingUpdatesFail(t *testing.T) {
 	require.NoError(t, <-closed)
 	require.ErrorIs(t, <-updated, errClosed)
 }
+
+// TestUpdateSavepointsOnlyWhenNeeded: an Update runs its fns without a
+// savepoint each, and runs them again, each in its own, only when one
+// fails after writing; a fn that fails before writing, or alone in its
+// Update, is not run twice. Either way the outcome is the same: what a
+// failed fn wrote is gone, the others' commits.
+func TestUpdateSavepointsOnlyWhenNeeded(t *testing.T) {
+	var s *Store
+	errBoom := fmt.Errorf("boom")
+	put := func(id string) func(adapter.Tx) error {
+		return func(tx adapter.Tx) error {
+			return tx.SetWatermark(id, "v")
+		}
+	}
+	watermarks := func() map[string]string {
+		out := map[string]string{}
+		require.NoError(t, s.View(t.Context(), func(tx adapter.Tx) error {
+			for _, id := range []string{"a", "b", "c", "d", "e", "f"} {
+				v, err := tx.Watermark(id)
+				if err != nil {
+					return err
+				}
+				if v != "" {
+					out[id] = v
+				}
+			}
+			return nil
+		}))
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		failing  func(adapter.Tx) error
+		others   int // fns before the failing one
+		wantRuns int // of each of them
+	}{
+		{name: "fails before writing", failing: func(tx adapter.Tx) error {
+			if _, err := tx.Watermark("a"); err != nil {
+				return err
+			}
+			return errBoom
+		}, others: 2, wantRuns: 1},
+		{name: "fails after writing", failing: func(tx adapter.Tx) error {
+			if err := tx.SetWatermark("c", "from the failed fn"); err != nil {
+				return err
+			}
+			return errBoom
+		}, others: 2, wantRuns: 2},
+		{name: "alone, fails after writing", failing: func(tx adapter.Tx) error {
+			if err := tx.SetWatermark("c", "from the failed fn"); err != nil {
+				return err
+			}
+			return errBoom
+		}, others: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s = openTemp(t)
+			runs := map[string]int{}
+			var fns []func(adapter.Tx) error
+			want := map[string]string{}
+			failingRuns := 0
+			for k := range tc.others {
+				id := string(rune('d' + k))
+				fns = append(fns, func(tx adapter.Tx) error { runs[id]++; return put(id)(tx) })
+				want[id] = "v"
+			}
+			fns = append(fns, func(tx adapter.Tx) error { failingRuns++; return tc.failing(tx) })
+			errs, err := s.Update(t.Context(), fns)
+			require.NoError(t, err)
+			require.ErrorIs(t, errs[len(fns)-1], errBoom)
+			for _, e := range errs[:len(fns)-1] {
+				require.NoError(t, e)
+			}
+			require.Equal(t, want, watermarks(), "the failed fn left nothing, the others committed")
+			for id, n := range runs {
+				require.Equal(t, tc.wantRuns, n, "runs of fn %s", id)
+			}
+			if tc.others == 0 {
+				require.Equal(t, 1, failingRuns, "alone, the failed fn runs once")
+			}
+		})
+	}
+}

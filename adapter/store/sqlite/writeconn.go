@@ -28,6 +28,9 @@ type writeConn struct {
 	// one at a time, and no statement while it holds Rows open.
 	args []driver.NamedValue
 	dest []driver.Value
+	// wrote is set by every write statement run (tried, even if it
+	// failed): Store.update reads and clears it around each fn.
+	wrote bool
 }
 
 var _ sqlstore.Conn = (*writeConn)(nil)
@@ -90,6 +93,7 @@ func (c *writeConn) exec(id sqlstore.Stmt, args []any) (driver.Result, error) {
 }
 
 func (c *writeConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
+	c.wrote = c.wrote || isWrite(id)
 	res, err := c.exec(id, args)
 	if err != nil {
 		return 0, err
@@ -100,6 +104,7 @@ func (c *writeConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
 // Insert reads the key of the row from the connection (last_insert_rowid):
 // cheaper than RETURNING, which makes a query of the INSERT.
 func (c *writeConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
+	c.wrote = true
 	res, err := c.exec(id, args)
 	if err != nil {
 		return 0, err
@@ -108,6 +113,7 @@ func (c *writeConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
 }
 
 func (c *writeConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
+	c.wrote = c.wrote || isWrite(id) // UPDATE ... RETURNING
 	nv, err := c.bind(args)
 	if err != nil {
 		return nil, err
