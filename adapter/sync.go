@@ -561,43 +561,48 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // writeback claims up to BatchRows rows and writes them, or for a
 // CallFitter the rows one call carries (the rest goes back, as it was),
 // and returns how many it wrote and how many it claimed. With a trigger
-// it claims nothing unless the trigger is ready, decided in the claim's
-// transaction: of several replicas woken by the same deadline, the first
-// writes the batch and the others do not send what came meanwhile in a
-// call of its own.
+// it claims nothing unless the trigger is ready, decided on the rows the
+// claim's transaction took (what OutboxDue would count), and rolled back
+// when it is not: of several replicas woken by the same deadline, the
+// first writes the batch and the others do not send what came meanwhile
+// in a call of its own.
 //
 // The record updates go out as they are when they are sent, not as they
 // were when each row was written: the last row of a record in the batch
 // carries the mirrored fields still to write then (its interaction's
 // RecordSync.Writes), the others none. What the CRM accepted is recorded
 // with the rows' outcome, in one transaction.
+//
+// The claim's transaction holds the store's single writer, which every
+// command waits for: it reads each row's payload once, and the payloads
+// sent are encoded after it commits (the claimed rows are the writer's
+// alone by then).
 func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
 	now := e.now().UTC()
 	var (
-		rows []OutboxRow
-		sent map[int]map[string]any
+		rows    []OutboxRow
+		changes []*contactpad.RecordChange // by row; nil: unreadable
+		sent    map[int]map[string]any
 	)
-	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
-		q := e.claimQuery(now, opts)
-		if trigger != nil {
-			due, err := tx.OutboxDue(q)
-			if err != nil || !trigger.ready(due, now) {
-				return err
-			}
-		}
+	err = UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
-		rows, err = tx.ClaimOutbox(q)
+		rows, err = tx.ClaimOutbox(e.claimQuery(now, opts))
 		if err != nil || len(rows) == 0 {
 			return err
+		}
+		if trigger != nil && !trigger.ready(claimedDue(rows), now) {
+			rows = nil
+			return errNotReady
 		}
 		claimed = len(rows)
 		interactions, err := readInteractions(tx, rows)
 		if err != nil {
 			return err
 		}
+		changes = parseChanges(rows)
 		if fitter, ok := sink.(CallFitter); ok {
 			var rest []OutboxRow
-			rows, rest, err = fitCall(fitter, rows, interactions)
+			rows, changes, rest, err = fitCall(fitter, rows, changes, interactions)
 			if err != nil {
 				return err
 			}
@@ -611,9 +616,16 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 				}
 			}
 		}
-		sent, err = currentWrites(tx, rows, interactions)
+		sent, err = currentWrites(tx, rows, changes, interactions)
 		return err
-	}); err != nil || len(rows) == 0 {
+	})
+	if errors.Is(err, errNotReady) {
+		return 0, 0, nil
+	}
+	if err != nil || len(rows) == 0 {
+		return len(rows), claimed, err
+	}
+	if err := encodeChanges(rows, changes); err != nil {
 		return len(rows), claimed, err
 	}
 	errs := sink.Write(ctx, rows)
@@ -755,28 +767,80 @@ func readInteractions(tx Tx, rows []OutboxRow) (map[string]*contactpad.Interacti
 	return out, nil
 }
 
-// fitCall splits rows into what one call of sink carries and the rest,
-// each in the order of rows. It shows the sink every row of a record with
-// the fields still to write to it (which currentWrites then puts on the
-// last row of the record that goes). A record's rows after one left out
-// are left out too; the first row always goes.
-func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (fit, rest []OutboxRow, err error) {
-	preview := slices.Clone(rows)
-	for k := range preview {
-		var change contactpad.RecordChange
-		if err := json.Unmarshal(preview[k].Payload, &change); err != nil {
-			continue // the sink parks it
+// errNotReady rolls back a claim whose rows are not worth a call yet.
+var errNotReady = errors.New("the claimed rows are not worth a CRM call yet")
+
+// claimedDue is the OutboxDue of rows just claimed: how many, and the
+// earliest CreatedAt among those that have one.
+func claimedDue(rows []OutboxRow) OutboxDue {
+	due := OutboxDue{Rows: len(rows)}
+	for _, r := range rows {
+		if !r.CreatedAt.IsZero() && (due.Oldest.IsZero() || r.CreatedAt.Before(due.Oldest)) {
+			due.Oldest = r.CreatedAt
 		}
-		change.Fields = interactions[preview[k].InteractionID].Sync.Writes()
+	}
+	return due
+}
+
+// parseChanges reads the payload of each row; nil for one that is not a
+// RecordChange (the sink parks it: BAD_OUTBOX_ROW).
+func parseChanges(rows []OutboxRow) []*contactpad.RecordChange {
+	changes := make([]*contactpad.RecordChange, len(rows))
+	for k := range rows {
+		var change contactpad.RecordChange
+		if json.Unmarshal(rows[k].Payload, &change) == nil {
+			changes[k] = &change
+		}
+	}
+	return changes
+}
+
+// encodeChanges sets the payload of each row whose change was read to
+// that change as it now is; the others keep theirs.
+func encodeChanges(rows []OutboxRow, changes []*contactpad.RecordChange) error {
+	for k, change := range changes {
+		if change == nil {
+			continue
+		}
 		payload, err := json.Marshal(change)
 		if err != nil {
-			return nil, nil, err
+			return fmt.Errorf("outbox row %d: %w", rows[k].ID, err)
+		}
+		rows[k].Payload = payload
+	}
+	return nil
+}
+
+// fitCall splits rows (with their parsed changes) into what one call of
+// sink carries and the rest, each in the order of rows. It shows the sink
+// every row of a record with the fields still to write to it (which
+// currentWrites then puts on the last row of the record that goes); a row
+// that asks for no field and whose record has none to write is shown as
+// it is stored. A record's rows after one left out are left out too; the
+// first row always goes.
+func fitCall(sink CallFitter, rows []OutboxRow, changes []*contactpad.RecordChange,
+	interactions map[string]*contactpad.Interaction) (fit []OutboxRow, fitChanges []*contactpad.RecordChange, rest []OutboxRow, err error) {
+	writes := make(map[string]map[string]any, len(interactions))
+	for id, i := range interactions {
+		writes[id] = i.Sync.Writes()
+	}
+	preview := slices.Clone(rows)
+	for k, change := range changes {
+		w := writes[preview[k].InteractionID]
+		if change == nil || len(w) == 0 && len(change.Fields) == 0 {
+			continue // as stored: the sink parks an unreadable row
+		}
+		shown := *change
+		shown.Fields = w
+		payload, err := json.Marshal(shown)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("outbox row %d: %w", preview[k].ID, err)
 		}
 		preview[k].Payload = payload
 	}
 	take := sink.FitCall(preview)
 	if len(take) != len(rows) {
-		return nil, nil, fmt.Errorf("sink fitted %d of %d rows", len(take), len(rows))
+		return nil, nil, nil, fmt.Errorf("sink fitted %d of %d rows", len(take), len(rows))
 	}
 	left := map[[2]string]bool{} // records with a row left out
 	for k, r := range rows {
@@ -787,16 +851,19 @@ func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contact
 			continue
 		}
 		fit = append(fit, r)
+		fitChanges = append(fitChanges, changes[k])
 	}
-	return fit, rest, nil
+	return fit, fitChanges, rest, nil
 }
 
 // currentWrites puts on the last row of each record in rows the mirrored
 // fields still to write now, and returns them by row. It records them as
 // sent (RecordSync.Sending) in the claim's transaction: if the writer dies
 // before it learns what the CRM did, a poll that reads them back knows
-// them for the bridge's own.
-func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (map[int]map[string]any, error) {
+// them for the bridge's own. It changes the rows' parsed changes, not
+// their payloads (encodeChanges does, once the claim commits).
+func currentWrites(tx Tx, rows []OutboxRow, changes []*contactpad.RecordChange,
+	interactions map[string]*contactpad.Interaction) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row
 	for k := range rows {
 		last[rows[k].InteractionID] = k
@@ -817,9 +884,8 @@ func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.
 			}
 		}
 	}
-	for k := range rows {
-		var change contactpad.RecordChange
-		if err := json.Unmarshal(rows[k].Payload, &change); err != nil {
+	for k, change := range changes {
+		if change == nil {
 			continue // the sink parks it
 		}
 		change.Fields = writes[k]
@@ -838,11 +904,6 @@ func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.
 				change.AgentWork = nil
 			}
 		}
-		payload, err := json.Marshal(change)
-		if err != nil {
-			return nil, err
-		}
-		rows[k].Payload = payload
 	}
 	return writes, nil
 }
