@@ -477,13 +477,23 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			if wait == 0 {
 				var written, claimed int
 				written, claimed, err = e.writeback(ctx, sink, opts, &trigger)
-				if err == nil {
+				var notReady *notReadyError
+				switch {
+				case err == nil:
 					if claimed > written {
 						trigger.Rows = written
 					}
 					continue
+				case errors.As(err, &notReady):
+					// The count saw rows the claim did not get (another
+					// replica's claim, under way when it counted): wait as
+					// for what the claim found, not count again at once.
+					found := notReady.due
+					found.Next = due.Next
+					wait, err = trigger.wait(found, now, e.idlePoll), nil
+				default:
+					wait = time.Second
 				}
-				wait = time.Second
 			}
 		}
 		if err != nil {
@@ -562,10 +572,10 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // CallFitter the rows one call carries (the rest goes back, as it was),
 // and returns how many it wrote and how many it claimed. With a trigger
 // it claims nothing unless the trigger is ready, decided on the rows the
-// claim's transaction took (what OutboxDue would count), and rolled back
-// when it is not: of several replicas woken by the same deadline, the
-// first writes the batch and the others do not send what came meanwhile
-// in a call of its own.
+// claim's transaction took (what OutboxDue would count): when it is not,
+// the claim is rolled back and writeback returns a *notReadyError. Of
+// several replicas woken by the same deadline, the first writes the batch
+// and the others do not send what came meanwhile in a call of its own.
 //
 // The record updates go out as they are when they are sent, not as they
 // were when each row was written: the last row of a record in the batch
@@ -587,12 +597,13 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	err = UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
 		rows, err = tx.ClaimOutbox(e.claimQuery(now, opts))
-		if err != nil || len(rows) == 0 {
+		if err != nil || len(rows) == 0 && trigger == nil {
 			return err
 		}
 		if trigger != nil && !trigger.ready(claimedDue(rows), now) {
+			due := claimedDue(rows)
 			rows = nil
-			return errNotReady
+			return &notReadyError{due: due}
 		}
 		claimed = len(rows)
 		interactions, err := readInteractions(tx, rows)
@@ -619,8 +630,9 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		sent, err = currentWrites(tx, rows, changes, interactions)
 		return err
 	})
-	if errors.Is(err, errNotReady) {
-		return 0, 0, nil
+	var notReady *notReadyError
+	if errors.As(err, &notReady) {
+		return 0, 0, err
 	}
 	if err != nil || len(rows) == 0 {
 		return len(rows), claimed, err
@@ -767,8 +779,13 @@ func readInteractions(tx Tx, rows []OutboxRow) (map[string]*contactpad.Interacti
 	return out, nil
 }
 
-// errNotReady rolls back a claim whose rows are not worth a call yet.
-var errNotReady = errors.New("the claimed rows are not worth a CRM call yet")
+// notReadyError rolls back a claim whose rows are not worth a CRM call
+// yet (by its batchTrigger); due is what it found.
+type notReadyError struct{ due OutboxDue }
+
+func (e *notReadyError) Error() string {
+	return fmt.Sprintf("%d claimed outbox rows are not worth a CRM call yet", e.due.Rows)
+}
 
 // claimedDue is the OutboxDue of rows just claimed: how many, and the
 // earliest CreatedAt among those that have one.
