@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -606,14 +607,14 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			return &notReadyError{due: due}
 		}
 		claimed = len(rows)
-		interactions, err := readInteractions(tx, rows)
+		syncs, err := readSyncs(tx, rows)
 		if err != nil {
 			return err
 		}
 		changes = parseChanges(rows)
 		if fitter, ok := sink.(CallFitter); ok {
 			var rest []OutboxRow
-			rows, changes, rest, err = fitCall(fitter, rows, changes, interactions)
+			rows, changes, rest, err = fitCall(fitter, rows, changes, syncs)
 			if err != nil {
 				return err
 			}
@@ -627,7 +628,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 				}
 			}
 		}
-		sent, err = currentWrites(tx, rows, changes, interactions)
+		sent, err = currentWrites(tx, rows, changes, syncs)
 		return err
 	})
 	var notReady *notReadyError
@@ -763,20 +764,27 @@ func (e *Engine) refuseOffers(ctx context.Context, cmds []Command) {
 	}
 }
 
-// readInteractions reads the interactions of rows, by ID.
-func readInteractions(tx Tx, rows []OutboxRow) (map[string]*contactpad.Interaction, error) {
-	out := map[string]*contactpad.Interaction{}
+// readSyncs reads the CRM sync state of the interactions of rows, by
+// interaction ID, in one query.
+func readSyncs(tx Tx, rows []OutboxRow) (map[string]*contactpad.RecordSync, error) {
+	var ids []string
+	seen := map[string]bool{}
 	for _, r := range rows {
-		if _, read := out[r.InteractionID]; read {
-			continue
+		if !seen[r.InteractionID] {
+			seen[r.InteractionID] = true
+			ids = append(ids, r.InteractionID)
 		}
-		i, err := tx.Interaction(r.InteractionID)
-		if err != nil {
-			return nil, fmt.Errorf("read what to write back: %w", err)
-		}
-		out[r.InteractionID] = i
 	}
-	return out, nil
+	syncs, err := tx.InteractionSyncs(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read what to write back: %w", err)
+	}
+	for _, id := range ids {
+		if syncs[id] == nil {
+			return nil, fmt.Errorf("read what to write back: interaction %s: %w", id, ErrNotFound)
+		}
+	}
+	return syncs, nil
 }
 
 // notReadyError rolls back a claim whose rows are not worth a CRM call
@@ -836,10 +844,10 @@ func encodeChanges(rows []OutboxRow, changes []*contactpad.RecordChange) error {
 // it is stored. A record's rows after one left out are left out too; the
 // first row always goes.
 func fitCall(sink CallFitter, rows []OutboxRow, changes []*contactpad.RecordChange,
-	interactions map[string]*contactpad.Interaction) (fit []OutboxRow, fitChanges []*contactpad.RecordChange, rest []OutboxRow, err error) {
-	writes := make(map[string]map[string]any, len(interactions))
-	for id, i := range interactions {
-		writes[id] = i.Sync.Writes()
+	syncs map[string]*contactpad.RecordSync) (fit []OutboxRow, fitChanges []*contactpad.RecordChange, rest []OutboxRow, err error) {
+	writes := make(map[string]map[string]any, len(syncs))
+	for id, s := range syncs {
+		writes[id] = s.Writes()
 	}
 	preview := slices.Clone(rows)
 	for k, change := range changes {
@@ -880,23 +888,23 @@ func fitCall(sink CallFitter, rows []OutboxRow, changes []*contactpad.RecordChan
 // them for the bridge's own. It changes the rows' parsed changes, not
 // their payloads (encodeChanges does, once the claim commits).
 func currentWrites(tx Tx, rows []OutboxRow, changes []*contactpad.RecordChange,
-	interactions map[string]*contactpad.Interaction) (map[int]map[string]any, error) {
+	syncs map[string]*contactpad.RecordSync) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row
 	for k := range rows {
 		last[rows[k].InteractionID] = k
 	}
 	writes := make(map[int]map[string]any, len(last))
 	for id, k := range last {
-		i := interactions[id]
-		w := i.Sync.Writes()
+		s := syncs[id]
+		w := s.Writes()
 		if w == nil {
 			continue
 		}
 		writes[k] = w
-		before := i.Sync.Clone()
-		i.Sync.Sending(w)
-		if !sameSync(before, i.Sync) {
-			if err := tx.PutInteraction(i); err != nil {
+		before := s.Clone()
+		s.Sending(w)
+		if !sameSync(before, *s) {
+			if err := tx.PutInteractionSync(id, s); err != nil {
 				return nil, err
 			}
 		}
@@ -910,7 +918,11 @@ func currentWrites(tx Tx, rows []OutboxRow, changes []*contactpad.RecordChange,
 			change.Writeback = nil
 		}
 		if change.AgentWork != nil {
-			current, err := agentWorkCurrent(tx, interactions[rows[k].InteractionID], change.AgentWork)
+			i, err := tx.Interaction(rows[k].InteractionID)
+			if err != nil {
+				return nil, fmt.Errorf("read what to write back: %w", err)
+			}
+			current, err := agentWorkCurrent(tx, i, change.AgentWork)
 			if err != nil {
 				return nil, err
 			}
@@ -963,15 +975,22 @@ func agentWorkCurrent(tx Tx, i *contactpad.Interaction, w *contactpad.AgentWorkO
 
 // acceptWrites records the fields the CRM accepted, by interaction.
 func acceptWrites(tx Tx, accepted map[string]map[string]any, at time.Time) error {
+	if len(accepted) == 0 {
+		return nil
+	}
+	syncs, err := tx.InteractionSyncs(slices.Collect(maps.Keys(accepted)))
+	if err != nil {
+		return err
+	}
 	for id, fields := range accepted {
-		i, err := tx.Interaction(id)
-		if err != nil {
-			return err
+		s := syncs[id]
+		if s == nil {
+			return fmt.Errorf("record what the CRM took: interaction %s: %w", id, ErrNotFound)
 		}
-		before := i.Sync.Clone()
-		i.Sync.Accepted(fields, at)
-		if !sameSync(before, i.Sync) {
-			if err := tx.PutInteraction(i); err != nil {
+		before := s.Clone()
+		s.Accepted(fields, at)
+		if !sameSync(before, *s) {
+			if err := tx.PutInteractionSync(id, s); err != nil {
 				return err
 			}
 		}

@@ -16,6 +16,8 @@ const (
 	StmtInteractionByCRM
 	StmtPutInteraction
 	StmtUpdateInteraction
+	StmtInteractionSyncs
+	StmtPutInteractionSync
 	StmtInteractionsAll
 	StmtInteractionsOwner
 	StmtInteractionsStatuses
@@ -100,6 +102,7 @@ func IsWrite(s Stmt) bool { return writes[s] }
 var writes = [NumStmts]bool{
 	StmtPutInteraction:          true,
 	StmtUpdateInteraction:       true,
+	StmtPutInteractionSync:      true,
 	StmtPutAgent:                true,
 	StmtUpdateAgentSameServices: true,
 	StmtPruneAgentServices:      true,
@@ -197,7 +200,10 @@ func Statements(d *Dialect) [NumStmts]string {
 		// never rewrites the indexes on them (the CRM key, created_at).
 		StmtPutInteraction: upsert("interactions", interactionColumns, "id", interactionFixed...),
 		// The upsert's DO UPDATE on its own, for a row known to exist.
-		StmtUpdateInteraction:         update("interactions", interactionColumns, "id", interactionFixed...),
+		StmtUpdateInteraction: update("interactions", interactionColumns, "id", interactionFixed...),
+		// The CRM writer's read and write of the one column it changes.
+		StmtInteractionSyncs:          `SELECT id, crm_sync FROM interactions WHERE ` + d.InList("id", "$1"),
+		StmtPutInteractionSync:        `UPDATE interactions SET crm_sync = $2 WHERE id = $1`,
 		StmtInteractionsAll:           interactionsQuery(d, false, false, false),
 		StmtInteractionsOwner:         interactionsQuery(d, true, false, false),
 		StmtInteractionsStatuses:      interactionsQuery(d, false, true, false),
