@@ -54,11 +54,15 @@ type CallFitter interface {
 	// rows[k] goes in it, len(rows) long. It may leave a row out and take
 	// later ones that still fit (a call's collections fill by kind); the
 	// writer then leaves out the later rows of that row's record too, so
-	// that a record's changes go in order. The rows are as Write would get
-	// them, except that every row of a record carries the fields still to
-	// write to it (Write merges them into one update), so that any choice
-	// is counted right.
-	FitCall(rows []OutboxRow) (take []bool)
+	// that a record's changes go in order. changes[k] is rows[k]'s
+	// payload, read (nil when it is no RecordChange: Write parks the row),
+	// as Write would get it, except that every row of a record carries the
+	// fields still to write to it (Write merges them into one update), so
+	// that any choice is counted right; the rows' own payloads are as
+	// stored. The writer calls it while it holds the store's writer: the
+	// changes come read, so that it need not decode every payload again.
+	// It must not change them.
+	FitCall(rows []OutboxRow, changes []*contactpad.RecordChange) (take []bool)
 }
 
 // ParkError is a writeback the CRM refused for good (validation, a deleted
@@ -839,31 +843,25 @@ func encodeChanges(rows []OutboxRow, changes []*contactpad.RecordChange) error {
 // fitCall splits rows (with their parsed changes) into what one call of
 // sink carries and the rest, each in the order of rows. It shows the sink
 // every row of a record with the fields still to write to it (which
-// currentWrites then puts on the last row of the record that goes); a row
-// that asks for no field and whose record has none to write is shown as
-// it is stored. A record's rows after one left out are left out too; the
-// first row always goes.
+// currentWrites then puts on the last row of the record that goes). A
+// record's rows after one left out are left out too; the first row
+// always goes.
 func fitCall(sink CallFitter, rows []OutboxRow, changes []*contactpad.RecordChange,
 	syncs map[string]*contactpad.RecordSync) (fit []OutboxRow, fitChanges []*contactpad.RecordChange, rest []OutboxRow, err error) {
 	writes := make(map[string]map[string]any, len(syncs))
 	for id, s := range syncs {
 		writes[id] = s.Writes()
 	}
-	preview := slices.Clone(rows)
+	preview := make([]*contactpad.RecordChange, len(changes))
+	shown := make([]contactpad.RecordChange, len(changes))
 	for k, change := range changes {
-		w := writes[preview[k].InteractionID]
-		if change == nil || len(w) == 0 && len(change.Fields) == 0 {
-			continue // as stored: the sink parks an unreadable row
+		if change != nil {
+			shown[k] = *change
+			shown[k].Fields = writes[rows[k].InteractionID]
+			preview[k] = &shown[k]
 		}
-		shown := *change
-		shown.Fields = w
-		payload, err := json.Marshal(shown)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("outbox row %d: %w", preview[k].ID, err)
-		}
-		preview[k].Payload = payload
 	}
-	take := sink.FitCall(preview)
+	take := sink.FitCall(slices.Clone(rows), preview)
 	if len(take) != len(rows) {
 		return nil, nil, nil, fmt.Errorf("sink fitted %d of %d rows", len(take), len(rows))
 	}

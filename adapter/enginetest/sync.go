@@ -328,7 +328,7 @@ type fittingSink struct {
 	perCall int
 }
 
-func (s fittingSink) FitCall(rows []adapter.OutboxRow) []bool {
+func (s fittingSink) FitCall(rows []adapter.OutboxRow, _ []*contactpad.RecordChange) []bool {
 	take := make([]bool, len(rows))
 	for k := range min(len(rows), s.perCall) {
 		take[k] = true
@@ -343,7 +343,7 @@ type choosySink struct {
 	fitted *int
 }
 
-func (s choosySink) FitCall(rows []adapter.OutboxRow) []bool {
+func (s choosySink) FitCall(rows []adapter.OutboxRow, _ []*contactpad.RecordChange) []bool {
 	take := make([]bool, len(rows))
 	for k := range take {
 		take[k] = *s.fitted > 0 || k != 1
