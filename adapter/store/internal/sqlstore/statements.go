@@ -342,7 +342,9 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtOutboxNext: `SELECT COALESCE(MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END), 0)
 			FROM outbox
 			WHERE (state = 'pending' AND next_attempt_at > $1) OR (state = 'in_flight' AND lease_until > $1)`,
-		StmtDeleteOutbox: `DELETE FROM outbox WHERE id = $1 AND state = 'in_flight'`,
+		// The done rows of a batch, their IDs a list, in one statement.
+		StmtDeleteOutbox: `DELETE FROM outbox WHERE state = 'in_flight'
+			AND id IN (SELECT CAST(value AS BIGINT) FROM ` + d.ListTable("$1") + `)`,
 		StmtSettleOutbox: `UPDATE outbox SET state = $2, attempts = $3, next_attempt_at = $4, lease_until = 0,
 			error_code = $5, error_message = $6, payload = COALESCE($7, payload) WHERE id = $1 AND state = 'in_flight'`,
 		StmtRetryParked: `UPDATE outbox SET state = 'pending', next_attempt_at = 0, lease_until = 0
