@@ -59,6 +59,16 @@ type Tx interface {
 	// keeps the stored values. The (CRMObject, CRMID) pair is unique when
 	// CRMID is not empty.
 	PutInteraction(i *contactpad.Interaction) error
+	// InteractionSyncs reads the CRM sync state (Interaction.Sync) of the
+	// interactions ids, by ID, and nothing else of them; one the store
+	// does not hold is left out. The CRM writer reads it for every row it
+	// claims, inside the claim's transaction.
+	InteractionSyncs(ids []string) (map[string]*contactpad.RecordSync, error)
+	// PutInteractionSync stores s as the CRM sync state of interaction
+	// id and changes nothing else of it (not Version, not UpdatedAt: what
+	// the writer sends and the CRM takes is no change of the interaction).
+	// An id the store does not hold is no error and changes nothing.
+	PutInteractionSync(id string, s *contactpad.RecordSync) error
 	// Interactions lists interactions matching f, oldest first.
 	Interactions(f InteractionFilter) ([]*contactpad.Interaction, error)
 	// CountInteractions counts the interactions matching f's Owner,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -53,11 +54,15 @@ type CallFitter interface {
 	// rows[k] goes in it, len(rows) long. It may leave a row out and take
 	// later ones that still fit (a call's collections fill by kind); the
 	// writer then leaves out the later rows of that row's record too, so
-	// that a record's changes go in order. The rows are as Write would get
-	// them, except that every row of a record carries the fields still to
-	// write to it (Write merges them into one update), so that any choice
-	// is counted right.
-	FitCall(rows []OutboxRow) (take []bool)
+	// that a record's changes go in order. changes[k] is rows[k]'s
+	// payload, read (nil when it is no RecordChange: Write parks the row),
+	// as Write would get it, except that every row of a record carries the
+	// fields still to write to it (Write merges them into one update), so
+	// that any choice is counted right; the rows' own payloads are as
+	// stored. The writer calls it while it holds the store's writer: the
+	// changes come read, so that it need not decode every payload again.
+	// It must not change them.
+	FitCall(rows []OutboxRow, changes []*contactpad.RecordChange) (take []bool)
 }
 
 // ParkError is a writeback the CRM refused for good (validation, a deleted
@@ -477,13 +482,23 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			if wait == 0 {
 				var written, claimed int
 				written, claimed, err = e.writeback(ctx, sink, opts, &trigger)
-				if err == nil {
+				var notReady *notReadyError
+				switch {
+				case err == nil:
 					if claimed > written {
 						trigger.Rows = written
 					}
 					continue
+				case errors.As(err, &notReady):
+					// The count saw rows the claim did not get (another
+					// replica's claim, under way when it counted): wait as
+					// for what the claim found, not count again at once.
+					found := notReady.due
+					found.Next = due.Next
+					wait, err = trigger.wait(found, now, e.idlePoll), nil
+				default:
+					wait = time.Second
 				}
-				wait = time.Second
 			}
 		}
 		if err != nil {
@@ -561,43 +576,49 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // writeback claims up to BatchRows rows and writes them, or for a
 // CallFitter the rows one call carries (the rest goes back, as it was),
 // and returns how many it wrote and how many it claimed. With a trigger
-// it claims nothing unless the trigger is ready, decided in the claim's
-// transaction: of several replicas woken by the same deadline, the first
-// writes the batch and the others do not send what came meanwhile in a
-// call of its own.
+// it claims nothing unless the trigger is ready, decided on the rows the
+// claim's transaction took (what OutboxDue would count): when it is not,
+// the claim is rolled back and writeback returns a *notReadyError. Of
+// several replicas woken by the same deadline, the first writes the batch
+// and the others do not send what came meanwhile in a call of its own.
 //
 // The record updates go out as they are when they are sent, not as they
 // were when each row was written: the last row of a record in the batch
 // carries the mirrored fields still to write then (its interaction's
 // RecordSync.Writes), the others none. What the CRM accepted is recorded
 // with the rows' outcome, in one transaction.
+//
+// The claim's transaction holds the store's single writer, which every
+// command waits for: it reads each row's payload once, and the payloads
+// sent are encoded after it commits (the claimed rows are the writer's
+// alone by then).
 func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
 	now := e.now().UTC()
 	var (
-		rows []OutboxRow
-		sent map[int]map[string]any
+		rows    []OutboxRow
+		changes []*contactpad.RecordChange // by row; nil: unreadable
+		sent    map[int]map[string]any
 	)
-	if err := UpdateOne(ctx, e.store, func(tx Tx) error {
-		q := e.claimQuery(now, opts)
-		if trigger != nil {
-			due, err := tx.OutboxDue(q)
-			if err != nil || !trigger.ready(due, now) {
-				return err
-			}
-		}
+	err = UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
-		rows, err = tx.ClaimOutbox(q)
-		if err != nil || len(rows) == 0 {
+		rows, err = tx.ClaimOutbox(e.claimQuery(now, opts))
+		if err != nil || len(rows) == 0 && trigger == nil {
 			return err
 		}
+		if trigger != nil && !trigger.ready(claimedDue(rows), now) {
+			due := claimedDue(rows)
+			rows = nil
+			return &notReadyError{due: due}
+		}
 		claimed = len(rows)
-		interactions, err := readInteractions(tx, rows)
+		syncs, err := readSyncs(tx, rows)
 		if err != nil {
 			return err
 		}
+		changes = parseChanges(rows)
 		if fitter, ok := sink.(CallFitter); ok {
 			var rest []OutboxRow
-			rows, rest, err = fitCall(fitter, rows, interactions)
+			rows, changes, rest, err = fitCall(fitter, rows, changes, syncs)
 			if err != nil {
 				return err
 			}
@@ -611,9 +632,17 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 				}
 			}
 		}
-		sent, err = currentWrites(tx, rows, interactions)
+		sent, err = currentWrites(tx, rows, changes, syncs)
 		return err
-	}); err != nil || len(rows) == 0 {
+	})
+	var notReady *notReadyError
+	if errors.As(err, &notReady) {
+		return 0, 0, err
+	}
+	if err != nil || len(rows) == 0 {
+		return len(rows), claimed, err
+	}
+	if err := encodeChanges(rows, changes); err != nil {
 		return len(rows), claimed, err
 	}
 	errs := sink.Write(ctx, rows)
@@ -739,44 +768,102 @@ func (e *Engine) refuseOffers(ctx context.Context, cmds []Command) {
 	}
 }
 
-// readInteractions reads the interactions of rows, by ID.
-func readInteractions(tx Tx, rows []OutboxRow) (map[string]*contactpad.Interaction, error) {
-	out := map[string]*contactpad.Interaction{}
+// readSyncs reads the CRM sync state of the interactions of rows, by
+// interaction ID, in one query.
+func readSyncs(tx Tx, rows []OutboxRow) (map[string]*contactpad.RecordSync, error) {
+	var ids []string
+	seen := map[string]bool{}
 	for _, r := range rows {
-		if _, read := out[r.InteractionID]; read {
-			continue
+		if !seen[r.InteractionID] {
+			seen[r.InteractionID] = true
+			ids = append(ids, r.InteractionID)
 		}
-		i, err := tx.Interaction(r.InteractionID)
-		if err != nil {
-			return nil, fmt.Errorf("read what to write back: %w", err)
-		}
-		out[r.InteractionID] = i
 	}
-	return out, nil
+	syncs, err := tx.InteractionSyncs(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read what to write back: %w", err)
+	}
+	for _, id := range ids {
+		if syncs[id] == nil {
+			return nil, fmt.Errorf("read what to write back: interaction %s: %w", id, ErrNotFound)
+		}
+	}
+	return syncs, nil
 }
 
-// fitCall splits rows into what one call of sink carries and the rest,
-// each in the order of rows. It shows the sink every row of a record with
-// the fields still to write to it (which currentWrites then puts on the
-// last row of the record that goes). A record's rows after one left out
-// are left out too; the first row always goes.
-func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (fit, rest []OutboxRow, err error) {
-	preview := slices.Clone(rows)
-	for k := range preview {
-		var change contactpad.RecordChange
-		if err := json.Unmarshal(preview[k].Payload, &change); err != nil {
-			continue // the sink parks it
+// notReadyError rolls back a claim whose rows are not worth a CRM call
+// yet (by its batchTrigger); due is what it found.
+type notReadyError struct{ due OutboxDue }
+
+func (e *notReadyError) Error() string {
+	return fmt.Sprintf("%d claimed outbox rows are not worth a CRM call yet", e.due.Rows)
+}
+
+// claimedDue is the OutboxDue of rows just claimed: how many, and the
+// earliest CreatedAt among those that have one.
+func claimedDue(rows []OutboxRow) OutboxDue {
+	due := OutboxDue{Rows: len(rows)}
+	for _, r := range rows {
+		if !r.CreatedAt.IsZero() && (due.Oldest.IsZero() || r.CreatedAt.Before(due.Oldest)) {
+			due.Oldest = r.CreatedAt
 		}
-		change.Fields = interactions[preview[k].InteractionID].Sync.Writes()
+	}
+	return due
+}
+
+// parseChanges reads the payload of each row; nil for one that is not a
+// RecordChange (the sink parks it: BAD_OUTBOX_ROW).
+func parseChanges(rows []OutboxRow) []*contactpad.RecordChange {
+	changes := make([]*contactpad.RecordChange, len(rows))
+	for k := range rows {
+		var change contactpad.RecordChange
+		if json.Unmarshal(rows[k].Payload, &change) == nil {
+			changes[k] = &change
+		}
+	}
+	return changes
+}
+
+// encodeChanges sets the payload of each row whose change was read to
+// that change as it now is; the others keep theirs.
+func encodeChanges(rows []OutboxRow, changes []*contactpad.RecordChange) error {
+	for k, change := range changes {
+		if change == nil {
+			continue
+		}
 		payload, err := json.Marshal(change)
 		if err != nil {
-			return nil, nil, err
+			return fmt.Errorf("outbox row %d: %w", rows[k].ID, err)
 		}
-		preview[k].Payload = payload
+		rows[k].Payload = payload
 	}
-	take := sink.FitCall(preview)
+	return nil
+}
+
+// fitCall splits rows (with their parsed changes) into what one call of
+// sink carries and the rest, each in the order of rows. It shows the sink
+// every row of a record with the fields still to write to it (which
+// currentWrites then puts on the last row of the record that goes). A
+// record's rows after one left out are left out too; the first row
+// always goes.
+func fitCall(sink CallFitter, rows []OutboxRow, changes []*contactpad.RecordChange,
+	syncs map[string]*contactpad.RecordSync) (fit []OutboxRow, fitChanges []*contactpad.RecordChange, rest []OutboxRow, err error) {
+	writes := make(map[string]map[string]any, len(syncs))
+	for id, s := range syncs {
+		writes[id] = s.Writes()
+	}
+	preview := make([]*contactpad.RecordChange, len(changes))
+	shown := make([]contactpad.RecordChange, len(changes))
+	for k, change := range changes {
+		if change != nil {
+			shown[k] = *change
+			shown[k].Fields = writes[rows[k].InteractionID]
+			preview[k] = &shown[k]
+		}
+	}
+	take := sink.FitCall(slices.Clone(rows), preview)
 	if len(take) != len(rows) {
-		return nil, nil, fmt.Errorf("sink fitted %d of %d rows", len(take), len(rows))
+		return nil, nil, nil, fmt.Errorf("sink fitted %d of %d rows", len(take), len(rows))
 	}
 	left := map[[2]string]bool{} // records with a row left out
 	for k, r := range rows {
@@ -787,39 +874,41 @@ func fitCall(sink CallFitter, rows []OutboxRow, interactions map[string]*contact
 			continue
 		}
 		fit = append(fit, r)
+		fitChanges = append(fitChanges, changes[k])
 	}
-	return fit, rest, nil
+	return fit, fitChanges, rest, nil
 }
 
 // currentWrites puts on the last row of each record in rows the mirrored
 // fields still to write now, and returns them by row. It records them as
 // sent (RecordSync.Sending) in the claim's transaction: if the writer dies
 // before it learns what the CRM did, a poll that reads them back knows
-// them for the bridge's own.
-func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.Interaction) (map[int]map[string]any, error) {
+// them for the bridge's own. It changes the rows' parsed changes, not
+// their payloads (encodeChanges does, once the claim commits).
+func currentWrites(tx Tx, rows []OutboxRow, changes []*contactpad.RecordChange,
+	syncs map[string]*contactpad.RecordSync) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row
 	for k := range rows {
 		last[rows[k].InteractionID] = k
 	}
 	writes := make(map[int]map[string]any, len(last))
 	for id, k := range last {
-		i := interactions[id]
-		w := i.Sync.Writes()
+		s := syncs[id]
+		w := s.Writes()
 		if w == nil {
 			continue
 		}
 		writes[k] = w
-		before := i.Sync.Clone()
-		i.Sync.Sending(w)
-		if !sameSync(before, i.Sync) {
-			if err := tx.PutInteraction(i); err != nil {
+		before := s.Clone()
+		s.Sending(w)
+		if !sameSync(before, *s) {
+			if err := tx.PutInteractionSync(id, s); err != nil {
 				return nil, err
 			}
 		}
 	}
-	for k := range rows {
-		var change contactpad.RecordChange
-		if err := json.Unmarshal(rows[k].Payload, &change); err != nil {
+	for k, change := range changes {
+		if change == nil {
 			continue // the sink parks it
 		}
 		change.Fields = writes[k]
@@ -827,7 +916,11 @@ func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.
 			change.Writeback = nil
 		}
 		if change.AgentWork != nil {
-			current, err := agentWorkCurrent(tx, interactions[rows[k].InteractionID], change.AgentWork)
+			i, err := tx.Interaction(rows[k].InteractionID)
+			if err != nil {
+				return nil, fmt.Errorf("read what to write back: %w", err)
+			}
+			current, err := agentWorkCurrent(tx, i, change.AgentWork)
 			if err != nil {
 				return nil, err
 			}
@@ -838,11 +931,6 @@ func currentWrites(tx Tx, rows []OutboxRow, interactions map[string]*contactpad.
 				change.AgentWork = nil
 			}
 		}
-		payload, err := json.Marshal(change)
-		if err != nil {
-			return nil, err
-		}
-		rows[k].Payload = payload
 	}
 	return writes, nil
 }
@@ -885,15 +973,22 @@ func agentWorkCurrent(tx Tx, i *contactpad.Interaction, w *contactpad.AgentWorkO
 
 // acceptWrites records the fields the CRM accepted, by interaction.
 func acceptWrites(tx Tx, accepted map[string]map[string]any, at time.Time) error {
+	if len(accepted) == 0 {
+		return nil
+	}
+	syncs, err := tx.InteractionSyncs(slices.Collect(maps.Keys(accepted)))
+	if err != nil {
+		return err
+	}
 	for id, fields := range accepted {
-		i, err := tx.Interaction(id)
-		if err != nil {
-			return err
+		s := syncs[id]
+		if s == nil {
+			return fmt.Errorf("record what the CRM took: interaction %s: %w", id, ErrNotFound)
 		}
-		before := i.Sync.Clone()
-		i.Sync.Accepted(fields, at)
-		if !sameSync(before, i.Sync) {
-			if err := tx.PutInteraction(i); err != nil {
+		before := s.Clone()
+		s.Accepted(fields, at)
+		if !sameSync(before, *s) {
+			if err := tx.PutInteractionSync(id, s); err != nil {
 				return err
 			}
 		}

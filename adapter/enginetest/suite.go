@@ -83,6 +83,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback: a few rows wait for BatchMaxAge", testWritebackBatchAge},
 		{"writeback: a backlog goes at once", testWritebackBacklog},
 		{"writeback: one call at a time", testWritebackOneCallAtATime},
+		{"writeback claims only a batch worth a call", testWritebackClaimsWhenReady},
 		{"writeback keeps each record's order across calls", testWritebackKeepsRecordOrder},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"writeback after a slow restart", testWritebackAfterSlowRestart},

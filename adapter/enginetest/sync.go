@@ -328,7 +328,7 @@ type fittingSink struct {
 	perCall int
 }
 
-func (s fittingSink) FitCall(rows []adapter.OutboxRow) []bool {
+func (s fittingSink) FitCall(rows []adapter.OutboxRow, _ []*contactpad.RecordChange) []bool {
 	take := make([]bool, len(rows))
 	for k := range min(len(rows), s.perCall) {
 		take[k] = true
@@ -343,7 +343,7 @@ type choosySink struct {
 	fitted *int
 }
 
-func (s choosySink) FitCall(rows []adapter.OutboxRow) []bool {
+func (s choosySink) FitCall(rows []adapter.OutboxRow, _ []*contactpad.RecordChange) []bool {
 	take := make([]bool, len(rows))
 	for k := range take {
 		take[k] = *s.fitted > 0 || k != 1
@@ -640,5 +640,92 @@ func testPollStatus(t *testing.T, open Opener) {
 		require.WithinDuration(t, time.Now(), *st.LastSuccess, time.Millisecond)
 		stop()
 		<-done
+	})
+}
+
+// claimWatch is a Store that counts the claims of outbox rows (every
+// Tx.ClaimOutbox in an Update) and, while inflate is set, makes each
+// View's Tx.OutboxDue find a full batch due: what a writer counts just
+// before another replica claims the batch.
+type claimWatch struct {
+	adapter.Store
+	claims  *atomic.Int32
+	inflate *atomic.Bool
+}
+
+func (s claimWatch) Update(ctx context.Context, fns []func(adapter.Tx) error) ([]error, error) {
+	counted := make([]func(adapter.Tx) error, len(fns))
+	for k, fn := range fns {
+		counted[k] = func(tx adapter.Tx) error { return fn(claimCounter{tx, s.claims}) }
+	}
+	return s.Store.Update(ctx, counted)
+}
+
+func (s claimWatch) View(ctx context.Context, fn func(adapter.Tx) error) error {
+	return s.Store.View(ctx, func(tx adapter.Tx) error { return fn(inflatedDue{tx, s.inflate}) })
+}
+
+type claimCounter struct {
+	adapter.Tx
+	claims *atomic.Int32
+}
+
+func (tx claimCounter) ClaimOutbox(q adapter.ClaimQuery) ([]adapter.OutboxRow, error) {
+	tx.claims.Add(1)
+	return tx.Tx.ClaimOutbox(q)
+}
+
+type inflatedDue struct {
+	adapter.Tx
+	inflate *atomic.Bool
+}
+
+func (tx inflatedDue) OutboxDue(q adapter.ClaimQuery) (adapter.OutboxDue, error) {
+	due, err := tx.Tx.OutboxDue(q)
+	if tx.inflate.Load() {
+		due.Rows = max(due.Rows, q.Limit)
+	}
+	return due, err
+}
+
+// testWritebackClaimsWhenReady: the writer counts what is due on a reader
+// and takes the store's writer to claim only once a batch is worth a call.
+// A claim that finds fewer rows than were counted (another replica took
+// them meanwhile) leaves them as they were and waits for their age,
+// without counting and claiming again in a loop.
+func testWritebackClaimsWhenReady(t *testing.T, open Opener) {
+	var (
+		claims  atomic.Int32
+		inflate atomic.Bool
+	)
+	watched := func(t testing.TB) func() adapter.Store {
+		reopen := open(t)
+		return func() adapter.Store { return claimWatch{Store: reopen(), claims: &claims, inflate: &inflate} }
+	}
+	bubble(t, watched, roomy, func(h *Harness) {
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
+		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 6, BatchMaxAge: time.Minute})
+		defer stop()
+		backlog := claims.Load() // the backlog's claim, of nothing
+		for range 3 {
+			h.Connected("alice", contactpad.NonLive) // one outbox row each, waking the writer
+			synctest.Wait()
+		}
+		require.Equal(t, backlog, claims.Load(), "three young rows: counted, not claimed")
+		require.Zero(t, sink.writeCalls())
+
+		inflate.Store(true)
+		h.Connected("alice", contactpad.NonLive)
+		synctest.Wait()
+		require.Equal(t, backlog+1, claims.Load(), "counted as a full batch: claimed once")
+		require.Zero(t, sink.writeCalls(), "four young rows are not worth a call")
+		require.Len(t, h.outbox(adapter.OutboxPending), 4, "the claim was rolled back")
+		require.Empty(t, h.outbox(adapter.OutboxInFlight))
+
+		time.Sleep(h.Outbox()[0].CreatedAt.Add(time.Minute).Sub(time.Now()))
+		synctest.Wait()
+		require.Equal(t, 1, sink.writeCalls(), "once the oldest is BatchMaxAge old: one call")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+		require.Empty(t, h.outbox(adapter.OutboxInFlight))
 	})
 }

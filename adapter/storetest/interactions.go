@@ -174,6 +174,53 @@ func testPutInteractionUpdates(t *testing.T, s adapter.Store) {
 	})
 }
 
+// testInteractionSyncs: the CRM writer's narrow read and write of an
+// interaction's sync state: read for several interactions at once (one
+// the store does not hold left out), written without touching the rest
+// of the row (not its Version or UpdatedAt), and back to empty.
+func testInteractionSyncs(t *testing.T, s adapter.Store) {
+	full, bare := fullInteraction("i1"), &contactpad.Interaction{ID: "i2", Version: 1}
+	putInteractions(t, s, full, bare)
+	view(t, s, func(tx adapter.Tx) error {
+		syncs, err := tx.InteractionSyncs([]string{"i1", "i2", "missing"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]*contactpad.RecordSync{"i1": &full.Sync, "i2": {}}, syncs)
+		none, err := tx.InteractionSyncs(nil)
+		require.NoError(t, err)
+		require.Empty(t, none)
+		return nil
+	})
+
+	sent := full.Sync.Clone()
+	sent.Sending(sent.Writes())
+	require.NotEqual(t, full.Sync, sent)
+	bareSync := contactpad.RecordSync{Want: map[string]any{"Status": "Working"}, Dirty: []string{"Status"}}
+	update(t, s, func(tx adapter.Tx) error {
+		if err := tx.PutInteractionSync("i1", &sent); err != nil {
+			return err
+		}
+		if err := tx.PutInteractionSync("i2", &bareSync); err != nil {
+			return err
+		}
+		return tx.PutInteractionSync("missing", &bareSync)
+	})
+	want := *full
+	want.Sync = sent
+	require.Equal(t, &want, getInteraction(t, s, "i1"), "the sync state changed, nothing else")
+	wantBare := *bare
+	wantBare.Sync, wantBare.Tags = bareSync, []string{}
+	require.Equal(t, &wantBare, getInteraction(t, s, "i2"))
+	view(t, s, func(tx adapter.Tx) error {
+		_, err := tx.Interaction("missing")
+		require.ErrorIs(t, err, adapter.ErrNotFound, "no interaction made")
+		return nil
+	})
+
+	update(t, s, func(tx adapter.Tx) error { return tx.PutInteractionSync("i2", &contactpad.RecordSync{}) })
+	wantBare.Sync = contactpad.RecordSync{}
+	require.Equal(t, &wantBare, getInteraction(t, s, "i2"), "emptied")
+}
+
 func testInteractionByCRM(t *testing.T, s adapter.Store) {
 	caseRecord := &contactpad.Interaction{ID: "i-case", CRMObject: "Case", CRMID: "500A", Tags: []string{}}
 	chatRecord := &contactpad.Interaction{ID: "i-chat", CRMObject: "LiveChatTranscript", CRMID: "500A", Tags: []string{}}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"InteractionCopies", testInteractionCopies},
 		{"NotFound", testNotFound},
 		{"PutInteractionUpdates", testPutInteractionUpdates},
+		{"InteractionSyncs", testInteractionSyncs},
 		{"InteractionByCRM", testInteractionByCRM},
 		{"Interactions", testInteractions},
 		{"InteractionsNewest", testInteractionsNewest},

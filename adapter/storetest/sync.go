@@ -244,6 +244,29 @@ func testFinishOutbox(t *testing.T, s adapter.Store) {
 		require.JSONEq(t, want, string(parked[0].Payload))
 		return nil
 	})
+
+	// A batch of many rows (C again, and E to J): the done ones go,
+	// wherever they stand; the one to retry stays.
+	appendRows(t, s, "E", "F", "G", "H", "I", "J")
+	rows = claim(t, s, at(3*time.Minute), 10)
+	require.Len(t, rows, 7)
+	for k := range rows {
+		rows[k].State = adapter.OutboxDone
+	}
+	rows[3].State = adapter.OutboxPending
+	finish(t, s, rows...)
+	view(t, s, func(tx adapter.Tx) error {
+		inFlight, err := tx.Outbox(adapter.OutboxInFlight, 10)
+		require.NoError(t, err)
+		require.Empty(t, inFlight)
+		pending, err := tx.Outbox(adapter.OutboxPending, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{rows[3].ID}, rowIDs(pending))
+		parked, err := tx.Outbox(adapter.OutboxParked, 10)
+		require.NoError(t, err)
+		require.Len(t, parked, 1, "D, not in the batch")
+		return nil
+	})
 }
 
 func testWatermarks(t *testing.T, s adapter.Store) {

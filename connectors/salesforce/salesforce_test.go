@@ -92,6 +92,19 @@ func row(id int64, crmID string, status contactpad.Status, auditID string) adapt
 	return adapter.OutboxRow{ID: id, CRMObject: "Case", CRMID: crmID, Kind: adapter.OutboxChange, Payload: payload}
 }
 
+// fitCall asks sink to fit rows as the writer does, each with its
+// payload read.
+func fitCall(sink *Sink, rows []adapter.OutboxRow) []bool {
+	changes := make([]*contactpad.RecordChange, len(rows))
+	for k, r := range rows {
+		var change contactpad.RecordChange
+		if json.Unmarshal(r.Payload, &change) == nil {
+			changes[k] = &change
+		}
+	}
+	return sink.FitCall(rows, changes)
+}
+
 func TestSignIn(t *testing.T) {
 	_, url, _ := localOrg(t, 0)
 	for _, tc := range []struct {
@@ -221,10 +234,10 @@ func TestSinkFitCall(t *testing.T) {
 		}
 		return n
 	}
-	require.Equal(t, []bool{true, true}, sink.FitCall(rows[:2]), "one update, two upserts")
+	require.Equal(t, []bool{true, true}, fitCall(sink, rows[:2]), "one update, two upserts")
 	// 401 rows: 400 records, 2 collections of updates; 401 audit entries,
 	// 3 of upserts. The next record needs a third of updates: a sixth.
-	take := sink.FitCall(rows)
+	take := fitCall(sink, rows)
 	require.Equal(t, 401, taken(take))
 	require.True(t, take[400])
 	require.False(t, take[401])
@@ -235,7 +248,7 @@ func TestSinkFitCall(t *testing.T) {
 	more := append(slices.Clone(rows[:402]),
 		row(1000, ids[5], contactpad.Completed, "aud-5-b"),
 		row(1001, ids[400], contactpad.Completed, "aud-400-b"))
-	take = sink.FitCall(more)
+	take = fitCall(sink, more)
 	require.Equal(t, 402, taken(take))
 	require.True(t, take[402], "ids[5] is in the call: only an upsert")
 	require.False(t, take[403], "ids[400] was left out")
@@ -251,7 +264,7 @@ func TestSinkFitCall(t *testing.T) {
 		require.NoError(t, err, "row %d", k)
 	}
 	require.Equal(t, 1, org.Total()-before, "what fits goes in one call")
-	require.Empty(t, sink.FitCall(nil))
+	require.Empty(t, fitCall(sink, nil))
 }
 
 // TestSinkRecordErrors: a deleted record is parked with its code; a locked

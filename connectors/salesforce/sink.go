@@ -77,7 +77,7 @@ const agentWorkPath = "create:composite/sobjects"
 // once a new record's update would need a sixth collection, rows that
 // only add audit entries, or change records already in the call, still
 // go. Rows Write would park take no room.
-func (s *Sink) FitCall(rows []adapter.OutboxRow) []bool {
+func (s *Sink) FitCall(rows []adapter.OutboxRow, changes []*contactpad.RecordChange) []bool {
 	take := make([]bool, len(rows))
 	updated := map[[2]string]bool{}
 	left := map[[2]string]bool{}
@@ -90,11 +90,11 @@ func (s *Sink) FitCall(rows []adapter.OutboxRow) []bool {
 		if !ok {
 			continue
 		}
-		var change contactpad.RecordChange
-		if json.Unmarshal(r.Payload, &change) != nil {
+		change := changes[k]
+		if change == nil {
 			continue
 		}
-		audit, err := m.Audit(change, r.CRMID)
+		audit, err := m.Audit(*change, r.CRMID)
 		if err != nil {
 			continue
 		}

@@ -73,6 +73,50 @@ func (t *Tx) PutInteraction(i *contactpad.Interaction) error {
 	return t.write(StmtPutInteraction, args[:]...)
 }
 
+// InteractionSyncs reads the crm_sync column of the interactions ids in
+// one query, decoding nothing else of them.
+func (t *Tx) InteractionSyncs(ids []string) (map[string]*contactpad.RecordSync, error) {
+	list, err := t.list(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read CRM sync of %d interactions: %w", len(ids), err)
+	}
+	rows, err := t.query(StmtInteractionSyncs, list)
+	if err != nil {
+		return nil, fmt.Errorf("read CRM sync of %d interactions: %w", len(ids), err)
+	}
+	defer rows.Close()
+	out := make(map[string]*contactpad.RecordSync, len(ids))
+	for rows.Next() {
+		var (
+			id      string
+			crmSync any
+			d       decoder
+			s       contactpad.RecordSync
+		)
+		if err := rows.Scan(&id, &crmSync); err != nil {
+			return nil, fmt.Errorf("read CRM sync of %d interactions: %w", len(ids), err)
+		}
+		if d.json("crm_sync", crmSync, &s); d.err != nil {
+			return nil, fmt.Errorf("interaction %s: %w", id, d.err)
+		}
+		out[id] = &s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read CRM sync of %d interactions: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// PutInteractionSync writes the crm_sync column of interaction id alone.
+func (t *Tx) PutInteractionSync(id string, s *contactpad.RecordSync) error {
+	var e encoder
+	value := e.sync(s)
+	if e.err != nil {
+		return fmt.Errorf("put CRM sync of interaction %s: %w", id, e.err)
+	}
+	return t.write(StmtPutInteractionSync, id, value)
+}
+
 // interactionFixed are the columns set when an interaction is first put
 // and never changed after: an update leaves them, and the indexes on
 // them, alone.

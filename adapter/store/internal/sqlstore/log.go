@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -354,12 +355,34 @@ func (t *Tx) OutboxDue(q adapter.ClaimQuery) (adapter.OutboxDue, error) {
 	return due, nil
 }
 
+// FinishOutbox settles the rows in order, deleting each run of done rows
+// in one statement (StmtDeleteOutbox).
 func (t *Tx) FinishOutbox(rows []adapter.OutboxRow) error {
+	var done []string // the run of done rows not deleted yet
+	deleteDone := func() error {
+		if len(done) == 0 {
+			return nil
+		}
+		list, err := t.list(done)
+		if err == nil {
+			_, err = t.exec(StmtDeleteOutbox, list)
+		}
+		if err != nil {
+			return fmt.Errorf("finish %d written outbox rows: %w", len(done), err)
+		}
+		done = done[:0]
+		return nil
+	}
 	for _, r := range rows {
+		if r.State == adapter.OutboxDone {
+			done = append(done, strconv.FormatInt(r.ID, 10))
+			continue
+		}
+		if err := deleteDone(); err != nil {
+			return err
+		}
 		var err error
 		switch r.State {
-		case adapter.OutboxDone:
-			_, err = t.exec(StmtDeleteOutbox, r.ID)
 		case adapter.OutboxPending, adapter.OutboxParked:
 			var payload any
 			if r.Payload != nil {
@@ -374,7 +397,7 @@ func (t *Tx) FinishOutbox(rows []adapter.OutboxRow) error {
 			return fmt.Errorf("finish outbox row %d: %w", r.ID, err)
 		}
 	}
-	return nil
+	return deleteDone()
 }
 
 func (t *Tx) RetryParked(id int64) error {

@@ -16,6 +16,8 @@ const (
 	StmtInteractionByCRM
 	StmtPutInteraction
 	StmtUpdateInteraction
+	StmtInteractionSyncs
+	StmtPutInteractionSync
 	StmtInteractionsAll
 	StmtInteractionsOwner
 	StmtInteractionsStatuses
@@ -100,6 +102,7 @@ func IsWrite(s Stmt) bool { return writes[s] }
 var writes = [NumStmts]bool{
 	StmtPutInteraction:          true,
 	StmtUpdateInteraction:       true,
+	StmtPutInteractionSync:      true,
 	StmtPutAgent:                true,
 	StmtUpdateAgentSameServices: true,
 	StmtPruneAgentServices:      true,
@@ -197,7 +200,10 @@ func Statements(d *Dialect) [NumStmts]string {
 		// never rewrites the indexes on them (the CRM key, created_at).
 		StmtPutInteraction: upsert("interactions", interactionColumns, "id", interactionFixed...),
 		// The upsert's DO UPDATE on its own, for a row known to exist.
-		StmtUpdateInteraction:         update("interactions", interactionColumns, "id", interactionFixed...),
+		StmtUpdateInteraction: update("interactions", interactionColumns, "id", interactionFixed...),
+		// The CRM writer's read and write of the one column it changes.
+		StmtInteractionSyncs:          `SELECT id, crm_sync FROM interactions WHERE ` + d.InList("id", "$1"),
+		StmtPutInteractionSync:        `UPDATE interactions SET crm_sync = $2 WHERE id = $1`,
 		StmtInteractionsAll:           interactionsQuery(d, false, false, false),
 		StmtInteractionsOwner:         interactionsQuery(d, true, false, false),
 		StmtInteractionsStatuses:      interactionsQuery(d, false, true, false),
@@ -336,7 +342,9 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtOutboxNext: `SELECT COALESCE(MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END), 0)
 			FROM outbox
 			WHERE (state = 'pending' AND next_attempt_at > $1) OR (state = 'in_flight' AND lease_until > $1)`,
-		StmtDeleteOutbox: `DELETE FROM outbox WHERE id = $1 AND state = 'in_flight'`,
+		// The done rows of a batch, their IDs a list, in one statement.
+		StmtDeleteOutbox: `DELETE FROM outbox WHERE state = 'in_flight'
+			AND id IN (SELECT CAST(value AS BIGINT) FROM ` + d.ListTable("$1") + `)`,
 		StmtSettleOutbox: `UPDATE outbox SET state = $2, attempts = $3, next_attempt_at = $4, lease_until = 0,
 			error_code = $5, error_message = $6, payload = COALESCE($7, payload) WHERE id = $1 AND state = 'in_flight'`,
 		StmtRetryParked: `UPDATE outbox SET state = 'pending', next_attempt_at = 0, lease_until = 0
