@@ -16,6 +16,15 @@ const (
 
 // omniEnv is an org with the default seed: the Support_Omni queue routes
 // externally and the Cases channel routes Cases.
+// routedCase creates a Case in queue, which the org routes: it returns the
+// Case and its PendingServiceRouting.
+func routedCase(t *testing.T, e *env, queue string) (caseID, psr string) {
+	t.Helper()
+	caseID, err := e.org.Create(alice, "Case", map[string]any{"Subject": "Routed", "Origin": "Web", "OwnerId": queue})
+	require.NoError(t, err)
+	return caseID, only(t, e.org, "PendingServiceRouting", "WorkItemId", caseID)["Id"].(string)
+}
+
 func omniEnv(t *testing.T) (*env, string, string) {
 	t.Helper()
 	e := newEnv(t, Options{})
@@ -71,9 +80,7 @@ func TestOmniQueueMakesPendingServiceRouting(t *testing.T) {
 
 func TestOmniAgentWorkLifecycle(t *testing.T) {
 	e, queue, channel := omniEnv(t)
-	caseID, err := e.org.Create(alice, "Case", map[string]any{"Subject": "Routed", "Origin": "Web", "OwnerId": queue})
-	require.NoError(t, err)
-	psr := only(t, e.org, "PendingServiceRouting", "WorkItemId", caseID)["Id"].(string)
+	caseID, psr := routedCase(t, e, queue)
 	work := func(user string) map[string]any {
 		return map[string]any{"ServiceChannelId": channel, "WorkItemId": caseID, "UserId": user,
 			"PendingServiceRoutingId": psr, "CapacityWeight": 1}
@@ -129,9 +136,7 @@ func TestOmniAgentWorkLifecycle(t *testing.T) {
 
 func TestOmniWithdrawnWhenTakenOutOfTheQueue(t *testing.T) {
 	e, queue, channel := omniEnv(t)
-	caseID, err := e.org.Create(alice, "Case", map[string]any{"Subject": "Routed", "Origin": "Web", "OwnerId": queue})
-	require.NoError(t, err)
-	psr := only(t, e.org, "PendingServiceRouting", "WorkItemId", caseID)["Id"].(string)
+	caseID, psr := routedCase(t, e, queue)
 	w := e.create("AgentWork", map[string]any{"ServiceChannelId": channel, "WorkItemId": caseID, "UserId": alice,
 		"PendingServiceRoutingId": psr})
 	require.NoError(t, e.org.Edit(bob, "Case", caseID, map[string]any{"OwnerId": bob}))
@@ -166,9 +171,7 @@ func TestOmniQueryGroup(t *testing.T) {
 // queue) has no push time-out.
 func TestOmniPushTimesOut(t *testing.T) {
 	e, queue, channel := omniEnv(t)
-	caseID, err := e.org.Create(alice, "Case", map[string]any{"Subject": "Routed", "Origin": "Web", "OwnerId": queue})
-	require.NoError(t, err)
-	psr := only(t, e.org, "PendingServiceRouting", "WorkItemId", caseID)["Id"].(string)
+	caseID, psr := routedCase(t, e, queue)
 	work := func(user string) map[string]any {
 		return map[string]any{"ServiceChannelId": channel, "WorkItemId": caseID, "UserId": user,
 			"PendingServiceRoutingId": psr, "CapacityWeight": 1}

@@ -12,9 +12,7 @@ import (
 // times out and accepts AgentWork, and names what was wrong otherwise.
 func TestOmniWorkControlEndpoint(t *testing.T) {
 	e, queue, channel := omniEnv(t)
-	caseID, err := e.org.Create(alice, "Case", map[string]any{"Subject": "Routed", "Origin": "Web", "OwnerId": queue})
-	require.NoError(t, err)
-	psr := only(t, e.org, "PendingServiceRouting", "WorkItemId", caseID)["Id"].(string)
+	caseID, psr := routedCase(t, e, queue)
 	work := func(user string) string {
 		return e.create("AgentWork", map[string]any{"ServiceChannelId": channel, "WorkItemId": caseID, "UserId": user,
 			"PendingServiceRoutingId": psr})
