@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	stdlog "log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -1191,6 +1192,11 @@ type cutProxy struct {
 	ids  []string
 	// gets are the paths and queries of the GET requests it passed on.
 	gets []string
+	// holdPath is the path of the next GET whose answer it holds back
+	// until release (a read answered late); held is closed once it has
+	// the answer.
+	holdPath      string
+	held, release chan struct{}
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -1211,8 +1217,26 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 		if r.Method == http.MethodGet {
 			p.gets = append(p.gets, r.URL.RequestURI())
 		}
+		hold := r.Method == http.MethodGet && p.holdPath != "" && r.URL.Path == p.holdPath
+		if hold {
+			p.holdPath = ""
+		}
 		p.mu.Unlock()
-		rp.ServeHTTP(w, r)
+		if !hold {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		answer := httptest.NewRecorder()
+		rp.ServeHTTP(answer, r)
+		close(p.held)
+		select {
+		case <-p.release:
+		case <-r.Context().Done():
+			return
+		}
+		maps.Copy(w.Header(), answer.Header())
+		w.WriteHeader(answer.Code)
+		_, _ = w.Write(answer.Body.Bytes())
 	}))
 	t.Cleanup(func() {
 		p.srv.CloseClientConnections() // the event stream would keep Close waiting
@@ -1228,6 +1252,15 @@ func (p *cutProxy) cut() {
 }
 
 func (p *cutProxy) restore() { p.down.Store(false) }
+
+// hold holds back the answer of the next GET of path until the returned
+// release is called, and returns a channel closed once it has the answer.
+func (p *cutProxy) hold(path string) (held <-chan struct{}, release func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holdPath, p.held, p.release = path, make(chan struct{}), make(chan struct{})
+	return p.held, sync.OnceFunc(func() { close(p.release) })
+}
 
 // requested reports whether a GET of a path and query containing every
 // one of parts passed through since the request number from.

@@ -376,3 +376,46 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// TestPanelBrowserLateRead: a read of alice's Case that the server
+// answered before she handed the Case over, and that reaches her panel
+// only after, does not bring the Case back to her list. The proxy holds
+// back the read her panel makes when she opens the Case, and lets it
+// through once the hand-over shows.
+func TestPanelBrowserLateRead(t *testing.T) {
+	pt := newPanelTest(t, nil)
+	proxy := newCutProxy(t, pt.base)
+	alice := pt.page("alice", 1100, 700)
+	alice.base = proxy.srv.URL
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+	alice.acceptCall()
+	require.NoError(t, apiCall(pt.base, "demo-bob", "PUT", "/me/presence", map[string]string{"presence": "available"}, nil))
+	var ongoing struct{ Interactions []struct{ ID, Subject string } }
+	require.NoError(t, apiCall(pt.base, "demo-alice", "GET", "/interactions?folder=ongoing", nil, &ongoing))
+	ids := map[string]string{}
+	for _, i := range ongoing.Interactions {
+		ids[i.Subject] = i.ID
+	}
+	require.Contains(t, ids, refundCase)
+	require.Contains(t, ids, passwordCase)
+
+	held, release := proxy.hold("/api/v1/interactions/" + ids[refundCase])
+	defer release()
+	alice.pick(refundCase) // its audit trail is read, and held back
+	select {
+	case <-held:
+	case <-time.After(15 * time.Second):
+		t.Fatal("alice's panel did not read the Case she opened")
+	}
+	alice.startTransfer("Bob", "", true)
+	alice.waitText("#toast", "Handed over to Bob.")
+	alice.waitNoText("#list", refundCase)
+
+	release() // the read answered before the hand-over reaches the panel
+	from := proxy.requests()
+	alice.pick(passwordCase) // read after the held one is applied
+	require.Eventually(t, func() bool { return proxy.requested(from, "/interactions/"+ids[passwordCase]) },
+		15*time.Second, 10*time.Millisecond, "alice's panel read the Case she opened next")
+	require.NotContains(t, alice.texts("#list .subject"), refundCase, "the late read brought the Case back")
+}

@@ -289,6 +289,7 @@ function signOut(message) {
   st.popped.clear();
   st.failed.clear();
   st.inactive.clear();
+  for (const m of [facts.versions, facts.placed, facts.dropped]) m.clear();
   showSignIn(message);
 }
 
@@ -487,6 +488,7 @@ async function load() {
   st.me = me;
   if (!directory) await loadDirectory().catch(() => {});
   st.lists = { ongoing: ongoing.interactions, deferred: deferred.interactions, history: history.interactions };
+  listed(all());
   st.history.total = history.total;
   st.history.next = history.next_cursor;
   if (!st.history.q) st.history.count = history.total;
@@ -632,21 +634,62 @@ async function fetchNow(w) {
   if (st.me) render();
 }
 
+// What the panel learns of an interaction comes from three sides at
+// once: the stream, the answers to the agent's actions, and reads. A read
+// answered after a newer fact came in must not undo it: the Case alice
+// just handed over must not come back to her list because a read that
+// started before the hand-over was answered after it. A view carries its
+// version, so an older one than the panel placed is dropped
+// (placeInteraction). A refusal (403, 404: no longer the agent's to see)
+// carries none, so a read and a refusal that overtook one another are
+// not applied: the interaction is read again.
+const facts = {
+  clock: 0, // counts reads started and facts learnt
+  versions: new Map(), // interaction id -> newest version placed
+  placed: new Map(), // interaction id -> clock when a view of it was last placed
+  dropped: new Map(), // interaction id -> clock when it was last refused
+};
+
+// listed notes the versions of the interactions a list brings, and reads
+// again those older than a view placed while the list was read.
+function listed(items) {
+  const older = [];
+  for (const i of items) {
+    if (facts.versions.get(i.id) > i.version) older.push(i.id);
+    else facts.versions.set(i.id, i.version);
+  }
+  if (older.length) fetchLater({ ids: older });
+}
+
+// after reports whether the clock of interaction id in m is past asked.
+const after = (m, id, asked) => (m.get(id) || 0) > asked;
+
 // fetchOne reads one interaction: the agent's own, the selected one (with
 // its audit trail), or another agent's that a request or consult names.
 async function fetchOne(id) {
+  const asked = ++facts.clock;
   let v;
   try {
     v = await api('GET', `/interactions/${encodeURIComponent(id)}`);
   } catch (err) {
     if (err.status !== 403 && err.status !== 404) throw err;
+    if (after(facts.placed, id, asked)) {
+      fetchLater({ ids: [id] }); // a view came meanwhile: which is newer?
+      return;
+    }
     // Handed over, or no longer ours to see.
+    facts.dropped.set(id, ++facts.clock);
     st.others.delete(id);
     for (const f of Object.keys(st.lists)) st.lists[f] = st.lists[f].filter((i) => i.id !== id);
     if (st.selected === id) {
       st.selected = null;
       st.detail = null;
     }
+    return;
+  }
+  if (facts.versions.get(id) > v.version) return; // a newer one is shown
+  if (after(facts.dropped, id, asked)) {
+    fetchLater({ ids: [id] }); // refused meanwhile: which is newer?
     return;
   }
   if (v.owner !== st.me.id && namedByRequest(id)) st.others.set(id, v);
@@ -719,18 +762,18 @@ const byCreation = (a, b) => a.created_at.localeCompare(b.created_at) || a.id.lo
 // folder of its status when it is the agent's, nowhere when it went to
 // someone else; History (newest first) gets it on top and counts it.
 function placeInteraction(v) {
+  if (facts.versions.get(v.id) > v.version) return; // older than what was placed
+  facts.versions.set(v.id, v.version);
+  facts.placed.set(v.id, ++facts.clock);
   const me = st.me.id;
   let was = null;
-  let old = null;
   for (const f of Object.keys(st.lists)) {
     const k = st.lists[f].findIndex((i) => i.id === v.id);
     if (k >= 0) {
       was = f;
-      old = st.lists[f][k];
       st.lists[f].splice(k, 1);
     }
   }
-  if (old && old.version > v.version) v = old; // an event older than what is shown
   const now = v.owner === me ? folderOf(v.status) : null;
   if (now === 'history') {
     if (st.history.q) fetchLater({ history: true }); // whether it matches is the server's to say
@@ -803,6 +846,7 @@ async function loadHistory(more) {
   const page = await api('GET', historyPath(more ? st.history.next : null));
   if (q !== st.history.q) return; // the search changed meanwhile
   const items = page.interactions;
+  listed(items);
   if (more) {
     const have = new Set(st.lists.history.map((i) => i.id));
     st.lists.history.push(...items.filter((i) => !have.has(i.id)));
