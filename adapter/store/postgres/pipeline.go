@@ -16,13 +16,14 @@ import (
 
 // An Update's writes are pipelined. A fn's writes (an interaction, its
 // audit entry, event, outbox row and timer) need no answer from the
-// server, so the pipeline sends them, with the savepoints between fns,
-// without waiting for one (sqlstore.Queuer): they stream to the server,
-// which runs them while the next fns run here, and their answers are read
-// with the next statement that needs one (a read, a write whose count the
-// Tx reads, a reservation of keys, the commit), after one Sync. An Update
-// of fns that only write costs a few round trips, not one per statement,
-// and the server's work overlaps the fns'.
+// server, so the pipeline sends them (with the savepoints between fns,
+// if the Update has them) without waiting for one (sqlstore.Queuer):
+// they stream to the server, which runs them while the next fns run
+// here, and their answers are read with the next statement that needs one
+// (a read, a write whose count the Tx reads, a reservation of keys, the
+// commit), after one Sync. An Update of fns that only write costs a few
+// round trips, not one per statement, and the server's work overlaps the
+// fns'.
 //
 // Keys. The events' seq and the outbox rows' id are handed out from
 // ranges the pipeline reserves from their sequences (one statement for
@@ -32,16 +33,20 @@ import (
 // what a transaction leaves unused is a gap, as a rollback leaves one.
 //
 // Errors. The server skips what follows a failed statement up to the
-// Sync. When the failed statement is a write of fn i, the pipeline rolls
-// the transaction back to fn i's savepoint and sends again what later fns
-// sent after it (fn i's own writes are dropped): those fns read nothing
-// since (a read would have read fn i's answer before them), so their
-// statements do not depend on what fn i did. Fn i's error is the failed
-// write's (sqlstore's Dialect.WriteError), given to fn i at its next
-// statement if it is still running, else returned at its index by Update.
-// A failed statement of the store's own (a savepoint, a reservation, the
-// commit), or any error that is not the server's answer to one statement
-// (connection lost, ctx done), fails the transaction.
+// Sync, and the transaction is aborted. An Update runs its fns first
+// without savepoints (Store.Update): there a refused statement ends the
+// run with errReplay, and Update runs the fns again, each in its own
+// savepoint. With savepoints, when the failed statement is a write of fn
+// i, the pipeline rolls the transaction back to fn i's savepoint and
+// sends again what later fns sent after it (fn i's own writes are
+// dropped): those fns read nothing since (a read would have read fn i's
+// answer before them), so their statements do not depend on what fn i
+// did. Fn i's error is the failed write's (sqlstore's
+// Dialect.WriteError), given to fn i at its next statement if it is still
+// running, else returned at its index by Update. A failed statement of
+// the store's own (a savepoint, a reservation, the commit), or any error
+// that is not the server's answer to one statement (connection lost, ctx
+// done), fails the transaction.
 
 // The statements of the store's own, numbered after sqlstore's.
 const (
@@ -188,6 +193,14 @@ type pipeline struct {
 	store *Store
 	fns   int
 	fn    int // the fn running
+	// savepoints: each fn runs in its own savepoint. Without, a fn that
+	// must be undone alone fails the transaction with errReplay.
+	savepoints bool
+	// wrote: the running fn sent a write.
+	wrote bool
+	// undone: without savepoints, the only fn failed after writing:
+	// rolling the transaction back undoes it, as its savepoint would.
+	undone bool
 
 	pl      *pgconn.Pipeline // open while statements are unanswered
 	sent    []queued         // sent in pl, before the statement awaited
@@ -209,14 +222,18 @@ type pipeline struct {
 
 var _ sqlstore.Queuer = (*pipeline)(nil)
 
-func newPipeline(ctx context.Context, conn *pgx.Conn, sds []*pgconn.StatementDescription, s *Store, fns int) *pipeline {
-	p := &pipeline{ctx: ctx, conn: conn, sds: sds, store: s, fns: fns, failed: make([]error, fns),
+func newPipeline(ctx context.Context, conn *pgx.Conn, sds []*pgconn.StatementDescription, s *Store, fns int, savepoints bool) *pipeline {
+	p := &pipeline{ctx: ctx, conn: conn, sds: sds, store: s, fns: fns, savepoints: savepoints, failed: make([]error, fns),
 		next: map[sqlstore.Stmt]int64{}, last: map[sqlstore.Stmt]int64{}, used: map[sqlstore.Stmt]int64{}}
 	for _, k := range keyed {
 		p.next[k.reserve], p.last[k.reserve] = 1, 0
 	}
 	return p
 }
+
+// errReplay fails a transaction run without savepoints when a fn must be
+// undone alone: Update runs the fns again, with them.
+var errReplay = errors.New("a fn failed after writing: run again with a savepoint per fn")
 
 // fail fails the transaction with err, unless it failed already.
 func (p *pipeline) fail(err error) error {
@@ -247,6 +264,7 @@ func (p *pipeline) push(q queued) error {
 	// the builder reuses its slices.
 	p.pl.SendQueryStatement(sd, p.eqb.ParamValues, p.eqb.ParamFormats, slices.Clone(p.eqb.ResultFormats))
 	p.sent = append(p.sent, q)
+	p.wrote = p.wrote || !q.own && sqlstore.IsWrite(q.stmt)
 	if len(p.sent)-p.flushed >= flushEvery {
 		if err := p.pl.Flush(); err != nil {
 			return p.fail(fmt.Errorf("send: %w", err))
@@ -261,16 +279,32 @@ func (p *pipeline) own(what string, id sqlstore.Stmt, args ...any) error {
 	return p.push(queued{id: id, args: args, fn: p.fn, own: true, what: what})
 }
 
-// startFn starts fn i (i > 0) in a savepoint, releasing the previous one.
+// startFn starts fn i (i > 0), in a savepoint (releasing the previous
+// one) if the transaction has them.
 func (p *pipeline) startFn(i int) {
-	p.fn = i
+	p.fn, p.wrote = i, false
+	if !p.savepoints {
+		return
+	}
 	what := "savepoint for fn " + strconv.Itoa(i)
 	_ = p.own(what, stmtRelease)
 	_ = p.own(what, stmtSavepoint)
 }
 
-// abandon rolls back what fn i sent: it returned an error.
+// abandon rolls back what fn i, the running fn, sent: it failed.
+// Without savepoints, what it wrote is undone by rolling the transaction
+// back, and the other fns run again.
 func (p *pipeline) abandon(i int) {
+	if !p.savepoints {
+		switch {
+		case !p.wrote:
+		case p.fns == 1:
+			p.undone = true
+		default:
+			p.fail(errReplay)
+		}
+		return
+	}
 	_ = p.own("roll back fn "+strconv.Itoa(i), stmtRollbackTo)
 }
 
@@ -309,7 +343,7 @@ func (p *pipeline) pushed(q queued, err error) error {
 	}
 	p.failed[p.fn] = dialect.WriteError(q.stmt, q.args, enc.err)
 	p.abandon(p.fn)
-	return p.failed[p.fn]
+	return p.refuse()
 }
 
 func (p *pipeline) QueueInsert(s sqlstore.Stmt, args ...any) (int64, error) {
@@ -432,6 +466,9 @@ func (p *pipeline) await(last func() []queued) (*pgconn.ResultReader, error) {
 			}
 			return nil, p.fail(fmt.Errorf("%s: %w", what, err))
 		}
+		if !p.savepoints {
+			return nil, p.fail(errReplay)
+		}
 		p.failed[failed.fn] = dialect.WriteError(failed.stmt, failed.args, err)
 		if err := p.rollBack(failed.fn); err != nil {
 			return nil, err
@@ -522,6 +559,9 @@ func (p *pipeline) answered(err error) error {
 	p.check(err)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && p.fn < len(p.failed) && !p.conn.IsClosed() && p.conn.PgConn().TxStatus() == 'E' {
+		if !p.savepoints {
+			return p.fail(errReplay)
+		}
 		if p.failed[p.fn] == nil {
 			p.failed[p.fn] = err
 			_ = p.rollBack(p.fn)
@@ -600,13 +640,15 @@ func (r *pipelineRows) Close() error {
 	return r.err
 }
 
-// commit sends the last RELEASE, the NOTIFY of the last seq the fns that
+// commit sends the last RELEASE (with savepoints), the NOTIFY of the last seq the fns that
 // did not fail appended (lastSeq: a write that fails when read fails its
 // fn, whose events are not committed) and COMMIT.
 func (p *pipeline) commit(lastSeq func() int64) error {
 	p.fn = p.fns
-	if err := p.own("commit", stmtRelease); err != nil {
-		return err
+	if p.savepoints {
+		if err := p.own("commit", stmtRelease); err != nil {
+			return err
+		}
 	}
 	commit := queued{id: stmtCommit, fn: p.fns, own: true, what: "commit"}
 	notified := false

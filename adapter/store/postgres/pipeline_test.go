@@ -156,3 +156,98 @@ func TestQueuedWriteFails(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestUpdateRunsAgainOnlyWhenNeeded: an Update runs its fns without a
+// savepoint each, and runs them again, each in its own, only when one
+// must be undone alone: it failed after writing, or the server refused
+// one of its writes. Either way the failed fn leaves nothing and the
+// others commit.
+func TestUpdateRunsAgainOnlyWhenNeeded(t *testing.T) {
+	errBoom := errors.New("boom")
+	at := time.Date(2025, time.March, 1, 9, 30, 0, 0, time.UTC)
+	failedAfterWriting := func(tx adapter.Tx) error {
+		if err := tx.SetWatermark("c", "from the failed fn"); err != nil {
+			return err
+		}
+		return errBoom
+	}
+	for _, tc := range []struct {
+		name     string
+		failing  func(adapter.Tx) error // nil: none fails
+		want     error                  // the failing fn's error
+		others   int                    // fns before the failing one
+		wantRuns int                    // of each of them
+	}{
+		{name: "none fails", others: 3, wantRuns: 1},
+		{name: "fails before writing", failing: func(tx adapter.Tx) error {
+			if _, err := tx.Watermark("a"); err != nil {
+				return err
+			}
+			return errBoom
+		}, want: errBoom, others: 2, wantRuns: 1},
+		{name: "fails after writing", failing: failedAfterWriting, want: errBoom, others: 2, wantRuns: 2},
+		{name: "a write refused", failing: func(tx adapter.Tx) error {
+			if err := tx.SetWatermark("c", "from the failed fn"); err != nil {
+				return err
+			}
+			return tx.PutInteraction(&contactpad.Interaction{ID: "dup", CRMObject: "Case", CRMID: "500A",
+				Media: contactpad.NonLive, Status: contactpad.Queued, Tags: []string{}, CreatedAt: at})
+		}, want: &adapter.ConflictError{}, others: 2, wantRuns: 2},
+		{name: "alone, fails after writing", failing: failedAfterWriting, want: errBoom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t)
+			require.NoError(t, adapter.UpdateOne(t.Context(), s, func(tx adapter.Tx) error {
+				return tx.PutInteraction(&contactpad.Interaction{ID: "taken", CRMObject: "Case", CRMID: "500A",
+					Media: contactpad.NonLive, Status: contactpad.Queued, Tags: []string{}, CreatedAt: at})
+			}))
+			runs := map[string]int{}
+			want := map[string]string{}
+			var fns []func(adapter.Tx) error
+			for k := range tc.others {
+				id := string(rune('d' + k))
+				fns = append(fns, func(tx adapter.Tx) error { runs[id]++; return tx.SetWatermark(id, "v") })
+				want[id] = "v"
+			}
+			failingRuns := 0
+			if tc.failing != nil {
+				fns = append(fns, func(tx adapter.Tx) error { failingRuns++; return tc.failing(tx) })
+			}
+			replays := s.replays.Load()
+
+			errs, err := s.Update(t.Context(), fns)
+			require.NoError(t, err)
+			for k, err := range errs {
+				switch {
+				case tc.failing == nil || k < len(fns)-1:
+					require.NoError(t, err, "fn %d", k)
+				case errors.Is(tc.want, errBoom):
+					require.ErrorIs(t, err, errBoom)
+				default:
+					require.ErrorAs(t, err, &tc.want)
+				}
+			}
+			got := map[string]string{}
+			require.NoError(t, s.View(t.Context(), func(tx adapter.Tx) error {
+				for _, id := range []string{"c", "d", "e", "f"} {
+					v, err := tx.Watermark(id)
+					if err != nil {
+						return err
+					}
+					if v != "" {
+						got[id] = v
+					}
+				}
+				return nil
+			}))
+			require.Equal(t, want, got, "the failed fn left nothing, the others committed")
+			for id, n := range runs {
+				require.Equal(t, tc.wantRuns, n, "runs of fn %s", id)
+			}
+			if tc.others == 0 {
+				require.Equal(t, 1, failingRuns, "alone, the failed fn runs once")
+			}
+			require.Equal(t, int64(max(tc.wantRuns-1, 0)), s.replays.Load()-replays, "Updates run again")
+		})
+	}
+}

@@ -83,9 +83,9 @@ type Store struct {
 	// the NOTIFY channel of committed events. Both derive from the schema.
 	lockKey int64
 	channel string
-	// begin starts an Update: the transaction, its lock and the first
-	// fn's savepoint, in one round trip.
-	begin string
+	// begin starts an Update: the transaction and its lock, in one
+	// round trip; beginSavepoint also opens the first fn's savepoint.
+	begin, beginSavepoint string
 	// sql is the SQL of every statement of an Update (see pipeline.go),
 	// prepared on each connection at its first Update: preparedOn maps
 	// the *pgx.Conn to its []*pgconn.StatementDescription.
@@ -95,7 +95,9 @@ type Store struct {
 	// waited is the time Updates spent in BEGIN, waiting for the lock
 	// (BenchmarkReplicas reports it).
 	waited atomic.Int64
-	done   chan struct{} // closed by Close: stops Listen
+	// replays counts the Updates run again with a savepoint per fn.
+	replays atomic.Int64
+	done    chan struct{} // closed by Close: stops Listen
 }
 
 var _ adapter.Store = (*Store)(nil)
@@ -154,7 +156,8 @@ func (s *Store) open(ctx context.Context) error {
 	h.Write([]byte("ctibridge store " + s.schema))
 	s.lockKey = int64(h.Sum64())
 	s.channel = "ctibridge_events_" + strconv.FormatUint(h.Sum64(), 16)
-	s.begin = fmt.Sprintf(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d); SAVEPOINT fn`, s.lockKey)
+	s.begin = fmt.Sprintf(`BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d)`, s.lockKey)
+	s.beginSavepoint = s.begin + `; SAVEPOINT fn`
 	if err := migrate(ctx, s.pool, s.lockKey); err != nil {
 		return err
 	}
@@ -170,20 +173,30 @@ func (s *Store) open(ctx context.Context) error {
 // Schema is the schema the store lives in.
 func (s *Store) Schema() string { return s.schema }
 
-// Update runs every fn in one transaction, each in its own savepoint: a fn
-// that returns an error is rolled back to its savepoint, so it leaves
-// nothing, and its error is errs[i]; the others commit together. The
-// transaction holds the store's advisory lock from its first statement, so
-// it sees every Update committed before it, by any replica, and none
-// commits meanwhile. If the transaction fails (connection lost, ctx done,
-// commit refused), err is non-nil, errs is nil and nothing is applied. A
-// panic in a fn rolls the whole transaction back and is then re-raised.
+// Update runs every fn in one transaction, as if each ran in its own
+// savepoint: a fn that returns an error leaves nothing, and its error is
+// errs[i]; the others commit together. The transaction holds the store's
+// advisory lock from its first statement, so it sees every Update
+// committed before it, by any replica, and none commits meanwhile. If
+// the transaction fails (connection lost, ctx done, commit refused), err
+// is non-nil, errs is nil and nothing is applied. A panic in a fn rolls
+// the whole transaction back and is then re-raised.
 //
 // A write whose result the fn does not read (a Put, an append, a timer)
 // is answered later, with the fn's next read or at the commit (see
 // pipeline.go): if it fails, the fn's next statement returns its error,
 // or, once the fn has returned, errs[i] is its error; either way the fn
 // leaves nothing, and the other fns are unaffected.
+//
+// The fns run first without a savepoint each: a SAVEPOINT and its
+// RELEASE are two statements a fn for the server (a subtransaction
+// each), and almost every fn either succeeds or fails before it writes.
+// When one fails after writing, or the server refuses one of its
+// statements (which aborts the whole transaction), the transaction is
+// rolled back and the fns run again, each in its own savepoint: a store's
+// fns may run more than once (adapter.Store). A fn alone in its Update
+// that fails after writing is not run again: the rollback is what its
+// savepoint would have done.
 //
 // Statements of fns run with ctx: canceling it fails the running
 // statement, the fn sees the error, and the transaction rolls back.
@@ -195,9 +208,30 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if len(fns) == 0 {
 		return errs, nil
 	}
+	replay, err := s.update(ctx, fns, errs, false)
+	if err != nil {
+		return nil, err
+	}
+	if replay {
+		s.replays.Add(1)
+		clear(errs)
+		if _, err := s.update(ctx, fns, errs, true); err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
+}
+
+// update runs fns in one transaction and commits it, with a savepoint per
+// fn when savepoints is set. Without, it rolls the transaction back and
+// reports replay at the first fn that fails after writing, or at a
+// statement the server refuses: only savepoints could undo that fn alone.
+// A single fn that fails after writing needs none: the rollback is what
+// its savepoint would have done. With savepoints it never reports replay.
+func (s *Store) update(ctx context.Context, fns []func(adapter.Tx) error, errs []error, savepoints bool) (replay bool, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin update: %w", err)
+		return false, fmt.Errorf("begin update: %w", err)
 	}
 	// The pool closes a connection released inside a transaction, which
 	// ends the transaction on the server if the rollback below could not.
@@ -215,14 +249,18 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 		// Some statements may be prepared: the pool must not hand the
 		// connection out again.
 		_ = c.Close(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("begin update: prepare: %w", err)
+		return false, fmt.Errorf("begin update: prepare: %w", err)
+	}
+	begin := s.begin
+	if savepoints {
+		begin = s.beginSavepoint
 	}
 	began := time.Now()
-	if _, err := c.Exec(ctx, s.begin); err != nil {
-		return nil, fmt.Errorf("begin update: %w", err)
+	if _, err := c.Exec(ctx, begin); err != nil {
+		return false, fmt.Errorf("begin update: %w", err)
 	}
 	s.waited.Add(int64(time.Since(began)))
-	p := newPipeline(ctx, c, sds, s, len(fns))
+	p := newPipeline(ctx, c, sds, s, len(fns), savepoints)
 	defer func() {
 		p.close()
 		if p.stale {
@@ -238,12 +276,21 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 		}
 		errs[i] = fn(t)
 		seqs[i] = t.TakeEventSeq()
-		if p.broken != nil {
-			return nil, fmt.Errorf("update: %w", p.broken)
-		}
 		if errs[i] != nil && p.failed[i] == nil {
 			p.abandon(i)
 		}
+		if p.broken != nil {
+			if errors.Is(p.broken, errReplay) {
+				return true, nil
+			}
+			return false, fmt.Errorf("update: %w", p.broken)
+		}
+	}
+	if p.undone {
+		if errs[0] == nil {
+			errs[0] = p.failed[0]
+		}
+		return false, nil // rolled back: nothing of it stays
 	}
 	// A write sent after its fn returned may fail the fn, up to the
 	// commit: the fn's error is then the write's, and its events are not
@@ -257,8 +304,11 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 		}
 		return last
 	})
+	if errors.Is(err, errReplay) {
+		return true, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("commit update: %w", err)
+		return false, fmt.Errorf("commit update: %w", err)
 	}
 	for i, err := range p.failed {
 		if errs[i] == nil {
@@ -266,7 +316,7 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 		}
 	}
 	committed = true
-	return errs, nil
+	return false, nil
 }
 
 // rollback ends the connection's transaction, if any. It runs even when
