@@ -49,9 +49,14 @@ type Engine struct {
 	wake       chan struct{}
 	sleepUntil atomic.Int64
 	written    chan struct{} // a commit wrote outbox rows: wakes RunWriteback
-	ready      chan struct{}
-	stopped    chan struct{}
-	stop       sync.Once
+	// appended counts the outbox rows this engine's commands committed,
+	// and recount is set by WakeWriteback: RunWriteback counts what is due
+	// again only when they may have made a CRM call's worth due.
+	appended atomic.Int64
+	recount  atomic.Bool
+	ready    chan struct{}
+	stopped  chan struct{}
+	stop     sync.Once
 }
 
 // Option configures an Engine.
@@ -131,6 +136,8 @@ type request struct {
 	routedSpace [2]float64
 	// conflicts are the CRM fields both sides changed, for metrics.
 	conflicts []fieldConflict
+	// appended is how many outbox rows the command's last run appended.
+	appended int
 }
 
 // Outcome is the result of one command of ApplyAll.
@@ -272,7 +279,8 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	for k, r := range batch {
 		now := e.tick()
 		fns[k] = func(tx Tx) error {
-			c := &change{tx: armingTx{Tx: tx, armed: &armed}, now: now, s: &cfg.s, agents: cfg.agents, crmUsers: cfg.crmUsers}
+			r.appended = 0 // the store may run fns again
+			c := &change{tx: armingTx{Tx: tx, armed: &armed, appended: &r.appended}, now: now, s: &cfg.s, agents: cfg.agents, crmUsers: cfg.crmUsers}
 			if e.metrics != nil {
 				c.routed = r.routedSpace[:0]
 			}
@@ -290,6 +298,7 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 	errs, err := e.store.Update(context.WithoutCancel(ctx), fns)
 	e.metrics.committed(start)
 	var events []Event
+	appended := 0
 	for k, r := range batch {
 		switch {
 		case err != nil:
@@ -298,6 +307,7 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 			r.res, r.err = Result{}, errs[k]
 		default:
 			events = append(events, r.res.Events...)
+			appended += r.appended
 			e.metrics.routed(r.routed)
 			e.metrics.conflicted(r.conflicts)
 		}
@@ -313,14 +323,15 @@ func (e *Engine) commit(ctx context.Context, batch []*request) {
 		default:
 		}
 	}
-	if len(events) > 0 {
+	if appended > 0 {
+		e.appended.Add(int64(appended)) // before the wake, which reads it
 		select {
 		case e.written <- struct{}{}:
 		default:
 		}
-		if e.onEvents != nil {
-			e.onEvents(events)
-		}
+	}
+	if len(events) > 0 && e.onEvents != nil {
+		e.onEvents(events)
 	}
 }
 
@@ -333,10 +344,21 @@ type armedTimers struct {
 
 // armingTx notes the timers a command arms, so that the commit wakes the
 // scheduler only for one due before it would look again. A command that
-// fails leaves its timers noted: at worst a wake for nothing.
+// fails leaves its timers noted: at worst a wake for nothing. It also
+// counts the outbox rows the command appends, which the commit adds to
+// Engine.appended if the command committed.
 type armingTx struct {
 	Tx
-	armed *armedTimers
+	armed    *armedTimers
+	appended *int
+}
+
+func (tx armingTx) AppendOutbox(r *OutboxRow) error {
+	if err := tx.Tx.AppendOutbox(r); err != nil {
+		return err
+	}
+	*tx.appended++
+	return nil
 }
 
 func (tx armingTx) SetTimer(t Timer) error {
@@ -349,10 +371,11 @@ func (tx armingTx) SetTimer(t Timer) error {
 	return nil
 }
 
-// WakeWriteback makes RunWriteback look at once at what is due, as after
-// a commit that wrote outbox rows: an admin re-drove a parked row, say
-// (old enough to be written at once).
+// WakeWriteback makes RunWriteback count at once what is due, however
+// few rows this engine appended since it last counted: an admin re-drove
+// a parked row, say (old enough to be written at once).
 func (e *Engine) WakeWriteback() {
+	e.recount.Store(true)
 	select {
 	case e.written <- struct{}{}:
 	default:

@@ -2,10 +2,12 @@ package adapter_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -109,4 +111,37 @@ func TestActionsCommitBeforeBackgroundWork(t *testing.T) {
 	}))
 	require.NotEmpty(t, first5)
 	require.Equal(t, fmt.Sprintf("500%015d", 0), first5[0], "records go in in the order they were queued")
+}
+
+// TestAppendedCountsCommittedRows: the engine counts the outbox rows its
+// commands append, for the writer, only for the commands that committed.
+func TestAppendedCountsCommittedRows(t *testing.T) {
+	store := openSQLite(t)
+	engine := adapter.New(store, enginetest.Settings())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- engine.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	<-engine.Ready()
+
+	row := func(crmID string) adapter.OutboxRow {
+		return adapter.OutboxRow{CRMObject: "Case", CRMID: crmID, Kind: adapter.OutboxChange, Payload: []byte(`{}`),
+			State: adapter.OutboxPending, CreatedAt: time.Now().UTC()}
+	}
+	refused := errors.New("refused")
+	outs := engine.ApplyAll(ctx, []adapter.Command{
+		adapter.AppendThen{Row: row("500000000000000001")},
+		adapter.AppendThen{Row: row("500000000000000002"), Err: refused},
+		adapter.AppendThen{Row: row("500000000000000003")},
+	})
+	require.NoError(t, outs[0].Err)
+	require.ErrorIs(t, outs[1].Err, refused)
+	require.NoError(t, outs[2].Err)
+	require.Equal(t, int64(2), engine.Appended(), "the rows of the two commands that committed")
+	var pending []adapter.OutboxRow
+	require.NoError(t, store.View(ctx, func(tx adapter.Tx) (err error) {
+		pending, err = tx.Outbox(adapter.OutboxPending, 10)
+		return err
+	}))
+	require.Len(t, pending, 2, "the failed command's row was rolled back")
 }

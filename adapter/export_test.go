@@ -14,3 +14,22 @@ func (e *Engine) Queue(ctx context.Context, background bool, cmds []Command) (wa
 	reqs := e.submit(ctx, q, cmds)
 	return func() []Outcome { return e.await(ctx, reqs) }
 }
+
+// AppendThen is a command that appends Row to the outbox and then fails
+// with Err (nil: it commits).
+type AppendThen struct {
+	Row OutboxRow
+	Err error
+}
+
+func (a AppendThen) apply(c *change) error {
+	row := a.Row
+	if err := c.tx.AppendOutbox(&row); err != nil {
+		return err
+	}
+	return a.Err
+}
+
+// Appended is how many outbox rows the engine's committed commands
+// appended (what RunWriteback reads to decide whether to count again).
+func (e *Engine) Appended() int64 { return e.appended.Load() }

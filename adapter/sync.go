@@ -442,9 +442,13 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 // BatchRows rows are due (for a CallFitter, as many as the last full call
 // carried), or once the oldest due row is BatchMaxAge old. Between writes
 // it sleeps until the oldest row's time is up or the next retry or lease
-// comes free, and wakes when a command of this engine commits (or
-// WakeWriteback) to count what is due again. It looks at least every idle
-// poll (WithIdlePoll) for rows other replicas left.
+// comes free. A commit of this engine wakes it to count what is due again
+// only when the rows it last counted and the rows its engine appended
+// since may make a call's worth, or when it last counted none (to learn
+// the new oldest row's age); WakeWriteback always does. Counting reads
+// and sorts up to BatchRows rows, and under load most commits append a
+// row or two. It looks at least every idle poll (WithIdlePoll) for rows
+// other replicas left.
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
 	trigger := batchTrigger{Rows: opts.BatchRows, MaxAge: opts.BatchMaxAge}
@@ -466,6 +470,10 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 	sleep := time.NewTimer(time.Hour)
 	defer sleep.Stop()
 	for {
+		// Read before the count, so that a row committed meanwhile is
+		// counted at least once: by the count or in what was appended since.
+		e.recount.Store(false)
+		appendedAt := e.appended.Load()
 		var due OutboxDue
 		now := e.now().UTC()
 		err := e.store.View(ctx, func(tx Tx) error {
@@ -474,7 +482,9 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			return err
 		})
 		wait := time.Second // after an error: try again without spinning
+		counted := -1       // rows found not worth a call; -1: count again at any wake
 		if err == nil {
+			counted = due.Rows
 			wait = trigger.wait(due, now, e.idlePoll)
 			if from := e.reclaimFrom(opts); now.Before(from) {
 				wait = min(wait, from.Sub(now)) // its own rows may come free then
@@ -496,8 +506,9 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 					found := notReady.due
 					found.Next = due.Next
 					wait, err = trigger.wait(found, now, e.idlePoll), nil
+					counted = found.Rows
 				default:
-					wait = time.Second
+					wait, counted = time.Second, -1
 				}
 			}
 		}
@@ -508,14 +519,40 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			e.log.WithError(err).Warn("write back to CRM")
 		}
 		sleep.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.written:
-			sleep.Stop()
-		case <-sleep.C:
+		for asleep := true; asleep; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.written:
+				if e.worthCounting(counted, appendedAt, trigger.Rows) {
+					sleep.Stop()
+					asleep = false
+				}
+			case <-sleep.C:
+				asleep = false
+			}
 		}
 	}
+}
+
+// worthCounting tells a writer woken by a commit or WakeWriteback whether
+// to count what is due again, having last found counted rows not worth a
+// call (-1: it does not know) when its engine had appended appendedAt
+// rows. When it found none, any row appended since is worth a count: its
+// age sets the writer's deadline. Otherwise it counts only once the rows
+// it found and the ones appended since make rows (a call's worth): new
+// rows are younger than the oldest it found, so its deadline stands.
+// Rows that come due otherwise do so by their time (OutboxDue.Next), by
+// WakeWriteback, or from another replica (found at the idle poll).
+func (e *Engine) worthCounting(counted int, appendedAt int64, rows int) bool {
+	if counted < 0 || e.recount.Load() {
+		return true
+	}
+	since := e.appended.Load() - appendedAt
+	if counted == 0 {
+		return since > 0
+	}
+	return int64(counted)+since >= int64(rows)
 }
 
 // batchTrigger says when due rows are worth a CRM call: once Rows are due

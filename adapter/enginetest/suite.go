@@ -84,6 +84,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback: a backlog goes at once", testWritebackBacklog},
 		{"writeback: one call at a time", testWritebackOneCallAtATime},
 		{"writeback claims only a batch worth a call", testWritebackClaimsWhenReady},
+		{"writeback counts what is due once a batch, not once a commit", testWritebackCountsPerBatch},
 		{"writeback keeps each record's order across calls", testWritebackKeepsRecordOrder},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"writeback after a slow restart", testWritebackAfterSlowRestart},

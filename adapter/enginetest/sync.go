@@ -707,15 +707,15 @@ func testWritebackClaimsWhenReady(t *testing.T, open Opener) {
 		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 6, BatchMaxAge: time.Minute})
 		defer stop()
 		backlog := claims.Load() // the backlog's claim, of nothing
-		for range 3 {
+		for range 4 {
 			h.Connected("alice", contactpad.NonLive) // one outbox row each, waking the writer
 			synctest.Wait()
 		}
-		require.Equal(t, backlog, claims.Load(), "three young rows: counted, not claimed")
+		require.Equal(t, backlog, claims.Load(), "four young rows: counted, not claimed")
 		require.Zero(t, sink.writeCalls())
 
 		inflate.Store(true)
-		h.Connected("alice", contactpad.NonLive)
+		h.Engine.WakeWriteback() // count again: no commit wakes a writer that knows four rows are no batch of six
 		synctest.Wait()
 		require.Equal(t, backlog+1, claims.Load(), "counted as a full batch: claimed once")
 		require.Zero(t, sink.writeCalls(), "four young rows are not worth a call")
@@ -727,5 +727,68 @@ func testWritebackClaimsWhenReady(t *testing.T, open Opener) {
 		require.Equal(t, 1, sink.writeCalls(), "once the oldest is BatchMaxAge old: one call")
 		require.Empty(t, h.outbox(adapter.OutboxPending))
 		require.Empty(t, h.outbox(adapter.OutboxInFlight))
+	})
+}
+
+// dueWatch is a Store whose Views count the writer's counts of what is
+// due (Tx.OutboxDue).
+type dueWatch struct {
+	adapter.Store
+	counts *atomic.Int32
+}
+
+func (s dueWatch) View(ctx context.Context, fn func(adapter.Tx) error) error {
+	return s.Store.View(ctx, func(tx adapter.Tx) error { return fn(dueCounter{tx, s.counts}) })
+}
+
+type dueCounter struct {
+	adapter.Tx
+	counts *atomic.Int32
+}
+
+func (tx dueCounter) OutboxDue(q adapter.ClaimQuery) (adapter.OutboxDue, error) {
+	tx.counts.Add(1)
+	return tx.Tx.OutboxDue(q)
+}
+
+// testWritebackCountsPerBatch: the writer counts what is due again only
+// when its engine's commits may have made a call's worth due, not after
+// every commit: rows that gather one commit at a time below a full batch
+// cost one count (the first, for its age), and the commit that fills the batch is written at
+// once. WakeWriteback (an admin re-drove a row) counts again whatever
+// was appended.
+func testWritebackCountsPerBatch(t *testing.T, open Opener) {
+	var counts atomic.Int32
+	watched := func(t testing.TB) func() adapter.Store {
+		reopen := open(t)
+		return func() adapter.Store { return dueWatch{Store: reopen(), counts: &counts} }
+	}
+	bubble(t, watched, roomy, func(h *Harness) {
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
+		stop := runWriteback(h, sink, adapter.SyncOptions{BatchRows: 20, BatchMaxAge: time.Minute})
+		defer stop()
+		start, idle := time.Now(), counts.Load()
+		for range 19 {
+			h.Connected("alice", contactpad.NonLive) // one outbox row each, waking the writer
+			synctest.Wait()
+		}
+		require.Zero(t, sink.writeCalls(), "19 rows gather")
+		require.Equal(t, idle+1, counts.Load(), "19 commits below a full batch: counted once (for the first row's age), not once a commit")
+		h.Connected("alice", contactpad.NonLive)
+		synctest.Wait()
+		require.Equal(t, 1, sink.writeCalls(), "the 20th fills a batch: written at once")
+		require.Equal(t, start, time.Now(), "with no time passed")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+
+		h.Connected("alice", contactpad.NonLive)
+		synctest.Wait()
+		counted := counts.Load()
+		h.Engine.WakeWriteback()
+		synctest.Wait()
+		require.Equal(t, counted+1, counts.Load(), "WakeWriteback counts again, though nothing was appended")
+		require.Equal(t, 1, sink.writeCalls(), "one young row is not worth a call")
+		time.Sleep(h.Outbox()[0].CreatedAt.Add(time.Minute).Sub(time.Now()))
+		synctest.Wait()
+		require.Equal(t, 2, sink.writeCalls(), "it is written once BatchMaxAge old")
 	})
 }
