@@ -391,7 +391,9 @@ func TestPanelBrowserLateRead(t *testing.T) {
 	alice.setPresence("available")
 	alice.acceptCall()
 	require.NoError(t, apiCall(pt.base, "demo-bob", "PUT", "/me/presence", map[string]string{"presence": "available"}, nil))
-	var ongoing struct{ Interactions []struct{ ID, Subject string } }
+	var ongoing struct {
+		Interactions []struct{ ID, Subject string }
+	}
 	require.NoError(t, apiCall(pt.base, "demo-alice", "GET", "/interactions?folder=ongoing", nil, &ongoing))
 	ids := map[string]string{}
 	for _, i := range ongoing.Interactions {
