@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"ClaimOutbox", testClaimOutbox},
 		{"OutboxDue", testOutboxDue},
 		{"OutboxOrderPerRecord", testOutboxOrderPerRecord},
+		{"ClaimAcrossStates", testClaimAcrossStates},
 		{"FinishOutbox", testFinishOutbox},
 		{"Watermarks", testWatermarks},
 		{"IngestFailures", testIngestFailures},

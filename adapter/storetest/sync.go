@@ -190,6 +190,69 @@ func testOutboxOrderPerRecord(t *testing.T, s adapter.Store) {
 	})
 }
 
+// testClaimAcrossStates: a claim takes pending rows that are due and
+// in-flight rows whose lease expired as one list in ID order, the limit
+// cutting across both states, and skips the rows a record's earlier row
+// holds (parked, or waiting for its retry) wherever they stand.
+func testClaimAcrossStates(t *testing.T, s adapter.Store) {
+	ids := appendRows(t, s, "A", "B", "C", "D", "E", "F", "P", "P", "Q", "Q", "G", "H")
+	taken := claimAs(t, s, "replica-a", at(0), 20)
+	require.Equal(t, ids, rowIDs(taken))
+	// A, C, E and G stay in flight under replica-a's lease (it ends at one
+	// minute); the others go back: P's first row parked, Q's first waiting
+	// for a retry at three minutes, the rest due at ten seconds.
+	var settled []adapter.OutboxRow
+	for k, r := range taken {
+		switch r.CRMID {
+		case "A", "C", "E", "G":
+			continue
+		case "P":
+			r.State, r.NextAttemptAt = adapter.OutboxPending, at(10*time.Second)
+			if k == 6 {
+				r.State, r.ErrorCode = adapter.OutboxParked, "ENTITY_IS_DELETED"
+			}
+		case "Q":
+			r.State, r.NextAttemptAt = adapter.OutboxPending, at(10*time.Second)
+			if k == 8 {
+				r.NextAttemptAt = at(3 * time.Minute)
+			}
+		default:
+			r.State, r.NextAttemptAt = adapter.OutboxPending, at(10*time.Second)
+		}
+		settled = append(settled, r)
+	}
+	finish(t, s, settled...)
+
+	due := func(limit int) adapter.OutboxDue {
+		t.Helper()
+		var d adapter.OutboxDue
+		view(t, s, func(tx adapter.Tx) error {
+			var err error
+			d, err = tx.OutboxDue(adapter.ClaimQuery{Now: at(time.Minute), Limit: limit, Holder: "replica-b"})
+			return err
+		})
+		return d
+	}
+	// Due at one minute: A to F, G and H. Not P's rows (the first parked,
+	// the second behind it) nor Q's (the first waits for its retry).
+	claimable := []int64{ids[0], ids[1], ids[2], ids[3], ids[4], ids[5], ids[10], ids[11]}
+	require.Equal(t, len(claimable), due(20).Rows)
+	require.Equal(t, len(claimable), due(0).Rows, "no limit")
+	require.Equal(t, 3, due(3).Rows, "at most the limit, across both states")
+
+	first := claimAs(t, s, "replica-b", at(time.Minute), 3)
+	require.Equal(t, claimable[:3], rowIDs(first), "A (in flight), B (pending), C (in flight)")
+	second := claimAs(t, s, "replica-b", at(time.Minute), 4)
+	require.Equal(t, claimable[3:7], rowIDs(second), "D, E, F, then G past P's and Q's rows")
+	for _, r := range append(first, second...) {
+		require.Equal(t, adapter.OutboxInFlight, r.State)
+		require.Equal(t, "replica-b", r.Holder)
+		require.True(t, r.LeaseUntil.Equal(at(2*time.Minute)))
+	}
+	require.Equal(t, claimable[7:], rowIDs(claimAs(t, s, "replica-b", at(time.Minute), 0)), "H, with no limit")
+	require.Empty(t, claimAs(t, s, "replica-c", at(time.Minute), 10))
+}
+
 // testFinishOutbox: done rows leave the outbox; a row another writer took
 // over is left alone.
 func testFinishOutbox(t *testing.T, s adapter.Store) {

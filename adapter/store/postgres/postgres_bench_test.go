@@ -133,3 +133,11 @@ func clientCPU() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkClaimBacklog is the writeback's claim of a call's worth of
+// rows, and its count of what is due, with 20,000 rows due:
+//
+//	go test -run xxx -bench ClaimBacklog -benchtime 50x ./adapter/store/postgres/
+func BenchmarkClaimBacklog(b *testing.B) {
+	storebench.ClaimBacklog(b, openTest(b))
+}

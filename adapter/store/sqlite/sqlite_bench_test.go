@@ -53,3 +53,11 @@ func BenchmarkUpdate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClaimBacklog is the writeback's claim of a call's worth of
+// rows, and its count of what is due, with 20,000 rows due:
+//
+//	go test -run xxx -bench ClaimBacklog -benchtime 50x ./adapter/store/sqlite/
+func BenchmarkClaimBacklog(b *testing.B) {
+	storebench.ClaimBacklog(b, openTemp(b))
+}

@@ -26,6 +26,7 @@ var dialect = sqlstore.Dialect{
 	JSONLists:         true,
 	NoLimit:           int64(-1),
 	QueuedPerService:  true,
+	ClaimPerState:     true,
 	IsUniqueViolation: isUniqueViolation,
 }
 

@@ -46,6 +46,12 @@ type Dialect struct {
 	// ClaimLock ends the query that selects outbox rows to claim (FOR
 	// UPDATE SKIP LOCKED); empty for a single writer.
 	ClaimLock string
+	// ClaimPerState reads the outbox rows a writer may claim one state at
+	// a time, each stopping at the limit, and merges the two lists, for a
+	// database that would otherwise read and sort every due row (see
+	// claimableOutbox). A merge cannot carry ClaimLock: for a single
+	// writer only.
+	ClaimPerState bool
 	// QueuedPerService reads the unreserved queue one service at a time
 	// and merges the services' lists in Go, for a database that cannot
 	// read one index in order across several services.

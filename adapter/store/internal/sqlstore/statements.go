@@ -328,15 +328,11 @@ func Statements(d *Dialect) [NumStmts]string {
 			FROM outbox o WHERE o.state = $1 ORDER BY o.id LIMIT $2`,
 		// RETURNING gives the rows as leased, in no particular order.
 		StmtClaimOutbox: `UPDATE outbox SET state = 'in_flight', lease_until = $2, holder = $4
-			WHERE id IN (SELECT o.id FROM outbox o
-				WHERE ` + claimableOutbox("$1", "$4", "$5") + `
-				ORDER BY o.id LIMIT $3
-				` + d.ClaimLock + `)
+			WHERE id IN (` + claimableOutbox(d, "o.id", "$1", "$3", "$4", "$5", d.ClaimLock) + `)
 			RETURNING id, ` + outboxColumns,
 		// The rows StmtClaimOutbox would claim: how many, the oldest.
-		StmtOutboxDue: `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM (SELECT o.created_at FROM outbox o
-			WHERE ` + claimableOutbox("$1", "$3", "$4") + `
-			ORDER BY o.id LIMIT $2) due`,
+		StmtOutboxDue: `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM (` +
+			claimableOutbox(d, "o.id, o.created_at", "$1", "$2", "$3", "$4", "") + `) due`,
 		// When the next row waiting for its retry or under a lease comes
 		// free (0: none).
 		StmtOutboxNext: `SELECT COALESCE(MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END), 0)
@@ -502,25 +498,43 @@ func transferQuery(where string) string {
 		LEFT JOIN interactions i ON i.id = t.interaction_id WHERE ` + where
 }
 
-// openTransfersQuery is the SQL of OpenTransfers for the condition where.
-// claimableOutbox is the condition on outbox row o under which a writer
-// may claim it at now (a placeholder, as are the others): it is pending
-// and due, or in flight under an expired lease or leased to the claiming
-// holder (its own row, left from before a restart) until ownBy at the
-// latest, and no earlier row of its record is parked, in flight under
-// another holder's live lease, or waiting for its retry: a later change
-// of a record never overtakes an earlier one.
-func claimableOutbox(now, holder, ownBy string) string {
-	return strings.NewReplacer("$now", now, "$holder", holder, "$ownBy", ownBy).Replace(
-		`((o.state = 'pending' AND o.next_attempt_at <= $now)
-			OR (o.state = 'in_flight' AND (o.lease_until <= $now OR (o.holder = $holder AND o.lease_until <= $ownBy))))
-		AND NOT EXISTS (SELECT 1 FROM outbox p
+// claimableOutbox selects the columns (of outbox row o) of the first
+// limit rows, by ID, that a writer may claim at now (a placeholder, as are
+// the others): pending and due, or in flight under an expired lease or
+// leased to the claiming holder (its own row, left from before a restart)
+// until ownBy at the latest, and no earlier row of its record is parked,
+// in flight under another holder's live lease, or waiting for its retry:
+// a later change of a record never overtakes an earlier one. lock ends
+// the select (the claim's d.ClaimLock; the count takes no lock).
+//
+// With d.ClaimPerState, each state's claimable rows are read on their
+// own, through the outbox_state index (state, id) in ID order, each list
+// stopping at the limit, and the two are merged and cut to it. One
+// condition over both states makes SQLite read every due row and sort
+// them all before it keeps the limit: with a backlog, every claim reads
+// the whole backlog.
+func claimableOutbox(d *Dialect, columns, now, limit, holder, ownBy, lock string) string {
+	r := strings.NewReplacer("$now", now, "$holder", holder, "$ownBy", ownBy)
+	pending := r.Replace(`o.state = 'pending' AND o.next_attempt_at <= $now`)
+	inFlight := r.Replace(`o.state = 'in_flight' AND (o.lease_until <= $now OR (o.holder = $holder AND o.lease_until <= $ownBy))`)
+	unblocked := r.Replace(`NOT EXISTS (SELECT 1 FROM outbox p
 			WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id AND p.id < o.id
 			AND (p.state = 'parked'
 				OR (p.state = 'in_flight' AND p.lease_until > $now AND (p.holder != $holder OR p.lease_until > $ownBy))
 				OR (p.state = 'pending' AND p.next_attempt_at > $now)))`)
+	first := func(where string) string {
+		return `SELECT ` + columns + ` FROM outbox o WHERE ` + where + ` AND ` + unblocked + `
+			ORDER BY o.id LIMIT ` + limit
+	}
+	if !d.ClaimPerState {
+		return first(`((`+pending+`) OR (`+inFlight+`))`) + ` ` + lock
+	}
+	return `SELECT * FROM (` + first(pending) + `)
+		UNION ALL SELECT * FROM (` + first(inFlight) + `)
+		ORDER BY id LIMIT ` + limit
 }
 
+// openTransfersQuery is the SQL of OpenTransfers for the condition where.
 func openTransfersQuery(where string) string {
 	return transferQuery(`t.status IN `+openTransferStatuses+` AND `+where) + `
 		ORDER BY t.created_at NULLS FIRST, t.id`

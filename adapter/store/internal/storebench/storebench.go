@@ -138,3 +138,105 @@ func PruneBatch(b *testing.B, s adapter.Store) {
 		})
 	}
 }
+
+// BacklogRows is how many rows are due in ClaimBacklog: an hour of the
+// CRM being down at a few actions a second.
+const BacklogRows = 20_000
+
+// ClaimRows is how many rows ClaimBacklog claims at a time: a CRM call's
+// worth (the writer's claim limit).
+const ClaimRows = 1_000
+
+// errRollBack undoes a claim, so every round finds the same backlog.
+var errRollBack = errors.New("roll the claim back")
+
+// ClaimBacklog measures the writeback's claim (one op: an Update that
+// claims ClaimRows rows and is rolled back) and its count of what is due
+// (one op: a View of OutboxDue) with a backlog of BacklogRows due rows:
+// 4,000 records of 5 rows each, every other row pending and the others in
+// flight under a lease that expired, as a writer that died leaves them.
+// Run it from a store's benchmark with a fresh store.
+func ClaimBacklog(b *testing.B, s adapter.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	if err := FillBacklog(ctx, s, now); err != nil {
+		b.Fatal(err)
+	}
+	query := adapter.ClaimQuery{Now: now, LeaseUntil: now.Add(time.Minute), Limit: ClaimRows, Holder: "bench",
+		OwnBy: now.Add(-time.Minute)}
+	b.Run("claim", func(b *testing.B) {
+		for b.Loop() {
+			var n int
+			err := adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
+				rows, err := tx.ClaimOutbox(query)
+				n = len(rows)
+				if err != nil {
+					return err
+				}
+				return errRollBack
+			})
+			if !errors.Is(err, errRollBack) {
+				b.Fatalf("claim: %v", err)
+			}
+			if n != ClaimRows {
+				b.Fatalf("claimed %d rows, want %d", n, ClaimRows)
+			}
+		}
+	})
+	b.Run("due", func(b *testing.B) {
+		for b.Loop() {
+			var due adapter.OutboxDue
+			err := s.View(ctx, func(tx adapter.Tx) (err error) {
+				due, err = tx.OutboxDue(query)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if due.Rows != ClaimRows {
+				b.Fatalf("%d rows due, want %d: a claim was not rolled back", due.Rows, ClaimRows)
+			}
+		}
+	})
+}
+
+// FillBacklog appends BacklogRows outbox rows created an hour before now,
+// claims them all under a lease that ended a minute before now, and puts
+// every other one back to pending, due at once.
+func FillBacklog(ctx context.Context, s adapter.Store, now time.Time) error {
+	const perUpdate = 1_000
+	old := now.Add(-time.Hour)
+	for start := 0; start < BacklogRows; start += perUpdate {
+		err := adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
+			for n := start; n < start+perUpdate; n++ {
+				if err := tx.AppendOutbox(&adapter.OutboxRow{
+					InteractionID: fmt.Sprint("backlog", n%4_000), CRMObject: "Case", CRMID: fmt.Sprint("500B", n%4_000),
+					Kind: adapter.OutboxChange, Payload: Payload, CreatedAt: old,
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
+		rows, err := tx.ClaimOutbox(adapter.ClaimQuery{Now: old, LeaseUntil: now.Add(-time.Minute), Holder: "died"})
+		if err != nil {
+			return err
+		}
+		if len(rows) != BacklogRows {
+			return fmt.Errorf("backlog: claimed %d rows, want %d", len(rows), BacklogRows)
+		}
+		var back []adapter.OutboxRow
+		for k, r := range rows {
+			if k%2 == 1 {
+				r.State, r.NextAttemptAt = adapter.OutboxPending, old
+				back = append(back, r)
+			}
+		}
+		return tx.FinishOutbox(back)
+	})
+}
