@@ -141,3 +141,12 @@ func clientCPU() time.Duration {
 func BenchmarkClaimBacklog(b *testing.B) {
 	storebench.ClaimBacklog(b, openTest(b))
 }
+
+// BenchmarkRetryBacklog is the writeback's claim and count in a long CRM
+// outage: 100,000 rows wait for their retry, 500 new ones are due behind
+// them (storebench.RetryBacklog).
+//
+//	go test -run xxx -bench RetryBacklog -benchtime 20x ./adapter/store/postgres/
+func BenchmarkRetryBacklog(b *testing.B) {
+	storebench.RetryBacklog(b, openTest(b))
+}

@@ -61,3 +61,12 @@ func BenchmarkUpdate(b *testing.B) {
 func BenchmarkClaimBacklog(b *testing.B) {
 	storebench.ClaimBacklog(b, openTemp(b))
 }
+
+// BenchmarkRetryBacklog is the writeback's claim and count in a long CRM
+// outage: 100,000 rows wait for their retry, 500 new ones are due behind
+// them (storebench.RetryBacklog).
+//
+//	go test -run xxx -bench RetryBacklog -benchtime 20x ./adapter/store/sqlite/
+func BenchmarkRetryBacklog(b *testing.B) {
+	storebench.RetryBacklog(b, openTemp(b))
+}

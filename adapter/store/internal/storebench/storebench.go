@@ -240,3 +240,94 @@ func FillBacklog(ctx context.Context, s adapter.Store, now time.Time) error {
 		return tx.FinishOutbox(back)
 	})
 }
+
+// RetryRows is how many rows wait for their retry in RetryBacklog; DueRows
+// how many rows of other records are due among them.
+const (
+	RetryRows = 100_000
+	DueRows   = 500
+)
+
+// RetryBacklog measures the writeback's claim and its count of what is
+// due, as ClaimBacklog does, in a long CRM outage: RetryRows rows of
+// 5,000 records failed and wait for their retry (the writer tried them
+// while the CRM was down), and DueRows rows of new records, appended
+// last, are due. What is due lies at the end of the pending rows in ID
+// order, behind every row waiting for its retry. Run it from a store's
+// benchmark with a fresh store.
+func RetryBacklog(b *testing.B, s adapter.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	old := now.Add(-time.Hour)
+	appendRows := func(n int, record func(int) string, at time.Time) error {
+		return adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
+			for k := range n {
+				if err := tx.AppendOutbox(&adapter.OutboxRow{InteractionID: "i" + record(k), CRMObject: "Case",
+					CRMID: record(k), Kind: adapter.OutboxChange, Payload: Payload, CreatedAt: at}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for start := 0; start < RetryRows; start += 1_000 {
+		if err := appendRows(1_000, func(k int) string { return fmt.Sprint("500R", (start+k)%5_000) }, old); err != nil {
+			b.Fatal(err)
+		}
+	}
+	err := adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
+		rows, err := tx.ClaimOutbox(adapter.ClaimQuery{Now: old, LeaseUntil: now.Add(time.Minute), Holder: "bench"})
+		if err != nil {
+			return err
+		}
+		if len(rows) != RetryRows {
+			return fmt.Errorf("retry backlog: claimed %d rows, want %d", len(rows), RetryRows)
+		}
+		for k := range rows {
+			rows[k].State, rows[k].Attempts, rows[k].NextAttemptAt = adapter.OutboxPending, 5, now.Add(5*time.Minute)
+		}
+		return tx.FinishOutbox(rows)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := appendRows(DueRows, func(k int) string { return fmt.Sprint("500N", k) }, now); err != nil {
+		b.Fatal(err)
+	}
+	query := adapter.ClaimQuery{Now: now, LeaseUntil: now.Add(time.Minute), Limit: ClaimRows, Holder: "bench",
+		OwnBy: now.Add(-time.Minute)}
+	b.Run("claim", func(b *testing.B) {
+		for b.Loop() {
+			var n int
+			err := adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
+				rows, err := tx.ClaimOutbox(query)
+				n = len(rows)
+				if err != nil {
+					return err
+				}
+				return errRollBack
+			})
+			if !errors.Is(err, errRollBack) {
+				b.Fatalf("claim: %v", err)
+			}
+			if n != DueRows {
+				b.Fatalf("claimed %d rows, want %d", n, DueRows)
+			}
+		}
+	})
+	b.Run("due", func(b *testing.B) {
+		for b.Loop() {
+			var due adapter.OutboxDue
+			err := s.View(ctx, func(tx adapter.Tx) (err error) {
+				due, err = tx.OutboxDue(query)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if due.Rows != DueRows {
+				b.Fatalf("%d rows due, want %d", due.Rows, DueRows)
+			}
+		}
+	})
+}
