@@ -11,5 +11,9 @@ import (
 //
 //	go test -run xxx -bench Candidate ./adapter/store/postgres/
 func BenchmarkCandidate(b *testing.B) {
-	storebench.Candidate(b, openTest(b))
+	s := openTest(b)
+	if err := storebench.FillCandidates(b.Context(), s); err != nil {
+		b.Fatal(err)
+	}
+	storebench.Candidate(b, s)
 }

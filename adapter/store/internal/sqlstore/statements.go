@@ -258,11 +258,13 @@ func Statements(d *Dialect) [NumStmts]string {
 		// it picks. NULLS FIRST: an agent never offered anything (NULL)
 		// has waited longest. The service's available agents come in that
 		// order from agent_services_idle, so the search stops at the first
-		// with room instead of weighing every agent of the service.
-		StmtCandidate: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
-			JOIN agents a ON a.id = s.agent_id
+		// with room instead of weighing every agent of the service. The
+		// search reads agent_services alone (the capacity by a subquery):
+		// joined to agents, PostgreSQL hashes the join and sorts.
+		StmtCandidate: `SELECT ` + agentColumns + ` FROM agents WHERE id = (SELECT s.agent_id FROM agent_services s
 			WHERE s.service = $1 AND s.presence = 'available' AND s.agent_id != $3 AND s.agent_id != $5
-			AND COALESCE(` + d.JSONInt("a.capacity", "$2") + `, 0) > (SELECT COUNT(*) FROM interactions i
+			AND COALESCE((SELECT ` + d.JSONInt("c.capacity", "$2") + ` FROM agents c WHERE c.id = s.agent_id), 0) >
+				(SELECT COUNT(*) FROM interactions i
 					WHERE i.owner = s.agent_id AND i.status IN ` + holdingStatuses + ` AND i.media = $2)
 				+ (SELECT COUNT(*) FROM transfers t JOIN interactions i ON i.id = t.interaction_id
 					WHERE t.assignee = s.agent_id AND t.status IN ` + openTransferStatuses + ` AND i.media = $2)
@@ -270,7 +272,7 @@ func Statements(d *Dialect) [NumStmts]string {
 					WHERE i.owner = s.agent_id AND i.status IN ` + holdingStatuses + `)
 				AND NOT EXISTS (SELECT 1 FROM transfers t JOIN interactions i ON i.id = t.interaction_id
 					WHERE t.assignee = s.agent_id AND t.status IN ` + openTransferStatuses + `)))
-			ORDER BY s.last_offer_at NULLS FIRST, s.agent_id LIMIT 1`,
+			ORDER BY s.last_offer_at NULLS FIRST, s.agent_id LIMIT 1)`,
 		// Load of agent $1 (and $2, the same): interactions it owns whose
 		// status holds capacity, and open transfers delivered to it, by
 		// media. One agent by equality rather than a list: each half reads

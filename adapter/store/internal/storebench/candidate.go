@@ -19,68 +19,59 @@ const (
 	CandidateCapacity = 5
 )
 
-// Candidate measures routing's choice of an agent (one op: a View of one
-// Tx.Candidate) in a fleet of CandidateAgents available agents, each
-// serving one of CandidateServices services and holding CandidateCapacity
-// non-live interactions, with ended work of the same agents beside them.
-// "full": every agent is at capacity, so no one is found (routing a new
-// record while the queue is long). "room": every agent has one free
-// place, so the first in idle order is found (routing at a held load).
-// Run it from a store's benchmark with a fresh store.
-func Candidate(b *testing.B, s adapter.Store) {
-	ctx := context.Background()
+// FillCandidates stores Candidate's fleet: CandidateAgents available
+// agents, each serving one of CandidateServices services and holding
+// CandidateCapacity-1 non-live interactions (the last in wrap-up), with
+// as many completed beside them. The agents of the odd services hold one
+// more, offered: they are full.
+func FillCandidates(ctx context.Context, s adapter.Store) error {
 	now := time.Now()
-	agents := make([]*contactpad.Agent, CandidateAgents)
-	for k := range agents {
-		agents[k] = &contactpad.Agent{
-			ID: fmt.Sprintf("agent%04d", k), Name: fmt.Sprintf("Agent %d", k),
-			Services: []string{fmt.Sprintf("service%02d", k%CandidateServices)},
-			Capacity: contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 3, contactpad.NonLive: CandidateCapacity},
-			Presence: contactpad.Available, PresenceAt: now, LastOfferAt: now.Add(-time.Duration(k) * time.Second),
-		}
-	}
-	// Each agent holds CandidateCapacity interactions, the last one in
-	// wrap-up, and has completed as many.
-	put := func(status contactpad.Status, n int) error {
-		return adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
-			for _, a := range agents {
-				for j := range n {
-					i := Interaction(fmt.Sprintf("%s-%s-%d", a.ID, status, j), 1, now)
-					i.CRMID = "500" + i.ID
-					i.Owner, i.Service, i.Status = a.ID, a.Services[0], status
-					if err := tx.PutInteraction(i); err != nil {
-						return err
-					}
-				}
+	return adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
+		for k := range CandidateAgents {
+			a := &contactpad.Agent{
+				ID: fmt.Sprintf("agent%04d", k), Name: fmt.Sprintf("Agent %d", k),
+				Services: []string{candidateService(k % CandidateServices)},
+				Capacity: contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 3, contactpad.NonLive: CandidateCapacity},
+				Presence: contactpad.Available, PresenceAt: now, LastOfferAt: now.Add(-time.Duration(k) * time.Second),
 			}
-			return nil
-		})
-	}
-	err := adapter.UpdateOne(ctx, s, func(tx adapter.Tx) error {
-		for _, a := range agents {
 			if err := tx.PutAgent(a); err != nil {
 				return err
+			}
+			statuses := []contactpad.Status{contactpad.Connected, contactpad.Connected, contactpad.Connected, contactpad.WrapUp}
+			if k%2 == 1 {
+				statuses = append(statuses, contactpad.Offered)
+			}
+			for range CandidateCapacity {
+				statuses = append(statuses, contactpad.Completed)
+			}
+			for j, status := range statuses {
+				i := Interaction(fmt.Sprintf("%s-%d", a.ID, j), 1, now)
+				i.CRMID = "500" + i.ID
+				i.Owner, i.Service, i.Status = a.ID, a.Services[0], status
+				if err := tx.PutInteraction(i); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	for _, step := range []struct {
-		status contactpad.Status
-		n      int
-	}{{contactpad.Connected, CandidateCapacity - 2}, {contactpad.WrapUp, 1}, {contactpad.Completed, CandidateCapacity}} {
-		if err == nil {
-			err = put(step.status, step.n)
-		}
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	candidate := func(b *testing.B, want bool) {
+}
+
+func candidateService(k int) string { return fmt.Sprintf("service%02d", k) }
+
+// Candidate measures routing's choice of an agent (one op: a View of one
+// Tx.Candidate) in the fleet FillCandidates stored. "room": in an even
+// service, where every agent has one free place, so the first in idle
+// order is found (routing at a held load). "full": in an odd service,
+// where no one is found (routing a new record while the queue is long).
+func Candidate(b *testing.B, s adapter.Store) {
+	ctx := context.Background()
+	candidate := func(b *testing.B, odd int) {
 		for n := 0; b.Loop(); n++ {
-			q := adapter.CandidateQuery{Service: fmt.Sprintf("service%02d", n%CandidateServices), Media: contactpad.NonLive}
+			q := adapter.CandidateQuery{Service: candidateService(2*(n%(CandidateServices/2)) + odd), Media: contactpad.NonLive}
 			err := s.View(ctx, func(tx adapter.Tx) error {
 				_, err := tx.Candidate(q)
-				if found := err == nil; found != want && (err == nil || errors.Is(err, adapter.ErrNotFound)) {
+				if found, want := err == nil, odd == 0; found != want && (err == nil || errors.Is(err, adapter.ErrNotFound)) {
 					return fmt.Errorf("candidate in %s: found %t, want %t", q.Service, found, want)
 				} else if err != nil && !errors.Is(err, adapter.ErrNotFound) {
 					return err
@@ -92,9 +83,6 @@ func Candidate(b *testing.B, s adapter.Store) {
 			}
 		}
 	}
-	b.Run("room", func(b *testing.B) { candidate(b, true) })
-	if err := put(contactpad.Offered, 1); err != nil {
-		b.Fatal(err)
-	}
-	b.Run("full", func(b *testing.B) { candidate(b, false) })
+	b.Run("room", func(b *testing.B) { candidate(b, 0) })
+	b.Run("full", func(b *testing.B) { candidate(b, 1) })
 }
