@@ -554,10 +554,12 @@ func claimableOutbox(d *Dialect, columns, now, limit, holder, ownBy, lock string
 			ORDER BY o.id LIMIT ` + limit
 	}
 	// Never tried: outbox_due in ID order. Due for a retry: their IDs,
-	// read from outbox_due alone, sorted, then walked in ID order. SQLite walks an IN list in order; PostgreSQL
-	// would check every row of one before it sorts them, so it joins the
-	// sorted IDs instead (SQLite would flatten that join into a check of
-	// every due row before a sort).
+	// read from outbox_due alone, sorted, then walked in ID order. SQLite
+	// walks an IN list in order; PostgreSQL would check every row of one
+	// before it sorts them, so it joins the sorted IDs instead (SQLite
+	// would flatten that join into a check of every due row before a
+	// sort). next_attempt_at is 0 or a time after 1970, never negative, so
+	// the two parts are every pending row due at now.
 	fresh := first(columns, `outbox o`+d.indexedBy("outbox_due"), `o.state = 'pending' AND o.next_attempt_at = 0`)
 	dueIDs := r.Replace(`SELECT id FROM outbox` + d.indexedBy("outbox_due") + `
 			WHERE state = 'pending' AND next_attempt_at > 0 AND next_attempt_at <= $now`)
