@@ -687,21 +687,30 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 	}
 	now = e.now().UTC()
-	failed := map[[2]string]bool{} // records whose earlier row failed in this batch
+	// The records whose earlier row failed in this batch, and when their
+	// later rows are due: at the earlier row's retry, or now behind a
+	// parked row.
+	failed := map[[2]string]time.Time{}
 	var tally writebackTally
 	var refused []Command // offers whose AgentWork the writer gave up on
 	for k := range rows {
 		record := [2]string{rows[k].CRMObject, rows[k].CRMID}
-		if failed[record] {
+		if next, ok := failed[record]; ok {
 			// It waits behind the earlier row (ClaimOutbox keeps the order)
-			// and does not spend an attempt on that row's failure.
-			rows[k].State, rows[k].NextAttemptAt = OutboxPending, now
+			// and does not spend an attempt on that row's failure. Due no
+			// sooner than that row, it waits in the claim's index among
+			// the rows waiting for their retry, not among the due rows
+			// every claim reads.
+			rows[k].State, rows[k].NextAttemptAt = OutboxPending, next
 			continue
 		}
 		settle(&rows[k], errs[k], now, opts)
 		tally.add(rows[k].State)
-		if rows[k].State != OutboxDone {
-			failed[record] = true
+		switch rows[k].State {
+		case OutboxPending:
+			failed[record] = rows[k].NextAttemptAt
+		case OutboxParked:
+			failed[record] = now
 		}
 		if rows[k].State == OutboxParked {
 			e.log.WithFields(logrus.Fields{"interaction": rows[k].InteractionID, "crm_id": rows[k].CRMID,

@@ -145,6 +145,18 @@ func testWriteback(t *testing.T, open Opener) {
 		synctest.Wait()
 		require.Equal(t, rowsOf[fine.CRMID], sink.rows(fine.CRMID), "the healthy record is written at once (a backlog)")
 		require.Empty(t, sink.rows(locked.CRMID), "the locked record waits for its retry")
+		var waiting []adapter.OutboxRow
+		for _, r := range h.outbox(adapter.OutboxPending) {
+			if r.CRMID == locked.CRMID {
+				waiting = append(waiting, r)
+			}
+		}
+		require.Len(t, waiting, len(rowsOf[locked.CRMID]))
+		require.Greater(t, len(waiting), 1)
+		for _, r := range waiting[1:] {
+			require.True(t, r.NextAttemptAt.Equal(waiting[0].NextAttemptAt),
+				"a later row is due with its record's retry, %v, not %v", waiting[0].NextAttemptAt, r.NextAttemptAt)
+		}
 
 		time.Sleep(time.Second + slack) // first retry: fails again, backs off 2s
 		synctest.Wait()

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"OutboxDue", testOutboxDue},
 		{"OutboxOrderPerRecord", testOutboxOrderPerRecord},
 		{"ClaimAcrossStates", testClaimAcrossStates},
+		{"ClaimAcrossRetries", testClaimAcrossRetries},
 		{"FinishOutbox", testFinishOutbox},
 		{"Watermarks", testWatermarks},
 		{"IngestFailures", testIngestFailures},

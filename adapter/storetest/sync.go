@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,6 +252,85 @@ func testClaimAcrossStates(t *testing.T, s adapter.Store) {
 	}
 	require.Equal(t, claimable[7:], rowIDs(claimAs(t, s, "replica-b", at(time.Minute), 0)), "H, with no limit")
 	require.Empty(t, claimAs(t, s, "replica-c", at(time.Minute), 10))
+}
+
+// testClaimAcrossRetries: a claim takes pending rows never tried and rows
+// due for their retry as one list in ID order, whatever their due times,
+// the limit cutting across both; it leaves the rows waiting for their
+// retry and every later row of their records, never tried or due; and the
+// due count agrees.
+func testClaimAcrossRetries(t *testing.T, s adapter.Store) {
+	now := at(time.Minute)
+	const fresh = time.Duration(-1) // never tried (or put back as it was)
+	rows := []struct {
+		crmID string
+		next  time.Duration // from t0, or fresh
+	}{
+		{"A", fresh},
+		{"B", 50 * time.Second}, // due; the earlier the ID, the later the due time
+		{"W", 3 * time.Minute},  // waiting: W's later rows wait behind it
+		{"B", fresh},            // behind B's due row, which does not hold it
+		{"C", fresh},
+		{"D", 40 * time.Second},
+		{"W", fresh},
+		{"E", 30 * time.Second},
+		{"W", 20 * time.Second},
+		{"F", fresh},
+		{"G", 10 * time.Second},
+		{"V", 2 * time.Minute}, // waiting
+		{"V", 5 * time.Second},
+		{"H", fresh},
+		{"K", time.Minute}, // due at now exactly
+		{"V", fresh},
+		{"J", fresh},
+		{"I", 15 * time.Second},
+		{"L", time.Minute + time.Nanosecond}, // waiting, just
+	}
+	crmIDs := make([]string, len(rows))
+	for k, r := range rows {
+		crmIDs[k] = r.crmID
+	}
+	ids := appendRows(t, s, crmIDs...)
+	taken := claimAs(t, s, "setup", at(0), 0)
+	require.Equal(t, ids, rowIDs(taken))
+	for k := range taken {
+		taken[k].State = adapter.OutboxPending
+		if rows[k].next != fresh {
+			taken[k].Attempts, taken[k].NextAttemptAt = 1, at(rows[k].next)
+		}
+	}
+	finish(t, s, taken...)
+
+	var claimable []int64
+	for k, r := range rows {
+		if !slices.Contains([]string{"W", "V", "L"}, r.crmID) {
+			claimable = append(claimable, ids[k])
+		}
+	}
+	require.Len(t, claimable, 12, "6 never tried, 6 due for their retry")
+	due := func(limit int) adapter.OutboxDue {
+		t.Helper()
+		var d adapter.OutboxDue
+		view(t, s, func(tx adapter.Tx) error {
+			var err error
+			d, err = tx.OutboxDue(adapter.ClaimQuery{Now: now, Limit: limit, Holder: "writer"})
+			return err
+		})
+		return d
+	}
+	require.Equal(t, 12, due(0).Rows, "no limit")
+	require.Equal(t, 4, due(4).Rows, "at most the limit")
+	require.True(t, due(4).Next.Equal(at(time.Minute+time.Nanosecond)), "L's retry is the next to come free, got %v", due(4).Next)
+
+	var got []int64
+	for range 3 {
+		batch := claimAs(t, s, "writer", now, 4)
+		require.Len(t, batch, 4)
+		got = append(got, rowIDs(batch)...)
+	}
+	require.Equal(t, claimable, got, "A B B C, D E F G, H K J I: in ID order across both kinds of pending rows")
+	require.Empty(t, claimAs(t, s, "writer", now, 10), "the rows waiting and those behind them stay")
+	require.Zero(t, due(0).Rows)
 }
 
 // testFinishOutbox: done rows leave the outbox; a row another writer took

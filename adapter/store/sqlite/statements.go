@@ -13,7 +13,9 @@ import (
 // placeholders, lists as JSON arrays read with json_each, JSON read with
 // json_extract, LIMIT -1 for no
 // limit, a queue read service by service (SQLite cannot read one index in
-// order across several), and no row locks: the one writer claims alone.
+// order across several), INDEXED BY where its planner, without statistics,
+// would pick another index, the outbox's due retries walked as an IN list
+// in ID order, and no row locks: the one writer claims alone.
 var dialect = sqlstore.Dialect{
 	Placeholder: '?',
 	InList: func(expr, param string) string {
@@ -23,10 +25,11 @@ var dialect = sqlstore.Dialect{
 	JSONInt: func(json, key string) string {
 		return "json_extract(" + json + `, '$."' || ` + key + ` || '"')`
 	},
+	IndexedBy:         func(index string) string { return " INDEXED BY " + index },
+	ClaimInOrder:      true,
 	JSONLists:         true,
 	NoLimit:           int64(-1),
 	QueuedPerService:  true,
-	ClaimPerState:     true,
 	IsUniqueViolation: isUniqueViolation,
 }
 

@@ -44,14 +44,19 @@ type Dialect struct {
 	// RETURNING, for a Conn whose Insert reads the key from a row.
 	Returning bool
 	// ClaimLock ends the query that selects outbox rows to claim (FOR
-	// UPDATE SKIP LOCKED); empty for a single writer.
+	// UPDATE SKIP LOCKED); empty for a single writer. With a lock, the
+	// claim selects the rows by id = ANY(ARRAY(candidates)) (see
+	// claimableOutbox): PostgreSQL's SQL.
 	ClaimLock string
-	// ClaimPerState reads the outbox rows a writer may claim one state at
-	// a time, each stopping at the limit, and merges the two lists, for a
-	// database that would otherwise read and sort every due row (see
-	// claimableOutbox). A merge cannot carry ClaimLock: for a single
-	// writer only.
-	ClaimPerState bool
+	// ClaimInOrder reads the outbox rows due for a retry by o.id IN (their
+	// IDs), for a database that walks such a list in ID order and stops at
+	// the claim's limit (SQLite). Without it, the claim joins the IDs,
+	// sorted in a subquery, to the table (see claimableOutbox).
+	ClaimInOrder bool
+	// IndexedBy makes a table read through the named index (SQLite's
+	// INDEXED BY, for a read its planner, without the table's statistics,
+	// would do through another); nil where the planner has statistics.
+	IndexedBy func(index string) string
 	// QueuedPerService reads the unreserved queue one service at a time
 	// and merges the services' lists in Go, for a database that cannot
 	// read one index in order across several services.

@@ -344,10 +344,11 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtOutboxDue: `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM (` +
 			claimableOutbox(d, "o.id, o.created_at", "$1", "$2", "$3", "$4", "") + `) due`,
 		// When the next row waiting for its retry or under a lease comes
-		// free (0: none).
-		StmtOutboxNext: `SELECT COALESCE(MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END), 0)
-			FROM outbox
-			WHERE (state = 'pending' AND next_attempt_at > $1) OR (state = 'in_flight' AND lease_until > $1)`,
+		// free (0: none): the first of outbox_due past now, and the
+		// earliest live lease of the rows in flight (a batch or a few).
+		StmtOutboxNext: `SELECT COALESCE(MIN(at), 0) FROM (
+			SELECT MIN(next_attempt_at) AS at FROM outbox` + d.indexedBy("outbox_due") + ` WHERE state = 'pending' AND next_attempt_at > $1
+			UNION ALL SELECT MIN(lease_until) FROM outbox WHERE state = 'in_flight' AND lease_until > $1) next`,
 		// The done rows of a batch, their IDs a list, in one statement.
 		StmtDeleteOutbox: `DELETE FROM outbox WHERE state = 'in_flight'
 			AND id IN (SELECT CAST(value AS BIGINT) FROM ` + d.ListTable("$1") + `)`,
@@ -508,6 +509,14 @@ func transferQuery(where string) string {
 		LEFT JOIN interactions i ON i.id = t.interaction_id WHERE ` + where
 }
 
+// indexedBy is d.IndexedBy(index), or nothing.
+func (d *Dialect) indexedBy(index string) string {
+	if d.IndexedBy == nil {
+		return ""
+	}
+	return d.IndexedBy(index)
+}
+
 // claimableOutbox selects the columns (of outbox row o) of the first
 // limit rows, by ID, that a writer may claim at now (a placeholder, as are
 // the others): pending and due, or in flight under an expired lease or
@@ -517,31 +526,67 @@ func transferQuery(where string) string {
 // a later change of a record never overtakes an earlier one. lock ends
 // the select (the claim's d.ClaimLock; the count takes no lock).
 //
-// With d.ClaimPerState, each state's claimable rows are read on their
-// own, through the outbox_state index (state, id) in ID order, each list
-// stopping at the limit, and the two are merged and cut to it. One
-// condition over both states makes SQLite read every due row and sort
-// them all before it keeps the limit: with a backlog, every claim reads
-// the whole backlog.
+// The claimable rows are read in three disjoint parts, each in ID order
+// and cut to the limit, then merged and cut to it again: the first limit
+// rows of the three lists are the first limit rows of all. Pending rows
+// never tried (next_attempt_at 0) are read through outbox_due
+// (next_attempt_at, id), which keeps them in ID order, stopping at the
+// limit. Pending rows due for a retry are the range of outbox_due up to
+// now, their IDs read from the index alone and sorted, then walked in ID
+// order to the limit: the rows still waiting for their retry lie beyond
+// the range and are not read. Rows in flight are walked through
+// outbox_state (state, id). One condition over all of them makes the
+// database read every pending row (in a CRM outage, every row waiting
+// for its retry) or check every due row before it sorts them.
+//
+// FOR UPDATE cannot sit on a UNION: with a lock, the merged list is only
+// the candidates, and an outer select locks them and checks them again,
+// so that a row another writer claimed since is left.
 func claimableOutbox(d *Dialect, columns, now, limit, holder, ownBy, lock string) string {
 	r := strings.NewReplacer("$now", now, "$holder", holder, "$ownBy", ownBy)
 	pending := r.Replace(`o.state = 'pending' AND o.next_attempt_at <= $now`)
 	inFlight := r.Replace(`o.state = 'in_flight' AND (o.lease_until <= $now OR (o.holder = $holder AND o.lease_until <= $ownBy))`)
+	// The earlier rows are found through outbox_record alone: a CASE, not
+	// an OR of states, so that a planner whose statistics are out of date
+	// (PostgreSQL's, in a burst of writes) cannot read every earlier row
+	// through outbox_state and outbox_due once and join them all to each
+	// row.
 	unblocked := r.Replace(`NOT EXISTS (SELECT 1 FROM outbox p
 			WHERE p.crm_object = o.crm_object AND p.crm_id = o.crm_id AND p.id < o.id
-			AND (p.state = 'parked'
-				OR (p.state = 'in_flight' AND p.lease_until > $now AND (p.holder != $holder OR p.lease_until > $ownBy))
-				OR (p.state = 'pending' AND p.next_attempt_at > $now)))`)
-	first := func(where string) string {
-		return `SELECT ` + columns + ` FROM outbox o WHERE ` + where + ` AND ` + unblocked + `
+			AND CASE p.state WHEN 'parked' THEN TRUE
+				WHEN 'in_flight' THEN p.lease_until > $now AND (p.holder != $holder OR p.lease_until > $ownBy)
+				WHEN 'pending' THEN p.next_attempt_at > $now
+				ELSE FALSE END)`)
+	// first selects the first limit unblocked rows of from, a table or a
+	// join of outbox o, that match where, a condition.
+	first := func(columns, from, where string) string {
+		return `SELECT ` + columns + ` FROM ` + from + ` WHERE ` + where + ` AND ` + unblocked + `
 			ORDER BY o.id LIMIT ` + limit
 	}
-	if !d.ClaimPerState {
-		return first(`((`+pending+`) OR (`+inFlight+`))`) + ` ` + lock
+	// Never tried: outbox_due in ID order. Due for a retry: their IDs,
+	// read from outbox_due alone, sorted, then walked in ID order. SQLite
+	// walks an IN list in order; PostgreSQL would check every row of one
+	// before it sorts them, so it joins the sorted IDs instead (SQLite
+	// would flatten that join into a check of every due row before a
+	// sort). next_attempt_at is 0 or a time after 1970, never negative, so
+	// the two parts are every pending row due at now.
+	fresh := first(columns, `outbox o`+d.indexedBy("outbox_due"), `o.state = 'pending' AND o.next_attempt_at = 0`)
+	dueIDs := r.Replace(`SELECT id FROM outbox` + d.indexedBy("outbox_due") + `
+			WHERE state = 'pending' AND next_attempt_at > 0 AND next_attempt_at <= $now`)
+	retries := first(columns, `(`+dueIDs+` ORDER BY id) due JOIN outbox o ON o.id = due.id`, `TRUE`)
+	if d.ClaimInOrder {
+		retries = first(columns, `outbox o`, `o.id IN (`+dueIDs+`)`)
 	}
-	return `SELECT * FROM (` + first(pending) + `)
-		UNION ALL SELECT * FROM (` + first(inFlight) + `)
+	merged := `SELECT * FROM (` + fresh + `) fresh
+		UNION ALL SELECT * FROM (` + retries + `) retries
+		UNION ALL SELECT * FROM (` + first(columns, `outbox o`, inFlight) + `) in_flight
 		ORDER BY id LIMIT ` + limit
+	if lock == "" {
+		return merged
+	}
+	candidates := claimableOutbox(d, "o.id", now, limit, holder, ownBy, "")
+	return first(columns, `outbox o`, `o.id = ANY(ARRAY(SELECT id FROM (`+candidates+`) candidates))
+			AND ((`+pending+`) OR (`+inFlight+`))`) + ` ` + lock
 }
 
 // openTransfersQuery is the SQL of OpenTransfers for the condition where.
