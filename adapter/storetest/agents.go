@@ -233,42 +233,68 @@ func testCandidate(t *testing.T, s adapter.Store) {
 		})
 	}
 
-	// The store's rule is routing's: the first agent by last offer, then
-	// ID, among those Agents and Load say have room.
-	t.Run("agrees with Agents and Load", func(t *testing.T) {
+	t.Run("agrees with Agents and Load", func(t *testing.T) { candidateAgrees(t, s) })
+
+	// Presence, last offers and services change as agents work; the
+	// candidate follows them.
+	t.Run("follows the agents' changes", func(t *testing.T) {
+		busy := agent("a3", contactpad.Busy, time.Time{}, "sales")               // was available, never offered
+		offered := agent("a9", contactpad.Available, at(3*time.Minute), "sales") // last offered now
+		back := agent("a4", contactpad.Available, time.Time{}, "sales")          // was busy
+		joined := agent("a5", contactpad.Available, time.Time{}, "support", "sales")
+		left := agent("a2", contactpad.Available, t0, "support")
+		putAgents(t, s, busy, offered, back, joined, left)
 		view(t, s, func(tx adapter.Tx) error {
-			agents, err := tx.Agents()
+			// a3, first before, is busy; a4 and a5 were never offered
+			// anything either, and a4 comes first by ID.
+			got, err := tx.Candidate(adapter.CandidateQuery{Service: "sales", Media: contactpad.NonLive})
 			require.NoError(t, err)
-			slices.SortStableFunc(agents, func(a, b *contactpad.Agent) int { return a.LastOfferAt.Compare(b.LastOfferAt) })
-			for _, service := range []string{"sales", "support", "billing"} {
-				for _, media := range []contactpad.Media{contactpad.Live, contactpad.SemiLive, contactpad.NonLive} {
-					for _, skip := range []string{"", "a2", "a3", "a6"} {
-						for _, idle := range []bool{false, true} {
-							q := adapter.CandidateQuery{Service: service, Media: media, Skip: skip, Idle: idle}
-							want := ""
-							for _, a := range agents {
-								load, err := tx.Load(a.ID)
-								require.NoError(t, err)
-								busy := slices.ContainsFunc(slices.Collect(maps.Values(load)), func(n int) bool { return n > 0 })
-								if a.Presence == contactpad.Available && a.Serves(service) && a.ID != skip &&
-									load[media] < a.Capacity[media] && (!idle || !busy) {
-									want = a.ID
-									break
-								}
+			require.Equal(t, "a4", got.ID)
+			got, err = tx.Candidate(adapter.CandidateQuery{Service: "sales", Media: contactpad.NonLive, Skip: "a4"})
+			require.NoError(t, err)
+			require.Equal(t, "a5", got.ID)
+			return nil
+		})
+		candidateAgrees(t, s)
+	})
+}
+
+// candidateAgrees checks that the store's rule is routing's: the first
+// agent by last offer, then ID, among those Agents and Load say have room.
+func candidateAgrees(t *testing.T, s adapter.Store) {
+	t.Helper()
+	view(t, s, func(tx adapter.Tx) error {
+		agents, err := tx.Agents()
+		require.NoError(t, err)
+		slices.SortStableFunc(agents, func(a, b *contactpad.Agent) int { return a.LastOfferAt.Compare(b.LastOfferAt) })
+		for _, service := range []string{"sales", "support", "billing"} {
+			for _, media := range []contactpad.Media{contactpad.Live, contactpad.SemiLive, contactpad.NonLive} {
+				for _, skip := range []string{"", "a2", "a3", "a6"} {
+					for _, idle := range []bool{false, true} {
+						q := adapter.CandidateQuery{Service: service, Media: media, Skip: skip, Idle: idle}
+						want := ""
+						for _, a := range agents {
+							load, err := tx.Load(a.ID)
+							require.NoError(t, err)
+							busy := slices.ContainsFunc(slices.Collect(maps.Values(load)), func(n int) bool { return n > 0 })
+							if a.Presence == contactpad.Available && a.Serves(service) && a.ID != skip &&
+								load[media] < a.Capacity[media] && (!idle || !busy) {
+								want = a.ID
+								break
 							}
-							got, err := tx.Candidate(q)
-							if want == "" {
-								require.ErrorIs(t, err, adapter.ErrNotFound, "%+v", q)
-								continue
-							}
-							require.NoError(t, err, "%+v", q)
-							require.Equal(t, want, got.ID, "%+v", q)
 						}
+						got, err := tx.Candidate(q)
+						if want == "" {
+							require.ErrorIs(t, err, adapter.ErrNotFound, "%+v", q)
+							continue
+						}
+						require.NoError(t, err, "%+v", q)
+						require.Equal(t, want, got.ID, "%+v", q)
 					}
 				}
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 }
 

@@ -22,8 +22,10 @@ func (t *Tx) Agent(id string) (*contactpad.Agent, error) {
 
 // PutAgent writes the agent row and brings agent_services in line with
 // a.Services: two set-based statements whatever the number of services.
-// An agent whose services have not changed (presence, an offer) costs one
-// UPDATE: agent_services, which only PutAgent writes, mirrors them already.
+// An agent whose services have not changed (presence, an offer) costs two
+// UPDATEs: agent_services, which only PutAgent writes, mirrors them
+// already, and takes the agent's presence and last offer (Candidate's
+// order).
 func (t *Tx) PutAgent(a *contactpad.Agent) error {
 	var e encoder
 	services := e.strings("services", a.Services)
@@ -43,7 +45,7 @@ func (t *Tx) PutAgent(a *contactpad.Agent) error {
 		return fmt.Errorf("put agent %s: %w", a.ID, err)
 	}
 	if same == 1 {
-		return nil
+		return t.putAgentIdle(a.ID, args[5], args[7])
 	}
 	if _, err := t.exec(StmtPutAgent, args[:]...); err != nil {
 		return fmt.Errorf("put agent %s: %w", a.ID, err)
@@ -61,6 +63,15 @@ func (t *Tx) PutAgent(a *contactpad.Agent) error {
 	}
 	if _, err := t.exec(StmtAddAgentServices, a.ID, list); err != nil {
 		return fmt.Errorf("put agent %s: services: %w", a.ID, err)
+	}
+	return t.putAgentIdle(a.ID, args[5], args[7])
+}
+
+// putAgentIdle copies the agent's presence and last offer to its rows of
+// agent_services.
+func (t *Tx) putAgentIdle(id string, presence, lastOfferAt any) error {
+	if _, err := t.exec(StmtAgentServicesIdle, presence, lastOfferAt, id); err != nil {
+		return fmt.Errorf("put agent %s: services: %w", id, err)
 	}
 	return nil
 }

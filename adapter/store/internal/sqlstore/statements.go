@@ -41,6 +41,7 @@ const (
 	StmtUpdateAgentSameServices
 	StmtPruneAgentServices
 	StmtAddAgentServices
+	StmtAgentServicesIdle
 	StmtAgents
 	StmtCandidate
 	StmtLoad
@@ -107,6 +108,7 @@ var writes = [NumStmts]bool{
 	StmtUpdateAgentSameServices: true,
 	StmtPruneAgentServices:      true,
 	StmtAddAgentServices:        true,
+	StmtAgentServicesIdle:       true,
 	StmtPutTransfer:             true,
 	StmtPutConsult:              true,
 	StmtAppendAudit:             true,
@@ -245,24 +247,32 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtAddAgentServices: `INSERT INTO agent_services (agent_id, service)
 			SELECT $1, value FROM ` + d.ListTable("$2") + ` WHERE true
 			ON CONFLICT (agent_id, service) DO NOTHING`,
-		StmtAgents: `SELECT ` + agentColumns + ` FROM agents ORDER BY id`,
+		// $1 and $2 the presence and last offer of agent $3: its rows of
+		// agent_services mirror them, so that Candidate reads a service's
+		// agents in the order routing picks them (agent_services_idle).
+		StmtAgentServicesIdle: `UPDATE agent_services SET presence = $1, last_offer_at = $2 WHERE agent_id = $3`,
+		StmtAgents:            `SELECT ` + agentColumns + ` FROM agents ORDER BY id`,
 		// $1 the service, $2 the media, $3 and $5 the agents to skip, $4 1 for
 		// agents holding nothing only. Room is hasRoom's rule (adapter)
 		// on the load StmtLoad counts, so routing reads only the agent
 		// it picks. NULLS FIRST: an agent never offered anything (NULL)
-		// has waited longest.
-		StmtCandidate: `SELECT ` + prefixed("a.", agentColumns) + ` FROM agent_services s
-			JOIN agents a ON a.id = s.agent_id
-			WHERE s.service = $1 AND a.presence = 'available' AND a.id != $3 AND a.id != $5
-			AND COALESCE(` + d.JSONInt("a.capacity", "$2") + `, 0) > (SELECT COUNT(*) FROM interactions i
-					WHERE i.owner = a.id AND i.status IN ` + holdingStatuses + ` AND i.media = $2)
+		// has waited longest. The service's available agents come in that
+		// order from agent_services_idle, so the search stops at the first
+		// with room instead of weighing every agent of the service. The
+		// search reads agent_services alone (the capacity by a subquery):
+		// joined to agents, PostgreSQL hashes the join and sorts.
+		StmtCandidate: `SELECT ` + agentColumns + ` FROM agents WHERE id = (SELECT s.agent_id FROM agent_services s
+			WHERE s.service = $1 AND s.presence = 'available' AND s.agent_id != $3 AND s.agent_id != $5
+			AND COALESCE((SELECT ` + d.JSONInt("c.capacity", "$2") + ` FROM agents c WHERE c.id = s.agent_id), 0) >
+				(SELECT COUNT(*) FROM interactions i
+					WHERE i.owner = s.agent_id AND i.status IN ` + holdingStatuses + ` AND i.media = $2)
 				+ (SELECT COUNT(*) FROM transfers t JOIN interactions i ON i.id = t.interaction_id
-					WHERE t.assignee = a.id AND t.status IN ` + openTransferStatuses + ` AND i.media = $2)
+					WHERE t.assignee = s.agent_id AND t.status IN ` + openTransferStatuses + ` AND i.media = $2)
 			AND ($4 = 0 OR (NOT EXISTS (SELECT 1 FROM interactions i
-					WHERE i.owner = a.id AND i.status IN ` + holdingStatuses + `)
+					WHERE i.owner = s.agent_id AND i.status IN ` + holdingStatuses + `)
 				AND NOT EXISTS (SELECT 1 FROM transfers t JOIN interactions i ON i.id = t.interaction_id
-					WHERE t.assignee = a.id AND t.status IN ` + openTransferStatuses + `)))
-			ORDER BY a.last_offer_at NULLS FIRST, a.id LIMIT 1`,
+					WHERE t.assignee = s.agent_id AND t.status IN ` + openTransferStatuses + `)))
+			ORDER BY s.last_offer_at NULLS FIRST, s.agent_id LIMIT 1)`,
 		// Load of agent $1 (and $2, the same): interactions it owns whose
 		// status holds capacity, and open transfers delivered to it, by
 		// media. One agent by equality rather than a list: each half reads
