@@ -27,6 +27,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	return apply(ctx, db, ms)
+}
+
+// apply applies those of ms not yet applied, as migrate does.
+func apply(ctx context.Context, db *sql.DB, ms []sqlstore.Migration) error {
 	return sqlstore.Migrate(ctx, &dialect, ms, func(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
 	"path/filepath"
 	"testing"
@@ -28,17 +27,7 @@ func migrateTo(t *testing.T, path string, version int) *sql.DB {
 			upTo = append(upTo, m)
 		}
 	}
-	err = sqlstore.Migrate(t.Context(), &dialect, upTo, func(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = tx.Rollback() }()
-		if err := fn(migrationTx{ctx, tx}); err != nil {
-			return err
-		}
-		return tx.Commit()
-	})
+	err = apply(t.Context(), db, upTo)
 	require.NoError(t, err)
 	return db
 }
