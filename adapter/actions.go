@@ -303,15 +303,7 @@ func UnderWay(tx Tx, i *contactpad.Interaction) (InProgress, error) {
 	if !slices.Contains(live, i.Status) {
 		return InProgress{}, nil
 	}
-	transfers, err := tx.OpenTransfers(TransferFilter{InteractionID: i.ID})
-	if err != nil {
-		return InProgress{}, err
-	}
-	consults, err := tx.OpenConsults(i.ID)
-	if err != nil {
-		return InProgress{}, err
-	}
-	return InProgress{Transfer: len(transfers) > 0, Consult: len(consults) > 0}, nil
+	return tx.InProgress(i.ID)
 }
 
 // can is Can inside a command: it loads what the interaction has under way

@@ -54,6 +54,9 @@ func UpdateOne(ctx context.Context, s Store, fn func(Tx) error) error {
 type Tx interface {
 	Interaction(id string) (*contactpad.Interaction, error)
 	InteractionByCRM(object, crmID string) (*contactpad.Interaction, error)
+	// Omni is the interaction's Omni-Channel routing (nil when it has none)
+	// without the rest of its row. Events do not keep it.
+	Omni(id string) (*contactpad.OmniRouting, error)
 	// PutInteraction inserts the interaction or updates the row with its ID.
 	// CRMID, CRMObject, Media and CreatedAt are fixed at insert; an update
 	// keeps the stored values. The (CRMObject, CRMID) pair is unique when
@@ -120,6 +123,10 @@ type Tx interface {
 	PutConsult(c *contactpad.Consult) error
 	// OpenConsults lists the interaction's consults that have not ended.
 	OpenConsults(interactionID string) ([]*contactpad.Consult, error)
+	// InProgress reports whether the interaction has an open transfer (as
+	// OpenTransfers lists) and an open consult (as OpenConsults lists), in
+	// one query: what a view or a guard needs to know, without the rows.
+	InProgress(interactionID string) (InProgress, error)
 
 	// AppendAudit stores an audit entry; entries of one interaction are
 	// returned in the order they were appended.

@@ -64,6 +64,12 @@ func testInteractionRoundTrip(t *testing.T, s adapter.Store) {
 
 			got := getInteraction(t, s, tt.put.ID)
 			require.Equal(t, tt.want, got, "read in a View")
+			view(t, s, func(tx adapter.Tx) error {
+				omni, err := tx.Omni(tt.put.ID)
+				require.NoError(t, err)
+				require.Equal(t, tt.want.Omni, omni, "the Omni-Channel routing alone")
+				return nil
+			})
 
 			b, err := json.Marshal(got)
 			require.NoError(t, err)
@@ -96,6 +102,11 @@ func testNotFound(t *testing.T, s adapter.Store) {
 		{
 			name: "interaction",
 			get:  func(tx adapter.Tx) error { _, err := tx.Interaction("missing-i"); return err },
+			id:   "missing-i",
+		},
+		{
+			name: "interaction's Omni-Channel routing",
+			get:  func(tx adapter.Tx) error { _, err := tx.Omni("missing-i"); return err },
 			id:   "missing-i",
 		},
 		{

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"OpenTransfers", testOpenTransfers},
 		{"ConsultRoundTrip", testConsultRoundTrip},
 		{"OpenConsults", testOpenConsults},
+		{"InProgress", testInProgress},
 
 		{"Audit", testAudit},
 		{"AuditBetween", testAuditBetween},

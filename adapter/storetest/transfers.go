@@ -239,3 +239,70 @@ func testOpenConsults(t *testing.T, s adapter.Store) {
 		})
 	}
 }
+
+// InProgress says what OpenTransfers and OpenConsults would list, without
+// the rows.
+func testInProgress(t *testing.T, s adapter.Store) {
+	transfer := func(id, interaction string, status contactpad.TransferStatus) *contactpad.Transfer {
+		return &contactpad.Transfer{ID: id, InteractionID: interaction, Mode: contactpad.Cold, Status: status,
+			Initiator: "alice", Assignee: "bob", CreatedAt: t0, UpdatedAt: t0}
+	}
+	consult := func(id, interaction string, status contactpad.ConsultStatus) *contactpad.Consult {
+		return &contactpad.Consult{ID: id, InteractionID: interaction, Initiator: "alice",
+			Target: contactpad.Target{Agent: "bob"}, Status: status, CreatedAt: t0, UpdatedAt: t0}
+	}
+	putTransfers(t, s,
+		transfer("t1", "transferring", contactpad.TransferInitiated),
+		transfer("t2", "transferring", contactpad.TransferCompleted),
+		transfer("t3", "accepted", contactpad.TransferAccepted),
+		transfer("t4", "both", contactpad.TransferInitiated),
+		transfer("t5", "over", contactpad.TransferCompleted),
+		transfer("t6", "over", contactpad.TransferFailed),
+		transfer("t7", "over", contactpad.TransferCanceled),
+	)
+	update(t, s,
+		func(tx adapter.Tx) error { return tx.PutConsult(consult("c1", "consulting", contactpad.ConsultRinging)) },
+		func(tx adapter.Tx) error { return tx.PutConsult(consult("c2", "connected", contactpad.ConsultConnected)) },
+		func(tx adapter.Tx) error { return tx.PutConsult(consult("c3", "both", contactpad.ConsultRinging)) },
+		func(tx adapter.Tx) error { return tx.PutConsult(consult("c4", "over", contactpad.ConsultEnded)) },
+	)
+
+	tests := []struct {
+		interaction string
+		want        adapter.InProgress
+	}{
+		{"transferring", adapter.InProgress{Transfer: true}},
+		{"accepted", adapter.InProgress{Transfer: true}},
+		{"consulting", adapter.InProgress{Consult: true}},
+		{"connected", adapter.InProgress{Consult: true}},
+		{"both", adapter.InProgress{Transfer: true, Consult: true}},
+		{"over", adapter.InProgress{}},
+		{"unknown", adapter.InProgress{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.interaction, func(t *testing.T) {
+			view(t, s, func(tx adapter.Tx) error {
+				got, err := tx.InProgress(tt.interaction)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, got)
+				transfers, err := tx.OpenTransfers(adapter.TransferFilter{InteractionID: tt.interaction})
+				require.NoError(t, err)
+				consults, err := tx.OpenConsults(tt.interaction)
+				require.NoError(t, err)
+				require.Equal(t, adapter.InProgress{Transfer: len(transfers) > 0, Consult: len(consults) > 0}, got,
+					"what the lists say")
+				return nil
+			})
+		})
+	}
+
+	t.Run("inside an Update, after its own writes", func(t *testing.T) {
+		update(t, s, func(tx adapter.Tx) error {
+			require.NoError(t, tx.PutTransfer(transfer("t8", "later", contactpad.TransferInitiated)))
+			got, err := tx.InProgress("later")
+			require.NoError(t, err)
+			require.Equal(t, adapter.InProgress{Transfer: true}, got)
+			return nil
+		})
+	})
+}

@@ -26,6 +26,14 @@ func TestBenchInProcess(t *testing.T) {
 	})
 	require.NoError(t, err)
 	checkBench(t, res, 50)
+	require.EqualValues(t, 5, res.SignIns, "each agent signed in once, timed apart")
+	// The bench times the actions the bridge answered while the clock ran,
+	// not the sign-ins before it. The bridge counts an action before its
+	// answer's last byte leaves, so it has counted every action the bench
+	// timed when the clock stops.
+	require.Positive(t, res.BridgeActions)
+	require.LessOrEqual(t, res.Actions, res.BridgeActions)
+	t.Logf("actions: %d timed by the bench, %d answered by the bridge", res.Actions, res.BridgeActions)
 	require.Zero(t, res.Reconnects)
 	require.Zero(t, res.Redelivered, "no write reached the org twice")
 	require.Contains(t, res.RSSOf, "bench process")

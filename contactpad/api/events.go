@@ -394,13 +394,13 @@ func (s *Server) eventViews(ctx context.Context, events []adapter.Event, agent s
 				// Events do not keep the Omni-Channel routing (it is no
 				// part of the interaction's JSON): an offer reads it, so
 				// the panel knows it is answered in Omni-Channel.
-				cur, err := tx.Interaction(i.ID)
+				omni, err := tx.Omni(i.ID)
 				if err != nil && !errors.Is(err, adapter.ErrNotFound) {
 					return err
 				}
-				if err == nil && cur.Omni != nil {
+				if omni != nil {
 					withOmni := *i
-					withOmni.Omni = cur.Omni
+					withOmni.Omni = omni
 					i = &withOmni
 				}
 			}

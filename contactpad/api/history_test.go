@@ -184,3 +184,33 @@ func TestTransferEventsCarryTheInteraction(t *testing.T) {
 	}
 	require.True(t, found, "the transfer action is listed")
 }
+
+// TestOfferEventsSayWhereToAnswer: an offer that Omni-Channel delivers
+// reaches the agent's stream with answer_in "omni_channel", as a GET shows
+// it, though events do not keep the Omni-Channel routing; the panel's own
+// offers carry no answer_in.
+func TestOfferEventsSayWhereToAnswer(t *testing.T) {
+	e := start(t)
+	offered := func(agent string, media contactpad.Media, omni *contactpad.OmniItem) (id string, event map[string]any) {
+		s := e.subscribe(agent, -1)
+		e.ok(agent, "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+		e.n++
+		res, err := e.engine.Apply(context.Background(), adapter.Ingest{Item: contactpad.WorkItem{
+			CRMID: fmt.Sprintf("500%015d", e.n), CRMObject: "Case", Media: media, Service: "support",
+			Subject: "routed", Tags: []string{}, Omni: omni}})
+		require.NoError(t, err)
+		id = res.Interaction.ID
+		ev := s.until(t, adapter.EventInteractionOffered, id)
+		require.Equal(t, agent, ev.Event.Interaction.Owner)
+		var data struct{ Interaction map[string]any }
+		require.NoError(t, json.Unmarshal(ev.Data, &data))
+		return id, data.Interaction
+	}
+
+	id, view := offered("alice", contactpad.NonLive, &contactpad.OmniItem{PSRID: "0JR000000000001AAA", ServiceChannelID: "0N9000000000001AAA"})
+	require.Equal(t, "omni_channel", view["answer_in"], "answered in the Omni-Channel widget")
+	require.Equal(t, "omni_channel", e.ok("alice", "GET", "/api/v1/interactions/"+id, nil)["answer_in"], "as a GET shows it")
+
+	_, view = offered("bob", contactpad.Live, nil) // a call waits for bob to accept it
+	require.NotContains(t, view, "answer_in", "answered in the panel")
+}

@@ -123,12 +123,31 @@ func (e *errAPI) Error() string {
 	return fmt.Sprintf("%s %s: HTTP %d %s", e.method, e.path, e.status, strings.TrimSpace(e.body))
 }
 
-// call makes one API request and decodes the answer into out. Requests
-// that fail for want of a daemon (refused, reset: it is being restarted)
-// are retried for up to a minute when the run expects restarts, and
-// counted as reconnects; replayed reports that the request had to be sent
-// again, so a 409 may mean that the first one was applied.
+// call makes one API request and decodes the answer into out; a request
+// that is not a GET is an action, timed in the run's action latency.
 func (a *agent) call(ctx context.Context, method, path string, body, out any) (replayed bool, err error) {
+	if method == http.MethodGet {
+		return a.request(ctx, method, path, body, out, nil)
+	}
+	replayed, err = a.request(ctx, method, path, body, out, &a.r.actions)
+	a.r.nActions.Add(1)
+	return replayed, err
+}
+
+// signIn makes the agent available. Every agent signs in at once before the
+// run's clock starts, so its time is kept apart from the actions'.
+func (a *agent) signIn(ctx context.Context) error {
+	_, err := a.request(ctx, http.MethodPut, "/api/v1/me/presence", map[string]string{"presence": "available"}, nil, &a.r.signIns)
+	return err
+}
+
+// request makes one API request, adds how long the answer took to timing
+// (if not nil), and decodes the answer into out. Requests that fail for
+// want of a daemon (refused, reset: it is being restarted) are retried for
+// up to a minute when the run expects restarts, and counted as reconnects;
+// replayed reports that the request had to be sent again, so a 409 may
+// mean that the first one was applied.
+func (a *agent) request(ctx context.Context, method, path string, body, out any, timing *Latencies) (replayed bool, err error) {
 	var data []byte
 	if body != nil {
 		if data, err = json.Marshal(body); err != nil {
@@ -161,9 +180,8 @@ func (a *agent) call(ctx context.Context, method, path string, body, out any) (r
 		}
 		resBody, err := io.ReadAll(res.Body)
 		res.Body.Close()
-		if method != http.MethodGet {
-			a.r.actions.Add(time.Since(start))
-			a.r.nActions.Add(1)
+		if timing != nil {
+			timing.Add(time.Since(start))
 		}
 		if err != nil {
 			return replayed, err
@@ -216,7 +234,7 @@ func (a *agent) run(ctx context.Context, ready func()) {
 	case <-ctx.Done():
 		return
 	}
-	if _, err := a.call(ctx, http.MethodPut, "/api/v1/me/presence", map[string]string{"presence": "available"}, nil); err != nil {
+	if err := a.signIn(ctx); err != nil {
 		a.r.fail(nil, "presence", err)
 	}
 	ready()

@@ -126,9 +126,10 @@ type runner struct {
 	errorSamples  []string
 	errorKinds    map[string]int
 
-	actions, recordToOffer, reopenLateness Latencies
-	firstCreate, lastOffer                 time.Time
-	nCreated                               int
+	// actions are timed while the run's clock runs; signIns before it.
+	actions, signIns, recordToOffer, reopenLateness Latencies
+	firstCreate, lastOffer                          time.Time
+	nCreated                                        int
 }
 
 func (r *runner) base() string { return r.url }

@@ -26,18 +26,28 @@ type Result struct {
 	// creation to the last first offer.
 	RecordsPerS float64 `json:"records_per_s"`
 
+	// Actions are the agents' commands while the clock ran (from the
+	// first Case created to the last closed), timed from request to answer.
 	Actions     int64   `json:"actions"`
 	ActionsPerS float64 `json:"actions_per_s"`
 	ActionP50   float64 `json:"action_p50_ms"`
 	ActionP95   float64 `json:"action_p95_ms"`
 	ActionP99   float64 `json:"action_p99_ms"`
 	ActionMax   float64 `json:"action_max_ms"`
+	// SignIns are the agents making themselves available, all at once
+	// before the clock starts: a shift's start, not part of the run's load.
+	SignIns   int64   `json:"sign_ins"`
+	SignInP50 float64 `json:"sign_in_p50_ms"`
+	SignInP99 float64 `json:"sign_in_p99_ms"`
+	SignInMax float64 `json:"sign_in_max_ms"`
 
 	// BridgeActionP50 and BridgeActionP99 are the bridge's own latency
 	// of the agents' actions, from its request-duration histogram: the
 	// upper bound (ms) of the bucket that holds each; BridgeWithin50 is the
 	// share of the actions it answered within 50 ms. Zero when not
 	// measured (the bridge restarted, or its /metrics could not be read).
+	// BridgeActions is how many actions the bridge answered meanwhile.
+	BridgeActions   int64   `json:"bridge_actions"`
 	BridgeActionP50 float64 `json:"bridge_action_p50_ms_at_most"`
 	BridgeActionP99 float64 `json:"bridge_action_p99_ms_at_most"`
 	BridgeWithin50  float64 `json:"bridge_actions_within_50ms"`
@@ -115,6 +125,8 @@ func (r *runner) fill(res *Result, org *localOrg, start, worked, drained time.Ti
 		res.ActionsPerS = round(float64(a.Count)/d, 1)
 	}
 	res.ActionP50, res.ActionP95, res.ActionP99, res.ActionMax = ms(a.P50), ms(a.P95), ms(a.P99), ms(a.Max)
+	signIn := r.signIns.Summary()
+	res.SignIns, res.SignInP50, res.SignInP99, res.SignInMax = int64(signIn.Count), ms(signIn.P50), ms(signIn.P99), ms(signIn.Max)
 
 	offer := r.recordToOffer.Summary()
 	res.RecordToOfferP50, res.RecordToOfferP95, res.RecordToOfferP99, res.RecordToOfferMax = ms(offer.P50), ms(offer.P95), ms(offer.P99), ms(offer.Max)
@@ -197,9 +209,10 @@ func (res *Result) WriteTable(w io.Writer) error {
 	row("agent actions over HTTP", "%d, %.0f/s", res.Actions, res.ActionsPerS)
 	row("action latency p50 / p95 / p99 / max", "%.1f / %.1f / %.1f / %.1f ms", res.ActionP50, res.ActionP95, res.ActionP99, res.ActionMax)
 	if res.BridgeActionP99 > 0 {
-		row("  at the bridge (its /metrics): p50 / p99; within 50 ms", "<= %.1f / <= %.1f ms; %.1f%%",
-			res.BridgeActionP50, res.BridgeActionP99, 100*res.BridgeWithin50)
+		row("  at the bridge (its /metrics): actions; p50 / p99; within 50 ms", "%d; <= %.1f / <= %.1f ms; %.1f%%",
+			res.BridgeActions, res.BridgeActionP50, res.BridgeActionP99, 100*res.BridgeWithin50)
 	}
+	row("agents signed in at once, before: p50 / p99 / max", "%d; %.1f / %.1f / %.1f ms", res.SignIns, res.SignInP50, res.SignInP99, res.SignInMax)
 	row("record created -> offer received p50 / p95 / p99", "%.0f / %.0f / %.0f ms", res.RecordToOfferP50, res.RecordToOfferP95, res.RecordToOfferP99)
 	row("deferrals (re-dated); reopen lateness p50 / p99 / max", "%d (%d); %.0f / %.0f / %.0f ms", res.Deferrals, res.Redated, res.ReopenLatenessP50, res.ReopenLatenessP99, res.ReopenLatenessMax)
 	row("transfers warm / cold; resumed from History", "%d / %d; %d", res.TransfersWarm, res.TransfersCold, res.ResumedFromHistory)

@@ -143,5 +143,6 @@ func (h actionLatency) fill(res *Result) {
 	if math.IsNaN(within) || math.IsInf(p99, 1) {
 		return
 	}
+	res.BridgeActions = int64(h.total())
 	res.BridgeActionP50, res.BridgeActionP99, res.BridgeWithin50 = 1000*p50, 1000*p99, round(within, 4)
 }

@@ -53,12 +53,14 @@ process_resident_memory_bytes 1.2e+08
 	require.Equal(t, 10.0, res.BridgeActionP50)
 	require.Equal(t, 100.0, res.BridgeActionP99)
 	require.Equal(t, 0.95, res.BridgeWithin50)
+	require.EqualValues(t, 200, res.BridgeActions)
 
 	_, ok = scrape(1, 1, 1, 0, 0).since(before)
 	require.False(t, ok, "the bridge restarted: its counts began again")
 	var none Result
 	actionLatency{}.fill(&none)
 	require.Zero(t, none.BridgeActionP99, "nothing measured, nothing reported")
+	require.Zero(t, none.BridgeActions)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -87,3 +87,13 @@ func queryPlan(t *testing.T, db *sql.DB, stmt sqlstore.Stmt, args ...any) string
 	require.NoError(t, rows.Err())
 	return strings.Join(plan, "\n")
 }
+
+// TestInProgressPlan: what an interaction has under way is two index
+// searches, each of one interaction's rows.
+func TestInProgressPlan(t *testing.T) {
+	all := queryPlan(t, planDB(t), sqlstore.StmtInProgress, "i1")
+	require.Contains(t, all, "SEARCH transfers USING INDEX transfers_interaction (interaction_id=?)", all)
+	require.Contains(t, all, "SEARCH consults USING COVERING INDEX consults_interaction (interaction_id=?)", all)
+	require.NotContains(t, all, "SCAN transfers", all)
+	require.NotContains(t, all, "SCAN consults", all)
+}

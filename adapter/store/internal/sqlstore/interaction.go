@@ -22,6 +22,26 @@ func (t *Tx) Interaction(id string) (*contactpad.Interaction, error) {
 	return i, nil
 }
 
+func (t *Tx) Omni(id string) (*contactpad.OmniRouting, error) {
+	var (
+		omni any
+		o    *contactpad.OmniRouting
+		d    decoder
+	)
+	err := t.queryRow(StmtInteractionOmni, id).Scan(&omni)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("interaction", id)
+	}
+	if err == nil {
+		d.json("omni", omni, &o)
+		err = d.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get Omni-Channel routing of interaction %s: %w", id, err)
+	}
+	return o, nil
+}
+
 func (t *Tx) InteractionByCRM(object, crmID string) (*contactpad.Interaction, error) {
 	i, err := scanInteraction(t.queryRow(StmtInteractionByCRM, object, crmID))
 	if errors.Is(err, sql.ErrNoRows) {

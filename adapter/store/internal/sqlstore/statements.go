@@ -13,6 +13,7 @@ type Stmt int
 
 const (
 	StmtInteraction Stmt = iota
+	StmtInteractionOmni
 	StmtInteractionByCRM
 	StmtPutInteraction
 	StmtUpdateInteraction
@@ -55,6 +56,7 @@ const (
 	StmtConsult
 	StmtPutConsult
 	StmtOpenConsults
+	StmtInProgress
 
 	StmtAppendAudit
 	StmtAudit
@@ -191,7 +193,8 @@ func Statements(d *Dialect) [NumStmts]string {
 			` + queuedOrder + ` LIMIT $2`
 	}
 	s := [NumStmts]string{
-		StmtInteraction: `SELECT ` + interactionColumns + ` FROM interactions WHERE id = $1`,
+		StmtInteraction:     `SELECT ` + interactionColumns + ` FROM interactions WHERE id = $1`,
+		StmtInteractionOmni: `SELECT omni FROM interactions WHERE id = $1`,
 		// crm_id != '' lets the database use the partial unique index.
 		StmtInteractionByCRM: `SELECT ` + interactionColumns + ` FROM interactions
 			WHERE crm_object = $1 AND crm_id = $2 AND crm_id != ''`,
@@ -304,6 +307,10 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtOpenConsults: `SELECT ` + consultColumns + ` FROM consults
 			WHERE interaction_id = $1 AND status != 'ended'
 			ORDER BY created_at NULLS FIRST, id`,
+		// Each EXISTS stops at the first row its index finds.
+		StmtInProgress: `SELECT
+			EXISTS (SELECT 1 FROM transfers WHERE interaction_id = $1 AND status IN ` + openTransferStatuses + `),
+			EXISTS (SELECT 1 FROM consults WHERE interaction_id = $1 AND status != 'ended')`,
 
 		StmtAppendAudit: `INSERT INTO audit (` + auditColumns + `) VALUES (` + placeholders(auditColumns) + `)`,
 		StmtAudit:       `SELECT ` + auditColumns + ` FROM audit WHERE interaction_id = $1 ORDER BY seq`,

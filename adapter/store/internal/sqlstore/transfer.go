@@ -109,6 +109,14 @@ func (t *Tx) PutConsult(c *contactpad.Consult) error {
 	return t.write(StmtPutConsult, args[:]...)
 }
 
+func (t *Tx) InProgress(interactionID string) (adapter.InProgress, error) {
+	var p adapter.InProgress
+	if err := t.queryRow(StmtInProgress, interactionID).Scan(&p.Transfer, &p.Consult); err != nil {
+		return adapter.InProgress{}, fmt.Errorf("what %s has under way: %w", interactionID, err)
+	}
+	return p, nil
+}
+
 func (t *Tx) OpenConsults(interactionID string) ([]*contactpad.Consult, error) {
 	rows, err := t.query(StmtOpenConsults, interactionID)
 	if err != nil {
