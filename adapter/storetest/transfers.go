@@ -260,12 +260,16 @@ func testInProgress(t *testing.T, s adapter.Store) {
 		transfer("t6", "over", contactpad.TransferFailed),
 		transfer("t7", "over", contactpad.TransferCanceled),
 	)
-	update(t, s,
-		func(tx adapter.Tx) error { return tx.PutConsult(consult("c1", "consulting", contactpad.ConsultRinging)) },
-		func(tx adapter.Tx) error { return tx.PutConsult(consult("c2", "connected", contactpad.ConsultConnected)) },
-		func(tx adapter.Tx) error { return tx.PutConsult(consult("c3", "both", contactpad.ConsultRinging)) },
-		func(tx adapter.Tx) error { return tx.PutConsult(consult("c4", "over", contactpad.ConsultEnded)) },
-	)
+	var puts []func(adapter.Tx) error
+	for _, c := range []*contactpad.Consult{
+		consult("c1", "consulting", contactpad.ConsultRinging),
+		consult("c2", "connected", contactpad.ConsultConnected),
+		consult("c3", "both", contactpad.ConsultRinging),
+		consult("c4", "over", contactpad.ConsultEnded),
+	} {
+		puts = append(puts, func(tx adapter.Tx) error { return tx.PutConsult(c) })
+	}
+	update(t, s, puts...)
 
 	tests := []struct {
 		interaction string
