@@ -230,6 +230,26 @@ func (d *decoder) json(field string, v any, dst any) {
 	}
 }
 
+// sync decodes a crm_sync column into dst, which is zero; NULL leaves it
+// so (see parseSyncJSON).
+func (d *decoder) sync(field string, v any, dst *contactpad.RecordSync) {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+		return
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		d.fail(field, v)
+		return
+	}
+	if err := parseSyncJSON(b, dst); err != nil && d.err == nil {
+		d.err = fmt.Errorf("decode %s: %w", field, err)
+	}
+}
+
 // text decodes a nullable TEXT column as bytes; NULL is nil.
 func (d *decoder) text(field string, v any) []byte {
 	switch v := v.(type) {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"testing"
@@ -163,7 +164,47 @@ func TestSyncJSON(t *testing.T) {
 		}
 		require.NoError(t, err, "sync %d", n)
 		require.Equal(t, "kept"+string(want), string(got), "sync %d", n)
+
+		// Read back, it is what json.Unmarshal reads; and without escapes,
+		// parseSyncJSON reads it alone.
+		var back, parsed contactpad.RecordSync
+		require.NoError(t, json.Unmarshal(want, &back), "sync %d", n)
+		require.NoError(t, parseSyncJSON(want, &parsed), "sync %d", n)
+		require.Equal(t, back, parsed, "sync %d: %s", n, want)
+		if !bytes.ContainsRune(want, '\\') {
+			p := syncParser{b: want}
+			require.True(t, p.sync(new(contactpad.RecordSync)), "sync %d left to json.Unmarshal: %s", n, want)
+		}
 	}
+}
+
+// FuzzParseSyncJSON holds parseSyncJSON to json.Unmarshal: the same
+// RecordSync from the same bytes, and an error exactly when it has one.
+func FuzzParseSyncJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `null`, ` { } `, `{"known":{"Status":"New","Amount":1.5e3,"Open":true,"Gone":null},"want":{}}`,
+		`{"dirty":["OwnerId","Status"],"unmatched":true,"sent":{"Status":["Deferred",null,-0.5],"OwnerId":null}}`,
+		`{"accepted_at":"2026-12-06T21:00:00.000000005+01:00"}`, `{"accepted_at":null,"dirty":[],"sent":{"f":[]}}`,
+		`{"known":{"a":"x\"y","b":"\u00e9"}}`, `{"Known":{"a":1}}`, `{"known":{"a":1},"known":{"b":2}}`,
+		`{"known":{"a":1,"a":2}}`, `{"known":{"a":{"b":1}}}`, `{"known":{"a":[1]}}`, `{"unmatched":null}`,
+		`{"known":{"a":01}}`, `{"known":{"a":1.}}`, `{"known":{"a":1e400}}`, `{"known":{"a":-}}`,
+		`{"known":{"a":"\xff"}}`, "{\"known\":{\"a\":\"\xff\"}}", "{\"known\":{\"a\":\"\x01\"}}",
+		`{"accepted_at":"yesterday"}`, `{"accepted_at":5}`, `{"dirty":[1]}`, `{"other":1}`, `{"known":{}}x`,
+		`{"unmatched":truex}`, `{"known":{"a":1},}`, `{,}`, `[]`, `"s"`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want, got contactpad.RecordSync
+		wantErr := json.Unmarshal(b, &want)
+		err := parseSyncJSON(b, &got)
+		if wantErr != nil {
+			require.Error(t, err, "%q", b)
+			return
+		}
+		require.NoError(t, err, "%q", b)
+		require.Equal(t, want, got, "%q", b)
+	})
 }
 
 // BenchmarkSyncJSON compares appendSyncJSON with json.Marshal on the sync
@@ -185,6 +226,26 @@ func BenchmarkSyncJSON(b *testing.B) {
 		for b.Loop() {
 			var err error
 			if buf, err = appendSyncJSON(buf[:0], &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	encoded, err := appendSyncJSON(nil, &s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decode/encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			var s contactpad.RecordSync
+			if err := json.Unmarshal(encoded, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode/parseSyncJSON", func(b *testing.B) {
+		for b.Loop() {
+			var s contactpad.RecordSync
+			if err := parseSyncJSON(encoded, &s); err != nil {
 				b.Fatal(err)
 			}
 		}
