@@ -17,9 +17,10 @@ import (
 // connection runs one transaction at a time, so database/sql's pool, its
 // locks and its per-query bookkeeping (a dependency map entry per Rows, a
 // NamedValue slice and a conversion of every argument and column) buy
-// nothing here; on the writer they cost about a tenth of the engine's CPU
-// time at 200 agents, and a View's BEGIN and ROLLBACK, which the driver
-// parses anew each time, a quarter of what the event streams' views cost
+// nothing here. On the writer they cost about a tenth of the engine's CPU
+// time at 200 agents; on the readers, a database/sql Tx for each View,
+// whose BEGIN and ROLLBACK the driver parsed anew each time, cost about a
+// quarter of what the Views cost the bridge at saturation
 // (docs/benchmarks.md).
 //
 // Its statements are used only inside sql.Conn.Raw on the connection they
