@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
-	"time"
-	"unicode/utf8"
 
 	"github.com/ctibridge/ctibridge/contactpad"
 )
@@ -142,7 +140,7 @@ func appendValueJSON(b []byte, v any) ([]byte, error) {
 // Anything else (an escape, a nested value, a duplicate, an error) goes to
 // json.Unmarshal whole. FuzzParseSyncJSON holds the two to the same result.
 func parseSyncJSON(b []byte, s *contactpad.RecordSync) error {
-	p := syncParser{b: b}
+	p := jsonParser{b: b}
 	if p.sync(s) {
 		return nil
 	}
@@ -151,299 +149,56 @@ func parseSyncJSON(b []byte, s *contactpad.RecordSync) error {
 }
 
 // syncFields are RecordSync's fields as JSON names them, in the order
-// syncParser.sync numbers them.
+// jsonParser.sync numbers them.
 var syncFields = [...]string{"known", "want", "dirty", "unmatched", "sent", "accepted_at"}
 
-// syncParser reads a crm_sync column's JSON from b at i. Each method
-// reports false where the input is not what appendSyncJSON writes.
-type syncParser struct {
-	b []byte
-	i int
-}
-
-func (p *syncParser) sync(s *contactpad.RecordSync) bool {
+func (p *jsonParser) sync(s *contactpad.RecordSync) bool {
 	var seen [len(syncFields)]bool
-	first := true
-	if !p.byte('{') {
-		return false
-	}
-	for !p.byte('}') {
-		if !first && !p.byte(',') {
-			return false
-		}
-		first = false
-		key, ok := p.key()
-		if !ok {
-			return false
-		}
-		field := slices.Index(syncFields[:], key)
+	return p.object(func(key []byte) bool {
+		field := slices.Index(syncFields[:], string(key))
 		if field < 0 || seen[field] {
 			return false
 		}
 		seen[field] = true
 		switch field {
 		case 0:
-			ok = p.values(&s.Known)
+			return p.values(&s.Known)
 		case 1:
-			ok = p.values(&s.Want)
+			return p.values(&s.Want)
 		case 2:
-			ok = p.stringList(&s.Dirty)
+			return p.stringList(&s.Dirty)
 		case 3:
-			ok = p.bool(&s.Unmatched)
+			return p.bool(&s.Unmatched)
 		case 4:
-			ok = p.sent(&s.Sent)
-		case 5:
-			ok = p.timePtr(&s.AcceptedAt)
-		}
-		if !ok {
-			return false
-		}
-	}
-	p.space()
-	return p.i == len(p.b)
-}
-
-// space skips JSON's white space.
-func (p *syncParser) space() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
+			return p.sent(&s.Sent)
 		default:
-			return
+			return p.timePtr(&s.AcceptedAt)
 		}
-	}
-}
-
-// byte skips white space and then c, reporting whether c was next.
-func (p *syncParser) byte(c byte) bool {
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// literal skips white space and then lit, reporting whether it was next.
-func (p *syncParser) literal(lit string) bool {
-	p.space()
-	if len(p.b)-p.i >= len(lit) && string(p.b[p.i:p.i+len(lit)]) == lit {
-		p.i += len(lit)
-		return true
-	}
-	return false
-}
-
-// string reads a string without escapes or control characters, in UTF-8.
-func (p *syncParser) string() (string, bool) {
-	if !p.byte('"') {
-		return "", false
-	}
-	start := p.i
-	ascii := true
-	for ; p.i < len(p.b); p.i++ {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
-			if !ascii && !utf8.Valid(s) {
-				return "", false
-			}
-			return string(s), true
-		case c == '\\' || c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return "", false
-}
-
-// key reads an object's key and the colon after it.
-func (p *syncParser) key() (string, bool) {
-	k, ok := p.string()
-	return k, ok && p.byte(':')
-}
-
-// value reads a field value: a string, a number (as float64), a boolean
-// or null.
-func (p *syncParser) value() (any, bool) {
-	p.space()
-	if p.i == len(p.b) {
-		return nil, false
-	}
-	switch c := p.b[p.i]; {
-	case c == '"':
-		return p.string()
-	case c == 't':
-		return true, p.literal("true")
-	case c == 'f':
-		return false, p.literal("false")
-	case c == 'n':
-		return nil, p.literal("null")
-	case c == '-' || c >= '0' && c <= '9':
-		return p.number()
-	}
-	return nil, false
-}
-
-// number reads a JSON number as encoding/json reads one into an any.
-func (p *syncParser) number() (any, bool) {
-	start := p.i
-	digits := func() int {
-		n := 0
-		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-			p.i++
-			n++
-		}
-		return n
-	}
-	if p.b[p.i] == '-' {
-		p.i++
-	}
-	if p.i < len(p.b) && p.b[p.i] == '0' {
-		p.i++
-	} else if digits() == 0 {
-		return nil, false
-	}
-	if p.i < len(p.b) && p.b[p.i] == '.' {
-		p.i++
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
-			p.i++
-		}
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	f, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
-	return f, err == nil
-}
-
-// values reads an object of field values, or null.
-func (p *syncParser) values(m *map[string]any) bool {
-	if p.literal("null") {
-		return true
-	}
-	if !p.byte('{') {
-		return false
-	}
-	*m = map[string]any{}
-	for first := true; !p.byte('}'); first = false {
-		if !first && !p.byte(',') {
-			return false
-		}
-		k, ok := p.key()
-		if !ok {
-			return false
-		}
-		if _, dup := (*m)[k]; dup {
-			return false
-		}
-		if (*m)[k], ok = p.value(); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// stringList reads an array of strings, or null.
-func (p *syncParser) stringList(list *[]string) bool {
-	if p.literal("null") {
-		return true
-	}
-	if !p.byte('[') {
-		return false
-	}
-	*list = []string{}
-	for first := true; !p.byte(']'); first = false {
-		if !first && !p.byte(',') {
-			return false
-		}
-		v, ok := p.string()
-		if !ok {
-			return false
-		}
-		*list = append(*list, v)
-	}
-	return true
-}
-
-func (p *syncParser) bool(v *bool) bool {
-	switch {
-	case p.literal("true"):
-		*v = true
-	case p.literal("false"):
-		*v = false
-	default:
-		return false // null too: rare enough for json.Unmarshal
-	}
-	return true
+	}) && p.end()
 }
 
 // sent reads an object of arrays of field values (or null each), or null.
-func (p *syncParser) sent(m *map[string][]any) bool {
+func (p *jsonParser) sent(m *map[string][]any) bool {
 	if p.literal("null") {
 		return true
 	}
-	if !p.byte('{') {
-		return false
-	}
 	*m = map[string][]any{}
-	for first := true; !p.byte('}'); first = false {
-		if !first && !p.byte(',') {
-			return false
-		}
-		k, ok := p.key()
-		if !ok {
-			return false
-		}
+	return p.object(func(key []byte) bool {
+		k := string(key)
 		if _, dup := (*m)[k]; dup {
 			return false
 		}
 		if p.literal("null") {
 			(*m)[k] = nil
-			continue
-		}
-		if !p.byte('[') {
-			return false
+			return true
 		}
 		vs := []any{}
-		for first := true; !p.byte(']'); first = false {
-			if !first && !p.byte(',') {
-				return false
-			}
+		ok := p.array(func() bool {
 			v, ok := p.value()
-			if !ok {
-				return false
-			}
 			vs = append(vs, v)
-		}
+			return ok
+		})
 		(*m)[k] = vs
-	}
-	return true
-}
-
-// timePtr reads a time as time.Time's UnmarshalJSON does, or null.
-func (p *syncParser) timePtr(t **time.Time) bool {
-	if p.literal("null") {
-		return true
-	}
-	p.space()
-	start := p.i
-	if _, ok := p.string(); !ok {
-		return false
-	}
-	var v time.Time
-	if v.UnmarshalJSON(p.b[start:p.i]) != nil {
-		return false
-	}
-	*t = &v
-	return true
+		return ok
+	})
 }
