@@ -115,15 +115,21 @@ func (c *conn) bind(args []any) ([]driver.NamedValue, error) {
 // which the driver runs without a goroutine to watch it: fns are short,
 // and the Update's context still bounds the transaction as a whole.
 func (c *conn) exec(id sqlstore.Stmt, args []any) (driver.Result, error) {
-	st, err := c.stmt(id)
-	if err != nil {
-		return nil, err
-	}
-	nv, err := c.bind(args)
+	st, nv, err := c.bound(id, args)
 	if err != nil {
 		return nil, err
 	}
 	return st.(driver.StmtExecContext).ExecContext(context.Background(), nv)
+}
+
+// bound returns statement id (see stmt) and args bound for it (see bind).
+func (c *conn) bound(id sqlstore.Stmt, args []any) (driver.Stmt, []driver.NamedValue, error) {
+	st, err := c.stmt(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	nv, err := c.bind(args)
+	return st, nv, err
 }
 
 func (c *conn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
@@ -148,11 +154,7 @@ func (c *conn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
 
 func (c *conn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
 	c.wrote = c.wrote || isWrite(id) // UPDATE ... RETURNING
-	st, err := c.stmt(id)
-	if err != nil {
-		return nil, err
-	}
-	nv, err := c.bind(args)
+	st, nv, err := c.bound(id, args)
 	if err != nil {
 		return nil, err
 	}

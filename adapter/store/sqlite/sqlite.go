@@ -210,32 +210,41 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	// A panic is caught inside Raw and raised again outside it: through
-	// Raw it would make database/sql discard the writer connection, and
-	// the store would be closed for good.
+	if err := raw(s.write, func() (err error) {
+		errs, err = s.update(ctx, fns, errs)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// raw runs f on the driver connection under c (sql.Conn.Raw), and returns
+// f's error or Raw's. A panic in f is caught inside Raw and raised again
+// outside it: through Raw it would make database/sql discard the
+// connection, which the store holds from Open to Close.
+func raw(c *sql.Conn, f func() error) error {
 	var (
 		panicked bool
 		panicVal any
+		fErr     error
 	)
-	rawErr := s.write.Raw(func(any) error {
+	err := c.Raw(func(any) error {
 		defer func() {
 			if p := recover(); p != nil {
 				panicked, panicVal = true, p
 			}
 		}()
-		errs, err = s.update(ctx, fns, errs)
-		return err
+		fErr = f()
+		return nil
 	})
 	if panicked {
 		panic(panicVal)
 	}
-	if err == nil && rawErr != nil {
-		err = fmt.Errorf("update: %w", rawErr)
-	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return errs, nil
+	return fErr
 }
 
 // update is Update's transaction, on the writer connection inside Raw.
@@ -330,35 +339,14 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("begin view: %w", err)
 	}
-	// A panic is caught inside Raw and raised again outside it, as in
-	// Update: through Raw it would make database/sql discard the
-	// connection, which the store holds.
-	var (
-		panicked bool
-		panicVal any
-		fnErr    error
-	)
-	rawErr := r.sql.Raw(func(any) error {
-		defer func() {
-			if p := recover(); p != nil {
-				panicked, panicVal = true, p
-			}
-		}()
+	return raw(r.sql, func() error {
 		if err := r.c.savepoint(stmtBeginRead); err != nil {
 			return fmt.Errorf("begin view: %w", err)
 		}
 		// A read-only transaction has nothing to commit.
 		defer func() { _ = r.c.savepoint(stmtRollback) }()
-		fnErr = fn(sqlstore.NewTx(&r.c, &dialect, false))
-		return nil
+		return fn(sqlstore.NewTx(&r.c, &dialect, false))
 	})
-	if panicked {
-		panic(panicVal)
-	}
-	if rawErr != nil {
-		return rawErr
-	}
-	return fnErr
 }
 
 // Close stops new Updates and Views and closes the connections as the ones
