@@ -94,6 +94,9 @@ func Run(t *testing.T, open func(t *testing.T) adapter.Store) {
 		{"ViewCannotWrite", testViewCannotWrite},
 		{"ViewNotBlockedByUpdate", testViewNotBlockedByUpdate},
 		{"ViewSnapshot", testViewSnapshot},
+		{"ViewPanic", testViewPanic},
+		{"ViewCanceledContext", testViewCanceledContext},
+		{"ViewsConcurrent", testViewsConcurrent},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {

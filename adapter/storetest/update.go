@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -317,6 +318,94 @@ func testViewCannotWrite(t *testing.T, s adapter.Store) {
 		}
 		return nil
 	})
+}
+
+// testViewPanic: a panic in a View's fn reaches the caller, and takes
+// nothing with it: more Views panic than a store has connections, and the
+// store still reads.
+func testViewPanic(t *testing.T, s adapter.Store) {
+	putInteractions(t, s, fullInteraction("i1"))
+	for range 20 {
+		require.PanicsWithValue(t, "fn panicked", func() {
+			_ = s.View(t.Context(), func(tx adapter.Tx) error {
+				if _, err := tx.Interaction("i1"); err != nil {
+					return err
+				}
+				panic("fn panicked")
+			})
+		})
+	}
+	var got *contactpad.Interaction
+	require.NoError(t, s.View(t.Context(), func(tx adapter.Tx) (err error) {
+		got, err = tx.Interaction("i1")
+		return err
+	}))
+	require.Equal(t, fullInteraction("i1"), got)
+}
+
+// testViewCanceledContext: a View whose context is done fails without
+// running its fn, and its error is the fn's otherwise.
+func testViewCanceledContext(t *testing.T, s adapter.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	ran := false
+	err := s.View(ctx, func(adapter.Tx) error {
+		ran = true
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, ran)
+
+	errFn := errors.New("fn failed")
+	require.ErrorIs(t, s.View(t.Context(), func(adapter.Tx) error { return errFn }), errFn)
+}
+
+// testViewsConcurrent: many more Views at once than a store has
+// connections all read, each its own snapshot, while Updates commit.
+func testViewsConcurrent(t *testing.T, s adapter.Store) {
+	putInteractions(t, s, fullInteraction("i1"))
+	const goroutines, views = 24, 20
+	var wg sync.WaitGroup
+	failed := make(chan error, goroutines*views+1)
+	for range goroutines {
+		wg.Go(func() {
+			for range views {
+				err := s.View(t.Context(), func(tx adapter.Tx) error {
+					a, err := tx.Interaction("i1")
+					if err != nil {
+						return err
+					}
+					b, err := tx.Interaction("i1")
+					if err != nil {
+						return err
+					}
+					if a.Version != b.Version {
+						return fmt.Errorf("one View read versions %d and %d", a.Version, b.Version)
+					}
+					return nil
+				})
+				if err != nil {
+					failed <- err
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for v := range int64(20) {
+			i := fullInteraction("i1")
+			i.Version = v + 2
+			if _, err := s.Update(t.Context(), []func(adapter.Tx) error{
+				func(tx adapter.Tx) error { return tx.PutInteraction(i) },
+			}); err != nil {
+				failed <- err
+			}
+		}
+	})
+	wg.Wait()
+	close(failed)
+	for err := range failed {
+		t.Error(err)
+	}
 }
 
 // waitTimeout bounds the waits of the concurrency tests, so that a store

@@ -62,6 +62,7 @@ Flags:
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process to FILE (the bridge too when it runs in process)")
+	memProfile := fs.String("memprofile", "", "write a profile of what this process allocated to FILE at the end (the bridge too when it runs in process)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -99,6 +100,12 @@ Flags:
 		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(ctx, o)
+	if *memProfile != "" {
+		if err := writeAllocs(*memProfile); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
 	if res != nil {
 		if *asJSON {
 			_ = res.WriteJSON(stdout)
@@ -162,4 +169,18 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// writeAllocs writes the allocations profile (every allocation sampled
+// since the process started, by where it was made) to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -39,6 +39,21 @@ func TestBenchInProcess(t *testing.T) {
 	require.Contains(t, res.RSSOf, "bench process")
 }
 
+// TestWriteAllocs: --memprofile writes a pprof profile (gzipped protocol
+// buffers) of what the process allocated, and a file it cannot create is
+// an error that names it.
+func TestWriteAllocs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "allocs.prof")
+	require.NoError(t, writeAllocs(path))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Greater(t, len(b), 100)
+	require.Equal(t, []byte{0x1f, 0x8b}, b[:2], "gzip, as pprof writes profiles")
+
+	missing := filepath.Join(t.TempDir(), "missing", "allocs.prof")
+	require.ErrorContains(t, writeAllocs(missing), missing)
+}
+
 // TestBenchKillRestart SIGKILLs a bridge in a child process (this test
 // binary re-executed as ctibridge) halfway through a tiny bench, restarts
 // it on the same store, and still finds every change in the org once.

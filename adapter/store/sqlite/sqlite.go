@@ -4,11 +4,12 @@
 // Writes go through one connection, held from Open to Close: each Update
 // is one BEGIN IMMEDIATE transaction, so Updates serialise with each other
 // in this process and, through SQLite's write lock, in others. Each fn of an Update runs inside
-// its own savepoint. Reads (View) use a separate pool of query-only
-// connections; WAL gives each of them a consistent snapshot that a running
-// Update neither blocks nor changes.
+// its own savepoint. Reads (View) use a separate set of query-only
+// connections, also held from Open to Close; WAL gives each of them a
+// consistent snapshot that a running Update neither blocks nor changes.
 //
-// Every statement is prepared once per connection. The schema lives in
+// Every statement is prepared once per connection and run through the
+// driver directly (conn.go). The schema lives in
 // migrations/ and is applied by Open. The tables, the encoding of values in
 // columns and the adapter.Tx are the PostgreSQL store's too (package
 // sqlstore); statements.go holds what SQLite spells its own way.
@@ -53,12 +54,22 @@ type Store struct {
 	writing chan struct{}
 	// writeConn holds the statements prepared on write's driver
 	// connection, which Updates run through the driver directly.
-	writeConn writeConn
+	writeConn conn
 	reader    *sql.DB
-	// readStmts are prepared on the reader pool; a View binds the ones it
-	// uses to its transaction (see txConn.stmt).
-	readStmts [numStmts]*sql.Stmt
-	closed    atomic.Bool
+	// readConns are the reader pool's connections, each held from Open to
+	// Close; idle holds the ones no View is using. A View takes one, and
+	// gives it back when done.
+	readConns []*readConn
+	idle      chan *readConn
+	// shut is closed by Close, so that Views waiting for a reader stop.
+	shut   chan struct{}
+	closed atomic.Bool
+}
+
+// readConn is a reader connection and the statements prepared on it.
+type readConn struct {
+	sql *sql.Conn
+	c   conn
 }
 
 var _ adapter.Store = (*Store)(nil)
@@ -73,7 +84,7 @@ func Open(path string) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	s := &Store{path: path, writing: make(chan struct{}, 1)}
+	s := &Store{path: path, writing: make(chan struct{}, 1), shut: make(chan struct{})}
 	if err := s.open(); err != nil {
 		_ = s.closeAll()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -148,19 +159,23 @@ func (s *Store) open() error {
 	reader.SetMaxIdleConns(readers)
 	reader.SetConnMaxLifetime(0)
 	reader.SetConnMaxIdleTime(0)
-
-	if err := s.write.Raw(s.writeConn.prepare); err != nil {
-		return err
-	}
-	for id, query := range statements {
-		if query == "" || isWrite(sqlstore.Stmt(id)) {
-			continue // a shared statement SQLite does not use, or a write
+	s.idle = make(chan *readConn, readers)
+	for range readers {
+		sc, err := reader.Conn(ctx)
+		if err != nil {
+			return err
 		}
-		if s.readStmts[id], err = reader.PrepareContext(ctx, query); err != nil {
-			return fmt.Errorf("prepare %q: %w", query, err)
+		r := &readConn{sql: sc}
+		s.readConns = append(s.readConns, r)
+		if err := sc.Raw(func(dc any) (err error) {
+			r.c.prep, err = preparer(dc)
+			return err
+		}); err != nil {
+			return err
 		}
+		s.idle <- r
 	}
-	return nil
+	return s.write.Raw(s.writeConn.prepare)
 }
 
 // writerDSN is the data source name of the writer connection to the file
@@ -195,32 +210,41 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	// A panic is caught inside Raw and raised again outside it: through
-	// Raw it would make database/sql discard the writer connection, and
-	// the store would be closed for good.
+	if err := raw(s.write, func() (err error) {
+		errs, err = s.update(ctx, fns, errs)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// raw runs f on the driver connection under c (sql.Conn.Raw), and returns
+// f's error or Raw's. A panic in f is caught inside Raw and raised again
+// outside it: through Raw it would make database/sql discard the
+// connection, which the store holds from Open to Close.
+func raw(c *sql.Conn, f func() error) error {
 	var (
 		panicked bool
 		panicVal any
+		fErr     error
 	)
-	rawErr := s.write.Raw(func(any) error {
+	err := c.Raw(func(any) error {
 		defer func() {
 			if p := recover(); p != nil {
 				panicked, panicVal = true, p
 			}
 		}()
-		errs, err = s.update(ctx, fns, errs)
-		return err
+		fErr = f()
+		return nil
 	})
 	if panicked {
 		panic(panicVal)
 	}
-	if err == nil && rawErr != nil {
-		err = fmt.Errorf("update: %w", rawErr)
-	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return errs, nil
+	return fErr
 }
 
 // update is Update's transaction, on the writer connection inside Raw.
@@ -303,13 +327,26 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	sqlTx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
+	var r *readConn
+	select {
+	case r = <-s.idle:
+	case <-s.shut:
+		return errClosed
+	case <-ctx.Done():
+		return fmt.Errorf("begin view: %w", ctx.Err())
+	}
+	defer func() { s.idle <- r }()
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("begin view: %w", err)
 	}
-	// A read-only transaction has nothing to commit.
-	defer func() { _ = sqlTx.Rollback() }()
-	return fn(sqlstore.NewTx(&txConn{sqlTx: sqlTx, prepared: &s.readStmts}, &dialect, false))
+	return raw(r.sql, func() error {
+		if err := r.c.savepoint(stmtBeginRead); err != nil {
+			return fmt.Errorf("begin view: %w", err)
+		}
+		// A read-only transaction has nothing to commit.
+		defer func() { _ = r.c.savepoint(stmtRollback) }()
+		return fn(sqlstore.NewTx(&r.c, &dialect, false))
+	})
 }
 
 // Close stops new Updates and Views and closes the connections as the ones
@@ -319,18 +356,25 @@ func (s *Store) Close() error {
 		return errClosed
 	}
 	// The Update under way ends first; the ones waiting find the store
-	// closed once Close lets them in.
+	// closed once Close lets them in. Views under way end too, each giving
+	// its reader back; the ones waiting for a reader stop at shut.
 	s.writing <- struct{}{}
 	defer func() { <-s.writing }()
+	close(s.shut)
+	for range s.readConns {
+		<-s.idle
+	}
 	return s.closeAll()
 }
 
+// closeAll closes every connection and its statements. Nothing may use
+// them any more: Close waited for them, and a failed Open never gave
+// them out.
 func (s *Store) closeAll() error {
 	var errs []error
-	for _, st := range s.readStmts {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	for _, r := range s.readConns {
+		errs = append(errs, r.sql.Raw(func(any) error { return r.c.close() }))
+		errs = append(errs, r.sql.Close())
 	}
 	if s.write != nil {
 		errs = append(errs, s.write.Raw(func(any) error { return s.writeConn.close() }))
@@ -345,52 +389,4 @@ func (s *Store) closeAll() error {
 		return fmt.Errorf("close sqlite store %s: %w", s.path, err)
 	}
 	return nil
-}
-
-// txConn is the sqlstore.Conn of one View. (An Update's is writeConn.)
-type txConn struct {
-	sqlTx    *sql.Tx
-	prepared *[numStmts]*sql.Stmt
-	// bound caches the prepared statements bound to sqlTx, made on first use.
-	bound [numStmts]*sql.Stmt
-}
-
-// stmt returns statement id bound to the transaction. database/sql reuses
-// the statement already prepared on the transaction's connection.
-func (c *txConn) stmt(id sqlstore.Stmt) *sql.Stmt {
-	if st := c.bound[id]; st != nil {
-		return st
-	}
-	st := c.sqlTx.Stmt(c.prepared[id])
-	c.bound[id] = st
-	return st
-}
-
-// Exec runs a statement. Statements run without a context: a cancelable
-// one costs a goroutine per statement in the driver, and fns are short.
-// (A View's writes fail in sqlstore.Tx before they get here.)
-func (c *txConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
-	res, err := c.stmt(id).Exec(args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-// Insert reads the key of the row from the connection (last_insert_rowid):
-// cheaper than RETURNING, which makes a query of the INSERT.
-func (c *txConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
-	res, err := c.stmt(id).Exec(args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
-}
-
-func (c *txConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.stmt(id).Query(args...)
-	if err != nil {
-		return nil, err
-	}
-	return rows, nil
 }

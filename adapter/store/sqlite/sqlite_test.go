@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sync"
 	"testing"
@@ -179,9 +181,9 @@ func TestOpenSettings(t *testing.T) {
 		{name: "writer synchronous FULL", db: s.write, pragma: "synchronous", want: "2"},
 		{name: "writer busy timeout", db: s.write, pragma: "busy_timeout", want: "10000"},
 		{name: "writer can write", db: s.write, pragma: "query_only", want: "0"},
-		{name: "reader query only", db: s.reader, pragma: "query_only", want: "1"},
-		{name: "reader journal mode", db: s.reader, pragma: "journal_mode", want: "wal"},
-		{name: "reader busy timeout", db: s.reader, pragma: "busy_timeout", want: "10000"},
+		{name: "reader query only", db: s.readConns[0].sql, pragma: "query_only", want: "1"},
+		{name: "reader journal mode", db: s.readConns[0].sql, pragma: "journal_mode", want: "wal"},
+		{name: "reader busy timeout", db: s.readConns[0].sql, pragma: "busy_timeout", want: "10000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,6 +284,100 @@ func TestCloseLetsWaitingUpdatesFail(t *testing.T) {
 	<-s.writing // the Update under way ends
 	require.NoError(t, <-closed)
 	require.ErrorIs(t, <-updated, errClosed)
+}
+
+// TestCloseLetsWaitingViewsFail: Close waits for the Views under way to
+// give their readers back, and the Views waiting for a reader fail with
+// the store closed rather than wait for ever.
+func TestCloseLetsWaitingViewsFail(t *testing.T) {
+	s := openTemp(t)
+	var busy []*readConn // every reader in a View under way
+	for range s.readConns {
+		busy = append(busy, <-s.idle)
+	}
+	viewed := make(chan error, 1)
+	go func() {
+		viewed <- s.View(context.Background(), func(adapter.Tx) error { return nil })
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	require.ErrorIs(t, <-viewed, errClosed)
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while Views held every reader", err)
+	default:
+	}
+	for _, r := range busy { // the Views under way end
+		s.idle <- r
+	}
+	require.NoError(t, <-closed)
+	require.ErrorIs(t, s.View(context.Background(), func(adapter.Tx) error { return nil }), errClosed)
+}
+
+// TestAssign: a column's value goes into the destinations the stores
+// scan into as database/sql's Scan would put it, types of their own whose
+// kind is a string or an integer included, and anything else is an error
+// that names both types.
+func TestAssign(t *testing.T) {
+	type (
+		media  string
+		weight int
+	)
+	var (
+		s   string
+		b   []byte
+		i   int64
+		n   int
+		ok  bool
+		f   float64
+		a   any
+		m   media
+		w   weight
+		w8  int8
+		bad struct{}
+	)
+	tests := []struct {
+		name string
+		dest any
+		v    driver.Value
+		want any
+	}{
+		{"string", &s, "x", "x"},
+		{"string from bytes", &s, []byte("x"), "x"},
+		{"bytes", &b, []byte("x"), []byte("x")},
+		{"bytes from NULL", &b, nil, []byte(nil)},
+		{"int64", &i, int64(7), int64(7)},
+		{"int", &n, int64(7), 7},
+		{"bool", &ok, int64(1), true},
+		{"float from int", &f, int64(2), 2.0},
+		{"any copies bytes", &a, []byte("x"), []byte("x")},
+		{"a string kind", &m, "chat", media("chat")},
+		{"a string kind from bytes", &m, []byte("chat"), media("chat")},
+		{"an int kind", &w, int64(3), weight(3)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NoError(t, assign(tt.dest, tt.v))
+			require.Equal(t, tt.want, reflect.ValueOf(tt.dest).Elem().Interface())
+		})
+	}
+	for _, tt := range []struct {
+		name string
+		dest any
+		v    driver.Value
+	}{
+		{"NULL in a string", &s, nil},
+		{"NULL in a string kind", &m, nil},
+		{"text in an int kind", &w, "3"},
+		{"too big for int8", &w8, int64(300)},
+		{"a struct", &bad, "x"},
+		{"not a pointer", s, "x"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := assign(tt.dest, tt.v)
+			require.ErrorContains(t, err, fmt.Sprintf("cannot store %T in %T", tt.v, tt.dest))
+		})
+	}
 }
 
 // TestUpdateSavepointsOnlyWhenNeeded: an Update runs its fns without a

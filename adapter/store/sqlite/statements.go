@@ -34,9 +34,10 @@ var dialect = sqlstore.Dialect{
 }
 
 // The statements of SQLite's own, numbered after the shared ones: an
-// Update's transaction and its fns' savepoints.
+// Update's transaction and its fns' savepoints, and a View's transaction.
 const (
 	stmtBegin = sqlstore.NumStmts + iota
+	stmtBeginRead
 	stmtCommit
 	stmtRollback
 	stmtSavepoint
@@ -55,6 +56,8 @@ var statements = func() [numStmts]string {
 	// IMMEDIATE takes the write lock at once: a deferred BEGIN that later
 	// upgrades can fail with SQLITE_BUSY instead of waiting.
 	s[stmtBegin] = `BEGIN IMMEDIATE`
+	// A View's snapshot starts with its first read, as in database/sql.
+	s[stmtBeginRead] = `BEGIN`
 	s[stmtCommit] = `COMMIT`
 	s[stmtRollback] = `ROLLBACK`
 	s[stmtSavepoint] = `SAVEPOINT fn`
@@ -63,8 +66,8 @@ var statements = func() [numStmts]string {
 	return s
 }()
 
-// isWrite reports whether the statement changes the store: a reader
-// connection does not prepare it.
+// isWrite reports whether the statement changes the store (or may: the
+// transactions' and savepoints' own).
 func isWrite(id sqlstore.Stmt) bool {
 	return id >= sqlstore.NumStmts || sqlstore.IsWrite(id)
 }

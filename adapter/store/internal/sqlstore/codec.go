@@ -213,6 +213,18 @@ func (d *decoder) strings(field, s string) []string {
 
 // json decodes a nullable JSON TEXT column into dst; NULL leaves dst alone.
 func (d *decoder) json(field string, v any, dst any) {
+	d.decodeJSON(field, v, func(b []byte) error { return json.Unmarshal(b, dst) })
+}
+
+// sync decodes a crm_sync column into dst, which is zero; NULL leaves it
+// so (see parseSyncJSON).
+func (d *decoder) sync(field string, v any, dst *contactpad.RecordSync) {
+	d.decodeJSON(field, v, func(b []byte) error { return parseSyncJSON(b, dst) })
+}
+
+// decodeJSON decodes a nullable JSON TEXT column with decode; NULL is not
+// decoded.
+func (d *decoder) decodeJSON(field string, v any, decode func([]byte) error) {
 	var b []byte
 	switch v := v.(type) {
 	case nil:
@@ -225,7 +237,7 @@ func (d *decoder) json(field string, v any, dst any) {
 		d.fail(field, v)
 		return
 	}
-	if err := json.Unmarshal(b, dst); err != nil && d.err == nil {
+	if err := decode(b); err != nil && d.err == nil {
 		d.err = fmt.Errorf("decode %s: %w", field, err)
 	}
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"testing"
@@ -80,7 +81,56 @@ func TestEventJSON(t *testing.T) {
 		}
 		require.NoError(t, err, "event %d", n)
 		require.Equal(t, "kept"+string(want), string(got), "event %d", n)
+
+		// Read back, it is what json.Unmarshal reads; and an event of one
+		// interaction without escapes, parseEventJSON reads alone.
+		var back, parsed adapter.Event
+		require.NoError(t, json.Unmarshal(want, &back), "event %d", n)
+		require.NoError(t, parseEventJSON(want, &parsed), "event %d", n)
+		require.Equal(t, back, parsed, "event %d: %s", n, want)
+		if e.Interaction != nil && e.Transfer == nil && e.Agent == nil && len(e.Flags) == 0 && !bytes.ContainsRune(want, '\\') {
+			p := jsonParser{b: want}
+			require.True(t, p.event(new(adapter.Event)), "event %d left to json.Unmarshal: %s", n, want)
+		}
 	}
+}
+
+// FuzzParseEventJSON holds parseEventJSON to json.Unmarshal: the same
+// event from the same bytes, and an error exactly when it has one.
+func FuzzParseEventJSON(f *testing.F) {
+	now := time.Date(2026, 12, 6, 21, 0, 0, 123456789, time.UTC)
+	due := now.Add(48 * time.Hour)
+	full, err := appendEventJSON(nil, &adapter.Event{Seq: 7, Type: adapter.EventInteractionUpdated, At: now, Interaction: &contactpad.Interaction{
+		ID: "int_1", CRMID: "500000000000001AAA", CRMObject: "Case", Media: contactpad.NonLive, Service: "svc", Subject: "Printer",
+		Priority: -3, Status: contactpad.Deferred, Held: true, Owner: "alice", DueBy: &due, Tags: []string{"a", "b"},
+		WrapUpExtended: 2, LastActivityAt: now, CreatedAt: now, UpdatedAt: now, Version: 3}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(full)
+	for _, seed := range []string{
+		`{}`, `null`, `{"id":1,"type":"interaction.updated","at":"2026-12-06T21:00:00Z"}`,
+		`{"id":1,"interaction":null}`, `{"id":1,"interaction":{}}`, `{"id":1,"interaction":{"tags":[]}}`,
+		`{"id":1,"interaction":{"tags":null,"due_by":null,"priority":0}}`, `{"id":-0}`, `{"id":1.0}`, `{"id":1e2}`,
+		`{"id":01}`, `{"id":9223372036854775808}`, `{"interaction":{"priority":9223372036854775807}}`,
+		`{"interaction":{"version":"1"}}`, `{"at":null}`, `{"at":"never"}`, `{"interaction":{"created_at":null}}`,
+		`{"id":1,"id":2}`, `{"interaction":{"id":"a","id":"b"}}`, `{"ID":1}`, `{"flags":{"reopened":true}}`,
+		`{"interaction":{"subject":"a\"b"}}`, `{"interaction":{"subject":"\u003cb\u003e"}}`, `{"interaction":{"held":null}}`,
+		`{"interaction":{"skip_agent":"x"}}`, `{"transfer":{"id":"tr_1"}}`, `{"id":1}x`, `{"id":1,}`, `[]`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want, got adapter.Event
+		wantErr := json.Unmarshal(b, &want)
+		err := parseEventJSON(b, &got)
+		if wantErr != nil {
+			require.Error(t, err, "%q", b)
+			return
+		}
+		require.NoError(t, err, "%q", b)
+		require.Equal(t, want, got, "%q", b)
+	})
 }
 
 // BenchmarkEventJSON compares appendEventJSON with json.Marshal on the
@@ -104,6 +154,26 @@ func BenchmarkEventJSON(b *testing.B) {
 		for b.Loop() {
 			var err error
 			if buf, err = appendEventJSON(buf[:0], e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	encoded, err := appendEventJSON(nil, e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decode/encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			var e adapter.Event
+			if err := json.Unmarshal(encoded, &e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode/parseEventJSON", func(b *testing.B) {
+		for b.Loop() {
+			var e adapter.Event
+			if err := parseEventJSON(encoded, &e); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -163,7 +233,47 @@ func TestSyncJSON(t *testing.T) {
 		}
 		require.NoError(t, err, "sync %d", n)
 		require.Equal(t, "kept"+string(want), string(got), "sync %d", n)
+
+		// Read back, it is what json.Unmarshal reads; and without escapes,
+		// parseSyncJSON reads it alone.
+		var back, parsed contactpad.RecordSync
+		require.NoError(t, json.Unmarshal(want, &back), "sync %d", n)
+		require.NoError(t, parseSyncJSON(want, &parsed), "sync %d", n)
+		require.Equal(t, back, parsed, "sync %d: %s", n, want)
+		if !bytes.ContainsRune(want, '\\') {
+			p := jsonParser{b: want}
+			require.True(t, p.sync(new(contactpad.RecordSync)), "sync %d left to json.Unmarshal: %s", n, want)
+		}
 	}
+}
+
+// FuzzParseSyncJSON holds parseSyncJSON to json.Unmarshal: the same
+// RecordSync from the same bytes, and an error exactly when it has one.
+func FuzzParseSyncJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `null`, ` { } `, `{"known":{"Status":"New","Amount":1.5e3,"Open":true,"Gone":null},"want":{}}`,
+		`{"dirty":["OwnerId","Status"],"unmatched":true,"sent":{"Status":["Deferred",null,-0.5],"OwnerId":null}}`,
+		`{"accepted_at":"2026-12-06T21:00:00.000000005+01:00"}`, `{"accepted_at":null,"dirty":[],"sent":{"f":[]}}`,
+		`{"known":{"a":"x\"y","b":"\u00e9"}}`, `{"Known":{"a":1}}`, `{"known":{"a":1},"known":{"b":2}}`,
+		`{"known":{"a":1,"a":2}}`, `{"known":{"a":{"b":1}}}`, `{"known":{"a":[1]}}`, `{"unmatched":null}`,
+		`{"known":{"a":01}}`, `{"known":{"a":1.}}`, `{"known":{"a":1e400}}`, `{"known":{"a":-}}`,
+		`{"known":{"a":"\xff"}}`, "{\"known\":{\"a\":\"\xff\"}}", "{\"known\":{\"a\":\"\x01\"}}",
+		`{"accepted_at":"yesterday"}`, `{"accepted_at":5}`, `{"dirty":[1]}`, `{"other":1}`, `{"known":{}}x`,
+		`{"unmatched":truex}`, `{"known":{"a":1},}`, `{,}`, `[]`, `"s"`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want, got contactpad.RecordSync
+		wantErr := json.Unmarshal(b, &want)
+		err := parseSyncJSON(b, &got)
+		if wantErr != nil {
+			require.Error(t, err, "%q", b)
+			return
+		}
+		require.NoError(t, err, "%q", b)
+		require.Equal(t, want, got, "%q", b)
+	})
 }
 
 // BenchmarkSyncJSON compares appendSyncJSON with json.Marshal on the sync
@@ -185,6 +295,26 @@ func BenchmarkSyncJSON(b *testing.B) {
 		for b.Loop() {
 			var err error
 			if buf, err = appendSyncJSON(buf[:0], &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	encoded, err := appendSyncJSON(nil, &s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decode/encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			var s contactpad.RecordSync
+			if err := json.Unmarshal(encoded, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode/parseSyncJSON", func(b *testing.B) {
+		for b.Loop() {
+			var s contactpad.RecordSync
+			if err := parseSyncJSON(encoded, &s); err != nil {
 				b.Fatal(err)
 			}
 		}

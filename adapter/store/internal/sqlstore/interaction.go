@@ -116,7 +116,7 @@ func (t *Tx) InteractionSyncs(ids []string) (map[string]*contactpad.RecordSync, 
 		if err := rows.Scan(&id, &crmSync); err != nil {
 			return nil, fmt.Errorf("read CRM sync of %d interactions: %w", len(ids), err)
 		}
-		if d.json("crm_sync", crmSync, &s); d.err != nil {
+		if d.sync("crm_sync", crmSync, &s); d.err != nil {
 			return nil, fmt.Errorf("interaction %s: %w", id, d.err)
 		}
 		out[id] = &s
@@ -429,7 +429,7 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 	i.CreatedAt = d.time("created_at", created)
 	i.UpdatedAt = d.time("updated_at", updated)
 	i.Version = d.int("version", version)
-	d.json("crm_sync", crmSync, &i.Sync)
+	d.sync("crm_sync", crmSync, &i.Sync)
 	d.json("omni", omni, &i.Omni)
 	if d.err != nil {
 		return nil, fmt.Errorf("interaction %s: %w", i.ID, d.err)

@@ -227,7 +227,7 @@ func scanEvent(sc scanner) (adapter.Event, error) {
 	if err := sc.Scan(&seq, &audience, &payload); err != nil {
 		return e, err
 	}
-	if err := json.Unmarshal([]byte(payload), &e); err != nil {
+	if err := parseEventJSON([]byte(payload), &e); err != nil {
 		return e, fmt.Errorf("event %d: %w", seq, err)
 	}
 	var d decoder

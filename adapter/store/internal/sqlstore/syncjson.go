@@ -131,3 +131,74 @@ func appendValueJSON(b []byte, v any) ([]byte, error) {
 	value, err := json.Marshal(v)
 	return append(b, value...), err
 }
+
+// parseSyncJSON decodes a crm_sync column into s, which must be zero, as
+// json.Unmarshal(b, s) would: every read of an interaction decodes it,
+// 2-3% of the bridge's CPU time through encoding/json (docs/benchmarks.md).
+// It reads what appendSyncJSON writes: the fields once each, field values
+// that are strings, numbers, booleans or null, strings without escapes.
+// Anything else (an escape, a nested value, a duplicate, an error) goes to
+// json.Unmarshal whole. FuzzParseSyncJSON holds the two to the same result.
+func parseSyncJSON(b []byte, s *contactpad.RecordSync) error {
+	p := jsonParser{b: b}
+	if p.sync(s) {
+		return nil
+	}
+	*s = contactpad.RecordSync{}
+	return json.Unmarshal(b, s)
+}
+
+// syncFields are RecordSync's fields as JSON names them, in the order
+// jsonParser.sync numbers them.
+var syncFields = [...]string{"known", "want", "dirty", "unmatched", "sent", "accepted_at"}
+
+func (p *jsonParser) sync(s *contactpad.RecordSync) bool {
+	var seen [len(syncFields)]bool
+	return p.object(func(key []byte) bool {
+		field := slices.Index(syncFields[:], string(key))
+		if field < 0 || seen[field] {
+			return false
+		}
+		seen[field] = true
+		switch field {
+		case 0:
+			return p.values(&s.Known)
+		case 1:
+			return p.values(&s.Want)
+		case 2:
+			return p.stringList(&s.Dirty)
+		case 3:
+			return p.bool(&s.Unmatched)
+		case 4:
+			return p.sent(&s.Sent)
+		default:
+			return p.timePtr(&s.AcceptedAt)
+		}
+	}) && p.end()
+}
+
+// sent reads an object of arrays of field values (or null each), or null.
+func (p *jsonParser) sent(m *map[string][]any) bool {
+	if p.literal("null") {
+		return true
+	}
+	*m = map[string][]any{}
+	return p.object(func(key []byte) bool {
+		k := string(key)
+		if _, dup := (*m)[k]; dup {
+			return false
+		}
+		if p.literal("null") {
+			(*m)[k] = nil
+			return true
+		}
+		vs := []any{}
+		ok := p.array(func() bool {
+			v, ok := p.value()
+			vs = append(vs, v)
+			return ok
+		})
+		(*m)[k] = vs
+		return ok
+	})
+}

@@ -6,24 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 
 	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 )
 
-// writeConn is the sqlstore.Conn of every Update: the writer connection's
-// statements, prepared on the driver's connection and run through the
-// driver's own interfaces rather than database/sql. The writer has one
-// connection and one Update at a time, so database/sql's pool, its locks
-// and its per-query bookkeeping (a dependency map entry per Rows, a
+// conn is the sqlstore.Conn of every Update and every View: one
+// connection's statements, prepared on the driver's connection and run
+// through the driver's own interfaces rather than database/sql. A
+// connection runs one transaction at a time, so database/sql's pool, its
+// locks and its per-query bookkeeping (a dependency map entry per Rows, a
 // NamedValue slice and a conversion of every argument and column) buy
-// nothing here; they cost about a tenth of the engine's CPU time at 200
-// agents (docs/benchmarks.md).
+// nothing here. On the writer they cost about a tenth of the engine's CPU
+// time at 200 agents; on the readers, a database/sql Tx for each View,
+// whose BEGIN and ROLLBACK the driver parsed anew each time, cost about a
+// quarter of what the Views cost the bridge at saturation
+// (docs/benchmarks.md).
 //
 // Its statements are used only inside sql.Conn.Raw on the connection they
-// were prepared on (Store.Update), so database/sql still knows the
-// connection busy while they run.
-type writeConn struct {
+// were prepared on (Store.Update, Store.View), so database/sql still knows
+// the connection busy while they run.
+type conn struct {
 	stmts [numStmts]driver.Stmt
+	// prep prepares a statement not prepared yet: a reader prepares each
+	// on first use, as database/sql did. Nil on the writer, which
+	// prepares every statement at Open.
+	prep driver.ConnPrepareContext
 	// args and dest are reused from statement to statement: the Tx runs
 	// one at a time, and no statement while it holds Rows open.
 	args []driver.NamedValue
@@ -33,13 +41,22 @@ type writeConn struct {
 	wrote bool
 }
 
-var _ sqlstore.Conn = (*writeConn)(nil)
+var _ sqlstore.Conn = (*conn)(nil)
 
-// prepare prepares every statement on the driver connection dc.
-func (c *writeConn) prepare(dc any) error {
+// preparer returns the driver connection dc as what prepares statements.
+func preparer(dc any) (driver.ConnPrepareContext, error) {
 	prep, ok := dc.(driver.ConnPrepareContext)
 	if !ok {
-		return fmt.Errorf("sqlite driver connection %T cannot prepare with a context", dc)
+		return nil, fmt.Errorf("sqlite driver connection %T cannot prepare with a context", dc)
+	}
+	return prep, nil
+}
+
+// prepare prepares every statement on the driver connection dc.
+func (c *conn) prepare(dc any) error {
+	prep, err := preparer(dc)
+	if err != nil {
+		return err
 	}
 	for id, query := range statements {
 		if query == "" {
@@ -54,8 +71,21 @@ func (c *writeConn) prepare(dc any) error {
 	return nil
 }
 
+// stmt returns statement id, prepared on first use on a reader.
+func (c *conn) stmt(id sqlstore.Stmt) (driver.Stmt, error) {
+	if st := c.stmts[id]; st != nil || c.prep == nil {
+		return st, nil
+	}
+	st, err := c.prep.PrepareContext(context.Background(), statements[id])
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", statements[id], err)
+	}
+	c.stmts[id] = st
+	return st, nil
+}
+
 // close closes the prepared statements; like prepare, inside sql.Conn.Raw.
-func (c *writeConn) close() error {
+func (c *conn) close() error {
 	var errs []error
 	for id, st := range c.stmts {
 		if st != nil {
@@ -69,7 +99,7 @@ func (c *writeConn) close() error {
 // bind turns args into the driver's arguments as database/sql would: a
 // value the driver takes as it is (int64, string, nil...) stays, anything
 // else goes through driver.DefaultParameterConverter (an int, a Valuer).
-func (c *writeConn) bind(args []any) ([]driver.NamedValue, error) {
+func (c *conn) bind(args []any) ([]driver.NamedValue, error) {
 	c.args = c.args[:0]
 	for k, a := range args {
 		v, err := driver.DefaultParameterConverter.ConvertValue(a)
@@ -84,15 +114,25 @@ func (c *writeConn) bind(args []any) ([]driver.NamedValue, error) {
 // exec runs a statement that returns no rows. The context is Background,
 // which the driver runs without a goroutine to watch it: fns are short,
 // and the Update's context still bounds the transaction as a whole.
-func (c *writeConn) exec(id sqlstore.Stmt, args []any) (driver.Result, error) {
-	nv, err := c.bind(args)
+func (c *conn) exec(id sqlstore.Stmt, args []any) (driver.Result, error) {
+	st, nv, err := c.bound(id, args)
 	if err != nil {
 		return nil, err
 	}
-	return c.stmts[id].(driver.StmtExecContext).ExecContext(context.Background(), nv)
+	return st.(driver.StmtExecContext).ExecContext(context.Background(), nv)
 }
 
-func (c *writeConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
+// bound returns statement id (see stmt) and args bound for it (see bind).
+func (c *conn) bound(id sqlstore.Stmt, args []any) (driver.Stmt, []driver.NamedValue, error) {
+	st, err := c.stmt(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	nv, err := c.bind(args)
+	return st, nv, err
+}
+
+func (c *conn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
 	c.wrote = c.wrote || isWrite(id)
 	res, err := c.exec(id, args)
 	if err != nil {
@@ -103,7 +143,7 @@ func (c *writeConn) Exec(id sqlstore.Stmt, args ...any) (int64, error) {
 
 // Insert reads the key of the row from the connection (last_insert_rowid):
 // cheaper than RETURNING, which makes a query of the INSERT.
-func (c *writeConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
+func (c *conn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
 	c.wrote = true
 	res, err := c.exec(id, args)
 	if err != nil {
@@ -112,13 +152,13 @@ func (c *writeConn) Insert(id sqlstore.Stmt, args ...any) (int64, error) {
 	return res.LastInsertId()
 }
 
-func (c *writeConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
+func (c *conn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) {
 	c.wrote = c.wrote || isWrite(id) // UPDATE ... RETURNING
-	nv, err := c.bind(args)
+	st, nv, err := c.bound(id, args)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.stmts[id].(driver.StmtQueryContext).QueryContext(context.Background(), nv)
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), nv)
 	if err != nil {
 		return nil, err
 	}
@@ -126,24 +166,24 @@ func (c *writeConn) Query(id sqlstore.Stmt, args ...any) (sqlstore.Rows, error) 
 	if cap(c.dest) < n {
 		c.dest = make([]driver.Value, n)
 	}
-	return &writeRows{rows: rows, dest: c.dest[:n]}, nil
+	return &driverRows{rows: rows, dest: c.dest[:n]}, nil
 }
 
 // savepoint runs one of the statements of transactions and savepoints.
-func (c *writeConn) savepoint(id sqlstore.Stmt) error {
+func (c *conn) savepoint(id sqlstore.Stmt) error {
 	_, err := c.exec(id, nil)
 	return err
 }
 
-// writeRows is the sqlstore.Rows of a driver's rows, as *sql.Rows has them.
-type writeRows struct {
+// driverRows is the sqlstore.Rows of a driver's rows, as *sql.Rows has them.
+type driverRows struct {
 	rows   driver.Rows
 	dest   []driver.Value // the current row
 	err    error          // the error that ended Next, io.EOF at the end
 	closed bool
 }
 
-func (r *writeRows) Next() bool {
+func (r *driverRows) Next() bool {
 	if r.closed || r.err != nil {
 		return false
 	}
@@ -155,14 +195,14 @@ func (r *writeRows) Next() bool {
 	return true
 }
 
-func (r *writeRows) Err() error {
+func (r *driverRows) Err() error {
 	if errors.Is(r.err, io.EOF) {
 		return nil
 	}
 	return r.err
 }
 
-func (r *writeRows) Close() error {
+func (r *driverRows) Close() error {
 	if r.closed {
 		return nil
 	}
@@ -174,7 +214,7 @@ func (r *writeRows) Close() error {
 // gives (int64, float64, string, []byte or nil) to the destinations the
 // stores scan into, as database/sql's Scan would; another destination, or
 // NULL where the destination cannot hold it, is an error naming the column.
-func (r *writeRows) Scan(dest ...any) error {
+func (r *driverRows) Scan(dest ...any) error {
 	if r.closed || r.err != nil {
 		return errors.New("sqlite: Scan called without calling Next")
 	}
@@ -242,6 +282,34 @@ func assign(dest any, v driver.Value) error {
 			return nil
 		case int64:
 			*d = float64(v)
+			return nil
+		}
+	}
+	return assignKind(dest, v)
+}
+
+// assignKind stores v in a destination of a type of the stores' own whose
+// kind is a string or an integer (contactpad.AuditAction, Media...), as
+// database/sql's Scan converts to them.
+func assignKind(dest any, v driver.Value) error {
+	d := reflect.ValueOf(dest)
+	if d.Kind() != reflect.Pointer || d.IsNil() {
+		return fmt.Errorf("cannot store %T in %T", v, dest)
+	}
+	e := d.Elem()
+	switch e.Kind() {
+	case reflect.String:
+		switch v := v.(type) {
+		case string:
+			e.SetString(v)
+			return nil
+		case []byte:
+			e.SetString(string(v))
+			return nil
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if v, ok := v.(int64); ok && !e.OverflowInt(v) {
+			e.SetInt(v)
 			return nil
 		}
 	}
