@@ -133,34 +133,35 @@ func view(t *testing.T, s adapter.Store, fn func(adapter.Tx) error) {
 	require.NoError(t, s.View(t.Context(), fn))
 }
 
-// putInteractions stores is in one Update, one fn each.
+// putAll stores items in one Update, one fn each, with put (a Tx's Put
+// method: adapter.Tx.PutAgent...).
+func putAll[T any](t *testing.T, s adapter.Store, put func(adapter.Tx, T) error, items ...T) {
+	t.Helper()
+	fns := make([]func(adapter.Tx) error, len(items))
+	for n, item := range items {
+		fns[n] = func(tx adapter.Tx) error { return put(tx, item) }
+	}
+	update(t, s, fns...)
+}
+
 func putInteractions(t *testing.T, s adapter.Store, is ...*contactpad.Interaction) {
 	t.Helper()
-	fns := make([]func(adapter.Tx) error, len(is))
-	for n, i := range is {
-		fns[n] = func(tx adapter.Tx) error { return tx.PutInteraction(i) }
-	}
-	update(t, s, fns...)
+	putAll(t, s, adapter.Tx.PutInteraction, is...)
 }
 
-// putAgents stores as in one Update.
 func putAgents(t *testing.T, s adapter.Store, as ...*contactpad.Agent) {
 	t.Helper()
-	fns := make([]func(adapter.Tx) error, len(as))
-	for n, a := range as {
-		fns[n] = func(tx adapter.Tx) error { return tx.PutAgent(a) }
-	}
-	update(t, s, fns...)
+	putAll(t, s, adapter.Tx.PutAgent, as...)
 }
 
-// putTransfers stores trs in one Update.
 func putTransfers(t *testing.T, s adapter.Store, trs ...*contactpad.Transfer) {
 	t.Helper()
-	fns := make([]func(adapter.Tx) error, len(trs))
-	for n, tr := range trs {
-		fns[n] = func(tx adapter.Tx) error { return tx.PutTransfer(tr) }
-	}
-	update(t, s, fns...)
+	putAll(t, s, adapter.Tx.PutTransfer, trs...)
+}
+
+func putConsults(t *testing.T, s adapter.Store, cs ...*contactpad.Consult) {
+	t.Helper()
+	putAll(t, s, adapter.Tx.PutConsult, cs...)
 }
 
 // getInteraction reads interaction id in a View.

@@ -195,23 +195,20 @@ func testConsultRoundTrip(t *testing.T, s adapter.Store) {
 	}
 }
 
+// alicesConsult is a consult of alice's with bob about interaction.
+func alicesConsult(id, interaction string, status contactpad.ConsultStatus) *contactpad.Consult {
+	return &contactpad.Consult{ID: id, InteractionID: interaction, Initiator: "alice",
+		Target: contactpad.Target{Agent: "bob"}, Status: status, CreatedAt: t0, UpdatedAt: t0}
+}
+
 func testOpenConsults(t *testing.T, s adapter.Store) {
-	consult := func(id, interaction string, status contactpad.ConsultStatus) *contactpad.Consult {
-		return &contactpad.Consult{
-			ID: id, InteractionID: interaction, Initiator: "alice", Target: contactpad.Target{Agent: "bob"},
-			Status: status, CreatedAt: t0, UpdatedAt: t0,
-		}
-	}
-	var fns []func(adapter.Tx) error
-	for _, c := range []*contactpad.Consult{
+	consult := alicesConsult
+	putConsults(t, s,
 		consult("c1", "i1", contactpad.ConsultRinging),
 		consult("c2", "i1", contactpad.ConsultConnected),
 		consult("c3", "i1", contactpad.ConsultEnded),
 		consult("c4", "i2", contactpad.ConsultRinging),
-	} {
-		fns = append(fns, func(tx adapter.Tx) error { return tx.PutConsult(c) })
-	}
-	update(t, s, fns...)
+	)
 
 	tests := []struct {
 		name        string
@@ -247,10 +244,7 @@ func testInProgress(t *testing.T, s adapter.Store) {
 		return &contactpad.Transfer{ID: id, InteractionID: interaction, Mode: contactpad.Cold, Status: status,
 			Initiator: "alice", Assignee: "bob", CreatedAt: t0, UpdatedAt: t0}
 	}
-	consult := func(id, interaction string, status contactpad.ConsultStatus) *contactpad.Consult {
-		return &contactpad.Consult{ID: id, InteractionID: interaction, Initiator: "alice",
-			Target: contactpad.Target{Agent: "bob"}, Status: status, CreatedAt: t0, UpdatedAt: t0}
-	}
+	consult := alicesConsult
 	putTransfers(t, s,
 		transfer("t1", "transferring", contactpad.TransferInitiated),
 		transfer("t2", "transferring", contactpad.TransferCompleted),
@@ -260,16 +254,12 @@ func testInProgress(t *testing.T, s adapter.Store) {
 		transfer("t6", "over", contactpad.TransferFailed),
 		transfer("t7", "over", contactpad.TransferCanceled),
 	)
-	var puts []func(adapter.Tx) error
-	for _, c := range []*contactpad.Consult{
+	putConsults(t, s,
 		consult("c1", "consulting", contactpad.ConsultRinging),
 		consult("c2", "connected", contactpad.ConsultConnected),
 		consult("c3", "both", contactpad.ConsultRinging),
 		consult("c4", "over", contactpad.ConsultEnded),
-	} {
-		puts = append(puts, func(tx adapter.Tx) error { return tx.PutConsult(c) })
-	}
-	update(t, s, puts...)
+	)
 
 	tests := []struct {
 		interaction string
