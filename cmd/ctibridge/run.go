@@ -51,6 +51,8 @@ Environment:
   CTIBRIDGE_CONFIG   the config file when --config is not given
   CTIBRIDGE_LISTEN   host:port to listen on when --listen is not given;
                      either one overrides the config's listen
+  GOMEMLIMIT         the Go heap's soft limit (off: none); by default, in a
+                     container with a memory limit, 90% of that limit
 
 Flags:
 `)
@@ -78,6 +80,7 @@ Flags:
 		return 2
 	}
 	defer routeStdLog(log, logrus.DebugLevel)()
+	limitMemory(log, os.Getenv)
 
 	cfg, err := config.Load(src.config)
 	if err != nil {

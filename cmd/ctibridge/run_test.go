@@ -107,6 +107,11 @@ func TestRunLogs(t *testing.T) {
 	// CTIBRIDGE_LISTEN overrides it.
 	t.Setenv(envConfig, simConfig(t, "192.0.2.1:8080"))
 	t.Setenv(envListen, "127.0.0.1:0")
+	// In a container with 1 GiB, the Go runtime keeps to 90% of it.
+	t.Setenv("GOMEMLIMIT", "")
+	restoreMemoryLimit(t)
+	defer func(f func() (uint64, error)) { containerMemory = f }(containerMemory)
+	containerMemory = func() (uint64, error) { return 1 << 30, nil }
 
 	stdOut := log.Writer()
 	var stderr syncBuffer
@@ -171,6 +176,7 @@ func TestRunLogs(t *testing.T) {
 		{"msg": "request", "level": "info", "route": "GET /api/v1/me", "status": 200.0, "identity": "ops"},
 		{"msg": "simpleforce: a failed call, with its response body", "level": "debug", "logger": "stdlog"},
 		{"msg": "ctibridge stopped", "level": "info"},
+		{"msg": "Go runtime memory limit", "level": "info", "memory_limit_mib": 921.0, "container_memory_limit_mib": 1024.0},
 	} {
 		require.NotNil(t, findLine(lines, want), "no line with %v in\n%s", want, stderr.String())
 	}
