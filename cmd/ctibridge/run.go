@@ -80,7 +80,6 @@ Flags:
 		return 2
 	}
 	defer routeStdLog(log, logrus.DebugLevel)()
-	limitMemory(log, os.Getenv)
 
 	cfg, err := config.Load(src.config)
 	if err != nil {
@@ -93,6 +92,7 @@ Flags:
 		}
 	}
 	overrides(cfg)
+	limitMemory(log, os.Getenv)
 	// SIGHUP reloads the config file; a reload that is refused changes
 	// nothing and says why.
 	hup := make(chan os.Signal, 1)
