@@ -1128,9 +1128,8 @@ func (p *browserPage) acceptCall() {
 func (p *browserPage) startTransfer(target, note string, cold bool) {
 	p.t.Helper()
 	if p.eval(`String(document.getElementById('dlg-route').open)`) != "true" {
-		p.click(transferButton)
+		p.clickOpen(transferButton, "#dlg-route")
 	}
-	p.waitVisible("#dlg-route[open]")
 	p.waitText("#route-list", target)
 	p.do(chromedp.SendKeys(chromedp.ID("route-search"), target))
 	p.waitText("#route-go", "Transfer to "+target)
