@@ -65,7 +65,7 @@ type Tx interface {
 	// InteractionSyncs reads the CRM sync state (Interaction.Sync) of the
 	// interactions ids, by ID, and nothing else of them; one the store
 	// does not hold is left out. The CRM writer reads it for every row it
-	// claims, inside the claim's transaction.
+	// claims, in the transaction that makes the call ready.
 	InteractionSyncs(ids []string) (map[string]*contactpad.RecordSync, error)
 	// PutInteractionSync stores s as the CRM sync state of interaction
 	// id and changes nothing else of it (not Version, not UpdatedAt: what

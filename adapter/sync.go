@@ -625,17 +625,16 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // RecordSync.Writes), the others none. What the CRM accepted is recorded
 // with the rows' outcome, in one transaction.
 //
-// The claim's transaction holds the store's single writer, which every
-// command waits for: it reads each row's payload once, and the payloads
-// sent are encoded after it commits (the claimed rows are the writer's
-// alone by then).
+// The claim holds the store's single writer, which every command waits
+// for, in two short transactions rather than one long one: the first
+// takes the rows (and decides the trigger on them), the second fits them
+// to a call, gives back the rest and records what is sent. The rows'
+// payloads are decoded between the two, holding nothing: the claimed rows
+// are the writer's alone from the first commit, and no command changes
+// them. The payloads sent are encoded after the second commits.
 func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
 	now := e.now().UTC()
-	var (
-		rows    []OutboxRow
-		changes []*contactpad.RecordChange // by row; nil: unreadable
-		sent    map[int]map[string]any
-	)
+	var rows []OutboxRow
 	err = UpdateOne(ctx, e.store, func(tx Tx) error {
 		var err error
 		rows, err = tx.ClaimOutbox(e.claimQuery(now, opts))
@@ -647,35 +646,17 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			rows = nil
 			return &notReadyError{due: due}
 		}
-		claimed = len(rows)
-		syncs, err := readSyncs(tx, rows)
-		if err != nil {
-			return err
-		}
-		changes = parseChanges(rows)
-		if fitter, ok := sink.(CallFitter); ok {
-			var rest []OutboxRow
-			rows, changes, rest, err = fitCall(fitter, rows, changes, syncs)
-			if err != nil {
-				return err
-			}
-			if len(rest) > 0 {
-				// The rest goes back as it was, for the next call.
-				for k := range rest {
-					rest[k].State = OutboxPending
-				}
-				if err := tx.FinishOutbox(rest); err != nil {
-					return err
-				}
-			}
-		}
-		sent, err = currentWrites(tx, rows, changes, syncs)
-		return err
+		return nil
 	})
 	var notReady *notReadyError
 	if errors.As(err, &notReady) {
 		return 0, 0, err
 	}
+	if err != nil || len(rows) == 0 {
+		return 0, 0, err
+	}
+	claimed = len(rows)
+	rows, changes, sent, err := e.prepareCall(ctx, sink, rows, parseChanges(rows))
 	if err != nil || len(rows) == 0 {
 		return len(rows), claimed, err
 	}
@@ -745,6 +726,61 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	e.metrics.writebacksSettled(&tally)
 	e.refuseOffers(context.WithoutCancel(ctx), refused)
 	return len(rows), claimed, nil
+}
+
+// prepareCall fits the claimed rows, with their parsed changes, to one
+// call of sink (a CallFitter; other sinks take them all) and gives the
+// rest back as it was; then it puts on each record's last row the fields
+// still to write (currentWrites), which it records as sent, and returns
+// what goes with the fields sent by row. All of it in one transaction; if
+// that fails, every claimed row goes back as it was, as if the claim had
+// been rolled back.
+func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow, parsed []*contactpad.RecordChange) (
+	rows []OutboxRow, changes []*contactpad.RecordChange, sent map[int]map[string]any, err error) {
+	err = UpdateOne(ctx, e.store, func(tx Tx) error {
+		// The changes as parsed stay as they are, should the store run
+		// this again: currentWrites changes the copies.
+		rows, changes = claimed, make([]*contactpad.RecordChange, len(parsed))
+		for k, change := range parsed {
+			if change != nil {
+				c := *change
+				changes[k] = &c
+			}
+		}
+		syncs, err := readSyncs(tx, rows)
+		if err != nil {
+			return err
+		}
+		if fitter, ok := sink.(CallFitter); ok {
+			var rest []OutboxRow
+			rows, changes, rest, err = fitCall(fitter, rows, changes, syncs)
+			if err != nil {
+				return err
+			}
+			if len(rest) > 0 {
+				// The rest goes back as it was, for the next call.
+				for k := range rest {
+					rest[k].State = OutboxPending
+				}
+				if err := tx.FinishOutbox(rest); err != nil {
+					return err
+				}
+			}
+		}
+		sent, err = currentWrites(tx, rows, changes, syncs)
+		return err
+	})
+	if err == nil {
+		return rows, changes, sent, nil
+	}
+	back := slices.Clone(claimed)
+	for k := range back {
+		back[k].State = OutboxPending
+	}
+	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return tx.FinishOutbox(back) }); err != nil {
+		e.log.WithError(err).Warn("writeback: give back claimed rows (they come free when their lease ends)")
+	}
+	return nil, nil, nil, err
 }
 
 // settleParts takes out of a settled row's payload what is no longer to
@@ -927,10 +963,11 @@ func fitCall(sink CallFitter, rows []OutboxRow, changes []*contactpad.RecordChan
 
 // currentWrites puts on the last row of each record in rows the mirrored
 // fields still to write now, and returns them by row. It records them as
-// sent (RecordSync.Sending) in the claim's transaction: if the writer dies
-// before it learns what the CRM did, a poll that reads them back knows
-// them for the bridge's own. It changes the rows' parsed changes, not
-// their payloads (encodeChanges does, once the claim commits).
+// sent (RecordSync.Sending) before the call, in the transaction that makes
+// it ready: if the writer dies before it learns what the CRM did, a poll
+// that reads them back knows them for the bridge's own. It changes the
+// rows' parsed changes, not their payloads (encodeChanges does, once that
+// transaction commits).
 func currentWrites(tx Tx, rows []OutboxRow, changes []*contactpad.RecordChange,
 	syncs map[string]*contactpad.RecordSync) (map[int]map[string]any, error) {
 	last := map[string]int{} // interaction -> its last row

@@ -17,19 +17,23 @@ import (
 
 // holdingStore times the Updates of the store it wraps while counting is
 // on: with nothing else writing, the time an Update takes is the time it
-// holds the store's single writer.
+// holds the store's single writer. longest is the longest one: how long
+// a command may wait for the writer behind it.
 type holdingStore struct {
 	adapter.Store
-	counting      atomic.Bool
-	updates, held atomic.Int64
+	counting               atomic.Bool
+	updates, held, longest atomic.Int64
 }
 
 func (s *holdingStore) Update(ctx context.Context, fns []func(adapter.Tx) error) ([]error, error) {
 	start := time.Now()
 	errs, err := s.Store.Update(ctx, fns)
 	if s.counting.Load() {
+		took := int64(time.Since(start))
 		s.updates.Add(1)
-		s.held.Add(int64(time.Since(start)))
+		s.held.Add(took)
+		for longest := s.longest.Load(); took > longest && !s.longest.CompareAndSwap(longest, took); longest = s.longest.Load() {
+		}
 	}
 	return errs, err
 }
@@ -140,6 +144,7 @@ func BenchmarkWriteback(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Duration(held.held.Load()).Microseconds())/1000/float64(b.N), "held_ms/call")
 	b.ReportMetric(float64(held.updates.Load())/float64(b.N), "updates/call")
+	b.ReportMetric(float64(time.Duration(held.longest.Load()).Microseconds())/1000, "longest_held_ms")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(written), "cpu_us/row")
 }
 

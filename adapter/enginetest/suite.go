@@ -86,6 +86,7 @@ func Run(t *testing.T, open Opener) {
 		{"writeback claims only a batch worth a call", testWritebackClaimsWhenReady},
 		{"writeback counts what is due once a batch, not once a commit", testWritebackCountsPerBatch},
 		{"writeback keeps each record's order across calls", testWritebackKeepsRecordOrder},
+		{"writeback gives back what it cannot send", testWritebackGivesBackWhatItCannotSend},
 		{"writeback: a restarted writer takes its rows back", testWritebackAfterRestart},
 		{"writeback after a slow restart", testWritebackAfterSlowRestart},
 		{"retention: events and audit pruned in the background", testRetention},

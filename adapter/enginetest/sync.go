@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -362,6 +363,78 @@ func (s choosySink) FitCall(rows []adapter.OutboxRow, _ []*contactpad.RecordChan
 	}
 	*s.fitted++
 	return take
+}
+
+// brokenFitter is a recordingSink whose first broken calls to FitCall
+// answer for no row, which the writer takes for a broken sink.
+type brokenFitter struct {
+	*recordingSink
+	broken *int
+}
+
+func (s brokenFitter) FitCall(rows []adapter.OutboxRow, _ []*contactpad.RecordChange) []bool {
+	if *s.broken > 0 {
+		*s.broken--
+		return nil
+	}
+	take := make([]bool, len(rows))
+	for k := range take {
+		take[k] = true
+	}
+	return take
+}
+
+// testWritebackGivesBackWhatItCannotSend: when the call for the claimed
+// rows cannot be made ready (here the sink fails to fit it), the claim
+// ends as if it had never been: nothing is written, every row is due
+// again at once (not when its claim's lease would end), and the next
+// writeback writes them all, each record in order and each row once.
+func testWritebackGivesBackWhatItCannotSend(t *testing.T, open Opener) {
+	bubble(t, open, roomy, func(h *Harness) {
+		a := h.Connected("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: a.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Connected("alice", contactpad.NonLive)
+		backlog := h.Outbox()
+		require.Greater(t, len(backlog), 2)
+		broken := 1
+		sink := brokenFitter{&recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}, &broken}
+		n, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.ErrorContains(t, err, fmt.Sprintf("sink fitted 0 of %d rows", len(backlog)))
+		require.Zero(t, n)
+		require.Zero(t, sink.writeCalls())
+		require.Equal(t, withoutHolder(backlog), withoutHolder(h.Outbox()),
+			"every row pending again, as it was (but for the name of its last claim's holder)")
+
+		n, err = h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, len(backlog), n, "at once, not after the lease")
+		require.Empty(t, h.outbox(adapter.OutboxPending))
+		for _, r := range backlog {
+			require.Contains(t, sink.rows(r.CRMID), r.ID)
+		}
+		require.Equal(t, rowIDs(backlog, a.CRMID), sink.rows(a.CRMID), "in order")
+		require.Empty(t, sink.retried(), "each row once")
+	})
+}
+
+// withoutHolder returns rows without the name of their last claim's holder.
+func withoutHolder(rows []adapter.OutboxRow) []adapter.OutboxRow {
+	rows = slices.Clone(rows)
+	for k := range rows {
+		rows[k].Holder = ""
+	}
+	return rows
+}
+
+// rowIDs returns the IDs of the rows of record crmID, in their order.
+func rowIDs(rows []adapter.OutboxRow, crmID string) []int64 {
+	var ids []int64
+	for _, r := range rows {
+		if r.CRMID == crmID {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
 }
 
 // testWritebackKeepsRecordOrder: when a CallFitter leaves a row out of a
