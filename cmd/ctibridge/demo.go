@@ -43,7 +43,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	dir := *data
-	if dir == "" {
+	if dir != "" {
+		// A directory named for the demo's store is made if need be, as
+		// the default's temporary one is.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			fmt.Fprintln(stderr, "demo: --data:", err)
+			return 1
+		}
+	} else {
 		tmp, err := os.MkdirTemp("", "ctibridge-demo-")
 		if err != nil {
 			fmt.Fprintln(stderr, "demo:", err)

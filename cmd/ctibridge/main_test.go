@@ -238,3 +238,18 @@ func (l *memListener) Close() error {
 }
 
 func (l *memListener) Addr() net.Addr { return l.addr }
+
+// TestDemoDataDirectory: --data names a directory for the demo's store,
+// made if it is not there yet (the demo stops here before it opens the
+// store: its context is done).
+func TestDemoDataDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo", "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the demo stops as soon as it has started
+	var stdout, stderr bytes.Buffer
+	code := runDemo(ctx, []string{"--listen", "127.0.0.1:0", "--org-listen", "127.0.0.1:0", "--data", dir}, &stdout, &stderr)
+	require.Zero(t, code, stderr.String())
+	info, err := os.Stat(dir)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "the store's directory is the operator's alone")
+}
