@@ -408,6 +408,18 @@ func (a *agent) replayedConflict(err error) bool {
 	return false
 }
 
+// replayedTransfer: a transfer request sent again after the daemon died
+// that is refused because the interaction is no longer the agent's was
+// applied before the crash: a cold transfer has handed it over.
+func (a *agent) replayedTransfer(replayed bool, err error) bool {
+	var apiErr *errAPI
+	if replayed && errors.As(err, &apiErr) && apiErr.status == http.StatusForbidden && apiErr.code() == "forbidden" {
+		a.r.replayed.Add(1)
+		return true
+	}
+	return false
+}
+
 // work takes the interaction of it as far as this agent can: the first
 // command (accept, or nothing after a reopen or a transfer), then by its
 // status and the item's plan: defer, transfer, release, finish wrap-up,
@@ -470,7 +482,8 @@ func (a *agent) work(ctx context.Context, it *item, method, path string) {
 			}
 			body := map[string]any{"target": map[string]string{"agent": agentID(colleague(p.transferTarget, a.k, a.r.o.Agents))}, "mode": mode,
 				"note": "Customer asked for a colleague; order details attached."}
-			if _, err := a.call(ctx, "POST", base+"/transfers", body, nil); err != nil && !a.replayedConflict(err) {
+			replayed, err := a.call(ctx, "POST", base+"/transfers", body, nil)
+			if err != nil && !a.replayedConflict(err) && !a.replayedTransfer(replayed, err) {
 				a.r.fail(it, mode+" transfer", err)
 			}
 			return // the colleague takes it from its events

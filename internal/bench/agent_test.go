@@ -52,3 +52,36 @@ func TestDeferralRedated(t *testing.T) {
 		})
 	}
 }
+
+// TestColdTransferReplayed: the daemon dies after applying an agent's cold
+// transfer, before answering; sent again once it is back, the transfer is
+// refused because the interaction is no longer the agent's. The run counts
+// a replayed command, not an error.
+func TestColdTransferReplayed(t *testing.T) {
+	var transfers atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method + " " + r.URL.Path {
+		case "GET /api/v1/interactions/int_1":
+			_, _ = w.Write([]byte(`{"id":"int_1","owner":"a0000","status":"connected","media":"non-live"}`))
+		case "POST /api/v1/interactions/int_1/transfers":
+			if transfers.Add(1) == 1 {
+				// Applied, then the daemon dies: the connection drops.
+				conn, _, err := http.NewResponseController(w).Hijack()
+				require.NoError(t, err)
+				conn.Close()
+				return
+			}
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"status":403,"code":"forbidden","detail":"interaction int_1 is not a0000's: forbidden"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	r := &runner{o: &Options{Seed: 1, Log: io.Discard, KillRestart: true, Agents: 2}, url: srv.URL, errorKinds: map[string]int{}}
+	it := &item{interaction: "int_1", plan: plan{cold: true, transferTarget: 1}}
+	newAgent(r, 0).work(context.Background(), it, "", "")
+	require.Equal(t, int64(2), transfers.Load(), "sent again once the daemon is back")
+	require.Equal(t, int64(1), r.replayed.Load())
+	require.Zero(t, r.nErrors.Load(), "%v", r.errorSamples)
+}
