@@ -759,10 +759,7 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 			}
 			if len(rest) > 0 {
 				// The rest goes back as it was, for the next call.
-				for k := range rest {
-					rest[k].State = OutboxPending
-				}
-				if err := tx.FinishOutbox(rest); err != nil {
+				if err := giveBack(tx, rest); err != nil {
 					return err
 				}
 			}
@@ -773,14 +770,20 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 	if err == nil {
 		return rows, changes, sent, nil
 	}
-	back := slices.Clone(claimed)
-	for k := range back {
-		back[k].State = OutboxPending
-	}
-	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return tx.FinishOutbox(back) }); err != nil {
+	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return giveBack(tx, claimed) }); err != nil {
 		e.log.WithError(err).Warn("writeback: give back claimed rows (they come free when their lease ends)")
 	}
 	return nil, nil, nil, err
+}
+
+// giveBack returns claimed rows to the queue as they were: pending, due
+// when they were, for a later call.
+func giveBack(tx Tx, rows []OutboxRow) error {
+	back := slices.Clone(rows)
+	for k := range back {
+		back[k].State = OutboxPending
+	}
+	return tx.FinishOutbox(back)
 }
 
 // settleParts takes out of a settled row's payload what is no longer to

@@ -455,12 +455,7 @@ func testWritebackKeepsRecordOrder(t *testing.T, open Opener) {
 		defer stop()
 		require.Equal(t, 2, sink.writeCalls(), "the row left out, and its record's later rows, in a second call")
 		require.Empty(t, h.outbox(adapter.OutboxPending))
-		var want []int64
-		for _, r := range backlog {
-			if r.CRMID == left.CRMID {
-				want = append(want, r.ID)
-			}
-		}
+		want := rowIDs(backlog, left.CRMID)
 		require.Greater(t, len(want), 1, "the record left out has a later row")
 		require.Equal(t, want, sink.rows(left.CRMID), "in order")
 		for _, id := range sink.retried() {
