@@ -595,6 +595,28 @@ func TestActions(t *testing.T) {
 		e.refused("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"service": "billing"}}, 400, "invalid_request")
 	})
 
+	t.Run("consult: the leg stays listed after its interaction is completed", func(t *testing.T) {
+		id := e.connected("alice", contactpad.NonLive)
+		e.ok("carol", "PUT", "/api/v1/me/presence", map[string]string{"presence": "interruptible"})
+		cID := e.ok("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"agent": "carol"}})["id"].(string)
+		require.Equal(t, "connected", e.ok("carol", "POST", "/api/v1/consults/"+cID+"/answer", nil)["status"])
+		require.Equal(t, "wrap_up", e.ok("alice", "POST", "/api/v1/interactions/"+id+"/release", nil)["status"])
+		require.Equal(t, "completed", e.ok("alice", "POST", "/api/v1/interactions/"+id+"/wrapup/finish", nil)["status"])
+		listed := func(who string) []string {
+			var ids []string
+			for _, c := range e.ok(who, "GET", "/api/v1/consults", nil)["consults"].([]any) {
+				ids = append(ids, c.(map[string]any)["id"].(string))
+			}
+			return ids
+		}
+		for _, who := range []string{"alice", "carol", "ops"} {
+			require.Contains(t, listed(who), cID, "%s's consults", who)
+		}
+		require.NotContains(t, listed("bob"), cID)
+		require.Equal(t, "ended", e.ok("carol", "POST", "/api/v1/consults/"+cID+"/release", nil)["status"])
+		require.NotContains(t, listed("ops"), cID)
+	})
+
 	t.Run("admins act on anything", func(t *testing.T) {
 		id := e.connected("alice", contactpad.NonLive)
 		require.Equal(t, "wrap_up", e.ok("ops", "POST", "/api/v1/interactions/"+id+"/release", nil)["status"])
