@@ -65,11 +65,8 @@ func actorOf(agent string) string {
 
 // interaction loads an interaction, wrapping ErrNotFound with its ID.
 func (c *change) interaction(id string) (*contactpad.Interaction, error) {
-	i, err := c.tx.Interaction(id)
-	if err != nil {
-		return nil, fmt.Errorf("interaction %s: %w", id, err)
-	}
-	return i, nil
+	// The store's error names the interaction.
+	return c.tx.Interaction(id)
 }
 
 // save writes i, which was before, with the audit entry, event, outbox

@@ -81,6 +81,9 @@ func (c *change) changePresence(a *contactpad.Agent, p contactpad.Presence, orig
 		c.res.Agent = &snapshot
 	}
 	if p == contactpad.LoggedOut {
+		if err := c.endRingingConsults(a.ID); err != nil {
+			return err
+		}
 		offers, err := c.tx.Interactions(InteractionFilter{Owner: a.ID, Statuses: []contactpad.Status{contactpad.Offered}})
 		if err != nil {
 			return err

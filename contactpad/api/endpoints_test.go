@@ -541,12 +541,18 @@ func TestActions(t *testing.T) {
 		trID = tr["id"].(string)
 		e.refused("alice", "POST", "/api/v1/transfers/"+trID+"/complete", nil, 409, "invalid_transition")
 		require.Equal(t, "accepted", e.ok("bob", "POST", "/api/v1/transfers/"+trID+"/accept", nil)["status"])
-		e.refused("bob", "POST", "/api/v1/transfers/"+trID+"/complete", nil, 403, "forbidden")
+		refusal := e.refused("bob", "POST", "/api/v1/transfers/"+trID+"/complete", nil, 403, "forbidden").json(t)["detail"]
+		require.Contains(t, refusal, "only its initiator may complete it, not bob")
 		require.Equal(t, "completed", e.ok("alice", "POST", "/api/v1/transfers/"+trID+"/complete", nil)["status"])
 		require.Equal(t, "bob", e.get(id).Owner)
 		require.Equal(t, "bob", e.ok("bob", "GET", "/api/v1/transfers/"+trID, nil)["assignee"])
 		e.refused("carol", "GET", "/api/v1/transfers/"+trID, nil, 403, "forbidden")
 		e.refused("bob", "GET", "/api/v1/transfers/nope", nil, 404, "not_found")
+		for _, path := range []string{"/api/v1/transfers/trf_nope/accept", "/api/v1/consults/con_nope/answer", "/api/v1/interactions/int_nope/release"} {
+			detail := e.refused("bob", "POST", path, nil, 404, "not_found").json(t)["detail"].(string)
+			id := strings.Split(path, "/")[4]
+			require.Equal(t, 1, strings.Count(detail, id), "the id once: %s", detail)
+		}
 		e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
 	})
 
