@@ -369,6 +369,23 @@ func testConflicts(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.AuditReassigned, trail[len(trail)-1].Action)
 		require.NotContains(t, h.writeBack()[i.CRMID], map[string]any{"owner_crm_user_id": bobUser}, "bob is never written")
 	})
+	// A change the bridge undid before writing it leaves the field in step:
+	// a person's later change to it is theirs alone, no conflict, and the
+	// bridge does not write over it, whoever the mapping says wins.
+	dueBridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"due_by": contactpad.BridgeWins}}
+	bubble(t, open, withPolicy(dueBridge), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Do(adapter.Resume{ID: i.ID, Agent: "alice"})
+		require.False(t, h.Get(i.ID).Sync.IsDirty("due_by"), "no due date, as the CRM shows")
+		h.Do(adapter.Ingest{Item: seen(h.Get(i.ID), "Sam", shows{"due_by": "2030-01-01T09:00:00.000Z"})})
+		for _, e := range h.Audit(i.ID) {
+			require.NotEqual(t, contactpad.AuditConflict, e.Action, e.Message)
+		}
+		for _, sent := range h.writeBack()[i.CRMID] {
+			require.NotContains(t, sent, "due_by", "Sam's due date stays")
+		}
+	})
 	bridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"service": contactpad.BridgeWins}}
 	bubble(t, open, withPolicy(bridge), func(h *Harness) {
 		i := h.worked("alice", contactpad.NonLive)
