@@ -96,12 +96,22 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 		return c.routeInteraction(i)
 	}
 	view := m.Read(shown)
+	onHold := view.Status == contactpad.Deferred && !c.s.Matrix.Allows(item.Media, contactpad.ActionDefer)
+	if onHold {
+		// Work of a media type that is never deferred (a live call) is
+		// adopted as the open work it is: deferred, nobody could resume it.
+		view.Status = ""
+	}
 	i.Status, i.Owner, i.TargetAgent = view.Adopted(c.agentOfCRMUser)
 	if i.Status != contactpad.Queued {
 		i.QueuedAt = nil
 	}
 	if i.Status == contactpad.Deferred {
+		// Who set the date, as the record says: an agent unless it says not.
 		i.DueBy, i.DueBySetManually = view.DueBy, view.DueBy != nil
+		if view.DueBySetManually != nil {
+			i.DueBySetManually = view.DueBy != nil && *view.DueBySetManually
+		}
 	}
 	want, err := m.Fields(i.CRMID, c.writeback(i))
 	if err != nil {
@@ -117,6 +127,9 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	}
 	if i.DueBy != nil {
 		msg += ", due " + i.DueBy.UTC().Format(timeFormat)
+	}
+	if onHold {
+		msg += fmt.Sprintf("; on hold there, but %s interactions are not deferred", item.Media)
 	}
 	var data map[string]string
 	if i.Owner != "" {

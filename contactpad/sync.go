@@ -299,11 +299,14 @@ func CanonicalNumber(v any) any {
 // RecordView is what a record's mirrored field values say about its
 // interaction, as far as the mapping can tell: the status its status field
 // stands for ("" when it has none, or a value no status writes), the CRM
-// user who owns it, and the due date it shows.
+// user who owns it, the due date it shows, and whether an agent set that
+// date (nil when the mapping mirrors no such flag, or the record shows no
+// true or false).
 type RecordView struct {
-	Status         Status
-	OwnerCRMUserID string
-	DueBy          *time.Time
+	Status           Status
+	OwnerCRMUserID   string
+	DueBy            *time.Time
+	DueBySetManually *bool
 }
 
 // Adopted is the state an interaction takes when the bridge first sees a

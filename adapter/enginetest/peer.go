@@ -136,6 +136,18 @@ func testAdopt(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.Deferred, onHold.Status)
 		require.Equal(t, "carol", onHold.Owner)
 		require.True(t, due.Equal(*onHold.DueBy), "the due date the record shows")
+		require.True(t, onHold.DueBySetManually, "set by an agent: the record does not say otherwise")
+		byRule := h.IngestItem(h.record(contactpad.NonLive, "billing", shows{"status": "deferred",
+			"owner_crm_user_id": carolUser, "due_by": due.Format(time.RFC3339Nano), "due_by_was_set_manually": false}))
+		require.Equal(t, contactpad.Deferred, byRule.Status)
+		require.False(t, byRule.DueBySetManually, "set by a rule, as the record says")
+
+		// A live call is never deferred: on hold in the CRM, it is adopted
+		// as the open work it is, which its agent can go on with.
+		call := h.IngestItem(h.record(contactpad.Live, "support", shows{"status": "deferred", "owner_crm_user_id": aliceUser}))
+		require.Equal(t, contactpad.Connected, call.Status)
+		require.Equal(t, "alice", call.Owner)
+		require.Contains(t, h.LastAudit(call.ID).Message, "on hold there, but live interactions are not deferred")
 
 		odd := h.IngestItem(h.record(contactpad.NonLive, "support", shows{"status": "escalated", "owner_crm_user_id": bobUser}))
 		require.Equal(t, contactpad.Connected, odd.Status, "a status the mapping does not know, worked by bob")
@@ -150,6 +162,7 @@ func testAdopt(t *testing.T, open Opener) {
 
 		require.Empty(t, h.Outbox(), "nothing is written back on first sight")
 		require.Empty(t, h.writeBack())
+		require.Equal(t, contactpad.WrapUp, h.Do(adapter.Release{ID: call.ID, Agent: "alice"}).Interaction.Status)
 
 		h.Presence("bob", contactpad.Available)
 		require.Equal(t, "bob", h.Get(waiting.ID).Owner, "bob gets the work reserved for him")
