@@ -259,15 +259,49 @@ func (c *change) conflict(i *contactpad.Interaction, field string, ours, theirs 
 // no longer matches its mapping's filter: completed (or abandoned, as the
 // mapping says), its capacity freed, its transfers stopped.
 func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPolicy, leftFilter bool, by string) error {
-	before := *i
 	s, action := stepCloseInCRM, contactpad.AuditClosed
 	if policy.Closed == contactpad.CloseAbandons {
 		s, action = stepAbandonInCRM, contactpad.AuditAbandoned
 	}
+	msg := fmt.Sprintf("Closed in %s by %s", c.crmName(), by)
+	if leftFilter {
+		msg = fmt.Sprintf("No longer matches the mapping's filter in %s (last changed by %s)", c.crmName(), by)
+	}
+	return c.endedInCRM(i, s, record{actor: contactpad.ActorCRM, action: action, category: contactpad.CategoryCRM, message: msg, local: true},
+		"closed in "+c.crmName())
+}
+
+// DeletedInCRM ends the interaction of a record the CRM says no longer
+// exists: a write of it was refused as deleted (ParkError.Gone). A poll
+// never reads a deleted record, so without it the work would hold its
+// agent's capacity, or wait in the queue, for a record nobody can work.
+// It is abandoned, its capacity freed and its transfers stopped, and
+// nothing more is written to the record. The writer sends it
+// (Engine.RunWriteback); work already ended is left as it is.
+type DeletedInCRM struct{ InteractionID string }
+
+func (cmd DeletedInCRM) apply(c *change) error {
+	i, err := c.interaction(cmd.InteractionID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil || i.Status.Ended() {
+		return err
+	}
+	return c.endedInCRM(i, stepAbandonInCRM, record{actor: contactpad.ActorCRM, action: contactpad.AuditAbandoned,
+		category: contactpad.CategoryCRM, local: true, gone: true,
+		message: fmt.Sprintf("Deleted in %s: %s %s no longer exists", c.crmName(), i.CRMObject, i.CRMID)},
+		"deleted in "+c.crmName())
+}
+
+// endedInCRM ends i along s (closed, abandoned) for a reason the CRM gave:
+// its transfers stopped with why, its capacity freed for the next work.
+func (c *change) endedInCRM(i *contactpad.Interaction, s Step, r record, why string) error {
+	before := *i
 	if err := take(i, s); err != nil {
 		return err
 	}
-	if err := c.cancelOpenTransfers(i, "closed in "+c.crmName()); err != nil {
+	if err := c.cancelOpenTransfers(i, why); err != nil {
 		return err
 	}
 	if !before.Status.Worked() {
@@ -275,11 +309,7 @@ func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPo
 	}
 	i.Held, i.WrapUpEndsAt, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent, i.DueBy = false, nil, nil, nil, "", nil
 	i.ResumedFrom = ""
-	msg := fmt.Sprintf("Closed in %s by %s", c.crmName(), by)
-	if leftFilter {
-		msg = fmt.Sprintf("No longer matches the mapping's filter in %s (last changed by %s)", c.crmName(), by)
-	}
-	if err := c.save(i, before, record{actor: contactpad.ActorCRM, action: action, category: contactpad.CategoryCRM, message: msg, local: true}); err != nil {
+	if err := c.save(i, before, r); err != nil {
 		return err
 	}
 	if before.Owner == "" || !before.Status.HoldsCapacity() {

@@ -67,9 +67,11 @@ type CallFitter interface {
 
 // ParkError is a writeback the CRM refused for good (validation, a deleted
 // record, an unknown field): the row is parked with the CRM's error code
-// and shown to admins instead of retried.
+// and shown to admins instead of retried. Gone says the record no longer
+// exists in the CRM (deleted there): its interaction ends (DeletedInCRM).
 type ParkError struct {
 	Code, Message string
+	Gone          bool
 }
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
@@ -673,7 +675,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	// parked row.
 	failed := map[[2]string]time.Time{}
 	var tally writebackTally
-	var refused []Command // offers whose AgentWork the writer gave up on
+	var after []Command // offers whose AgentWork the writer gave up on; records deleted in the CRM
 	for k := range rows {
 		record := [2]string{rows[k].CRMObject, rows[k].CRMID}
 		if next, ok := failed[record]; ok {
@@ -702,7 +704,11 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			return len(rows), claimed, err
 		}
 		if refusal != nil {
-			refused = append(refused, *refusal)
+			after = append(after, *refusal)
+		}
+		var park *ParkError
+		if rows[k].State == OutboxParked && errors.As(errs[k], &park) && park.Gone {
+			after = append(after, DeletedInCRM{InteractionID: rows[k].InteractionID})
 		}
 	}
 	// The CRM took a record's update when the sink says so, even if the
@@ -724,7 +730,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		return len(rows), claimed, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
-	e.refuseOffers(context.WithoutCancel(ctx), refused)
+	e.applyAfterWrites(context.WithoutCancel(ctx), after)
 	return len(rows), claimed, nil
 }
 
@@ -837,18 +843,26 @@ func settleParts(r *OutboxRow, err error) (*OmniRefused, error) {
 	return refusal, nil
 }
 
-// refuseOffers hands the engine the offers whose AgentWork the writer
-// gave up on: without it, such an offer would wait forever, since
-// Omni-Channel, which times an AgentWork out, never had one.
-func (e *Engine) refuseOffers(ctx context.Context, cmds []Command) {
+// applyAfterWrites hands the engine what the CRM's answers to a call
+// mean for the interactions: the offers whose AgentWork the writer gave up
+// on (without it, such an offer would wait forever, since Omni-Channel,
+// which times an AgentWork out, never had one), and the records the CRM
+// says are deleted.
+func (e *Engine) applyAfterWrites(ctx context.Context, cmds []Command) {
 	if len(cmds) == 0 {
 		return
 	}
 	for k, out := range e.applyBackground(ctx, cmds) {
-		if out.Err != nil {
-			cmd := cmds[k].(OmniRefused)
+		if out.Err == nil {
+			continue
+		}
+		switch cmd := cmds[k].(type) {
+		case OmniRefused:
 			e.log.WithError(out.Err).WithFields(logrus.Fields{"interaction": cmd.InteractionID, "code": cmd.Code}).
 				Warn("route again an offer whose AgentWork the CRM refused")
+		case DeletedInCRM:
+			e.log.WithError(out.Err).WithField("interaction", cmd.InteractionID).
+				Warn("end the interaction of a record deleted in the CRM")
 		}
 	}
 }

@@ -654,3 +654,53 @@ func testPollCleanText(t *testing.T, open Opener) {
 		}
 	})
 }
+
+// testDeletedInCRM: a write the CRM refuses because the record is deleted
+// there (ParkError.Gone) ends its interaction: abandoned, its capacity
+// freed for the next work and its transfer stopped, and nothing more is
+// written to the record. A refusal that says nothing of the kind only
+// parks the row.
+func testDeletedInCRM(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		gone := h.worked("alice", contactpad.NonLive)
+		refused := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Busy)
+		tr := h.Do(adapter.StartTransfer{ID: gone.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Do(adapter.Release{ID: refused.ID, Agent: "alice"})
+		load := h.Load("alice")[contactpad.NonLive]
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{},
+			fail: func(r adapter.OutboxRow, _ int) error {
+				switch r.CRMID {
+				case gone.CRMID:
+					return &adapter.ParkError{Code: "ENTITY_IS_DELETED", Message: "entity is deleted", Gone: true}
+				case refused.CRMID:
+					return &adapter.ParkError{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Subject is locked"}
+				}
+				return nil
+			}}
+		_, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		synctest.Wait()
+
+		i := h.Get(gone.ID)
+		require.Equal(t, contactpad.Abandoned, i.Status)
+		last := h.LastAudit(gone.ID)
+		require.Equal(t, contactpad.AuditAbandoned, last.Action)
+		require.Equal(t, contactpad.ActorCRM, last.Actor)
+		require.Contains(t, last.Message, "Deleted in Salesforce: Case "+gone.CRMID+" no longer exists")
+		require.Equal(t, contactpad.TransferCanceled, h.Transfer(tr.ID).Status)
+		require.Equal(t, load-1, h.Load("alice")[contactpad.NonLive], "its capacity is free")
+		for _, r := range h.Outbox() {
+			if r.CRMID == gone.CRMID {
+				var change contactpad.RecordChange
+				require.NoError(t, json.Unmarshal(r.Payload, &change))
+				require.Nil(t, change.Fields, "no field is to be written to a deleted record")
+			}
+		}
+		calls := sink.calls
+		_, err = h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, calls, sink.calls, "its rows wait behind the parked one, shown to admins: no call")
+		require.Equal(t, contactpad.WrapUp, h.Get(refused.ID).Status, "a refusal of another kind only parks its row")
+	})
+}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"the CRM is a peer: first sight adopts the record", testAdopt},
 		{"the CRM is a peer: first sight resets, if the mapping says so", testResetPolicy},
 		{"the CRM is a peer: closed or filtered out there", testClosedInCRM},
+		{"the CRM is a peer: deleted there", testDeletedInCRM},
 		{"the CRM is a peer: reopened there", testReopenedInCRM},
 		{"the CRM is a peer: owner changed there", testOwnerChangedInCRM},
 		{"the CRM is a peer: due date changed there", testDueChangedInCRM},

@@ -103,7 +103,7 @@ func asAPIError(err error) error {
 func rowError(err error) error {
 	var api *APIError
 	if Classify(err) == Park && errors.As(err, &api) {
-		return &adapter.ParkError{Code: api.Code, Message: api.Message}
+		return &adapter.ParkError{Code: api.Code, Message: api.Message, Gone: api.Code == "ENTITY_IS_DELETED"}
 	}
 	return err
 }

@@ -267,8 +267,8 @@ func TestSinkFitCall(t *testing.T) {
 	require.Empty(t, fitCall(sink, nil))
 }
 
-// TestSinkRecordErrors: a deleted record is parked with its code; a locked
-// row is retried; the other records of the call are written.
+// TestSinkRecordErrors: a deleted record is parked with its code, as gone;
+// a locked row is retried; the other records of the call are written.
 func TestSinkRecordErrors(t *testing.T) {
 	org, url, ids := localOrg(t, 3)
 	sink := NewSink(connect(t, url, nil), map[string]Writeback{"Case": caseWriteback{}})
@@ -280,6 +280,7 @@ func TestSinkRecordErrors(t *testing.T) {
 	var park *adapter.ParkError
 	require.ErrorAs(t, errs[0], &park)
 	require.Equal(t, "ENTITY_IS_DELETED", park.Code)
+	require.True(t, park.Gone, "the record is gone: its interaction ends")
 	require.Error(t, errs[1])
 	require.NotErrorAs(t, errs[1], &park, "a locked row is retried, not parked")
 	require.ErrorContains(t, errs[1], "UNABLE_TO_LOCK_ROW")
