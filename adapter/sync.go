@@ -76,6 +76,22 @@ type ParkError struct {
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 
+// UnavailableError is a write that failed because the CRM could not be
+// reached, or did not answer the call (network errors, 5xx, its rate
+// limit, a session it would not renew): no fault of the row's. Such a row
+// is tried again until the CRM answers, however long an outage lasts: it
+// spends none of the row's SyncOptions.MaxAttempts, and backs off by how
+// many calls in a row went unanswered, at most UnavailableRetryMax apart,
+// so that the writer finds the CRM soon after it is back.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// UnavailableRetryMax bounds the backoff of rows the CRM did not answer
+// (UnavailableError).
+const UnavailableRetryMax = 30 * time.Second
+
 // PartlyWrittenError is a row the CRM took in part: one of its writes
 // failed with Err (a *ParkError parks the row; any other error is
 // retried), while the others landed, as Fields, Audit and AgentWork say
@@ -670,6 +686,17 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 	}
 	now = e.now().UTC()
+	// A call the CRM did not answer at all: its rows back off by how many
+	// went unanswered in a row.
+	unreachable := int64(0)
+	if len(errs) > 0 && !slices.ContainsFunc(errs, func(err error) bool {
+		var u *UnavailableError
+		return !errors.As(err, &u)
+	}) {
+		unreachable = e.unreachable.Add(1)
+	} else {
+		e.unreachable.Store(0)
+	}
 	// The records whose earlier row failed in this batch, and when their
 	// later rows are due: at the earlier row's retry, or now behind a
 	// parked row.
@@ -687,7 +714,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			rows[k].State, rows[k].NextAttemptAt = OutboxPending, next
 			continue
 		}
-		settle(&rows[k], errs[k], now, opts)
+		settle(&rows[k], errs[k], now, opts, unreachable)
 		tally.add(rows[k].State)
 		switch rows[k].State {
 		case OutboxPending:
@@ -1098,8 +1125,11 @@ func acceptWrites(tx Tx, accepted map[string]map[string]any, at time.Time) error
 
 // settle sets the outcome of one written row: done; parked (refused for
 // good, or failed MaxAttempts times); or pending with exponential backoff.
-func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions) {
+// A row the CRM did not answer (UnavailableError) spends no attempt: it
+// backs off by unreachable, the calls in a row the CRM did not answer.
+func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions, unreachable int64) {
 	var park *ParkError
+	var unavailable *UnavailableError
 	switch {
 	case err == nil:
 		r.State = OutboxDone
@@ -1107,6 +1137,11 @@ func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions) {
 	case errors.As(err, &park):
 		r.Attempts++
 		r.State, r.ErrorCode, r.ErrorMessage = OutboxParked, park.Code, park.Message
+		return
+	case errors.As(err, &unavailable):
+		r.ErrorCode, r.ErrorMessage = "", err.Error()
+		backoff := opts.RetryBase << min(max(unreachable, 1)-1, 30)
+		r.State, r.NextAttemptAt = OutboxPending, now.Add(min(backoff, opts.RetryMax, UnavailableRetryMax))
 		return
 	}
 	r.Attempts++

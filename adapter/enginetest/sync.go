@@ -872,3 +872,63 @@ func testWritebackCountsPerBatch(t *testing.T, open Opener) {
 		require.Equal(t, 2, sink.writeCalls(), "it is written once BatchMaxAge old")
 	})
 }
+
+// testWritebackOutage: while the CRM answers no call (UnavailableError),
+// the rows wait for it however long that takes: they spend none of their
+// attempts, so none is parked, and they back off at most
+// UnavailableRetryMax apart; once the CRM answers again they are written,
+// in order. A record's own failures still count.
+func testWritebackOutage(t *testing.T, open Opener) {
+	synctest.Test(t, func(t *testing.T) {
+		h := Start(t, open, nil)
+		defer h.Stop()
+		i := h.Connected("alice", contactpad.NonLive)
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"}) // and its wrap-up ends during the outage
+		down := true
+		var calls []time.Time
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{},
+			fail: func(r adapter.OutboxRow, _ int) error {
+				if down {
+					return &adapter.UnavailableError{Err: errors.New("POST composite: connection refused")}
+				}
+				return nil
+			}}
+		counting := sinkFunc(func(ctx context.Context, rows []adapter.OutboxRow) []error {
+			calls = append(calls, time.Now())
+			return sink.Write(ctx, rows)
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Engine.RunWriteback(ctx, counting, adapter.SyncOptions{RetryBase: time.Second, MaxAttempts: 3})
+		}()
+		time.Sleep(time.Hour) // an hour's outage: far more calls than MaxAttempts
+		synctest.Wait()
+		require.Greater(t, len(calls), 100)
+		for k := 1; k < len(calls); k++ {
+			require.LessOrEqual(t, calls[k].Sub(calls[k-1]), adapter.UnavailableRetryMax+time.Second, "call %d", k)
+		}
+		require.Empty(t, h.outbox(adapter.OutboxParked), "an outage parks nothing")
+		waiting := h.Outbox()
+		var want []int64
+		for _, r := range waiting {
+			require.Zero(t, r.Attempts, "no attempt spent on an outage")
+			want = append(want, r.ID)
+		}
+		require.Contains(t, waiting[0].ErrorMessage, "connection refused", "the record's first row shows the last error")
+
+		down = false // the CRM is back
+		time.Sleep(adapter.UnavailableRetryMax + time.Second)
+		synctest.Wait()
+		require.Equal(t, want, sink.rows(i.CRMID), "written once the CRM answers, in order")
+		require.Empty(t, h.Outbox())
+		cancel()
+		<-done
+	})
+}
+
+// sinkFunc is a Sink of a function.
+type sinkFunc func(ctx context.Context, rows []adapter.OutboxRow) []error
+
+func (f sinkFunc) Write(ctx context.Context, rows []adapter.OutboxRow) []error { return f(ctx, rows) }

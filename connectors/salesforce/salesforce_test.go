@@ -303,14 +303,18 @@ func TestSinkOrgDown(t *testing.T) {
 	org.Faults().FailNext(50, http.StatusInternalServerError)
 	for _, err := range sink.Write(context.Background(), rows) {
 		var park *adapter.ParkError
+		var unavailable *adapter.UnavailableError
 		require.Error(t, err)
 		require.NotErrorAs(t, err, &park, "an outage is retried later, not parked")
+		require.ErrorAs(t, err, &unavailable, "no fault of the record's: it spends no attempt")
 		require.ErrorContains(t, err, "UNKNOWN_EXCEPTION", "the org's last answer is kept when the retries run out")
 	}
 	org.Faults().Reset()
 	org.Faults().ExceedLimit(1)
 	for _, err := range sink.Write(context.Background(), rows) {
+		var unavailable *adapter.UnavailableError
 		require.ErrorContains(t, err, "REQUEST_LIMIT_EXCEEDED", "the limit is not hammered: the engine backs off")
+		require.ErrorAs(t, err, &unavailable)
 	}
 }
 
