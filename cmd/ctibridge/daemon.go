@@ -107,7 +107,14 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(buildInfoCollector(readBuildInfo()))
 
-	client, err := crmClient(cfg, o, reg)
+	// The link is made once the client is: the client tells it what the
+	// CRM answers.
+	var link atomic.Pointer[crmLink]
+	client, err := crmClient(cfg, o, reg, func(err error) {
+		if l := link.Load(); l != nil {
+			l.observe(err)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +130,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 		return d.gen.Load().checkOrg(ctx, client)
 	}, log, reg)
+	link.Store(d.link)
 	firstCtx, cancelFirst := context.WithTimeout(ctx, firstLinkAttempt)
 	first := d.link.attempt(firstCtx)
 	cancelFirst()
@@ -366,9 +374,10 @@ func scriptURLs(cfg *config.Config) []string {
 // the next ones run in the background.
 const firstLinkAttempt = 15 * time.Second
 
-// crmClient returns a client of the CRM of the config, not signed in yet.
-func crmClient(cfg *config.Config, o daemonOptions, reg prometheus.Registerer) (*salesforce.Client, error) {
-	sc := salesforce.Config{Logger: o.Log, Metrics: salesforce.NewMetrics(reg)}
+// crmClient returns a client of the CRM of the config, not signed in yet,
+// that tells answered whether the CRM answered each call.
+func crmClient(cfg *config.Config, o daemonOptions, reg prometheus.Registerer, answered func(error)) (*salesforce.Client, error) {
+	sc := salesforce.Config{Logger: o.Log, Metrics: salesforce.NewMetrics(reg), Answered: answered}
 	switch cfg.CRM.Kind {
 	case config.CRMSalesforce:
 		s := cfg.CRM.Salesforce

@@ -38,7 +38,8 @@ func (o *outage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestDaemonServesWhileSalesforceIsDown: a bridge (re)started during a
 // Salesforce outage starts, is ready, and serves its agents from the store;
 // the admin status says why it does not sync. When Salesforce is back, it
-// connects on its own, polls again and writes back what agents did.
+// connects on its own, polls again and writes back what agents did. An
+// outage while it is connected shows in the status and the metric too.
 func TestDaemonServesWhileSalesforceIsDown(t *testing.T) {
 	org := sim.New(sim.Options{})
 	require.NoError(t, org.Seed(demoRecords()))
@@ -119,6 +120,26 @@ func TestDaemonServesWhileSalesforceIsDown(t *testing.T) {
 	})
 	require.Contains(t, metrics(t, d), "ctibridge_crm_connected 1")
 	require.Contains(t, metrics(t, d), `ctibridge_crm_poll_lag_seconds{source="salesforce:Case"}`)
+
+	// Salesforce goes down while the bridge is connected: the status and
+	// the metric say so, the bridge stays ready, and it connects again
+	// when Salesforce answers.
+	o.down.Store(true)
+	eventually(t, "the status says the CRM is down", func() bool {
+		crm := c.ok("ops", "GET", "/api/v1/admin/status", nil)["crm"].(map[string]any)
+		reason, _ := crm["reason"].(string)
+		return crm["state"] == "degraded" && strings.Contains(reason, "the CRM did not answer")
+	})
+	require.Contains(t, metrics(t, d), "ctibridge_crm_connected 0")
+	res, err = http.Get(d.url() + "/readyz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode, "still ready: agents are served from the store")
+	o.down.Store(false)
+	eventually(t, "connected again", func() bool {
+		return c.ok("ops", "GET", "/api/v1/admin/status", nil)["crm"].(map[string]any)["state"] == "connected"
+	})
+	require.Contains(t, metrics(t, d), "ctibridge_crm_connected 1")
 	stop()
 	require.NoError(t, d.wait())
 }

@@ -89,6 +89,21 @@ func Classify(err error) Action {
 	return Retry
 }
 
+// unanswered is err if it says the org did not answer a call (a network
+// error, a 5xx, its rate limit, a session it would not renew), else nil:
+// an answer about a record or the request is an answer.
+func unanswered(err error) error {
+	var api *APIError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &api), api.Status >= 500, api.Status == http.StatusTooManyRequests,
+		api.Code == "REQUEST_LIMIT_EXCEEDED", Classify(err) == Reauthenticate:
+		return err
+	}
+	return nil
+}
+
 // asAPIError turns simpleforce's error into an APIError, keeping the
 // errorCode; other errors pass through.
 func asAPIError(err error) error {

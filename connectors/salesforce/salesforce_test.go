@@ -365,3 +365,26 @@ func TestClassify(t *testing.T) {
 	}
 	require.True(t, strings.HasPrefix((&APIError{Code: "X", Message: "m"}).Error(), "salesforce: X"))
 }
+
+// TestUnanswered: what says the org did not answer a call (Config.Answered)
+// and what is an answer, even an error.
+func TestUnanswered(t *testing.T) {
+	for _, tc := range []struct {
+		err      error
+		answered bool
+	}{
+		{nil, true},
+		{&APIError{Status: 404, Code: "ENTITY_IS_DELETED"}, true},
+		{&APIError{Status: 400, Code: "UNABLE_TO_LOCK_ROW"}, true},
+		{&APIError{Status: 400, Code: "MALFORMED_QUERY"}, true},
+		{&APIError{Status: 503, Code: "SERVER_UNAVAILABLE"}, false},
+		{&APIError{Status: 500, Code: "UNKNOWN_EXCEPTION"}, false},
+		{&APIError{Status: 403, Code: "REQUEST_LIMIT_EXCEEDED"}, false},
+		{&APIError{Status: 401, Code: "INVALID_SESSION_ID"}, false},
+		{fmt.Errorf("POST composite: %w", io.ErrUnexpectedEOF), false},
+	} {
+		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
+			require.Equal(t, tc.answered, unanswered(tc.err) == nil)
+		})
+	}
+}
