@@ -466,12 +466,14 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 // the new oldest row's age); WakeWriteback always does. Counting reads
 // and sorts up to BatchRows rows, and under load most commits append a
 // row or two. It looks at least every idle poll (WithIdlePoll) for rows
-// other replicas left.
+// other replicas left. A call in flight when ctx is done goes on to the
+// CRM's answer, until the engine stops: stop the writer first, and the
+// engine when its calls may be cut short.
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
 	trigger := batchTrigger{Rows: opts.BatchRows, MaxAge: opts.BatchMaxAge}
 	for {
-		written, claimed, err := e.writeback(ctx, sink, opts, nil)
+		written, claimed, err := e.writebackUntilStopped(ctx, sink, opts, nil)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.WithError(err).Warn("write back to CRM")
@@ -509,7 +511,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			}
 			if wait == 0 {
 				var written, claimed int
-				written, claimed, err = e.writeback(ctx, sink, opts, &trigger)
+				written, claimed, err = e.writebackUntilStopped(ctx, sink, opts, &trigger)
 				var notReady *notReadyError
 				switch {
 				case err == nil:
@@ -624,7 +626,7 @@ func (e *Engine) reclaimFrom(opts SyncOptions) time.Time { return e.started.Add(
 // WritebackOnce claims and writes one batch of what is due, however little
 // (see writeback), and returns how many rows it wrote.
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
-	written, _, err := e.writeback(ctx, sink, opts.withDefaults(), nil)
+	written, _, err := e.writeback(ctx, ctx, sink, opts.withDefaults(), nil)
 	return written, err
 }
 
@@ -650,7 +652,26 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // payloads are decoded between the two, holding nothing: the claimed rows
 // are the writer's alone from the first commit, and no command changes
 // them. The payloads sent are encoded after the second commits.
-func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
+// writebackUntilStopped is writeback for RunWriteback: once sent, a call
+// goes on to the CRM's answer when ctx is done (its rows are then settled
+// as the CRM answered, not tried again), until the engine stops. A
+// shutdown stops the writer's loop first and the engine last.
+func (e *Engine) writebackUntilStopped(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
+	call, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stopped:
+			cancel()
+		case <-call.Done():
+		}
+	}()
+	return e.writeback(ctx, call, sink, opts, trigger)
+}
+
+// writeback claims what is due, sends one call's worth of it to sink with
+// the context call, and settles it. ctx bounds the rest.
+func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
 	now := e.now().UTC()
 	var rows []OutboxRow
 	err = UpdateOne(ctx, e.store, func(tx Tx) error {
@@ -681,7 +702,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	if err := encodeChanges(rows, changes); err != nil {
 		return len(rows), claimed, err
 	}
-	errs := sink.Write(ctx, rows)
+	errs := sink.Write(call, rows)
 	if len(errs) != len(rows) {
 		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 	}

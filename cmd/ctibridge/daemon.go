@@ -325,6 +325,11 @@ func (d *daemon) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 			d.metricsSrv.Close()
 		}
 	}
+	// A call the writer has in flight goes on to Salesforce's answer (its
+	// rows settled as written, not sent again), up to the deadline, when
+	// stopping the engine cuts it short.
+	cut := context.AfterFunc(ctx, stopEngine)
+	defer cut()
 	stopLoops()
 	loops.Wait()
 	flushed := 0

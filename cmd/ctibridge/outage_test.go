@@ -10,10 +10,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/sqlite"
 	"github.com/ctibridge/ctibridge/config"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 )
@@ -200,4 +203,83 @@ func metrics(t *testing.T, d *daemon) string {
 	body, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return string(body)
+}
+
+// slowOrg serves an org, holding back the answer to a composite call that
+// writes alice's release by delay once it is set, and saying when such a
+// call arrives and how many did.
+type slowOrg struct {
+	org     http.Handler
+	delay   atomic.Int64 // nanoseconds
+	calls   atomic.Int64
+	arrived chan struct{}
+}
+
+func (o *slowOrg) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	// A composite call that writes the release's audit Task.
+	release := strings.HasSuffix(r.URL.Path, "/composite") && bytes.Contains(body, []byte("Released by alice"))
+	if d := time.Duration(o.delay.Load()); d > 0 && release {
+		o.calls.Add(1)
+		select {
+		case o.arrived <- struct{}{}:
+		default:
+		}
+		time.Sleep(d)
+	}
+	o.org.ServeHTTP(w, r)
+}
+
+// TestShutdownFinishesTheCallInFlight: a stop (SIGTERM) while the writer
+// waits for Salesforce's answer to a call lets the call finish within the
+// shutdown timeout: what it wrote is settled as written, not cut short and
+// sent again, nor left in the outbox.
+func TestShutdownFinishesTheCallInFlight(t *testing.T) {
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(demoRecords()))
+	slow := &slowOrg{org: org, arrived: make(chan struct{}, 1)}
+	orgSrv := httptest.NewServer(slow)
+	defer orgSrv.Close()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	cfg := scenarioConfig(t, orgSrv.URL, "http://127.0.0.1:9/hooks")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
+	require.NoError(t, err)
+	c := &client{t: t, base: d.url()}
+	c.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	var refund string
+	eventually(t, "alice works the refund", func() bool {
+		_, out := c.do("alice", "GET", "/api/v1/interactions", nil)
+		for _, i := range out["interactions"].([]any) {
+			if i := i.(map[string]any); i["subject"] == "Refund for order 1138" && i["status"] == "connected" {
+				refund = i["id"].(string)
+			}
+		}
+		return refund != ""
+	})
+	eventually(t, "the outbox drains", func() bool {
+		return c.ok("ops", "GET", "/api/v1/admin/status", nil)["outbox"].(map[string]any)["pending"] == 0.0
+	})
+
+	slow.delay.Store(int64(time.Second))
+	c.ok("alice", "POST", "/api/v1/interactions/"+refund+"/release", nil)
+	<-slow.arrived // the release's call is on its way
+	stop()
+	require.NoError(t, d.wait())
+	require.Equal(t, int64(1), slow.calls.Load(), "the release is written in one call: not cut short and sent again")
+
+	s, err := sqlite.Open(cfg.Store.DSN.Reveal())
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.View(context.Background(), func(tx adapter.Tx) error {
+		for _, state := range []adapter.OutboxState{adapter.OutboxPending, adapter.OutboxInFlight} {
+			rows, err := tx.Outbox(state, 10)
+			require.NoError(t, err)
+			require.Empty(t, rows, "%s: the call finished, and its rows are settled", state)
+		}
+		return nil
+	}))
 }
