@@ -58,8 +58,8 @@ type Engine struct {
 	// answer (UnavailableError): their rows back off by it.
 	unreachable atomic.Int64
 	ready       chan struct{}
-	stopped  chan struct{}
-	stop     sync.Once
+	stopped     chan struct{}
+	stop        sync.Once
 }
 
 // Option configures an Engine.
