@@ -547,8 +547,7 @@ func agentUsers(cfg *config.Config) []salesforce.AgentUser {
 	out := make([]salesforce.AgentUser, 0, len(cfg.Agents))
 	for k, a := range cfg.Agents {
 		path := fmt.Sprintf("agents[%d].crm_user_id", k)
-		out = append(out, salesforce.AgentUser{Agent: a.ID, CRMUserID: a.CRMUserID,
-			At: fmt.Sprintf("%s:%d: %s", cfg.File, cfg.Line(path), path)})
+		out = append(out, salesforce.AgentUser{Agent: a.ID, CRMUserID: a.CRMUserID, File: cfg.File, Line: cfg.Line(path), Path: path})
 	}
 	return out
 }
