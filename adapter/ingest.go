@@ -389,8 +389,11 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 		if err := take(i, stepRequeueOffer); err != nil {
 			return err
 		}
-		now := c.now
-		i.Owner, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent = "", nil, &now, agent
+		i.Owner, i.OfferExpiresAt, i.TargetAgent = "", nil, agent
+		if i.QueuedAt == nil { // it keeps its place in the queue
+			now := c.now
+			i.QueuedAt = &now
+		}
 		if err := c.save(i, before, r); err != nil {
 			return err
 		}
