@@ -59,10 +59,12 @@ func newCRMLink(check func(context.Context) error, log logrus.FieldLogger, reg p
 	return l
 }
 
-// attempt tries once to connect and records how it went.
+// attempt tries once to connect and records how it went: an attempt that
+// ran out of time failed (the CRM did not answer in time); one canceled
+// (a shutdown) says nothing.
 func (l *crmLink) attempt(ctx context.Context) error {
 	err := l.check(ctx)
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return err
 	}
 	l.mu.Lock()
