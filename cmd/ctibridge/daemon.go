@@ -484,7 +484,7 @@ func (d *daemon) preview(record map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.Preview(record, time.Now(), gen.settings.Agents)
+	return m.Preview(record, time.Now(), gen.settings.Agents, gen.settings.Matrix)
 }
 
 // setSync makes the sources and the sink of gen's mappings the ones the
