@@ -76,6 +76,14 @@ type ParkError struct {
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
 
+// CodedError is an error that carries the CRM's error code: a row whose
+// write failed with one, to be tried again, shows it (OutboxRow.ErrorCode)
+// as a parked row shows its ParkError's.
+type CodedError interface {
+	error
+	ErrorCode() string
+}
+
 // UnavailableError is a write that failed because the CRM could not be
 // reached, or did not answer the call (network errors, 5xx, its rate
 // limit, a session it would not renew): no fault of the row's. Such a row
@@ -1160,17 +1168,26 @@ func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions, unreachabl
 		r.State, r.ErrorCode, r.ErrorMessage = OutboxParked, park.Code, park.Message
 		return
 	case errors.As(err, &unavailable):
-		r.ErrorCode, r.ErrorMessage = "", err.Error()
+		r.ErrorCode, r.ErrorMessage = errorCode(err), err.Error()
 		backoff := opts.RetryBase << min(max(unreachable, 1)-1, 30)
 		r.State, r.NextAttemptAt = OutboxPending, now.Add(min(backoff, opts.RetryMax, UnavailableRetryMax))
 		return
 	}
 	r.Attempts++
-	r.ErrorCode, r.ErrorMessage = "", err.Error()
+	r.ErrorCode, r.ErrorMessage = errorCode(err), err.Error()
 	if r.Attempts >= opts.MaxAttempts {
 		r.State, r.ErrorCode = OutboxParked, "RETRIES_EXHAUSTED"
 		return
 	}
 	backoff := opts.RetryBase << min(r.Attempts-1, 30)
 	r.State, r.NextAttemptAt = OutboxPending, now.Add(min(backoff, opts.RetryMax))
+}
+
+// errorCode is the CRM's error code err carries (CodedError), or "".
+func errorCode(err error) string {
+	var coded CodedError
+	if errors.As(err, &coded) {
+		return coded.ErrorCode()
+	}
+	return ""
 }

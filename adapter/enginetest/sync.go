@@ -127,7 +127,7 @@ func testWriteback(t *testing.T, open Opener) {
 			fail: func(r adapter.OutboxRow, attempt int) error {
 				switch {
 				case r.CRMID == locked.CRMID && attempt <= 2:
-					return errors.New("UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to this record")
+					return codedError{code: "UNABLE_TO_LOCK_ROW", msg: "unable to obtain exclusive access to this record"}
 				case r.CRMID == deleted.CRMID && attempt == 1:
 					return &adapter.ParkError{Code: "ENTITY_IS_DELETED", Message: "entity is deleted"}
 				}
@@ -154,6 +154,7 @@ func testWriteback(t *testing.T, open Opener) {
 		}
 		require.Len(t, waiting, len(rowsOf[locked.CRMID]))
 		require.Greater(t, len(waiting), 1)
+		require.Equal(t, "UNABLE_TO_LOCK_ROW", waiting[0].ErrorCode, "the CRM's code, shown while the row waits")
 		for _, r := range waiting[1:] {
 			require.True(t, r.NextAttemptAt.Equal(waiting[0].NextAttemptAt),
 				"a later row is due with its record's retry, %v, not %v", waiting[0].NextAttemptAt, r.NextAttemptAt)
@@ -932,3 +933,9 @@ func testWritebackOutage(t *testing.T, open Opener) {
 type sinkFunc func(ctx context.Context, rows []adapter.OutboxRow) []error
 
 func (f sinkFunc) Write(ctx context.Context, rows []adapter.OutboxRow) []error { return f(ctx, rows) }
+
+// codedError is a failed write with the CRM's error code (adapter.CodedError).
+type codedError struct{ code, msg string }
+
+func (e codedError) Error() string     { return e.code + ": " + e.msg }
+func (e codedError) ErrorCode() string { return e.code }

@@ -29,6 +29,10 @@ type APIError struct {
 	Message string
 }
 
+// ErrorCode is the errorCode, for the writeback's row of a write that is
+// tried again (UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED...).
+func (e *APIError) ErrorCode() string { return e.Code }
+
 func (e *APIError) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("salesforce: HTTP %d", e.Status)
