@@ -885,17 +885,23 @@ func testWritebackOutage(t *testing.T, open Opener) {
 		defer h.Stop()
 		i := h.Connected("alice", contactpad.NonLive)
 		h.Do(adapter.Release{ID: i.ID, Agent: "alice"}) // and its wrap-up ends during the outage
-		down := true
-		var calls []time.Time
+		var down atomic.Bool
+		down.Store(true)
+		var (
+			mu    sync.Mutex
+			calls []time.Time
+		)
 		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{},
 			fail: func(r adapter.OutboxRow, _ int) error {
-				if down {
+				if down.Load() {
 					return &adapter.UnavailableError{Err: errors.New("POST composite: connection refused")}
 				}
 				return nil
 			}}
 		counting := sinkFunc(func(ctx context.Context, rows []adapter.OutboxRow) []error {
+			mu.Lock()
 			calls = append(calls, time.Now())
+			mu.Unlock()
 			return sink.Write(ctx, rows)
 		})
 		ctx, cancel := context.WithCancel(context.Background())
@@ -906,9 +912,12 @@ func testWritebackOutage(t *testing.T, open Opener) {
 		}()
 		time.Sleep(time.Hour) // an hour's outage: far more calls than MaxAttempts
 		synctest.Wait()
-		require.Greater(t, len(calls), 100)
-		for k := 1; k < len(calls); k++ {
-			require.LessOrEqual(t, calls[k].Sub(calls[k-1]), adapter.UnavailableRetryMax+time.Second, "call %d", k)
+		mu.Lock()
+		seen := slices.Clone(calls)
+		mu.Unlock()
+		require.Greater(t, len(seen), 100)
+		for k := 1; k < len(seen); k++ {
+			require.LessOrEqual(t, seen[k].Sub(seen[k-1]), adapter.UnavailableRetryMax+time.Second, "call %d", k)
 		}
 		require.Empty(t, h.outbox(adapter.OutboxParked), "an outage parks nothing")
 		waiting := h.Outbox()
@@ -919,7 +928,7 @@ func testWritebackOutage(t *testing.T, open Opener) {
 		}
 		require.Contains(t, waiting[0].ErrorMessage, "connection refused", "the record's first row shows the last error")
 
-		down = false // the CRM is back
+		down.Store(false) // the CRM is back
 		time.Sleep(adapter.UnavailableRetryMax + time.Second)
 		synctest.Wait()
 		require.Equal(t, want, sink.rows(i.CRMID), "written once the CRM answers, in order")
