@@ -92,17 +92,7 @@ func TestDaemonServesWhileSalesforceIsDown(t *testing.T) {
 	require.NotNil(t, polls[0].(map[string]any)["last_success"], "the first run's polls, from the store")
 	require.Contains(t, metrics(t, d), "ctibridge_crm_connected 0")
 
-	c.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
-	var refund string
-	eventually(t, "alice works from the store", func() bool {
-		_, out := c.do("alice", "GET", "/api/v1/interactions", nil)
-		for _, i := range out["interactions"].([]any) {
-			if i := i.(map[string]any); i["subject"] == "Refund for order 1138" && i["status"] == "connected" {
-				refund = i["id"].(string)
-			}
-		}
-		return refund != ""
-	})
+	refund := aliceWorksTheRefund(t, c)
 	c.ok("alice", "POST", "/api/v1/interactions/"+refund+"/release", nil)
 	c.ok("alice", "POST", "/api/v1/interactions/"+refund+"/wrapup/finish", nil)
 	outbox := c.ok("ops", "GET", "/api/v1/admin/status", nil)["outbox"].(map[string]any)
@@ -194,6 +184,24 @@ func TestDaemonOrgMismatchFoundLater(t *testing.T) {
 	require.NoError(t, d.wait())
 }
 
+// aliceWorksTheRefund makes alice available and returns the ID of the
+// demo's refund Case once she works it.
+func aliceWorksTheRefund(t *testing.T, c *client) string {
+	t.Helper()
+	c.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	var refund string
+	eventually(t, "alice works the refund", func() bool {
+		_, out := c.do("alice", "GET", "/api/v1/interactions", nil)
+		for _, i := range out["interactions"].([]any) {
+			if i := i.(map[string]any); i["subject"] == "Refund for order 1138" && i["status"] == "connected" {
+				refund = i["id"].(string)
+			}
+		}
+		return refund != ""
+	})
+	return refund
+}
+
 // metrics scrapes the daemon's /metrics.
 func metrics(t *testing.T, d *daemon) string {
 	t.Helper()
@@ -249,17 +257,7 @@ func TestShutdownFinishesTheCallInFlight(t *testing.T) {
 	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
 	require.NoError(t, err)
 	c := &client{t: t, base: d.url()}
-	c.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
-	var refund string
-	eventually(t, "alice works the refund", func() bool {
-		_, out := c.do("alice", "GET", "/api/v1/interactions", nil)
-		for _, i := range out["interactions"].([]any) {
-			if i := i.(map[string]any); i["subject"] == "Refund for order 1138" && i["status"] == "connected" {
-				refund = i["id"].(string)
-			}
-		}
-		return refund != ""
-	})
+	refund := aliceWorksTheRefund(t, c)
 	eventually(t, "the outbox drains", func() bool {
 		return c.ok("ops", "GET", "/api/v1/admin/status", nil)["outbox"].(map[string]any)["pending"] == 0.0
 	})
