@@ -368,8 +368,10 @@ type transferRule struct {
 	from []contactpad.TransferStatus
 	// delivered: only a request delivered to an assignee.
 	delivered bool
-	// by is who may take it: the transfer's assignee or initiator ("" the system).
-	by func(t *contactpad.Transfer) string
+	// by is who may take it: the transfer's assignee or initiator ("" the
+	// system); who says so in a refusal.
+	by  func(t *contactpad.Transfer) string
+	who string
 	// inPanel: an agent answers the request here only when it was not
 	// delivered through Omni-Channel (AnswerIn), where it is answered then.
 	inPanel bool
@@ -385,14 +387,14 @@ var initiated = []contactpad.TransferStatus{contactpad.TransferInitiated}
 // transfers is the lifecycle of a warm transfer (a cold one completes at
 // once).
 var transfers = map[TransferStep]transferRule{
-	TransferAcceptStep: {from: initiated, delivered: true, by: assignee, inPanel: true, to: contactpad.TransferAccepted,
+	TransferAcceptStep: {from: initiated, delivered: true, by: assignee, who: "the agent it was delivered to", inPanel: true, to: contactpad.TransferAccepted,
 		about: "the target (or the agent routing chose from the target service) takes the request; work routed through Omni-Channel: in the Omni-Channel widget, which hands it over at once"},
-	TransferDeclineStep: {from: initiated, delivered: true, by: assignee, inPanel: true, to: contactpad.TransferFailed,
+	TransferDeclineStep: {from: initiated, delivered: true, by: assignee, who: "the agent it was delivered to", inPanel: true, to: contactpad.TransferFailed,
 		about: "the target refuses it (failed_reason declined); the initiator keeps the work and the note"},
-	TransferCompleteStep: {from: []contactpad.TransferStatus{contactpad.TransferAccepted}, by: initiator,
+	TransferCompleteStep: {from: []contactpad.TransferStatus{contactpad.TransferAccepted}, by: initiator, who: "its initiator",
 		to: contactpad.TransferCompleted, about: `"Transfer now": the target owns the work`},
 	TransferCancelStep: {from: []contactpad.TransferStatus{contactpad.TransferInitiated, contactpad.TransferAccepted},
-		by: initiator, to: contactpad.TransferCanceled, about: "the initiator gives up; released, deferred or abandoned work cancels it too"},
+		by: initiator, who: "its initiator", to: contactpad.TransferCanceled, about: "the initiator gives up; released, deferred or abandoned work cancels it too"},
 	transferTimeoutStep: {from: initiated, to: contactpad.TransferFailed,
 		about: "nobody accepted it within timeouts.transfer_accept of the request (failed_reason timeout)"},
 }
@@ -402,8 +404,11 @@ var transfers = map[TransferStep]transferRule{
 // or a *TransitionError naming t's state.
 func CanTransfer(t *contactpad.Transfer, step TransferStep, agent string) error {
 	r := transfers[step]
-	if agent != "" && r.by != nil && r.by(t) != agent {
-		return fmt.Errorf("transfer %s is not addressed to %s: %w", t.ID, agent, ErrForbidden)
+	// The agent a request names, before it reaches them (they are busy or
+	// full), is told it is not delivered yet.
+	awaited := r.delivered && t.Assignee == "" && t.Target.Agent == agent
+	if agent != "" && r.by != nil && r.by(t) != agent && !awaited {
+		return fmt.Errorf("transfer %s: only %s may %s it, not %s: %w", t.ID, r.who, step, agent, ErrForbidden)
 	}
 	if !slices.Contains(r.from, t.Status) || r.delivered && t.Assignee == "" {
 		state := string(t.Status)
@@ -430,8 +435,10 @@ const (
 )
 
 type consultRule struct {
-	from  []contactpad.ConsultStatus
+	from []contactpad.ConsultStatus
+	// by is who may take it; who says so in a refusal.
 	by    func(k *contactpad.Consult) []string
+	who   string
 	to    contactpad.ConsultStatus
 	about string
 }
@@ -439,10 +446,10 @@ type consultRule struct {
 // consults is the lifecycle of a consult leg.
 var consults = map[ConsultStep]consultRule{
 	ConsultAnswerStep: {from: []contactpad.ConsultStatus{contactpad.ConsultRinging},
-		by: func(k *contactpad.Consult) []string { return []string{k.Target.Agent} }, to: contactpad.ConsultConnected,
+		by: func(k *contactpad.Consult) []string { return []string{k.Target.Agent} }, who: "the consulted agent", to: contactpad.ConsultConnected,
 		about: "the consulted agent answers"},
 	ConsultReleaseStep: {from: []contactpad.ConsultStatus{contactpad.ConsultRinging, contactpad.ConsultConnected},
-		by: func(k *contactpad.Consult) []string { return []string{k.Initiator, k.Target.Agent} }, to: contactpad.ConsultEnded,
+		by: func(k *contactpad.Consult) []string { return []string{k.Initiator, k.Target.Agent} }, who: "a party to it", to: contactpad.ConsultEnded,
 		about: "either party ends the leg; the interaction goes on"},
 	consultTimeoutStep: {from: []contactpad.ConsultStatus{contactpad.ConsultRinging}, to: contactpad.ConsultEnded,
 		about: "not answered within timeouts.consult"},
@@ -454,7 +461,7 @@ var consults = map[ConsultStep]consultRule{
 func CanConsult(k *contactpad.Consult, step ConsultStep, agent string) error {
 	r := consults[step]
 	if agent != "" && r.by != nil && !slices.Contains(r.by(k), agent) {
-		return fmt.Errorf("consult %s is not %s's: %w", k.ID, agent, ErrForbidden)
+		return fmt.Errorf("consult %s: only %s may %s it, not %s: %w", k.ID, r.who, step, agent, ErrForbidden)
 	}
 	if !slices.Contains(r.from, k.Status) {
 		return &TransitionError{Object: "consult", ID: k.ID, Action: string(step), State: string(k.Status)}

@@ -54,6 +54,8 @@ type record struct {
 	// agentWork, if set, is an offer to deliver through Omni-Channel: the
 	// change's outbox row carries it.
 	agentWork *contactpad.AgentWorkOffer
+	// gone: the CRM record no longer exists; nothing is written to it.
+	gone bool
 }
 
 func actorOf(agent string) string {
@@ -65,11 +67,8 @@ func actorOf(agent string) string {
 
 // interaction loads an interaction, wrapping ErrNotFound with its ID.
 func (c *change) interaction(id string) (*contactpad.Interaction, error) {
-	i, err := c.tx.Interaction(id)
-	if err != nil {
-		return nil, fmt.Errorf("interaction %s: %w", id, err)
-	}
-	return i, nil
+	// The store's error names the interaction.
+	return c.tx.Interaction(id)
 }
 
 // save writes i, which was before, with the audit entry, event, outbox
@@ -100,10 +99,14 @@ func (c *change) save(i *contactpad.Interaction, before contactpad.Interaction, 
 		// the fields the bridge owns (it wins their conflicts): the CRM's
 		// own fields stay as the people working there left them.
 		var mark func(string) bool
-		if r.actor == contactpad.ActorCRM {
+		switch {
+		case r.gone:
+			i.Sync.Change(want, func(string) bool { return false })
+			i.Sync.Dirty, i.Sync.Sent = nil, nil // nothing left to write
+		case r.actor == contactpad.ActorCRM:
 			mark = m.Policy().BridgeWins
 		}
-		if i.Sync.Change(want, mark) {
+		if !r.gone && i.Sync.Change(want, mark) {
 			change.Fields = i.Sync.Writes()
 		}
 	}

@@ -62,9 +62,9 @@ func (c *change) emitConsult(typ EventType, k *contactpad.Consult) error {
 // consult loads a consult and checks that agent (if any) may take step on
 // it now (CanConsult).
 func (c *change) consult(id, agent string, step ConsultStep) (*contactpad.Consult, error) {
-	k, err := c.tx.Consult(id)
+	k, err := c.tx.Consult(id) // its error names the consult
 	if err != nil {
-		return nil, fmt.Errorf("consult %s: %w", id, err)
+		return nil, err
 	}
 	if err := CanConsult(k, step, agent); err != nil {
 		return nil, err
@@ -93,6 +93,23 @@ func (cmd EndConsult) apply(c *change) error {
 		return err
 	}
 	return c.endConsult(k, "released", actorOf(cmd.Agent))
+}
+
+// endRingingConsults ends the consults ringing for agent, who logged out:
+// a consult's target must be available or interruptible.
+func (c *change) endRingingConsults(agent string) error {
+	open, err := c.tx.OpenConsults("")
+	if err != nil {
+		return err
+	}
+	for _, k := range open {
+		if k.Target.Agent == agent && k.Status == contactpad.ConsultRinging {
+			if err := c.endConsult(k, "logged_out", contactpad.ActorSystem); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // endConsult ends the consult leg only; the interaction it belongs to goes on.

@@ -54,9 +54,12 @@ type Engine struct {
 	// again only when they may have made a CRM call's worth due.
 	appended atomic.Int64
 	recount  atomic.Bool
-	ready    chan struct{}
-	stopped  chan struct{}
-	stop     sync.Once
+	// unreachable counts the writer's calls in a row that the CRM did not
+	// answer (UnavailableError): their rows back off by it.
+	unreachable atomic.Int64
+	ready       chan struct{}
+	stopped     chan struct{}
+	stop        sync.Once
 }
 
 // Option configures an Engine.

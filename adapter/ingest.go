@@ -96,12 +96,22 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 		return c.routeInteraction(i)
 	}
 	view := m.Read(shown)
+	onHold := view.Status == contactpad.Deferred && !c.s.Matrix.Allows(item.Media, contactpad.ActionDefer)
+	if onHold {
+		// Work of a media type that is never deferred (a live call) is
+		// adopted as the open work it is: deferred, nobody could resume it.
+		view.Status = ""
+	}
 	i.Status, i.Owner, i.TargetAgent = view.Adopted(c.agentOfCRMUser)
 	if i.Status != contactpad.Queued {
 		i.QueuedAt = nil
 	}
 	if i.Status == contactpad.Deferred {
+		// Who set the date, as the record says: an agent unless it says not.
 		i.DueBy, i.DueBySetManually = view.DueBy, view.DueBy != nil
+		if view.DueBySetManually != nil {
+			i.DueBySetManually = view.DueBy != nil && *view.DueBySetManually
+		}
 	}
 	want, err := m.Fields(i.CRMID, c.writeback(i))
 	if err != nil {
@@ -117,6 +127,9 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	}
 	if i.DueBy != nil {
 		msg += ", due " + i.DueBy.UTC().Format(timeFormat)
+	}
+	if onHold {
+		msg += fmt.Sprintf("; on hold there, but %s interactions are not deferred", item.Media)
 	}
 	var data map[string]string
 	if i.Owner != "" {
@@ -246,15 +259,49 @@ func (c *change) conflict(i *contactpad.Interaction, field string, ours, theirs 
 // no longer matches its mapping's filter: completed (or abandoned, as the
 // mapping says), its capacity freed, its transfers stopped.
 func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPolicy, leftFilter bool, by string) error {
-	before := *i
 	s, action := stepCloseInCRM, contactpad.AuditClosed
 	if policy.Closed == contactpad.CloseAbandons {
 		s, action = stepAbandonInCRM, contactpad.AuditAbandoned
 	}
+	msg := fmt.Sprintf("Closed in %s by %s", c.crmName(), by)
+	if leftFilter {
+		msg = fmt.Sprintf("No longer matches the mapping's filter in %s (last changed by %s)", c.crmName(), by)
+	}
+	return c.endedInCRM(i, s, record{actor: contactpad.ActorCRM, action: action, category: contactpad.CategoryCRM, message: msg, local: true},
+		"closed in "+c.crmName())
+}
+
+// DeletedInCRM ends the interaction of a record the CRM says no longer
+// exists: a write of it was refused as deleted (ParkError.Gone). A poll
+// never reads a deleted record, so without it the work would hold its
+// agent's capacity, or wait in the queue, for a record nobody can work.
+// It is abandoned, its capacity freed and its transfers stopped, and
+// nothing more is written to the record. The writer sends it
+// (Engine.RunWriteback); work already ended is left as it is.
+type DeletedInCRM struct{ InteractionID string }
+
+func (cmd DeletedInCRM) apply(c *change) error {
+	i, err := c.interaction(cmd.InteractionID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil || i.Status.Ended() {
+		return err
+	}
+	return c.endedInCRM(i, stepAbandonInCRM, record{actor: contactpad.ActorCRM, action: contactpad.AuditAbandoned,
+		category: contactpad.CategoryCRM, local: true, gone: true,
+		message: fmt.Sprintf("Deleted in %s: %s %s no longer exists", c.crmName(), i.CRMObject, i.CRMID)},
+		"deleted in "+c.crmName())
+}
+
+// endedInCRM ends i along s (closed, abandoned) for a reason the CRM gave:
+// its transfers stopped with why, its capacity freed for the next work.
+func (c *change) endedInCRM(i *contactpad.Interaction, s Step, r record, why string) error {
+	before := *i
 	if err := take(i, s); err != nil {
 		return err
 	}
-	if err := c.cancelOpenTransfers(i, "closed in "+c.crmName()); err != nil {
+	if err := c.cancelOpenTransfers(i, why); err != nil {
 		return err
 	}
 	if !before.Status.Worked() {
@@ -262,11 +309,7 @@ func (c *change) closedInCRM(i *contactpad.Interaction, policy contactpad.PeerPo
 	}
 	i.Held, i.WrapUpEndsAt, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent, i.DueBy = false, nil, nil, nil, "", nil
 	i.ResumedFrom = ""
-	msg := fmt.Sprintf("Closed in %s by %s", c.crmName(), by)
-	if leftFilter {
-		msg = fmt.Sprintf("No longer matches the mapping's filter in %s (last changed by %s)", c.crmName(), by)
-	}
-	if err := c.save(i, before, record{actor: contactpad.ActorCRM, action: action, category: contactpad.CategoryCRM, message: msg, local: true}); err != nil {
+	if err := c.save(i, before, r); err != nil {
 		return err
 	}
 	if before.Owner == "" || !before.Status.HoldsCapacity() {
@@ -346,8 +389,11 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 		if err := take(i, stepRequeueOffer); err != nil {
 			return err
 		}
-		now := c.now
-		i.Owner, i.OfferExpiresAt, i.QueuedAt, i.TargetAgent = "", nil, &now, agent
+		i.Owner, i.OfferExpiresAt, i.TargetAgent = "", nil, agent
+		if i.QueuedAt == nil { // it keeps its place in the queue
+			now := c.now
+			i.QueuedAt = &now
+		}
 		if err := c.save(i, before, r); err != nil {
 			return err
 		}

@@ -68,6 +68,9 @@ func (WritebackMirror) Read(fields map[string]any) contactpad.RecordView {
 			v.DueBy = &t
 		}
 	}
+	if b, ok := fields["due_by_was_set_manually"].(bool); ok {
+		v.DueBySetManually = &b
+	}
 	return v
 }
 

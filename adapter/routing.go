@@ -81,6 +81,9 @@ func (c *change) changePresence(a *contactpad.Agent, p contactpad.Presence, orig
 		c.res.Agent = &snapshot
 	}
 	if p == contactpad.LoggedOut {
+		if err := c.endRingingConsults(a.ID); err != nil {
+			return err
+		}
 		offers, err := c.tx.Interactions(InteractionFilter{Owner: a.ID, Statuses: []contactpad.Status{contactpad.Offered}})
 		if err != nil {
 			return err
@@ -112,7 +115,10 @@ func (c *change) requeueOffer(i *contactpad.Interaction, s Step, r record) error
 		return err
 	}
 	now := c.now
-	i.SkipAgent, i.Owner, i.OfferExpiresAt, i.QueuedAt = before.Owner, "", nil, &now
+	i.SkipAgent, i.Owner, i.OfferExpiresAt = before.Owner, "", nil
+	if i.QueuedAt == nil {
+		i.QueuedAt = &now
+	}
 	unpush(i)
 	if err := c.save(i, before, r); err != nil {
 		return err
@@ -256,9 +262,11 @@ func (c *change) offer(i *contactpad.Interaction, a *contactpad.Agent) error {
 	if c.routed != nil && i.QueuedAt != nil {
 		c.routed = append(c.routed, c.now.Sub(*i.QueuedAt).Seconds())
 	}
-	i.Owner, i.TargetAgent, i.QueuedAt = a.ID, "", nil
+	// An offer keeps when the work was queued: the customer still waits,
+	// and work the offer goes back to the queue from keeps its place.
+	i.Owner, i.TargetAgent = a.ID, ""
 	if i.Status == contactpad.Connected {
-		i.SkipAgent, i.TransferredFrom = "", ""
+		i.SkipAgent, i.TransferredFrom, i.QueuedAt = "", "", nil
 	}
 	a.LastOfferAt = c.now
 	if err := c.tx.PutAgent(a); err != nil {
@@ -276,7 +284,7 @@ func (cmd Accept) apply(c *change) error {
 	if err := take(i, StepAccept); err != nil {
 		return err
 	}
-	i.OfferExpiresAt, i.SkipAgent, i.TransferredFrom = nil, "", ""
+	i.OfferExpiresAt, i.SkipAgent, i.TransferredFrom, i.QueuedAt = nil, "", "", nil
 	return c.save(i, before, record{actor: actorOf(cmd.Agent), action: contactpad.AuditAccepted, category: contactpad.CategoryAccept,
 		message: "Accepted by " + i.Owner, activity: true})
 }

@@ -121,7 +121,8 @@ type Tx interface {
 
 	Consult(id string) (*contactpad.Consult, error)
 	PutConsult(c *contactpad.Consult) error
-	// OpenConsults lists the interaction's consults that have not ended.
+	// OpenConsults lists the interaction's consults that have not ended,
+	// oldest first; every interaction's when interactionID is "".
 	OpenConsults(interactionID string) ([]*contactpad.Consult, error)
 	// InProgress reports whether the interaction has an open transfer (as
 	// OpenTransfers lists) and an open consult (as OpenConsults lists), in

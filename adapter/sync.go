@@ -67,12 +67,38 @@ type CallFitter interface {
 
 // ParkError is a writeback the CRM refused for good (validation, a deleted
 // record, an unknown field): the row is parked with the CRM's error code
-// and shown to admins instead of retried.
+// and shown to admins instead of retried. Gone says the record no longer
+// exists in the CRM (deleted there): its interaction ends (DeletedInCRM).
 type ParkError struct {
 	Code, Message string
+	Gone          bool
 }
 
 func (e *ParkError) Error() string { return e.Code + ": " + e.Message }
+
+// CodedError is an error that carries the CRM's error code: a row whose
+// write failed with one, to be tried again, shows it (OutboxRow.ErrorCode)
+// as a parked row shows its ParkError's.
+type CodedError interface {
+	error
+	ErrorCode() string
+}
+
+// UnavailableError is a write that failed because the CRM could not be
+// reached, or did not answer the call (network errors, 5xx, its rate
+// limit, a session it would not renew): no fault of the row's. Such a row
+// is tried again until the CRM answers, however long an outage lasts: it
+// spends none of the row's SyncOptions.MaxAttempts, and backs off by how
+// many calls in a row went unanswered, at most UnavailableRetryMax apart,
+// so that the writer finds the CRM soon after it is back.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// UnavailableRetryMax bounds the backoff of rows the CRM did not answer
+// (UnavailableError).
+const UnavailableRetryMax = 30 * time.Second
 
 // PartlyWrittenError is a row the CRM took in part: one of its writes
 // failed with Err (a *ParkError parks the row; any other error is
@@ -448,12 +474,14 @@ func recordFailures(tx Tx, source string, failing []IngestFailure, problems map[
 // the new oldest row's age); WakeWriteback always does. Counting reads
 // and sorts up to BatchRows rows, and under load most commits append a
 // row or two. It looks at least every idle poll (WithIdlePoll) for rows
-// other replicas left.
+// other replicas left. A call in flight when ctx is done goes on to the
+// CRM's answer, until the engine stops: stop the writer first, and the
+// engine when its calls may be cut short.
 func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) {
 	opts = opts.withDefaults()
 	trigger := batchTrigger{Rows: opts.BatchRows, MaxAge: opts.BatchMaxAge}
 	for {
-		written, claimed, err := e.writeback(ctx, sink, opts, nil)
+		written, claimed, err := e.writebackUntilStopped(ctx, sink, opts, nil)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.WithError(err).Warn("write back to CRM")
@@ -491,7 +519,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			}
 			if wait == 0 {
 				var written, claimed int
-				written, claimed, err = e.writeback(ctx, sink, opts, &trigger)
+				written, claimed, err = e.writebackUntilStopped(ctx, sink, opts, &trigger)
 				var notReady *notReadyError
 				switch {
 				case err == nil:
@@ -606,7 +634,7 @@ func (e *Engine) reclaimFrom(opts SyncOptions) time.Time { return e.started.Add(
 // WritebackOnce claims and writes one batch of what is due, however little
 // (see writeback), and returns how many rows it wrote.
 func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions) (int, error) {
-	written, _, err := e.writeback(ctx, sink, opts.withDefaults(), nil)
+	written, _, err := e.writeback(ctx, ctx, sink, opts.withDefaults(), nil)
 	return written, err
 }
 
@@ -632,7 +660,26 @@ func (e *Engine) WritebackOnce(ctx context.Context, sink Sink, opts SyncOptions)
 // payloads are decoded between the two, holding nothing: the claimed rows
 // are the writer's alone from the first commit, and no command changes
 // them. The payloads sent are encoded after the second commits.
-func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
+// writebackUntilStopped is writeback for RunWriteback: once sent, a call
+// goes on to the CRM's answer when ctx is done (its rows are then settled
+// as the CRM answered, not tried again), until the engine stops. A
+// shutdown stops the writer's loop first and the engine last.
+func (e *Engine) writebackUntilStopped(ctx context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
+	call, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stopped:
+			cancel()
+		case <-call.Done():
+		}
+	}()
+	return e.writeback(ctx, call, sink, opts, trigger)
+}
+
+// writeback claims what is due, sends one call's worth of it to sink with
+// the context call, and settles it. ctx bounds the rest.
+func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
 	now := e.now().UTC()
 	var rows []OutboxRow
 	err = UpdateOne(ctx, e.store, func(tx Tx) error {
@@ -663,17 +710,28 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 	if err := encodeChanges(rows, changes); err != nil {
 		return len(rows), claimed, err
 	}
-	errs := sink.Write(ctx, rows)
+	errs := sink.Write(call, rows)
 	if len(errs) != len(rows) {
 		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 	}
 	now = e.now().UTC()
+	// A call the CRM did not answer at all: its rows back off by how many
+	// went unanswered in a row.
+	unreachable := int64(0)
+	if len(errs) > 0 && !slices.ContainsFunc(errs, func(err error) bool {
+		var u *UnavailableError
+		return !errors.As(err, &u)
+	}) {
+		unreachable = e.unreachable.Add(1)
+	} else {
+		e.unreachable.Store(0)
+	}
 	// The records whose earlier row failed in this batch, and when their
 	// later rows are due: at the earlier row's retry, or now behind a
 	// parked row.
 	failed := map[[2]string]time.Time{}
 	var tally writebackTally
-	var refused []Command // offers whose AgentWork the writer gave up on
+	var after []Command // offers whose AgentWork the writer gave up on; records deleted in the CRM
 	for k := range rows {
 		record := [2]string{rows[k].CRMObject, rows[k].CRMID}
 		if next, ok := failed[record]; ok {
@@ -685,7 +743,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			rows[k].State, rows[k].NextAttemptAt = OutboxPending, next
 			continue
 		}
-		settle(&rows[k], errs[k], now, opts)
+		settle(&rows[k], errs[k], now, opts, unreachable)
 		tally.add(rows[k].State)
 		switch rows[k].State {
 		case OutboxPending:
@@ -702,7 +760,11 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 			return len(rows), claimed, err
 		}
 		if refusal != nil {
-			refused = append(refused, *refusal)
+			after = append(after, *refusal)
+		}
+		var park *ParkError
+		if rows[k].State == OutboxParked && errors.As(errs[k], &park) && park.Gone {
+			after = append(after, DeletedInCRM{InteractionID: rows[k].InteractionID})
 		}
 	}
 	// The CRM took a record's update when the sink says so, even if the
@@ -724,7 +786,7 @@ func (e *Engine) writeback(ctx context.Context, sink Sink, opts SyncOptions, tri
 		return len(rows), claimed, fmt.Errorf("settle %d written rows: %w", len(rows), err)
 	}
 	e.metrics.writebacksSettled(&tally)
-	e.refuseOffers(context.WithoutCancel(ctx), refused)
+	e.applyAfterWrites(context.WithoutCancel(ctx), after)
 	return len(rows), claimed, nil
 }
 
@@ -837,18 +899,26 @@ func settleParts(r *OutboxRow, err error) (*OmniRefused, error) {
 	return refusal, nil
 }
 
-// refuseOffers hands the engine the offers whose AgentWork the writer
-// gave up on: without it, such an offer would wait forever, since
-// Omni-Channel, which times an AgentWork out, never had one.
-func (e *Engine) refuseOffers(ctx context.Context, cmds []Command) {
+// applyAfterWrites hands the engine what the CRM's answers to a call
+// mean for the interactions: the offers whose AgentWork the writer gave up
+// on (without it, such an offer would wait forever, since Omni-Channel,
+// which times an AgentWork out, never had one), and the records the CRM
+// says are deleted.
+func (e *Engine) applyAfterWrites(ctx context.Context, cmds []Command) {
 	if len(cmds) == 0 {
 		return
 	}
 	for k, out := range e.applyBackground(ctx, cmds) {
-		if out.Err != nil {
-			cmd := cmds[k].(OmniRefused)
+		if out.Err == nil {
+			continue
+		}
+		switch cmd := cmds[k].(type) {
+		case OmniRefused:
 			e.log.WithError(out.Err).WithFields(logrus.Fields{"interaction": cmd.InteractionID, "code": cmd.Code}).
 				Warn("route again an offer whose AgentWork the CRM refused")
+		case DeletedInCRM:
+			e.log.WithError(out.Err).WithField("interaction", cmd.InteractionID).
+				Warn("end the interaction of a record deleted in the CRM")
 		}
 	}
 }
@@ -1084,8 +1154,11 @@ func acceptWrites(tx Tx, accepted map[string]map[string]any, at time.Time) error
 
 // settle sets the outcome of one written row: done; parked (refused for
 // good, or failed MaxAttempts times); or pending with exponential backoff.
-func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions) {
+// A row the CRM did not answer (UnavailableError) spends no attempt: it
+// backs off by unreachable, the calls in a row the CRM did not answer.
+func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions, unreachable int64) {
 	var park *ParkError
+	var unavailable *UnavailableError
 	switch {
 	case err == nil:
 		r.State = OutboxDone
@@ -1094,13 +1167,27 @@ func settle(r *OutboxRow, err error, now time.Time, opts SyncOptions) {
 		r.Attempts++
 		r.State, r.ErrorCode, r.ErrorMessage = OutboxParked, park.Code, park.Message
 		return
+	case errors.As(err, &unavailable):
+		r.ErrorCode, r.ErrorMessage = errorCode(err), err.Error()
+		backoff := opts.RetryBase << min(max(unreachable, 1)-1, 30)
+		r.State, r.NextAttemptAt = OutboxPending, now.Add(min(backoff, opts.RetryMax, UnavailableRetryMax))
+		return
 	}
 	r.Attempts++
-	r.ErrorCode, r.ErrorMessage = "", err.Error()
+	r.ErrorCode, r.ErrorMessage = errorCode(err), err.Error()
 	if r.Attempts >= opts.MaxAttempts {
 		r.State, r.ErrorCode = OutboxParked, "RETRIES_EXHAUSTED"
 		return
 	}
 	backoff := opts.RetryBase << min(r.Attempts-1, 30)
 	r.State, r.NextAttemptAt = OutboxPending, now.Add(min(backoff, opts.RetryMax))
+}
+
+// errorCode is the CRM's error code err carries (CodedError), or "".
+func errorCode(err error) string {
+	var coded CodedError
+	if errors.As(err, &coded) {
+		return coded.ErrorCode()
+	}
+	return ""
 }

@@ -172,9 +172,9 @@ func (c *change) emitTransfer(typ EventType, t *contactpad.Transfer) error {
 // transfer loads a transfer and checks that agent (if any) may take step
 // on it now (CanTransfer).
 func (c *change) transfer(id, agent string, step TransferStep) (*contactpad.Transfer, error) {
-	t, err := c.tx.Transfer(id)
+	t, err := c.tx.Transfer(id) // its error names the transfer
 	if err != nil {
-		return nil, fmt.Errorf("transfer %s: %w", id, err)
+		return nil, err
 	}
 	if err := CanTransfer(t, step, agent); err != nil {
 		return nil, err
@@ -189,6 +189,14 @@ func (cmd AcceptTransfer) apply(c *change) error {
 	t, err := c.transfer(cmd.TransferID, cmd.Agent, TransferAcceptStep)
 	if err != nil {
 		return err
+	}
+	// A request delivered before its agent logged out waits for them to
+	// log in again (within its accept timeout): a logged-out agent would
+	// own work nobody sees.
+	if a, err := c.tx.Agent(t.Assignee); err != nil {
+		return err
+	} else if a.Presence == contactpad.LoggedOut {
+		return &ConflictError{Reason: fmt.Sprintf("transfer %s: %s is logged out", t.ID, a.ID), Say: "Log in to accept it."}
 	}
 	t.Status, t.ExpiresAt, t.UpdatedAt = transfers[TransferAcceptStep].to, nil, c.now
 	if err := c.tx.PutTransfer(t); err != nil {

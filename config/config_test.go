@@ -197,6 +197,11 @@ func TestParseErrors(t *testing.T) {
 			want: `ctibridge.yaml:2: store.driver: unknown driver "mysql" (want sqlite or postgres)`,
 		},
 		{
+			name: "a sqlite file name with a '?'",
+			yaml: doc("store:", "  driver: sqlite", "  dsn: /var/lib/ctibridge/a?b"),
+			want: "ctibridge.yaml:3: store.dsn: a sqlite store is a file name, which must not contain '?'",
+		},
+		{
 			name: "postgres needs a dsn",
 			yaml: doc("store:", "  driver: postgres"),
 			want: "ctibridge.yaml:1: store.dsn: required for driver postgres",

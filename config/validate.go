@@ -196,6 +196,11 @@ func (v *validator) address(path, addr string) {
 func (v *validator) store(s Store) {
 	switch s.Driver {
 	case DriverSQLite:
+		// The driver would read what follows a '?' as its own settings:
+		// the store refuses such a path, so validate says so first.
+		if strings.Contains(s.DSN.Reveal(), "?") {
+			v.errorf("store.dsn", "a sqlite store is a file name, which must not contain '?'")
+		}
 	case DriverPostgres:
 		if s.DSN.IsZero() {
 			v.errorf("store.dsn", "required for driver postgres")

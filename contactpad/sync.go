@@ -75,13 +75,18 @@ func (s *RecordSync) Sending(fields map[string]any) {
 
 // Change records the mirrored fields the interaction now has: a field
 // whose value differs from the one wanted before becomes dirty (the bridge
-// changed it), if mark says so (nil marks every field), a field that is no
-// longer wanted is forgotten. It reports whether anything changed.
+// changed it), if mark says so (nil marks every field), unless the CRM is
+// known to hold that value already: then the two sides are in step on it,
+// and a later change people make to it is theirs alone, no conflict. A
+// field that is no longer wanted is forgotten. It reports whether anything
+// changed.
 func (s *RecordSync) Change(want map[string]any, mark func(field string) bool) bool {
 	changed := false
 	for f, v := range want {
 		if old, ok := s.Want[f]; !ok || !SameValue(old, v) {
-			if mark == nil || mark(f) {
+			if k, known := s.Known[f]; known && SameValue(k, v) {
+				s.clean(f)
+			} else if mark == nil || mark(f) {
 				s.markDirty(f)
 			}
 			changed = true
@@ -294,11 +299,14 @@ func CanonicalNumber(v any) any {
 // RecordView is what a record's mirrored field values say about its
 // interaction, as far as the mapping can tell: the status its status field
 // stands for ("" when it has none, or a value no status writes), the CRM
-// user who owns it, and the due date it shows.
+// user who owns it, the due date it shows, and whether an agent set that
+// date (nil when the mapping mirrors no such flag, or the record shows no
+// true or false).
 type RecordView struct {
-	Status         Status
-	OwnerCRMUserID string
-	DueBy          *time.Time
+	Status           Status
+	OwnerCRMUserID   string
+	DueBy            *time.Time
+	DueBySetManually *bool
 }
 
 // Adopted is the state an interaction takes when the bridge first sees a

@@ -40,6 +40,25 @@ func TestRecordSync(t *testing.T) {
 		s.Change(map[string]any{"Status": "Escalated", "OwnerId": "005A", "Due__c": nil}, nil)
 		require.Nil(t, s.Writes())
 	})
+	t.Run("a value the CRM holds already is in step: a later change there is no conflict", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "Escalated", "OwnerId": "005A", "Due__c": nil}, nil)
+		require.False(t, s.IsDirty("Status"))
+		changed, conflicts := s.Observe(map[string]any{"Status": "Closed"}, func(string) bool { return true })
+		require.Equal(t, []string{"Status"}, changed)
+		require.Empty(t, conflicts, "the bridge never changed the CRM's Escalated")
+		require.Nil(t, s.Writes(), "and does not write over Closed")
+	})
+	t.Run("a change undone before it was written is in step again", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}, nil)
+		require.True(t, s.IsDirty("OwnerId"))
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005A", "Due__c": nil}, nil)
+		require.False(t, s.IsDirty("OwnerId"))
+		require.Nil(t, s.Writes())
+		_, conflicts := s.Observe(map[string]any{"OwnerId": "005C"}, nil)
+		require.Empty(t, conflicts)
+	})
 	t.Run("an absent value is nil and is written as null", func(t *testing.T) {
 		s := RecordSync{Known: map[string]any{"Due__c": "2026-11-23T09:00:00.000Z"}, Want: map[string]any{"Due__c": "2026-11-23T09:00:00.000Z"}}
 		s.Change(map[string]any{"Due__c": nil}, nil)

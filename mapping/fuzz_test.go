@@ -60,7 +60,7 @@ func FuzzParse(f *testing.F) {
 			_ = m.CheckFields(describedOrg())
 			for _, r := range records {
 				_, _ = m.Item(r)
-				_, _ = m.Preview(r, now, nil)
+				_, _ = m.Preview(r, now, nil, nil)
 				_ = m.Observe(r)
 				_ = m.Unmatched(r)
 			}

@@ -79,9 +79,9 @@ func TestConfigMappingsMatchSamples(t *testing.T) {
 		"Priority": "High", "Status": "New", "Ctibridge_Status__c": "deferred", "Ctibridge_Tags__c": "vip",
 		"Contact": map[string]any{"Name": "Maya Lindqvist"}}
 	for i, path := range []string{casePath, chatPath} {
-		want, err := sample(t, path).Preview(record, now, nil)
+		want, err := sample(t, path).Preview(record, now, nil, nil)
 		require.NoError(t, err)
-		got, err := fromConfig[i].Preview(record, now, nil)
+		got, err := fromConfig[i].Preview(record, now, nil, nil)
 		require.NoError(t, err)
 		require.Equal(t, want, got, path)
 	}

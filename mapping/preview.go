@@ -21,6 +21,10 @@ type Preview struct {
 	FirstSight string `json:"first_sight"`
 	// Changes are the sample story's steps, in order.
 	Changes []PreviewChange `json:"changes"`
+	// Skipped are the steps of the sample story that cannot happen to
+	// this record, each with why (its media type may not be deferred, it
+	// is adopted already worked or ended).
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // PreviewChange is one step of the sample story and what the bridge
@@ -48,13 +52,17 @@ const (
 // the writes ctibridge run would make: first sight (per the sync policy),
 // offered to an agent, accepted, deferred for a day, reopened at the due
 // date, released into wrap-up, completed, and resumed from History. The
-// record's own field values are what the CRM holds at the start; each
-// step writes only what it changed and the record does not hold, and the
-// CRM is taken to accept every write. agents are the configured agents: a
-// record one of them owns is adopted as theirs, and the first one works
-// the story (none: a sample agent). The error is Item's, or a template's
+// story starts where first sight leaves the interaction (work adopted as
+// an agent's is not offered; deferred work reopens; ended work can only be
+// resumed), and leaves out what matrix forbids for the media type (nil: it
+// forbids nothing): Skipped says which steps and why. The record's own
+// field values are what the CRM holds at the start; each step writes only
+// what it changed and the record does not hold, and the CRM is taken to
+// accept every write. agents are the configured agents: a record one of
+// them owns is adopted as theirs and they work the story, else the first
+// one does (none: a sample agent). The error is Item's, or a template's
 // that failed at run time.
-func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*Preview, error) {
+func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent, matrix contactpad.Matrix) (*Preview, error) {
 	item, err := m.Item(r)
 	if err != nil {
 		return nil, err
@@ -83,13 +91,18 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 		p.FirstSight = "reset: queued as new work, the mirrored fields written over"
 	} else {
 		firstAudit = ""
-		status, owner, waiting := m.Read(sync.Known).Adopted(agentOf)
+		view := m.Read(sync.Known)
+		if view.Status == contactpad.Deferred && matrix != nil && !matrix.Allows(item.Media, contactpad.ActionDefer) {
+			view.Status = "" // adopted open, as the bridge adopts it
+		}
+		status, owner, waiting := view.Adopted(agentOf)
 		start.Status = status
 		if owner != "" && status.Worked() {
 			start.Owner = owner
 			for _, a := range agents {
 				if a.ID == owner {
 					start.OwnerCRMUserID = a.CRMUserID
+					worker = a
 				}
 			}
 		}
@@ -143,7 +156,29 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 				contactpad.Connected, "Interaction resumed by an agent",
 				map[string]string{"resumed_from": contactpad.ResumedFromCompleted})},
 	}
+	adopted := start.Status
+	allows := func(a contactpad.Action) bool { return matrix == nil || matrix.Allows(item.Media, a) }
+	deferred := false
+	manual, auto := start.DueBySetManually, start.AutoOpenedDueToDueDate
 	for k, step := range story {
+		if why := previewSkip(k, adopted, item.Media, allows, deferred); why != "" {
+			p.Skipped = append(p.Skipped, step.name+": "+why)
+			continue
+		}
+		deferred = deferred || k == 3
+		// The flags are what the story's steps so far set: deferred by
+		// the agent, reopened at the due date, then resumed.
+		switch k {
+		case 3:
+			manual = true
+		case 4:
+			auto = true
+		case 7:
+			auto = false
+		}
+		if k > 0 {
+			step.wb.DueBySetManually, step.wb.AutoOpenedDueToDueDate = manual, auto
+		}
 		audit := step.audit
 		if k == 0 && firstAudit != "" {
 			audit = entry(0, now, contactpad.ActorSystem, firstAudit, contactpad.CategoryRouting, "", contactpad.Queued,
@@ -165,4 +200,36 @@ func (m *Mapping) Preview(r Record, now time.Time, agents []contactpad.Agent) (*
 		p.Changes = append(p.Changes, PreviewChange{Name: step.name, Change: change, Update: update, Audit: rec})
 	}
 	return p, nil
+}
+
+// previewSkip says why step k of the preview's story cannot happen to work
+// adopted as adopted, of media, with allows the capability matrix's cells
+// and deferred whether the story deferred it; "" when it can.
+func previewSkip(k int, adopted contactpad.Status, media contactpad.Media, allows func(contactpad.Action) bool, deferred bool) string {
+	switch k {
+	case 1, 2: // offered, accepted
+		if adopted != contactpad.Queued {
+			return "adopted as " + string(adopted) + ", it is not offered"
+		}
+	case 3: // deferred
+		switch {
+		case adopted.Ended() || adopted == contactpad.Deferred:
+			return "adopted as " + string(adopted)
+		case !allows(contactpad.ActionDefer):
+			return string(media) + " interactions are not deferred"
+		}
+	case 4: // reopened at the due date
+		if !deferred && adopted != contactpad.Deferred {
+			return "never deferred"
+		}
+	case 5, 6: // released, completed
+		if adopted.Ended() {
+			return "adopted as " + string(adopted)
+		}
+	case 7: // resumed from History
+		if !allows(contactpad.ActionResume) {
+			return string(media) + " interactions are not resumed"
+		}
+	}
+	return ""
 }

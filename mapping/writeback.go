@@ -148,8 +148,9 @@ func (m *Mapping) Fields(crmID string, w contactpad.Writeback) (map[string]any, 
 // Read says what values of the mirrored fields mean for an interaction
 // (adapter.Mirror): the status the status field's value stands for (with
 // a value map, the first status in lifecycle order that maps to it; none
-// for a value no status maps to), the owner's CRM user id and the due
-// date. Fields are matched by the names the mapping writes.
+// for a value no status maps to), the owner's CRM user id, the due date
+// and its set-manually flag. Fields are matched by the names the mapping
+// writes.
 func (m *Mapping) Read(fields map[string]any) contactpad.RecordView {
 	var v contactpad.RecordView
 	wb := m.writeback
@@ -174,6 +175,9 @@ func (m *Mapping) Read(fields map[string]any) contactpad.RecordView {
 				v.DueBy = &t
 			}
 		}
+	}
+	if b, ok := fields[wb.dueBySetManually].(bool); ok && wb.dueBySetManually != "" {
+		v.DueBySetManually = &b
 	}
 	return v
 }

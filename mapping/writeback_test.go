@@ -136,6 +136,11 @@ func TestRead(t *testing.T) {
 			contactpad.RecordView{Status: contactpad.Connected}},
 		{"On Hold with a due date", caseMapping, map[string]any{"Status": "On Hold", "Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z"},
 			contactpad.RecordView{Status: contactpad.Deferred, DueBy: &due}},
+		{"On Hold with a due date a rule set", caseMapping, map[string]any{"Status": "On Hold",
+			"Ctibridge_Due_By__c": "2026-11-23T09:00:00.000Z", "Ctibridge_Due_By_Set_Manually__c": false},
+			contactpad.RecordView{Status: contactpad.Deferred, DueBy: &due, DueBySetManually: new(false)}},
+		{"the flag unset in the CRM says nothing", caseMapping, map[string]any{"Ctibridge_Due_By_Set_Manually__c": nil},
+			contactpad.RecordView{}},
 		{"a value no status maps to", caseMapping, map[string]any{"Status": "Escalated"}, contactpad.RecordView{}},
 		{"the status as is", chatMapping, map[string]any{"Ctibridge_Status__c": "deferred"},
 			contactpad.RecordView{Status: contactpad.Deferred}},
@@ -272,7 +277,7 @@ func TestPreview(t *testing.T) {
 	m := sample(t, casePath)
 	record := Record{"Id": "500A", "Origin": "Email", "Subject": "Refund", "Priority": "Low", "Status": "New",
 		"OwnerId": "00GQUEUE0000001AAA"}
-	p, err := m.Preview(record, now, nil)
+	p, err := m.Preview(record, now, nil, nil)
 	require.NoError(t, err)
 	require.Equal(t, m.Query(time.Time{}), p.Query)
 	require.Equal(t, contactpad.WorkItem{CRMID: "500A", CRMObject: "Case", Media: contactpad.NonLive, Service: "support",
@@ -308,15 +313,76 @@ func TestPreview(t *testing.T) {
 	reset := parse(t, "mappings:", "- object: Case", "  media: non-live", "  service: support",
 		"  sync: {first_sight: reset}", "  writeback: {status: {field: Status, values: {queued: New, connected: Working}}, owner: OwnerId}")
 	p, err = reset.Preview(Record{"Id": "500A", "Status": "Escalated", "OwnerId": "005B"}, now,
-		[]contactpad.Agent{{ID: "bob", CRMUserID: "005B"}})
+		[]contactpad.Agent{{ID: "bob", CRMUserID: "005B"}}, nil)
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"Status": "New"}, p.Changes[0].Update, "reset writes its state over the record's")
 
 	p, err = m.Preview(Record{"Id": "500A", "Origin": "Email", "Status": "Working", "OwnerId": "005B"}, now,
-		[]contactpad.Agent{{ID: "bob", CRMUserID: "005B"}})
+		[]contactpad.Agent{{ID: "bob", CRMUserID: "005B"}}, nil)
 	require.NoError(t, err)
 	require.Equal(t, "adopted as connected, owned by bob: nothing is written", p.FirstSight)
 
-	_, err = m.Preview(Record{"Id": "500A", "Origin": "Fax"}, now, nil)
+	_, err = m.Preview(Record{"Id": "500A", "Origin": "Fax"}, now, nil, nil)
 	require.EqualError(t, err, "Case 500A: no media rule matches (mappings[0].media at ../testdata/mappings/case.yaml:10)")
+}
+
+// TestPreviewFollowsTheRecord: the preview's story starts where first
+// sight leaves the interaction, and leaves out what the capability matrix
+// forbids its media type, as run does, saying why.
+func TestPreviewFollowsTheRecord(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	m := sample(t, casePath)
+	bob := []contactpad.Agent{{ID: "bob", CRMUserID: "005B"}}
+	names := func(p *Preview) []string {
+		var out []string
+		for _, c := range p.Changes {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		record  Record
+		story   []string
+		skipped []string
+		first   string
+	}{
+		{name: "a live call is never deferred nor resumed", record: Record{"Id": "500A", "Origin": "Phone", "Status": "New"},
+			story: []string{"first sight", "offered to an agent", "accepted by the agent", "released into wrap-up", "completed after wrap-up"},
+			skipped: []string{"deferred by the agent for a day: live interactions are not deferred",
+				"reopened at the due date: never deferred", "resumed from History: live interactions are not resumed"}},
+		{name: "a live call on hold is adopted open", record: Record{"Id": "500A", "Origin": "Phone", "Status": "On Hold", "OwnerId": "005B"},
+			first: "adopted as connected, owned by bob: nothing is written",
+			story: []string{"first sight", "released into wrap-up", "completed after wrap-up"}},
+		{name: "a closed Case is only resumed", record: Record{"Id": "500A", "Origin": "Email", "Status": "Closed", "OwnerId": "005B"},
+			first: "adopted as completed, owned by bob: nothing is written",
+			story: []string{"first sight", "resumed from History"},
+			skipped: []string{"offered to an agent: adopted as completed, it is not offered", "accepted by the agent: adopted as completed, it is not offered",
+				"deferred by the agent for a day: adopted as completed", "reopened at the due date: never deferred",
+				"released into wrap-up: adopted as completed", "completed after wrap-up: adopted as completed"}},
+		{name: "a Case on hold reopens", record: Record{"Id": "500A", "Origin": "Email", "Status": "On Hold", "OwnerId": "005B"},
+			story: []string{"first sight", "reopened at the due date", "released into wrap-up", "completed after wrap-up", "resumed from History"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := m.Preview(tc.record, now, bob, contactpad.DefaultMatrix())
+			require.NoError(t, err)
+			require.Equal(t, tc.story, names(p))
+			if tc.skipped != nil {
+				require.Equal(t, tc.skipped, p.Skipped)
+			}
+			if tc.first != "" {
+				require.Equal(t, tc.first, p.FirstSight)
+			}
+			for _, c := range p.Changes {
+				if c.Name == "released into wrap-up" && tc.record["Status"] == "New" {
+					require.Equal(t, map[string]any{"Ctibridge_Status__c": "wrap_up"}, c.Update, "no flag of a deferral that did not happen")
+				}
+			}
+			for _, c := range p.Changes[1:] {
+				if owner := c.Change.Writeback.Owner; owner != "" {
+					require.Equal(t, "bob", owner, "%s: the record's owner works it", c.Name)
+				}
+			}
+		})
+	}
 }

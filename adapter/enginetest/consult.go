@@ -33,6 +33,21 @@ func testConsult(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.WrapUp, h.Get(call.ID).Status, "ending the consult does not touch the call")
 		require.Contains(t, actions(h.Audit(call.ID)), "consult_ended")
 	})
+	// A consult rings only an agent who is signed in: logging out ends it.
+	bubble(t, open, nil, func(h *Harness) {
+		call := h.Connected("alice", contactpad.Live)
+		h.Presence("bob", contactpad.Interruptible)
+		k := h.Do(adapter.StartConsult{ID: call.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Consult
+		h.Presence("bob", contactpad.LoggedOut)
+		k = h.Consult(k.ID)
+		require.Equal(t, contactpad.ConsultEnded, k.Status)
+		require.Equal(t, "logged_out", k.EndedReason)
+		ended := h.Events(adapter.EventConsultEnded)
+		require.Len(t, ended, 1)
+		require.ElementsMatch(t, []string{"alice", "bob"}, ended[0].Audience, "alice hears of it")
+		h.Refused(adapter.AnswerConsult{ConsultID: k.ID, Agent: "bob"}, adapter.CodeInvalidTransition)
+		require.Equal(t, contactpad.Connected, h.Get(call.ID).Status)
+	})
 	bubble(t, open, nil, func(h *Harness) {
 		email := h.Connected("alice", contactpad.NonLive)
 		k := h.Do(adapter.StartConsult{ID: email.ID, Agent: "alice", Target: contactpad.Target{Number: "+4930123456"}}).Consult

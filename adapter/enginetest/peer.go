@@ -136,6 +136,18 @@ func testAdopt(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.Deferred, onHold.Status)
 		require.Equal(t, "carol", onHold.Owner)
 		require.True(t, due.Equal(*onHold.DueBy), "the due date the record shows")
+		require.True(t, onHold.DueBySetManually, "set by an agent: the record does not say otherwise")
+		byRule := h.IngestItem(h.record(contactpad.NonLive, "billing", shows{"status": "deferred",
+			"owner_crm_user_id": carolUser, "due_by": due.Format(time.RFC3339Nano), "due_by_was_set_manually": false}))
+		require.Equal(t, contactpad.Deferred, byRule.Status)
+		require.False(t, byRule.DueBySetManually, "set by a rule, as the record says")
+
+		// A live call is never deferred: on hold in the CRM, it is adopted
+		// as the open work it is, which its agent can go on with.
+		call := h.IngestItem(h.record(contactpad.Live, "support", shows{"status": "deferred", "owner_crm_user_id": aliceUser}))
+		require.Equal(t, contactpad.Connected, call.Status)
+		require.Equal(t, "alice", call.Owner)
+		require.Contains(t, h.LastAudit(call.ID).Message, "on hold there, but live interactions are not deferred")
 
 		odd := h.IngestItem(h.record(contactpad.NonLive, "support", shows{"status": "escalated", "owner_crm_user_id": bobUser}))
 		require.Equal(t, contactpad.Connected, odd.Status, "a status the mapping does not know, worked by bob")
@@ -150,6 +162,7 @@ func testAdopt(t *testing.T, open Opener) {
 
 		require.Empty(t, h.Outbox(), "nothing is written back on first sight")
 		require.Empty(t, h.writeBack())
+		require.Equal(t, contactpad.WrapUp, h.Do(adapter.Release{ID: call.ID, Agent: "alice"}).Interaction.Status)
 
 		h.Presence("bob", contactpad.Available)
 		require.Equal(t, "bob", h.Get(waiting.ID).Owner, "bob gets the work reserved for him")
@@ -368,6 +381,23 @@ func testConflicts(t *testing.T, open Opener) {
 			"winner": "crm"}, conflict.Data)
 		require.Equal(t, contactpad.AuditReassigned, trail[len(trail)-1].Action)
 		require.NotContains(t, h.writeBack()[i.CRMID], map[string]any{"owner_crm_user_id": bobUser}, "bob is never written")
+	})
+	// A change the bridge undid before writing it leaves the field in step:
+	// a person's later change to it is theirs alone, no conflict, and the
+	// bridge does not write over it, whoever the mapping says wins.
+	dueBridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"due_by": contactpad.BridgeWins}}
+	bubble(t, open, withPolicy(dueBridge), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Do(adapter.Resume{ID: i.ID, Agent: "alice"})
+		require.False(t, h.Get(i.ID).Sync.IsDirty("due_by"), "no due date, as the CRM shows")
+		h.Do(adapter.Ingest{Item: seen(h.Get(i.ID), "Sam", shows{"due_by": "2030-01-01T09:00:00.000Z"})})
+		for _, e := range h.Audit(i.ID) {
+			require.NotEqual(t, contactpad.AuditConflict, e.Action, e.Message)
+		}
+		for _, sent := range h.writeBack()[i.CRMID] {
+			require.NotContains(t, sent, "due_by", "Sam's due date stays")
+		}
 	})
 	bridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"service": contactpad.BridgeWins}}
 	bubble(t, open, withPolicy(bridge), func(h *Harness) {
@@ -622,5 +652,55 @@ func testPollCleanText(t *testing.T, open Opener) {
 		for _, value := range []string{"fund", "gold", "Zo", "a\x00b"} {
 			require.NotContains(t, line, value, "the log names fields, not values")
 		}
+	})
+}
+
+// testDeletedInCRM: a write the CRM refuses because the record is deleted
+// there (ParkError.Gone) ends its interaction: abandoned, its capacity
+// freed for the next work and its transfer stopped, and nothing more is
+// written to the record. A refusal that says nothing of the kind only
+// parks the row.
+func testDeletedInCRM(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		gone := h.worked("alice", contactpad.NonLive)
+		refused := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Busy)
+		tr := h.Do(adapter.StartTransfer{ID: gone.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Do(adapter.Release{ID: refused.ID, Agent: "alice"})
+		load := h.Load("alice")[contactpad.NonLive]
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{},
+			fail: func(r adapter.OutboxRow, _ int) error {
+				switch r.CRMID {
+				case gone.CRMID:
+					return &adapter.ParkError{Code: "ENTITY_IS_DELETED", Message: "entity is deleted", Gone: true}
+				case refused.CRMID:
+					return &adapter.ParkError{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Subject is locked"}
+				}
+				return nil
+			}}
+		_, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		synctest.Wait()
+
+		i := h.Get(gone.ID)
+		require.Equal(t, contactpad.Abandoned, i.Status)
+		last := h.LastAudit(gone.ID)
+		require.Equal(t, contactpad.AuditAbandoned, last.Action)
+		require.Equal(t, contactpad.ActorCRM, last.Actor)
+		require.Contains(t, last.Message, "Deleted in Salesforce: Case "+gone.CRMID+" no longer exists")
+		require.Equal(t, contactpad.TransferCanceled, h.Transfer(tr.ID).Status)
+		require.Equal(t, load-1, h.Load("alice")[contactpad.NonLive], "its capacity is free")
+		for _, r := range h.Outbox() {
+			if r.CRMID == gone.CRMID {
+				var change contactpad.RecordChange
+				require.NoError(t, json.Unmarshal(r.Payload, &change))
+				require.Nil(t, change.Fields, "no field is to be written to a deleted record")
+			}
+		}
+		calls := sink.calls
+		_, err = h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, calls, sink.calls, "its rows wait behind the parked one, shown to admins: no call")
+		require.Equal(t, contactpad.WrapUp, h.Get(refused.ID).Status, "a refusal of another kind only parks its row")
 	})
 }

@@ -63,6 +63,27 @@ func testRoutingOrder(t *testing.T, open Opener) {
 		require.Equal(t, "bob", h.Get(old.ID).Owner, "then the longest waiting")
 		require.Equal(t, contactpad.Queued, h.Get(newer.ID).Status)
 	})
+	// An offer that goes back to the queue (declined, timed out) keeps its
+	// place: its customer has waited since it was first queued.
+	bubble(t, open, nil, func(h *Harness) {
+		h.Presence("alice", contactpad.Available)
+		first := h.Ingest(contactpad.Live, "support")
+		require.Equal(t, contactpad.Offered, first.Status)
+		time.Sleep(time.Second) // within the push timeout
+		second := h.Ingest(contactpad.Live, "support")
+		time.Sleep(time.Second)
+		third := h.Ingest(contactpad.Live, "support")
+		h.Do(adapter.Decline{ID: first.ID, Agent: "alice"})
+		require.Equal(t, "alice", h.Get(second.ID).Owner, "alice is passed over for the one she declined")
+		requeued := h.Get(first.ID)
+		require.Equal(t, contactpad.Queued, requeued.Status)
+		require.True(t, requeued.QueuedAt.Equal(*first.QueuedAt), "queued since %v, not %v", first.QueuedAt, requeued.QueuedAt)
+		h.Presence("bob", contactpad.Available)
+		require.Equal(t, "bob", h.Get(first.ID).Owner, "the longest waiting, not the one queued after it")
+		require.Equal(t, contactpad.Queued, h.Get(third.ID).Status)
+		h.Do(adapter.Accept{ID: first.ID, Agent: "bob"})
+		require.Nil(t, h.Get(first.ID).QueuedAt, "no longer waiting")
+	})
 	bubble(t, open, nil, func(h *Harness) {
 		h.Presence("alice", contactpad.Available)
 		time.Sleep(time.Second)

@@ -127,7 +127,7 @@ func testWriteback(t *testing.T, open Opener) {
 			fail: func(r adapter.OutboxRow, attempt int) error {
 				switch {
 				case r.CRMID == locked.CRMID && attempt <= 2:
-					return errors.New("UNABLE_TO_LOCK_ROW: unable to obtain exclusive access to this record")
+					return codedError{code: "UNABLE_TO_LOCK_ROW", msg: "unable to obtain exclusive access to this record"}
 				case r.CRMID == deleted.CRMID && attempt == 1:
 					return &adapter.ParkError{Code: "ENTITY_IS_DELETED", Message: "entity is deleted"}
 				}
@@ -154,6 +154,7 @@ func testWriteback(t *testing.T, open Opener) {
 		}
 		require.Len(t, waiting, len(rowsOf[locked.CRMID]))
 		require.Greater(t, len(waiting), 1)
+		require.Equal(t, "UNABLE_TO_LOCK_ROW", waiting[0].ErrorCode, "the CRM's code, shown while the row waits")
 		for _, r := range waiting[1:] {
 			require.True(t, r.NextAttemptAt.Equal(waiting[0].NextAttemptAt),
 				"a later row is due with its record's retry, %v, not %v", waiting[0].NextAttemptAt, r.NextAttemptAt)
@@ -872,3 +873,78 @@ func testWritebackCountsPerBatch(t *testing.T, open Opener) {
 		require.Equal(t, 2, sink.writeCalls(), "it is written once BatchMaxAge old")
 	})
 }
+
+// testWritebackOutage: while the CRM answers no call (UnavailableError),
+// the rows wait for it however long that takes: they spend none of their
+// attempts, so none is parked, and they back off at most
+// UnavailableRetryMax apart; once the CRM answers again they are written,
+// in order. A record's own failures still count.
+func testWritebackOutage(t *testing.T, open Opener) {
+	synctest.Test(t, func(t *testing.T) {
+		h := Start(t, open, nil)
+		defer h.Stop()
+		i := h.Connected("alice", contactpad.NonLive)
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"}) // and its wrap-up ends during the outage
+		var down atomic.Bool
+		down.Store(true)
+		var (
+			mu    sync.Mutex
+			calls []time.Time
+		)
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{},
+			fail: func(r adapter.OutboxRow, _ int) error {
+				if down.Load() {
+					return &adapter.UnavailableError{Err: errors.New("POST composite: connection refused")}
+				}
+				return nil
+			}}
+		counting := sinkFunc(func(ctx context.Context, rows []adapter.OutboxRow) []error {
+			mu.Lock()
+			calls = append(calls, time.Now())
+			mu.Unlock()
+			return sink.Write(ctx, rows)
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Engine.RunWriteback(ctx, counting, adapter.SyncOptions{RetryBase: time.Second, MaxAttempts: 3})
+		}()
+		time.Sleep(time.Hour) // an hour's outage: far more calls than MaxAttempts
+		synctest.Wait()
+		mu.Lock()
+		seen := slices.Clone(calls)
+		mu.Unlock()
+		require.Greater(t, len(seen), 100)
+		for k := 1; k < len(seen); k++ {
+			require.LessOrEqual(t, seen[k].Sub(seen[k-1]), adapter.UnavailableRetryMax+time.Second, "call %d", k)
+		}
+		require.Empty(t, h.outbox(adapter.OutboxParked), "an outage parks nothing")
+		waiting := h.Outbox()
+		var want []int64
+		for _, r := range waiting {
+			require.Zero(t, r.Attempts, "no attempt spent on an outage")
+			want = append(want, r.ID)
+		}
+		require.Contains(t, waiting[0].ErrorMessage, "connection refused", "the record's first row shows the last error")
+
+		down.Store(false) // the CRM is back
+		time.Sleep(adapter.UnavailableRetryMax + time.Second)
+		synctest.Wait()
+		require.Equal(t, want, sink.rows(i.CRMID), "written once the CRM answers, in order")
+		require.Empty(t, h.Outbox())
+		cancel()
+		<-done
+	})
+}
+
+// sinkFunc is a Sink of a function.
+type sinkFunc func(ctx context.Context, rows []adapter.OutboxRow) []error
+
+func (f sinkFunc) Write(ctx context.Context, rows []adapter.OutboxRow) []error { return f(ctx, rows) }
+
+// codedError is a failed write with the CRM's error code (adapter.CodedError).
+type codedError struct{ code, msg string }
+
+func (e codedError) Error() string     { return e.code + ": " + e.msg }
+func (e codedError) ErrorCode() string { return e.code }

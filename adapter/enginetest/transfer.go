@@ -123,7 +123,8 @@ func testTransferDelivery(t *testing.T, open Opener) {
 		require.Empty(t, tr.Assignee, "bob is busy: not delivered yet")
 		require.WithinDuration(t, time.Now().Add(30*time.Second), *tr.ExpiresAt, time.Millisecond, "the clock starts at the request")
 		require.Empty(t, h.Events(adapter.EventTransferRequested))
-		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeForbidden)
+		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeInvalidTransition) // named, not delivered yet
+		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "carol"}, adapter.CodeForbidden)
 
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
@@ -132,6 +133,13 @@ func testTransferDelivery(t *testing.T, open Opener) {
 		require.Equal(t, "bob", tr.Assignee)
 		require.WithinDuration(t, time.Now().Add(10*time.Second), *tr.ExpiresAt, time.Millisecond, "delivery does not restart the clock")
 		require.Len(t, h.Events(adapter.EventTransferRequested), 1)
+
+		// Logged out, bob cannot take it; back within the timeout, he can.
+		h.Presence("bob", contactpad.LoggedOut)
+		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"}, adapter.CodeConflict)
+		h.Refused(adapter.AcceptTransfer{TransferID: tr.ID}, adapter.CodeConflict) // nor an admin for him
+		require.Equal(t, contactpad.TransferInitiated, h.Transfer(tr.ID).Status)
+		h.Presence("bob", contactpad.Available)
 		h.Do(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"})
 		h.Do(adapter.CompleteTransfer{TransferID: tr.ID, Agent: "alice"})
 		require.Equal(t, "bob", h.Get(email.ID).Owner)

@@ -223,6 +223,11 @@ func testOpenConsults(t *testing.T, s adapter.Store) {
 			consult("c4", "i2", contactpad.ConsultRinging),
 		}},
 		{name: "none", interaction: "i3", want: []*contactpad.Consult{}},
+		{name: "every interaction's", interaction: "", want: []*contactpad.Consult{
+			consult("c1", "i1", contactpad.ConsultRinging),
+			consult("c2", "i1", contactpad.ConsultConnected),
+			consult("c4", "i2", contactpad.ConsultRinging),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

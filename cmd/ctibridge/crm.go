@@ -44,6 +44,10 @@ type crmLink struct {
 	since       time.Time
 	attempts    int
 	nextAttempt time.Time
+	// established is set once the link has connected: from then on
+	// polling and writeback run, and what their calls meet (observe)
+	// says whether the CRM is up.
+	established bool
 }
 
 func newCRMLink(check func(context.Context) error, log logrus.FieldLogger, reg prometheus.Registerer) *crmLink {
@@ -55,10 +59,12 @@ func newCRMLink(check func(context.Context) error, log logrus.FieldLogger, reg p
 	return l
 }
 
-// attempt tries once to connect and records how it went.
+// attempt tries once to connect and records how it went: an attempt that
+// ran out of time failed (the CRM did not answer in time); one canceled
+// (a shutdown) says nothing.
 func (l *crmLink) attempt(ctx context.Context) error {
 	err := l.check(ctx)
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return err
 	}
 	l.mu.Lock()
@@ -106,7 +112,33 @@ func (l *crmLink) run(ctx context.Context, first error, connected func()) {
 		}
 	}
 	l.log.Info("connected to the CRM: polling and writing back")
+	l.mu.Lock()
+	l.established, l.nextAttempt = true, time.Time{}
+	l.mu.Unlock()
 	connected()
+}
+
+// observe takes in whether the CRM answered a call of the polling or the
+// writeback (salesforce.Config.Answered): once the link has connected, a
+// call it did not answer makes the link degraded, with why, and the next
+// it answers connected again. Polling and writeback go on trying
+// meanwhile; agents are served from the store either way.
+func (l *crmLink) observe(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.established {
+		return // the link's own attempts say how it is until it connects
+	}
+	switch {
+	case err != nil && l.state == linkConnected:
+		l.state, l.reason, l.since = linkDegraded, "the CRM did not answer: "+err.Error(), l.now()
+		l.up.Set(0)
+		l.log.WithError(err).Warn("CRM unreachable; serving agents from the store, polling and writeback retry")
+	case err == nil && l.state != linkConnected:
+		l.state, l.reason, l.since = linkConnected, "", l.now()
+		l.up.Set(1)
+		l.log.Info("the CRM answers again")
+	}
 }
 
 // connected reports whether the link is up.

@@ -107,7 +107,14 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(buildInfoCollector(readBuildInfo()))
 
-	client, err := crmClient(cfg, o, reg)
+	// The link is made once the client is: the client tells it what the
+	// CRM answers.
+	var link atomic.Pointer[crmLink]
+	client, err := crmClient(cfg, o, reg, func(err error) {
+		if l := link.Load(); l != nil {
+			l.observe(err)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +130,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, o daemonOptions) (d *d
 		}
 		return d.gen.Load().checkOrg(ctx, client)
 	}, log, reg)
+	link.Store(d.link)
 	firstCtx, cancelFirst := context.WithTimeout(ctx, firstLinkAttempt)
 	first := d.link.attempt(firstCtx)
 	cancelFirst()
@@ -317,6 +325,11 @@ func (d *daemon) shutdown(stopLoops context.CancelFunc, loops *sync.WaitGroup, s
 			d.metricsSrv.Close()
 		}
 	}
+	// A call the writer has in flight goes on to Salesforce's answer (its
+	// rows settled as written, not sent again), up to the deadline, when
+	// stopping the engine cuts it short.
+	cut := context.AfterFunc(ctx, stopEngine)
+	defer cut()
 	stopLoops()
 	loops.Wait()
 	flushed := 0
@@ -366,9 +379,10 @@ func scriptURLs(cfg *config.Config) []string {
 // the next ones run in the background.
 const firstLinkAttempt = 15 * time.Second
 
-// crmClient returns a client of the CRM of the config, not signed in yet.
-func crmClient(cfg *config.Config, o daemonOptions, reg prometheus.Registerer) (*salesforce.Client, error) {
-	sc := salesforce.Config{Logger: o.Log, Metrics: salesforce.NewMetrics(reg)}
+// crmClient returns a client of the CRM of the config, not signed in yet,
+// that tells answered whether the CRM answered each call.
+func crmClient(cfg *config.Config, o daemonOptions, reg prometheus.Registerer, answered func(error)) (*salesforce.Client, error) {
+	sc := salesforce.Config{Logger: o.Log, Metrics: salesforce.NewMetrics(reg), Answered: answered}
 	switch cfg.CRM.Kind {
 	case config.CRMSalesforce:
 		s := cfg.CRM.Salesforce
@@ -470,7 +484,7 @@ func (d *daemon) preview(record map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.Preview(record, time.Now(), gen.settings.Agents)
+	return m.Preview(record, time.Now(), gen.settings.Agents, gen.settings.Matrix)
 }
 
 // setSync makes the sources and the sink of gen's mappings the ones the
@@ -533,8 +547,7 @@ func agentUsers(cfg *config.Config) []salesforce.AgentUser {
 	out := make([]salesforce.AgentUser, 0, len(cfg.Agents))
 	for k, a := range cfg.Agents {
 		path := fmt.Sprintf("agents[%d].crm_user_id", k)
-		out = append(out, salesforce.AgentUser{Agent: a.ID, CRMUserID: a.CRMUserID,
-			At: fmt.Sprintf("%s:%d: %s", cfg.File, cfg.Line(path), path)})
+		out = append(out, salesforce.AgentUser{Agent: a.ID, CRMUserID: a.CRMUserID, File: cfg.File, Line: cfg.Line(path), Path: path})
 	}
 	return out
 }

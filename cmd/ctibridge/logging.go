@@ -84,12 +84,7 @@ func httpErrorLog(l logrus.FieldLogger) *log.Logger {
 // file:line, which the line also carries as fields), so that each is a
 // record of its own in a log pipeline.
 func logProblems(l logrus.FieldLogger, msg string, err error) {
-	list, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		l.WithError(err).Error(msg)
-		return
-	}
-	for _, e := range list.Unwrap() {
+	for _, e := range problems(err) {
 		entry := l.WithError(e)
 		var at *config.Error
 		if errors.As(e, &at) {
@@ -97,4 +92,19 @@ func logProblems(l logrus.FieldLogger, msg string, err error) {
 		}
 		entry.Error(msg)
 	}
+}
+
+// problems is each problem err joins (errors.Join, config.Errors),
+// through the errors that wrap them, or err alone.
+func problems(err error) []error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if list, ok := e.(interface{ Unwrap() []error }); ok {
+			var out []error
+			for _, p := range list.Unwrap() {
+				out = append(out, problems(p)...)
+			}
+			return out
+		}
+	}
+	return []error{err}
 }

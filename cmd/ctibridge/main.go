@@ -20,7 +20,8 @@ const usage = `ctibridge: a bridge between a CRM and a contact centre's agents
 Usage:
   ctibridge run       --config FILE [--listen ADDR] [--log-format json|text]
                                                 the daemon: CRM sync, routing, HTTP API, events, webhooks
-  ctibridge demo      [--data DIR] [--speed N]  the engine on a seeded local store, narrated
+  ctibridge demo      [--listen ADDR] [--data DIR] [--omni]
+                                                the bridge on a seeded local org and store, narrated
   ctibridge sim       [--listen 127.0.0.1:8090] [--seed FILE] [--rate N] [fault flags, see --help]
                                                 the local Salesforce-compatible org alone
   ctibridge validate  --config FILE             check a config file: exit 0, or every error with file:line

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -252,4 +253,43 @@ func TestDemoDataDirectory(t *testing.T) {
 	info, err := os.Stat(dir)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o700), info.Mode().Perm(), "the store's directory is the operator's alone")
+}
+
+// TestUsageFlagsExist: every flag the usage names for a command is one
+// the command takes (its --help lists it).
+func TestUsageFlagsExist(t *testing.T) {
+	for _, line := range strings.Split(usage, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "ctibridge ") {
+			continue
+		}
+		// The command, then its flags, then (after two spaces or more)
+		// the description, if on this line.
+		var synopsis []string
+		for k, part := range regexp.MustCompile(`\s{2,}`).Split(strings.TrimPrefix(line, "ctibridge "), -1) {
+			if k > 0 && !strings.HasPrefix(part, "[") && !strings.HasPrefix(part, "--") {
+				break
+			}
+			synopsis = append(synopsis, part)
+		}
+		var cmd, flags []string
+		for _, word := range strings.Fields(strings.Join(synopsis, " ")) {
+			word = strings.Trim(word, "[]")
+			switch {
+			case word == "--help": // "see --help": every command takes it
+			case strings.HasPrefix(word, "--"):
+				flags = append(flags, strings.TrimPrefix(word, "--"))
+			case len(flags) == 0 && strings.ToLower(word) == word:
+				cmd = append(cmd, word)
+			}
+		}
+		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			run(append(cmd, "--help"), &out, &errOut)
+			help := out.String() + errOut.String()
+			for _, f := range flags {
+				require.Regexp(t, `(?m)^  -`+regexp.QuoteMeta(f)+`\b`, help, "ctibridge %s --help lists --%s", strings.Join(cmd, " "), f)
+			}
+		})
+	}
 }

@@ -86,7 +86,8 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mapping preview: %s: %v\n", *recordPath, err)
 		return 1
 	}
-	preview, err := m.Preview(record, time.Now(), engineSettings(cfg).Agents)
+	settings := engineSettings(cfg)
+	preview, err := m.Preview(record, time.Now(), settings.Agents, settings.Matrix)
 	if err != nil {
 		fmt.Fprintln(stderr, "mapping preview:", err)
 		return 1

@@ -47,13 +47,29 @@ func newGeneration(cfg *config.Config) (*generation, error) {
 }
 
 // checkOrg checks the org against the generation: the fields its mappings
-// name and its agents' Users.
+// name, its agents' Users and the Omni-Channel statuses its presence map
+// names.
 func (g *generation) checkOrg(ctx context.Context, client *salesforce.Client) error {
-	if err := salesforce.CheckMappings(ctx, client, g.mappings); err != nil {
-		return fmt.Errorf("check mappings against the CRM: %w", err)
+	// Every way the org and the config disagree is reported at once (a
+	// *salesforce.MismatchError of them all); any other error (the org
+	// unreachable) at once, alone.
+	var mismatches []error
+	check := func(what string, err error) error {
+		var m *salesforce.MismatchError
+		if err == nil || errors.As(err, &m) {
+			if err != nil {
+				mismatches = append(mismatches, fmt.Errorf("%s: %w", what, err))
+			}
+			return nil
+		}
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if _, err := salesforce.CheckUsers(ctx, client, agentUsers(g.cfg)); err != nil {
-		return fmt.Errorf("check the agents' CRM users: %w", err)
+	if err := check("check mappings against the CRM", salesforce.CheckMappings(ctx, client, g.mappings)); err != nil {
+		return err
+	}
+	_, err := salesforce.CheckUsers(ctx, client, agentUsers(g.cfg))
+	if err := check("check the agents' CRM users", err); err != nil {
+		return err
 	}
 	if p := g.cfg.CRM.Salesforce.Omni.Presence; p.Enabled {
 		var refs []salesforce.StatusRef
@@ -61,9 +77,13 @@ func (g *generation) checkOrg(ctx context.Context, client *salesforce.Client) er
 			path := yamlpos.Join("crm.salesforce.omni.presence.map", status)
 			refs = append(refs, salesforce.StatusRef{Name: status, At: fmt.Sprintf("%s:%d: %s", g.cfg.File, g.cfg.Line(path), path)})
 		}
-		if err := salesforce.CheckPresenceStatuses(ctx, client, refs); err != nil {
-			return fmt.Errorf("check crm.salesforce.omni.presence against the CRM: %w", err)
+		err := salesforce.CheckPresenceStatuses(ctx, client, refs)
+		if err := check("check crm.salesforce.omni.presence against the CRM", err); err != nil {
+			return err
 		}
+	}
+	if len(mismatches) > 0 {
+		return &salesforce.MismatchError{Err: errors.Join(mismatches...)}
 	}
 	return nil
 }

@@ -43,8 +43,9 @@ SIGHUP reloads the config file: agents, tokens, services, mappings,
 timeouts and webhooks take effect at once; a file with problems (or one
 that changes the store, the listen address or the CRM, which need a
 restart) is refused whole, each problem logged at its file:line.
-SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish, the
-outbox is flushed as far as the CRM allows within 10s, timers stop
+SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish, a call
+to the CRM under way gets its answer, the outbox is flushed as far as the
+CRM allows within 10s, timers stop
 (overdue ones fire at the next start).
 
 Environment:

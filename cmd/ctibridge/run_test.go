@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/config"
+	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 )
 
 func TestRunSources(t *testing.T) {
@@ -220,6 +223,38 @@ func TestRunConfigErrors(t *testing.T) {
 		require.Len(t, lines, 1, stderr.String())
 		require.Equal(t, weak+":2: webhooks[0].secrets[0]: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)", lines[0]["error"])
 		require.NotContains(t, stderr.String(), "s3cr3t")
+	})
+
+	t.Run("an org that does not match: a line per problem, each naming its file:line", func(t *testing.T) {
+		org := sim.New(sim.Options{})
+		require.NoError(t, org.Seed(demoRecords()))
+		orgSrv := httptest.NewServer(org)
+		defer orgSrv.Close()
+		cfg := scenarioConfig(t, orgSrv.URL, "http://127.0.0.1:9/hooks")
+		// The Case mapping writes a field the org lacks; bob is no User of it.
+		yaml, err := os.ReadFile(cfg.File)
+		require.NoError(t, err)
+		yaml = bytes.ReplaceAll(yaml, []byte("Ctibridge_Resumed_From__c"), []byte("Ctibridge_Nonexistent__c"))
+		yaml = bytes.ReplaceAll(yaml, []byte("005Sd0000000002IAA"), []byte("005Sd0000000009IAA"))
+		require.NoError(t, os.WriteFile(cfg.File, yaml, 0o600))
+		var stderr syncBuffer
+		require.Equal(t, 1, runRun(t.Context(), []string{"--config", cfg.File}, io.Discard, &stderr))
+		var refused []map[string]any
+		for _, line := range logLines(t, stderr.String()) {
+			if line["msg"] == "ctibridge did not start" {
+				refused = append(refused, line)
+			}
+		}
+		require.Len(t, refused, 2, stderr.String())
+		require.Equal(t, cfg.File, refused[0]["file"])
+		require.Equal(t, "mappings[0].writeback.resumed_from", refused[0]["key"])
+		require.Greater(t, refused[0]["line"], 0.0)
+		require.Equal(t, fmt.Sprintf("%s:%v: mappings[0].writeback.resumed_from: unknown field Ctibridge_Nonexistent__c on Case",
+			cfg.File, refused[0]["line"]), refused[0]["error"])
+		require.Equal(t, cfg.File, refused[1]["file"])
+		require.Equal(t, "agents[1].crm_user_id", refused[1]["key"])
+		require.Equal(t, float64(cfg.Line("agents[1].crm_user_id")), refused[1]["line"])
+		require.Contains(t, refused[1]["error"], "agent bob: 005Sd0000000009IAA is not a User of the org")
 	})
 
 	t.Run("a file that cannot be read", func(t *testing.T) {

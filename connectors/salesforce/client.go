@@ -61,6 +61,12 @@ type Config struct {
 	// Metrics, if not nil, counts every request attempt and error and
 	// keeps the org's API usage (see NewMetrics).
 	Metrics *Metrics
+	// Answered, if not nil, hears after each call whether the org
+	// answered it: nil when it did (even with an error about a record or
+	// the request), else the error (network, 5xx, its rate limit, a
+	// session it would not renew). A call cut short by its context says
+	// nothing of the org and is not reported.
+	Answered func(err error)
 }
 
 // jwtAssertionLifetime is how long the JWT bearer assertion is valid (its
@@ -256,12 +262,19 @@ func unavailable(status int) bool {
 
 // call runs f with the current session, and once more with a new session
 // if Salesforce says the session expired. f's requests carry ctx.
-func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) error {
+func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) (err error) {
+	if c.cfg.Answered != nil {
+		defer func() {
+			if ctx.Err() == nil {
+				c.cfg.Answered(unanswered(err))
+			}
+		}()
+	}
 	if err := c.SignIn(ctx); err != nil {
 		return err
 	}
 	sf := c.sf.Load()
-	err := asAPIError(f(c.bind(ctx, sf)))
+	err = asAPIError(f(c.bind(ctx, sf)))
 	if err == nil || Classify(err) != Reauthenticate {
 		return err
 	}

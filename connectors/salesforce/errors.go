@@ -29,6 +29,10 @@ type APIError struct {
 	Message string
 }
 
+// ErrorCode is the errorCode, for the writeback's row of a write that is
+// tried again (UNABLE_TO_LOCK_ROW, REQUEST_LIMIT_EXCEEDED...).
+func (e *APIError) ErrorCode() string { return e.Code }
+
 func (e *APIError) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("salesforce: HTTP %d", e.Status)
@@ -89,6 +93,21 @@ func Classify(err error) Action {
 	return Retry
 }
 
+// unanswered is err if it says the org did not answer a call (a network
+// error, a 5xx, its rate limit, a session it would not renew), else nil:
+// an answer about a record or the request is an answer.
+func unanswered(err error) error {
+	var api *APIError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &api), api.Status >= 500, api.Status == http.StatusTooManyRequests,
+		api.Code == "REQUEST_LIMIT_EXCEEDED", Classify(err) == Reauthenticate:
+		return err
+	}
+	return nil
+}
+
 // asAPIError turns simpleforce's error into an APIError, keeping the
 // errorCode; other errors pass through.
 func asAPIError(err error) error {
@@ -103,7 +122,7 @@ func asAPIError(err error) error {
 func rowError(err error) error {
 	var api *APIError
 	if Classify(err) == Park && errors.As(err, &api) {
-		return &adapter.ParkError{Code: api.Code, Message: api.Message}
+		return &adapter.ParkError{Code: api.Code, Message: api.Message, Gone: api.Code == "ENTITY_IS_DELETED"}
 	}
 	return err
 }

@@ -294,7 +294,7 @@ func TestPreviewIsRun(t *testing.T) {
 	record := b.record("Case", crmID)
 	record["attributes"] = map[string]any{"type": "Case"}
 	now := b.clock.Now()
-	preview, err := m.Preview(record, now, threeAgents()[:1])
+	preview, err := m.Preview(record, now, threeAgents()[:1], nil)
 	require.NoError(t, err)
 
 	// written drains the outbox and returns the mirrored fields of the

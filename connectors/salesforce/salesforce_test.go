@@ -267,8 +267,8 @@ func TestSinkFitCall(t *testing.T) {
 	require.Empty(t, fitCall(sink, nil))
 }
 
-// TestSinkRecordErrors: a deleted record is parked with its code; a locked
-// row is retried; the other records of the call are written.
+// TestSinkRecordErrors: a deleted record is parked with its code, as gone;
+// a locked row is retried; the other records of the call are written.
 func TestSinkRecordErrors(t *testing.T) {
 	org, url, ids := localOrg(t, 3)
 	sink := NewSink(connect(t, url, nil), map[string]Writeback{"Case": caseWriteback{}})
@@ -280,6 +280,7 @@ func TestSinkRecordErrors(t *testing.T) {
 	var park *adapter.ParkError
 	require.ErrorAs(t, errs[0], &park)
 	require.Equal(t, "ENTITY_IS_DELETED", park.Code)
+	require.True(t, park.Gone, "the record is gone: its interaction ends")
 	require.Error(t, errs[1])
 	require.NotErrorAs(t, errs[1], &park, "a locked row is retried, not parked")
 	require.ErrorContains(t, errs[1], "UNABLE_TO_LOCK_ROW")
@@ -302,14 +303,18 @@ func TestSinkOrgDown(t *testing.T) {
 	org.Faults().FailNext(50, http.StatusInternalServerError)
 	for _, err := range sink.Write(context.Background(), rows) {
 		var park *adapter.ParkError
+		var unavailable *adapter.UnavailableError
 		require.Error(t, err)
 		require.NotErrorAs(t, err, &park, "an outage is retried later, not parked")
+		require.ErrorAs(t, err, &unavailable, "no fault of the record's: it spends no attempt")
 		require.ErrorContains(t, err, "UNKNOWN_EXCEPTION", "the org's last answer is kept when the retries run out")
 	}
 	org.Faults().Reset()
 	org.Faults().ExceedLimit(1)
 	for _, err := range sink.Write(context.Background(), rows) {
+		var unavailable *adapter.UnavailableError
 		require.ErrorContains(t, err, "REQUEST_LIMIT_EXCEEDED", "the limit is not hammered: the engine backs off")
+		require.ErrorAs(t, err, &unavailable)
 	}
 }
 
@@ -359,4 +364,27 @@ func TestClassify(t *testing.T) {
 		t.Run(fmt.Sprint(tc.err), func(t *testing.T) { require.Equal(t, tc.want, Classify(tc.err)) })
 	}
 	require.True(t, strings.HasPrefix((&APIError{Code: "X", Message: "m"}).Error(), "salesforce: X"))
+}
+
+// TestUnanswered: what says the org did not answer a call (Config.Answered)
+// and what is an answer, even an error.
+func TestUnanswered(t *testing.T) {
+	for _, tc := range []struct {
+		err      error
+		answered bool
+	}{
+		{nil, true},
+		{&APIError{Status: 404, Code: "ENTITY_IS_DELETED"}, true},
+		{&APIError{Status: 400, Code: "UNABLE_TO_LOCK_ROW"}, true},
+		{&APIError{Status: 400, Code: "MALFORMED_QUERY"}, true},
+		{&APIError{Status: 503, Code: "SERVER_UNAVAILABLE"}, false},
+		{&APIError{Status: 500, Code: "UNKNOWN_EXCEPTION"}, false},
+		{&APIError{Status: 403, Code: "REQUEST_LIMIT_EXCEEDED"}, false},
+		{&APIError{Status: 401, Code: "INVALID_SESSION_ID"}, false},
+		{fmt.Errorf("POST composite: %w", io.ErrUnexpectedEOF), false},
+	} {
+		t.Run(fmt.Sprint(tc.err), func(t *testing.T) {
+			require.Equal(t, tc.answered, unanswered(tc.err) == nil)
+		})
+	}
 }

@@ -306,6 +306,11 @@ func (s *Sink) call(ctx context.Context, cols []collection, errs []error, failed
 		}
 	}
 	if err := s.c.Do(ctx, http.MethodPost, "composite", req, &resp); err != nil {
+		if Classify(err) != Park {
+			// Not an answer about the records: the org is down, busy or
+			// unreachable. The rows wait for it, however long it takes.
+			err = &adapter.UnavailableError{Err: err}
+		}
 		for _, col := range cols {
 			fail(col, err)
 		}

@@ -304,9 +304,12 @@ func checkOmni(ctx context.Context, c *Client, o *mapping.OmniRouting) error {
 type AgentUser struct {
 	Agent     string
 	CRMUserID string
-	// At says where the config sets it ("ctibridge.yaml:47:
-	// agents[0].crm_user_id"), for messages.
-	At string
+	// File, Line and Path say where the config sets it (ctibridge.yaml,
+	// 47, agents[0].crm_user_id): a problem with it is a *mapping.Error
+	// there, as the config's own are.
+	File string
+	Line int
+	Path string
 }
 
 // usersPerQuery bounds the ids of one User query, well under SOQL's
@@ -356,11 +359,14 @@ func CheckUsers(ctx context.Context, c *Client, agents []AgentUser) (map[string]
 			continue
 		}
 		u, ok := users[prefix15(a.CRMUserID)]
+		problem := func(format string, args ...any) {
+			errs = append(errs, &mapping.Error{File: a.File, Line: a.Line, Path: a.Path, Msg: fmt.Sprintf(format, args...)})
+		}
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("%s: agent %s: %s is not a User of the org", a.At, a.Agent, a.CRMUserID))
+			problem("agent %s: %s is not a User of the org", a.Agent, a.CRMUserID)
 		case !u.active:
-			errs = append(errs, fmt.Errorf("%s: agent %s: %s is an inactive User (%s)", a.At, a.Agent, a.CRMUserID, u.name))
+			problem("agent %s: %s is an inactive User (%s)", a.Agent, a.CRMUserID, u.name)
 		default:
 			canonical[a.Agent] = u.id
 		}

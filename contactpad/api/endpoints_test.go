@@ -541,12 +541,18 @@ func TestActions(t *testing.T) {
 		trID = tr["id"].(string)
 		e.refused("alice", "POST", "/api/v1/transfers/"+trID+"/complete", nil, 409, "invalid_transition")
 		require.Equal(t, "accepted", e.ok("bob", "POST", "/api/v1/transfers/"+trID+"/accept", nil)["status"])
-		e.refused("bob", "POST", "/api/v1/transfers/"+trID+"/complete", nil, 403, "forbidden")
+		refusal := e.refused("bob", "POST", "/api/v1/transfers/"+trID+"/complete", nil, 403, "forbidden").json(t)["detail"]
+		require.Contains(t, refusal, "only its initiator may complete it, not bob")
 		require.Equal(t, "completed", e.ok("alice", "POST", "/api/v1/transfers/"+trID+"/complete", nil)["status"])
 		require.Equal(t, "bob", e.get(id).Owner)
 		require.Equal(t, "bob", e.ok("bob", "GET", "/api/v1/transfers/"+trID, nil)["assignee"])
 		e.refused("carol", "GET", "/api/v1/transfers/"+trID, nil, 403, "forbidden")
 		e.refused("bob", "GET", "/api/v1/transfers/nope", nil, 404, "not_found")
+		for _, path := range []string{"/api/v1/transfers/trf_nope/accept", "/api/v1/consults/con_nope/answer", "/api/v1/interactions/int_nope/release"} {
+			detail := e.refused("bob", "POST", path, nil, 404, "not_found").json(t)["detail"].(string)
+			id := strings.Split(path, "/")[4]
+			require.Equal(t, 1, strings.Count(detail, id), "the id once: %s", detail)
+		}
 		e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
 	})
 
@@ -593,6 +599,28 @@ func TestActions(t *testing.T) {
 		require.Equal(t, "+4930123456", c["target"].(map[string]any)["number"])
 		e.refused("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"number": "030 123"}}, 400, "invalid_request")
 		e.refused("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"service": "billing"}}, 400, "invalid_request")
+	})
+
+	t.Run("consult: the leg stays listed after its interaction is completed", func(t *testing.T) {
+		id := e.connected("alice", contactpad.NonLive)
+		e.ok("carol", "PUT", "/api/v1/me/presence", map[string]string{"presence": "interruptible"})
+		cID := e.ok("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"agent": "carol"}})["id"].(string)
+		require.Equal(t, "connected", e.ok("carol", "POST", "/api/v1/consults/"+cID+"/answer", nil)["status"])
+		require.Equal(t, "wrap_up", e.ok("alice", "POST", "/api/v1/interactions/"+id+"/release", nil)["status"])
+		require.Equal(t, "completed", e.ok("alice", "POST", "/api/v1/interactions/"+id+"/wrapup/finish", nil)["status"])
+		listed := func(who string) []string {
+			var ids []string
+			for _, c := range e.ok(who, "GET", "/api/v1/consults", nil)["consults"].([]any) {
+				ids = append(ids, c.(map[string]any)["id"].(string))
+			}
+			return ids
+		}
+		for _, who := range []string{"alice", "carol", "ops"} {
+			require.Contains(t, listed(who), cID, "%s's consults", who)
+		}
+		require.NotContains(t, listed("bob"), cID)
+		require.Equal(t, "ended", e.ok("carol", "POST", "/api/v1/consults/"+cID+"/release", nil)["status"])
+		require.NotContains(t, listed("ops"), cID)
 	})
 
 	t.Run("admins act on anything", func(t *testing.T) {

@@ -531,23 +531,15 @@ func (s *Server) getTransfer(w http.ResponseWriter, r *http.Request, id *Identit
 func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, id *Identity) error {
 	out := []*contactpad.Consult{}
 	err := s.store.View(r.Context(), func(tx adapter.Tx) error {
-		// Consults belong to interactions the agent owns, or target it.
-		list, err := tx.Interactions(adapter.InteractionFilter{Statuses: contactpad.FolderOngoing.Statuses()})
-		if err != nil {
-			return err
-		}
-		for _, i := range list {
-			cs, err := tx.OpenConsults(i.ID)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				if a := id.agent(); a == "" || c.Initiator == a || c.Target.Agent == a {
-					out = append(out, c)
-				}
+		// A consult leg lives on when its interaction leaves the Ongoing
+		// folder (released, deferred): every open one is listed.
+		all, err := tx.OpenConsults("")
+		for _, c := range all {
+			if a := id.agent(); a == "" || c.Initiator == a || c.Target.Agent == a {
+				out = append(out, c)
 			}
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

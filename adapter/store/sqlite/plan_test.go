@@ -97,3 +97,12 @@ func TestInProgressPlan(t *testing.T) {
 	require.NotContains(t, all, "SCAN transfers", all)
 	require.NotContains(t, all, "SCAN consults", all)
 }
+
+// TestEveryOpenConsultPlan: the consults that have not ended are read from
+// the index that holds only them, in its order: not a scan of every
+// consult ever made.
+func TestEveryOpenConsultPlan(t *testing.T) {
+	all := queryPlan(t, planDB(t), sqlstore.StmtEveryOpenConsult)
+	require.Contains(t, all, "SCAN consults USING INDEX consults_open", all)
+	require.NotContains(t, all, "TEMP B-TREE", all)
+}

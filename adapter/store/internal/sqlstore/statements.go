@@ -56,6 +56,7 @@ const (
 	StmtConsult
 	StmtPutConsult
 	StmtOpenConsults
+	StmtEveryOpenConsult
 	StmtInProgress
 
 	StmtAppendAudit
@@ -306,6 +307,10 @@ func Statements(d *Dialect) [NumStmts]string {
 		StmtPutConsult: upsert("consults", consultColumns, "id"),
 		StmtOpenConsults: `SELECT ` + consultColumns + ` FROM consults
 			WHERE interaction_id = $1 AND status != 'ended'
+			ORDER BY created_at NULLS FIRST, id`,
+		// consults_open holds the consults that have not ended, and only them.
+		StmtEveryOpenConsult: `SELECT ` + consultColumns + ` FROM consults
+			WHERE status != 'ended'
 			ORDER BY created_at NULLS FIRST, id`,
 		// Each EXISTS stops at the first row its index finds.
 		StmtInProgress: `SELECT

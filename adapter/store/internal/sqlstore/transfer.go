@@ -118,13 +118,17 @@ func (t *Tx) InProgress(interactionID string) (adapter.InProgress, error) {
 }
 
 func (t *Tx) OpenConsults(interactionID string) ([]*contactpad.Consult, error) {
-	rows, err := t.query(StmtOpenConsults, interactionID)
+	of, stmt, args := "of "+interactionID, StmtOpenConsults, []any{interactionID}
+	if interactionID == "" {
+		of, stmt, args = "of every interaction", StmtEveryOpenConsult, nil
+	}
+	rows, err := t.query(stmt, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list open consults of %s: %w", interactionID, err)
+		return nil, fmt.Errorf("list open consults %s: %w", of, err)
 	}
 	cs, err := scanAll(rows, scanConsult)
 	if err != nil {
-		return nil, fmt.Errorf("list open consults of %s: %w", interactionID, err)
+		return nil, fmt.Errorf("list open consults %s: %w", of, err)
 	}
 	return cs, nil
 }
