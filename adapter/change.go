@@ -295,10 +295,14 @@ func (c *change) agent(id string) (*contactpad.Agent, error) {
 // of media, honouring the release-all-before-next policy. Tx.Candidate
 // applies the same rule in the store.
 func (c *change) hasRoom(a *contactpad.Agent, load contactpad.Capacity, media contactpad.Media) bool {
+	return c.s.hasRoom(a, load, media)
+}
+
+func (s *Settings) hasRoom(a *contactpad.Agent, load contactpad.Capacity, media contactpad.Media) bool {
 	if load[media] >= a.Capacity[media] {
 		return false
 	}
-	if c.s.ReleaseAllBeforeNext {
+	if s.ReleaseAllBeforeNext {
 		for _, n := range load {
 			if n > 0 {
 				return false
@@ -318,11 +322,19 @@ func (c *change) roomFor(agent string, media contactpad.Media) error {
 	if err != nil {
 		return err
 	}
-	if !c.hasRoom(a, load, media) {
-		return &ConflictError{Reason: fmt.Sprintf("agent %s has no free %s capacity (%d of %d in use)",
-			agent, media, load[media], a.Capacity[media])}
+	return c.s.RoomFor(a, load, media)
+}
+
+// RoomFor says whether agent a, with load, may take one more interaction
+// of media (an agent's resume from History): nil, or the refusal the
+// engine gives.
+func (s *Settings) RoomFor(a *contactpad.Agent, load contactpad.Capacity, media contactpad.Media) error {
+	if s.hasRoom(a, load, media) {
+		return nil
 	}
-	return nil
+	return &ConflictError{Reason: fmt.Sprintf("agent %s has no free %s capacity (%d of %d in use)",
+		a.ID, media, load[media], a.Capacity[media]),
+		Say: fmt.Sprintf("No free %s capacity (%d of %d in use).", media, load[media], a.Capacity[media])}
 }
 
 // newID returns a random ID with a readable prefix, unique across replicas.

@@ -769,6 +769,19 @@ func TestLoginURLOverHTTPOnLoopback(t *testing.T) {
 	}
 }
 
+// TestSecretFileMissing: a secret_file that cannot be read is one error,
+// at its key: not also a secret that is "required".
+func TestSecretFileMissing(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ctibridge.yaml")
+	_, err := Parse(file, doc("webhooks:", "  - url: https://example.com/hook", "    secret_file: nope.secret"))
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, 1, err.Error())
+	require.True(t, strings.HasPrefix(lines[0], file+":3: webhooks[0].secret_file: "), lines[0])
+	require.Contains(t, lines[0], "nope.secret")
+}
+
 func TestSecretFileReadableByOthers(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "hook.secret")

@@ -521,7 +521,10 @@ func (v *validator) webhookSecrets(path string, h Webhook) {
 		v.errorf(path+".secrets", "want at least one secret")
 		return
 	case h.Secret.IsZero() && len(h.Secrets) == 0:
-		v.errorf(path+".secret", "required (the key that signs each delivery; or secrets: [new, old] to rotate)")
+		// A secret_file that could not be read is reported already.
+		if single == path+".secret" {
+			v.errorf(path+".secret", "required (the key that signs each delivery; or secrets: [new, old] to rotate)")
+		}
 		return
 	case !h.Secret.IsZero():
 		v.webhookSecret(single, h.Secret)

@@ -63,12 +63,8 @@ Flags:
 	asJSON := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process to FILE (the bridge too when it runs in process)")
 	memProfile := fs.String("memprofile", "", "write a profile of what this process allocated to FILE at the end (the bridge too when it runs in process)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	o.Log = stderr
 	if isTerminal(stderr) {

@@ -39,8 +39,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	orgListen := fs.String("org-listen", "127.0.0.1:0", "address of the local Salesforce org (port 0: any free port)")
 	data := fs.String("data", "", "directory for the SQLite store (default: a new temporary directory, removed at exit)")
 	omni := fs.Bool("omni", false, "the agents' presence follows the local org's Omni-Channel (crm.salesforce.omni.presence), and ctibridge routes its Support_Omni queue as an external router (AgentWork); the story shows both")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	dir := *data
 	if dir != "" {

@@ -32,8 +32,8 @@ Flags:
 	}
 	url := fs.String("url", probeURL(os.Getenv("CTIBRIDGE_LISTEN")), "the URL to GET")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"slices"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -32,7 +33,7 @@ func newLogger(w io.Writer, format, level string) (*logrus.Logger, error) {
 		return nil, fmt.Errorf("--log-format %q: want json or text", format)
 	}
 	lvl, err := logrus.ParseLevel(level)
-	if err != nil {
+	if err != nil || !slices.Contains([]logrus.Level{logrus.DebugLevel, logrus.InfoLevel, logrus.WarnLevel, logrus.ErrorLevel}, lvl) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	l.SetLevel(lvl)

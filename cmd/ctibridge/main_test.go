@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -290,6 +291,24 @@ func TestUsageFlagsExist(t *testing.T) {
 			for _, f := range flags {
 				require.Regexp(t, `(?m)^  -`+regexp.QuoteMeta(f)+`\b`, help, "ctibridge %s --help lists --%s", strings.Join(cmd, " "), f)
 			}
+		})
+	}
+}
+
+// TestCommandsFlags: every command's --help prints its flags and exits 0;
+// an argument it does not take is refused with exit 2, before it does
+// anything.
+func TestCommandsFlags(t *testing.T) {
+	for _, cmd := range [][]string{{"run"}, {"demo"}, {"sim"}, {"validate"}, {"mapping", "preview"}, {"bench"}, {"healthcheck"}} {
+		name := strings.Join(cmd, " ")
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			require.Equal(t, 0, run(append(slices.Clone(cmd), "--help"), &out, &errOut), "--help")
+			require.Regexp(t, `(?m)^  -\w`, out.String()+errOut.String(), "the flags")
+
+			errOut.Reset()
+			require.Equal(t, 2, run(append(slices.Clone(cmd), "stray"), &out, &errOut), "a stray argument")
+			require.Equal(t, name+": unexpected argument \"stray\"\n", errOut.String())
 		})
 	}
 }

@@ -54,8 +54,8 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file with the mappings (required)")
 	recordPath := fs.String("record", "", `CRM record as JSON, as the REST API returns it, with "attributes": {"type": ...} (required)`)
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
+		return code
 	}
 	if *path == "" || *recordPath == "" {
 		fmt.Fprintln(stderr, "mapping preview: --config FILE and --record FILE.json are required")

@@ -63,12 +63,8 @@ Flags:
 	listen := fs.String("listen", "", "host:port of the API and panel, over the config's listen (default $"+envListen+")")
 	format := fs.String("log-format", logJSON, "log format: json or text")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "run: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	log, err := newLogger(stderr, *format, *level)
 	if err != nil {

@@ -274,6 +274,7 @@ func TestRunConfigErrors(t *testing.T) {
 	}{
 		{"no config", nil, "run: --config FILE (or CTIBRIDGE_CONFIG) is required\n"},
 		{"bad log format", []string{"--config", bad, "--log-format", "xml"}, "run: --log-format \"xml\": want json or text\n"},
+		{"a log level it does not name", []string{"--config", bad, "--log-level", "trace"}, "run: --log-level \"trace\": want debug, info, warn or error\n"},
 		{"bad listen", []string{"--config", bad, "--listen", "localhost"}, "run: --listen \"localhost\": want host:port, e.g. 0.0.0.0:8080\n"},
 		{"stray argument", []string{"--config", bad, "extra"}, "run: unexpected argument \"extra\"\n"},
 	} {

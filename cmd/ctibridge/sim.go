@@ -32,8 +32,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lock := fs.String("lock", "", "fault: comma-separated record ids whose writes fail with UNABLE_TO_LOCK_ROW")
 	deleted := fs.String("deleted", "", "fault: comma-separated record ids that answer ENTITY_IS_DELETED")
 	jwtCert := fs.String("jwt-cert", "", "PEM certificate (or public key) that verifies JWT bearer assertions, as a connected app's; without it the jwt flow is refused")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	opts := sim.Options{}
 	if *jwtCert != "" {

@@ -20,8 +20,8 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file to check (required)")
 	offline := fs.Bool("offline", false, "do not connect to a postgres store; only check that its dsn parses")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if *path == "" {
 		fmt.Fprintln(stderr, "validate: --config FILE is required")

@@ -958,3 +958,58 @@ func TestAdminStatusOfTheDaemon(t *testing.T) {
 	require.Equal(t, "host/10.0.0.8:8080", status["polls"].([]any)[0].(map[string]any)["holder"])
 	require.Contains(t, status, "outbox")
 }
+
+// TestResumeNeedsRoom: resume from History is offered (capabilities, the
+// panel's button) only while the agent has a free slot of the media type,
+// as the engine allows it; the reason says so.
+func TestResumeNeedsRoom(t *testing.T) {
+	e := start(t, func(o *api.Options, s *adapter.Settings) {
+		o.RateLimit = rate.Inf
+		s.Agents = slices.Clone(s.Agents)
+		s.Agents[0].Capacity = contactpad.Capacity{contactpad.Live: 1, contactpad.SemiLive: 1, contactpad.NonLive: 1}
+	})
+	require.Equal(t, "alice", e.engine.Settings().Agents[0].ID)
+	done := e.connected("alice", contactpad.NonLive)
+	e.ok("alice", "POST", "/api/v1/interactions/"+done+"/release", nil)
+	require.Equal(t, "completed", e.ok("alice", "POST", "/api/v1/interactions/"+done+"/wrapup/finish", nil)["status"])
+
+	resume := func(v map[string]any) (enabled bool, reason string, capable bool) {
+		for _, a := range v["actions"].([]any) {
+			if a := a.(map[string]any); a["action"] == "resume" {
+				enabled = a["enabled"].(bool)
+				reason, _ = a["reason"].(string)
+			}
+		}
+		for _, c := range v["capabilities"].([]any) {
+			capable = capable || c == "resume"
+		}
+		return enabled, reason, capable
+	}
+	fromHistory := func() map[string]any {
+		for _, i := range e.ok("alice", "GET", "/api/v1/interactions?folder=history", nil)["interactions"].([]any) {
+			if i.(map[string]any)["id"] == done {
+				return i.(map[string]any)
+			}
+		}
+		t.Fatalf("%s is not in History", done)
+		return nil
+	}
+	enabled, _, capable := resume(e.ok("alice", "GET", "/api/v1/interactions/"+done, nil))
+	require.True(t, enabled && capable, "a free slot: resume")
+
+	busy := e.connected("alice", contactpad.NonLive) // her one slot
+	for _, v := range []map[string]any{e.ok("alice", "GET", "/api/v1/interactions/"+done, nil), fromHistory()} {
+		enabled, reason, capable := resume(v)
+		require.False(t, enabled || capable, "no free slot: no resume")
+		require.Equal(t, "No free non-live capacity (1 of 1 in use).", reason)
+	}
+	e.refused("alice", "POST", "/api/v1/interactions/"+done+"/resume", nil, 409, "conflict")
+	enabled, _, _ = resume(e.ok("ops", "GET", "/api/v1/interactions/"+done, nil))
+	require.True(t, enabled, "an admin's resume sends it back to routing: no slot needed")
+
+	e.ok("alice", "POST", "/api/v1/interactions/"+busy+"/release", nil)
+	e.ok("alice", "POST", "/api/v1/interactions/"+busy+"/wrapup/finish", nil)
+	enabled, _, _ = resume(fromHistory())
+	require.True(t, enabled, "the slot is free again")
+	require.Equal(t, "connected", e.ok("alice", "POST", "/api/v1/interactions/"+done+"/resume", nil)["status"])
+}

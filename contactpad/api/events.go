@@ -371,6 +371,7 @@ func (s *Server) eventViews(ctx context.Context, events []adapter.Event, agent s
 		return views, nil
 	}
 	err := s.store.View(ctx, func(tx adapter.Tx) error {
+		room := s.roomOf(tx, agent)
 		for k, e := range events {
 			i := e.Interaction
 			if i == nil {
@@ -404,7 +405,7 @@ func (s *Server) eventViews(ctx context.Context, events []adapter.Event, agent s
 					i = &withOmni
 				}
 			}
-			v, err := s.viewIn(tx, i, agent)
+			v, err := s.viewIn(tx, i, agent, room)
 			if err != nil {
 				return err
 			}

@@ -177,8 +177,9 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request, id *Id
 			return err
 		}
 		out = make([]interactionView, 0, len(list))
+		room := s.roomOf(tx, id.agent())
 		for _, i := range list {
-			v, err := s.viewIn(tx, i, id.agent())
+			v, err := s.viewIn(tx, i, id.agent(), room)
 			if err != nil {
 				return err
 			}
@@ -276,7 +277,7 @@ func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request, id *Iden
 		if agent := id.agent(); agent != "" && !involved(agent, i, transfers, consults) {
 			return forbidden("interaction %s belongs to another agent", i.ID)
 		}
-		v = s.view(i, id.agent(), adapter.InProgress{Transfer: len(transfers) > 0, Consult: len(consults) > 0})
+		v = s.view(i, id.agent(), adapter.InProgress{Transfer: len(transfers) > 0, Consult: len(consults) > 0}, s.roomOf(tx, id.agent()))
 		v.Transfers, v.Consults = transfers, consults
 		v.Audit, err = tx.Audit(i.ID)
 		return err
@@ -367,7 +368,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, id *Identity, cmd
 	case res.Interaction != nil:
 		var v interactionView
 		if err := s.store.View(r.Context(), func(tx adapter.Tx) error {
-			v, err = s.viewIn(tx, res.Interaction, id.agent())
+			v, err = s.viewIn(tx, res.Interaction, id.agent(), s.roomOf(tx, id.agent()))
 			return err
 		}); err != nil {
 			return err
