@@ -330,6 +330,7 @@ func (c *change) reopenedInCRM(i *contactpad.Interaction, view contactpad.Record
 	i.Owner, i.QueuedAt, i.SkipAgent = "", &now, ""
 	i.TargetAgent = c.agentOfCRMUser(view.OwnerCRMUserID)
 	i.WrapUpEndsAt, i.WrapUpExtended, i.AutoOpenedDueToDueDate = nil, 0, false
+	i.ReopenReason = contactpad.ReopenCRM // as its audit entry says
 	if err := c.save(i, before, record{actor: contactpad.ActorCRM, action: contactpad.AuditReopened, category: contactpad.CategoryCRM, local: true,
 		message: fmt.Sprintf("Reopened in %s by %s", c.crmName(), by),
 		data:    map[string]string{"reopen_reason": contactpad.ReopenCRM}}); err != nil {

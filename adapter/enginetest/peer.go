@@ -260,6 +260,7 @@ func testReopenedInCRM(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.Connected, reopened.Status, "back in routing, reserved for alice, who takes it")
 		require.Equal(t, "alice", reopened.Owner)
 		require.Contains(t, actions(h.Audit(i.ID)), "reopened")
+		require.Equal(t, contactpad.ReopenCRM, reopened.ReopenReason, "as when it is reopened from Deferred")
 
 		d := h.worked("alice", contactpad.NonLive)
 		h.Do(adapter.Defer{ID: d.ID, Agent: "alice", DueBy: in(24 * time.Hour)})
