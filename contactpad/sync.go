@@ -76,15 +76,17 @@ func (s *RecordSync) Sending(fields map[string]any) {
 // Change records the mirrored fields the interaction now has: a field
 // whose value differs from the one wanted before becomes dirty (the bridge
 // changed it), if mark says so (nil marks every field), unless the CRM is
-// known to hold that value already: then the two sides are in step on it,
-// and a later change people make to it is theirs alone, no conflict. A
-// field that is no longer wanted is forgotten. It reports whether anything
-// changed.
+// known to hold that value already and no other value of the bridge's is
+// on its way to it (Sent): then the two sides are in step on it, and a
+// later change people make to it is theirs alone, no conflict. (A write
+// on its way may still land: the field stays the bridge's to bring back
+// to what it wants.) A field that is no longer wanted is forgotten. It
+// reports whether anything changed.
 func (s *RecordSync) Change(want map[string]any, mark func(field string) bool) bool {
 	changed := false
 	for f, v := range want {
 		if old, ok := s.Want[f]; !ok || !SameValue(old, v) {
-			if k, known := s.Known[f]; known && SameValue(k, v) {
+			if k, known := s.Known[f]; known && SameValue(k, v) && len(s.Sent[f]) == 0 {
 				s.clean(f)
 			} else if mark == nil || mark(f) {
 				s.markDirty(f)

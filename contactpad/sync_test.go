@@ -49,6 +49,15 @@ func TestRecordSync(t *testing.T) {
 		require.Empty(t, conflicts, "the bridge never changed the CRM's Escalated")
 		require.Nil(t, s.Writes(), "and does not write over Closed")
 	})
+	t.Run("a change undone while its write is on its way is written back once that write lands", func(t *testing.T) {
+		s := adopted()
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}, nil)
+		sent := s.Writes()
+		s.Sending(sent)
+		s.Change(map[string]any{"Status": "New", "OwnerId": "005A", "Due__c": nil}, nil) // 005A is what the CRM held
+		s.Accepted(sent, time.Now())                                                        // 005B landed
+		require.Equal(t, map[string]any{"OwnerId": "005A"}, s.Writes(), "brought back to what the bridge wants")
+	})
 	t.Run("a change undone before it was written is in step again", func(t *testing.T) {
 		s := adopted()
 		s.Change(map[string]any{"Status": "New", "OwnerId": "005B", "Due__c": nil}, nil)
