@@ -55,7 +55,7 @@ func TestRecordSync(t *testing.T) {
 		sent := s.Writes()
 		s.Sending(sent)
 		s.Change(map[string]any{"Status": "New", "OwnerId": "005A", "Due__c": nil}, nil) // 005A is what the CRM held
-		s.Accepted(sent, time.Now())                                                        // 005B landed
+		s.Accepted(sent, time.Now())                                                     // 005B landed
 		require.Equal(t, map[string]any{"OwnerId": "005A"}, s.Writes(), "brought back to what the bridge wants")
 	})
 	t.Run("a change undone before it was written is in step again", func(t *testing.T) {
