@@ -375,8 +375,12 @@ type transferRule struct {
 	// inPanel: an agent answers the request here only when it was not
 	// delivered through Omni-Channel (AnswerIn), where it is answered then.
 	inPanel bool
-	to      contactpad.TransferStatus
-	about   string
+	// signedIn: the agent it was delivered to must be logged in (a
+	// logged-out agent would own work nobody sees); a request delivered
+	// before they logged out waits for them to log in again.
+	signedIn bool
+	to       contactpad.TransferStatus
+	about    string
 }
 
 func assignee(t *contactpad.Transfer) string  { return t.Assignee }
@@ -387,7 +391,7 @@ var initiated = []contactpad.TransferStatus{contactpad.TransferInitiated}
 // transfers is the lifecycle of a warm transfer (a cold one completes at
 // once).
 var transfers = map[TransferStep]transferRule{
-	TransferAcceptStep: {from: initiated, delivered: true, by: assignee, who: "the agent it was delivered to", inPanel: true, to: contactpad.TransferAccepted,
+	TransferAcceptStep: {from: initiated, delivered: true, by: assignee, who: "the agent it was delivered to", inPanel: true, signedIn: true, to: contactpad.TransferAccepted,
 		about: "the target (or the agent routing chose from the target service) takes the request; work routed through Omni-Channel: in the Omni-Channel widget, which hands it over at once"},
 	TransferDeclineStep: {from: initiated, delivered: true, by: assignee, who: "the agent it was delivered to", inPanel: true, to: contactpad.TransferFailed,
 		about: "the target refuses it (failed_reason declined); the initiator keeps the work and the note"},

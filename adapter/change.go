@@ -325,6 +325,14 @@ func (c *change) roomFor(agent string, media contactpad.Media) error {
 	return c.s.RoomFor(a, load, media)
 }
 
+// NeedsRoom says whether agent's step on i takes a free slot of its media
+// type (RoomFor): an agent's resume from History does; deferred work keeps
+// its slot (see reopen), and an admin's resume sends the work back to
+// routing.
+func NeedsRoom(i *contactpad.Interaction, step Step, agent string) bool {
+	return step == StepResume && agent != "" && i.Status == contactpad.Completed
+}
+
 // RoomFor says whether agent a, with load, may take one more interaction
 // of media (an agent's resume from History): nil, or the refusal the
 // engine gives.

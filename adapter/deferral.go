@@ -75,9 +75,7 @@ func (c *change) resume(id, agent string, step Step) error {
 	// The seeds' words for an agent's resume; the entry's actor names them.
 	by := "an agent"
 	if agent != "" {
-		// Deferred work keeps its slot (see reopen); work resumed from
-		// History needs room.
-		if i.Status != contactpad.Deferred {
+		if NeedsRoom(i, step, agent) {
 			if err := c.roomFor(agent, i.Media); err != nil {
 				return err
 			}

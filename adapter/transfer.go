@@ -179,6 +179,13 @@ func (c *change) transfer(id, agent string, step TransferStep) (*contactpad.Tran
 	if err := CanTransfer(t, step, agent); err != nil {
 		return nil, err
 	}
+	if transfers[step].signedIn {
+		if a, err := c.tx.Agent(t.Assignee); err != nil {
+			return nil, err
+		} else if a.Presence == contactpad.LoggedOut {
+			return nil, &ConflictError{Reason: fmt.Sprintf("transfer %s: %s is logged out", t.ID, a.ID), Say: fmt.Sprintf("Log in to %s it.", step)}
+		}
+	}
 	// The command's result is this transfer, as the command leaves it; not
 	// one that routing delivers or cancels on the side.
 	c.res.Transfer = t
@@ -189,14 +196,6 @@ func (cmd AcceptTransfer) apply(c *change) error {
 	t, err := c.transfer(cmd.TransferID, cmd.Agent, TransferAcceptStep)
 	if err != nil {
 		return err
-	}
-	// A request delivered before its agent logged out waits for them to
-	// log in again (within its accept timeout): a logged-out agent would
-	// own work nobody sees.
-	if a, err := c.tx.Agent(t.Assignee); err != nil {
-		return err
-	} else if a.Presence == contactpad.LoggedOut {
-		return &ConflictError{Reason: fmt.Sprintf("transfer %s: %s is logged out", t.ID, a.ID), Say: "Log in to accept it."}
 	}
 	t.Status, t.ExpiresAt, t.UpdatedAt = transfers[TransferAcceptStep].to, nil, c.now
 	if err := c.tx.PutTransfer(t); err != nil {

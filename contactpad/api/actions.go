@@ -31,8 +31,8 @@ func (s *Server) view(i *contactpad.Interaction, agent string, p adapter.InProgr
 			continue
 		}
 		err := settings.Can(i, adapter.Step(a), agent, p)
-		if err == nil && a == contactpad.ActionResume && i.Status == contactpad.Completed && agent != "" && room != nil {
-			err = room(i.Media) // as the engine's resume checks it
+		if err == nil && room != nil && adapter.NeedsRoom(i, adapter.Step(a), agent) {
+			err = room(i.Media)
 		}
 		if err == nil {
 			v.Capabilities = append(v.Capabilities, a)
