@@ -110,7 +110,7 @@ func TestValidatePostgresStore(t *testing.T) {
 			return "postgres://u:" + secret + "@127.0.0.1:1/db?connect_timeout=2"
 		}, code: 1, stderr: "store: postgres: connect"},
 		{name: "a reachable, new schema", dsn: func(t *testing.T) string { return pgtest.DSN(t) },
-			code: 0, stdout: "store postgres (schema 0 of 12)"},
+			code: 0, stdout: "store postgres (schema 0 of 13)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := write(t, tc.dsn(t))

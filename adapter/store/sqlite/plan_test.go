@@ -106,3 +106,16 @@ func TestEveryOpenConsultPlan(t *testing.T) {
 	require.Contains(t, all, "SCAN consults USING INDEX consults_open", all)
 	require.NotContains(t, all, "TEMP B-TREE", all)
 }
+
+// TestLoadPlan: an agent's load, on every command that routes and on every
+// view that offers Resume, and the count of it that picks a candidate,
+// read the interactions they hold from interactions_owner alone, without
+// the table's rows.
+func TestLoadPlan(t *testing.T) {
+	db := planDB(t)
+	load := queryPlan(t, db, sqlstore.StmtLoad, "a", "a")
+	require.Contains(t, load, "SEARCH interactions USING COVERING INDEX interactions_owner (owner=? AND status=?)", load)
+	require.NotContains(t, load, "TEMP B-TREE", load)
+	candidate := queryPlan(t, db, sqlstore.StmtCandidate, "svc", "non-live", "", 0, "")
+	require.Contains(t, candidate, "SEARCH i USING COVERING INDEX interactions_owner (owner=? AND status=? AND media=?)", candidate)
+}

@@ -59,6 +59,15 @@ func BenchmarkRoutingReads(b *testing.B) {
 			}
 			return nil
 		}},
+		{name: "load of an agent", read: func(tx adapter.Tx) error {
+			_, err := tx.Load("agent007")
+			return err
+		}},
+		{name: "agent", read: func(tx adapter.Tx) error {
+			_, err := tx.Agent("agent007")
+			return err
+		}},
+		{name: "nothing", read: func(tx adapter.Tx) error { return nil }},
 		{name: "undelivered transfers", read: func(tx adapter.Tx) error {
 			_, err := tx.OpenTransfers(adapter.TransferFilter{Undelivered: true})
 			return err

@@ -108,14 +108,11 @@ func (t *Tx) Load(agent string) (contactpad.Capacity, error) {
 	defer rows.Close()
 	load := contactpad.Capacity{}
 	for rows.Next() {
-		var (
-			media string
-			count int64
-		)
-		if err := rows.Scan(&media, &count); err != nil {
+		var media string
+		if err := rows.Scan(&media); err != nil {
 			return nil, fmt.Errorf("load of %s: %w", agent, err)
 		}
-		load[contactpad.Media(media)] += int(count)
+		load[contactpad.Media(media)]++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load of %s: %w", agent, err)

@@ -277,18 +277,19 @@ func Statements(d *Dialect) [NumStmts]string {
 				AND NOT EXISTS (SELECT 1 FROM transfers t JOIN interactions i ON i.id = t.interaction_id
 					WHERE t.assignee = s.agent_id AND t.status IN ` + openTransferStatuses + `)))
 			ORDER BY s.last_offer_at NULLS FIRST, s.agent_id LIMIT 1)`,
-		// Load of agent $1 (and $2, the same): interactions it owns whose
-		// status holds capacity, and open transfers delivered to it, by
-		// media. One agent by equality rather than a list: each half reads
-		// its index (interactions_owner, transfers_assignee) at once.
-		StmtLoad: `SELECT media, COUNT(*) FROM interactions
+		// Load of agent $1 (and $2, the same): the media type of each
+		// interaction it owns whose status holds capacity, and of each open
+		// transfer delivered to it, counted by Load (a handful of rows: no
+		// GROUP BY and its temporary tree). One agent by equality rather
+		// than a list: each half reads its index (interactions_owner,
+		// transfers_assignee) at once, the first without the table, as
+		// interactions_owner holds the media type (migration 0013).
+		StmtLoad: `SELECT media FROM interactions
 			WHERE owner = $1 AND status IN ` + holdingStatuses + `
-			GROUP BY media
 			UNION ALL
-			SELECT i.media, COUNT(*) FROM transfers t
+			SELECT i.media FROM transfers t
 			JOIN interactions i ON i.id = t.interaction_id
-			WHERE t.assignee = $2 AND t.status IN ` + openTransferStatuses + `
-			GROUP BY i.media`,
+			WHERE t.assignee = $2 AND t.status IN ` + openTransferStatuses,
 
 		// A transfer's note is its interaction's (stored once, there).
 		StmtTransfer:    transferQuery(`t.id = $1`),
