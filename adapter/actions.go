@@ -541,6 +541,9 @@ func LifecycleMarkdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", step, where, by, r.to, r.about)
 	}
+	b.WriteString("\nA warm transfer to an agent who is busy, away or full waits, undelivered, until they are\n")
+	b.WriteString("available with room. Then it is delivered before any queued work is offered to them: queued\n")
+	b.WriteString("work would otherwise fill their room while a colleague waits with the customer.\n")
 	b.WriteString("\n## Consults\n\n| step | from | by | to | what it does |\n|---|---|---|---|---|\n")
 	for _, step := range []ConsultStep{ConsultAnswerStep, ConsultReleaseStep, consultTimeoutStep} {
 		r := consults[step]

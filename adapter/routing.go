@@ -164,9 +164,9 @@ func (c *change) pick(agent, service string, media contactpad.Media, skip, sende
 	return a, err
 }
 
-// routeAgent offers an available agent the queued work it has room for,
-// reserved work first, then by priority and wait time; then delivers the
-// warm transfers waiting for it. With honourSkip, it passes over work the
+// routeAgent delivers an available agent the warm transfers waiting for
+// it, then offers it the queued work it has room for, reserved work
+// first, then by priority and wait time. With honourSkip, it passes over work the
 // agent has just declined or missed. Under release_all_before_next, an
 // agent who holds nothing is given the next interactions up to its
 // capacity in this pass.
@@ -188,6 +188,12 @@ func (c *change) routeAgent(agentID string, honourSkip bool) error {
 			return load[m] < a.Capacity[m]
 		}
 		return c.hasRoom(a, load, m)
+	}
+	// Transfers waiting for this agent come first: a colleague is handing
+	// a customer over, and queued work would fill the agent's room until
+	// the transfer times out.
+	if err := c.deliverTransfersTo(a, load, room); err != nil {
+		return err
 	}
 	for {
 		var media []contactpad.Media
@@ -220,7 +226,7 @@ func (c *change) routeAgent(agentID string, honourSkip bool) error {
 			break
 		}
 	}
-	return c.deliverTransfersTo(a, load, room)
+	return nil
 }
 
 // idle reports whether load holds nothing.

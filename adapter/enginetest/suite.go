@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"warm transfer", testWarmTransfer},
 		{"warm transfer fails", testWarmTransferFails},
 		{"warm transfer delivery by presence", testTransferDelivery},
+		{"warm transfer before the queue", testTransferBeforeTheQueue},
 		{"warm transfer nobody can take", testTransferNobodyCanTake},
 		{"cold transfer", testColdTransfer},
 		{"transfers never go back to their sender", testTransferNeverBackToSender},

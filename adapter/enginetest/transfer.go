@@ -146,6 +146,29 @@ func testTransferDelivery(t *testing.T, open Opener) {
 	})
 }
 
+// testTransferBeforeTheQueue: an agent who becomes available takes the
+// warm transfers waiting for them before queued work, which would
+// otherwise fill their room and leave the colleague handing a customer
+// over waiting until the transfer times out.
+func testTransferBeforeTheQueue(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		email := h.Connected("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Busy)
+		tr := h.Do(adapter.StartTransfer{ID: email.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}}).Transfer
+		h.Presence("alice", contactpad.Busy)
+		for range 6 {
+			require.Equal(t, contactpad.Queued, h.Ingest(contactpad.NonLive, "support").Status, "nobody available")
+		}
+
+		h.Presence("bob", contactpad.Available)
+		require.Equal(t, "bob", h.Transfer(tr.ID).Assignee, "delivered, ahead of the queue")
+		require.Len(t, h.Events(adapter.EventTransferRequested), 1)
+		require.Equal(t, 5, h.Load("bob")[contactpad.NonLive], "the transfer and four queued Cases")
+		require.Len(t, h.Interactions(adapter.InteractionFilter{Statuses: []contactpad.Status{contactpad.Queued}}), 2)
+		h.Do(adapter.AcceptTransfer{TransferID: tr.ID, Agent: "bob"})
+	})
+}
+
 // testTransferNobodyCanTake (issue 13, 3): a warm transfer to an agent who
 // is logged out or full, or to a service nobody can take it in, fails at
 // the accept timeout from the request, with a reason the sender sees; the

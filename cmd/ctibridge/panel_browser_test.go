@@ -325,6 +325,7 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	// Finish now: completed, in History.
 	alice.click(`#detail .timer.wrapup button[data-key^="finish:"]`)
 	alice.waitGone("#detail .timer.wrapup")
+	alice.waitFocus("#detail") // gone with its button, the focus stays in the pane, not at the top of the page
 	alice.waitText("#detail .meta", "Completed")
 	alice.click("#tab-history")
 	alice.waitText("#list", passwordCase)
@@ -332,6 +333,34 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	// Later puts the chat's prompt away.
 	alice.click(inactive(parcelChat) + ` button[data-key^="ilater:"]`)
 	alice.waitGone(inactive(parcelChat))
+}
+
+// TestPanelBrowserDialogOfWorkGone: a dialog about an interaction that
+// leaves the agent's Ongoing folder meanwhile (here: its Case closed in
+// Salesforce) closes and says so, rather than waiting for a deferral
+// that can only be refused; the focus goes to the detail pane.
+func TestPanelBrowserDialogOfWorkGone(t *testing.T) {
+	pt := newPanelTest(t, nil)
+	alice := pt.page("alice", 1100, 700)
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+	alice.waitText("#list", refundCase)
+	alice.pick(refundCase)
+	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	alice.waitText("#defer-subject", refundCase)
+
+	org := newOrgClient(t, pt.org)
+	var ids struct {
+		Records []struct{ Id string }
+	}
+	org.query("SELECT Id FROM Case WHERE Subject = '"+refundCase+"'", &ids)
+	require.Len(t, ids.Records, 1)
+	org.do("PATCH", "/sobjects/Case/"+ids.Records[0].Id, map[string]any{"Status": "Closed"}, http.StatusNoContent)
+
+	alice.waitGone("#dlg-defer[open]")
+	alice.waitText("#toast", "“"+refundCase+"” is no longer in your Ongoing folder")
+	alice.waitFocus("#detail")
+	alice.waitNoText("#list", refundCase)
 }
 
 // TestPanelBrowserTransfers: alice hands a case to bob cold (at once, the

@@ -43,12 +43,17 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, lockKey int64) error {
 		return err
 	}
 	// Up to date: nothing to lock. A replica starting while another holds
-	// the lock (in a long Update, or frozen) must not wait for it.
+	// the lock (in a long Update, or frozen) must not wait for it. Newer
+	// than this build (an upgrade rolled back): refused, as Migrate does.
 	var applied int
 	if err := pool.QueryRow(ctx, `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
-		ELSE (SELECT COALESCE(MAX(version), 0) FROM schema_migrations) END`).Scan(&applied); err == nil &&
-		len(ms) > 0 && applied >= ms[len(ms)-1].Version {
-		return nil
+		ELSE (SELECT COALESCE(MAX(version), 0) FROM schema_migrations) END`).Scan(&applied); err == nil && len(ms) > 0 {
+		switch build := ms[len(ms)-1].Version; {
+		case applied > build:
+			return &sqlstore.NewerSchemaError{Have: applied, Build: build}
+		case applied == build:
+			return nil
+		}
 	}
 	return sqlstore.Migrate(ctx, &dialect, ms, func(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {
 		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
 	"github.com/ctibridge/ctibridge/adapter/storetest"
 	"github.com/ctibridge/ctibridge/contactpad"
@@ -269,4 +271,22 @@ func TestEventsInCommitOrder(t *testing.T) {
 			readPage()
 		}
 	}
+}
+
+// TestOpenRefusesANewerSchema: a database that a newer build migrated (an
+// upgrade rolled back) is refused when a replica starts, as validate
+// refuses it.
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s, err := Open(t.Context(), dsn)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(t.Context(), `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	_, err = Open(t.Context(), dsn)
+	var newer *sqlstore.NewerSchemaError
+	require.ErrorAs(t, err, &newer)
+	require.Equal(t, SchemaVersion(), newer.Build)
+	require.ErrorContains(t, err, fmt.Sprintf("schema version 9999 is newer than this build's %d: run the newer ctibridge", SchemaVersion()))
 }

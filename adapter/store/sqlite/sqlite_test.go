@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
+	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 	"github.com/ctibridge/ctibridge/adapter/storetest"
 	"github.com/ctibridge/ctibridge/contactpad"
 )
@@ -461,4 +462,21 @@ func TestUpdateSavepointsOnlyWhenNeeded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenRefusesANewerSchema: a database that a newer build migrated (an
+// upgrade rolled back) is refused at open, before anything runs on it.
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctibridge.db")
+	s, err := Open(path)
+	require.NoError(t, err)
+	_, err = s.write.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	_, err = Open(path)
+	var newer *sqlstore.NewerSchemaError
+	require.ErrorAs(t, err, &newer)
+	require.Equal(t, 9999, newer.Have)
+	require.ErrorContains(t, err, fmt.Sprintf("schema version 9999 is newer than this build's %d: run the newer ctibridge", newer.Build))
 }

@@ -71,6 +71,9 @@ func TestOneReplicaDelivers(t *testing.T) {
 		time.Sleep(time.Minute) // leases renewed, polls run: still no duplicates
 		synctest.Wait()
 		require.Equal(t, seqsOf(first), recv.seqs())
+		for _, r := range []*replica{b, c} {
+			require.Equal(t, first[1].Seq, r.d.Status()[0].DeliveredSeq, "a standby shows the shared cursor")
+		}
 
 		// A clean stop stores the cursor and hands the lease back; a
 		// standing-by replica takes over at its next try.

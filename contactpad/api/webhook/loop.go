@@ -130,6 +130,11 @@ func (l *loop) lead(ctx context.Context) bool {
 				standingBy = true
 				l.h.log.Info("webhook: another replica delivers; standing by")
 			}
+			// The status shows the shared cursor, as the delivering
+			// replica last stored it, not this replica's own.
+			if cursor, err := l.d.loadCursor(ctx, l.h.key); err == nil {
+				l.h.update(func(s *HookStatus) { s.DeliveredSeq = cursor })
+			}
 		}
 		if !sleep(ctx, wait) {
 			return false

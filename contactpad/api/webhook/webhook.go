@@ -76,7 +76,10 @@ type HookStatus struct {
 	// Events are the types the hook receives; empty means every type.
 	Events []adapter.EventType `json:"events"`
 	// DeliveredSeq is the hook's cursor: every event up to this Seq was
-	// delivered, or skipped as a type the hook does not want.
+	// delivered, or skipped as a type the hook does not want. On a replica
+	// standing by, it is the cursor as the delivering replica last stored
+	// it (read at each try for the lease); the fields below are this
+	// replica's own attempts.
 	DeliveredSeq int64 `json:"delivered_seq"`
 	// LastDeliveryAt is when an event was last delivered (null if never,
 	// since this process started).

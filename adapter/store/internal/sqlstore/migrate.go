@@ -64,7 +64,9 @@ type MigrationTx interface {
 // inWriteTx begins holding the store's write lock and commits if fn
 // returns nil, and re-checks inside it whether it was applied: stores
 // opening one database at once apply each migration once, and no Update
-// runs against a half-migrated schema.
+// runs against a half-migrated schema. A database whose schema is newer
+// than the newest of ms is refused (NewerSchemaError), before anything
+// is applied.
 func Migrate(ctx context.Context, d *Dialect, ms []Migration,
 	inWriteTx func(ctx context.Context, fn func(MigrationTx) error) error) error {
 	if err := inWriteTx(ctx, func(tx MigrationTx) error {
@@ -75,6 +77,20 @@ func Migrate(ctx context.Context, d *Dialect, ms []Migration,
 		)`)
 	}); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	if len(ms) > 0 {
+		build := ms[len(ms)-1].Version
+		var have int
+		if err := inWriteTx(ctx, func(tx MigrationTx) error {
+			var err error
+			have, err = tx.QueryInt(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`)
+			return err
+		}); err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		if have > build {
+			return &NewerSchemaError{Have: have, Build: build}
+		}
 	}
 	applied := Rebind(d, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`)
 	record := Rebind(d, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`)
@@ -95,4 +111,15 @@ func Migrate(ctx context.Context, d *Dialect, ms []Migration,
 		}
 	}
 	return nil
+}
+
+// NewerSchemaError: the database's schema is newer than this build's, as
+// after an upgrade rolled back. This build does not know its tables, and
+// must not run on it.
+type NewerSchemaError struct {
+	Have, Build int
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("schema version %d is newer than this build's %d: run the newer ctibridge", e.Have, e.Build)
 }

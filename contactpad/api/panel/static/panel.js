@@ -86,18 +86,22 @@ function button(label, onclick, attrs = {}) {
 
 // replace swaps an element's children, unless they would look the same
 // (so a reload that changed nothing leaves the buttons under the pointer
-// alone), keeping the focus on the element with the same data-key.
+// alone), keeping the focus on the element with the same data-key. When
+// that element is gone with what it acted on (Finish now, Transfer now),
+// an element that can take the focus (the detail pane) keeps it, rather
+// than letting it fall to the top of the page.
 function replace(el, ...children) {
   const next = document.createElement(el.tagName);
   next.append(...children.flat().filter(Boolean));
   if (next.innerHTML === el.innerHTML) return;
   const active = document.activeElement;
-  const key = active && el.contains(active) ? active.dataset.key : null;
+  const had = active && active !== el && el.contains(active);
+  const key = had ? active.dataset.key : null;
   el.replaceChildren(...next.childNodes);
-  if (key) {
-    const again = el.querySelector(`[data-key="${CSS.escape(key)}"]`);
-    if (again) again.focus();
-  }
+  if (!had) return;
+  const again = key && el.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  if (again) again.focus();
+  else if (el.hasAttribute('tabindex')) el.focus();
 }
 
 let toastTimer = 0;
@@ -911,7 +915,7 @@ function render() {
   renderFolders();
   renderHistoryTools();
   renderDetail();
-  closeRouteIfGone();
+  closeDialogsIfGone();
   renderRouteDialog();
   renderUX();
   tick();
@@ -1642,11 +1646,17 @@ async function startRoute() {
 }
 
 // A transfer that completes takes the interaction away: close its dialog.
-function closeRouteIfGone() {
-  const d = $('dlg-route');
-  if (d.open && route.i && !st.lists.ongoing.some((i) => i.id === route.i.id)) {
-    d.close();
-    toast(`“${subjectOf(route.i)}” was handed over.`, 'info');
+// closeDialogsIfGone closes a dialog about an interaction that has left
+// the agent's Ongoing folder meanwhile (handed over, closed or reassigned
+// in Salesforce, deferred elsewhere): what it would do can only be
+// refused now.
+function closeDialogsIfGone() {
+  const offer = declining && declining.kind === 'offer' ? declining.obj : null;
+  for (const [d, i] of [[$('dlg-route'), route.i], [$('dlg-defer'), deferring], [$('dlg-abandon'), abandoning], [$('dlg-decline'), offer]]) {
+    if (d.open && i && !st.lists.ongoing.some((o) => o.id === i.id)) {
+      d.close();
+      toast(`“${subjectOf(i)}” is no longer in your Ongoing folder: it was handed over, closed or deferred meanwhile.`, 'info');
+    }
   }
 }
 
