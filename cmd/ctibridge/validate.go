@@ -74,9 +74,8 @@ func checkStore(s config.Store, offline bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("store: postgres: %w (--offline skips this check)", err)
 	}
-	if version > postgres.SchemaVersion() {
-		return "", fmt.Errorf("store: postgres schema version %d is newer than this build's %d: run the newer ctibridge",
-			version, postgres.SchemaVersion())
+	if err := postgres.CheckSchema(version); err != nil {
+		return "", fmt.Errorf("store: postgres %w", err)
 	}
 	return fmt.Sprintf("postgres (schema %d of %d)", version, postgres.SchemaVersion()), nil
 }

@@ -24,6 +24,13 @@ func migrations() ([]sqlstore.Migration, error) {
 	return sqlstore.LoadMigrations(migrationFiles)
 }
 
+// CheckSchema refuses a database at schema version applied (as
+// AppliedVersion reads it) when it is newer than this build's, as a
+// replica starting on it does.
+func CheckSchema(applied int) error {
+	return sqlstore.CheckSchema(applied, SchemaVersion())
+}
+
 // SchemaVersion is the newest migration this build applies.
 func SchemaVersion() int {
 	ms, err := migrations()
@@ -48,11 +55,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, lockKey int64) error {
 	var applied int
 	if err := pool.QueryRow(ctx, `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
 		ELSE (SELECT COALESCE(MAX(version), 0) FROM schema_migrations) END`).Scan(&applied); err == nil && len(ms) > 0 {
-		switch build := ms[len(ms)-1].Version; {
-		case applied > build:
-			return &sqlstore.NewerSchemaError{Have: applied, Build: build}
-		case applied == build:
-			return nil
+		build := ms[len(ms)-1].Version
+		if err := sqlstore.CheckSchema(applied, build); err != nil || applied == build {
+			return err
 		}
 	}
 	return sqlstore.Migrate(ctx, &dialect, ms, func(ctx context.Context, fn func(sqlstore.MigrationTx) error) error {

@@ -88,8 +88,8 @@ func Migrate(ctx context.Context, d *Dialect, ms []Migration,
 		}); err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
-		if have > build {
-			return &NewerSchemaError{Have: have, Build: build}
+		if err := CheckSchema(have, build); err != nil {
+			return err
 		}
 	}
 	applied := Rebind(d, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`)
@@ -118,6 +118,15 @@ func Migrate(ctx context.Context, d *Dialect, ms []Migration,
 // must not run on it.
 type NewerSchemaError struct {
 	Have, Build int
+}
+
+// CheckSchema refuses a database at schema version have to a build whose
+// newest migration is build: nil, or a NewerSchemaError.
+func CheckSchema(have, build int) error {
+	if have > build {
+		return &NewerSchemaError{Have: have, Build: build}
+	}
+	return nil
 }
 
 func (e *NewerSchemaError) Error() string {
