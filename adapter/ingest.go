@@ -228,8 +228,7 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 		// The mapping's rule says why the record changed: the customer
 		// wrote (a flow set the status back, say).
 		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: contactpad.ActorSystem})
-	case now.Status == contactpad.Deferred && was.Status != contactpad.Deferred &&
-		(i.Status == contactpad.Connected || i.Status == contactpad.Queued):
+	case now.Status == contactpad.Deferred && was.Status != contactpad.Deferred && i.Status.Open():
 		return c.deferredInCRM(i, now.DueBy, by)
 	case was.Status == contactpad.Deferred && now.Status.Open() && i.Status == contactpad.Deferred:
 		return c.reopen(i, contactpad.ReopenCRM, record{actor: contactpad.ActorCRM, local: true,
@@ -461,10 +460,20 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 // deferredInCRM defers work that was put on hold in the CRM until the due
 // date the record shows (none: until someone reopens it), where the
 // capability matrix lets its media type be deferred.
+//
+// Work on offer is taken back from the agent, and work in wrap-up ends its
+// wrap-up: a person decided it waits. An offer made through Omni-Channel
+// cannot be taken back (changePresence), so it is not deferred.
 func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by string) error {
-	if !c.s.Matrix.Allows(i.Media, contactpad.ActionDefer) {
+	ignored := func(why string) error {
 		return c.audit(i, record{actor: contactpad.ActorCRM, action: contactpad.AuditDeferIgnored, category: contactpad.CategoryCRM, local: true,
-			message: fmt.Sprintf("Put on hold in %s by %s: %s interactions are not deferred", c.crmName(), by, i.Media)})
+			message: fmt.Sprintf("Put on hold in %s by %s: %s", c.crmName(), by, why)})
+	}
+	switch {
+	case !c.s.Matrix.Allows(i.Media, contactpad.ActionDefer):
+		return ignored(fmt.Sprintf("%s interactions are not deferred", i.Media))
+	case PushedToOmni(i):
+		return ignored("it is offered through Omni-Channel, which cannot take an offer back")
 	}
 	before := *i
 	if err := take(i, stepDeferInCRM); err != nil {
@@ -475,6 +484,10 @@ func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by str
 	}
 	i.DueBy, i.DueBySetManually, i.AutoOpenedDueToDueDate, i.ReopenReason = due, due != nil, false, ""
 	i.Held, i.QueuedAt, i.OfferExpiresAt, i.TargetAgent, i.ResumedFrom = false, nil, nil, "", ""
+	i.WrapUpEndsAt = nil
+	if !before.Status.Worked() {
+		i.Owner = "" // offered, not taken: nobody's yet
+	}
 	msg := fmt.Sprintf("Put on hold in %s by %s with no due date", c.crmName(), by)
 	data := map[string]string{}
 	if due != nil {
@@ -485,7 +498,7 @@ func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by str
 		message: msg, data: data}); err != nil {
 		return err
 	}
-	if before.Owner == "" || before.Status != contactpad.Connected {
+	if before.Owner == "" || !before.Status.HoldsCapacity() {
 		return nil
 	}
 	return c.routeAgent(before.Owner, false)

@@ -410,6 +410,40 @@ func testDueChangedInCRM(t *testing.T, open Opener) {
 		h.Do(adapter.Ingest{Item: seen(deferred, "Sam", shows{"status": "deferred", "due_by": nil})})
 		require.Nil(t, h.Get(j.ID).DueBy, "the due date removed: deferred until someone reopens it")
 		require.Empty(t, dueTimers(h))
+
+		// In wrap-up: the wrap-up ends, and the work waits in alice's
+		// Deferred folder.
+		k := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Release{ID: k.ID, Agent: "alice"})
+		wrapping := h.Get(k.ID)
+		require.Equal(t, contactpad.WrapUp, wrapping.Status)
+		h.Do(adapter.Ingest{Item: seen(wrapping, "Sam", shows{"status": "deferred", "due_by": due.Format(time.RFC3339Nano)})})
+		held := h.Get(k.ID)
+		require.Equal(t, contactpad.Deferred, held.Status, "put on hold in wrap-up")
+		require.Equal(t, "alice", held.Owner)
+		require.Nil(t, held.WrapUpEndsAt)
+		for _, tm := range h.Timers(time.Now().Add(24 * time.Hour)) {
+			require.NotEqual(t, adapter.TimerWrapUpEnd, tm.Kind, "no wrap-up end left")
+		}
+	})
+	// On offer: taken back from the agent, who is free for other work.
+	offered := func(s *adapter.Settings) {
+		s.AutoAccept = map[contactpad.Media]bool{contactpad.NonLive: false}
+	}
+	bubble(t, open, offered, func(h *Harness) {
+		h.Presence("bob", contactpad.Available)
+		i := h.IngestItem(h.record(contactpad.NonLive, "support", newRecord("support")))
+		require.Equal(t, contactpad.Offered, i.Status)
+		due := time.Now().Add(2 * time.Hour).UTC()
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"status": "deferred", "due_by": due.Format(time.RFC3339Nano)})})
+		held := h.Get(i.ID)
+		require.Equal(t, contactpad.Deferred, held.Status, "put on hold while offered")
+		require.Empty(t, held.Owner, "bob never took it")
+		require.Nil(t, held.OfferExpiresAt)
+		require.Zero(t, h.Load("bob")[contactpad.NonLive])
+		time.Sleep(2*time.Hour + slack)
+		synctest.Wait()
+		require.Equal(t, "bob", h.Get(i.ID).Owner, "reopened at its due date, offered again")
 	})
 }
 
