@@ -363,6 +363,31 @@ func TestPanelBrowserDialogOfWorkGone(t *testing.T) {
 	alice.waitNoText("#list", refundCase)
 }
 
+// TestPanelBrowserOfferInDialog: a modal dialog makes the page behind it
+// inert, so an offer there could not be answered and would be missed. While
+// alice's Defer dialog is open, the call that rings for her is at its top,
+// and she accepts it there; closed, the offers are back in their place.
+func TestPanelBrowserOfferInDialog(t *testing.T) {
+	pt := newPanelTest(t, nil)
+	alice := pt.page("alice", 1100, 700)
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+	alice.waitText(".alert.offer", "Router keeps rebooting")
+	alice.waitText("#list", refundCase)
+	alice.pick(refundCase)
+	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	alice.waitVisible("#dlg-defer .alert.offer")
+	alice.waitText("#dlg-defer .alert.offer", "Router keeps rebooting")
+	alice.shot("offer-in-dialog")
+	alice.click("#dlg-defer .alert.offer button.primary")
+	alice.waitGone(".alert.offer")
+	alice.waitVisible("#live")
+	require.Equal(t, "true", alice.eval(`String(document.getElementById('dlg-defer').open)`), "the dialog stays")
+	alice.click("#dlg-defer button.close")
+	alice.waitGone("#dlg-defer[open]")
+	alice.waitFor("the offers back in place", `document.getElementById('alerts').parentElement.tagName === 'MAIN'`)
+}
+
 // TestPanelBrowserTransfers: alice hands a case to bob cold (at once, the
 // note travels with it); bob sends it cold to Billing while its agents
 // are busy, where it waits (the directory shows the queue and its wait);

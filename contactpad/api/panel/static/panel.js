@@ -1359,6 +1359,21 @@ function openDialog(d) {
   const el = document.activeElement;
   openers.set(d, { el, key: el && el.dataset ? el.dataset.key : undefined });
   d.showModal();
+  dockAlerts();
+}
+
+// A modal dialog makes the page behind it inert: an offer that came in
+// meanwhile could be neither answered nor heard by a screen reader, and
+// would be missed (which sets the agent busy). So while a dialog is open,
+// the offers and requests (#alerts) are at its top, and go back to their
+// place when it closes.
+const alertsHome = $('alerts').previousElementSibling;
+function dockAlerts() {
+  const alerts = $('alerts');
+  const open = [...document.querySelectorAll('dialog[open]')].pop();
+  if (open && alerts.parentNode !== open) open.prepend(alerts);
+  else if (!open && alerts.previousElementSibling !== alertsHome) alertsHome.after(alerts);
+  alerts.classList.toggle('docked', !!open);
 }
 
 function returnFocus(d) {
@@ -1375,7 +1390,7 @@ function returnFocus(d) {
 
 for (const d of document.querySelectorAll('dialog')) {
   for (const b of d.querySelectorAll('button.close')) b.addEventListener('click', () => d.close());
-  d.addEventListener('close', () => returnFocus(d));
+  d.addEventListener('close', () => { dockAlerts(); returnFocus(d); });
 }
 // Return in the search field chooses; it must not submit (and close) the dialog.
 $('dlg-route').querySelector('form').addEventListener('submit', (ev) => ev.preventDefault());
