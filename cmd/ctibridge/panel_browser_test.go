@@ -411,7 +411,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	alice.pick(passwordCase)
 	alice.startTransfer("Bob", coldNote, true)
 	alice.waitGone("#dlg-route[open]")
-	alice.waitText("#toast", "Handed over to Bob.")
+	alice.waitText("#toast", "Transferred to Bob: they get it as soon as they have room.")
 	alice.waitNoText("#list", passwordCase)
 	bob.pick(passwordCase)
 	bob.waitText("#detail .meta", "Connected")
@@ -427,7 +427,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	bob.axe("the directory")
 	bob.startTransfer("Billing", "", true)
 	bob.waitGone("#dlg-route[open]")
-	bob.waitText("#toast", "Handed over to Billing.")
+	bob.waitText("#toast", "Transferred to Billing: its next free agent gets it.")
 	bob.waitNoText("#list", passwordCase)
 
 	// alice's directory shows Billing's queue and how long it has waited.
@@ -445,10 +445,18 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	bob.waitText(".alert.request .subject", refundCase)
 	bob.waitText(".alert.request .note", warmNote)
 	bob.shot("17-service-transfer-request")
+	// Logged out, bob may not accept: the panel says why, in words.
+	require.NoError(t, apiCall(pt.base, "demo-bob", "PUT", "/me/presence", map[string]string{"presence": "logged_out"}, nil))
+	bob.waitPresence("logged_out")
+	bob.click(".alert.request button.primary")
+	bob.waitText("#toast", "You are logged out: log in to accept it.")
+	bob.setPresence("available")
 	bob.click(".alert.request button.primary") // Accept
 	alice.waitText("#route-progress", "Bob accepted.")
 	alice.click("#route-progress button.primary") // Transfer now
 	alice.waitGone("#dlg-route[open]")
+	alice.waitText("#toast", "Handed over to Bob.")
+	require.NotContains(t, alice.texts("#toast"), "no longer in your Ongoing folder", "her own hand-over is no news")
 	alice.waitNoText("#list", refundCase)
 	bob.pick(refundCase)
 	bob.waitText("#detail", "Transfer note: "+warmNote)
@@ -687,6 +695,21 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.waitFocus("#detail")
 	require.Equal(t, "Resume", alice.texts("#detail .actions button"))
 	alice.axe("a deferred case")
+
+	// Consult a number on the call: Return in the search field takes the
+	// focus to Dial, and only Dial dials.
+	alice.tabTo("#list button.pick", true)
+	alice.openRow("Router keeps rebooting")
+	alice.tabTo(`#detail button[data-action="consult"]`)
+	alice.press(kb.Enter)
+	alice.waitFocus("#route-search")
+	alice.press("+4930123456" + kb.Enter)
+	alice.waitFocus("#route-go")
+	require.Equal(t, "true", alice.eval(`String(document.getElementById('dlg-route').open)`), "not dialled yet")
+	require.NotContains(t, alice.texts("#detail"), "Consult with")
+	alice.press(kb.Enter)
+	alice.waitGone("#dlg-route[open]")
+	alice.waitText("#detail .consult", "Consult with +4930123456")
 
 	// The folder tabs: the arrow keys move between them.
 	alice.tabTo(`[role=tab][aria-selected=true]`, true)

@@ -771,15 +771,19 @@ function placeInteraction(v) {
   facts.placed.set(v.id, ++facts.clock);
   const me = st.me.id;
   let was = null;
+  let wasAt = -1;
   for (const f of Object.keys(st.lists)) {
     const k = st.lists[f].findIndex((i) => i.id === v.id);
     if (k >= 0) {
       was = f;
+      wasAt = k;
       st.lists[f].splice(k, 1);
     }
   }
   const now = v.owner === me ? folderOf(v.status) : null;
-  if (now === 'history') {
+  if (now === 'history' && was === 'history') {
+    st.lists.history.splice(wasAt, 0, v); // read again (selected, say): it keeps its place
+  } else if (now === 'history') {
     if (st.history.q) fetchLater({ history: true }); // whether it matches is the server's to say
     else st.lists.history.unshift(v);
   } else if (now) {
@@ -1077,7 +1081,8 @@ function outgoingTransfer(id) {
         h('p', {}, h('strong', {}, `${t.assignee ? agentName(t.assignee) : to} accepted.`),
           ' Let the customer know, then hand over.'),
         h('div', { class: 'buttons' },
-          button('Transfer now', () => act('POST', `/transfers/${t.id}/complete`), { class: 'primary', dataset: { key: `tnow:${t.id}` } }),
+          button('Transfer now', () => handOver(id, t.assignee ? agentName(t.assignee) : to, () => act('POST', `/transfers/${t.id}/complete`)),
+            { class: 'primary', dataset: { key: `tnow:${t.id}` } }),
           button('Cancel transfer', () => act('POST', `/transfers/${t.id}/cancel`), { dataset: { key: `tcancel:${t.id}` } })));
     }
     return h('div', { class: 'transfer waiting', role: 'status' },
@@ -1615,7 +1620,9 @@ $('route-search').addEventListener('keydown', (ev) => {
     ev.preventDefault();
     if (ev.ctrlKey || ev.metaKey) return sendRoute();
     const q = ev.target.value.trim();
-    if (route.mode === 'consult' && isNumber(q) && !n) { $('route-go').focus(); return; }
+    // The focus moves when the key comes up: moved now, the same key
+    // would press the button it lands on.
+    if (route.mode === 'consult' && isNumber(q) && !n) { chosenByKey = true; return; }
     choose(false);
     chosenByKey = !!route.choice;
   }
@@ -1652,11 +1659,23 @@ async function startRoute() {
   st.failed.delete(i.id);
   const target = route.choice.kind === 'agent' ? { agent: route.choice.id } : { service: route.choice.id };
   const cold = $('route-cold').checked;
-  const ok = await act('POST', `/interactions/${i.id}/transfers`,
-    { target, mode: cold ? 'cold' : 'warm', note: $('route-note').value }, err);
-  if (ok && cold) {
-    $('dlg-route').close();
-    toast(`Handed over to ${route.choice.name}.`, 'info');
+  const body = { target, mode: cold ? 'cold' : 'warm', note: $('route-note').value };
+  if (!cold) {
+    await act('POST', `/interactions/${i.id}/transfers`, body, err);
+    return;
+  }
+  // Cold: the work goes to routing for the target at once, and reaches
+  // them when they have room, which may be now or later.
+  const name = route.choice.name;
+  const when = route.choice.kind === 'agent' ? 'they get it as soon as they have room' : 'its next free agent gets it';
+  handingOver.add(i.id);
+  try {
+    if (await act('POST', `/interactions/${i.id}/transfers`, body, err)) {
+      $('dlg-route').close();
+      toast(`Transferred to ${name}: ${when}.`, 'info');
+    }
+  } finally {
+    handingOver.delete(i.id);
   }
 }
 
@@ -1665,13 +1684,33 @@ async function startRoute() {
 // the agent's Ongoing folder meanwhile (handed over, closed or reassigned
 // in Salesforce, deferred elsewhere): what it would do can only be
 // refused now.
+// Work the agent hands over themselves (Transfer now, a cold transfer)
+// leaves by their own hand: that is no news.
 function closeDialogsIfGone() {
   const offer = declining && declining.kind === 'offer' ? declining.obj : null;
   for (const [d, i] of [[$('dlg-route'), route.i], [$('dlg-defer'), deferring], [$('dlg-abandon'), abandoning], [$('dlg-decline'), offer]]) {
     if (d.open && i && !st.lists.ongoing.some((o) => o.id === i.id)) {
       d.close();
-      toast(`“${subjectOf(i)}” is no longer in your Ongoing folder: it was handed over, closed or deferred meanwhile.`, 'info');
+      if (!handingOver.has(i.id)) {
+        toast(`“${subjectOf(i)}” is no longer in your Ongoing folder: it was handed over, closed or deferred meanwhile.`, 'info');
+      }
     }
+  }
+}
+
+// handingOver holds the interactions the agent is handing over now.
+const handingOver = new Set();
+
+// handOver runs the request that hands interaction id over (send), and
+// says to whom when it is done.
+async function handOver(id, to, send) {
+  handingOver.add(id);
+  try {
+    const ok = await send();
+    if (ok) toast(`Handed over to ${to}.`, 'info');
+    return ok;
+  } finally {
+    handingOver.delete(id);
   }
 }
 
@@ -1778,6 +1817,7 @@ const PROBLEM_TEXT = {
 const CONFLICT_TEXT = [
   [/wrap-up extension/i, 'No wrap-up extension left: finish the wrap-up now, or let it end.'],
   [/consult/i, 'A consult is already under way: end it first.'],
+  [/logged out/i, 'You are logged out: log in to accept it.'],
   [/transfer/i, 'A transfer of it is already under way.'],
   [/capacity|room/i, 'You have no room for more work of this kind now.'],
 ];
