@@ -388,6 +388,39 @@ func TestPanelBrowserOfferInDialog(t *testing.T) {
 	alice.waitFor("the offers back in place", `document.getElementById('alerts').parentElement.tagName === 'MAIN'`)
 }
 
+// TestPanelBrowserReopenedByItself: deferred work that comes back at its
+// due date says so, wherever the agent is looking; and the Defer dialog
+// offers no time that has begun already.
+func TestPanelBrowserReopenedByItself(t *testing.T) {
+	pt := newPanelTest(t, nil)
+	alice := pt.page("alice", 1100, 700)
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+	alice.waitText("#list", refundCase)
+	alice.pick(refundCase)
+	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	require.Equal(t, "true", alice.eval(`String(new Date(document.getElementById('defer-at').min) > new Date())`),
+		"the earliest time offered is still to come")
+	alice.click("#dlg-defer button.close")
+
+	var ongoing struct {
+		Interactions []struct{ ID, Subject string }
+	}
+	require.NoError(t, apiCall(pt.base, "demo-alice", "GET", "/interactions?folder=ongoing", nil, &ongoing))
+	var id string
+	for _, i := range ongoing.Interactions {
+		if i.Subject == refundCase {
+			id = i.ID
+		}
+	}
+	require.NotEmpty(t, id)
+	due := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	require.NoError(t, apiCall(pt.base, "demo-alice", "POST", "/interactions/"+id+"/defer", map[string]string{"due_by": due}, nil))
+	alice.waitNoText("#list", refundCase)
+	alice.waitText("#toast", "“"+refundCase+"” is back in your Ongoing folder: its due date has come.")
+	alice.waitText("#list", refundCase)
+}
+
 // TestPanelBrowserTransfers: alice hands a case to bob cold (at once, the
 // note travels with it); bob sends it cold to Billing while its agents
 // are busy, where it waits (the directory shows the queue and its wait);
@@ -477,6 +510,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 func TestPanelBrowserReconnect(t *testing.T) {
 	pt := newPanelTest(t, func(c *config.Config) {
 		c.Timeouts.TransferAccept = config.Duration(time.Minute)
+		c.Timeouts.WrapUp[contactpad.NonLive] = config.Duration(time.Minute)
 	})
 	proxy := newCutProxy(t, pt.base)
 	alice := pt.page("alice", 300, 550)
@@ -519,6 +553,13 @@ func TestPanelBrowserReconnect(t *testing.T) {
 	require.GreaterOrEqual(t, len(ids), 2, "the panel reconnected")
 	require.Empty(t, ids[0], "the first stream starts at the present")
 	require.Regexp(t, `^\d+$`, ids[len(ids)-1], "the reconnect resumes after the last event seen")
+
+	// Released into wrap-up, the case has nothing to try again: the
+	// failure goes.
+	alice.pick(passwordCase)
+	alice.click(`#detail button[data-action="release"]`)
+	alice.waitText("#detail .meta", "Wrap-up")
+	alice.waitGone(".alert.outgoing")
 }
 
 // TestPanelBrowserPushedOut: with api.max_streams 1, a second panel of

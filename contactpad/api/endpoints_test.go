@@ -1006,7 +1006,7 @@ func TestResumeNeedsRoom(t *testing.T) {
 	for _, v := range []map[string]any{e.ok("alice", "GET", "/api/v1/interactions/"+done, nil), fromHistory()} {
 		enabled, reason, capable := resume(v)
 		require.False(t, enabled || capable, "no free slot: no resume")
-		require.Equal(t, "No free non-live capacity (1 of 1 in use).", reason)
+		require.Equal(t, "No room for more cases (1 of 1 in use).", reason)
 	}
 	e.refused("alice", "POST", "/api/v1/interactions/"+done+"/resume", nil, 409, "conflict")
 	enabled, _, _ = resume(e.ok("ops", "GET", "/api/v1/interactions/"+done, nil))

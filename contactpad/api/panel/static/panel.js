@@ -711,6 +711,13 @@ function namedByRequest(id, e) {
     st.consults.some((c) => c.interaction_id === id && c.target && c.target.agent === me);
 }
 
+// Why deferred work came back by itself, as a toast says it.
+const REOPENED = {
+  due_date: 'its due date has come',
+  customer_reply: 'the customer replied',
+  crm: 'it was reopened in Salesforce',
+};
+
 // applyEvent applies one event of the stream to what the panel shows.
 function applyEvent(e) {
   if (!st.me) return;
@@ -724,7 +731,11 @@ function applyEvent(e) {
     const i = e.interaction;
     if (i.actions && (e.transfer || e.consult) && i.owner !== st.me.id && namedByRequest(i.id, e)) st.others.set(i.id, i);
     if (i.actions) {
+      const wasDeferred = st.lists.deferred.some((x) => x.id === i.id);
       placeInteraction(i);
+      if (wasDeferred && i.owner === st.me.id && i.status === 'connected' && REOPENED[i.reopen_reason]) {
+        toast(`“${subjectOf(i)}” is back in your Ongoing folder: ${REOPENED[i.reopen_reason]}.`, 'info');
+      }
       if (i.owner === st.me.id || FOLDER_STATUSES.ongoing.includes(i.status)) wanted.me = true; // the load changed
     } else {
       wanted.ids.push(i.id); // an event without actions: read it
@@ -1095,6 +1106,12 @@ function outgoingTransfer(id) {
   }
   const f = st.failed.get(id);
   if (!f) return null;
+  const i = find(id);
+  if (!i || i.status !== 'connected') {
+    // Released, deferred or gone: there is nothing to try again.
+    st.failed.delete(id);
+    return null;
+  }
   return h('div', { class: 'transfer failed', role: 'alert' },
     h('p', {}, h('strong', {}, 'Transfer failed: '), failureText(f)),
     h('p', {}, 'You keep the interaction, and your note is kept for the next try.'),
@@ -1221,7 +1238,7 @@ function renderDetail() {
     i.status === 'deferred' && i.due_by && h('p', { class: 'timer' },
       `Comes back ${when(i.due_by)}`, i.due_by_was_set_manually ? ' (set by an agent)' : ' (set by a rule)'),
     i.auto_opened_due_to_due_date && i.status === 'connected' && h('p', { class: 'info' }, 'Reopened by itself at its due date.'),
-    i.resumed_from && h('p', { class: 'muted' }, `Resumed from ${i.resumed_from}.`),
+    i.resumed_from && h('p', { class: 'muted' }, `Resumed from ${i.resumed_from === 'completed' ? 'History' : 'the Deferred folder'}.`),
     i.transfer_note && h('p', { class: 'note' }, h('strong', {}, 'Transfer note: '), i.transfer_note),
     consultLines(i),
     actions.length ? h('div', { class: 'actions', role: 'group', 'aria-label': 'Actions' }, actions) : null,
@@ -1446,7 +1463,7 @@ function openDefer(i) {
   deferring = i;
   $('defer-subject').textContent = subjectOf(i);
   const input = $('defer-at');
-  input.min = localValue(new Date(serverNow()));
+  input.min = localValue(new Date(serverNow() + 60e3)); // the current minute has begun: it is past
   input.value = localValue(new Date(serverNow() + 3600e3));
   input.removeAttribute('aria-invalid');
   openDialog($('dlg-defer'));
