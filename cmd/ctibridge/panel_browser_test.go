@@ -570,6 +570,15 @@ func TestPanelBrowserPushedOut(t *testing.T) {
 	alice := pt.page("alice", 300, 550)
 	alice.signIn("demo-alice", "Alice")
 	alice.waitLive()
+	// At this width too the presence selector shows its longest option
+	// whole (the arrow takes about 20 px).
+	require.Equal(t, "true", alice.eval(`(() => {
+		const s = document.getElementById('presence'), cs = getComputedStyle(s);
+		const c = document.createElement('canvas').getContext('2d');
+		c.font = cs.fontWeight + ' ' + cs.fontSize + ' ' + cs.fontFamily;
+		const longest = Math.max(...[...s.options].map((o) => c.measureText(o.text).width));
+		return String(s.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 20 >= longest);
+	})()`), "the presence is not cut")
 
 	req, err := http.NewRequest("GET", pt.base+"/api/v1/events", nil)
 	require.NoError(t, err)
