@@ -99,7 +99,7 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitText("#list", "Nothing deferred.")
 	alice.click("#tab-ongoing")
 	alice.pick("Refund for order 1138")
-	alice.waitText("#detail", "Resumed from deferred.")
+	alice.waitText("#detail", "Resumed from the Deferred folder.")
 	alice.waitText("#detail .audit", "Interaction resumed by an agent")
 
 	// bob signs in with the form, in his own browser context, and goes Available now.

@@ -947,8 +947,7 @@ function renderHeader() {
   const parts = [];
   for (const [media, label] of Object.entries({ live: 'Calls', 'semi-live': 'Chats', 'non-live': 'Cases' })) {
     const cap = (me.capacity || {})[media] || 0;
-    const load = (me.load || {})[media] || 0;
-    if (cap || load) parts.push(`${label} ${load}/${cap}`); // a call held over capacity shows too
+    if (cap) parts.push(`${label} ${(me.load || {})[media] || 0}/${cap}`);
   }
   $('load').textContent = parts.join(' · ');
 }
