@@ -199,7 +199,7 @@ var lifecycle = map[Step]rule{
 		about: "accepted in Omni-Channel: its AgentWork is Opened (mappings[].omni), whoever the bridge offered it to"},
 	stepDeclineInOmni: {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Queued, about: "declined in Omni-Channel, or its push timed out there: routed again, with a new AgentWork"},
 	stepOmniRefused:   {from: []contactpad.Status{contactpad.Offered}, to: contactpad.Queued, about: "the CRM refused to create the offer's AgentWork (its writeback row parked): routed again, to another agent"},
-	stepDeferInCRM:    {from: []contactpad.Status{contactpad.Connected, contactpad.Queued}, to: contactpad.Deferred, about: "put on hold in the CRM, until the due date it shows"},
+	stepDeferInCRM:    {from: []contactpad.Status{contactpad.Queued, contactpad.Offered, contactpad.Connected, contactpad.WrapUp}, to: contactpad.Deferred, about: "put on hold in the CRM, until the due date it shows: an offer is taken back, a wrap-up ends"},
 }
 
 const onlyResumable = "Only deferred or completed interactions can be resumed."

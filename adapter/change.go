@@ -340,9 +340,13 @@ func (s *Settings) RoomFor(a *contactpad.Agent, load contactpad.Capacity, media 
 	if s.hasRoom(a, load, media) {
 		return nil
 	}
+	if load[media] < a.Capacity[media] {
+		return &ConflictError{Reason: fmt.Sprintf("agent %s holds other work (release_all_before_next)", a.ID),
+			Say: "Finish the work you hold first: new work comes only when you hold none."}
+	}
 	return &ConflictError{Reason: fmt.Sprintf("agent %s has no free %s capacity (%d of %d in use)",
 		a.ID, media, load[media], a.Capacity[media]),
-		Say: fmt.Sprintf("No free %s capacity (%d of %d in use).", media, load[media], a.Capacity[media])}
+		Say: fmt.Sprintf("No room for more %s (%d of %d in use).", mediaNames[media], load[media], a.Capacity[media])}
 }
 
 // newID returns a random ID with a readable prefix, unique across replicas.

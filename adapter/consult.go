@@ -92,7 +92,7 @@ func (cmd EndConsult) apply(c *change) error {
 	if err != nil {
 		return err
 	}
-	return c.endConsult(k, "released", actorOf(cmd.Agent))
+	return c.endConsult(k, contactpad.ConsultEndedReleased, actorOf(cmd.Agent))
 }
 
 // endRingingConsults ends the consults ringing for agent, who logged out:
@@ -104,7 +104,7 @@ func (c *change) endRingingConsults(agent string) error {
 	}
 	for _, k := range open {
 		if k.Target.Agent == agent && k.Status == contactpad.ConsultRinging {
-			if err := c.endConsult(k, "logged_out", contactpad.ActorSystem); err != nil {
+			if err := c.endConsult(k, contactpad.ConsultEndedLoggedOut, contactpad.ActorSystem); err != nil {
 				return err
 			}
 		}

@@ -82,7 +82,7 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	if item.CRM != nil {
 		shown = item.CRM.Fields
 	}
-	i.Sync = contactpad.RecordSync{Known: shown}.Clone()
+	i.Sync = contactpad.RecordSync{Known: shown, Service: item.Service}.Clone()
 	if o := item.Omni; o != nil && o.PSRID != "" {
 		i.Omni = &contactpad.OmniRouting{PSRID: o.PSRID, ServiceChannelID: o.ServiceChannelID, CapacityWeight: o.CapacityWeight}
 	}
@@ -165,6 +165,9 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	changed, conflicts := i.Sync.Observe(read, policy.BridgeWins)
 	wasUnmatched := i.Sync.Unmatched
 	i.Sync.Unmatched = item.Unmatched
+	if !item.Unmatched && item.Service != "" {
+		i.Sync.Service = item.Service
+	}
 	// What the record showed, and shows now for the interaction: what
 	// the CRM changed, but for the fields the bridge won.
 	shown := maps.Clone(known.Known)
@@ -198,12 +201,22 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	switch {
 	case !ended && (leftFilter || closedThere):
 		return c.closedInCRM(i, policy, !closedThere, by)
-	case ended && !item.Unmatched && !now.Status.Ended() && (backInFilter || was.Status.Ended()):
+	case item.Unmatched:
+		return nil
+	}
+	// The mapping's service rule gives another service than at the last
+	// read: someone changed what it reads. A service the bridge gave the
+	// work itself (a transfer to a service) the CRM knows nothing of, and
+	// stays until the CRM's answer changes.
+	if known.Service != "" && known.Service != i.Sync.Service && i.Service != i.Sync.Service {
+		if err := c.serviceChangedInCRM(i, i.Sync.Service, by); err != nil {
+			return err
+		}
+	}
+	if ended && !now.Status.Ended() && (backInFilter || was.Status.Ended()) {
 		if err := c.reopenedInCRM(i, now, by); err != nil {
 			return err
 		}
-	case item.Unmatched:
-		return nil
 	}
 	if now.OwnerCRMUserID != was.OwnerCRMUserID && now.OwnerCRMUserID != "" {
 		if err := c.ownerChangedInCRM(i, policy, now.OwnerCRMUserID, by); err != nil {
@@ -215,8 +228,7 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 		// The mapping's rule says why the record changed: the customer
 		// wrote (a flow set the status back, say).
 		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: contactpad.ActorSystem})
-	case now.Status == contactpad.Deferred && was.Status != contactpad.Deferred &&
-		(i.Status == contactpad.Connected || i.Status == contactpad.Queued):
+	case now.Status == contactpad.Deferred && was.Status != contactpad.Deferred && i.Status.Open():
 		return c.deferredInCRM(i, now.DueBy, by)
 	case was.Status == contactpad.Deferred && now.Status.Open() && i.Status == contactpad.Deferred:
 		return c.reopen(i, contactpad.ReopenCRM, record{actor: contactpad.ActorCRM, local: true,
@@ -316,6 +328,27 @@ func (c *change) endedInCRM(i *contactpad.Interaction, s Step, r record, why str
 		return nil
 	}
 	return c.routeAgent(before.Owner, false)
+}
+
+// serviceChangedInCRM moves work to the service the mapping's rule now
+// gives its record, because someone changed what the rule reads (a Case's
+// Type, say). Queued work waits in the new service's queue, where its
+// place is kept, and is offered to its agents at once if one has room. An
+// offer already out stands: declined or missed, the work goes back to the
+// new service's queue. Work an agent holds stays theirs, and deferred or
+// ended work goes to the new service when it comes back.
+func (c *change) serviceChangedInCRM(i *contactpad.Interaction, service, by string) error {
+	if !slices.ContainsFunc(c.s.Services, func(s contactpad.Service) bool { return s.ID == service }) {
+		return &InvalidError{Field: "service", Reason: fmt.Sprintf("unknown service %q for %s %s", service, i.CRMObject, i.CRMID)}
+	}
+	before := *i
+	i.Service = service
+	if err := c.save(i, before, record{actor: contactpad.ActorCRM, action: contactpad.AuditServiceChanged, category: contactpad.CategoryCRM, local: true,
+		message: fmt.Sprintf("Moved to service %s: changed in %s by %s", service, c.crmName(), by),
+		data:    map[string]string{"from": before.Service, "to": service}}); err != nil {
+		return err
+	}
+	return c.routeInteraction(i)
 }
 
 // reopenedInCRM sends an ended interaction whose record was reopened in
@@ -427,10 +460,20 @@ func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.
 // deferredInCRM defers work that was put on hold in the CRM until the due
 // date the record shows (none: until someone reopens it), where the
 // capability matrix lets its media type be deferred.
+//
+// Work on offer is taken back from the agent, and work in wrap-up ends its
+// wrap-up: a person decided it waits. An offer made through Omni-Channel
+// cannot be taken back (changePresence), so it is not deferred.
 func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by string) error {
-	if !c.s.Matrix.Allows(i.Media, contactpad.ActionDefer) {
+	ignored := func(why string) error {
 		return c.audit(i, record{actor: contactpad.ActorCRM, action: contactpad.AuditDeferIgnored, category: contactpad.CategoryCRM, local: true,
-			message: fmt.Sprintf("Put on hold in %s by %s: %s interactions are not deferred", c.crmName(), by, i.Media)})
+			message: fmt.Sprintf("Put on hold in %s by %s: %s", c.crmName(), by, why)})
+	}
+	switch {
+	case !c.s.Matrix.Allows(i.Media, contactpad.ActionDefer):
+		return ignored(fmt.Sprintf("%s interactions are not deferred", i.Media))
+	case PushedToOmni(i):
+		return ignored("it is offered through Omni-Channel, which cannot take an offer back")
 	}
 	before := *i
 	if err := take(i, stepDeferInCRM); err != nil {
@@ -441,6 +484,10 @@ func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by str
 	}
 	i.DueBy, i.DueBySetManually, i.AutoOpenedDueToDueDate, i.ReopenReason = due, due != nil, false, ""
 	i.Held, i.QueuedAt, i.OfferExpiresAt, i.TargetAgent, i.ResumedFrom = false, nil, nil, "", ""
+	i.WrapUpEndsAt = nil
+	if !before.Status.Worked() {
+		i.Owner = "" // offered, not taken: nobody's yet
+	}
 	msg := fmt.Sprintf("Put on hold in %s by %s with no due date", c.crmName(), by)
 	data := map[string]string{}
 	if due != nil {
@@ -451,7 +498,7 @@ func (c *change) deferredInCRM(i *contactpad.Interaction, due *time.Time, by str
 		message: msg, data: data}); err != nil {
 		return err
 	}
-	if before.Owner == "" || before.Status != contactpad.Connected {
+	if before.Owner == "" || !before.Status.HoldsCapacity() {
 		return nil
 	}
 	return c.routeAgent(before.Owner, false)
@@ -595,7 +642,7 @@ func setValue(m map[string]any, k string, v any) map[string]any {
 
 // sameSync reports whether two sync states hold the same values.
 func sameSync(a, b contactpad.RecordSync) bool {
-	return a.Unmatched == b.Unmatched && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) &&
+	return a.Unmatched == b.Unmatched && a.Service == b.Service && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) &&
 		sameValues(a.Want, b.Want) && sameSent(a.Sent, b.Sent) && equalTime(a.AcceptedAt, b.AcceptedAt)
 }
 

@@ -39,7 +39,7 @@ func (cmd FireTimer) apply(c *change) error {
 		if CanConsult(k, consultTimeoutStep, "") != nil {
 			return nil
 		}
-		return c.endConsult(k, "timeout", contactpad.ActorSystem)
+		return c.endConsult(k, contactpad.ConsultEndedTimeout, contactpad.ActorSystem)
 	}
 	i, err := c.tx.Interaction(t.Ref)
 	if err != nil {

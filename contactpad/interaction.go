@@ -286,6 +286,13 @@ const (
 	ConsultEnded     ConsultStatus = "ended"
 )
 
+// Why a consult ended (Consult.EndedReason).
+const (
+	ConsultEndedReleased  = "released"   // either party ended it
+	ConsultEndedTimeout   = "timeout"    // not answered in time
+	ConsultEndedLoggedOut = "logged_out" // its target logged out while it rang
+)
+
 // Consult is a separate live leg from an interaction's owner to another
 // agent or an external number, linked to the interaction. Ending one does
 // not end the other.

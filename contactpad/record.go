@@ -67,7 +67,8 @@ const (
 	AuditOwnerChangeIgnored AuditAction = "owner_change_ignored"
 	AuditDeferIgnored       AuditAction = "defer_ignored"
 	AuditDueDateChanged     AuditAction = "due_date_changed"
-	AuditConflict           AuditAction = "conflict" // both the CRM and the bridge changed a field
+	AuditServiceChanged     AuditAction = "service_changed" // the mapping gives the record another service
+	AuditConflict           AuditAction = "conflict"        // both the CRM and the bridge changed a field
 )
 
 // AuditCategory is the handling-export category of an audit entry.

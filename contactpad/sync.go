@@ -41,6 +41,11 @@ type RecordSync struct {
 	// of the record came back (Accepted). A read sent before then may
 	// show the record as it was before that write (Stale).
 	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
+	// Service is the service the mapping's rule gave the record when the
+	// bridge last read it: a later read that gives another one is a change
+	// made in the CRM (a Case's Type, say), not the bridge's own transfer.
+	// Empty: not known yet (stored before the bridge kept it).
+	Service string `json:"service,omitempty"`
 }
 
 // Stale reports whether a read of the record sent at readAt may predate

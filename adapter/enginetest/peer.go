@@ -306,6 +306,82 @@ func testOwnerChangedInCRM(t *testing.T, open Opener) {
 	})
 }
 
+// testServiceChangedInCRM: a record whose service rule gives another
+// service, because someone changed what it reads (a Case's Type), moves
+// there: queued work to the new service's queue and its agents, an offer
+// out when declined, and work an agent holds stays theirs. A service the
+// bridge gave the work itself is not undone by a read that shows what the
+// rule gave before.
+func testServiceChangedInCRM(t *testing.T, open Opener) {
+	retyped := func(i *contactpad.Interaction, service string) adapter.Ingest {
+		item := seen(i, "Sam", shows{})
+		item.Service = service
+		return adapter.Ingest{Item: item}
+	}
+	bubble(t, open, nil, func(h *Harness) {
+		h.Presence("carol", contactpad.Available)
+		queued := h.IngestItem(h.record(contactpad.NonLive, "support", newRecord("support")))
+		require.Equal(t, contactpad.Queued, queued.Status, "carol does not serve support")
+
+		h.Do(retyped(queued, "billing"))
+		moved := h.Get(queued.ID)
+		require.Equal(t, "billing", moved.Service)
+		require.Equal(t, contactpad.Connected, moved.Status, "given to billing's agent at once")
+		require.Equal(t, "carol", moved.Owner)
+		var entry *contactpad.AuditEntry
+		for _, e := range h.Audit(queued.ID) {
+			if e.Action == contactpad.AuditServiceChanged {
+				entry = &e
+			}
+		}
+		require.NotNil(t, entry, "audited")
+		require.Equal(t, contactpad.ActorCRM, entry.Actor)
+		require.Equal(t, "Moved to service billing: changed in the CRM by Sam", entry.Message)
+		require.Equal(t, map[string]string{"from": "support", "to": "billing"}, entry.Data)
+
+		version := moved.Version
+		h.Do(retyped(moved, "billing"))
+		require.Equal(t, version, h.Get(queued.ID).Version, "read again, the same service: no change")
+
+		held := h.worked("alice", contactpad.NonLive)
+		h.Do(retyped(held, "billing"))
+		kept := h.Get(held.ID)
+		require.Equal(t, "billing", kept.Service)
+		require.Equal(t, contactpad.Connected, kept.Status, "alice keeps the work she holds")
+		require.Equal(t, "alice", kept.Owner)
+		require.Equal(t, contactpad.AuditServiceChanged, h.LastAudit(held.ID).Action)
+
+		_, err := h.Engine.Apply(context.Background(), retyped(kept, "sales"))
+		require.ErrorContains(t, err, `unknown service "sales"`)
+		require.Equal(t, "billing", h.Get(held.ID).Service, "nothing of it applied")
+	})
+	bubble(t, open, nil, func(h *Harness) {
+		h.Presence("bob", contactpad.Available)
+		offered := h.IngestItem(h.record(contactpad.Live, "support", newRecord("support")))
+		require.Equal(t, contactpad.Offered, offered.Status)
+		require.Equal(t, "bob", offered.Owner)
+		h.Do(retyped(offered, "billing"))
+		out := h.Get(offered.ID)
+		require.Equal(t, contactpad.Offered, out.Status, "the offer out stands")
+		require.Equal(t, "bob", out.Owner)
+		h.Presence("carol", contactpad.Available)
+		h.Do(adapter.Decline{ID: offered.ID, Agent: "bob"})
+		require.Equal(t, "carol", h.Get(offered.ID).Owner, "declined, it goes to billing")
+	})
+	bubble(t, open, nil, func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Service: "billing"}, Mode: contactpad.Cold})
+		require.Equal(t, "billing", h.Get(i.ID).Service)
+		// The poll reads the record: its Type, and so the rule's answer,
+		// did not change.
+		h.Do(retyped(i, "support"))
+		require.Equal(t, "billing", h.Get(i.ID).Service, "the bridge's transfer stands")
+		for _, e := range h.Audit(i.ID) {
+			require.NotEqual(t, contactpad.AuditServiceChanged, e.Action, e.Message)
+		}
+	})
+}
+
 // testDueChangedInCRM: a due date edited in the CRM moves the deferral and
 // its timer; work put on hold there is deferred until the date it shows.
 func testDueChangedInCRM(t *testing.T, open Opener) {
@@ -334,6 +410,40 @@ func testDueChangedInCRM(t *testing.T, open Opener) {
 		h.Do(adapter.Ingest{Item: seen(deferred, "Sam", shows{"status": "deferred", "due_by": nil})})
 		require.Nil(t, h.Get(j.ID).DueBy, "the due date removed: deferred until someone reopens it")
 		require.Empty(t, dueTimers(h))
+
+		// In wrap-up: the wrap-up ends, and the work waits in alice's
+		// Deferred folder.
+		k := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Release{ID: k.ID, Agent: "alice"})
+		wrapping := h.Get(k.ID)
+		require.Equal(t, contactpad.WrapUp, wrapping.Status)
+		h.Do(adapter.Ingest{Item: seen(wrapping, "Sam", shows{"status": "deferred", "due_by": due.Format(time.RFC3339Nano)})})
+		held := h.Get(k.ID)
+		require.Equal(t, contactpad.Deferred, held.Status, "put on hold in wrap-up")
+		require.Equal(t, "alice", held.Owner)
+		require.Nil(t, held.WrapUpEndsAt)
+		for _, tm := range h.Timers(time.Now().Add(24 * time.Hour)) {
+			require.NotEqual(t, adapter.TimerWrapUpEnd, tm.Kind, "no wrap-up end left")
+		}
+	})
+	// On offer: taken back from the agent, who is free for other work.
+	offered := func(s *adapter.Settings) {
+		s.AutoAccept = map[contactpad.Media]bool{contactpad.NonLive: false}
+	}
+	bubble(t, open, offered, func(h *Harness) {
+		h.Presence("bob", contactpad.Available)
+		i := h.IngestItem(h.record(contactpad.NonLive, "support", newRecord("support")))
+		require.Equal(t, contactpad.Offered, i.Status)
+		due := time.Now().Add(2 * time.Hour).UTC()
+		h.Do(adapter.Ingest{Item: seen(i, "Sam", shows{"status": "deferred", "due_by": due.Format(time.RFC3339Nano)})})
+		held := h.Get(i.ID)
+		require.Equal(t, contactpad.Deferred, held.Status, "put on hold while offered")
+		require.Empty(t, held.Owner, "bob never took it")
+		require.Nil(t, held.OfferExpiresAt)
+		require.Zero(t, h.Load("bob")[contactpad.NonLive])
+		time.Sleep(2*time.Hour + slack)
+		synctest.Wait()
+		require.Equal(t, "bob", h.Get(i.ID).Owner, "reopened at its due date, offered again")
 	})
 }
 

@@ -144,6 +144,10 @@ func testReleaseAllBeforeNext(t *testing.T, open Opener) {
 		require.Equal(t, contactpad.Queued, h.Get(second.ID).Status, "wrap-up is not yet released")
 		h.Do(adapter.FinishWrapUp{ID: first.ID, Agent: "bob"})
 		require.Equal(t, "bob", h.Get(second.ID).Owner)
+		// Resuming from History needs room too; the refusal says why in
+		// words, though bob's cases are far from full.
+		err := h.Refused(adapter.Resume{ID: first.ID, Agent: "bob"}, adapter.CodeConflict)
+		require.Equal(t, "Finish the work you hold first: new work comes only when you hold none.", adapter.Explain(err))
 	})
 }
 

@@ -67,6 +67,7 @@ func Run(t *testing.T, open Opener) {
 		{"the CRM is a peer: reopened there", testReopenedInCRM},
 		{"the CRM is a peer: owner changed there", testOwnerChangedInCRM},
 		{"the CRM is a peer: due date changed there", testDueChangedInCRM},
+		{"the CRM is a peer: service changed there", testServiceChangedInCRM},
 		{"the CRM is a peer: the echo of our writes", testEcho},
 		{"the CRM is a peer: both sides changed a field", testConflicts},
 		{"the CRM is a peer: only changed fields are written", testDeltas},

@@ -99,7 +99,7 @@ func TestPanelBrowser(t *testing.T) {
 	alice.waitText("#list", "Nothing deferred.")
 	alice.click("#tab-ongoing")
 	alice.pick("Refund for order 1138")
-	alice.waitText("#detail", "Resumed from deferred.")
+	alice.waitText("#detail", "Resumed from the Deferred folder.")
 	alice.waitText("#detail .audit", "Interaction resumed by an agent")
 
 	// bob signs in with the form, in his own browser context, and goes Available now.
@@ -363,6 +363,64 @@ func TestPanelBrowserDialogOfWorkGone(t *testing.T) {
 	alice.waitNoText("#list", refundCase)
 }
 
+// TestPanelBrowserOfferInDialog: a modal dialog makes the page behind it
+// inert, so an offer there could not be answered and would be missed. While
+// alice's Defer dialog is open, the call that rings for her is at its top,
+// and she accepts it there; closed, the offers are back in their place.
+func TestPanelBrowserOfferInDialog(t *testing.T) {
+	pt := newPanelTest(t, nil)
+	alice := pt.page("alice", 1100, 700)
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+	alice.waitText(".alert.offer", "Router keeps rebooting")
+	alice.waitText("#list", refundCase)
+	alice.pick(refundCase)
+	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	alice.waitVisible("#dlg-defer .alert.offer")
+	alice.waitText("#dlg-defer .alert.offer", "Router keeps rebooting")
+	alice.shot("offer-in-dialog")
+	alice.click("#dlg-defer .alert.offer button.primary")
+	alice.waitGone(".alert.offer")
+	alice.waitVisible("#live")
+	require.Equal(t, "true", alice.eval(`String(document.getElementById('dlg-defer').open)`), "the dialog stays")
+	alice.click("#dlg-defer button.close")
+	alice.waitGone("#dlg-defer[open]")
+	alice.waitFor("the offers back in place", `document.getElementById('alerts').parentElement.tagName === 'MAIN'`)
+}
+
+// TestPanelBrowserReopenedByItself: deferred work that comes back at its
+// due date says so, wherever the agent is looking; and the Defer dialog
+// offers no time that has begun already.
+func TestPanelBrowserReopenedByItself(t *testing.T) {
+	pt := newPanelTest(t, nil)
+	alice := pt.page("alice", 1100, 700)
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+	alice.waitText("#list", refundCase)
+	alice.pick(refundCase)
+	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	require.Equal(t, "true", alice.eval(`String(new Date(document.getElementById('defer-at').min) > new Date())`),
+		"the earliest time offered is still to come")
+	alice.click("#dlg-defer button.close")
+
+	var ongoing struct {
+		Interactions []struct{ ID, Subject string }
+	}
+	require.NoError(t, apiCall(pt.base, "demo-alice", "GET", "/interactions?folder=ongoing", nil, &ongoing))
+	var id string
+	for _, i := range ongoing.Interactions {
+		if i.Subject == refundCase {
+			id = i.ID
+		}
+	}
+	require.NotEmpty(t, id)
+	due := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	require.NoError(t, apiCall(pt.base, "demo-alice", "POST", "/interactions/"+id+"/defer", map[string]string{"due_by": due}, nil))
+	alice.waitNoText("#list", refundCase)
+	alice.waitText("#toast", "“"+refundCase+"” is back in your Ongoing folder: its due date has come.")
+	alice.waitText("#list", refundCase)
+}
+
 // TestPanelBrowserTransfers: alice hands a case to bob cold (at once, the
 // note travels with it); bob sends it cold to Billing while its agents
 // are busy, where it waits (the directory shows the queue and its wait);
@@ -386,7 +444,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	alice.pick(passwordCase)
 	alice.startTransfer("Bob", coldNote, true)
 	alice.waitGone("#dlg-route[open]")
-	alice.waitText("#toast", "Handed over to Bob.")
+	alice.waitText("#toast", "Transferred to Bob: they get it as soon as they have room.")
 	alice.waitNoText("#list", passwordCase)
 	bob.pick(passwordCase)
 	bob.waitText("#detail .meta", "Connected")
@@ -402,7 +460,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	bob.axe("the directory")
 	bob.startTransfer("Billing", "", true)
 	bob.waitGone("#dlg-route[open]")
-	bob.waitText("#toast", "Handed over to Billing.")
+	bob.waitText("#toast", "Transferred to Billing: its next free agent gets it.")
 	bob.waitNoText("#list", passwordCase)
 
 	// alice's directory shows Billing's queue and how long it has waited.
@@ -420,10 +478,18 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	bob.waitText(".alert.request .subject", refundCase)
 	bob.waitText(".alert.request .note", warmNote)
 	bob.shot("17-service-transfer-request")
+	// Logged out, bob may not accept: the panel says why, in words.
+	require.NoError(t, apiCall(pt.base, "demo-bob", "PUT", "/me/presence", map[string]string{"presence": "logged_out"}, nil))
+	bob.waitPresence("logged_out")
+	bob.click(".alert.request button.primary")
+	bob.waitText("#toast", "You are logged out: log in to accept it.")
+	bob.setPresence("available")
 	bob.click(".alert.request button.primary") // Accept
 	alice.waitText("#route-progress", "Bob accepted.")
 	alice.click("#route-progress button.primary") // Transfer now
 	alice.waitGone("#dlg-route[open]")
+	alice.waitText("#toast", "Handed over to Bob.")
+	require.NotContains(t, alice.texts("#toast"), "no longer in your Ongoing folder", "her own hand-over is no news")
 	alice.waitNoText("#list", refundCase)
 	bob.pick(refundCase)
 	bob.waitText("#detail", "Transfer note: "+warmNote)
@@ -444,6 +510,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 func TestPanelBrowserReconnect(t *testing.T) {
 	pt := newPanelTest(t, func(c *config.Config) {
 		c.Timeouts.TransferAccept = config.Duration(time.Minute)
+		c.Timeouts.WrapUp[contactpad.NonLive] = config.Duration(time.Minute)
 	})
 	proxy := newCutProxy(t, pt.base)
 	alice := pt.page("alice", 300, 550)
@@ -486,6 +553,13 @@ func TestPanelBrowserReconnect(t *testing.T) {
 	require.GreaterOrEqual(t, len(ids), 2, "the panel reconnected")
 	require.Empty(t, ids[0], "the first stream starts at the present")
 	require.Regexp(t, `^\d+$`, ids[len(ids)-1], "the reconnect resumes after the last event seen")
+
+	// Released into wrap-up, the case has nothing to try again: the
+	// failure goes.
+	alice.pick(passwordCase)
+	alice.click(`#detail button[data-action="release"]`)
+	alice.waitText("#detail .meta", "Wrap-up")
+	alice.waitGone(".alert.outgoing")
 }
 
 // TestPanelBrowserPushedOut: with api.max_streams 1, a second panel of
@@ -496,6 +570,15 @@ func TestPanelBrowserPushedOut(t *testing.T) {
 	alice := pt.page("alice", 300, 550)
 	alice.signIn("demo-alice", "Alice")
 	alice.waitLive()
+	// At this width too the presence selector shows its longest option
+	// whole (the arrow takes about 20 px).
+	require.Equal(t, "true", alice.eval(`(() => {
+		const s = document.getElementById('presence'), cs = getComputedStyle(s);
+		const c = document.createElement('canvas').getContext('2d');
+		c.font = cs.fontWeight + ' ' + cs.fontSize + ' ' + cs.fontFamily;
+		const longest = Math.max(...[...s.options].map((o) => c.measureText(o.text).width));
+		return String(s.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 20 >= longest);
+	})()`), "the presence is not cut")
 
 	req, err := http.NewRequest("GET", pt.base+"/api/v1/events", nil)
 	require.NoError(t, err)
@@ -662,6 +745,21 @@ func TestPanelBrowserKeyboard(t *testing.T) {
 	alice.waitFocus("#detail")
 	require.Equal(t, "Resume", alice.texts("#detail .actions button"))
 	alice.axe("a deferred case")
+
+	// Consult a number on the call: Return in the search field takes the
+	// focus to Dial, and only Dial dials.
+	alice.tabTo("#list button.pick", true)
+	alice.openRow("Router keeps rebooting")
+	alice.tabTo(`#detail button[data-action="consult"]`)
+	alice.press(kb.Enter)
+	alice.waitFocus("#route-search")
+	alice.press("+4930123456" + kb.Enter)
+	alice.waitFocus("#route-go")
+	require.Equal(t, "true", alice.eval(`String(document.getElementById('dlg-route').open)`), "not dialled yet")
+	require.NotContains(t, alice.texts("#detail"), "Consult with")
+	alice.press(kb.Enter)
+	alice.waitGone("#dlg-route[open]")
+	alice.waitText("#detail .consult", "Consult with +4930123456")
 
 	// The folder tabs: the arrow keys move between them.
 	alice.tabTo(`[role=tab][aria-selected=true]`, true)

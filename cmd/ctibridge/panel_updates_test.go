@@ -115,6 +115,11 @@ func TestPanelHistoryPages(t *testing.T) {
 			}); err != nil {
 				return err
 			}
+			if err := tx.AppendAudit(&contactpad.AuditEntry{ID: fmt.Sprintf("aud_hist%03d", k), InteractionID: fmt.Sprintf("int_hist%03d", k),
+				At: at, Actor: "alice", Action: contactpad.AuditCompleted, Category: contactpad.CategoryWrapUp,
+				FromStatus: contactpad.WrapUp, ToStatus: contactpad.Completed, Message: "Completed by alice"}); err != nil {
+				return err
+			}
 		}
 		return nil
 	}))
@@ -133,6 +138,14 @@ func TestPanelHistoryPages(t *testing.T) {
 			alice.waitText("#history-count", "120 in History, 50 shown")
 			require.Equal(t, "50", alice.eval(`String(document.querySelectorAll('#list .pick').length)`))
 			require.Equal(t, "Refund request 120", alice.eval(`document.querySelector('#list .pick .subject').textContent`), "newest first")
+			// Opening an older item reads it again; it keeps its place.
+			order := `[...document.querySelectorAll('#list .pick')].map((b) => b.dataset.id).join()`
+			listed := alice.eval(order)
+			third := alice.eval(`document.querySelectorAll('#list .pick .subject')[2].textContent`)
+			alice.click(`#list li:nth-child(3) .pick`)
+			alice.waitText("#detail h2", third)
+			alice.waitText("#detail .audit summary", "Audit trail (1)") // read again, with its trail
+			require.Equal(t, listed, alice.eval(order), "History stays newest first")
 			// Each item shows when it was completed.
 			require.Equal(t, "50", alice.eval(`String(document.querySelectorAll('#list .pick time[datetime]').length)`))
 			alice.shot("upd-02-history-" + size.name)
@@ -411,7 +424,7 @@ func TestPanelBrowserLateRead(t *testing.T) {
 		t.Fatal("alice's panel did not read the Case she opened")
 	}
 	alice.startTransfer("Bob", "", true)
-	alice.waitText("#toast", "Handed over to Bob.")
+	alice.waitText("#toast", "Transferred to Bob: they get it as soon as they have room.")
 	alice.waitNoText("#list", refundCase)
 
 	release() // the read answered before the hand-over reaches the panel

@@ -158,6 +158,22 @@ func peopleInSalesforce(t *testing.T, open func(*testing.T) adapter.Store) {
 	require.Empty(t, b.snapshot().diff(step), "nothing to write: Salesforce has the owner")
 	b.agree()
 
+	// Sam re-triages a Billing Case alice works as a Question: the
+	// mapping's service rule reads Type, so the work is support's now.
+	// alice keeps it, and there is nothing to write.
+	require.Equal(t, "billing", b.byCRM()["500Sd0000000003IAA"].Service)
+	sam("500Sd0000000003IAA", map[string]any{"Type": "Question"})
+	step = b.snapshot()
+	b.poll()
+	retyped := b.byCRM()["500Sd0000000003IAA"]
+	require.Equal(t, "support", retyped.Service)
+	require.Equal(t, contactpad.Connected, retyped.Status)
+	require.Equal(t, "alice", retyped.Owner)
+	require.Equal(t, "Moved to service support: changed in Salesforce by Sam Supervisor", b.lastAudit(retyped.ID).Message)
+	require.Empty(t, b.drain())
+	require.Empty(t, b.snapshot().diff(step))
+	b.agree()
+
 	// alice defers a Case; Sam moves its due date a day on.
 	deferred := b.byCRM()["500Sd0000000009IAA"]
 	due := b.clock.Now().Add(24 * time.Hour).Truncate(time.Second)

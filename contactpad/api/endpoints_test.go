@@ -595,6 +595,11 @@ func TestActions(t *testing.T) {
 		require.Equal(t, "ended", e.ok("carol", "POST", "/api/v1/consults/"+cID+"/release", nil)["status"])
 		e.refused("alice", "POST", "/api/v1/consults/"+cID+"/release", nil, 409, "invalid_transition")
 		require.Equal(t, contactpad.Connected, e.get(id).Status, "the consult leg ended, not the interaction")
+		cID = e.ok("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"agent": "carol"}})["id"].(string)
+		e.ok("carol", "PUT", "/api/v1/me/presence", map[string]string{"presence": "logged_out"})
+		c = e.ok("alice", "GET", "/api/v1/consults/"+cID, nil)
+		require.Equal(t, "ended", c["status"])
+		require.Equal(t, "logged_out", c["ended_reason"], "carol logged out while it rang")
 		c = e.ok("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"number": "+4930123456"}})
 		require.Equal(t, "+4930123456", c["target"].(map[string]any)["number"])
 		e.refused("alice", "POST", "/api/v1/interactions/"+id+"/consults", map[string]any{"target": map[string]string{"number": "030 123"}}, 400, "invalid_request")
@@ -1001,7 +1006,7 @@ func TestResumeNeedsRoom(t *testing.T) {
 	for _, v := range []map[string]any{e.ok("alice", "GET", "/api/v1/interactions/"+done, nil), fromHistory()} {
 		enabled, reason, capable := resume(v)
 		require.False(t, enabled || capable, "no free slot: no resume")
-		require.Equal(t, "No free non-live capacity (1 of 1 in use).", reason)
+		require.Equal(t, "No room for more cases (1 of 1 in use).", reason)
 	}
 	e.refused("alice", "POST", "/api/v1/interactions/"+done+"/resume", nil, 409, "conflict")
 	enabled, _, _ = resume(e.ok("ops", "GET", "/api/v1/interactions/"+done, nil))

@@ -81,6 +81,10 @@ func appendSyncJSON(b []byte, s *contactpad.RecordSync) ([]byte, error) {
 		b = append(b, `,"accepted_at":`...)
 		b = appendJSONTime(b, *s.AcceptedAt)
 	}
+	if s.Service != "" {
+		b = append(b, `,"service":`...)
+		b = appendJSONString(b, s.Service)
+	}
 	if len(b) == n0 {
 		return append(b, "{}"...), nil
 	}
@@ -150,7 +154,7 @@ func parseSyncJSON(b []byte, s *contactpad.RecordSync) error {
 
 // syncFields are RecordSync's fields as JSON names them, in the order
 // jsonParser.sync numbers them.
-var syncFields = [...]string{"known", "want", "dirty", "unmatched", "sent", "accepted_at"}
+var syncFields = [...]string{"known", "want", "dirty", "unmatched", "sent", "accepted_at", "service"}
 
 func (p *jsonParser) sync(s *contactpad.RecordSync) bool {
 	var seen [len(syncFields)]bool
@@ -171,8 +175,10 @@ func (p *jsonParser) sync(s *contactpad.RecordSync) bool {
 			return p.bool(&s.Unmatched)
 		case 4:
 			return p.sent(&s.Sent)
-		default:
+		case 5:
 			return p.timePtr(&s.AcceptedAt)
+		default:
+			return p.str(&s.Service)
 		}
 	}) && p.end()
 }

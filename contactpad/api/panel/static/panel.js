@@ -711,6 +711,13 @@ function namedByRequest(id, e) {
     st.consults.some((c) => c.interaction_id === id && c.target && c.target.agent === me);
 }
 
+// Why deferred work came back by itself, as a toast says it.
+const REOPENED = {
+  due_date: 'its due date has come',
+  customer_reply: 'the customer replied',
+  crm: 'it was reopened in Salesforce',
+};
+
 // applyEvent applies one event of the stream to what the panel shows.
 function applyEvent(e) {
   if (!st.me) return;
@@ -724,7 +731,11 @@ function applyEvent(e) {
     const i = e.interaction;
     if (i.actions && (e.transfer || e.consult) && i.owner !== st.me.id && namedByRequest(i.id, e)) st.others.set(i.id, i);
     if (i.actions) {
+      const wasDeferred = st.lists.deferred.some((x) => x.id === i.id);
       placeInteraction(i);
+      if (wasDeferred && i.owner === st.me.id && i.status === 'connected' && REOPENED[i.reopen_reason]) {
+        toast(`“${subjectOf(i)}” is back in your Ongoing folder: ${REOPENED[i.reopen_reason]}.`, 'info');
+      }
       if (i.owner === st.me.id || FOLDER_STATUSES.ongoing.includes(i.status)) wanted.me = true; // the load changed
     } else {
       wanted.ids.push(i.id); // an event without actions: read it
@@ -771,15 +782,19 @@ function placeInteraction(v) {
   facts.placed.set(v.id, ++facts.clock);
   const me = st.me.id;
   let was = null;
+  let wasAt = -1;
   for (const f of Object.keys(st.lists)) {
     const k = st.lists[f].findIndex((i) => i.id === v.id);
     if (k >= 0) {
       was = f;
+      wasAt = k;
       st.lists[f].splice(k, 1);
     }
   }
   const now = v.owner === me ? folderOf(v.status) : null;
-  if (now === 'history') {
+  if (now === 'history' && was === 'history') {
+    st.lists.history.splice(wasAt, 0, v); // read again (selected, say): it keeps its place
+  } else if (now === 'history') {
     if (st.history.q) fetchLater({ history: true }); // whether it matches is the server's to say
     else st.lists.history.unshift(v);
   } else if (now) {
@@ -1077,7 +1092,8 @@ function outgoingTransfer(id) {
         h('p', {}, h('strong', {}, `${t.assignee ? agentName(t.assignee) : to} accepted.`),
           ' Let the customer know, then hand over.'),
         h('div', { class: 'buttons' },
-          button('Transfer now', () => act('POST', `/transfers/${t.id}/complete`), { class: 'primary', dataset: { key: `tnow:${t.id}` } }),
+          button('Transfer now', () => handOver(id, t.assignee ? agentName(t.assignee) : to, () => act('POST', `/transfers/${t.id}/complete`)),
+            { class: 'primary', dataset: { key: `tnow:${t.id}` } }),
           button('Cancel transfer', () => act('POST', `/transfers/${t.id}/cancel`), { dataset: { key: `tcancel:${t.id}` } })));
     }
     return h('div', { class: 'transfer waiting', role: 'status' },
@@ -1090,6 +1106,12 @@ function outgoingTransfer(id) {
   }
   const f = st.failed.get(id);
   if (!f) return null;
+  const i = find(id);
+  if (!i || i.status !== 'connected') {
+    // Released, deferred or gone: there is nothing to try again.
+    st.failed.delete(id);
+    return null;
+  }
   return h('div', { class: 'transfer failed', role: 'alert' },
     h('p', {}, h('strong', {}, 'Transfer failed: '), failureText(f)),
     h('p', {}, 'You keep the interaction, and your note is kept for the next try.'),
@@ -1216,7 +1238,7 @@ function renderDetail() {
     i.status === 'deferred' && i.due_by && h('p', { class: 'timer' },
       `Comes back ${when(i.due_by)}`, i.due_by_was_set_manually ? ' (set by an agent)' : ' (set by a rule)'),
     i.auto_opened_due_to_due_date && i.status === 'connected' && h('p', { class: 'info' }, 'Reopened by itself at its due date.'),
-    i.resumed_from && h('p', { class: 'muted' }, `Resumed from ${i.resumed_from}.`),
+    i.resumed_from && h('p', { class: 'muted' }, `Resumed from ${i.resumed_from === 'completed' ? 'History' : 'the Deferred folder'}.`),
     i.transfer_note && h('p', { class: 'note' }, h('strong', {}, 'Transfer note: '), i.transfer_note),
     consultLines(i),
     actions.length ? h('div', { class: 'actions', role: 'group', 'aria-label': 'Actions' }, actions) : null,
@@ -1359,6 +1381,21 @@ function openDialog(d) {
   const el = document.activeElement;
   openers.set(d, { el, key: el && el.dataset ? el.dataset.key : undefined });
   d.showModal();
+  dockAlerts();
+}
+
+// A modal dialog makes the page behind it inert: an offer that came in
+// meanwhile could be neither answered nor heard by a screen reader, and
+// would be missed (which sets the agent busy). So while a dialog is open,
+// the offers and requests (#alerts) are at its top, and go back to their
+// place when it closes.
+const alertsHome = $('alerts').previousElementSibling;
+function dockAlerts() {
+  const alerts = $('alerts');
+  const open = [...document.querySelectorAll('dialog[open]')].pop();
+  if (open && alerts.parentNode !== open) open.prepend(alerts);
+  else if (!open && alerts.previousElementSibling !== alertsHome) alertsHome.after(alerts);
+  alerts.classList.toggle('docked', !!open);
 }
 
 function returnFocus(d) {
@@ -1375,7 +1412,7 @@ function returnFocus(d) {
 
 for (const d of document.querySelectorAll('dialog')) {
   for (const b of d.querySelectorAll('button.close')) b.addEventListener('click', () => d.close());
-  d.addEventListener('close', () => returnFocus(d));
+  d.addEventListener('close', () => { dockAlerts(); returnFocus(d); });
 }
 // Return in the search field chooses; it must not submit (and close) the dialog.
 $('dlg-route').querySelector('form').addEventListener('submit', (ev) => ev.preventDefault());
@@ -1426,7 +1463,7 @@ function openDefer(i) {
   deferring = i;
   $('defer-subject').textContent = subjectOf(i);
   const input = $('defer-at');
-  input.min = localValue(new Date(serverNow()));
+  input.min = localValue(new Date(serverNow() + 60e3)); // the current minute has begun: it is past
   input.value = localValue(new Date(serverNow() + 3600e3));
   input.removeAttribute('aria-invalid');
   openDialog($('dlg-defer'));
@@ -1600,7 +1637,9 @@ $('route-search').addEventListener('keydown', (ev) => {
     ev.preventDefault();
     if (ev.ctrlKey || ev.metaKey) return sendRoute();
     const q = ev.target.value.trim();
-    if (route.mode === 'consult' && isNumber(q) && !n) { $('route-go').focus(); return; }
+    // The focus moves when the key comes up: moved now, the same key
+    // would press the button it lands on.
+    if (route.mode === 'consult' && isNumber(q) && !n) { chosenByKey = true; return; }
     choose(false);
     chosenByKey = !!route.choice;
   }
@@ -1637,11 +1676,23 @@ async function startRoute() {
   st.failed.delete(i.id);
   const target = route.choice.kind === 'agent' ? { agent: route.choice.id } : { service: route.choice.id };
   const cold = $('route-cold').checked;
-  const ok = await act('POST', `/interactions/${i.id}/transfers`,
-    { target, mode: cold ? 'cold' : 'warm', note: $('route-note').value }, err);
-  if (ok && cold) {
-    $('dlg-route').close();
-    toast(`Handed over to ${route.choice.name}.`, 'info');
+  const body = { target, mode: cold ? 'cold' : 'warm', note: $('route-note').value };
+  if (!cold) {
+    await act('POST', `/interactions/${i.id}/transfers`, body, err);
+    return;
+  }
+  // Cold: the work goes to routing for the target at once, and reaches
+  // them when they have room, which may be now or later.
+  const name = route.choice.name;
+  const when = route.choice.kind === 'agent' ? 'they get it as soon as they have room' : 'its next free agent gets it';
+  handingOver.add(i.id);
+  try {
+    if (await act('POST', `/interactions/${i.id}/transfers`, body, err)) {
+      $('dlg-route').close();
+      toast(`Transferred to ${name}: ${when}.`, 'info');
+    }
+  } finally {
+    handingOver.delete(i.id);
   }
 }
 
@@ -1650,13 +1701,33 @@ async function startRoute() {
 // the agent's Ongoing folder meanwhile (handed over, closed or reassigned
 // in Salesforce, deferred elsewhere): what it would do can only be
 // refused now.
+// Work the agent hands over themselves (Transfer now, a cold transfer)
+// leaves by their own hand: that is no news.
 function closeDialogsIfGone() {
   const offer = declining && declining.kind === 'offer' ? declining.obj : null;
   for (const [d, i] of [[$('dlg-route'), route.i], [$('dlg-defer'), deferring], [$('dlg-abandon'), abandoning], [$('dlg-decline'), offer]]) {
     if (d.open && i && !st.lists.ongoing.some((o) => o.id === i.id)) {
       d.close();
-      toast(`“${subjectOf(i)}” is no longer in your Ongoing folder: it was handed over, closed or deferred meanwhile.`, 'info');
+      if (!handingOver.has(i.id)) {
+        toast(`“${subjectOf(i)}” is no longer in your Ongoing folder: it was handed over, closed or deferred meanwhile.`, 'info');
+      }
     }
+  }
+}
+
+// handingOver holds the interactions the agent is handing over now.
+const handingOver = new Set();
+
+// handOver runs the request that hands interaction id over (send), and
+// says to whom when it is done.
+async function handOver(id, to, send) {
+  handingOver.add(id);
+  try {
+    const ok = await send();
+    if (ok) toast(`Handed over to ${to}.`, 'info');
+    return ok;
+  } finally {
+    handingOver.delete(id);
   }
 }
 
@@ -1763,6 +1834,7 @@ const PROBLEM_TEXT = {
 const CONFLICT_TEXT = [
   [/wrap-up extension/i, 'No wrap-up extension left: finish the wrap-up now, or let it end.'],
   [/consult/i, 'A consult is already under way: end it first.'],
+  [/logged out/i, 'You are logged out: log in to accept it.'],
   [/transfer/i, 'A transfer of it is already under way.'],
   [/capacity|room/i, 'You have no room for more work of this kind now.'],
 ];
