@@ -83,6 +83,7 @@ func Run(t *testing.T, open Opener) {
 		{"presence follows Omni-Channel: one read per poll", testRunPresence},
 		{"writeback: order, retry, park", testWriteback},
 		{"writeback: an outage of any length parks nothing", testWritebackOutage},
+		{"writeback: a hung call ends before its claim", testWritebackHungCall},
 		{"writeback: a full batch goes at once", testWritebackBatchSize},
 		{"writeback: a few rows wait for BatchMaxAge", testWritebackBatchAge},
 		{"writeback: a backlog goes at once", testWritebackBacklog},
