@@ -243,10 +243,21 @@ func New(o Options) (*Server, error) {
 // Handler returns the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// MetricsHandler serves the Prometheus metrics of Options.Registry.
+// MetricsHandler serves the Prometheus metrics of Options.Registry. A
+// metric that cannot be read (the store's counts while the database is
+// down) is left out and logged, and the rest are served: an outage is
+// when the others are wanted most. promhttp's default answers 500 with
+// the collector's error, which may name the database's socket and user,
+// to a scraper that needs no sign-in.
 func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry})
+	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry,
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: metricsLog{s.log}})
 }
+
+// metricsLog logs what promhttp could not collect, at warning level.
+type metricsLog struct{ log logrus.FieldLogger }
+
+func (l metricsLog) Println(v ...any) { l.log.Warn(fmt.Sprint(v...)) }
 
 // Notify wakes the event streams: events were committed. The daemon calls
 // it from the engine's OnEvents; streams also look at the store every
