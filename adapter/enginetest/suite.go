@@ -25,6 +25,7 @@ func Run(t *testing.T, open Opener) {
 		{"release all before next", testReleaseAllBeforeNext},
 		{"offers: accept, decline and re-route", testOffers},
 		{"offers: push timeout", testPushTimeout},
+		{"an offer whose timeout fires late is offered again", testLateOfferTimeout},
 		{"offers: withdrawn at logout", testLogoutWithdrawsOffers},
 		{"offers through Omni-Channel (external routing)", testOmniRouting},
 		{"warm transfers through Omni-Channel", testOmniWarmTransfer},
