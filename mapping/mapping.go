@@ -46,8 +46,9 @@ type Mapping struct {
 	file string
 	path string
 	line int
-	// objLine, mediaLine and serviceLine are the lines of those keys.
-	objLine, mediaLine, serviceLine int
+	// objLine, mediaLine, serviceLine and filterLine are the lines of
+	// those keys.
+	objLine, mediaLine, serviceLine, filterLine int
 
 	media    []rule[contactpad.Media]
 	services []rule[string]
