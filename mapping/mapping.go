@@ -140,6 +140,22 @@ func (m *Mapping) Services() []string {
 	return out
 }
 
+// ServiceRef is a service a mapping routes to, and where it says so.
+type ServiceRef struct {
+	ID string
+	// At is "file:line: path" of the rule that names it.
+	At string
+}
+
+// ServiceRefs returns each service rule's service, in order.
+func (m *Mapping) ServiceRefs() []ServiceRef {
+	out := make([]ServiceRef, 0, len(m.services))
+	for _, r := range m.services {
+		out = append(out, ServiceRef{ID: r.value, At: fmt.Sprintf("%s:%d: %s", m.file, r.line, r.path)})
+	}
+	return out
+}
+
 // Query returns the SOQL query that reads the mapping's records changed
 // after since: every field the mapping reads or writes, with Id,
 // SystemModstamp and who changed the record last, ordered by
