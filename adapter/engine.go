@@ -403,3 +403,10 @@ func (e *Engine) Store() Store { return e.store }
 
 // Settings returns the engine's settings.
 func (e *Engine) Settings() Settings { return e.cfg.Load().s }
+
+// Configured reports whether agent is one of the configured agents. The
+// store keeps agents a reloaded config removed, with their work.
+func (e *Engine) Configured(agent string) bool {
+	_, ok := e.cfg.Load().agents[agent]
+	return ok
+}

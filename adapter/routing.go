@@ -3,6 +3,7 @@ package adapter
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ctibridge/ctibridge/contactpad"
 )
@@ -315,17 +316,24 @@ func (cmd Decline) apply(c *change) error {
 
 // offerTimedOut returns an unanswered offer to the queue and changes the
 // agent's presence as configured.
-func (c *change) offerTimedOut(i *contactpad.Interaction) error {
+// A timeout that fires more than lateOffer late was the bridge's doing,
+// not the agent's (it could not take their answer): the work goes to the
+// next agent all the same, but the agent's presence stays.
+func (c *change) offerTimedOut(i *contactpad.Interaction, late time.Duration) error {
 	agent := i.Owner
+	msg := fmt.Sprintf("Not answered by %s within %s", agent, c.s.PushTimeout)
+	if late > lateOffer {
+		msg += fmt.Sprintf(": the bridge could not take answers for %s", late.Round(time.Second))
+	}
 	if err := c.requeueOffer(i, stepOfferTimeout, record{actor: contactpad.ActorSystem, action: contactpad.AuditOfferTimeout,
-		category: contactpad.CategoryRouting, message: fmt.Sprintf("Not answered by %s within %s", agent, c.s.PushTimeout)}); err != nil {
+		category: contactpad.CategoryRouting, message: msg}); err != nil {
 		return err
 	}
 	a, err := c.agent(agent)
 	if err != nil {
 		return err
 	}
-	if c.s.PushTimeoutPresence == "" || c.s.PushTimeoutPresence == a.Presence {
+	if c.s.PushTimeoutPresence == "" || c.s.PushTimeoutPresence == a.Presence || late > lateOffer {
 		return nil
 	}
 	return c.setPresence(a, c.s.PushTimeoutPresence)

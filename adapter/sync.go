@@ -677,6 +677,10 @@ func (e *Engine) writebackUntilStopped(ctx context.Context, sink Sink, opts Sync
 	return e.writeback(ctx, call, sink, opts, trigger)
 }
 
+// callMargin is how long before its claim ends a write call is given up
+// (see writeback).
+func callMargin(lease time.Duration) time.Duration { return min(lease/4, 30*time.Second) }
+
 // writeback claims what is due, sends one call's worth of it to sink with
 // the context call, and settles it. ctx bounds the rest.
 func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOptions, trigger *batchTrigger) (written, claimed int, err error) {
@@ -710,6 +714,13 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 	if err := encodeChanges(rows, changes); err != nil {
 		return len(rows), claimed, err
 	}
+	// The call ends before the claim does: after it, another replica may
+	// claim these rows and the newer ones of the same records, and write
+	// them; a request of this call sent later (a retry after the CRM hung)
+	// would then land after theirs and put back an older value. The margin
+	// is for a request on its way when the call is given up.
+	call, cancel := context.WithTimeout(call, opts.Lease-callMargin(opts.Lease))
+	defer cancel()
 	errs := sink.Write(call, rows)
 	if len(errs) != len(rows) {
 		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))

@@ -47,9 +47,10 @@ func (cmd FireTimer) apply(c *change) error {
 	}
 	switch t.Kind {
 	case TimerOfferTimeout:
-		if i.Status == contactpad.Offered {
-			return c.offerTimedOut(i)
+		if i.Status != contactpad.Offered {
+			return nil
 		}
+		return c.offerTimedOut(i, c.now.Sub(t.DueAt))
 	case TimerWrapUpEnd:
 		if i.Status == contactpad.WrapUp {
 			return c.completeWrapUp(i, record{actor: contactpad.ActorSystem, action: contactpad.AuditCompleted, category: contactpad.CategoryWrapUp,
@@ -66,6 +67,12 @@ func (cmd FireTimer) apply(c *change) error {
 	}
 	return nil
 }
+
+// lateOffer is how late an offer's timeout may fire and still be the
+// agent's doing: later than that, the bridge was not taking answers (its
+// store was down, or it was not running), and the agent's Accept may have
+// been refused meanwhile.
+const lateOffer = 10 * time.Second
 
 func ignoreMissing(err error) error {
 	if errors.Is(err, ErrNotFound) {

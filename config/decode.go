@@ -312,6 +312,12 @@ func (d *decoder) secretFile(n yamlpos.Node, v reflect.Value, path string) {
 		d.Fail(n, path, "%s", err)
 		return
 	}
+	if value == "" {
+		// A secret mount that came up empty, say: without this, an
+		// empty webhook secret went unreported and deliveries unsigned.
+		d.Fail(n, path, "%s is empty", name)
+		return
+	}
 	if who := readableBy(info); who != "" {
 		d.warnings = append(d.warnings, &Error{File: d.file, Line: n.Line(), Path: path,
 			Msg: fmt.Sprintf("%s is readable by %s (mode %04o); chmod 600 it", name, who, info.Mode().Perm())})

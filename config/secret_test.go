@@ -49,6 +49,7 @@ func TestSecretSources(t *testing.T) {
 func TestSecretErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "secret.txt"), "s3cr3t-file-value\n")
+	writeFile(t, filepath.Join(dir, "empty.txt"), "\n\n")
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
 	t.Setenv("CTIBRIDGE_TEST_SECRET", "s3cr3t-env-value-of-24-bytes")
 	file := filepath.Join(dir, "ctibridge.yaml")
@@ -92,6 +93,16 @@ func TestSecretErrors(t *testing.T) {
 			name: "directory",
 			yaml: doc("store:", "  dsn_file: sub"),
 			want: file + ":2: store.dsn_file: " + filepath.Join(dir, "sub") + " is not a regular file",
+		},
+		{
+			name: "empty webhook secret file",
+			yaml: doc("webhooks:", "  - url: https://example.com", "    secret_file: empty.txt"),
+			want: file + ":3: webhooks[0].secret_file: " + filepath.Join(dir, "empty.txt") + " is empty",
+		},
+		{
+			name: "empty client secret file",
+			yaml: doc("crm:", "  salesforce:", "    client_secret_file: empty.txt"),
+			want: file + ":3: crm.salesforce.client_secret_file: " + filepath.Join(dir, "empty.txt") + " is empty",
 		},
 		{
 			name: "empty file name",

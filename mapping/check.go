@@ -13,7 +13,7 @@ import (
 // Foo__r) and, when described has an object of the relationship's name,
 // the field on that object. The error is an Errors with one entry per
 // unknown object or field, at the line that names it. The filter is not
-// checked: it is SOQL, which the CRM checks when the query runs.
+// checked: it is SOQL, which only the CRM can check (FilterCheck).
 func (m *Mapping) CheckFields(described map[string][]string) error {
 	objects := map[string]map[string]bool{}
 	for object, fields := range described {
@@ -80,4 +80,15 @@ func (m *Mapping) checkRead(r fieldRef, fields map[string]bool, objects map[stri
 	if !target[strings.ToLower(segs[1])] {
 		add(r.line, r.path, "unknown field %s on %s (in %s)", segs[1], relationship, r.name)
 	}
+}
+
+// FilterCheck returns a query that runs the mapping's filter and reads at
+// most one record, for the CRM to check the filter's SOQL (CheckFields
+// does not), and where the filter is, for the error: "" when it has none.
+func (m *Mapping) FilterCheck() (query string, at *Error) {
+	if m.Filter == "" {
+		return "", nil
+	}
+	return "SELECT Id FROM " + m.Object + " WHERE " + m.filterClause(false) + " LIMIT 1",
+		&Error{File: m.file, Line: m.filterLine, Path: m.path + ".filter"}
 }

@@ -46,8 +46,9 @@ type Mapping struct {
 	file string
 	path string
 	line int
-	// objLine, mediaLine and serviceLine are the lines of those keys.
-	objLine, mediaLine, serviceLine int
+	// objLine, mediaLine, serviceLine and filterLine are the lines of
+	// those keys.
+	objLine, mediaLine, serviceLine, filterLine int
 
 	media    []rule[contactpad.Media]
 	services []rule[string]
@@ -135,6 +136,22 @@ func (m *Mapping) Services() []string {
 			seen[r.value] = true
 			out = append(out, r.value)
 		}
+	}
+	return out
+}
+
+// ServiceRef is a service a mapping routes to, and where it says so.
+type ServiceRef struct {
+	ID string
+	// At is "file:line: path" of the rule that names it.
+	At string
+}
+
+// ServiceRefs returns each service rule's service, in order.
+func (m *Mapping) ServiceRefs() []ServiceRef {
+	out := make([]ServiceRef, 0, len(m.services))
+	for _, r := range m.services {
+		out = append(out, ServiceRef{ID: r.value, At: fmt.Sprintf("%s:%d: %s", m.file, r.line, r.path)})
 	}
 	return out
 }

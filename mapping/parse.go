@@ -200,6 +200,7 @@ func (p *parser) mapping(n yamlpos.Node, path string) *Mapping {
 			}
 		},
 		"filter": func(e yamlpos.Entry, path string) {
+			m.filterLine = e.Key.Line()
 			s, ok := p.str(e.Value, path)
 			if s = strings.TrimSpace(s); !ok || s == "" {
 				if ok {

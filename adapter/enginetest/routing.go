@@ -211,6 +211,32 @@ func testPushTimeout(t *testing.T, open Opener) {
 	})
 }
 
+// testLateOfferTimeout: an offer whose timeout fires late (the bridge was
+// not running, or its store was down, so the agent's Accept could not get
+// through) goes to the next agent as any unanswered offer, but the agent's
+// presence stays: it was not their doing.
+func testLateOfferTimeout(t *testing.T, open Opener) {
+	bubble(t, open, nil, func(h *Harness) {
+		h.Presence("bob", contactpad.Available)
+		call := h.Ingest(contactpad.Live, "support")
+		require.Equal(t, "bob", call.Owner)
+		h.Presence("alice", contactpad.Available)
+		h.Crash()
+		time.Sleep(time.Minute) // down past the push timeout
+		h.Restart(Settings())
+		synctest.Wait()
+		require.Equal(t, "alice", h.Get(call.ID).Owner, "the next agent")
+		require.Equal(t, contactpad.Available, h.Agent("bob").Presence, "not bob's fault")
+		var timeout contactpad.AuditEntry
+		for _, e := range h.Audit(call.ID) {
+			if e.Action == contactpad.AuditOfferTimeout {
+				timeout = e
+			}
+		}
+		require.Equal(t, "Not answered by bob within 20s: the bridge could not take answers for 40s", timeout.Message)
+	})
+}
+
 // testLogoutWithdrawsOffers: an agent who logs out loses its pending offers
 // to routing.
 func testLogoutWithdrawsOffers(t *testing.T, open Opener) {

@@ -879,6 +879,54 @@ func testWritebackCountsPerBatch(t *testing.T, open Opener) {
 // attempts, so none is parked, and they back off at most
 // UnavailableRetryMax apart; once the CRM answers again they are written,
 // in order. A record's own failures still count.
+// testWritebackHungCall: a call the CRM takes but never answers is given
+// up before its claim ends. After the claim, another replica may take the
+// rows over with the newer ones of the same records and write them; a
+// retry of the hung call sent after that would land last and put an older
+// value back. Its rows are written at a later call.
+func testWritebackHungCall(t *testing.T, open Opener) {
+	synctest.Test(t, func(t *testing.T) {
+		h := Start(t, open, nil)
+		defer h.Stop()
+		i := h.Connected("alice", contactpad.NonLive)
+		const lease = 2 * time.Minute
+		var hung atomic.Bool
+		hung.Store(true)
+		var gaveUp time.Duration
+		start := time.Now()
+		sink := &recordingSink{written: map[string][]int64{}, tries: map[int64]int{}}
+		hanging := sinkFunc(func(ctx context.Context, rows []adapter.OutboxRow) []error {
+			if !hung.Load() {
+				return sink.Write(ctx, rows)
+			}
+			<-ctx.Done() // the CRM never answers
+			gaveUp = time.Since(start)
+			errs := make([]error, len(rows))
+			for k := range errs {
+				errs[k] = &adapter.UnavailableError{Err: ctx.Err()}
+			}
+			return errs
+		})
+		opts := adapter.SyncOptions{Lease: lease}
+		_, err := h.Engine.WritebackOnce(context.Background(), hanging, opts)
+		require.NoError(t, err)
+		require.Equal(t, lease-30*time.Second, gaveUp, "given up 30s before the claim ends")
+		require.NotEmpty(t, h.Outbox(), "nothing written")
+
+		hung.Store(false)
+		time.Sleep(adapter.UnavailableRetryMax + time.Second)
+		for {
+			n, err := h.Engine.WritebackOnce(context.Background(), hanging, opts)
+			require.NoError(t, err)
+			if n == 0 {
+				break
+			}
+		}
+		require.Empty(t, h.Outbox())
+		require.NotEmpty(t, sink.rows(i.CRMID), "written once the CRM answers")
+	})
+}
+
 func testWritebackOutage(t *testing.T, open Opener) {
 	synctest.Test(t, func(t *testing.T) {
 		h := Start(t, open, nil)

@@ -134,6 +134,10 @@ func (l *crmLink) observe(err error) {
 		l.state, l.reason, l.since = linkDegraded, "the CRM did not answer: "+err.Error(), l.now()
 		l.up.Set(0)
 		l.log.WithError(err).Warn("CRM unreachable; serving agents from the store, polling and writeback retry")
+	case err != nil:
+		// Still down: the reason is the last failure's (a reset
+		// connection may turn into 503s), since when stays.
+		l.reason = "the CRM did not answer: " + err.Error()
 	case err == nil && l.state != linkConnected:
 		l.state, l.reason, l.since = linkConnected, "", l.now()
 		l.up.Set(1)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"testing/synctest"
@@ -36,5 +37,31 @@ func TestCRMLinkAttempt(t *testing.T) {
 		require.Equal(t, 1, s.Attempts)
 		require.Contains(t, s.Reason, "deadline exceeded")
 		require.Equal(t, time.Now().UTC(), s.Since)
+	})
+}
+
+// TestCRMLinkObserve: once connected, a call the CRM does not answer makes
+// the link degraded; while it stays down, the reason is the last
+// failure's, and since is when it went down.
+func TestCRMLinkObserve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := logrus.New()
+		log.SetOutput(io.Discard)
+		l := newCRMLink(func(context.Context) error { return nil }, log, prometheus.NewRegistry())
+		require.NoError(t, l.attempt(context.Background()))
+		l.established = true
+
+		down := time.Now().UTC()
+		l.observe(errors.New("read: connection reset by peer"))
+		time.Sleep(20 * time.Second)
+		l.observe(errors.New("503 SERVER_UNAVAILABLE"))
+		s := l.status()
+		require.Equal(t, linkDegraded, s.State)
+		require.Equal(t, "the CRM did not answer: 503 SERVER_UNAVAILABLE", s.Reason, "the last failure's")
+		require.Equal(t, down, s.Since, "down since the first")
+
+		l.observe(nil)
+		require.Equal(t, linkConnected, l.status().State)
+		require.Empty(t, l.status().Reason)
 	})
 }

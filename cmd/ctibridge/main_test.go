@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -133,6 +134,15 @@ func TestValidate(t *testing.T) {
 		"  - url: https://h.example/b\n"+
 		"    secret: s3cr3t-of-more-than-24-bytes\n"+
 		"    secrets: [s3cr3t-of-more-than-24-bytes]\n"), 0o600))
+	// A mapping that routes to a service the config does not have.
+	sample, err := os.ReadFile("../../testdata/config/ctibridge.yaml")
+	require.NoError(t, err)
+	typo := filepath.Join(t.TempDir(), "ctibridge.yaml")
+	require.NoError(t, os.WriteFile(typo, bytes.Replace(sample, []byte("service: billing"), []byte("service: billng"), 1), 0o600))
+	secret, err := os.ReadFile("../../testdata/config/webhook-secret.txt")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(typo), "webhook-secret.txt"), secret, 0o600))
+	line := 1 + bytes.Count(sample[:bytes.Index(sample, []byte("service: billing"))], []byte("\n"))
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -140,6 +150,8 @@ func TestValidate(t *testing.T) {
 		stdout string
 		stderr []string
 	}{
+		{"a mapping's unknown service", []string{"validate", "--config", typo}, 1, "", []string{
+			fmt.Sprintf(`%s:%d: mappings[0].service[0]: unknown service "billng" (not in services)`, typo, line-1)}},
 		{"weak webhook secrets", []string{"validate", "--config", weak}, 1, "", []string{
 			weak + ":2: webhooks[0].secret: too short: want at least 24 bytes of key (of a whsec_ secret, 24 once base64-decoded)",
 			weak + ":5: webhooks[1].secrets: set secret or secrets, not both"}},

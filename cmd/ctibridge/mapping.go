@@ -22,10 +22,10 @@ func loadMappings(cfg *config.Config) ([]*mapping.Mapping, error) {
 		return nil, err
 	}
 	var errs []error
-	for k, m := range ms {
-		for _, s := range m.Services() {
-			if !slices.ContainsFunc(cfg.Services, func(c config.Service) bool { return c.ID == s }) {
-				errs = append(errs, fmt.Errorf("%s: mappings[%d] (%s) routes to unknown service %q", cfg.File, k, m.Object, s))
+	for _, m := range ms {
+		for _, s := range m.ServiceRefs() {
+			if !slices.ContainsFunc(cfg.Services, func(c config.Service) bool { return c.ID == s.ID }) {
+				errs = append(errs, fmt.Errorf("%s: unknown service %q (not in services)", s.At, s.ID))
 			}
 		}
 	}

@@ -200,6 +200,7 @@ func (d *daemon) reload(ctx context.Context) error {
 		_ = d.api.SetIdentities(identities(old.cfg))
 		return err
 	}
+	d.api.SignInsChanged() // the sessions of agents it removed end too
 	d.gen.Store(next)
 	d.startHooks(next)
 	if d.link.connected() {

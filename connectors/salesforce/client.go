@@ -86,7 +86,14 @@ type Client struct {
 	// simpleforce's SetSidLoc is not safe while calls are in flight.
 	sf     atomic.Pointer[simpleforce.Client]
 	signIn sync.Mutex
+	// noReauthUntil (Unix nanoseconds) pauses signing in again after a
+	// new session was refused at once (see call).
+	noReauthUntil atomic.Int64
 }
+
+// reauthPause is how long a client that got a new session refused at once
+// does not sign in again for a refused session.
+const reauthPause = 30 * time.Second
 
 // New signs in and returns a client.
 func New(ctx context.Context, cfg Config) (*Client, error) {
@@ -275,14 +282,22 @@ func (c *Client) call(ctx context.Context, f func(*simpleforce.Client) error) (e
 	}
 	sf := c.sf.Load()
 	err = asAPIError(f(c.bind(ctx, sf)))
-	if err == nil || Classify(err) != Reauthenticate {
+	if err == nil || Classify(err) != Reauthenticate || time.Now().UnixNano() < c.noReauthUntil.Load() {
 		return err
 	}
 	c.log.Info("Salesforce session expired; signing in again")
 	if aerr := c.authenticate(ctx, sf); aerr != nil {
 		return aerr
 	}
-	return asAPIError(f(c.bind(ctx, c.sf.Load())))
+	err = asAPIError(f(c.bind(ctx, c.sf.Load())))
+	if err != nil && Classify(err) == Reauthenticate {
+		// A new session refused at once: the org refuses this user's
+		// sessions (a permission, an IP range), not an old one. Signing
+		// in again at every call would only hammer its login endpoint.
+		c.noReauthUntil.Store(time.Now().Add(reauthPause).UnixNano())
+		c.log.WithError(err).Warn("Salesforce refused a new session at once; not signing in again for " + reauthPause.String())
+	}
+	return err
 }
 
 // bind returns a copy of session sf whose requests carry ctx. simpleforce

@@ -114,6 +114,35 @@ func TestRetriesRunOut(t *testing.T) {
 	}
 }
 
+// TestNewSessionRefused: an org that signs the client in and then refuses
+// every session (INVALID_SESSION_ID) gets one new sign-in, not one a call:
+// after a new session is refused at once, the client does not sign in
+// again for reauthPause.
+func TestNewSessionRefused(t *testing.T) {
+	org := sim.New(sim.Options{})
+	var tokens, data atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/services/oauth2/token") {
+			tokens.Add(1)
+			org.ServeHTTP(w, r)
+			return
+		}
+		data.Add(1)
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`)
+	}))
+	t.Cleanup(srv.Close)
+	c := connect(t, srv.URL, nil)
+	signedIn := tokens.Load()
+	for range 5 {
+		_, err := c.Query(context.Background(), "SELECT Id FROM Case")
+		require.ErrorContains(t, err, "INVALID_SESSION_ID")
+	}
+	require.Equal(t, signedIn+1, tokens.Load(), "one new session for five refused calls")
+	require.Equal(t, int32(6), data.Load(), "the first call twice, the others once")
+}
+
 // TestSignInRetriesRunOut: a token endpoint that keeps answering 503 fails
 // the sign-in with its status, as unavailable rather than refused.
 func TestSignInRetriesRunOut(t *testing.T) {

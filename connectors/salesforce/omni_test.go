@@ -333,3 +333,42 @@ func TestOmniCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestFilterCheck: at start-up the org runs each mapping's filter once: a
+// filter it refuses (a typo in a field, broken SOQL) is a mismatch at the
+// filter's line, not a warning at every poll.
+func TestFilterCheck(t *testing.T) {
+	org := sim.New(sim.Options{})
+	srv := httptest.NewServer(org)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	client, err := salesforce.New(ctx, salesforce.Config{LoginURL: srv.URL, Auth: salesforce.AuthClientCredentials,
+		ClientID: "ctibridge-local", ClientSecret: "local-secret", Logger: quiet()})
+	require.NoError(t, err)
+	sample, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mappings", "case.yaml"))
+	require.NoError(t, err)
+	const good = "filter: IsClosed = false AND Origin != null"
+	require.Contains(t, string(sample), good)
+	for _, tt := range []struct{ name, filter, want string }{
+		{name: "the sample's", filter: good},
+		{name: "a typo in a field", filter: "filter: IsClosed = false AND Orign != null",
+			want: "mapping.yaml:7: mappings[0].filter: Salesforce refuses the filter: INVALID_FIELD: "},
+		{name: "broken SOQL", filter: "filter: IsClosed = false AND Origin !=",
+			want: "mapping.yaml:7: mappings[0].filter: Salesforce refuses the filter: MALFORMED_QUERY: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "mapping.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(sample), good, tt.filter, 1)), 0o600))
+			ms, err := mapping.ParseFile(path)
+			require.NoError(t, err)
+			err = salesforce.CheckMappings(ctx, client, ms)
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			var mismatch *salesforce.MismatchError
+			require.ErrorAs(t, err, &mismatch)
+			require.Contains(t, err.Error(), strings.ReplaceAll(tt.want, "mapping.yaml", path))
+		})
+	}
+}

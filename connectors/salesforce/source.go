@@ -249,6 +249,26 @@ func CheckMappings(ctx context.Context, c *Client, ms []*mapping.Mapping) error 
 	for _, m := range ms {
 		errs = append(errs, m.CheckFields(described))
 	}
+	// The filter is SOQL, which only the org can check: run it once. A
+	// filter it refuses would fail every poll of the object, and nothing
+	// of it would ever be worked.
+	for _, m := range ms {
+		q, at := m.FilterCheck()
+		if q == "" {
+			continue
+		}
+		if _, err := c.Query(ctx, q); err != nil {
+			if Classify(err) != Park { // MALFORMED_QUERY, INVALID_FIELD: 400
+				return fmt.Errorf("check %s's filter: %w", m.Object, err)
+			}
+			at.Msg = "Salesforce refuses the filter: " + err.Error()
+			var api *APIError
+			if errors.As(err, &api) {
+				at.Msg = fmt.Sprintf("Salesforce refuses the filter: %s: %s", api.Code, api.Message)
+			}
+			errs = append(errs, at)
+		}
+	}
 	for _, m := range ms {
 		if m.Omni == nil {
 			continue

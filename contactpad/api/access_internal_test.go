@@ -1,10 +1,16 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,4 +36,26 @@ func TestLoggedID(t *testing.T) {
 	got := loggedID(long)
 	require.True(t, utf8.ValidString(got), got)
 	require.Equal(t, strings.Repeat("é", 32)+"...", got)
+}
+
+// TestProblemOfAClientGone: a request its client gave up on fails with the
+// context's error; it is no server error (499, not 500), and not logged as
+// one.
+func TestProblemOfAClientGone(t *testing.T) {
+	var logged bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(&logged)
+	s := &Server{log: log}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", "/api/v1/interactions", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	s.problem(rec, r, fmt.Errorf("begin view: %w", context.Canceled))
+	require.Equal(t, statusClientClosed, rec.Code)
+	require.Empty(t, logged.String())
+
+	rec = httptest.NewRecorder()
+	s.problem(rec, httptest.NewRequest("GET", "/api/v1/interactions", nil), fmt.Errorf("begin view: %w", context.Canceled))
+	require.Equal(t, http.StatusInternalServerError, rec.Code, "a cancel the client did not ask for is the server's")
+	require.Contains(t, logged.String(), "request failed")
 }

@@ -142,6 +142,8 @@ type Server struct {
 	signin  *signin // nil: sign-in is off
 	hub     *hub
 	streams *streamSet
+	// signIns counts the changes of who may sign in (SignInsChanged).
+	signIns atomic.Uint64
 	feed    *feed
 	cors    *originSet
 	csp     string
@@ -243,10 +245,21 @@ func New(o Options) (*Server, error) {
 // Handler returns the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// MetricsHandler serves the Prometheus metrics of Options.Registry.
+// MetricsHandler serves the Prometheus metrics of Options.Registry. A
+// metric that cannot be read (the store's counts while the database is
+// down) is left out and logged, and the rest are served: an outage is
+// when the others are wanted most. promhttp's default answers 500 with
+// the collector's error, which may name the database's socket and user,
+// to a scraper that needs no sign-in.
 func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry})
+	return promhttp.HandlerFor(s.o.Registry, promhttp.HandlerOpts{Registry: s.o.Registry,
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: metricsLog{s.log}})
 }
+
+// metricsLog logs what promhttp could not collect, at warning level.
+type metricsLog struct{ log logrus.FieldLogger }
+
+func (l metricsLog) Println(v ...any) { l.log.Warn(fmt.Sprint(v...)) }
 
 // Notify wakes the event streams: events were committed. The daemon calls
 // it from the engine's OnEvents; streams also look at the store every
@@ -481,5 +494,29 @@ func (s *Server) SetIdentities(ids []Identity) error {
 		return err
 	}
 	s.auth.Store(auth)
+	s.SignInsChanged()
 	return nil
+}
+
+// SignInsChanged makes the open event streams check their sign-in again:
+// who may sign in changed (SetIdentities; a reloaded config that removed
+// an agent, whose Salesforce sessions then end). A stream whose token or
+// session no longer signs in ends, and the client's reconnect is refused.
+// Without it, a removed agent's open stream, or a leaked token's after it
+// was rotated, went on receiving customers' data.
+func (s *Server) SignInsChanged() {
+	s.signIns.Add(1)
+	s.hub.notify()
+}
+
+// stillSignedIn reports whether the request that opened a stream of id
+// still signs in as id. A session that cannot be read now (the store is
+// down) is given the benefit of the doubt until the next check.
+func (s *Server) stillSignedIn(r *http.Request, id *Identity) bool {
+	if _, ok := bearer(r); ok || s.signin == nil {
+		now := s.auth.Load().authenticate(r)
+		return now != nil && now.Name == id.Name && now.Role == id.Role
+	}
+	now, _, err := s.signin.authenticate(r)
+	return err != nil || now != nil && now.Name == id.Name
 }

@@ -280,8 +280,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 	defer poll.Stop()
 	agent := id.agent()
 	ctx := r.Context()
+	signIns := s.signIns.Load()
+	_, session := r.Context().Value(sessionKey{}).(*session)
 	for {
 		woken := s.hub.wait(agent) // before reading, so no notify is missed
+		if n := s.signIns.Load(); n != signIns {
+			signIns = n
+			if !s.stillSignedIn(r, id) {
+				s.log.WithField("identity", id.Name).Info("event stream ended: no longer signed in")
+				return nil
+			}
+		}
 		page, err := s.feed.after(ctx, cursor, eventPage)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -340,6 +349,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 		case <-woken:
 		case <-poll.C:
 		case <-heartbeat.C:
+			// A session ends by itself (it expires, the agent signs out
+			// elsewhere): its stream checks it at each heartbeat.
+			if session && !s.stillSignedIn(r, id) {
+				s.log.WithField("identity", id.Name).Info("event stream ended: session over")
+				return nil
+			}
 			// An id line with no data keeps the client's Last-Event-ID
 			// current even when it sees none of the events it skipped.
 			if _, err := fmt.Fprintf(w, ": heartbeat\nid: %d\n\n", cursor); err != nil || rc.Flush() != nil {

@@ -251,6 +251,25 @@ func TestEventsStreamLimit(t *testing.T) {
 	require.Equal(t, "bob", bobs.until(t, adapter.EventAgentPresence, "").Event.Agent.ID)
 }
 
+// TestEventsSignedOut: a stream whose token no longer signs in (removed,
+// or rotated after a leak, by a reloaded config) ends; the others go on.
+func TestEventsSignedOut(t *testing.T) {
+	e := start(t)
+	carols := e.subscribe("carol", -1)
+	alices := e.subscribe("alice", -1)
+	require.NoError(t, e.api.SetIdentities([]api.Identity{
+		{Name: "alice", Role: api.RoleAgent, TokenSHA256: hash("tok-alice")},
+		{Name: "carol", Role: api.RoleAgent, TokenSHA256: hash("tok-carol-rotated")},
+	}))
+	select {
+	case <-carols.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("carol's stream stayed open with a token that no longer signs in")
+	}
+	e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
+	require.Equal(t, "alice", alices.until(t, adapter.EventAgentPresence, "").Event.Agent.ID, "alice's goes on")
+}
+
 // TestEventsCursorBeyondTheLog: a Last-Event-ID beyond the last stored
 // event starts at the present, for that stream and the ones after it.
 func TestEventsCursorBeyondTheLog(t *testing.T) {

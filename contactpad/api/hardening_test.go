@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -138,6 +140,28 @@ func TestMetricsElsewhere(t *testing.T) {
 	r := httptestGet(t, e.api.MetricsHandler(), "/metrics")
 	require.Equal(t, 200, r.Code)
 	require.Contains(t, r.Body.String(), `ctibridge_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/me"} 1`)
+}
+
+// TestMetricsWhileAMetricFails: a metric that cannot be read (the store's
+// counts while the database is down) is left out; the rest are served,
+// and the error, which may name the database, is not.
+func TestMetricsWhileAMetricFails(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(failingCollector{prometheus.NewDesc("ctibridge_interactions", "Interactions by status.", nil, nil)})
+	e := start(t, func(o *api.Options, _ *adapter.Settings) { o.Registry = reg })
+	e.ok("alice", "GET", "/api/v1/me", nil)
+	r := e.call("", "GET", "/metrics", nil)
+	require.Equal(t, 200, r.Status)
+	require.Contains(t, string(r.Body), `ctibridge_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/me"} 1`)
+	require.NotContains(t, string(r.Body), "user=ctibridge")
+	require.NotContains(t, string(r.Body), "ctibridge_interactions")
+}
+
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("begin view: failed to connect to user=ctibridge database=ctib"))
 }
 
 func httptestGet(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {

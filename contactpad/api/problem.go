@@ -117,9 +117,20 @@ func codeOf(err error) string {
 // detailInternal is the detail of a 500: the cause may name internals.
 const detailInternal = "internal error; the server log has the cause"
 
+// statusClientClosed is the status of a request its client gave up on.
+const statusClientClosed = 499
+
 // problem writes err as a problem document. Internal errors are logged and
 // their detail is not shown: it may name internals.
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client went away (it gave up waiting): no fault of the
+		// server's, and nobody reads the answer. 499, as nginx counts it,
+		// keeps it out of the 5xx rate.
+		s.log.WithFields(s.accessFields(r, accessOf(r))).Debug("request canceled by the client")
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	code := codeOf(err)
 	detail := err.Error()
 	switch code {

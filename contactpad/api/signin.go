@@ -186,6 +186,9 @@ func (g *signin) authenticate(r *http.Request) (*Identity, *session, error) {
 	if !sess.RevokedAt.IsZero() || !g.s.o.Now().Before(sess.ExpiresAt) {
 		return nil, nil, nil
 	}
+	if !g.s.engine.Configured(sess.Agent) {
+		return nil, nil, nil // removed from the config since
+	}
 	// TokenSHA256 keys the address an identity last signed in from
 	// (authFailures): one entry per agent, not per session.
 	id := &Identity{Name: sess.Agent, Role: RoleAgent, TokenSHA256: "session:" + sess.Agent}
@@ -406,7 +409,9 @@ func (g *signin) agentOf(ctx context.Context, userID string) (string, error) {
 	err := g.s.store.View(ctx, func(tx adapter.Tx) error {
 		agents, err := tx.Agents()
 		for _, a := range agents {
-			if sameSalesforceID(a.CRMUserID, userID) {
+			// The store keeps agents removed from the config (and their
+			// work); they sign in no more.
+			if sameSalesforceID(a.CRMUserID, userID) && g.s.engine.Configured(a.ID) {
 				agent = a.ID
 			}
 		}

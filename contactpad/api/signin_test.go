@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
+	"github.com/ctibridge/ctibridge/contactpad"
 	"github.com/ctibridge/ctibridge/contactpad/api"
 )
 
@@ -280,6 +283,24 @@ func TestSignInRefusals(t *testing.T) {
 		require.Empty(t, resp.Cookies()[1:], "only the sign-in's own cookie, deleted")
 		resp, _ = s.request(t, c, http.MethodGet, "/api/v1/me", "", "", "")
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	})
+	t.Run("agent removed from the config", func(t *testing.T) {
+		c := browser(t)
+		resp, _ := s.signIn(t, c, "", "alice@local.test", "alice-pw")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		resp, _ = s.request(t, c, http.MethodGet, "/api/v1/me", "", "", "")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+
+		settings := s.engine.Settings()
+		kept := settings
+		settings.Agents = slices.DeleteFunc(slices.Clone(settings.Agents), func(a contactpad.Agent) bool { return a.ID == "alice" })
+		require.NoError(t, s.engine.Reconfigure(t.Context(), settings))
+		t.Cleanup(func() { require.NoError(t, s.engine.Reconfigure(context.Background(), kept)) })
+		resp, _ = s.request(t, c, http.MethodGet, "/api/v1/me", "", "", "")
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "her session ends with her")
+		resp, page := s.signIn(t, browser(t), "", "alice@local.test", "alice-pw")
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "nor may she sign in again")
+		require.Contains(t, page, "no ctibridge agent has that Salesforce user")
 	})
 	t.Run("callback not started here", func(t *testing.T) {
 		resp, page := s.request(t, browser(t), http.MethodGet, api.CallbackPath+"?code=x&state=y", "", "", "")

@@ -999,6 +999,33 @@ function mediaChip(i) {
 }
 
 function renderAlerts() {
+  const cards = answerCards();
+  for (const i of st.lists.ongoing) {
+    const out = outgoingTransfer(i.id);
+    if (out) cards.push(h('article', { class: 'alert outgoing' }, h('p', { class: 'subject' }, subjectOf(i)), out));
+  }
+  for (const id of st.inactive) {
+    const i = st.lists.ongoing.find((x) => x.id === id);
+    if (!i) continue;
+    const can = enabled(i);
+    cards.push(h('article', { class: 'alert inactive', 'aria-label': `Inactive: ${subjectOf(i)}` },
+      h('p', {}, h('strong', {}, 'No activity for a while'), ' ', mediaChip(i)),
+      h('p', { class: 'subject' }, subjectOf(i)),
+      h('p', {}, 'Transfer it, defer it or complete it, so it does not stay in Ongoing.'),
+      h('div', { class: 'buttons' },
+        can.has('transfer') && button('Transfer', () => openRoute(i, 'transfer'), { dataset: { key: `itransfer:${id}` } }),
+        can.has('defer') && button('Defer', () => openDefer(i), { dataset: { key: `idefer:${id}` } }),
+        can.has('release') && button('Complete', () => act('POST', `/interactions/${id}/release`), { dataset: { key: `irelease:${id}` } }),
+        button('Later', () => { st.inactive.delete(id); render(); }, { class: 'link', dataset: { key: `ilater:${id}` } }))));
+  }
+  replace($('alerts'), cards);
+  $('alerts').hidden = cards.length === 0;
+  dockAlerts();
+}
+
+// answerCards are the alerts that wait for the agent's answer: offers,
+// transfer requests, consults.
+function answerCards() {
   const me = st.me.id;
   const cards = [];
   for (const i of st.lists.ongoing.filter((x) => x.status === 'offered')) {
@@ -1039,26 +1066,7 @@ function renderAlerts() {
         c.status === 'ringing' && button('Answer', () => act('POST', `/consults/${c.id}/answer`), { class: 'primary', dataset: { key: `canswer:${c.id}` } }),
         button(c.status === 'ringing' ? 'Reject' : 'End consult', () => act('POST', `/consults/${c.id}/release`), { dataset: { key: `cend:${c.id}` } }))));
   }
-  for (const i of st.lists.ongoing) {
-    const out = outgoingTransfer(i.id);
-    if (out) cards.push(h('article', { class: 'alert outgoing' }, h('p', { class: 'subject' }, subjectOf(i)), out));
-  }
-  for (const id of st.inactive) {
-    const i = st.lists.ongoing.find((x) => x.id === id);
-    if (!i) continue;
-    const can = enabled(i);
-    cards.push(h('article', { class: 'alert inactive', 'aria-label': `Inactive: ${subjectOf(i)}` },
-      h('p', {}, h('strong', {}, 'No activity for a while'), ' ', mediaChip(i)),
-      h('p', { class: 'subject' }, subjectOf(i)),
-      h('p', {}, 'Transfer it, defer it or complete it, so it does not stay in Ongoing.'),
-      h('div', { class: 'buttons' },
-        can.has('transfer') && button('Transfer', () => openRoute(i, 'transfer'), { dataset: { key: `itransfer:${id}` } }),
-        can.has('defer') && button('Defer', () => openDefer(i), { dataset: { key: `idefer:${id}` } }),
-        can.has('release') && button('Complete', () => act('POST', `/interactions/${id}/release`), { dataset: { key: `irelease:${id}` } }),
-        button('Later', () => { st.inactive.delete(id); render(); }, { class: 'link', dataset: { key: `ilater:${id}` } }))));
-  }
-  replace($('alerts'), cards);
-  $('alerts').hidden = cards.length === 0;
+  return cards;
 }
 
 function agentName(id) {
@@ -1387,15 +1395,23 @@ function openDialog(d) {
 // A modal dialog makes the page behind it inert: an offer that came in
 // meanwhile could be neither answered nor heard by a screen reader, and
 // would be missed (which sets the agent busy). So while a dialog is open,
-// the offers and requests (#alerts) are at its top, and go back to their
-// place when it closes.
-const alertsHome = $('alerts').previousElementSibling;
+// what waits for the agent's answer (answerCards) shows at its top too;
+// the page behind stays as it is, and does not move when the dialog
+// closes.
 function dockAlerts() {
-  const alerts = $('alerts');
-  const open = [...document.querySelectorAll('dialog[open]')].pop();
-  if (open && alerts.parentNode !== open) open.prepend(alerts);
-  else if (!open && alerts.previousElementSibling !== alertsHome) alertsHome.after(alerts);
-  alerts.classList.toggle('docked', !!open);
+  if (!st.me) return;
+  for (const d of document.querySelectorAll('dialog')) {
+    let slot = d.querySelector(':scope > .alerts.docked');
+    if (!d.open) {
+      if (slot) slot.remove();
+      continue;
+    }
+    if (!slot) {
+      slot = h('section', { class: 'alerts docked', 'aria-live': 'assertive', 'aria-label': 'Offers and requests' });
+      d.prepend(slot);
+    }
+    replace(slot, answerCards());
+  }
 }
 
 function returnFocus(d) {
