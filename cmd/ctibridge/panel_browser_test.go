@@ -335,18 +335,25 @@ func TestPanelBrowserInactivity(t *testing.T) {
 	alice.waitGone(inactive(parcelChat))
 }
 
-// TestPanelBrowserDialogOfWorkGone: a dialog about an interaction that
-// leaves the agent's Ongoing folder meanwhile (here: its Case closed in
-// Salesforce) closes and says so, rather than waiting for a deferral
-// that can only be refused; the focus goes to the detail pane.
-func TestPanelBrowserDialogOfWorkGone(t *testing.T) {
-	pt := newPanelTest(t, nil)
+// deferring signs alice in, Available, with the Defer dialog of the
+// refund case open.
+func (pt *panelTest) deferring() *browserPage {
 	alice := pt.page("alice", 1100, 700)
 	alice.signIn("demo-alice", "Alice")
 	alice.setPresence("available")
 	alice.waitText("#list", refundCase)
 	alice.pick(refundCase)
 	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	return alice
+}
+
+// TestPanelBrowserDialogOfWorkGone: a dialog about an interaction that
+// leaves the agent's Ongoing folder meanwhile (here: its Case closed in
+// Salesforce) closes and says so, rather than waiting for a deferral
+// that can only be refused; the focus goes to the detail pane.
+func TestPanelBrowserDialogOfWorkGone(t *testing.T) {
+	pt := newPanelTest(t, nil)
+	alice := pt.deferring()
 	alice.waitText("#defer-subject", refundCase)
 
 	org := newOrgClient(t, pt.org)
@@ -393,12 +400,7 @@ func TestPanelBrowserOfferInDialog(t *testing.T) {
 // offers no time that has begun already.
 func TestPanelBrowserReopenedByItself(t *testing.T) {
 	pt := newPanelTest(t, nil)
-	alice := pt.page("alice", 1100, 700)
-	alice.signIn("demo-alice", "Alice")
-	alice.setPresence("available")
-	alice.waitText("#list", refundCase)
-	alice.pick(refundCase)
-	alice.clickOpen(`#detail button[data-action="defer"]:not([aria-disabled])`, "#dlg-defer")
+	alice := pt.deferring()
 	require.Equal(t, "true", alice.eval(`String(new Date(document.getElementById('defer-at').min) > new Date())`),
 		"the earliest time offered is still to come")
 	alice.click("#dlg-defer button.close")

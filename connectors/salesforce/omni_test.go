@@ -318,17 +318,11 @@ func TestOmniCheck(t *testing.T) {
 				"mapping.yaml:100: mappings[0].omni.service_channel: the org has no service channel Cases_Typo"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "mapping.yaml")
-			require.NoError(t, os.WriteFile(path, append(sample, tt.section...), 0o600))
-			ms, err := mapping.ParseFile(path)
-			require.NoError(t, err)
-			err = salesforce.CheckMappings(ctx, client, ms)
+			path, err := checkMapping(t, client, append(sample, tt.section...))
 			if tt.want == "" {
 				require.NoError(t, err)
 				return
 			}
-			var mismatch *salesforce.MismatchError
-			require.ErrorAs(t, err, &mismatch)
 			require.Equal(t, strings.ReplaceAll(tt.want, "mapping.yaml", path), err.Error())
 		})
 	}
@@ -357,18 +351,29 @@ func TestFilterCheck(t *testing.T) {
 			want: "mapping.yaml:7: mappings[0].filter: Salesforce refuses the filter: MALFORMED_QUERY: "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "mapping.yaml")
-			require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(sample), good, tt.filter, 1)), 0o600))
-			ms, err := mapping.ParseFile(path)
-			require.NoError(t, err)
-			err = salesforce.CheckMappings(ctx, client, ms)
+			path, err := checkMapping(t, client, []byte(strings.Replace(string(sample), good, tt.filter, 1)))
 			if tt.want == "" {
 				require.NoError(t, err)
 				return
 			}
-			var mismatch *salesforce.MismatchError
-			require.ErrorAs(t, err, &mismatch)
 			require.Contains(t, err.Error(), strings.ReplaceAll(tt.want, "mapping.yaml", path))
 		})
 	}
+}
+
+// checkMapping writes text as a mapping file, parses it and runs the
+// start-up check against the org: the file's path, and nil or the
+// *salesforce.MismatchError.
+func checkMapping(t *testing.T, client *salesforce.Client, text []byte) (string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mapping.yaml")
+	require.NoError(t, os.WriteFile(path, text, 0o600))
+	ms, err := mapping.ParseFile(path)
+	require.NoError(t, err)
+	err = salesforce.CheckMappings(context.Background(), client, ms)
+	if err != nil {
+		var mismatch *salesforce.MismatchError
+		require.ErrorAs(t, err, &mismatch)
+	}
+	return path, err
 }
