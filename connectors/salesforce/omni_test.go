@@ -297,16 +297,7 @@ func (b *bridge) agentPresence(id string) contactpad.Presence {
 // TestOmniCheck: at start-up, a mapping's omni section must name a queue
 // and a service channel the org has.
 func TestOmniCheck(t *testing.T) {
-	org := sim.New(sim.Options{})
-	require.NoError(t, org.Seed(omniSeed()))
-	srv := httptest.NewServer(org)
-	t.Cleanup(srv.Close)
-	ctx := context.Background()
-	client, err := salesforce.New(ctx, salesforce.Config{LoginURL: srv.URL, Auth: salesforce.AuthClientCredentials,
-		ClientID: "ctibridge-local", ClientSecret: "local-secret", Logger: quiet()})
-	require.NoError(t, err)
-	sample, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mappings", "case.yaml"))
-	require.NoError(t, err)
+	org, client, sample := checkedOrg(t, omniSeed())
 	for _, tt := range []struct {
 		name, section, want string
 	}{
@@ -332,15 +323,7 @@ func TestOmniCheck(t *testing.T) {
 // filter it refuses (a typo in a field, broken SOQL) is a mismatch at the
 // filter's line, not a warning at every poll.
 func TestFilterCheck(t *testing.T) {
-	org := sim.New(sim.Options{})
-	srv := httptest.NewServer(org)
-	t.Cleanup(srv.Close)
-	ctx := context.Background()
-	client, err := salesforce.New(ctx, salesforce.Config{LoginURL: srv.URL, Auth: salesforce.AuthClientCredentials,
-		ClientID: "ctibridge-local", ClientSecret: "local-secret", Logger: quiet()})
-	require.NoError(t, err)
-	sample, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mappings", "case.yaml"))
-	require.NoError(t, err)
+	_, client, sample := checkedOrg(t, nil)
 	const good = "filter: IsClosed = false AND Origin != null"
 	require.Contains(t, string(sample), good)
 	for _, tt := range []struct{ name, filter, want string }{
@@ -359,6 +342,22 @@ func TestFilterCheck(t *testing.T) {
 			require.Contains(t, err.Error(), strings.ReplaceAll(tt.want, "mapping.yaml", path))
 		})
 	}
+}
+
+// checkedOrg is a local org seeded with seed, a client signed in to it,
+// and the sample Case mapping, for the start-up check's tests.
+func checkedOrg(t *testing.T, seed []sim.Record) (*sim.Org, *salesforce.Client, []byte) {
+	t.Helper()
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(seed))
+	srv := httptest.NewServer(org)
+	t.Cleanup(srv.Close)
+	client, err := salesforce.New(context.Background(), salesforce.Config{LoginURL: srv.URL, Auth: salesforce.AuthClientCredentials,
+		ClientID: "ctibridge-local", ClientSecret: "local-secret", Logger: quiet()})
+	require.NoError(t, err)
+	sample, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mappings", "case.yaml"))
+	require.NoError(t, err)
+	return org, client, sample
 }
 
 // checkMapping writes text as a mapping file, parses it and runs the
