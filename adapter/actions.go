@@ -268,21 +268,37 @@ func (s *Settings) Capabilities(i *contactpad.Interaction, agent string, p InPro
 	return out
 }
 
+// Say is the sentence for people that err carries, if it has one: a
+// reason of the lifecycle table, or a refusal written for agents (Log in
+// to accept it.). Unlike Explain it says nothing otherwise, and never
+// quotes an error's own text, which may name ids.
+func Say(err error) string {
+	var (
+		transition *TransitionError
+		conflict   *ConflictError
+	)
+	switch {
+	case errors.As(err, &transition):
+		return transition.Reason
+	case errors.As(err, &conflict):
+		return conflict.Say
+	}
+	return ""
+}
+
 // Explain says in a sentence for people (an agent in the panel) why err
 // refused a step: the reason of the lifecycle table; "" for nil.
 func Explain(err error) string {
 	var (
-		transition *TransitionError
 		conflict   *ConflictError
 		notAllowed *ActionNotAllowedError
 	)
+	if say := Say(err); say != "" {
+		return say
+	}
 	switch {
 	case err == nil:
 		return ""
-	case errors.As(err, &transition) && transition.Reason != "":
-		return transition.Reason
-	case errors.As(err, &conflict) && conflict.Say != "":
-		return conflict.Say
 	case errors.As(err, &conflict):
 		return conflict.Reason
 	case errors.As(err, &notAllowed):

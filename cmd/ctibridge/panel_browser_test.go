@@ -484,7 +484,7 @@ func TestPanelBrowserTransfers(t *testing.T) {
 	require.NoError(t, apiCall(pt.base, "demo-bob", "PUT", "/me/presence", map[string]string{"presence": "logged_out"}, nil))
 	bob.waitPresence("logged_out")
 	bob.click(".alert.request button.primary")
-	bob.waitText("#toast", "You are logged out: log in to accept it.")
+	bob.waitText("#toast", "Log in to accept it.")
 	bob.setPresence("available")
 	bob.click(".alert.request button.primary") // Accept
 	alice.waitText("#route-progress", "Bob accepted.")

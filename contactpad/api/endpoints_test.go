@@ -433,6 +433,10 @@ func TestActions(t *testing.T) {
 		e.ok("alice", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})
 		e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "available"})
 		e.ok("bob", "POST", "/api/v1/interactions/"+id+"/accept", nil)
+		// Accepted in another tab: the refusal says so in the engine's
+		// words for agents, with no ids.
+		again := e.refused("bob", "POST", "/api/v1/interactions/"+id+"/accept", nil, 409, "invalid_transition")
+		require.Equal(t, "Already accepted.", again.json(t)["reason"])
 		e.ok("bob", "POST", "/api/v1/interactions/"+id+"/release", nil)
 		e.ok("bob", "POST", "/api/v1/interactions/"+id+"/wrapup/finish", nil)
 		e.ok("bob", "PUT", "/api/v1/me/presence", map[string]string{"presence": "busy"})

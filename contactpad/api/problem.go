@@ -100,6 +100,9 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
+	// Reason is why a step was refused in a sentence for an agent, with
+	// no ids (adapter.Say), when the refusal has one.
+	Reason string `json:"reason,omitempty"`
 }
 
 // codeOf returns the API code of err.
@@ -140,13 +143,16 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	case codeUnavailable:
 		detail = "the engine is stopping; retry on another replica or later"
 	}
-	writeProblem(w, code, detail)
+	writeProblemSaying(w, code, detail, adapter.Say(err))
 }
 
 // writeProblem writes the problem document of code.
-func writeProblem(w http.ResponseWriter, code, detail string) {
+func writeProblem(w http.ResponseWriter, code, detail string) { writeProblemSaying(w, code, detail, "") }
+
+// writeProblemSaying is writeProblem with a reason for agents.
+func writeProblemSaying(w http.ResponseWriter, code, detail, reason string) {
 	status := statusOf[code]
-	p := Problem{Type: "urn:ctibridge:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+	p := Problem{Type: "urn:ctibridge:problem:" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code, Reason: reason}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
