@@ -147,7 +147,9 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // writeProblem writes the problem document of code.
-func writeProblem(w http.ResponseWriter, code, detail string) { writeProblemSaying(w, code, detail, "") }
+func writeProblem(w http.ResponseWriter, code, detail string) {
+	writeProblemSaying(w, code, detail, "")
+}
 
 // writeProblemSaying is writeProblem with a reason for agents.
 func writeProblemSaying(w http.ResponseWriter, code, detail, reason string) {
