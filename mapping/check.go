@@ -82,13 +82,16 @@ func (m *Mapping) checkRead(r fieldRef, fields map[string]bool, objects map[stri
 	}
 }
 
-// FilterCheck returns a query that runs the mapping's filter and reads at
-// most one record, for the CRM to check the filter's SOQL (CheckFields
-// does not), and where the filter is, for the error: "" when it has none.
+// FilterCheck returns a query with the mapping's filter, for the CRM to
+// check its SOQL (CheckFields does not), and where the filter is, for the
+// error: "" when it has none. The query also asks for an Id no record has,
+// so that the org checks the filter without scanning for it: in a large
+// org a filter that is not selective on its own times out (the polls'
+// queries are selective by SystemModstamp).
 func (m *Mapping) FilterCheck() (query string, at *Error) {
 	if m.Filter == "" {
 		return "", nil
 	}
-	return "SELECT Id FROM " + m.Object + " WHERE " + m.filterClause(false) + " LIMIT 1",
+	return "SELECT Id FROM " + m.Object + " WHERE " + m.filterClause(false) + " AND Id = '000000000000000AAA' LIMIT 1",
 		&Error{File: m.file, Line: m.filterLine, Path: m.path + ".filter"}
 }
