@@ -56,8 +56,8 @@ func (cmd Ingest) apply(c *change) error {
 	if _, err := contactpad.ParseMedia(string(item.Media)); err != nil {
 		return &InvalidError{Field: "media", Reason: err.Error()}
 	}
-	if !slices.ContainsFunc(c.s.Services, func(s contactpad.Service) bool { return s.ID == item.Service }) {
-		return &InvalidError{Field: "service", Reason: fmt.Sprintf("unknown service %q for %s %s", item.Service, item.CRMObject, item.CRMID)}
+	if err := c.knownService(item.Service, item.CRMObject, item.CRMID); err != nil {
+		return err
 	}
 	return c.firstSight(item)
 }
@@ -330,6 +330,15 @@ func (c *change) endedInCRM(i *contactpad.Interaction, s Step, r record, why str
 	return c.routeAgent(before.Owner, false)
 }
 
+// knownService refuses a service the mapping gave a record (object id)
+// that is not one of the configured services.
+func (c *change) knownService(service, object, id string) error {
+	if slices.ContainsFunc(c.s.Services, func(s contactpad.Service) bool { return s.ID == service }) {
+		return nil
+	}
+	return &InvalidError{Field: "service", Reason: fmt.Sprintf("unknown service %q for %s %s", service, object, id)}
+}
+
 // serviceChangedInCRM moves work to the service the mapping's rule now
 // gives its record, because someone changed what the rule reads (a Case's
 // Type, say). Queued work waits in the new service's queue, where its
@@ -338,8 +347,8 @@ func (c *change) endedInCRM(i *contactpad.Interaction, s Step, r record, why str
 // new service's queue. Work an agent holds stays theirs, and deferred or
 // ended work goes to the new service when it comes back.
 func (c *change) serviceChangedInCRM(i *contactpad.Interaction, service, by string) error {
-	if !slices.ContainsFunc(c.s.Services, func(s contactpad.Service) bool { return s.ID == service }) {
-		return &InvalidError{Field: "service", Reason: fmt.Sprintf("unknown service %q for %s %s", service, i.CRMObject, i.CRMID)}
+	if err := c.knownService(service, i.CRMObject, i.CRMID); err != nil {
+		return err
 	}
 	before := *i
 	i.Service = service

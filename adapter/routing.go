@@ -316,6 +316,7 @@ func (cmd Decline) apply(c *change) error {
 
 // offerTimedOut returns an unanswered offer to the queue and changes the
 // agent's presence as configured.
+//
 // A timeout that fires more than lateOffer late was the bridge's doing,
 // not the agent's (it could not take their answer): the work goes to the
 // next agent all the same, but the agent's presence stays.

@@ -1850,7 +1850,6 @@ const PROBLEM_TEXT = {
 const CONFLICT_TEXT = [
   [/wrap-up extension/i, 'No wrap-up extension left: finish the wrap-up now, or let it end.'],
   [/consult/i, 'A consult is already under way: end it first.'],
-  [/logged out/i, 'You are logged out: log in to accept it.'],
   [/transfer/i, 'A transfer of it is already under way.'],
   [/capacity|room/i, 'You have no room for more work of this kind now.'],
 ];
