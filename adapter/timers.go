@@ -105,7 +105,7 @@ func (e *Engine) runScheduler(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			e.log.WithError(err).Warn("read next timer")
+			WarnFailed(e.log, err, "read next timer")
 			wait = time.Second
 		case armed:
 			// Poll at least every idlePoll for timers armed by other replicas.
@@ -128,7 +128,7 @@ func (e *Engine) runScheduler(ctx context.Context) {
 			}
 		}
 		if err := e.fireDue(ctx); err != nil && ctx.Err() == nil {
-			e.log.WithError(err).Warn("fire due timers")
+			WarnFailed(e.log, err, "fire due timers")
 			backoff = true
 		}
 	}

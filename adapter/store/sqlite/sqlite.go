@@ -30,7 +30,8 @@ import (
 	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 
 	// The "sqlite" database/sql driver.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // busyTimeoutMillis is how long a connection waits for another process's
@@ -39,6 +40,24 @@ const busyTimeoutMillis = 10000
 
 // errClosed is returned by every call after Close.
 var errClosed = errors.New("sqlite store is closed")
+
+// unavailable reports whether err is SQLite saying the file cannot serve
+// now (adapter.ErrStoreUnavailable): the disk is full, I/O failed, the
+// file cannot be opened or written, another process holds its lock past
+// the busy timeout, or it is damaged. A constraint or a statement error is
+// not: that is the command's or the code's.
+func unavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_BUSY, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
+}
 
 // Store is an adapter.Store in one SQLite file. It is safe for concurrent use.
 type Store struct {
@@ -214,7 +233,12 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 		errs, err = s.update(ctx, fns, errs)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, adapter.StoreUnavailable(err, unavailable)
+	}
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = adapter.StoreUnavailable(err, unavailable)
+		}
 	}
 	return errs, nil
 }
@@ -339,14 +363,14 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("begin view: %w", err)
 	}
-	return raw(r.sql, func() error {
+	return adapter.StoreUnavailable(raw(r.sql, func() error {
 		if err := r.c.savepoint(stmtBeginRead); err != nil {
 			return fmt.Errorf("begin view: %w", err)
 		}
 		// A read-only transaction has nothing to commit.
 		defer func() { _ = r.c.savepoint(stmtRollback) }()
 		return fn(sqlstore.NewTx(&r.c, &dialect, false))
-	})
+	}), unavailable)
 }
 
 // Close stops new Updates and Views and closes the connections as the ones

@@ -121,7 +121,7 @@ func (l *loop) lead(ctx context.Context) bool {
 		wait := l.h.lease.TTL() / 3
 		if err != nil {
 			err = l.h.scrub(err)
-			l.h.log.WithError(err).Warn("webhook: take lease")
+			adapter.WarnFailed(l.h.log, err, "webhook: take lease")
 			l.h.update(func(s *HookStatus) { s.LastError = err.Error() })
 			wait = l.d.backoff(attempt, 0)
 		} else {
@@ -194,7 +194,7 @@ func (l *loop) start(ctx context.Context) bool {
 			return false
 		}
 		err = l.h.scrub(err)
-		l.h.log.WithError(err).Warn("webhook: load cursor")
+		adapter.WarnFailed(l.h.log, err, "webhook: load cursor")
 		l.h.update(func(s *HookStatus) { s.LastError = err.Error() })
 		if !sleep(ctx, l.d.backoff(attempt, 0)) {
 			return false
