@@ -11,6 +11,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -444,10 +445,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz reports whether this replica can serve agents: the engine runs
-// and the store answers; 503 with the failing check otherwise. The CRM is
-// no part of it: agents work from the store while Salesforce is down, and
-// a standby replica serves as well as the one that polls. How the CRM
-// sync goes is in /api/v1/admin/status and the metrics.
+// and the store answers, and its writes did not fail the last time (a full
+// disk fails every write while reads go on); 503 with the failing check
+// otherwise. The CRM is no part of it: agents work from the store while
+// Salesforce is down, and a standby replica serves as well as the one that
+// polls. How the CRM sync goes is in /api/v1/admin/status and the metrics.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -460,9 +462,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		checks["engine"], ok = "starting", false
 	}
-	if err := s.store.View(ctx, func(tx adapter.Tx) error { _, _, err := tx.NextTimer(); return err }); err != nil {
+	switch err := s.store.View(ctx, func(tx adapter.Tx) error { _, _, err := tx.NextTimer(); return err }); {
+	case errors.Is(err, adapter.ErrStoreUnavailable):
+		checks["store"], ok = "unreachable", false // the engine logged the outage
+	case err != nil:
 		s.log.WithError(err).Warn("readyz: store")
 		checks["store"], ok = "unreachable", false
+	case s.engine.StoreFault() != nil:
+		checks["store"], ok = "writes failing", false
 	}
 	status := http.StatusOK
 	if !ok {

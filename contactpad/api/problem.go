@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/ctibridge/ctibridge/adapter"
 )
@@ -111,7 +112,7 @@ func codeOf(err error) string {
 	switch {
 	case errors.As(err, &e):
 		return e.code
-	case errors.Is(err, adapter.ErrStopped):
+	case errors.Is(err, adapter.ErrStopped), errors.Is(err, adapter.ErrStoreUnavailable):
 		return codeUnavailable
 	}
 	return adapter.Code(err)
@@ -135,16 +136,31 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	code := codeOf(err)
-	detail := err.Error()
-	switch code {
-	case adapter.CodeInternal:
+	detail, reason := err.Error(), adapter.Say(err)
+	switch {
+	case code == adapter.CodeInternal:
 		s.log.WithError(err).WithFields(s.accessFields(r, accessOf(r))).Error("request failed")
 		detail = detailInternal
-	case codeUnavailable:
+	case errors.Is(err, adapter.ErrStoreUnavailable):
+		// The engine logged the outage when it began, and logs its end;
+		// each request it fails meanwhile is only counted.
+		s.log.WithError(err).WithFields(s.accessFields(r, accessOf(r))).Debug("request failed: store unavailable")
+		detail = detailStoreUnavailable
+		reason = "Your work could not be saved or read just now. Try again in a few seconds."
+		w.Header().Set("Retry-After", strconv.Itoa(retryStoreUnavailable))
+	case code == codeUnavailable:
 		detail = "the engine is stopping; retry on another replica or later"
+		w.Header().Set("Retry-After", "1")
 	}
-	writeProblemSaying(w, code, detail, adapter.Say(err))
+	writeProblemSaying(w, code, detail, reason)
 }
+
+// detailStoreUnavailable is the detail of a 503 for a store outage: the
+// cause names the database's address and files, for the server log.
+const detailStoreUnavailable = "the database cannot be reached or written now; retry after Retry-After seconds"
+
+// retryStoreUnavailable is the Retry-After of a store outage, in seconds.
+const retryStoreUnavailable = 5
 
 // writeProblem writes the problem document of code.
 func writeProblem(w http.ResponseWriter, code, detail string) {

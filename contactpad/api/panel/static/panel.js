@@ -1859,9 +1859,10 @@ const CONFLICT_TEXT = [
 // (the network) keeps the panel's own words.
 function plainProblem(status, body) {
   const code = body && body.code;
-  // The engine's own sentence for agents, when it has one: "Already
-  // accepted.", "No room for more cases (5 of 5 in use)."
-  if ((code === 'conflict' || code === 'invalid_transition') && body.reason) return body.reason;
+  // The server's own sentence for agents, when it has one: "Already
+  // accepted.", "No room for more cases (5 of 5 in use).", or that the
+  // database is out for a moment.
+  if (body && body.reason) return body.reason;
   if (code === 'conflict') {
     const hit = CONFLICT_TEXT.find(([re]) => re.test(body.detail || ''));
     if (hit) return hit[1];

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
+	"github.com/ctibridge/ctibridge/config"
+	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
+)
+
+// TestDaemonDatabaseOutage runs the daemon on PostgreSQL through a proxy,
+// and cuts the proxy while alice works: her actions answer 503 with
+// Retry-After and a reason she can read, /readyz says the store is
+// unreachable, and the log says so once, not once a request. With the
+// database back, her next try works, the replica is ready again, and the
+// log says the outage ended.
+func TestDaemonDatabaseOutage(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	proxy := pgtest.NewProxy(t, dsn)
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(demoRecords()))
+	orgSrv := httptest.NewServer(org)
+	defer orgSrv.Close()
+	hookSrv := httptest.NewServer(&hookReceiver{})
+	defer hookSrv.Close()
+
+	cfg := scenarioConfig(t, orgSrv.URL, hookSrv.URL)
+	cfg.Store = config.Store{Driver: config.DriverPostgres, DSN: config.NewSecret(proxy.DSN)}
+	log, hook := logtest.NewNullLogger()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	d, err := startDaemon(ctx, cfg, daemonOptions{Log: log})
+	require.NoError(t, err)
+	id := aliceWorksTheRefund(t, &client{t: t, base: d.url()})
+	require.Equal(t, 200, readyz(t, d.url()).status)
+
+	proxy.Cut()
+	for range 3 {
+		res := call(t, d.url(), "alice", "POST", "/api/v1/interactions/"+id+"/release")
+		require.Equal(t, 503, res.status, "%s", res.body)
+		require.Equal(t, "5", res.header.Get("Retry-After"))
+		var p struct{ Code, Detail, Reason string }
+		require.NoError(t, json.Unmarshal(res.body, &p))
+		require.Equal(t, "unavailable", p.Code)
+		require.Equal(t, "the database cannot be reached or written now; retry after Retry-After seconds", p.Detail)
+		require.Equal(t, "Your work could not be saved or read just now. Try again in a few seconds.", p.Reason)
+		require.NotContains(t, string(res.body), "/.s.PGSQL.", "no address of the database in the answer")
+	}
+	ready := readyz(t, d.url())
+	require.Equal(t, 503, ready.status)
+	require.Contains(t, string(ready.body), `"store":"unreachable"`)
+	var outages []string
+	for _, e := range hook.AllEntries() {
+		if e.Level <= logrus.ErrorLevel {
+			outages = append(outages, e.Message)
+		}
+	}
+	require.NotEmpty(t, outages)
+	for _, msg := range outages {
+		require.True(t, strings.HasPrefix(msg, "store unavailable: "), "only the outage is logged as an error, not each request: %q", msg)
+	}
+	require.LessOrEqual(t, len(outages), 2, "once for the reads and once for the writes: %q", outages)
+
+	proxy.Restore()
+	eventually(t, "alice's release goes through once the database is back", func() bool {
+		return call(t, d.url(), "alice", "POST", "/api/v1/interactions/"+id+"/release").status == 200
+	})
+	eventually(t, "the replica is ready again", func() bool { return readyz(t, d.url()).status == 200 })
+	var back []string
+	for _, e := range hook.AllEntries() {
+		if strings.HasPrefix(e.Message, "store available again") {
+			back = append(back, e.Message)
+		}
+	}
+	require.NotEmpty(t, back, "the end of the outage is logged")
+	stop()
+	require.NoError(t, d.wait())
+}
+
+// answer is an HTTP response, read.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// call sends a request without a body as who and reads the answer.
+func call(t *testing.T, base, who, method, path string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer tok-"+who)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return answer{res.StatusCode, res.Header, body}
+}
+
+func readyz(t *testing.T, base string) answer {
+	t.Helper()
+	return call(t, base, "", "GET", "/readyz")
+}
