@@ -193,7 +193,7 @@ func (f *presenceFollower) once(ctx context.Context) error {
 		log := f.e.log.WithFields(logrus.Fields{"agent": cmd.Agent, "presence": cmd.Presence, "status": cmd.Status,
 			"source": f.m.Source})
 		if out.Err != nil {
-			log.WithError(out.Err).Warn("set presence from " + f.m.Source)
+			WarnFailed(log, out.Err, "set presence from "+f.m.Source)
 			continue
 		}
 		log.Info("presence from " + f.m.Source)

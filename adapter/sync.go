@@ -229,7 +229,7 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 				return
 			}
 			if err != nil {
-				e.log.WithError(err).WithField("source", src.Name()).Warn("take CRM poll lease")
+				WarnFailed(e.log.WithField("source", src.Name()), err, "take CRM poll lease")
 			}
 			if held != polling[k] {
 				polling[k] = held
@@ -248,10 +248,10 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 				return
 			}
 			if err != nil {
-				e.log.WithError(err).WithField("source", src.Name()).Warn("poll CRM source")
+				WarnFailed(e.log.WithField("source", src.Name()), err, "poll CRM source")
 			}
 			if err := e.recordPoll(ctx, src.Name(), start, err); err != nil && ctx.Err() == nil {
-				e.log.WithError(err).WithField("source", src.Name()).Warn("record the poll's outcome")
+				WarnFailed(e.log.WithField("source", src.Name()), err, "record the poll's outcome")
 			}
 		}
 		select {

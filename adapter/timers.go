@@ -159,7 +159,7 @@ func (e *Engine) fireDue(ctx context.Context) error {
 		for k, r := range e.applyBackground(ctx, cmds) {
 			if r.Err != nil {
 				failed = fmt.Errorf("timer %s %s: %w", due[k].Kind, due[k].Ref, r.Err)
-				e.log.WithError(r.Err).WithFields(logrus.Fields{"timer": due[k].Kind, "ref": due[k].Ref}).Warn("fire timer")
+				WarnFailed(e.log.WithFields(logrus.Fields{"timer": due[k].Kind, "ref": due[k].Ref}), r.Err, "fire timer")
 				continue
 			}
 			fired++

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
 	"github.com/ctibridge/ctibridge/config"
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
@@ -55,6 +57,15 @@ func TestDaemonDatabaseOutage(t *testing.T) {
 		require.Equal(t, "the database cannot be reached or written now; retry after Retry-After seconds", p.Detail)
 		require.Equal(t, "Your work could not be saved or read just now. Try again in a few seconds.", p.Reason)
 		require.NotContains(t, string(res.body), "/.s.PGSQL.", "no address of the database in the answer")
+	}
+	// Leases, polls, the writeback and the timers try again meanwhile,
+	// each round: quietly.
+	eventually(t, "a few rounds of trying", func() bool { return proxy.Refused() >= 20 })
+	for _, e := range hook.AllEntries() {
+		err, _ := e.Data[logrus.ErrorKey].(error)
+		if e.Level <= logrus.WarnLevel && errors.Is(err, adapter.ErrStoreUnavailable) {
+			require.True(t, strings.HasPrefix(e.Message, "store unavailable: "), "logged at %s: %q: %v", e.Level, e.Message, err)
+		}
 	}
 	ready := readyz(t, d.url())
 	require.Equal(t, 503, ready.status)

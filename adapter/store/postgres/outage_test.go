@@ -3,6 +3,7 @@ package postgres
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -51,4 +52,39 @@ func TestDroppedConnections(t *testing.T) {
 	proxy.Cut()
 	proxy.Restore()
 	require.NoError(t, read(), "the first View after the drop")
+}
+
+// TestListenReportsALossOnce: Listen reports the loss of its connection
+// once, not each attempt to connect again while the database is out, and
+// reports the next loss once it listened again.
+func TestListenReportsALossOnce(t *testing.T) {
+	proxy := pgtest.NewProxy(t, pgtest.DSN(t))
+	s := openDSN(t, proxy.DSN)
+	var mu sync.Mutex
+	lost, notified := 0, 0
+	count := func(n *int) func() int {
+		return func() int { mu.Lock(); defer mu.Unlock(); return *n }
+	}
+	go s.Listen(t.Context(), func(int64) { mu.Lock(); notified++; mu.Unlock() }, func(error) { mu.Lock(); lost++; mu.Unlock() })
+	waitFor(t, "listening", func() bool { return count(&notified)() == 1 })
+
+	proxy.Cut()
+	waitFor(t, "three attempts to connect again", func() bool { return proxy.Refused() >= 3 })
+	require.Equal(t, 1, count(&lost)(), "one loss reported")
+	proxy.Restore()
+	waitFor(t, "listening again", func() bool { return count(&notified)() == 2 })
+	proxy.Cut()
+	waitFor(t, "the second loss", func() bool { return count(&lost)() == 2 })
+}
+
+// waitFor polls cond until it holds, for at most 30 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling real sockets, bounded by the deadline
+	}
 }

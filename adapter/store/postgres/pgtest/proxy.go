@@ -21,9 +21,10 @@ type Proxy struct {
 
 	network, upstream string // the server's address: "unix" path or "tcp" host:port
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]bool
+	mu      sync.Mutex
+	down    bool
+	refused int
+	conns   map[net.Conn]bool
 }
 
 // NewProxy starts a proxy to the server of dsn, closed when t ends.
@@ -67,6 +68,7 @@ func (p *Proxy) serve(ln net.Listener) {
 func (p *Proxy) pass(conn net.Conn) {
 	p.mu.Lock()
 	if p.down {
+		p.refused++
 		p.mu.Unlock()
 		conn.Close()
 		return
@@ -106,4 +108,11 @@ func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = false
+}
+
+// Refused is how many connections it closed at once while cut.
+func (p *Proxy) Refused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
 }
