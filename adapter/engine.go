@@ -100,7 +100,7 @@ func New(store Store, s Settings, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
-	e.store = &watchedStore{Store: store, log: e.log, now: e.now}
+	e.store = &watchedStore{Store: store, log: e.log, now: e.now, metrics: e.metrics}
 	e.started = e.now()
 	return e
 }

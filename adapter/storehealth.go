@@ -34,8 +34,9 @@ func StoreUnavailable(err error, unavailable func(error) bool) error {
 // reads go on.
 type watchedStore struct {
 	Store
-	log logrus.FieldLogger
-	now func() time.Time
+	log     logrus.FieldLogger
+	now     func() time.Time
+	metrics *Metrics // nil: none
 
 	// out is set while an outage lasts, so that reads and writes that
 	// succeed take no lock otherwise.
@@ -94,6 +95,7 @@ func (s *watchedStore) note(what string, o *outage, err error) {
 	case err != nil && o.since.IsZero():
 		*o = outage{since: s.now(), failed: 1, last: err}
 		s.log.WithError(err).Errorf("store unavailable: %s fail; requests that need them are answered 503 until they succeed again", what)
+		s.metrics.storeOutage(what, false)
 	case err != nil:
 		o.failed++
 		o.last = err
@@ -101,6 +103,7 @@ func (s *watchedStore) note(what string, o *outage, err error) {
 		s.log.WithFields(logrus.Fields{"failed": o.failed, "after": s.now().Sub(o.since).Round(time.Millisecond).String()}).
 			Infof("store available again: %s succeed", what)
 		*o = outage{}
+		s.metrics.storeOutage(what, true)
 	}
 }
 

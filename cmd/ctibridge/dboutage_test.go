@@ -67,6 +67,9 @@ func TestDaemonDatabaseOutage(t *testing.T) {
 			require.True(t, strings.HasPrefix(e.Message, "store unavailable: "), "logged at %s: %q: %v", e.Level, e.Message, err)
 		}
 	}
+	scrape := metrics(t, d)
+	require.Contains(t, scrape, `ctibridge_store_up{access="writes"} 0`)
+	require.Contains(t, scrape, `ctibridge_commands_total{command="release",result="unavailable"} 3`)
 	ready := readyz(t, d.url())
 	require.Equal(t, 503, ready.status)
 	require.Contains(t, string(ready.body), `"store":"unreachable"`)
@@ -87,6 +90,9 @@ func TestDaemonDatabaseOutage(t *testing.T) {
 		return call(t, d.url(), "alice", "POST", "/api/v1/interactions/"+id+"/release").status == 200
 	})
 	eventually(t, "the replica is ready again", func() bool { return readyz(t, d.url()).status == 200 })
+	scrape = metrics(t, d)
+	require.Contains(t, scrape, `ctibridge_store_up{access="writes"} 1`)
+	require.Contains(t, scrape, `ctibridge_store_up{access="reads"} 1`)
 	var back []string
 	for _, e := range hook.AllEntries() {
 		if strings.HasPrefix(e.Message, "store available again") {

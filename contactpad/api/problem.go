@@ -14,7 +14,6 @@ import (
 const (
 	codeUnauthorized = "unauthorized"
 	codeRateLimited  = "rate_limited"
-	codeUnavailable  = "unavailable"
 	// codeTooLarge: the request body is over api.max_body_bytes.
 	codeTooLarge = "too_large"
 	// codeTooLong: a field of the body is longer than its limit.
@@ -90,7 +89,7 @@ var statusOf = map[string]int{
 	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
 	codeCSRF:                       http.StatusForbidden,
 	codeRateLimited:                http.StatusTooManyRequests,
-	codeUnavailable:                http.StatusServiceUnavailable,
+	adapter.CodeUnavailable:        http.StatusServiceUnavailable,
 	adapter.CodeInternal:           http.StatusInternalServerError,
 }
 
@@ -112,8 +111,8 @@ func codeOf(err error) string {
 	switch {
 	case errors.As(err, &e):
 		return e.code
-	case errors.Is(err, adapter.ErrStopped), errors.Is(err, adapter.ErrStoreUnavailable):
-		return codeUnavailable
+	case errors.Is(err, adapter.ErrStopped):
+		return adapter.CodeUnavailable
 	}
 	return adapter.Code(err)
 }
@@ -148,7 +147,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		detail = detailStoreUnavailable
 		reason = "Your work could not be saved or read just now. Try again in a few seconds."
 		w.Header().Set("Retry-After", strconv.Itoa(retryStoreUnavailable))
-	case code == codeUnavailable:
+	case code == adapter.CodeUnavailable:
 		detail = "the engine is stopping; retry on another replica or later"
 		w.Header().Set("Retry-After", "1")
 	}
