@@ -53,20 +53,28 @@ type outage struct {
 	last   error
 }
 
+// Update notes a write that failed with ErrStoreUnavailable, whole or in
+// one of its fns, or one whose commit held a fn that succeeded. One whose
+// fns all failed otherwise may have written nothing, which says nothing
+// of a full disk.
 func (s *watchedStore) Update(ctx context.Context, fns []func(Tx) error) ([]error, error) {
 	errs, err := s.Store.Update(ctx, fns)
-	failed := err
-	if failed == nil || !errors.Is(failed, ErrStoreUnavailable) {
-		failed = nil
-		for _, e := range errs {
-			if e != nil && errors.Is(e, ErrStoreUnavailable) {
-				failed = e
-				break
-			}
+	if err != nil {
+		if errors.Is(err, ErrStoreUnavailable) {
+			s.note("writes", &s.writes, err)
 		}
+		return errs, err
 	}
-	if err == nil || failed != nil {
-		s.note("writes", &s.writes, failed)
+	committed := false
+	for _, e := range errs {
+		if e != nil && errors.Is(e, ErrStoreUnavailable) {
+			s.note("writes", &s.writes, e)
+			return errs, err
+		}
+		committed = committed || e == nil
+	}
+	if committed {
+		s.note("writes", &s.writes, nil)
 	}
 	return errs, err
 }

@@ -62,6 +62,9 @@ func TestDiskFull(t *testing.T) {
 	require.ErrorIs(t, err, adapter.ErrStoreUnavailable)
 	require.ErrorAs(t, h.Engine.StoreFault(), &fault)
 	require.Equal(t, 2, fault.Failed, "one outage, two commands failed")
+	_, err = h.Engine.Apply(ctx, adapter.Release{ID: "int_none", Agent: "alice"})
+	require.ErrorIs(t, err, adapter.ErrNotFound)
+	require.Error(t, h.Engine.StoreFault(), "a command refused before it wrote says nothing of the disk")
 	require.Equal(t, []string{"store unavailable: writes fail; requests that need them are answered 503 until they succeed again"},
 		logLines(h, logrus.ErrorLevel), "logged once")
 
