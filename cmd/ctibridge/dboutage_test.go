@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/require"
@@ -128,4 +129,43 @@ func call(t *testing.T, base, who, method, path string) answer {
 func readyz(t *testing.T, base string) answer {
 	t.Helper()
 	return call(t, base, "", "GET", "/readyz")
+}
+
+// TestPanelBrowserDatabaseOutage runs the demo on PostgreSQL through a
+// proxy the test cuts while alice works in her panel. Her Release is
+// refused with a sentence that tells her to try again in a moment (not
+// that ctibridge restarts, not to call her administrator), and the panel
+// says it is reconnecting. Bob, who opens his panel meanwhile, is told
+// the panel tries again, and keeps his token. With the database back alice's panel is
+// live again and her Release goes through, and bob's signs in by itself.
+func TestPanelBrowserDatabaseOutage(t *testing.T) {
+	proxy := pgtest.NewProxy(t, pgtest.DSN(t))
+	pt := newPanelTest(t, func(c *config.Config) {
+		c.Store = config.Store{Driver: config.DriverPostgres, DSN: config.NewSecret(proxy.DSN)}
+	})
+	alice := pt.page("alice", 400, 600)
+	alice.signIn("demo-alice", "Alice")
+	alice.setPresence("available")
+	alice.acceptCall()
+	alice.pick(passwordCase)
+
+	proxy.Cut()
+	alice.click(`#detail button[data-action="release"]`)
+	alice.waitText("#toast", "Your work could not be saved or read just now. Try again in a few seconds.")
+	alice.waitText("#conn.down", "Reconnecting")
+	alice.shot("db-outage")
+	bob := pt.page("bob", 400, 600)
+	bob.do(chromedp.Navigate(bob.base + "/#token=demo-bob"))
+	bob.waitText("#signin-error", "ctibridge cannot answer just now. The panel tries again by itself.")
+	bob.shot("db-outage-signin")
+
+	proxy.Restore()
+	alice.waitLive()
+	alice.pick(passwordCase)
+	// The reconnected panel loads everything again: a click while it
+	// redraws is lost, and alice would click again.
+	alice.clickTo(`#detail button[data-action="release"]`, "wrap-up",
+		`document.querySelector('#detail .meta').textContent.includes('Wrap-up')`)
+	bob.waitText("#me-name", "Bob")
+	bob.waitLive()
 }
