@@ -88,3 +88,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond) // polling real sockets, bounded by the deadline
 	}
 }
+
+// TestReadOnlyServer: a server that takes no writes (a standby, or a
+// primary demoted in a failover) is an outage of the writes, and the
+// pool's connections are closed, so that new ones follow the DSN to the
+// new primary; reads go on.
+func TestReadOnlyServer(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	openDSN(t, dsn) // the schema, migrated
+	s := openDSN(t, pgtest.WithParam(dsn, "default_transaction_read_only", "on"))
+	require.NoError(t, s.View(t.Context(), func(tx adapter.Tx) error { _, err := tx.Watermark("k"); return err }))
+	errs, err := s.Update(t.Context(), []func(adapter.Tx) error{func(tx adapter.Tx) error { return tx.SetWatermark("k", "v") }})
+	if err == nil {
+		err = errs[0]
+	}
+	require.ErrorIs(t, err, adapter.ErrStoreUnavailable)
+	require.Contains(t, err.Error(), "25006")
+	require.Zero(t, s.pool.Stat().TotalConns(), "the pool's connections are closed")
+}

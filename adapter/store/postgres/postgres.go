@@ -214,6 +214,7 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	}
 	replay, err := s.update(ctx, fns, errs, false)
 	if err != nil {
+		s.resetIfReadOnly(err)
 		return nil, adapter.StoreUnavailable(err, unavailable)
 	}
 	if replay {
@@ -225,15 +226,28 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	}
 	for i, err := range errs {
 		if err != nil {
+			s.resetIfReadOnly(err)
 			errs[i] = adapter.StoreUnavailable(err, unavailable)
 		}
 	}
 	return errs, nil
 }
 
+// resetIfReadOnly closes the pool's connections when err says the server
+// takes no writes: after a failover, new ones follow the DSN to the new
+// primary (with target_session_attrs=read-write or a name that moves),
+// while the old ones would stay on the demoted server.
+func (s *Store) resetIfReadOnly(err error) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == readOnly {
+		s.pool.Reset()
+	}
+}
+
 // unavailable reports whether err says the database cannot serve now
 // (adapter.ErrStoreUnavailable): the server cannot be reached or dropped
-// the connection, is shutting down or starting, or is out of resources
+// the connection, is shutting down or starting, is read-only (a standby,
+// or a primary demoted in a failover: readOnly), or is out of resources
 // (disk, memory, connections) or failing I/O. A refused statement, a
 // serialization failure or a canceled request is not.
 func unavailable(err error) bool {
@@ -245,7 +259,7 @@ func unavailable(err error) bool {
 		class := pgErr.Code[:min(2, len(pgErr.Code))]
 		// 08 connection exception, 53 insufficient resources, 58 system
 		// error; 57P0x shutdown, crash, starting, database dropped.
-		return class == "08" || class == "53" || class == "58" || strings.HasPrefix(pgErr.Code, "57P")
+		return class == "08" || class == "53" || class == "58" || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == readOnly
 	}
 	var (
 		connect *pgconn.ConnectError
@@ -336,6 +350,10 @@ func (s *Store) update(ctx context.Context, fns []func(adapter.Tx) error, errs [
 	committed = true
 	return false, nil
 }
+
+// readOnly is SQLSTATE read_only_sql_transaction: the server takes no
+// writes, as a standby or a demoted primary does.
+const readOnly = "25006"
 
 // beginUpdate takes a connection and begins an Update's transaction on
 // it: its statements prepared, BEGIN, the lock.

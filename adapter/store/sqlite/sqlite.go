@@ -42,10 +42,12 @@ const busyTimeoutMillis = 10000
 var errClosed = errors.New("sqlite store is closed")
 
 // unavailable reports whether err is SQLite saying the file cannot serve
-// now (adapter.ErrStoreUnavailable): the disk is full, I/O failed, the
-// file cannot be opened or written, another process holds its lock past
-// the busy timeout, or it is damaged. A constraint or a statement error is
-// not: that is the command's or the code's.
+// now (adapter.ErrStoreUnavailable), which a retry a little later may
+// not meet: the disk is full, I/O failed, the file cannot be opened or
+// written, another process holds its lock past the busy timeout. A
+// constraint or a statement error is not: that is the command's or the
+// code's. Nor is a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB): it will
+// not mend, so its requests fail as internal errors, each logged.
 func unavailable(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
@@ -53,7 +55,7 @@ func unavailable(err error) bool {
 	}
 	switch e.Code() & 0xff { // the primary result code
 	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
-		sqlite3.SQLITE_BUSY, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		sqlite3.SQLITE_BUSY, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL:
 		return true
 	}
 	return false
