@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,4 +86,32 @@ func logLines(h *enginetest.Harness, level logrus.Level) []string {
 		}
 	}
 	return lines
+}
+
+// TestFileRemoved: once the database file is removed or replaced while
+// the store has it open, Updates are refused as ErrStoreUnavailable
+// (SQLite would go on writing to a file nobody can open again, lost at the
+// next start), and work again once the file is back.
+func TestFileRemoved(t *testing.T) {
+	s := openTemp(t)
+	s.fileCheckEvery = 0 // look at every Update
+	put := func() error {
+		_, err := s.Update(t.Context(), []func(adapter.Tx) error{func(tx adapter.Tx) error { return tx.SetWatermark("k", "v") }})
+		return err
+	}
+	require.NoError(t, put())
+
+	require.NoError(t, os.Rename(s.path, s.path+".moved"))
+	err := put()
+	require.ErrorIs(t, err, adapter.ErrStoreUnavailable)
+	require.Contains(t, err.Error(), "the database file "+s.path+" was removed or replaced while ctibridge ran")
+	require.NoError(t, os.Rename(s.path+".moved", s.path))
+	require.NoError(t, put(), "back")
+
+	// A copy in its place is another file.
+	data, err := os.ReadFile(s.path)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(s.path))
+	require.NoError(t, os.WriteFile(s.path, data, 0o600))
+	require.ErrorIs(t, put(), adapter.ErrStoreUnavailable)
 }

@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
@@ -85,6 +86,13 @@ type Store struct {
 	// shut is closed by Close, so that Views waiting for a reader stop.
 	shut   chan struct{}
 	closed atomic.Bool
+	// file is the database file as Open found it; checkFile compares
+	// what is at path now with it, at most once every fileCheckEvery,
+	// the last time at fileChecked (UnixNano), with fileErr its finding.
+	file           os.FileInfo
+	fileCheckEvery time.Duration
+	fileChecked    atomic.Int64
+	fileErr        atomic.Pointer[error]
 }
 
 // readConn is a reader connection and the statements prepared on it.
@@ -105,7 +113,7 @@ func Open(path string) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	s := &Store{path: path, writing: make(chan struct{}, 1), shut: make(chan struct{})}
+	s := &Store{path: path, writing: make(chan struct{}, 1), shut: make(chan struct{}), fileCheckEvery: time.Second}
 	if err := s.open(); err != nil {
 		_ = s.closeAll()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -134,6 +142,10 @@ func createPrivate(path string) error {
 
 func (s *Store) open() error {
 	ctx := context.Background()
+	var err error
+	if s.file, err = os.Stat(s.path); err != nil {
+		return err
+	}
 	// One connection for every write, so Updates queue in database/sql
 	// rather than fight for SQLite's lock. _txlock=immediate takes the write
 	// lock at BEGIN: a deferred BEGIN that later upgrades can fail with
@@ -199,6 +211,32 @@ func (s *Store) open() error {
 	return s.write.Raw(s.writeConn.prepare)
 }
 
+// checkFile returns an ErrStoreUnavailable when the database file was
+// removed or replaced since Open: SQLite goes on writing to the file it
+// has open, which nobody can open again, so every write acknowledged
+// from then on would be lost at the next start. It looks at most once
+// every fileCheckEvery, and Updates are refused until the file is back.
+func (s *Store) checkFile() error {
+	now := time.Now().UnixNano()
+	if last := s.fileChecked.Load(); now-last < int64(s.fileCheckEvery) {
+		if p := s.fileErr.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}
+	s.fileChecked.Store(now)
+	var err error
+	if fi, statErr := os.Stat(s.path); statErr != nil || !os.SameFile(fi, s.file) {
+		err = fmt.Errorf("%w: the database file %s was removed or replaced while ctibridge ran: "+
+			"writes are refused, as they would be lost at the next start (docs/operations.md, \"When things go away\")",
+			adapter.ErrStoreUnavailable, s.path)
+		s.fileErr.Store(&err)
+	} else {
+		s.fileErr.Store(nil)
+	}
+	return err
+}
+
 // writerDSN is the data source name of the writer connection to the file
 // at path: its transactions take the write lock at BEGIN, and commit in
 // WAL mode with synchronous=FULL (see open).
@@ -230,6 +268,9 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	defer func() { <-s.writing }()
 	if s.closed.Load() {
 		return nil, errClosed
+	}
+	if err := s.checkFile(); err != nil {
+		return nil, err
 	}
 	if err := raw(s.write, func() (err error) {
 		errs, err = s.update(ctx, fns, errs)
