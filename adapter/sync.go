@@ -229,7 +229,10 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 				return
 			}
 			if err != nil {
+				// Whether it holds the lease is not known (the store is
+				// out): it does not poll, and says nothing of standing by.
 				WarnFailed(e.log.WithField("source", src.Name()), err, "take CRM poll lease")
+				continue
 			}
 			if held != polling[k] {
 				polling[k] = held

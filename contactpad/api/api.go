@@ -257,10 +257,32 @@ func (s *Server) MetricsHandler() http.Handler {
 		ErrorHandling: promhttp.ContinueOnError, ErrorLog: metricsLog{s.log}})
 }
 
-// metricsLog logs what promhttp could not collect, at warning level.
+// metricsLog logs what promhttp could not collect, at warning level; at
+// debug level when it is all the store's outage, which the engine logs
+// once when it begins and once when it ends, and a scraper would make a
+// line of at every scrape.
 type metricsLog struct{ log logrus.FieldLogger }
 
-func (l metricsLog) Println(v ...any) { l.log.Warn(fmt.Sprint(v...)) }
+func (l metricsLog) Println(v ...any) {
+	var errs []error
+	for _, a := range v {
+		switch a := a.(type) {
+		case prometheus.MultiError:
+			errs = append(errs, a...)
+		case error:
+			errs = append(errs, a)
+		}
+	}
+	outage := len(errs) > 0
+	for _, err := range errs {
+		outage = outage && errors.Is(err, adapter.ErrStoreUnavailable)
+	}
+	if outage {
+		l.log.Debug(fmt.Sprint(v...))
+		return
+	}
+	l.log.Warn(fmt.Sprint(v...))
+}
 
 // Notify wakes the event streams: events were committed. The daemon calls
 // it from the engine's OnEvents; streams also look at the store every
