@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/postgres/pgtest"
 	"github.com/ctibridge/ctibridge/config"
-	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 )
 
 // TestDaemonDatabaseOutage runs the daemon on PostgreSQL through a proxy,
@@ -28,17 +26,8 @@ import (
 // database back, her next try works, the replica is ready again, and the
 // log says the outage ended.
 func TestDaemonDatabaseOutage(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	proxy := pgtest.NewProxy(t, dsn)
-	org := sim.New(sim.Options{})
-	require.NoError(t, org.Seed(demoRecords()))
-	orgSrv := httptest.NewServer(org)
-	defer orgSrv.Close()
-	hookSrv := httptest.NewServer(&hookReceiver{})
-	defer hookSrv.Close()
-
-	cfg := scenarioConfig(t, orgSrv.URL, hookSrv.URL)
-	cfg.Store = config.Store{Driver: config.DriverPostgres, DSN: config.NewSecret(proxy.DSN)}
+	proxy := pgtest.NewProxy(t, pgtest.DSN(t))
+	cfg := postgresScenario(t, proxy.DSN)
 	log, hook := logtest.NewNullLogger()
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
