@@ -23,7 +23,7 @@ import (
 
 // Engine applies commands to a Store and fires its timers.
 type Engine struct {
-	store    Store
+	store    *watchedStore
 	cfg      atomic.Pointer[engineConfig] // replaced whole by Reconfigure
 	log      logrus.FieldLogger
 	now      func() time.Time
@@ -92,8 +92,7 @@ func OnEvents(f func([]Event)) Option { return func(e *Engine) { e.onEvents = f 
 // New returns an engine over store with settings s. Call Run to start it.
 func New(store Store, s Settings, opts ...Option) *Engine {
 	e := &Engine{
-		store: store,
-		log:   logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
+		log: logrus.StandardLogger(), now: time.Now, maxBatch: 512, idlePoll: 10 * time.Second, holder: NewHolder(),
 		reqs: make(chan *request, 1024), background: make(chan *request, 1024), wake: make(chan struct{}, 1), written: make(chan struct{}, 1), ready: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	e.sleepUntil.Store(math.MaxInt64)
@@ -101,6 +100,7 @@ func New(store Store, s Settings, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	e.store = &watchedStore{Store: store, log: e.log, now: e.now, metrics: e.metrics}
 	e.started = e.now()
 	return e
 }
@@ -398,7 +398,8 @@ func (e *Engine) tick() time.Time {
 	return now
 }
 
-// Store returns the engine's store, for reads.
+// Store returns the engine's store, for reads: watched for outages like
+// the engine's own (StoreFault).
 func (e *Engine) Store() Store { return e.store }
 
 // Settings returns the engine's settings.

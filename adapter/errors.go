@@ -118,7 +118,10 @@ const (
 	// CodePresenceFollowsCRM: the agents' presence follows the CRM's
 	// (Omni-Channel), so it is not set in ctibridge.
 	CodePresenceFollowsCRM = "presence_follows_crm"
-	CodeInternal           = "internal"
+	// CodeUnavailable: the store cannot serve now (ErrStoreUnavailable);
+	// retry shortly.
+	CodeUnavailable = "unavailable"
+	CodeInternal    = "internal"
 )
 
 // Code returns the API error code of err.
@@ -156,6 +159,8 @@ func Code(err error) string {
 		return CodeConflict
 	case errors.As(err, &followsCRM):
 		return CodePresenceFollowsCRM
+	case errors.Is(err, ErrStoreUnavailable):
+		return CodeUnavailable
 	}
 	return CodeInternal
 }

@@ -24,6 +24,7 @@ const countTimeout = 5 * time.Second
 //	ctibridge_crm_conflicts_total{object,field,winner}  counter: fields both the CRM and the bridge changed; winner crm or bridge
 //	ctibridge_pruned_rows_total{table}         counter: events, audit entries and expired sessions deleted
 //	ctibridge_ingest_failures                  gauge: CRM records that could not be ingested, read from the store at scrape time
+//	ctibridge_store_up{access}                 gauge: 1 while this engine's reads (or writes) of the store succeed, 0 during an outage
 //
 // The gauges come from the store, the authority shared by every replica,
 // so each replica reports the same values; the counters and histograms
@@ -41,6 +42,7 @@ type Metrics struct {
 	writebacks   [numWritebackResults]prometheus.Counter
 	conflicts    *prometheus.CounterVec
 	prunedRows   *prometheus.CounterVec
+	storeUp      *prometheus.GaugeVec
 }
 
 // NewMetrics makes the engine's metrics and registers them on reg (unless
@@ -78,7 +80,13 @@ func NewMetrics(reg prometheus.Registerer, store Store) *Metrics {
 			Name: "ctibridge_pruned_rows_total",
 			Help: "Rows the store's pruning deleted past their retention, by table (events or audit).",
 		}, []string{"table"}),
+		storeUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ctibridge_store_up",
+			Help: "1 while this replica's reads (access=reads) or writes (access=writes) of the store succeed; 0 during an outage, until one succeeds again.",
+		}, []string{"access"}),
 	}
+	m.storeUp.WithLabelValues("reads").Set(1)
+	m.storeUp.WithLabelValues("writes").Set(1)
 	for k, name := range commandNames {
 		m.commandsOK[k] = m.commands.WithLabelValues(name, "ok")
 	}
@@ -93,12 +101,25 @@ func NewMetrics(reg prometheus.Registerer, store Store) *Metrics {
 		m.writebacks[k] = writebacks.WithLabelValues(name)
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.routing, m.commit, m.events, writebacks, m.conflicts, m.prunedRows)
+		reg.MustRegister(m.commands, m.routing, m.commit, m.events, writebacks, m.conflicts, m.prunedRows, m.storeUp)
 		if store != nil {
 			reg.MustRegister(newStoreCollector(store))
 		}
 	}
 	return m
+}
+
+// storeOutage records that the reads or the writes of the store fail
+// (up false) or succeed again.
+func (m *Metrics) storeOutage(access string, up bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.storeUp.WithLabelValues(access).Set(v)
 }
 
 // WithMetrics makes the engine record its metrics in m (default: none).

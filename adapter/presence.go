@@ -94,7 +94,7 @@ func (e *Engine) RunPresence(ctx context.Context, src PresenceSource, m Presence
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := lease.Release(ctx); err != nil {
-			e.log.WithError(err).Warn("hand back the CRM presence lease")
+			WarnFailed(e.log, err, "hand back the CRM presence lease")
 		}
 	}()
 	f := &presenceFollower{e: e, src: src, m: m, unknown: map[string]bool{}}
@@ -104,11 +104,11 @@ func (e *Engine) RunPresence(ctx context.Context, src PresenceSource, m Presence
 			return
 		}
 		if err != nil {
-			e.log.WithError(err).Warn("take the CRM presence lease")
+			WarnFailed(e.log, err, "take the CRM presence lease")
 		}
 		if held {
 			if err := f.once(ctx); err != nil && ctx.Err() == nil {
-				e.log.WithError(err).WithField("source", m.Source).Warn("follow the agents' presence in the CRM")
+				WarnFailed(e.log.WithField("source", m.Source), err, "follow the agents' presence in the CRM")
 			}
 		}
 		select {
@@ -193,7 +193,7 @@ func (f *presenceFollower) once(ctx context.Context) error {
 		log := f.e.log.WithFields(logrus.Fields{"agent": cmd.Agent, "presence": cmd.Presence, "status": cmd.Status,
 			"source": f.m.Source})
 		if out.Err != nil {
-			log.WithError(out.Err).Warn("set presence from " + f.m.Source)
+			WarnFailed(log, out.Err, "set presence from "+f.m.Source)
 			continue
 		}
 		log.Info("presence from " + f.m.Source)

@@ -164,7 +164,7 @@ func (e *Engine) RunRetention(ctx context.Context, opts RetentionOptions) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := lease.Release(ctx); err != nil {
-			e.log.WithError(err).Warn("hand back pruning lease")
+			WarnFailed(e.log, err, "hand back pruning lease")
 		}
 	}()
 	tick := time.NewTicker(opts.Interval)
@@ -175,7 +175,7 @@ func (e *Engine) RunRetention(ctx context.Context, opts RetentionOptions) {
 			return
 		}
 		if err != nil {
-			e.log.WithError(err).Warn("take pruning lease")
+			WarnFailed(e.log, err, "take pruning lease")
 		}
 		if held {
 			start := e.now()
@@ -184,10 +184,10 @@ func (e *Engine) RunRetention(ctx context.Context, opts RetentionOptions) {
 				return
 			}
 			if err != nil {
-				e.log.WithError(err).Warn("prune store")
+				WarnFailed(e.log, err, "prune store")
 			}
 			if err := e.recordRetention(ctx, start, err); err != nil && ctx.Err() == nil {
-				e.log.WithError(err).Warn("record the pruning's outcome")
+				WarnFailed(e.log, err, "record the pruning's outcome")
 			}
 			if pruned.Events > 0 || pruned.Audit > 0 {
 				e.log.WithField("events", pruned.Events).WithField("audit", pruned.Audit).

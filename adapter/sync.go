@@ -217,7 +217,7 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 		defer cancel()
 		for _, l := range leases {
 			if err := l.Release(ctx); err != nil {
-				e.log.WithError(err).Warn("hand back CRM poll lease")
+				WarnFailed(e.log, err, "hand back CRM poll lease")
 			}
 		}
 	}()
@@ -229,7 +229,10 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 				return
 			}
 			if err != nil {
-				e.log.WithError(err).WithField("source", src.Name()).Warn("take CRM poll lease")
+				// Whether it holds the lease is not known (the store is
+				// out): it does not poll, and says nothing of standing by.
+				WarnFailed(e.log.WithField("source", src.Name()), err, "take CRM poll lease")
+				continue
 			}
 			if held != polling[k] {
 				polling[k] = held
@@ -248,10 +251,10 @@ func (e *Engine) RunPoll(ctx context.Context, sources []Source, opts SyncOptions
 				return
 			}
 			if err != nil {
-				e.log.WithError(err).WithField("source", src.Name()).Warn("poll CRM source")
+				WarnFailed(e.log.WithField("source", src.Name()), err, "poll CRM source")
 			}
 			if err := e.recordPoll(ctx, src.Name(), start, err); err != nil && ctx.Err() == nil {
-				e.log.WithError(err).WithField("source", src.Name()).Warn("record the poll's outcome")
+				WarnFailed(e.log.WithField("source", src.Name()), err, "record the poll's outcome")
 			}
 		}
 		select {
@@ -484,7 +487,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 		written, claimed, err := e.writebackUntilStopped(ctx, sink, opts, nil)
 		if err != nil {
 			if ctx.Err() == nil {
-				e.log.WithError(err).Warn("write back to CRM")
+				WarnFailed(e.log, err, "write back to CRM")
 			}
 			break
 		}
@@ -544,7 +547,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			if ctx.Err() != nil {
 				return
 			}
-			e.log.WithError(err).Warn("write back to CRM")
+			WarnFailed(e.log, err, "write back to CRM")
 		}
 		sleep.Reset(wait)
 		for asleep := true; asleep; {
@@ -844,7 +847,7 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 		return rows, changes, sent, nil
 	}
 	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return giveBack(tx, claimed) }); err != nil {
-		e.log.WithError(err).Warn("writeback: give back claimed rows (they come free when their lease ends)")
+		WarnFailed(e.log, err, "writeback: give back claimed rows (they come free when their lease ends)")
 	}
 	return nil, nil, nil, err
 }

@@ -105,7 +105,7 @@ func (e *Engine) runScheduler(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			e.log.WithError(err).Warn("read next timer")
+			WarnFailed(e.log, err, "read next timer")
 			wait = time.Second
 		case armed:
 			// Poll at least every idlePoll for timers armed by other replicas.
@@ -128,7 +128,7 @@ func (e *Engine) runScheduler(ctx context.Context) {
 			}
 		}
 		if err := e.fireDue(ctx); err != nil && ctx.Err() == nil {
-			e.log.WithError(err).Warn("fire due timers")
+			WarnFailed(e.log, err, "fire due timers")
 			backoff = true
 		}
 	}
@@ -159,7 +159,7 @@ func (e *Engine) fireDue(ctx context.Context) error {
 		for k, r := range e.applyBackground(ctx, cmds) {
 			if r.Err != nil {
 				failed = fmt.Errorf("timer %s %s: %w", due[k].Kind, due[k].Ref, r.Err)
-				e.log.WithError(r.Err).WithFields(logrus.Fields{"timer": due[k].Kind, "ref": due[k].Ref}).Warn("fire timer")
+				WarnFailed(e.log.WithFields(logrus.Fields{"timer": due[k].Kind, "ref": due[k].Ref}), r.Err, "fire timer")
 				continue
 			}
 			fired++

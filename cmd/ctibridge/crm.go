@@ -233,7 +233,7 @@ func (c *pollCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	polls, err := c.engine.PollStatus(ctx, c.sources())
 	if err != nil {
-		c.log.WithError(err).Warn("metrics: read the CRM poll status")
+		adapter.WarnFailed(c.log, err, "metrics: read the CRM poll status")
 		return
 	}
 	now := time.Now()

@@ -428,18 +428,28 @@ func openStore(ctx context.Context, cfg *config.Config) (adapter.Store, error) {
 	case config.DriverSQLite:
 		s, err := sqlite.Open(cfg.Store.DSN.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
+			return nil, storeError(cfg, err)
 		}
 		return s, nil
 	case config.DriverPostgres:
 		// The error never quotes the DSN (see postgres.Open).
 		s, err := postgres.Open(ctx, cfg.Store.DSN.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
+			return nil, storeError(cfg, err)
 		}
 		return s, nil
 	}
 	return nil, fmt.Errorf("store.driver %q is not supported by this build", cfg.Store.Driver)
+}
+
+// storeError is err, the store's failure to open, at the config's store
+// key: "ctibridge.yaml:4: store.dsn: open store: ...".
+func storeError(cfg *config.Config, err error) error {
+	path := "store.dsn"
+	if cfg.Line(path) == 0 && cfg.Line("store.dsn_file") != 0 {
+		path = "store.dsn_file"
+	}
+	return &config.Error{File: cfg.File, Line: cfg.Line(path), Path: path, Msg: "open store: " + err.Error()}
 }
 
 // identities are the API's callers: every agent, and the other tokens.

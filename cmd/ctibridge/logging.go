@@ -96,13 +96,22 @@ func logProblems(l logrus.FieldLogger, msg string, err error) {
 }
 
 // problems is each problem err joins (errors.Join, config.Errors),
-// through the errors that wrap them, or err alone.
+// through the errors that wrap them, when each is at its place in a file
+// (a *config.Error); or err alone. A list of other errors is one problem
+// told whole: PostgreSQL's failed connect joins one error per address
+// tried, and apart they would lose what failed ("open store: failed to
+// connect to ...").
 func problems(err error) []error {
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if list, ok := e.(interface{ Unwrap() []error }); ok {
 			var out []error
 			for _, p := range list.Unwrap() {
 				out = append(out, problems(p)...)
+			}
+			for _, p := range out {
+				if _, ok := errors.AsType[*config.Error](p); !ok {
+					return []error{err}
+				}
 			}
 			return out
 		}

@@ -20,20 +20,26 @@ import (
 	"github.com/ctibridge/ctibridge/connectors/salesforce/sim"
 )
 
+// postgresScenario is scenarioConfig on PostgreSQL at dsn, with its
+// local org, seeded, and a webhook receiver served until t ends.
+func postgresScenario(t *testing.T, dsn string) *config.Config {
+	t.Helper()
+	org := sim.New(sim.Options{})
+	require.NoError(t, org.Seed(demoRecords()))
+	orgSrv := httptest.NewServer(org)
+	t.Cleanup(orgSrv.Close)
+	hookSrv := httptest.NewServer(&hookReceiver{})
+	t.Cleanup(hookSrv.Close)
+	cfg := scenarioConfig(t, orgSrv.URL, hookSrv.URL)
+	cfg.Store = config.Store{Driver: config.DriverPostgres, DSN: config.NewSecret(dsn)}
+	return cfg
+}
+
 // TestDaemonReplicasOnPostgres runs two daemons on one PostgreSQL schema:
 // alice follows her events on replica a and acts through replica b; her
 // stream on a shows what b committed.
 func TestDaemonReplicasOnPostgres(t *testing.T) {
-	dsn := pgtest.DSN(t)
-	org := sim.New(sim.Options{})
-	require.NoError(t, org.Seed(demoRecords()))
-	orgSrv := httptest.NewServer(org)
-	defer orgSrv.Close()
-	hookSrv := httptest.NewServer(&hookReceiver{})
-	defer hookSrv.Close()
-
-	cfg := scenarioConfig(t, orgSrv.URL, hookSrv.URL)
-	cfg.Store = config.Store{Driver: config.DriverPostgres, DSN: config.NewSecret(dsn)}
+	cfg := postgresScenario(t, pgtest.DSN(t))
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	ctx, stop := context.WithCancel(context.Background())

@@ -257,6 +257,24 @@ func TestRunConfigErrors(t *testing.T) {
 		require.Contains(t, refused[1]["error"], "agent bob: 005Sd0000000009IAA is not a User of the org")
 	})
 
+	t.Run("a database it cannot reach: the whole error at its key", func(t *testing.T) {
+		dir := t.TempDir() // no server listens there
+		cfg := filepath.Join(dir, "ctibridge.yaml")
+		require.NoError(t, os.WriteFile(cfg, []byte("listen: 127.0.0.1:0\ncrm: {kind: sim}\nstore:\n  driver: postgres\n  dsn: host="+dir+" user=ctibridge dbname=ctibridge sslmode=disable\n"), 0o600))
+		var stderr syncBuffer
+		require.Equal(t, 1, runRun(t.Context(), []string{"--config", cfg}, io.Discard, &stderr))
+		var refused []map[string]any
+		for _, line := range logLines(t, stderr.String()) {
+			if line["msg"] == "ctibridge did not start" {
+				refused = append(refused, line)
+			}
+		}
+		require.Len(t, refused, 1, stderr.String())
+		require.Equal(t, "store.dsn", refused[0]["key"])
+		require.Equal(t, 5.0, refused[0]["line"])
+		require.Contains(t, refused[0]["error"], cfg+":5: store.dsn: open store: open postgres store: failed to connect to `user=ctibridge database=ctibridge`: ")
+	})
+
 	t.Run("a file that cannot be read", func(t *testing.T) {
 		var stderr syncBuffer
 		missing := filepath.Join(t.TempDir(), "missing.yaml")

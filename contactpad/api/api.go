@@ -11,6 +11,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -256,10 +257,32 @@ func (s *Server) MetricsHandler() http.Handler {
 		ErrorHandling: promhttp.ContinueOnError, ErrorLog: metricsLog{s.log}})
 }
 
-// metricsLog logs what promhttp could not collect, at warning level.
+// metricsLog logs what promhttp could not collect, at warning level; at
+// debug level when it is all the store's outage, which the engine logs
+// once when it begins and once when it ends, and a scraper would make a
+// line of at every scrape.
 type metricsLog struct{ log logrus.FieldLogger }
 
-func (l metricsLog) Println(v ...any) { l.log.Warn(fmt.Sprint(v...)) }
+func (l metricsLog) Println(v ...any) {
+	var errs []error
+	for _, a := range v {
+		switch a := a.(type) {
+		case prometheus.MultiError:
+			errs = append(errs, a...)
+		case error:
+			errs = append(errs, a)
+		}
+	}
+	outage := len(errs) > 0
+	for _, err := range errs {
+		outage = outage && errors.Is(err, adapter.ErrStoreUnavailable)
+	}
+	if outage {
+		l.log.Debug(fmt.Sprint(v...))
+		return
+	}
+	l.log.Warn(fmt.Sprint(v...))
+}
 
 // Notify wakes the event streams: events were committed. The daemon calls
 // it from the engine's OnEvents; streams also look at the store every
@@ -444,10 +467,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz reports whether this replica can serve agents: the engine runs
-// and the store answers; 503 with the failing check otherwise. The CRM is
-// no part of it: agents work from the store while Salesforce is down, and
-// a standby replica serves as well as the one that polls. How the CRM
-// sync goes is in /api/v1/admin/status and the metrics.
+// and the store answers, and its writes did not fail the last time (a full
+// disk fails every write while reads go on); 503 with the failing check
+// otherwise. The CRM is no part of it: agents work from the store while
+// Salesforce is down, and a standby replica serves as well as the one that
+// polls. How the CRM sync goes is in /api/v1/admin/status and the metrics.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -460,9 +484,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		checks["engine"], ok = "starting", false
 	}
-	if err := s.store.View(ctx, func(tx adapter.Tx) error { _, _, err := tx.NextTimer(); return err }); err != nil {
+	switch err := s.store.View(ctx, func(tx adapter.Tx) error { _, _, err := tx.NextTimer(); return err }); {
+	case errors.Is(err, adapter.ErrStoreUnavailable):
+		checks["store"], ok = "unreachable", false // the engine logged the outage
+	case err != nil:
 		s.log.WithError(err).Warn("readyz: store")
 		checks["store"], ok = "unreachable", false
+	case s.engine.StoreFault() != nil:
+		checks["store"], ok = "writes failing", false
 	}
 	status := http.StatusOK
 	if !ok {

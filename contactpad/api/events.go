@@ -294,7 +294,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 		page, err := s.feed.after(ctx, cursor, eventPage)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.WithError(err).WithField("identity", id.Name).Warn("event stream: read events")
+				adapter.WarnFailed(s.log.WithField("identity", id.Name), err, "event stream: read events")
 			}
 			return nil // the client reconnects with its Last-Event-ID
 		}
@@ -308,7 +308,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, id *Identity) er
 		views, err := s.eventViews(ctx, mineOnly, agent)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.WithError(err).WithField("identity", id.Name).Warn("event stream: read interactions")
+				adapter.WarnFailed(s.log.WithField("identity", id.Name), err, "event stream: read interactions")
 			}
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/ctibridge/ctibridge/adapter"
 )
@@ -13,7 +14,6 @@ import (
 const (
 	codeUnauthorized = "unauthorized"
 	codeRateLimited  = "rate_limited"
-	codeUnavailable  = "unavailable"
 	// codeTooLarge: the request body is over api.max_body_bytes.
 	codeTooLarge = "too_large"
 	// codeTooLong: a field of the body is longer than its limit.
@@ -89,7 +89,7 @@ var statusOf = map[string]int{
 	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
 	codeCSRF:                       http.StatusForbidden,
 	codeRateLimited:                http.StatusTooManyRequests,
-	codeUnavailable:                http.StatusServiceUnavailable,
+	adapter.CodeUnavailable:        http.StatusServiceUnavailable,
 	adapter.CodeInternal:           http.StatusInternalServerError,
 }
 
@@ -112,7 +112,7 @@ func codeOf(err error) string {
 	case errors.As(err, &e):
 		return e.code
 	case errors.Is(err, adapter.ErrStopped):
-		return codeUnavailable
+		return adapter.CodeUnavailable
 	}
 	return adapter.Code(err)
 }
@@ -135,16 +135,31 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	code := codeOf(err)
-	detail := err.Error()
-	switch code {
-	case adapter.CodeInternal:
+	detail, reason := err.Error(), adapter.Say(err)
+	switch {
+	case code == adapter.CodeInternal:
 		s.log.WithError(err).WithFields(s.accessFields(r, accessOf(r))).Error("request failed")
 		detail = detailInternal
-	case codeUnavailable:
+	case errors.Is(err, adapter.ErrStoreUnavailable):
+		// The engine logged the outage when it began, and logs its end;
+		// each request it fails meanwhile is only counted.
+		s.log.WithError(err).WithFields(s.accessFields(r, accessOf(r))).Debug("request failed: store unavailable")
+		detail = detailStoreUnavailable
+		reason = "Your work could not be saved or read just now. Try again in a few seconds."
+		w.Header().Set("Retry-After", strconv.Itoa(retryStoreUnavailable))
+	case code == adapter.CodeUnavailable:
 		detail = "the engine is stopping; retry on another replica or later"
+		w.Header().Set("Retry-After", "1")
 	}
-	writeProblemSaying(w, code, detail, adapter.Say(err))
+	writeProblemSaying(w, code, detail, reason)
 }
+
+// detailStoreUnavailable is the detail of a 503 for a store outage: the
+// cause names the database's address and files, for the server log.
+const detailStoreUnavailable = "the database cannot be reached or written now; retry after Retry-After seconds"
+
+// retryStoreUnavailable is the Retry-After of a store outage, in seconds.
+const retryStoreUnavailable = 5
 
 // writeProblem writes the problem document of code.
 func writeProblem(w http.ResponseWriter, code, detail string) {

@@ -15,7 +15,9 @@ import (
 // events, by any replica of the store, until ctx is done or the store is
 // closed. It holds a connection of its own (outside the pool) and LISTENs
 // on the store's channel. When that connection fails it reports the error
-// to lost (if not nil) and connects again with backoff; after every
+// to lost (if not nil) and connects again with backoff until it listens
+// again, reporting none of the attempts that fail meanwhile (the database
+// is out, which its Updates and Views report); after every
 // (re)connect it calls notify with the store's last seq, since commits
 // meanwhile were not heard. notify runs on Listen's goroutine and must not
 // block; it may be called with a seq already seen.
@@ -31,12 +33,12 @@ func (s *Store) Listen(ctx context.Context, notify func(seq int64), lost func(er
 	}()
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 5 * time.Second
 	backoff := minBackoff
-	for ctx.Err() == nil {
+	for first := true; ctx.Err() == nil; first = false {
 		heard, err := s.listen(ctx, notify)
 		if ctx.Err() != nil {
 			return
 		}
-		if lost != nil {
+		if lost != nil && (heard || first) {
 			lost(err)
 		}
 		if heard {

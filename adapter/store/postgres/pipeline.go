@@ -518,10 +518,14 @@ func (p *pipeline) synced() error {
 }
 
 // close ends an open pipeline, whatever it holds: the transaction is
-// ending without its commit.
+// ending without its commit. On a connection that failed (the database
+// dropped it) nothing is sent: pgconn is closing it on a goroutine of its
+// own, which writes to it, and a Sync would race with that write.
 func (p *pipeline) close() {
 	if p.pl != nil {
-		_ = p.pl.Sync()
+		if !p.conn.PgConn().IsClosed() {
+			_ = p.pl.Sync()
+		}
 		_ = p.pl.Close()
 		p.pl = nil
 	}

@@ -50,12 +50,16 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctibridge/ctibridge/adapter"
@@ -210,16 +214,59 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	}
 	replay, err := s.update(ctx, fns, errs, false)
 	if err != nil {
-		return nil, err
+		s.resetIfReadOnly(err)
+		return nil, adapter.StoreUnavailable(err, unavailable)
 	}
 	if replay {
 		s.replays.Add(1)
 		clear(errs)
 		if _, err := s.update(ctx, fns, errs, true); err != nil {
-			return nil, err
+			return nil, adapter.StoreUnavailable(err, unavailable)
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			s.resetIfReadOnly(err)
+			errs[i] = adapter.StoreUnavailable(err, unavailable)
 		}
 	}
 	return errs, nil
+}
+
+// resetIfReadOnly closes the pool's connections when err says the server
+// takes no writes: after a failover, new ones follow the DSN to the new
+// primary (with target_session_attrs=read-write or a name that moves),
+// while the old ones would stay on the demoted server.
+func (s *Store) resetIfReadOnly(err error) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == readOnly {
+		s.pool.Reset()
+	}
+}
+
+// unavailable reports whether err says the database cannot serve now
+// (adapter.ErrStoreUnavailable): the server cannot be reached or dropped
+// the connection, is shutting down or starting, is read-only (a standby,
+// or a primary demoted in a failover: readOnly), or is out of resources
+// (disk, memory, connections) or failing I/O. A refused statement, a
+// serialization failure or a canceled request is not.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		class := pgErr.Code[:min(2, len(pgErr.Code))]
+		// 08 connection exception, 53 insufficient resources, 58 system
+		// error; 57P0x shutdown, crash, starting, database dropped.
+		return class == "08" || class == "53" || class == "58" || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == readOnly
+	}
+	var (
+		connect *pgconn.ConnectError
+		netErr  net.Error
+	)
+	return errors.As(err, &connect) || errors.As(err, &netErr) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // update runs fns in one transaction and commits it, with a savepoint per
@@ -229,9 +276,11 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 // A single fn that fails after writing needs none: the rollback is what
 // its savepoint would have done. With savepoints it never reports replay.
 func (s *Store) update(ctx context.Context, fns []func(adapter.Tx) error, errs []error, savepoints bool) (replay bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, sds, err := retryDropped(s, func() (*pgxpool.Conn, []*pgconn.StatementDescription, error) {
+		return s.beginUpdate(ctx, savepoints)
+	})
 	if err != nil {
-		return false, fmt.Errorf("begin update: %w", err)
+		return false, err
 	}
 	// The pool closes a connection released inside a transaction, which
 	// ends the transaction on the server if the rollback below could not.
@@ -242,24 +291,7 @@ func (s *Store) update(ctx context.Context, fns []func(adapter.Tx) error, errs [
 			rollback(ctx, conn.Conn())
 		}
 	}()
-
 	c := conn.Conn()
-	sds, err := s.prepared(ctx, c)
-	if err != nil {
-		// Some statements may be prepared: the pool must not hand the
-		// connection out again.
-		_ = c.Close(context.WithoutCancel(ctx))
-		return false, fmt.Errorf("begin update: prepare: %w", err)
-	}
-	begin := s.begin
-	if savepoints {
-		begin = s.beginSavepoint
-	}
-	began := time.Now()
-	if _, err := c.Exec(ctx, begin); err != nil {
-		return false, fmt.Errorf("begin update: %w", err)
-	}
-	s.waited.Add(int64(time.Since(began)))
 	p := newPipeline(ctx, c, sds, s, len(fns), savepoints)
 	defer func() {
 		p.close()
@@ -319,6 +351,56 @@ func (s *Store) update(ctx context.Context, fns []func(adapter.Tx) error, errs [
 	return false, nil
 }
 
+// readOnly is SQLSTATE read_only_sql_transaction: the server takes no
+// writes, as a standby or a demoted primary does.
+const readOnly = "25006"
+
+// beginUpdate takes a connection and begins an Update's transaction on
+// it: its statements prepared, BEGIN, the lock.
+func (s *Store) beginUpdate(ctx context.Context, savepoints bool) (*pgxpool.Conn, []*pgconn.StatementDescription, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin update: %w", err)
+	}
+	c := conn.Conn()
+	sds, err := s.prepared(ctx, c)
+	if err != nil {
+		// Some statements may be prepared: the pool must not hand the
+		// connection out again.
+		_ = c.Close(context.WithoutCancel(ctx))
+		conn.Release()
+		return nil, nil, fmt.Errorf("begin update: prepare: %w", err)
+	}
+	begin := s.begin
+	if savepoints {
+		begin = s.beginSavepoint
+	}
+	began := time.Now()
+	if _, err := c.Exec(ctx, begin); err != nil {
+		rollback(ctx, c)
+		conn.Release()
+		return nil, nil, fmt.Errorf("begin update: %w", err)
+	}
+	s.waited.Add(int64(time.Since(began)))
+	return conn, sds, nil
+}
+
+// retryDropped runs begin, which takes a connection from the pool and
+// begins a transaction on it, and runs it once more if the connection
+// turns out dropped (the server restarted, the network was cut): then
+// the pool's other connections are most likely dropped too, and are
+// closed first. Without, the first request after an outage would fail
+// for each connection the pool kept through it. Nothing of the
+// transaction has run when begin fails, so running it again is safe.
+func retryDropped[T, U any](s *Store, begin func() (T, U, error)) (T, U, error) {
+	t, u, err := begin()
+	if err != nil && unavailable(err) && !s.closed.Load() {
+		s.pool.Reset()
+		t, u, err = begin()
+	}
+	return t, u, err
+}
+
 // rollback ends the connection's transaction, if any. It runs even when
 // ctx is done; if it fails, releasing the connection closes it.
 func rollback(ctx context.Context, c *pgx.Conn) {
@@ -336,13 +418,16 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	ptx, _, err := retryDropped(s, func() (pgx.Tx, struct{}, error) {
+		ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		return ptx, struct{}{}, err
+	})
 	if err != nil {
-		return fmt.Errorf("begin view: %w", err)
+		return adapter.StoreUnavailable(fmt.Errorf("begin view: %w", err), unavailable)
 	}
 	// A read-only transaction has nothing to commit.
 	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
-	return fn(sqlstore.NewTx(&txConn{ctx: ctx, q: ptx}, &dialect, false))
+	return adapter.StoreUnavailable(fn(sqlstore.NewTx(&txConn{ctx: ctx, q: ptx}, &dialect, false)), unavailable)
 }
 
 // Close stops new Updates and Views, ends Listen, and closes the

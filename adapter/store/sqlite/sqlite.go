@@ -25,12 +25,14 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/ctibridge/ctibridge/adapter"
 	"github.com/ctibridge/ctibridge/adapter/store/internal/sqlstore"
 
 	// The "sqlite" database/sql driver.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // busyTimeoutMillis is how long a connection waits for another process's
@@ -39,6 +41,26 @@ const busyTimeoutMillis = 10000
 
 // errClosed is returned by every call after Close.
 var errClosed = errors.New("sqlite store is closed")
+
+// unavailable reports whether err is SQLite saying the file cannot serve
+// now (adapter.ErrStoreUnavailable), which a retry a little later may
+// not meet: the disk is full, I/O failed, the file cannot be opened or
+// written, another process holds its lock past the busy timeout. A
+// constraint or a statement error is not: that is the command's or the
+// code's. Nor is a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB): it will
+// not mend, so its requests fail as internal errors, each logged.
+func unavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_BUSY, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL:
+		return true
+	}
+	return false
+}
 
 // Store is an adapter.Store in one SQLite file. It is safe for concurrent use.
 type Store struct {
@@ -64,6 +86,13 @@ type Store struct {
 	// shut is closed by Close, so that Views waiting for a reader stop.
 	shut   chan struct{}
 	closed atomic.Bool
+	// file is the database file as Open found it; checkFile compares
+	// what is at path now with it, at most once every fileCheckEvery,
+	// the last time at fileChecked (UnixNano), with fileErr its finding.
+	file           os.FileInfo
+	fileCheckEvery time.Duration
+	fileChecked    atomic.Int64
+	fileErr        atomic.Pointer[error]
 }
 
 // readConn is a reader connection and the statements prepared on it.
@@ -84,7 +113,7 @@ func Open(path string) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	s := &Store{path: path, writing: make(chan struct{}, 1), shut: make(chan struct{})}
+	s := &Store{path: path, writing: make(chan struct{}, 1), shut: make(chan struct{}), fileCheckEvery: time.Second}
 	if err := s.open(); err != nil {
 		_ = s.closeAll()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -113,6 +142,10 @@ func createPrivate(path string) error {
 
 func (s *Store) open() error {
 	ctx := context.Background()
+	var err error
+	if s.file, err = os.Stat(s.path); err != nil {
+		return err
+	}
 	// One connection for every write, so Updates queue in database/sql
 	// rather than fight for SQLite's lock. _txlock=immediate takes the write
 	// lock at BEGIN: a deferred BEGIN that later upgrades can fail with
@@ -178,6 +211,32 @@ func (s *Store) open() error {
 	return s.write.Raw(s.writeConn.prepare)
 }
 
+// checkFile returns an ErrStoreUnavailable when the database file was
+// removed or replaced since Open: SQLite goes on writing to the file it
+// has open, which nobody can open again, so every write acknowledged
+// from then on would be lost at the next start. It looks at most once
+// every fileCheckEvery, and Updates are refused until the file is back.
+func (s *Store) checkFile() error {
+	now := time.Now().UnixNano()
+	if last := s.fileChecked.Load(); now-last < int64(s.fileCheckEvery) {
+		if p := s.fileErr.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}
+	s.fileChecked.Store(now)
+	var err error
+	if fi, statErr := os.Stat(s.path); statErr != nil || !os.SameFile(fi, s.file) {
+		err = fmt.Errorf("%w: the database file %s was removed or replaced while ctibridge ran: "+
+			"writes are refused, as they would be lost at the next start (docs/operations.md, \"When things go away\")",
+			adapter.ErrStoreUnavailable, s.path)
+		s.fileErr.Store(&err)
+	} else {
+		s.fileErr.Store(nil)
+	}
+	return err
+}
+
 // writerDSN is the data source name of the writer connection to the file
 // at path: its transactions take the write lock at BEGIN, and commit in
 // WAL mode with synchronous=FULL (see open).
@@ -210,11 +269,19 @@ func (s *Store) Update(ctx context.Context, fns []func(adapter.Tx) error) (errs 
 	if s.closed.Load() {
 		return nil, errClosed
 	}
+	if err := s.checkFile(); err != nil {
+		return nil, err
+	}
 	if err := raw(s.write, func() (err error) {
 		errs, err = s.update(ctx, fns, errs)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, adapter.StoreUnavailable(err, unavailable)
+	}
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = adapter.StoreUnavailable(err, unavailable)
+		}
 	}
 	return errs, nil
 }
@@ -339,14 +406,14 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("begin view: %w", err)
 	}
-	return raw(r.sql, func() error {
+	return adapter.StoreUnavailable(raw(r.sql, func() error {
 		if err := r.c.savepoint(stmtBeginRead); err != nil {
 			return fmt.Errorf("begin view: %w", err)
 		}
 		// A read-only transaction has nothing to commit.
 		defer func() { _ = r.c.savepoint(stmtRollback) }()
 		return fn(sqlstore.NewTx(&r.c, &dialect, false))
-	})
+	}), unavailable)
 }
 
 // Close stops new Updates and Views and closes the connections as the ones

@@ -68,7 +68,7 @@ func (l *loop) deliverAll(ctx context.Context) {
 		})
 		if err != nil {
 			if ctx.Err() == nil {
-				l.h.log.WithError(l.h.scrub(err)).Warn("webhook: read events")
+				adapter.WarnFailed(l.h.log, l.h.scrub(err), "webhook: read events")
 			}
 			if !l.idle(ctx) {
 				return
@@ -121,7 +121,7 @@ func (l *loop) lead(ctx context.Context) bool {
 		wait := l.h.lease.TTL() / 3
 		if err != nil {
 			err = l.h.scrub(err)
-			l.h.log.WithError(err).Warn("webhook: take lease")
+			adapter.WarnFailed(l.h.log, err, "webhook: take lease")
 			l.h.update(func(s *HookStatus) { s.LastError = err.Error() })
 			wait = l.d.backoff(attempt, 0)
 		} else {
@@ -158,7 +158,7 @@ func (l *loop) renew(ctx context.Context) bool {
 	case ctx.Err() != nil:
 		return false
 	case err != nil:
-		l.h.log.WithError(l.h.scrub(err)).Warn("webhook: renew lease")
+		adapter.WarnFailed(l.h.log, l.h.scrub(err), "webhook: renew lease")
 		if now.Sub(l.renewed) < l.h.lease.TTL()*2/3 {
 			return true
 		}
@@ -174,7 +174,7 @@ func (l *loop) releaseOnExit(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
 	if err := l.h.lease.Release(ctx); err != nil {
-		l.h.log.WithError(l.h.scrub(err)).Warn("webhook: hand back lease")
+		adapter.WarnFailed(l.h.log, l.h.scrub(err), "webhook: hand back lease")
 	}
 	l.h.update(func(s *HookStatus) { s.Delivering = false })
 }
@@ -194,7 +194,7 @@ func (l *loop) start(ctx context.Context) bool {
 			return false
 		}
 		err = l.h.scrub(err)
-		l.h.log.WithError(err).Warn("webhook: load cursor")
+		adapter.WarnFailed(l.h.log, err, "webhook: load cursor")
 		l.h.update(func(s *HookStatus) { s.LastError = err.Error() })
 		if !sleep(ctx, l.d.backoff(attempt, 0)) {
 			return false
@@ -226,7 +226,7 @@ func (l *loop) save(ctx context.Context) {
 	}
 	if err := l.d.saveCursor(ctx, l.h.key, l.cursor); err != nil {
 		if ctx.Err() == nil {
-			l.h.log.WithError(l.h.scrub(err)).Warn("webhook: save cursor")
+			adapter.WarnFailed(l.h.log, l.h.scrub(err), "webhook: save cursor")
 		}
 		return
 	}
@@ -379,8 +379,18 @@ func (d *Dispatcher) backoff(attempt int, retryAfter time.Duration) time.Duratio
 // logs and Status: the store's errors name the watermark, which holds the
 // URL, and a URL may carry a token. (No error ever holds the secret.)
 func (h *hook) scrub(err error) error {
-	return errors.New(strings.ReplaceAll(err.Error(), h.URL, h.url))
+	return &scrubbed{msg: strings.ReplaceAll(err.Error(), h.URL, h.url), err: err}
 }
+
+// scrubbed is an error told in other words (scrub), still err to errors.Is
+// and errors.As: a store outage stays one.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // pause waits for d, renewing the lease meanwhile. It returns false when
 // ctx is done or the lease lost first.

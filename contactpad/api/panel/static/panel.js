@@ -252,12 +252,14 @@ function takeTokenFromURL() {
 }
 
 async function signIn(t) {
+  clearTimeout(signInRetry);
   token = t;
   let me;
   try {
     me = await api('GET', '/me');
   } catch (err) {
-    showSignIn(err.status === 401 ? 'That token is not known to ctibridge.' : err.message);
+    if (err.status === 0 || err.status >= 500) retrySignIn(() => signIn(t));
+    else showSignIn(err.status === 401 ? 'That token is not known to ctibridge.' : err.message);
     return;
   }
   if (me.role !== 'agent') {
@@ -272,7 +274,39 @@ async function signIn(t) {
   await refresh();
 }
 
+// retrySignIn shows the sign-in with why the panel could not sign in yet,
+// and tries again (again) in a few seconds. ctibridge could not be reached
+// or its database was out: that says nothing of the agent's token or
+// session, which are kept, so a reload during an outage does not sign the
+// agent out. Signing in by hand meanwhile takes over.
+let signInRetry = null;
+const SIGNIN_RETRY = 5000; // ms
+
+function retrySignIn(again) {
+  token = null;
+  $('app').hidden = true;
+  $('signin').hidden = false;
+  $('signin-error').textContent = 'ctibridge cannot answer just now. The panel tries again by itself.';
+  showSignInChoices();
+  clearTimeout(signInRetry);
+  signInRetry = setTimeout(again, SIGNIN_RETRY);
+}
+
+// resume enters the cookie session the browser holds, if any.
+async function resume() {
+  let me;
+  try {
+    me = await resumeSession();
+  } catch {
+    retrySignIn(resume);
+    return;
+  }
+  if (me) enterSession(me);
+  else showSignIn('');
+}
+
 function showSignIn(message) {
+  clearTimeout(signInRetry);
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   $('app').hidden = true;
@@ -331,6 +365,7 @@ async function salesforceSignIn() {
 
 // enterSession opens the panel for the agent signed in by cookie.
 async function enterSession(me) {
+  clearTimeout(signInRetry);
   if (me.role !== 'agent') {
     await endSession();
     showSignIn(`The panel is for agents; this sign-in is the ${me.role} "${me.name}".`);
@@ -368,13 +403,21 @@ async function stream() {
   const ctrl = new AbortController();
   streamAbort = ctrl;
   let delay = 1000;
+  let retryAfter = 0; // ms, when the server said when to come back
   while (!ctrl.signal.aborted) {
+    retryAfter = 0;
     try {
       const headers = { ...authHeaders(token), Accept: 'text/event-stream' };
       if (lastEventId) headers['Last-Event-ID'] = lastEventId;
       const res = await fetch(`${API}/events`, { headers, signal: ctrl.signal, cache: 'no-store', credentials: 'same-origin' });
       if (res.status === 401) { signOut(notAccepted()); return; }
-      if (!res.ok) throw new Error(`events: ${res.status}`);
+      if (!res.ok) {
+        // Its database is out (503): back when it says, not after a
+        // backoff grown long meanwhile.
+        const after = Number(res.headers.get('Retry-After'));
+        if (res.status === 503 && after > 0) retryAfter = after * 1000;
+        throw new Error(`events: ${res.status}`);
+      }
       setConn(true, 'Live');
       delay = 1000;
       refresh();
@@ -398,8 +441,8 @@ async function stream() {
     }
     if (ctrl.signal.aborted) return;
     setConn(false, 'Reconnecting…');
-    await new Promise((r) => setTimeout(r, delay + Math.random() * 500));
-    delay = Math.min(delay * 2, 30000);
+    await new Promise((r) => setTimeout(r, (retryAfter || delay) + Math.random() * 500));
+    if (!retryAfter) delay = Math.min(delay * 2, 30000);
   }
 }
 
@@ -1859,9 +1902,10 @@ const CONFLICT_TEXT = [
 // (the network) keeps the panel's own words.
 function plainProblem(status, body) {
   const code = body && body.code;
-  // The engine's own sentence for agents, when it has one: "Already
-  // accepted.", "No room for more cases (5 of 5 in use)."
-  if ((code === 'conflict' || code === 'invalid_transition') && body.reason) return body.reason;
+  // The server's own sentence for agents, when it has one: "Already
+  // accepted.", "No room for more cases (5 of 5 in use).", or that the
+  // database is out for a moment.
+  if (body && body.reason) return body.reason;
   if (code === 'conflict') {
     const hit = CONFLICT_TEXT.find(([re]) => re.test(body.detail || ''));
     if (hit) return hit[1];
@@ -2179,5 +2223,5 @@ setInterval(tick, 250);
 takeTokenFromURL();
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) signIn(saved);
-else resumeSession().then((me) => (me ? enterSession(me) : showSignIn('')));
+else resume();
 followNavigation();

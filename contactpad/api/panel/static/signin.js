@@ -32,15 +32,18 @@ export function authHeaders(token) {
 
 // resumeSession asks whether the browser holds a live session (the cookie
 // of an earlier sign-in, or of the tab flow that just came back). It
-// returns the agent's /me, or null.
+// returns the agent's /me, or null. It throws when ctibridge cannot tell
+// now (unreachable, or its database is out: a 5xx), which says nothing
+// of the session: the caller asks again later.
 export async function resumeSession() {
   if (!signInEnabled) return null;
   let res;
   try {
     res = await fetch('api/v1/me', { credentials: 'same-origin', cache: 'no-store' });
   } catch {
-    return null;
+    throw new Error('ctibridge cannot be reached.');
   }
+  if (res.status >= 500) throw new Error(`ctibridge answered ${res.status}.`);
   if (!res.ok) return null;
   const me = await res.json().catch(() => null);
   if (!me || !me.session) return null;
