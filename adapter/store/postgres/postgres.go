@@ -276,10 +276,14 @@ func unavailable(err error) bool {
 // A single fn that fails after writing needs none: the rollback is what
 // its savepoint would have done. With savepoints it never reports replay.
 func (s *Store) update(ctx context.Context, fns []func(adapter.Tx) error, errs []error, savepoints bool) (replay bool, err error) {
-	conn, sds, err := retryDropped(s, func() (*pgxpool.Conn, []*pgconn.StatementDescription, error) {
-		return s.beginUpdate(ctx, savepoints)
-	})
-	if err != nil {
+	var (
+		conn *pgxpool.Conn
+		sds  []*pgconn.StatementDescription
+	)
+	if err := s.retryDropped(func() (err error) {
+		conn, sds, err = s.beginUpdate(ctx, savepoints)
+		return err
+	}); err != nil {
 		return false, err
 	}
 	// The pool closes a connection released inside a transaction, which
@@ -392,13 +396,13 @@ func (s *Store) beginUpdate(ctx context.Context, savepoints bool) (*pgxpool.Conn
 // closed first. Without, the first request after an outage would fail
 // for each connection the pool kept through it. Nothing of the
 // transaction has run when begin fails, so running it again is safe.
-func retryDropped[T, U any](s *Store, begin func() (T, U, error)) (T, U, error) {
-	t, u, err := begin()
+func (s *Store) retryDropped(begin func() error) error {
+	err := begin()
 	if err != nil && unavailable(err) && !s.closed.Load() {
 		s.pool.Reset()
-		t, u, err = begin()
+		err = begin()
 	}
-	return t, u, err
+	return err
 }
 
 // rollback ends the connection's transaction, if any. It runs even when
@@ -418,11 +422,11 @@ func (s *Store) View(ctx context.Context, fn func(adapter.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	ptx, _, err := retryDropped(s, func() (pgx.Tx, struct{}, error) {
-		ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-		return ptx, struct{}{}, err
-	})
-	if err != nil {
+	var ptx pgx.Tx
+	if err := s.retryDropped(func() (err error) {
+		ptx, err = s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		return err
+	}); err != nil {
 		return adapter.StoreUnavailable(fmt.Errorf("begin view: %w", err), unavailable)
 	}
 	// A read-only transaction has nothing to commit.
