@@ -358,10 +358,17 @@ func TestPanelBrowserDialogOfWorkGone(t *testing.T) {
 
 	org := newOrgClient(t, pt.org)
 	var ids struct {
-		Records []struct{ Id string }
+		Records []struct{ Id, Status string }
 	}
-	org.query("SELECT Id FROM Case WHERE Subject = '"+refundCase+"'", &ids)
-	require.Len(t, ids.Records, 1)
+	// The Case is closed once the bridge's own write of alice's work
+	// (Working) has landed. Closed before it, the pending write lands
+	// after and overwrites it: a race of the writeback with people's
+	// changes that the issue 17 note of the fourteenth round describes,
+	// and this test is not about.
+	eventually(t, "the refund Case Working in the org", func() bool {
+		org.query("SELECT Id, Status FROM Case WHERE Subject = '"+refundCase+"'", &ids)
+		return len(ids.Records) == 1 && ids.Records[0].Status == "Working"
+	})
 	org.do("PATCH", "/sobjects/Case/"+ids.Records[0].Id, map[string]any{"Status": "Closed"}, http.StatusNoContent)
 
 	alice.waitGone("#dlg-defer[open]")
