@@ -710,13 +710,6 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 		return 0, 0, err
 	}
 	claimed = len(rows)
-	rows, changes, sent, err := e.prepareCall(ctx, sink, rows, parseChanges(rows))
-	if err != nil || len(rows) == 0 {
-		return len(rows), claimed, err
-	}
-	if err := encodeChanges(rows, changes); err != nil {
-		return len(rows), claimed, err
-	}
 	// The call ends before the claim does: after it, another replica may
 	// claim these rows and the newer ones of the same records, and write
 	// them; a request of this call sent later (a retry after the CRM hung)
@@ -724,9 +717,35 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 	// is for a request on its way when the call is given up.
 	call, cancel := context.WithTimeout(call, opts.Lease-callMargin(opts.Lease))
 	defer cancel()
-	errs := sink.Write(call, rows)
-	if len(errs) != len(rows) {
-		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+	var errs []error
+	if reader, ok := sink.(RecordReader); ok {
+		readErr, err := e.readBeforeWrite(ctx, call, reader, rows)
+		if err != nil {
+			e.giveBackClaimed(ctx, rows)
+			return 0, claimed, err
+		}
+		if readErr != nil {
+			// Nothing is written that the CRM may have changed unseen.
+			errs = make([]error, len(rows))
+			for k := range errs {
+				errs[k] = readErr
+			}
+		}
+	}
+	var sent map[int]map[string]any
+	if errs == nil {
+		var changes []*contactpad.RecordChange
+		rows, changes, sent, err = e.prepareCall(ctx, sink, rows, parseChanges(rows))
+		if err != nil || len(rows) == 0 {
+			return len(rows), claimed, err
+		}
+		if err := encodeChanges(rows, changes); err != nil {
+			return len(rows), claimed, err
+		}
+		errs = sink.Write(call, rows)
+		if len(errs) != len(rows) {
+			return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+		}
 	}
 	now = e.now().UTC()
 	// A call the CRM did not answer at all: its rows back off by how many
@@ -846,10 +865,16 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 	if err == nil {
 		return rows, changes, sent, nil
 	}
+	e.giveBackClaimed(ctx, claimed)
+	return nil, nil, nil, err
+}
+
+// giveBackClaimed returns claimed rows that are not sent to the queue as
+// they were, as if the claim had been rolled back.
+func (e *Engine) giveBackClaimed(ctx context.Context, claimed []OutboxRow) {
 	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return giveBack(tx, claimed) }); err != nil {
 		WarnFailed(e.log, err, "writeback: give back claimed rows (they come free when their lease ends)")
 	}
-	return nil, nil, nil, err
 }
 
 // giveBack returns claimed rows to the queue as they were: pending, due

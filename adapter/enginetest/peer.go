@@ -3,6 +3,7 @@ package enginetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -813,5 +814,127 @@ func testDeletedInCRM(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, calls, sink.calls, "its rows wait behind the parked one, shown to admins: no call")
 		require.Equal(t, contactpad.WrapUp, h.Get(refused.ID).Status, "a refusal of another kind only parks its row")
+	})
+}
+
+// readingSink is a fieldSink that reads the records it is about to
+// update first (adapter.RecordReader). crm is what each record shows now,
+// by CRM id, as a read returns it; a record it does not hold is not found.
+type readingSink struct {
+	fieldSink
+	crm map[string]contactpad.WorkItem
+	// reads are the ids of each read, in order.
+	reads [][]string
+	// fail, while set, is every read's error.
+	fail error
+}
+
+func newReadingSink() *readingSink {
+	return &readingSink{fieldSink: fieldSink{sent: map[string][]map[string]any{}}, crm: map[string]contactpad.WorkItem{}}
+}
+
+func (s *readingSink) ReadRecords(_ context.Context, object string, ids []string) ([]contactpad.WorkItem, error) {
+	s.reads = append(s.reads, ids)
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	var out []contactpad.WorkItem
+	for _, id := range ids {
+		if item, ok := s.crm[id]; ok && item.CRMObject == object {
+			out = append(out, item)
+		}
+	}
+	return out, nil
+}
+
+// drain writes the outbox through s until it is empty.
+func (s *readingSink) drain(h *Harness) {
+	h.T.Helper()
+	for {
+		n, err := h.Engine.WritebackOnce(context.Background(), s, adapter.SyncOptions{})
+		require.NoError(h.T, err)
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// inStep is what i's record shows when it holds every write of the
+// bridge's: unchanged since, by the bridge's own integration user.
+func inStep(i *contactpad.Interaction) contactpad.WorkItem {
+	return seen(i, "Integration User", shows(i.Sync.Known))
+}
+
+// testChangedBeforeWrite: the writer reads the records it is about to
+// update, so that a change people made in the CRM after an agent's action,
+// before the bridge wrote it (the writer waits to fill a call; the poll
+// comes later), is taken in first, and never written over: a Case closed
+// there a moment after alice deferred it stays closed, and her work ends.
+func testChangedBeforeWrite(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		j := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Do(adapter.Release{ID: j.ID, Agent: "alice"})
+		// Before the writer's call, Sam closes i's Case in the CRM.
+		sink.crm[i.CRMID] = seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed", "owner_crm_user_id": aliceUser})
+		sink.crm[j.CRMID] = inStep(h.Get(j.ID))
+		sink.drain(h)
+
+		closed := h.Get(i.ID)
+		require.Equal(t, contactpad.Completed, closed.Status, "closed in the CRM: the deferral ends")
+		require.Empty(t, dueTimers(h), "and its reopening with it")
+		trail := h.Audit(closed.ID)
+		conflict, last := trail[len(trail)-2], trail[len(trail)-1]
+		require.Equal(t, contactpad.AuditConflict, conflict.Action)
+		require.Equal(t, map[string]string{"field": "status", "crm_value": "completed", "bridge_value": "deferred", "winner": "crm"},
+			conflict.Data)
+		require.Equal(t, "Closed in Salesforce by Sam Supervisor", last.Message)
+		for _, fields := range sink.sent[i.CRMID] {
+			require.NotContains(t, fields, "status", "Sam's Closed is never written over")
+		}
+		require.Equal(t, "wrap_up", sink.sent[j.CRMID][len(sink.sent[j.CRMID])-1]["status"], "the unchanged record is written")
+		require.Equal(t, [][]string{{i.CRMID, j.CRMID}}, sink.reads, "one read of both records, before the call")
+		require.Empty(t, h.Outbox())
+	})
+	// Where the mapping says the bridge wins a field, it writes its value
+	// over the CRM's, and says so.
+	statusBridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"status": contactpad.BridgeWins}}
+	bubble(t, open, withPolicy(statusBridge), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		sink.crm[i.CRMID] = seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "escalated", "owner_crm_user_id": aliceUser})
+		sink.drain(h)
+		require.Equal(t, contactpad.Deferred, h.Get(i.ID).Status)
+		conflict := h.LastAudit(i.ID)
+		require.Equal(t, contactpad.AuditConflict, conflict.Action)
+		require.Equal(t, "bridge", conflict.Data["winner"])
+		sent := sink.sent[i.CRMID]
+		require.Equal(t, "deferred", sent[len(sent)-1]["status"], "written over the CRM's value")
+	})
+	// A read that fails writes nothing: the CRM may have changed what the
+	// call would overwrite. A CRM that does not answer spends no attempt.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		sink.fail = &adapter.UnavailableError{Err: errors.New("POST composite: connection refused")}
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+		n, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Empty(t, sink.sent, "nothing written")
+		rows := h.Outbox()
+		require.Len(t, rows, 1)
+		require.Zero(t, rows[0].Attempts)
+		require.Equal(t, "read 1 Case records before writing them: POST composite: connection refused", rows[0].ErrorMessage)
+
+		sink.fail = nil
+		sink.crm[i.CRMID] = inStep(h.Get(i.ID))
+		time.Sleep(adapter.UnavailableRetryMax)
+		sink.drain(h)
+		require.Equal(t, "completed", sink.sent[i.CRMID][0]["status"], "written once the read succeeds, as it is then: its wrap-up ended")
+		require.Len(t, sink.reads, 2)
 	})
 }
