@@ -90,9 +90,11 @@ func omniExternalRouting(t *testing.T, open func(*testing.T) adapter.Store) {
 	y := map[string]string{"alice": "bob", "bob": "alice"}[x]
 	require.Equal(t, y, b.byCRM()[cases[1]].Owner, "the other Case goes to the other agent")
 	require.Nil(t, first.OfferExpiresAt, "Omni-Channel times the push out, not the bridge")
-	calls = b.org.Total()
+	calls, byKind := b.org.Total(), b.org.Calls()
 	require.Empty(t, b.drain())
-	require.Equal(t, calls+1, b.org.Total(), "both AgentWork in one composite call")
+	require.Equal(t, calls+2, b.org.Total(), "a read of the two Cases, and both AgentWork in one composite call")
+	require.Equal(t, byKind[sim.CallCompositeQuery]+1, b.org.Calls()[sim.CallCompositeQuery])
+	require.Equal(t, byKind[sim.CallComposite]+1, b.org.Calls()[sim.CallComposite])
 	require.Len(t, b.org.Records("AgentWork"), 2)
 	aw1 := b.onlyRecord("AgentWork", "WorkItemId", cases[0])
 	require.Equal(t, "Assigned", aw1["Status"])

@@ -300,6 +300,75 @@ mappings:
 	}
 }
 
+// TestChangedBeforeWrite: people change a Case in Salesforce after an
+// agent's action and before the bridge writes it (it waits to fill a
+// call, and polls later). The bridge reads the Cases it is about to write
+// first, so Sam's work stays: a Case he closed is not put back On Hold,
+// and one he gave to bob is not written back to alice. Against the local
+// org over HTTP, on each store, with no poll in between.
+func TestChangedBeforeWrite(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			if st.name == "postgres" {
+				pgtest.ServerDSN(t)
+			}
+			b := startBridgeWith(t, sim.DefaultSeed(), bridgeOptions{store: st.open, agents: threeAgents()})
+			b.poll()
+			b.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
+			for _, it := range b.interactions() {
+				if it.Status == contactpad.Offered {
+					b.do(adapter.Accept{ID: it.ID, Agent: "alice"})
+				}
+			}
+			require.Empty(t, b.drain())
+			b.agree()
+
+			closed, given := b.byCRM()["500Sd0000000007IAA"], b.byCRM()["500Sd0000000008IAA"]
+			require.Equal(t, "alice", closed.Owner)
+			require.Equal(t, "alice", given.Owner)
+			due := b.clock.Now().Add(24 * time.Hour)
+			b.do(adapter.Defer{ID: closed.ID, Agent: "alice", DueBy: &due})
+			b.do(adapter.Release{ID: given.ID, Agent: "alice"})
+			b.do(adapter.FinishWrapUp{ID: given.ID, Agent: "alice"})
+			b.do(adapter.Resume{ID: given.ID, Agent: "alice"})
+			require.NoError(t, b.org.Edit(samUser, "Case", closed.CRMID, map[string]any{"Status": "Closed"}))
+			require.NoError(t, b.org.Edit(samUser, "Case", given.CRMID, map[string]any{"OwnerId": bobUser}))
+			step, calls := b.snapshot(), b.org.Calls()
+			require.Empty(t, b.drain())
+
+			require.Equal(t, "Closed", b.record("Case", closed.CRMID)["Status"], "Sam's Closed stays")
+			require.Equal(t, bobUser, b.record("Case", given.CRMID)["OwnerId"], "and so does his owner")
+			require.Equal(t, map[string][]string{closed.CRMID: {"Ctibridge_Due_By_Set_Manually__c", "Ctibridge_Status__c"},
+				given.CRMID: {"Ctibridge_Resumed_From__c"}}, b.snapshot().diff(step), "only the bridge's own fields are written")
+			require.Equal(t, calls[sim.CallCompositeQuery]+1, b.org.Calls()[sim.CallCompositeQuery],
+				"one read before the write, of both Cases, the one that left the mapping's filter (closed) included")
+
+			ended := b.byCRM()[closed.CRMID]
+			require.Equal(t, contactpad.Completed, ended.Status, "its deferral ends")
+			trail := b.trail(ended.ID)
+			require.Equal(t, map[string]string{"field": "Status", "crm_value": "Closed", "bridge_value": "On Hold", "winner": "crm"},
+				trail[len(trail)-2].Data)
+			require.Equal(t, "Closed in Salesforce by Sam Supervisor", trail[len(trail)-1].Message)
+			bobs := b.byCRM()[given.CRMID]
+			require.Equal(t, "bob", bobs.Owner)
+			require.Equal(t, "Reassigned in Salesforce by Sam Supervisor to bob", b.lastAudit(bobs.ID).Message)
+			b.agree()
+
+			// The poll that comes later reads the same changes, and
+			// changes nothing.
+			versions := map[string]int64{}
+			for _, it := range b.interactions() {
+				versions[it.ID] = it.Version
+			}
+			b.poll()
+			for _, it := range b.interactions() {
+				require.Equal(t, versions[it.ID], it.Version, it.CRMID)
+			}
+			require.Empty(t, b.drain())
+		})
+	}
+}
+
 // TestPreviewIsRun: ctibridge mapping preview and the running bridge write
 // the same fields for the same story, step by step.
 func TestPreviewIsRun(t *testing.T) {
