@@ -37,9 +37,12 @@ type RecordReader interface {
 
 // readBeforeWrite reads the records whose fields rows would write, with
 // the call's context, and ingests what they show (see RecordReader). A
-// read that fails is the rows' failure, readErr: none of them is written.
-// An ingest that fails for the store is err.
+// record whose fields to write are all ones the bridge wins (its mapping's
+// conflict rule) is not read: nothing of the CRM's is at stake. A read
+// that fails is the rows' failure, readErr: none of them is written. An
+// ingest that fails for the store is err.
 func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader, rows []OutboxRow) (readErr, err error) {
+	mirrors := e.cfg.Load().s.Mirrors
 	var syncs map[string]*contactpad.RecordSync
 	if err := e.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -53,7 +56,7 @@ func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader,
 	seen := map[[2]string]bool{}
 	for _, r := range rows {
 		key := [2]string{r.CRMObject, r.CRMID}
-		if seen[key] || syncs[r.InteractionID].Writes() == nil {
+		if seen[key] || !crmWinsAny(syncs[r.InteractionID].Writes(), mirrors, r.CRMObject) {
 			continue
 		}
 		seen[key] = true
@@ -83,4 +86,20 @@ func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader,
 		}
 	}
 	return nil, nil
+}
+
+// crmWinsAny reports whether the CRM wins a conflict on any of the fields
+// of object to write, by its mirror's policy.
+func crmWinsAny(fields map[string]any, mirrors map[string]Mirror, object string) bool {
+	m, ok := mirrors[object]
+	if !ok {
+		m = WritebackMirror{}
+	}
+	policy := m.Policy()
+	for f := range fields {
+		if !policy.BridgeWins(f) {
+			return true
+		}
+	}
+	return false
 }

@@ -914,6 +914,16 @@ func testChangedBeforeWrite(t *testing.T, open Opener) {
 		sent := sink.sent[i.CRMID]
 		require.Equal(t, "deferred", sent[len(sent)-1]["status"], "written over the CRM's value")
 	})
+	// Where the bridge wins every field it writes, nothing of the CRM's is
+	// at stake: the record is not read.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{Conflicts: contactpad.BridgeWins}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+		sink.drain(h)
+		require.Empty(t, sink.reads)
+		require.Equal(t, "wrap_up", sink.sent[i.CRMID][0]["status"])
+	})
 	// A read that fails writes nothing: the CRM may have changed what the
 	// call would overwrite. A CRM that does not answer spends no attempt.
 	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {

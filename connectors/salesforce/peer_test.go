@@ -304,7 +304,7 @@ mappings:
 // agent's action and before the bridge writes it (it waits to fill a
 // call, and polls later). The bridge reads the Cases it is about to write
 // first, so Sam's work stays: a Case he closed is not put back On Hold,
-// and one he gave to bob is not written back to alice. Against the local
+// and one he gave to bob stays bob's, deferred as alice left it. Against the local
 // org over HTTP, on each store, with no poll in between.
 func TestChangedBeforeWrite(t *testing.T) {
 	for _, st := range stores {
@@ -328,9 +328,7 @@ func TestChangedBeforeWrite(t *testing.T) {
 			require.Equal(t, "alice", given.Owner)
 			due := b.clock.Now().Add(24 * time.Hour)
 			b.do(adapter.Defer{ID: closed.ID, Agent: "alice", DueBy: &due})
-			b.do(adapter.Release{ID: given.ID, Agent: "alice"})
-			b.do(adapter.FinishWrapUp{ID: given.ID, Agent: "alice"})
-			b.do(adapter.Resume{ID: given.ID, Agent: "alice"})
+			b.do(adapter.Defer{ID: given.ID, Agent: "alice", DueBy: &due})
 			require.NoError(t, b.org.Edit(samUser, "Case", closed.CRMID, map[string]any{"Status": "Closed"}))
 			require.NoError(t, b.org.Edit(samUser, "Case", given.CRMID, map[string]any{"OwnerId": bobUser}))
 			step, calls := b.snapshot(), b.org.Calls()
@@ -338,8 +336,11 @@ func TestChangedBeforeWrite(t *testing.T) {
 
 			require.Equal(t, "Closed", b.record("Case", closed.CRMID)["Status"], "Sam's Closed stays")
 			require.Equal(t, bobUser, b.record("Case", given.CRMID)["OwnerId"], "and so does his owner")
-			require.Equal(t, map[string][]string{closed.CRMID: {"Ctibridge_Due_By_Set_Manually__c", "Ctibridge_Status__c"},
-				given.CRMID: {"Ctibridge_Resumed_From__c"}}, b.snapshot().diff(step), "only the bridge's own fields are written")
+			written := b.snapshot().diff(step)
+			require.Equal(t, []string{"Ctibridge_Due_By_Set_Manually__c", "Ctibridge_Status__c"}, written[closed.CRMID],
+				"only the bridge's own fields are written to the closed Case")
+			require.NotContains(t, written[given.CRMID], "OwnerId")
+			require.Equal(t, "On Hold", b.record("Case", given.CRMID)["Status"], "alice's deferral is written to bob's Case")
 			require.Equal(t, calls[sim.CallCompositeQuery]+1, b.org.Calls()[sim.CallCompositeQuery],
 				"one read before the write, of both Cases, the one that left the mapping's filter (closed) included")
 
@@ -351,6 +352,7 @@ func TestChangedBeforeWrite(t *testing.T) {
 			require.Equal(t, "Closed in Salesforce by Sam Supervisor", trail[len(trail)-1].Message)
 			bobs := b.byCRM()[given.CRMID]
 			require.Equal(t, "bob", bobs.Owner)
+			require.Equal(t, contactpad.Deferred, bobs.Status)
 			require.Equal(t, "Reassigned in Salesforce by Sam Supervisor to bob", b.lastAudit(bobs.ID).Message)
 			b.agree()
 
