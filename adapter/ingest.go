@@ -33,6 +33,12 @@ func (cmd Ingest) apply(c *change) error {
 	switch {
 	case err == nil:
 		c.res.Interaction = existing
+		if item.CRM != nil && item.Omni == nil && existing.Sync.Outdated(item.CRM.Modified) {
+			// The record as it was at or before the read taken in last:
+			// the same read again, or an older one that came in late.
+			// (A poll's read that brings Omni-Channel routing goes on.)
+			return nil
+		}
 		if existing.Sync.Stale(cmd.ReadAt) {
 			// Its values and whether it matches the filter may be the
 			// ones the bridge's write replaced: the poller reads it again.
@@ -83,6 +89,9 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 		shown = item.CRM.Fields
 	}
 	i.Sync = contactpad.RecordSync{Known: shown, Service: item.Service}.Clone()
+	if item.CRM != nil {
+		i.Sync.Read(item.CRM.Modified)
+	}
 	if o := item.Omni; o != nil && o.PSRID != "" {
 		i.Omni = &contactpad.OmniRouting{PSRID: o.PSRID, ServiceChannelID: o.ServiceChannelID, CapacityWeight: o.CapacityWeight}
 	}
@@ -163,6 +172,9 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	}
 	known := i.Sync.Clone()
 	changed, conflicts := i.Sync.Observe(read, policy.BridgeWins)
+	if item.CRM != nil {
+		i.Sync.Read(item.CRM.Modified)
+	}
 	wasUnmatched := i.Sync.Unmatched
 	i.Sync.Unmatched = item.Unmatched
 	if !item.Unmatched && item.Service != "" {
@@ -652,7 +664,8 @@ func setValue(m map[string]any, k string, v any) map[string]any {
 // sameSync reports whether two sync states hold the same values.
 func sameSync(a, b contactpad.RecordSync) bool {
 	return a.Unmatched == b.Unmatched && a.Service == b.Service && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) &&
-		sameValues(a.Want, b.Want) && sameSent(a.Sent, b.Sent) && equalTime(a.AcceptedAt, b.AcceptedAt)
+		sameValues(a.Want, b.Want) && sameSent(a.Sent, b.Sent) && equalTime(a.AcceptedAt, b.AcceptedAt) &&
+		equalTime(a.Modified, b.Modified)
 }
 
 func sameSent(a, b map[string][]any) bool {

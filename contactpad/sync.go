@@ -46,6 +46,28 @@ type RecordSync struct {
 	// made in the CRM (a Case's Type, say), not the bridge's own transfer.
 	// Empty: not known yet (stored before the bridge kept it).
 	Service string `json:"service,omitempty"`
+	// Modified is when the record had last changed in the CRM as of the
+	// newest read taken in (RecordState.Modified); nil when not known.
+	Modified *time.Time `json:"modified,omitempty"`
+}
+
+// Outdated reports whether a read of the record that shows it as last
+// changed at modified is no newer than the read taken in last: the poll
+// and the writer (which reads the records it is about to update) both
+// read records, and an older read may be taken in after a newer one. Such
+// a read says nothing new, and taken in it would put back what the newer
+// one replaced. A zero modified is not known, and never outdated.
+func (s *RecordSync) Outdated(modified time.Time) bool {
+	return !modified.IsZero() && s.Modified != nil && !modified.After(*s.Modified)
+}
+
+// Read records that a read showing the record as last changed at
+// modified was taken in.
+func (s *RecordSync) Read(modified time.Time) {
+	if !modified.IsZero() && (s.Modified == nil || modified.After(*s.Modified)) {
+		at := modified.UTC()
+		s.Modified = &at
+	}
 }
 
 // Stale reports whether a read of the record sent at readAt may predate
@@ -230,6 +252,10 @@ func (s RecordSync) Clone() RecordSync {
 	if s.AcceptedAt != nil {
 		at := *s.AcceptedAt
 		s.AcceptedAt = &at
+	}
+	if s.Modified != nil {
+		at := *s.Modified
+		s.Modified = &at
 	}
 	if s.Sent != nil {
 		sent := make(map[string][]any, len(s.Sent))
@@ -424,4 +450,7 @@ type RecordState struct {
 	Fields map[string]any `json:"fields,omitempty"`
 	// ChangedBy names who changed the record last, for audit entries.
 	ChangedBy string `json:"changed_by,omitempty"`
+	// Modified is when the record last changed in the CRM (Salesforce's
+	// SystemModstamp); zero when the source does not say.
+	Modified time.Time `json:"modified,omitzero"`
 }

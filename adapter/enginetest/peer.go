@@ -827,6 +827,9 @@ type readingSink struct {
 	reads [][]string
 	// fail, while set, is every read's error.
 	fail error
+	// during, if set, runs once while a read is out, before its answer
+	// is made: what happens meanwhile.
+	during func()
 }
 
 func newReadingSink() *readingSink {
@@ -839,6 +842,12 @@ func (s *readingSink) ReadRecords(_ context.Context, object string, ids []string
 		return nil, s.fail
 	}
 	var out []contactpad.WorkItem
+	defer func() {
+		if during := s.during; during != nil {
+			s.during = nil
+			during()
+		}
+	}()
 	for _, id := range ids {
 		if item, ok := s.crm[id]; ok && item.CRMObject == object {
 			out = append(out, item)
@@ -946,5 +955,68 @@ func testChangedBeforeWrite(t *testing.T, open Opener) {
 		sink.drain(h)
 		require.Equal(t, "completed", sink.sent[i.CRMID][0]["status"], "written once the read succeeds, as it is then: its wrap-up ended")
 		require.Len(t, sink.reads, 2)
+	})
+}
+
+// at is item as read with the record last changed at modified.
+func at(item contactpad.WorkItem, modified time.Time) contactpad.WorkItem {
+	state := *item.CRM
+	state.Modified = modified
+	item.CRM = &state
+	return item
+}
+
+// testLateRead: the poll and the writer both read records, and an older
+// read may be taken in after a newer one. It changes nothing: taken in,
+// it would put back what the newer one replaced (a Case Sam closed would
+// be reopened in the bridge while it stays closed in the CRM).
+func testLateRead(t *testing.T, open Opener) {
+	// The writer's read is answered; then Sam closes the Case, and the
+	// poll's read of it is taken in before the writer's.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		sink.crm[i.CRMID] = at(inStep(h.Get(i.ID)), time.Now())
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		sink.during = func() {
+			time.Sleep(time.Second)
+			closed := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed"}), time.Now())
+			closed.Unmatched = true
+			h.Do(adapter.Ingest{Item: closed, ReadAt: time.Now()})
+			require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+		}
+		sink.drain(h)
+		require.Len(t, sink.reads, 1)
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "the older read changes nothing")
+		require.NotContains(t, actions(h.Audit(i.ID)), "reopened")
+		for _, fields := range sink.sent[i.CRMID] {
+			require.NotContains(t, fields, "status")
+		}
+	})
+	// A poll reads the Case; then Sam closes it, and the writer's read of
+	// it is taken in before the poll's.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		polled := at(inStep(h.Get(i.ID)), time.Now())
+		polled.Subject = "Sam's subject"
+		pollAt := time.Now()
+		time.Sleep(time.Second)
+		sink := newReadingSink()
+		closed := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed"}), time.Now())
+		closed.Unmatched = true
+		sink.crm[i.CRMID] = closed
+		sink.drain(h)
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+		h.Do(adapter.Ingest{Item: polled, ReadAt: pollAt})
+		got := h.Get(i.ID)
+		require.Equal(t, contactpad.Completed, got.Status, "the poll's older read changes nothing")
+		require.NotEqual(t, "Sam's subject", got.Subject, "not even the subject")
+		// The same read again is nothing new either; a newer one is.
+		h.Do(adapter.Ingest{Item: closed})
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+		reopened := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "connected"}), time.Now().Add(time.Second))
+		h.Do(adapter.Ingest{Item: reopened})
+		require.Equal(t, "Reopened in Salesforce by Sam Supervisor", h.Audit(i.ID)[len(h.Audit(i.ID))-2].Message)
 	})
 }

@@ -72,6 +72,7 @@ func Run(t *testing.T, open Opener) {
 		{"the CRM is a peer: the echo of our writes", testEcho},
 		{"the CRM is a peer: both sides changed a field", testConflicts},
 		{"the CRM is a peer: changed there before the write", testChangedBeforeWrite},
+		{"the CRM is a peer: a late read of an older version", testLateRead},
 		{"the CRM is a peer: only changed fields are written", testDeltas},
 		{"the CRM is a peer: records that cannot go in", testIngestFailures},
 		{"the CRM is a peer: a read older than a write", testStaleRead},

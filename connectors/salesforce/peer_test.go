@@ -371,6 +371,62 @@ func TestChangedBeforeWrite(t *testing.T) {
 	}
 }
 
+// TestReadBeforeWriteChangesNothingItShouldNot: the writer's read of a
+// record nobody changed since the bridge last read it takes in nothing,
+// as a poll would not read it at all. A customer's reply that reopened a
+// deferred Case does not reopen it a second time after alice deferred it
+// again; a Case the bridge closed itself and alice resumed stays hers.
+func TestReadBeforeWriteChangesNothingItShouldNot(t *testing.T) {
+	start := func(t *testing.T) (*bridge, *contactpad.Interaction) {
+		b := startBridgeWith(t, sim.DefaultSeed(), bridgeOptions{agents: threeAgents()})
+		b.poll()
+		b.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
+		for _, it := range b.interactions() {
+			if it.Status == contactpad.Offered {
+				b.do(adapter.Accept{ID: it.ID, Agent: "alice"})
+			}
+		}
+		require.Empty(t, b.drain())
+		return b, b.byCRM()["500Sd0000000007IAA"]
+	}
+	t.Run("a customer's reply, read again", func(t *testing.T) {
+		b, i := start(t)
+		due := b.clock.Now().Add(24 * time.Hour)
+		b.do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: &due})
+		require.Empty(t, b.drain())
+		// The customer writes; a flow sets the Case back to New.
+		require.NoError(t, b.org.Edit(samUser, "Case", i.CRMID, map[string]any{"Status": "New"}))
+		b.poll()
+		reopened := b.byCRM()[i.CRMID]
+		require.Equal(t, contactpad.ReopenCustomerReply, reopened.ReopenReason)
+		if reopened.Status == contactpad.Offered {
+			b.do(adapter.Accept{ID: reopened.ID, Agent: "alice"})
+		}
+		later := b.clock.Now().Add(48 * time.Hour)
+		b.do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: &later}) // before the writer's call
+		require.Empty(t, b.drain())
+		again := b.byCRM()[i.CRMID]
+		require.Equal(t, contactpad.Deferred, again.Status, "no new reply came")
+		require.Equal(t, "On Hold", b.record("Case", i.CRMID)["Status"])
+		b.agree()
+	})
+	t.Run("closed by the bridge, then resumed", func(t *testing.T) {
+		b, i := start(t)
+		b.do(adapter.Release{ID: i.ID, Agent: "alice"})
+		b.do(adapter.FinishWrapUp{ID: i.ID, Agent: "alice"})
+		require.Empty(t, b.drain())
+		require.Equal(t, "Closed", b.record("Case", i.CRMID)["Status"])
+		b.do(adapter.Resume{ID: i.ID, Agent: "alice"})
+		resumed := b.byCRM()[i.CRMID].Status
+		require.Empty(t, b.drain())
+		require.Equal(t, resumed, b.byCRM()[i.CRMID].Status)
+		require.Equal(t, "Working", b.record("Case", i.CRMID)["Status"])
+		b.poll()
+		require.Equal(t, resumed, b.byCRM()[i.CRMID].Status)
+		b.agree()
+	})
+}
+
 // TestPreviewIsRun: ctibridge mapping preview and the running bridge write
 // the same fields for the same story, step by step.
 func TestPreviewIsRun(t *testing.T) {
