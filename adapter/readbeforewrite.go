@@ -36,12 +36,13 @@ type RecordReader interface {
 }
 
 // readBeforeWrite reads the records whose fields rows would write, with
-// the call's context, and ingests what they show (see RecordReader). A
-// record whose fields to write are all ones the bridge wins (its mapping's
-// conflict rule) is not read: nothing of the CRM's is at stake. A read
-// that fails is the rows' failure, readErr: none of them is written. An
-// ingest that fails for the store is err.
-func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader, rows []OutboxRow) (readErr, err error) {
+// the call's context, and ingests what they show (see RecordReader); it
+// returns the records it read. A record whose fields to write are all ones
+// the bridge wins (its mapping's conflict rule) is not read: nothing of the
+// CRM's is at stake. A read that fails is the rows' failure, readErr: none
+// of them is written. An ingest that fails for the store is err.
+func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader, rows []OutboxRow) (
+	read map[[2]string]bool, readErr, err error) {
 	mirrors := e.cfg.Load().s.Mirrors
 	var syncs map[string]*contactpad.RecordSync
 	if err := e.store.View(ctx, func(tx Tx) error {
@@ -49,17 +50,17 @@ func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader,
 		syncs, err = readSyncs(tx, rows)
 		return err
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var objects []string
 	ids := map[string][]string{} // by object: the records with fields to write
-	seen := map[[2]string]bool{}
+	read = map[[2]string]bool{}
 	for _, r := range rows {
 		key := [2]string{r.CRMObject, r.CRMID}
-		if seen[key] || !crmWinsAny(syncs[r.InteractionID].Writes(), mirrors, r.CRMObject) {
+		if read[key] || !crmWinsAny(syncs[r.InteractionID].Writes(), mirrors, r.CRMObject) {
 			continue
 		}
-		seen[key] = true
+		read[key] = true
 		if ids[r.CRMObject] == nil {
 			objects = append(objects, r.CRMObject)
 		}
@@ -70,7 +71,7 @@ func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader,
 		now := e.now().UTC() // the read is sent after this
 		items, err := reader.ReadRecords(call, object, ids[object])
 		if err != nil {
-			return fmt.Errorf("read %d %s records before writing them: %w", len(ids[object]), object, err), nil
+			return nil, fmt.Errorf("read %d %s records before writing them: %w", len(ids[object]), object, err), nil
 		}
 		for _, item := range items {
 			if item.Problem == "" { // the poll reports it
@@ -82,10 +83,29 @@ func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader,
 		var invalid *InvalidError
 		if out.Err != nil && !errors.As(out.Err, &invalid) { // an invalid record: the poll reports it
 			item := cmds[k].(Ingest).Item
-			return nil, fmt.Errorf("take in %s %s, read before writing it: %w", item.CRMObject, item.CRMID, out.Err)
+			return nil, nil, fmt.Errorf("take in %s %s, read before writing it: %w", item.CRMObject, item.CRMID, out.Err)
 		}
 	}
-	return nil, nil
+	return read, nil, nil
+}
+
+// holdUnread leaves out of the call the rows of each record that has a
+// field the CRM wins to write but was not read before it (an agent acted
+// while the read was out), with the record's later rows: they go in the
+// next call, read first.
+func holdUnread(rows []OutboxRow, changes []*contactpad.RecordChange, syncs map[string]*contactpad.RecordSync,
+	read map[[2]string]bool, mirrors map[string]Mirror) (keep []OutboxRow, keepChanges []*contactpad.RecordChange, held []OutboxRow) {
+	holding := map[[2]string]bool{}
+	for k, r := range rows {
+		key := [2]string{r.CRMObject, r.CRMID}
+		if holding[key] || !read[key] && crmWinsAny(syncs[r.InteractionID].Writes(), mirrors, r.CRMObject) {
+			holding[key] = true
+			held = append(held, r)
+			continue
+		}
+		keep, keepChanges = append(keep, r), append(keepChanges, changes[k])
+	}
+	return keep, keepChanges, held
 }
 
 // crmWinsAny reports whether the CRM wins a conflict on any of the fields

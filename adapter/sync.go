@@ -718,8 +718,10 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 	call, cancel := context.WithTimeout(call, opts.Lease-callMargin(opts.Lease))
 	defer cancel()
 	var errs []error
+	var read map[[2]string]bool // the records read, if the sink reads
 	if reader, ok := sink.(RecordReader); ok {
-		readErr, err := e.readBeforeWrite(ctx, call, reader, rows)
+		var readErr error
+		read, readErr, err = e.readBeforeWrite(ctx, call, reader, rows)
 		if err != nil {
 			e.giveBackClaimed(ctx, rows)
 			return 0, claimed, err
@@ -735,7 +737,7 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 	var sent map[int]map[string]any
 	if errs == nil {
 		var changes []*contactpad.RecordChange
-		rows, changes, sent, err = e.prepareCall(ctx, sink, rows, parseChanges(rows))
+		rows, changes, sent, err = e.prepareCall(ctx, sink, rows, parseChanges(rows), read)
 		if err != nil || len(rows) == 0 {
 			return len(rows), claimed, err
 		}
@@ -825,13 +827,15 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 
 // prepareCall fits the claimed rows, with their parsed changes, to one
 // call of sink (a CallFitter; other sinks take them all) and gives the
-// rest back as it was; then it puts on each record's last row the fields
+// rest back as it was, with the rows of records that have a field the
+// CRM wins to write but are not among those read (holdUnread; read is nil
+// when the sink does not read); then it puts on each record's last row the fields
 // still to write (currentWrites), which it records as sent, and returns
 // what goes with the fields sent by row. All of it in one transaction; if
 // that fails, every claimed row goes back as it was, as if the claim had
 // been rolled back.
-func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow, parsed []*contactpad.RecordChange) (
-	rows []OutboxRow, changes []*contactpad.RecordChange, sent map[int]map[string]any, err error) {
+func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow, parsed []*contactpad.RecordChange,
+	read map[[2]string]bool) (rows []OutboxRow, changes []*contactpad.RecordChange, sent map[int]map[string]any, err error) {
 	err = UpdateOne(ctx, e.store, func(tx Tx) error {
 		// The changes as parsed stay as they are, should the store run
 		// this again: currentWrites changes the copies.
@@ -846,17 +850,22 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 		if err != nil {
 			return err
 		}
+		var rest []OutboxRow
 		if fitter, ok := sink.(CallFitter); ok {
-			var rest []OutboxRow
 			rows, changes, rest, err = fitCall(fitter, rows, changes, syncs)
 			if err != nil {
 				return err
 			}
-			if len(rest) > 0 {
-				// The rest goes back as it was, for the next call.
-				if err := giveBack(tx, rest); err != nil {
-					return err
-				}
+		}
+		if read != nil {
+			var held []OutboxRow
+			rows, changes, held = holdUnread(rows, changes, syncs, read, e.cfg.Load().s.Mirrors)
+			rest = append(rest, held...)
+		}
+		if len(rest) > 0 {
+			// The rest goes back as it was, for the next call.
+			if err := giveBack(tx, rest); err != nil {
+				return err
 			}
 		}
 		sent, err = currentWrites(tx, rows, changes, syncs)

@@ -923,6 +923,32 @@ func testChangedBeforeWrite(t *testing.T, open Opener) {
 		sent := sink.sent[i.CRMID]
 		require.Equal(t, "deferred", sent[len(sent)-1]["status"], "written over the CRM's value")
 	})
+	// A Case in the call with nothing of the CRM's to write is not read;
+	// alice defers it while the read is out, and Sam closes it: it waits
+	// for the next call, read first.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		k := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		sink := newReadingSink()
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		sink.crm[i.CRMID] = inStep(h.Get(i.ID))
+		transfer := h.Do(adapter.StartTransfer{ID: k.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"},
+			Mode: contactpad.Warm, Note: "n"}).Transfer
+		require.Nil(t, h.Get(k.ID).Sync.Writes(), "an audit entry to write, and no field")
+		sink.during = func() {
+			h.Do(adapter.CancelTransfer{TransferID: transfer.ID, Agent: "alice"})
+			h.Do(adapter.Defer{ID: k.ID, Agent: "alice", DueBy: in(time.Hour)})
+			sink.crm[k.CRMID] = seen(h.Get(k.ID), "Sam Supervisor", shows{"status": "completed", "owner_crm_user_id": aliceUser})
+		}
+		sink.drain(h)
+		for _, fields := range sink.sent[k.CRMID] {
+			require.NotContains(t, fields, "status", "Sam's Closed is never written over")
+		}
+		require.Equal(t, contactpad.Completed, h.Get(k.ID).Status)
+		require.Equal(t, [][]string{{i.CRMID}, {k.CRMID}}, sink.reads)
+		require.Equal(t, "deferred", sink.sent[i.CRMID][len(sink.sent[i.CRMID])-1]["status"])
+	})
 	// Where the bridge wins every field it writes, nothing of the CRM's is
 	// at stake: the record is not read.
 	bubble(t, open, withPolicy(contactpad.PeerPolicy{Conflicts: contactpad.BridgeWins}), func(h *Harness) {
