@@ -39,10 +39,11 @@ type RecordReader interface {
 // the call's context, and ingests what they show (see RecordReader); it
 // returns the records it read. A record whose fields to write are all ones
 // the bridge wins (its mapping's conflict rule) is not read: nothing of the
-// CRM's is at stake. A read that fails is the rows' failure, readErr: none
-// of them is written. An ingest that fails for the store is err.
+// CRM's is at stake. The records of an object whose read fails are failed,
+// with the error: none of their rows is written. An ingest that fails for
+// the store is err.
 func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader, rows []OutboxRow) (
-	read map[[2]string]bool, readErr, err error) {
+	read map[[2]string]bool, failed map[[2]string]error, err error) {
 	mirrors := e.cfg.Load().s.Mirrors
 	var syncs map[string]*contactpad.RecordSync
 	if err := e.store.View(ctx, func(tx Tx) error {
@@ -71,7 +72,14 @@ func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader,
 		now := e.now().UTC() // the read is sent after this
 		items, err := reader.ReadRecords(call, object, ids[object])
 		if err != nil {
-			return nil, fmt.Errorf("read %d %s records before writing them: %w", len(ids[object]), object, err), nil
+			err = fmt.Errorf("read %d %s records before writing them: %w", len(ids[object]), object, err)
+			if failed == nil {
+				failed = map[[2]string]error{}
+			}
+			for _, id := range ids[object] {
+				failed[[2]string{object, id}] = err
+			}
+			continue
 		}
 		for _, item := range items {
 			if item.Problem == "" { // the poll reports it
@@ -86,7 +94,7 @@ func (e *Engine) readBeforeWrite(ctx, call context.Context, reader RecordReader,
 			return nil, nil, fmt.Errorf("take in %s %s, read before writing it: %w", item.CRMObject, item.CRMID, out.Err)
 		}
 	}
-	return read, nil, nil
+	return read, failed, nil
 }
 
 // holdUnread leaves out of the call the rows of each record that has a

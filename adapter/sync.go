@@ -492,7 +492,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			break
 		}
 		if claimed > written {
-			trigger.Rows = written // what one call carries
+			trigger.Rows = max(written, 1) // what one call carries
 		}
 		if claimed < opts.BatchRows && claimed == written {
 			break
@@ -527,7 +527,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 				switch {
 				case err == nil:
 					if claimed > written {
-						trigger.Rows = written
+						trigger.Rows = max(written, 1)
 					}
 					continue
 				case errors.As(err, &notReady):
@@ -717,37 +717,58 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 	// is for a request on its way when the call is given up.
 	call, cancel := context.WithTimeout(call, opts.Lease-callMargin(opts.Lease))
 	defer cancel()
-	var errs []error
-	var read map[[2]string]bool // the records read, if the sink reads
+	var (
+		read       map[[2]string]bool // the records read, if the sink reads
+		unread     []OutboxRow        // the rows of records whose read failed: not written
+		unreadErrs []error
+	)
 	if reader, ok := sink.(RecordReader); ok {
-		var readErr error
-		read, readErr, err = e.readBeforeWrite(ctx, call, reader, rows)
+		var failed map[[2]string]error
+		read, failed, err = e.readBeforeWrite(ctx, call, reader, rows)
 		if err != nil {
 			e.giveBackClaimed(ctx, rows)
 			return 0, claimed, err
 		}
-		if readErr != nil {
-			// Nothing is written that the CRM may have changed unseen.
-			errs = make([]error, len(rows))
-			for k := range errs {
-				errs[k] = readErr
+		if len(failed) > 0 {
+			// Nothing is written that the CRM may have changed unseen;
+			// the other records' rows go on.
+			var rest []OutboxRow
+			for _, r := range rows {
+				if readErr, ok := failed[[2]string{r.CRMObject, r.CRMID}]; ok {
+					unread, unreadErrs = append(unread, r), append(unreadErrs, readErr)
+					continue
+				}
+				rest = append(rest, r)
+			}
+			rows = rest
+		}
+	}
+	var errs []error
+	var sent map[int]map[string]any
+	if len(rows) > 0 {
+		var changes []*contactpad.RecordChange
+		var held int
+		rows, changes, sent, held, err = e.prepareCall(ctx, sink, rows, parseChanges(rows), read)
+		// Rows held for a read are not what a call carries (RunWriteback
+		// sizes its batches by what the fitter takes).
+		claimed -= held
+		if err != nil {
+			e.giveBackClaimed(ctx, unread)
+			return len(rows), claimed, err
+		}
+		if len(rows) > 0 {
+			if err := encodeChanges(rows, changes); err != nil {
+				return len(rows), claimed, err
+			}
+			errs = sink.Write(call, rows)
+			if len(errs) != len(rows) {
+				return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
 			}
 		}
 	}
-	var sent map[int]map[string]any
-	if errs == nil {
-		var changes []*contactpad.RecordChange
-		rows, changes, sent, err = e.prepareCall(ctx, sink, rows, parseChanges(rows), read)
-		if err != nil || len(rows) == 0 {
-			return len(rows), claimed, err
-		}
-		if err := encodeChanges(rows, changes); err != nil {
-			return len(rows), claimed, err
-		}
-		errs = sink.Write(call, rows)
-		if len(errs) != len(rows) {
-			return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
-		}
+	rows, errs = append(rows, unread...), append(errs, unreadErrs...)
+	if len(rows) == 0 {
+		return 0, claimed, nil
 	}
 	now = e.now().UTC()
 	// A call the CRM did not answer at all: its rows back off by how many
@@ -835,7 +856,7 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 // that fails, every claimed row goes back as it was, as if the claim had
 // been rolled back.
 func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow, parsed []*contactpad.RecordChange,
-	read map[[2]string]bool) (rows []OutboxRow, changes []*contactpad.RecordChange, sent map[int]map[string]any, err error) {
+	read map[[2]string]bool) (rows []OutboxRow, changes []*contactpad.RecordChange, sent map[int]map[string]any, held int, err error) {
 	err = UpdateOne(ctx, e.store, func(tx Tx) error {
 		// The changes as parsed stay as they are, should the store run
 		// this again: currentWrites changes the copies.
@@ -857,10 +878,11 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 				return err
 			}
 		}
+		held = 0
 		if read != nil {
-			var held []OutboxRow
-			rows, changes, held = holdUnread(rows, changes, syncs, read, e.cfg.Load().s.Mirrors)
-			rest = append(rest, held...)
+			var unread []OutboxRow
+			rows, changes, unread = holdUnread(rows, changes, syncs, read, e.cfg.Load().s.Mirrors)
+			rest, held = append(rest, unread...), len(unread)
 		}
 		if len(rest) > 0 {
 			// The rest goes back as it was, for the next call.
@@ -872,10 +894,10 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 		return err
 	})
 	if err == nil {
-		return rows, changes, sent, nil
+		return rows, changes, sent, held, nil
 	}
 	e.giveBackClaimed(ctx, claimed)
-	return nil, nil, nil, err
+	return nil, nil, nil, 0, err
 }
 
 // giveBackClaimed returns claimed rows that are not sent to the queue as

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -982,6 +983,27 @@ func testChangedBeforeWrite(t *testing.T, open Opener) {
 		require.Equal(t, "completed", sink.sent[i.CRMID][0]["status"], "written once the read succeeds, as it is then: its wrap-up ended")
 		require.Len(t, sink.reads, 2)
 	})
+	// A read that fails for good (a field the mapping reads was deleted)
+	// fails the rows of the records it was to read, and no others: an
+	// audit entry of another Case, which needs no read, is written.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		k := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Do(adapter.StartTransfer{ID: k.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Warm, Note: "n"})
+		sink := newReadingSink()
+		sink.fail = codedError{"INVALID_FIELD", "No such column 'Ctibridge_Due_By__c' on entity 'Case'"}
+		n, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		rows := h.Outbox()
+		require.Len(t, rows, 1, "k's row is written")
+		require.Equal(t, i.CRMID, rows[0].CRMID)
+		require.Equal(t, "INVALID_FIELD", rows[0].ErrorCode)
+		require.Equal(t, 1, rows[0].Attempts, "a refusal spends an attempt")
+		require.Empty(t, sink.sent[i.CRMID])
+	})
 }
 
 // at is item as read with the record last changed at modified.
@@ -1029,11 +1051,16 @@ func testLateRead(t *testing.T, open Opener) {
 		pollAt := time.Now()
 		time.Sleep(time.Second)
 		sink := newReadingSink()
-		closed := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed"}), time.Now())
+		// Sam closed it, and a flow wrote the bridge's deferral: nothing
+		// is left to write, so the poll's read is not stale.
+		fields := shows(maps.Clone(h.Get(i.ID).Sync.Want))
+		fields["status"] = "completed"
+		closed := at(seen(h.Get(i.ID), "Sam Supervisor", fields), time.Now())
 		closed.Unmatched = true
 		sink.crm[i.CRMID] = closed
 		sink.drain(h)
 		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+		require.False(t, h.Get(i.ID).Sync.Stale(pollAt))
 		h.Do(adapter.Ingest{Item: polled, ReadAt: pollAt})
 		got := h.Get(i.ID)
 		require.Equal(t, contactpad.Completed, got.Status, "the poll's older read changes nothing")
@@ -1044,5 +1071,92 @@ func testLateRead(t *testing.T, open Opener) {
 		reopened := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "connected"}), time.Now().Add(time.Second))
 		h.Do(adapter.Ingest{Item: reopened})
 		require.Equal(t, "Reopened in Salesforce by Sam Supervisor", h.Audit(i.ID)[len(h.Audit(i.ID))-2].Message)
+	})
+	// The poll's older read brings Omni-Channel routing (a PSR waiting):
+	// the routing is not taken for work that ended, nor the old status.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		polled := at(inStep(h.Get(i.ID)), time.Now())
+		polled.Omni = &contactpad.OmniItem{PSRID: "0JRSd0000000001AAA", ServiceChannelID: "0N9Sd0000000001AAA", CapacityWeight: 1}
+		pollAt := time.Now()
+		time.Sleep(time.Second)
+		sink := newReadingSink()
+		// Sam closed it, and a flow wrote the bridge's deferral: nothing
+		// is left to write, so the poll's read is not stale.
+		fields := shows(maps.Clone(h.Get(i.ID).Sync.Want))
+		fields["status"] = "completed"
+		closed := at(seen(h.Get(i.ID), "Sam Supervisor", fields), time.Now())
+		closed.Unmatched = true
+		sink.crm[i.CRMID] = closed
+		sink.drain(h)
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+		require.False(t, h.Get(i.ID).Sync.Stale(pollAt))
+		h.Do(adapter.Ingest{Item: polled, ReadAt: pollAt})
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "the poll's older read changes nothing")
+		require.NotContains(t, actions(h.Audit(i.ID)), "reopened")
+	})
+	// Salesforce keeps a record's last change to the second: two changes
+	// in one second show the same stamp, and the later read of them is
+	// taken in.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		second := time.Now().Truncate(time.Second)
+		sink := newReadingSink()
+		sink.crm[i.CRMID] = at(inStep(h.Get(i.ID)), second) // a flow touched it at .0, read at .1
+		sink.drain(h)
+		require.Equal(t, contactpad.Deferred, h.Get(i.ID).Status)
+		time.Sleep(time.Second / 2)
+		closed := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed"}), second) // Sam, at .6
+		closed.Unmatched = true
+		h.Do(adapter.Ingest{Item: closed, ReadAt: time.Now()})
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "Sam's close is taken in")
+	})
+}
+
+// testHoldKeepsBatches: a record held back for a read (an agent acted on
+// it while the writer's read was out) goes in the next call, and does not
+// make the writer take a smaller batch for a full call afterwards.
+func testHoldKeepsBatches(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		k := h.worked("alice", contactpad.NonLive)
+		m := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		transfer := h.Do(adapter.StartTransfer{ID: k.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"},
+			Mode: contactpad.Warm, Note: "n"}).Transfer
+		sink := newReadingSink()
+		for _, j := range []*contactpad.Interaction{i, k, m} {
+			sink.crm[j.CRMID] = inStep(h.Get(j.ID))
+		}
+		sink.during = func() {
+			h.Do(adapter.CancelTransfer{TransferID: transfer.ID, Agent: "alice"})
+			h.Do(adapter.Defer{ID: k.ID, Agent: "alice", DueBy: in(time.Hour)})
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Engine.RunWriteback(ctx, sink, adapter.SyncOptions{BatchMaxAge: 10 * time.Second})
+		}()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, [][]string{{i.CRMID}}, sink.reads, "the backlog goes at once, but for the held Case")
+		require.NotEmpty(t, h.Outbox())
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		require.Empty(t, h.Outbox(), "the held Case, at its rows' age")
+		require.Equal(t, [][]string{{i.CRMID}, {k.CRMID}}, sink.reads, "read first")
+		h.Do(adapter.Defer{ID: m.ID, Agent: "alice", DueBy: in(time.Hour)})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		require.Len(t, h.Outbox(), 1, "one row, 5 s old: not worth a call yet (batch_max_age 10s)")
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		require.Empty(t, h.Outbox(), "written at its age")
+		cancel()
+		<-done
 	})
 }

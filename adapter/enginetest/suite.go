@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"the CRM is a peer: both sides changed a field", testConflicts},
 		{"the CRM is a peer: changed there before the write", testChangedBeforeWrite},
 		{"the CRM is a peer: a late read of an older version", testLateRead},
+		{"writeback: a record held for a read keeps the batches whole", testHoldKeepsBatches},
 		{"the CRM is a peer: only changed fields are written", testDeltas},
 		{"the CRM is a peer: records that cannot go in", testIngestFailures},
 		{"the CRM is a peer: a read older than a write", testStaleRead},
