@@ -903,6 +903,9 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 // giveBackClaimed returns claimed rows that are not sent to the queue as
 // they were, as if the claim had been rolled back.
 func (e *Engine) giveBackClaimed(ctx context.Context, claimed []OutboxRow) {
+	if len(claimed) == 0 {
+		return
+	}
 	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return giveBack(tx, claimed) }); err != nil {
 		WarnFailed(e.log, err, "writeback: give back claimed rows (they come free when their lease ends)")
 	}
