@@ -1044,23 +1044,8 @@ func testLateRead(t *testing.T, open Opener) {
 	// A poll reads the Case; then Sam closes it, and the writer's read of
 	// it is taken in before the poll's.
 	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
-		i := h.worked("alice", contactpad.NonLive)
-		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
-		polled := at(inStep(h.Get(i.ID)), time.Now())
+		i, polled, pollAt, closed := closedAfterAPoll(h)
 		polled.Subject = "Sam's subject"
-		pollAt := time.Now()
-		time.Sleep(time.Second)
-		sink := newReadingSink()
-		// Sam closed it, and a flow wrote the bridge's deferral: nothing
-		// is left to write, so the poll's read is not stale.
-		fields := shows(maps.Clone(h.Get(i.ID).Sync.Want))
-		fields["status"] = "completed"
-		closed := at(seen(h.Get(i.ID), "Sam Supervisor", fields), time.Now())
-		closed.Unmatched = true
-		sink.crm[i.CRMID] = closed
-		sink.drain(h)
-		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
-		require.False(t, h.Get(i.ID).Sync.Stale(pollAt))
 		h.Do(adapter.Ingest{Item: polled, ReadAt: pollAt})
 		got := h.Get(i.ID)
 		require.Equal(t, contactpad.Completed, got.Status, "the poll's older read changes nothing")
@@ -1075,23 +1060,8 @@ func testLateRead(t *testing.T, open Opener) {
 	// The poll's older read brings Omni-Channel routing (a PSR waiting):
 	// the routing is not taken for work that ended, nor the old status.
 	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
-		i := h.worked("alice", contactpad.NonLive)
-		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
-		polled := at(inStep(h.Get(i.ID)), time.Now())
+		i, polled, pollAt, _ := closedAfterAPoll(h)
 		polled.Omni = &contactpad.OmniItem{PSRID: "0JRSd0000000001AAA", ServiceChannelID: "0N9Sd0000000001AAA", CapacityWeight: 1}
-		pollAt := time.Now()
-		time.Sleep(time.Second)
-		sink := newReadingSink()
-		// Sam closed it, and a flow wrote the bridge's deferral: nothing
-		// is left to write, so the poll's read is not stale.
-		fields := shows(maps.Clone(h.Get(i.ID).Sync.Want))
-		fields["status"] = "completed"
-		closed := at(seen(h.Get(i.ID), "Sam Supervisor", fields), time.Now())
-		closed.Unmatched = true
-		sink.crm[i.CRMID] = closed
-		sink.drain(h)
-		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
-		require.False(t, h.Get(i.ID).Sync.Stale(pollAt))
 		h.Do(adapter.Ingest{Item: polled, ReadAt: pollAt})
 		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "the poll's older read changes nothing")
 		require.NotContains(t, actions(h.Audit(i.ID)), "reopened")
@@ -1113,6 +1083,29 @@ func testLateRead(t *testing.T, open Opener) {
 		h.Do(adapter.Ingest{Item: closed, ReadAt: time.Now()})
 		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "Sam's close is taken in")
 	})
+}
+
+// closedAfterAPoll plays a poll that reads alice's deferred Case, after
+// which Sam closes it and the writer reads the close and takes it in,
+// before the poll's read is: it returns the Case, the poll's read and when
+// it was sent, and the writer's read. A flow wrote the bridge's deferral
+// too, so nothing is left to write, and the poll's read is not stale.
+func closedAfterAPoll(h *Harness) (i *contactpad.Interaction, polled contactpad.WorkItem, pollAt time.Time, closed contactpad.WorkItem) {
+	h.T.Helper()
+	i = h.worked("alice", contactpad.NonLive)
+	h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+	polled, pollAt = at(inStep(h.Get(i.ID)), time.Now()), time.Now()
+	time.Sleep(time.Second)
+	fields := shows(maps.Clone(h.Get(i.ID).Sync.Want))
+	fields["status"] = "completed"
+	closed = at(seen(h.Get(i.ID), "Sam Supervisor", fields), time.Now())
+	closed.Unmatched = true
+	sink := newReadingSink()
+	sink.crm[i.CRMID] = closed
+	sink.drain(h)
+	require.Equal(h.T, contactpad.Completed, h.Get(i.ID).Status)
+	require.False(h.T, h.Get(i.ID).Sync.Stale(pollAt))
+	return i, polled, pollAt, closed
 }
 
 // testHoldKeepsBatches: a record held back for a read (an agent acted on

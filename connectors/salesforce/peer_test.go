@@ -312,15 +312,7 @@ func TestChangedBeforeWrite(t *testing.T) {
 			if st.name == "postgres" {
 				pgtest.ServerDSN(t)
 			}
-			b := startBridgeWith(t, sim.DefaultSeed(), bridgeOptions{store: st.open, agents: threeAgents()})
-			b.poll()
-			b.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
-			for _, it := range b.interactions() {
-				if it.Status == contactpad.Offered {
-					b.do(adapter.Accept{ID: it.ID, Agent: "alice"})
-				}
-			}
-			require.Empty(t, b.drain())
+			b := aliceAtWork(t, st.open)
 			b.agree()
 
 			closed, given := b.byCRM()["500Sd0000000007IAA"], b.byCRM()["500Sd0000000008IAA"]
@@ -378,15 +370,7 @@ func TestChangedBeforeWrite(t *testing.T) {
 // again; a Case the bridge closed itself and alice resumed stays hers.
 func TestReadBeforeWriteChangesNothingItShouldNot(t *testing.T) {
 	start := func(t *testing.T) (*bridge, *contactpad.Interaction) {
-		b := startBridgeWith(t, sim.DefaultSeed(), bridgeOptions{agents: threeAgents()})
-		b.poll()
-		b.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
-		for _, it := range b.interactions() {
-			if it.Status == contactpad.Offered {
-				b.do(adapter.Accept{ID: it.ID, Agent: "alice"})
-			}
-		}
-		require.Empty(t, b.drain())
+		b := aliceAtWork(t, nil)
 		return b, b.byCRM()["500Sd0000000007IAA"]
 	}
 	t.Run("a customer's reply, read again", func(t *testing.T) {
@@ -425,6 +409,23 @@ func TestReadBeforeWriteChangesNothingItShouldNot(t *testing.T) {
 		require.Equal(t, resumed, b.byCRM()[i.CRMID].Status)
 		b.agree()
 	})
+}
+
+// aliceAtWork is the bridge on the seed, on the store open opens (nil: a
+// SQLite file), with alice Available: she has accepted what was offered,
+// and it is written back.
+func aliceAtWork(t *testing.T, open func(*testing.T) adapter.Store) *bridge {
+	t.Helper()
+	b := startBridgeWith(t, sim.DefaultSeed(), bridgeOptions{store: open, agents: threeAgents()})
+	b.poll()
+	b.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
+	for _, it := range b.interactions() {
+		if it.Status == contactpad.Offered {
+			b.do(adapter.Accept{ID: it.ID, Agent: "alice"})
+		}
+	}
+	require.Empty(t, b.drain())
+	return b
 }
 
 // TestPreviewIsRun: ctibridge mapping preview and the running bridge write
