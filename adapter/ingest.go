@@ -33,6 +33,12 @@ func (cmd Ingest) apply(c *change) error {
 	switch {
 	case err == nil:
 		c.res.Interaction = existing
+		if item.CRM != nil && existing.Sync.Outdated(item.CRM.Modified, cmd.ReadAt) {
+			// Older than the read taken in last, and come in late: the
+			// record's fields say nothing new. A poll's read may still
+			// bring Omni-Channel routing.
+			return c.routingOnly(existing, item)
+		}
 		if existing.Sync.Stale(cmd.ReadAt) {
 			// Its values and whether it matches the filter may be the
 			// ones the bridge's write replaced: the poller reads it again.
@@ -44,7 +50,7 @@ func (cmd Ingest) apply(c *change) error {
 		}
 		waiting := waitsForOmni(existing.Omni)
 		adoptRouting(existing, item.Omni)
-		if err := c.inbound(existing, item); err != nil || !waiting || item.Omni == nil {
+		if err := c.inbound(existing, item, cmd.ReadAt); err != nil || !waiting || item.Omni == nil {
 			return err
 		}
 		return c.routingFree(existing.ID)
@@ -59,7 +65,7 @@ func (cmd Ingest) apply(c *change) error {
 	if err := c.knownService(item.Service, item.CRMObject, item.CRMID); err != nil {
 		return err
 	}
-	return c.firstSight(item)
+	return c.firstSight(item, cmd.ReadAt)
 }
 
 // firstSight makes the interaction of a record the bridge has not seen.
@@ -69,7 +75,7 @@ func (cmd Ingest) apply(c *change) error {
 // says it waits), a record on hold stays deferred until the due date it
 // shows, an ended one goes to History. With the reset policy the record is
 // queued as new work and its mirrored fields are written over.
-func (c *change) firstSight(item contactpad.WorkItem) error {
+func (c *change) firstSight(item contactpad.WorkItem, readAt time.Time) error {
 	now := c.now
 	i := &contactpad.Interaction{
 		ID: newID("int"), CRMID: item.CRMID, CRMObject: item.CRMObject, Media: item.Media,
@@ -83,6 +89,9 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 		shown = item.CRM.Fields
 	}
 	i.Sync = contactpad.RecordSync{Known: shown, Service: item.Service}.Clone()
+	if item.CRM != nil {
+		i.Sync.Read(item.CRM.Modified, readAt)
+	}
 	if o := item.Omni; o != nil && o.PSRID != "" {
 		i.Omni = &contactpad.OmniRouting{PSRID: o.PSRID, ServiceChannelID: o.ServiceChannelID, CapacityWeight: o.CapacityWeight}
 	}
@@ -142,10 +151,31 @@ func (c *change) firstSight(item contactpad.WorkItem) error {
 	return c.routeInteraction(i)
 }
 
+// routingOnly takes in the Omni-Channel routing a poll's read of i's record
+// brings (its PSR waiting for a push) and nothing else: the read is older
+// than the one taken in last.
+func (c *change) routingOnly(i *contactpad.Interaction, item contactpad.WorkItem) error {
+	if item.Omni == nil || i.Status.Ended() {
+		return nil
+	}
+	waiting, before := waitsForOmni(i.Omni), i.Omni
+	adoptRouting(i, item.Omni)
+	if i.Omni == before {
+		return nil
+	}
+	if err := c.tx.PutInteraction(i); err != nil {
+		return fmt.Errorf("save interaction %s: %w", i.ID, err)
+	}
+	if !waiting {
+		return nil
+	}
+	return c.routingFree(i.ID)
+}
+
 // inbound takes in what the CRM shows of a record the bridge already
 // works: its descriptive fields, and what the CRM changed of the mirrored
 // fields since the bridge last knew them.
-func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) error {
+func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem, readAt time.Time) error {
 	m := c.mirror(i.CRMObject)
 	policy := m.Policy()
 	if !item.Unmatched {
@@ -163,6 +193,11 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 	}
 	known := i.Sync.Clone()
 	changed, conflicts := i.Sync.Observe(read, policy.BridgeWins)
+	news := true // a change made since the read taken in last
+	if item.CRM != nil {
+		news = known.Newer(item.CRM.Modified) || len(changed) > 0
+		i.Sync.Read(item.CRM.Modified, readAt)
+	}
 	wasUnmatched := i.Sync.Unmatched
 	i.Sync.Unmatched = item.Unmatched
 	if !item.Unmatched && item.Service != "" {
@@ -224,7 +259,7 @@ func (c *change) inbound(i *contactpad.Interaction, item contactpad.WorkItem) er
 		}
 	}
 	switch {
-	case item.CustomerReply && i.Status == contactpad.Deferred:
+	case item.CustomerReply && i.Status == contactpad.Deferred && news:
 		// The mapping's rule says why the record changed: the customer
 		// wrote (a flow set the status back, say).
 		return c.reopen(i, contactpad.ReopenCustomerReply, record{actor: contactpad.ActorSystem})
@@ -652,7 +687,8 @@ func setValue(m map[string]any, k string, v any) map[string]any {
 // sameSync reports whether two sync states hold the same values.
 func sameSync(a, b contactpad.RecordSync) bool {
 	return a.Unmatched == b.Unmatched && a.Service == b.Service && slices.Equal(a.Dirty, b.Dirty) && sameValues(a.Known, b.Known) &&
-		sameValues(a.Want, b.Want) && sameSent(a.Sent, b.Sent) && equalTime(a.AcceptedAt, b.AcceptedAt)
+		sameValues(a.Want, b.Want) && sameSent(a.Sent, b.Sent) && equalTime(a.AcceptedAt, b.AcceptedAt) &&
+		equalTime(a.Modified, b.Modified) && equalTime(a.ReadSent, b.ReadSent)
 }
 
 func sameSent(a, b map[string][]any) bool {

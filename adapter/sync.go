@@ -492,7 +492,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 			break
 		}
 		if claimed > written {
-			trigger.Rows = written // what one call carries
+			trigger.Rows = max(written, 1) // what one call carries
 		}
 		if claimed < opts.BatchRows && claimed == written {
 			break
@@ -527,7 +527,7 @@ func (e *Engine) RunWriteback(ctx context.Context, sink Sink, opts SyncOptions) 
 				switch {
 				case err == nil:
 					if claimed > written {
-						trigger.Rows = written
+						trigger.Rows = max(written, 1)
 					}
 					continue
 				case errors.As(err, &notReady):
@@ -710,13 +710,6 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 		return 0, 0, err
 	}
 	claimed = len(rows)
-	rows, changes, sent, err := e.prepareCall(ctx, sink, rows, parseChanges(rows))
-	if err != nil || len(rows) == 0 {
-		return len(rows), claimed, err
-	}
-	if err := encodeChanges(rows, changes); err != nil {
-		return len(rows), claimed, err
-	}
 	// The call ends before the claim does: after it, another replica may
 	// claim these rows and the newer ones of the same records, and write
 	// them; a request of this call sent later (a retry after the CRM hung)
@@ -724,9 +717,58 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 	// is for a request on its way when the call is given up.
 	call, cancel := context.WithTimeout(call, opts.Lease-callMargin(opts.Lease))
 	defer cancel()
-	errs := sink.Write(call, rows)
-	if len(errs) != len(rows) {
-		return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+	var (
+		read       map[[2]string]bool // the records read, if the sink reads
+		unread     []OutboxRow        // the rows of records whose read failed: not written
+		unreadErrs []error
+	)
+	if reader, ok := sink.(RecordReader); ok {
+		var failed map[[2]string]error
+		read, failed, err = e.readBeforeWrite(ctx, call, reader, rows)
+		if err != nil {
+			e.giveBackClaimed(ctx, rows)
+			return 0, claimed, err
+		}
+		if len(failed) > 0 {
+			// Nothing is written that the CRM may have changed unseen;
+			// the other records' rows go on.
+			var rest []OutboxRow
+			for _, r := range rows {
+				if readErr, ok := failed[[2]string{r.CRMObject, r.CRMID}]; ok {
+					unread, unreadErrs = append(unread, r), append(unreadErrs, readErr)
+					continue
+				}
+				rest = append(rest, r)
+			}
+			rows = rest
+		}
+	}
+	var errs []error
+	var sent map[int]map[string]any
+	if len(rows) > 0 {
+		var changes []*contactpad.RecordChange
+		var held int
+		rows, changes, sent, held, err = e.prepareCall(ctx, sink, rows, parseChanges(rows), read)
+		// Rows held for a read are not what a call carries (RunWriteback
+		// sizes its batches by what the fitter takes).
+		claimed -= held
+		if err != nil {
+			e.giveBackClaimed(ctx, unread)
+			return len(rows), claimed, err
+		}
+		if len(rows) > 0 {
+			if err := encodeChanges(rows, changes); err != nil {
+				return len(rows), claimed, err
+			}
+			errs = sink.Write(call, rows)
+			if len(errs) != len(rows) {
+				return len(rows), claimed, fmt.Errorf("sink returned %d results for %d rows", len(errs), len(rows))
+			}
+		}
+	}
+	rows, errs = append(rows, unread...), append(errs, unreadErrs...)
+	if len(rows) == 0 {
+		return 0, claimed, nil
 	}
 	now = e.now().UTC()
 	// A call the CRM did not answer at all: its rows back off by how many
@@ -806,13 +848,15 @@ func (e *Engine) writeback(ctx, call context.Context, sink Sink, opts SyncOption
 
 // prepareCall fits the claimed rows, with their parsed changes, to one
 // call of sink (a CallFitter; other sinks take them all) and gives the
-// rest back as it was; then it puts on each record's last row the fields
+// rest back as it was, with the rows of records that have a field the
+// CRM wins to write but are not among those read (holdUnread; read is nil
+// when the sink does not read); then it puts on each record's last row the fields
 // still to write (currentWrites), which it records as sent, and returns
 // what goes with the fields sent by row. All of it in one transaction; if
 // that fails, every claimed row goes back as it was, as if the claim had
 // been rolled back.
-func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow, parsed []*contactpad.RecordChange) (
-	rows []OutboxRow, changes []*contactpad.RecordChange, sent map[int]map[string]any, err error) {
+func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow, parsed []*contactpad.RecordChange,
+	read map[[2]string]bool) (rows []OutboxRow, changes []*contactpad.RecordChange, sent map[int]map[string]any, held int, err error) {
 	err = UpdateOne(ctx, e.store, func(tx Tx) error {
 		// The changes as parsed stay as they are, should the store run
 		// this again: currentWrites changes the copies.
@@ -827,29 +871,44 @@ func (e *Engine) prepareCall(ctx context.Context, sink Sink, claimed []OutboxRow
 		if err != nil {
 			return err
 		}
+		var rest []OutboxRow
 		if fitter, ok := sink.(CallFitter); ok {
-			var rest []OutboxRow
 			rows, changes, rest, err = fitCall(fitter, rows, changes, syncs)
 			if err != nil {
 				return err
 			}
-			if len(rest) > 0 {
-				// The rest goes back as it was, for the next call.
-				if err := giveBack(tx, rest); err != nil {
-					return err
-				}
+		}
+		held = 0
+		if read != nil {
+			var unread []OutboxRow
+			rows, changes, unread = holdUnread(rows, changes, syncs, read, e.cfg.Load().s.Mirrors)
+			rest, held = append(rest, unread...), len(unread)
+		}
+		if len(rest) > 0 {
+			// The rest goes back as it was, for the next call.
+			if err := giveBack(tx, rest); err != nil {
+				return err
 			}
 		}
 		sent, err = currentWrites(tx, rows, changes, syncs)
 		return err
 	})
 	if err == nil {
-		return rows, changes, sent, nil
+		return rows, changes, sent, held, nil
+	}
+	e.giveBackClaimed(ctx, claimed)
+	return nil, nil, nil, 0, err
+}
+
+// giveBackClaimed returns claimed rows that are not sent to the queue as
+// they were, as if the claim had been rolled back.
+func (e *Engine) giveBackClaimed(ctx context.Context, claimed []OutboxRow) {
+	if len(claimed) == 0 {
+		return
 	}
 	if err := UpdateOne(context.WithoutCancel(ctx), e.store, func(tx Tx) error { return giveBack(tx, claimed) }); err != nil {
 		WarnFailed(e.log, err, "writeback: give back claimed rows (they come free when their lease ends)")
 	}
-	return nil, nil, nil, err
 }
 
 // giveBack returns claimed rows to the queue as they were: pending, due

@@ -46,6 +46,52 @@ type RecordSync struct {
 	// made in the CRM (a Case's Type, say), not the bridge's own transfer.
 	// Empty: not known yet (stored before the bridge kept it).
 	Service string `json:"service,omitempty"`
+	// Modified is when the record had last changed in the CRM as of the
+	// newest read taken in (RecordState.Modified), and ReadSent when that
+	// read was sent; nil when not known.
+	Modified *time.Time `json:"modified,omitempty"`
+	ReadSent *time.Time `json:"read_sent,omitempty"`
+}
+
+// Outdated reports whether a read of the record sent at sent, which shows
+// it as last changed at modified, is older than the read taken in last:
+// the poll and the writer (which reads the records it is about to update)
+// both read records, and an older read may be taken in after a newer one.
+// Taken in, it would put back what the newer one replaced. Salesforce
+// keeps a record's last change to the second, so of two reads that show
+// the same one, the one sent first is the older. A zero modified is not
+// known, and never outdated.
+func (s *RecordSync) Outdated(modified, sent time.Time) bool {
+	switch {
+	case modified.IsZero() || s.Modified == nil:
+		return false
+	case !modified.Equal(*s.Modified):
+		return modified.Before(*s.Modified)
+	}
+	return !sent.IsZero() && s.ReadSent != nil && sent.Before(*s.ReadSent)
+}
+
+// Newer reports whether a read that shows the record as last changed at
+// modified shows a later change than the read taken in last (or either is
+// not known): a read of a record nobody changed since is no news, even if
+// the mapping's rules read it again.
+func (s *RecordSync) Newer(modified time.Time) bool {
+	return modified.IsZero() || s.Modified == nil || modified.After(*s.Modified)
+}
+
+// Read records that a read sent at sent, showing the record as last
+// changed at modified, was taken in.
+func (s *RecordSync) Read(modified, sent time.Time) {
+	if modified.IsZero() || s.Outdated(modified, sent) {
+		return
+	}
+	at := modified.UTC()
+	s.Modified = &at
+	s.ReadSent = nil
+	if !sent.IsZero() {
+		sent := sent.UTC()
+		s.ReadSent = &sent
+	}
 }
 
 // Stale reports whether a read of the record sent at readAt may predate
@@ -230,6 +276,14 @@ func (s RecordSync) Clone() RecordSync {
 	if s.AcceptedAt != nil {
 		at := *s.AcceptedAt
 		s.AcceptedAt = &at
+	}
+	if s.Modified != nil {
+		at := *s.Modified
+		s.Modified = &at
+	}
+	if s.ReadSent != nil {
+		at := *s.ReadSent
+		s.ReadSent = &at
 	}
 	if s.Sent != nil {
 		sent := make(map[string][]any, len(s.Sent))
@@ -424,4 +478,7 @@ type RecordState struct {
 	Fields map[string]any `json:"fields,omitempty"`
 	// ChangedBy names who changed the record last, for audit entries.
 	ChangedBy string `json:"changed_by,omitempty"`
+	// Modified is when the record last changed in the CRM (Salesforce's
+	// SystemModstamp); zero when the source does not say.
+	Modified time.Time `json:"modified,omitzero"`
 }

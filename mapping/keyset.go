@@ -30,18 +30,31 @@ func (m *Mapping) QueryUnmatchedAfter(at time.Time, afterID string, limit int) s
 
 // QueryIDs returns the SOQL query that reads the records of ids that
 // match the mapping's filter, whatever their SystemModstamp: records the
-// bridge reads again because they failed to go in.
-func (m *Mapping) QueryIDs(ids []string) string {
+// bridge reads again because they failed to go in, or reads before it
+// writes them.
+func (m *Mapping) QueryIDs(ids []string) string { return m.queryIDs(ids, m.filterClause(false)) }
+
+// QueryUnmatchedIDs is QueryIDs for the records of ids that do NOT match
+// the mapping's filter; "" when the mapping has no filter.
+func (m *Mapping) QueryUnmatchedIDs(ids []string) string {
+	if m.Filter == "" {
+		return ""
+	}
+	return m.queryIDs(ids, m.filterClause(true))
+}
+
+// queryIDs is QueryIDs with the condition where (none: "").
+func (m *Mapping) queryIDs(ids []string, where string) string {
 	quoted := make([]string, len(ids))
 	for k, id := range ids {
 		quoted[k] = soqlString(id)
 	}
-	where := []string{"Id IN (" + strings.Join(quoted, ", ") + ")"}
-	if m.Filter != "" {
-		where = append([]string{"(" + m.Filter + ")"}, where...)
+	conds := []string{"Id IN (" + strings.Join(quoted, ", ") + ")"}
+	if where != "" {
+		conds = append([]string{where}, conds...)
 	}
 	return "SELECT " + strings.Join(m.selected, ", ") + " FROM " + m.Object +
-		" WHERE " + strings.Join(where, " AND ") + " ORDER BY SystemModstamp, Id"
+		" WHERE " + strings.Join(conds, " AND ") + " ORDER BY SystemModstamp, Id"
 }
 
 // filterClause is the filter as a condition, or its negation.

@@ -34,9 +34,12 @@ func TestQueryUnmatchedAndIDs(t *testing.T) {
 		m.QueryUnmatchedAfter(at, "500Sd0000000001IAA", 2000), "the records that left the filter")
 	require.Equal(t, selectFrom+" WHERE (IsClosed = false AND Origin != null) AND Id IN ('500A', '500\\'B') ORDER BY SystemModstamp, Id",
 		m.QueryIDs([]string{"500A", "500'B"}), "records read again, quoted")
+	require.Equal(t, selectFrom+" WHERE (NOT (IsClosed = false AND Origin != null)) AND Id IN ('500A') ORDER BY SystemModstamp, Id",
+		m.QueryUnmatchedIDs([]string{"500A"}), "records read again that left the filter")
 
 	noFilter := parse(t, "mappings:", "- {object: Case, media: live, service: s}")
 	require.Empty(t, noFilter.QueryUnmatchedAfter(at, "", 2000), "without a filter every record matches")
 	require.Equal(t, "SELECT Id, SystemModstamp, LastModifiedById, LastModifiedBy.Name FROM Case WHERE Id IN ('500A') ORDER BY SystemModstamp, Id",
 		noFilter.QueryIDs([]string{"500A"}))
+	require.Empty(t, noFilter.QueryUnmatchedIDs([]string{"500A"}))
 }

@@ -3,7 +3,9 @@ package enginetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -813,5 +815,341 @@ func testDeletedInCRM(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, calls, sink.calls, "its rows wait behind the parked one, shown to admins: no call")
 		require.Equal(t, contactpad.WrapUp, h.Get(refused.ID).Status, "a refusal of another kind only parks its row")
+	})
+}
+
+// readingSink is a fieldSink that reads the records it is about to
+// update first (adapter.RecordReader). crm is what each record shows now,
+// by CRM id, as a read returns it; a record it does not hold is not found.
+type readingSink struct {
+	fieldSink
+	crm map[string]contactpad.WorkItem
+	// reads are the ids of each read, in order.
+	reads [][]string
+	// fail, while set, is every read's error.
+	fail error
+	// during, if set, runs once while a read is out, before its answer
+	// is made: what happens meanwhile.
+	during func()
+}
+
+func newReadingSink() *readingSink {
+	return &readingSink{fieldSink: fieldSink{sent: map[string][]map[string]any{}}, crm: map[string]contactpad.WorkItem{}}
+}
+
+func (s *readingSink) ReadRecords(_ context.Context, object string, ids []string) ([]contactpad.WorkItem, error) {
+	s.reads = append(s.reads, ids)
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	var out []contactpad.WorkItem
+	defer func() {
+		if during := s.during; during != nil {
+			s.during = nil
+			during()
+		}
+	}()
+	for _, id := range ids {
+		if item, ok := s.crm[id]; ok && item.CRMObject == object {
+			out = append(out, item)
+		}
+	}
+	return out, nil
+}
+
+// drain writes the outbox through s until it is empty.
+func (s *readingSink) drain(h *Harness) {
+	h.T.Helper()
+	for {
+		n, err := h.Engine.WritebackOnce(context.Background(), s, adapter.SyncOptions{})
+		require.NoError(h.T, err)
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// inStep is what i's record shows when it holds every write of the
+// bridge's: unchanged since, by the bridge's own integration user.
+func inStep(i *contactpad.Interaction) contactpad.WorkItem {
+	return seen(i, "Integration User", shows(i.Sync.Known))
+}
+
+// testChangedBeforeWrite: the writer reads the records it is about to
+// update, so that a change people made in the CRM after an agent's action,
+// before the bridge wrote it (the writer waits to fill a call; the poll
+// comes later), is taken in first, and never written over: a Case closed
+// there a moment after alice deferred it stays closed, and her work ends.
+func testChangedBeforeWrite(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		j := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Do(adapter.Release{ID: j.ID, Agent: "alice"})
+		// Before the writer's call, Sam closes i's Case in the CRM.
+		sink.crm[i.CRMID] = seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed", "owner_crm_user_id": aliceUser})
+		sink.crm[j.CRMID] = inStep(h.Get(j.ID))
+		sink.drain(h)
+
+		closed := h.Get(i.ID)
+		require.Equal(t, contactpad.Completed, closed.Status, "closed in the CRM: the deferral ends")
+		require.Empty(t, dueTimers(h), "and its reopening with it")
+		trail := h.Audit(closed.ID)
+		conflict, last := trail[len(trail)-2], trail[len(trail)-1]
+		require.Equal(t, contactpad.AuditConflict, conflict.Action)
+		require.Equal(t, map[string]string{"field": "status", "crm_value": "completed", "bridge_value": "deferred", "winner": "crm"},
+			conflict.Data)
+		require.Equal(t, "Closed in Salesforce by Sam Supervisor", last.Message)
+		for _, fields := range sink.sent[i.CRMID] {
+			require.NotContains(t, fields, "status", "Sam's Closed is never written over")
+		}
+		require.Equal(t, "wrap_up", sink.sent[j.CRMID][len(sink.sent[j.CRMID])-1]["status"], "the unchanged record is written")
+		require.Equal(t, [][]string{{i.CRMID, j.CRMID}}, sink.reads, "one read of both records, before the call")
+		require.Empty(t, h.Outbox())
+	})
+	// Where the mapping says the bridge wins a field, it writes its value
+	// over the CRM's, and says so.
+	statusBridge := contactpad.PeerPolicy{Fields: map[string]contactpad.Winner{"status": contactpad.BridgeWins}}
+	bubble(t, open, withPolicy(statusBridge), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		sink.crm[i.CRMID] = seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "escalated", "owner_crm_user_id": aliceUser})
+		sink.drain(h)
+		require.Equal(t, contactpad.Deferred, h.Get(i.ID).Status)
+		conflict := h.LastAudit(i.ID)
+		require.Equal(t, contactpad.AuditConflict, conflict.Action)
+		require.Equal(t, "bridge", conflict.Data["winner"])
+		sent := sink.sent[i.CRMID]
+		require.Equal(t, "deferred", sent[len(sent)-1]["status"], "written over the CRM's value")
+	})
+	// A Case in the call with nothing of the CRM's to write is not read;
+	// alice defers it while the read is out, and Sam closes it: it waits
+	// for the next call, read first.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		k := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		sink := newReadingSink()
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		sink.crm[i.CRMID] = inStep(h.Get(i.ID))
+		transfer := h.Do(adapter.StartTransfer{ID: k.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"},
+			Mode: contactpad.Warm, Note: "n"}).Transfer
+		require.Nil(t, h.Get(k.ID).Sync.Writes(), "an audit entry to write, and no field")
+		sink.during = func() {
+			h.Do(adapter.CancelTransfer{TransferID: transfer.ID, Agent: "alice"})
+			h.Do(adapter.Defer{ID: k.ID, Agent: "alice", DueBy: in(time.Hour)})
+			sink.crm[k.CRMID] = seen(h.Get(k.ID), "Sam Supervisor", shows{"status": "completed", "owner_crm_user_id": aliceUser})
+		}
+		sink.drain(h)
+		for _, fields := range sink.sent[k.CRMID] {
+			require.NotContains(t, fields, "status", "Sam's Closed is never written over")
+		}
+		require.Equal(t, contactpad.Completed, h.Get(k.ID).Status)
+		require.Equal(t, [][]string{{i.CRMID}, {k.CRMID}}, sink.reads)
+		require.Equal(t, "deferred", sink.sent[i.CRMID][len(sink.sent[i.CRMID])-1]["status"])
+	})
+	// Where the bridge wins every field it writes, nothing of the CRM's is
+	// at stake: the record is not read.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{Conflicts: contactpad.BridgeWins}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+		sink.drain(h)
+		require.Empty(t, sink.reads)
+		require.Equal(t, "wrap_up", sink.sent[i.CRMID][0]["status"])
+	})
+	// A read that fails writes nothing: the CRM may have changed what the
+	// call would overwrite. A CRM that does not answer spends no attempt.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		sink.fail = &adapter.UnavailableError{Err: errors.New("POST composite: connection refused")}
+		h.Do(adapter.Release{ID: i.ID, Agent: "alice"})
+		n, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Empty(t, sink.sent, "nothing written")
+		rows := h.Outbox()
+		require.Len(t, rows, 1)
+		require.Zero(t, rows[0].Attempts)
+		require.Equal(t, "read 1 Case records before writing them: POST composite: connection refused", rows[0].ErrorMessage)
+
+		sink.fail = nil
+		sink.crm[i.CRMID] = inStep(h.Get(i.ID))
+		time.Sleep(adapter.UnavailableRetryMax)
+		sink.drain(h)
+		require.Equal(t, "completed", sink.sent[i.CRMID][0]["status"], "written once the read succeeds, as it is then: its wrap-up ended")
+		require.Len(t, sink.reads, 2)
+	})
+	// A read that fails for good (a field the mapping reads was deleted)
+	// fails the rows of the records it was to read, and no others: an
+	// audit entry of another Case, which needs no read, is written.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		k := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		h.Do(adapter.StartTransfer{ID: k.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Warm, Note: "n"})
+		sink := newReadingSink()
+		sink.fail = codedError{"INVALID_FIELD", "No such column 'Ctibridge_Due_By__c' on entity 'Case'"}
+		n, err := h.Engine.WritebackOnce(context.Background(), sink, adapter.SyncOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		rows := h.Outbox()
+		require.Len(t, rows, 1, "k's row is written")
+		require.Equal(t, i.CRMID, rows[0].CRMID)
+		require.Equal(t, "INVALID_FIELD", rows[0].ErrorCode)
+		require.Equal(t, 1, rows[0].Attempts, "a refusal spends an attempt")
+		require.Empty(t, sink.sent[i.CRMID])
+	})
+}
+
+// at is item as read with the record last changed at modified.
+func at(item contactpad.WorkItem, modified time.Time) contactpad.WorkItem {
+	state := *item.CRM
+	state.Modified = modified
+	item.CRM = &state
+	return item
+}
+
+// testLateRead: the poll and the writer both read records, and an older
+// read may be taken in after a newer one. It changes nothing: taken in,
+// it would put back what the newer one replaced (a Case Sam closed would
+// be reopened in the bridge while it stays closed in the CRM).
+func testLateRead(t *testing.T, open Opener) {
+	// The writer's read is answered; then Sam closes the Case, and the
+	// poll's read of it is taken in before the writer's.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		sink := newReadingSink()
+		sink.crm[i.CRMID] = at(inStep(h.Get(i.ID)), time.Now())
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		sink.during = func() {
+			time.Sleep(time.Second)
+			closed := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed"}), time.Now())
+			closed.Unmatched = true
+			h.Do(adapter.Ingest{Item: closed, ReadAt: time.Now()})
+			require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+		}
+		sink.drain(h)
+		require.Len(t, sink.reads, 1)
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "the older read changes nothing")
+		require.NotContains(t, actions(h.Audit(i.ID)), "reopened")
+		for _, fields := range sink.sent[i.CRMID] {
+			require.NotContains(t, fields, "status")
+		}
+	})
+	// A poll reads the Case; then Sam closes it, and the writer's read of
+	// it is taken in before the poll's.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i, polled, pollAt, closed := closedAfterAPoll(h)
+		polled.Subject = "Sam's subject"
+		h.Do(adapter.Ingest{Item: polled, ReadAt: pollAt})
+		got := h.Get(i.ID)
+		require.Equal(t, contactpad.Completed, got.Status, "the poll's older read changes nothing")
+		require.NotEqual(t, "Sam's subject", got.Subject, "not even the subject")
+		// The same read again is nothing new either; a newer one is.
+		h.Do(adapter.Ingest{Item: closed})
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status)
+		reopened := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "connected"}), time.Now().Add(time.Second))
+		h.Do(adapter.Ingest{Item: reopened})
+		require.Equal(t, "Reopened in Salesforce by Sam Supervisor", h.Audit(i.ID)[len(h.Audit(i.ID))-2].Message)
+	})
+	// The poll's older read brings Omni-Channel routing (a PSR waiting):
+	// the routing is not taken for work that ended, nor the old status.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i, polled, pollAt, _ := closedAfterAPoll(h)
+		polled.Omni = &contactpad.OmniItem{PSRID: "0JRSd0000000001AAA", ServiceChannelID: "0N9Sd0000000001AAA", CapacityWeight: 1}
+		h.Do(adapter.Ingest{Item: polled, ReadAt: pollAt})
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "the poll's older read changes nothing")
+		require.NotContains(t, actions(h.Audit(i.ID)), "reopened")
+	})
+	// Salesforce keeps a record's last change to the second: two changes
+	// in one second show the same stamp, and the later read of them is
+	// taken in.
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		second := time.Now().Truncate(time.Second)
+		sink := newReadingSink()
+		sink.crm[i.CRMID] = at(inStep(h.Get(i.ID)), second) // a flow touched it at .0, read at .1
+		sink.drain(h)
+		require.Equal(t, contactpad.Deferred, h.Get(i.ID).Status)
+		time.Sleep(time.Second / 2)
+		closed := at(seen(h.Get(i.ID), "Sam Supervisor", shows{"status": "completed"}), second) // Sam, at .6
+		closed.Unmatched = true
+		h.Do(adapter.Ingest{Item: closed, ReadAt: time.Now()})
+		require.Equal(t, contactpad.Completed, h.Get(i.ID).Status, "Sam's close is taken in")
+	})
+}
+
+// closedAfterAPoll plays a poll that reads alice's deferred Case, after
+// which Sam closes it and the writer reads the close and takes it in,
+// before the poll's read is: it returns the Case, the poll's read and when
+// it was sent, and the writer's read. A flow wrote the bridge's deferral
+// too, so nothing is left to write, and the poll's read is not stale.
+func closedAfterAPoll(h *Harness) (i *contactpad.Interaction, polled contactpad.WorkItem, pollAt time.Time, closed contactpad.WorkItem) {
+	h.T.Helper()
+	i = h.worked("alice", contactpad.NonLive)
+	h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+	polled, pollAt = at(inStep(h.Get(i.ID)), time.Now()), time.Now()
+	time.Sleep(time.Second)
+	fields := shows(maps.Clone(h.Get(i.ID).Sync.Want))
+	fields["status"] = "completed"
+	closed = at(seen(h.Get(i.ID), "Sam Supervisor", fields), time.Now())
+	closed.Unmatched = true
+	sink := newReadingSink()
+	sink.crm[i.CRMID] = closed
+	sink.drain(h)
+	require.Equal(h.T, contactpad.Completed, h.Get(i.ID).Status)
+	require.False(h.T, h.Get(i.ID).Sync.Stale(pollAt))
+	return i, polled, pollAt, closed
+}
+
+// testHoldKeepsBatches: a record held back for a read (an agent acted on
+// it while the writer's read was out) goes in the next call, and does not
+// make the writer take a smaller batch for a full call afterwards.
+func testHoldKeepsBatches(t *testing.T, open Opener) {
+	bubble(t, open, withPolicy(contactpad.PeerPolicy{}), func(h *Harness) {
+		i := h.worked("alice", contactpad.NonLive)
+		k := h.worked("alice", contactpad.NonLive)
+		m := h.worked("alice", contactpad.NonLive)
+		h.Presence("bob", contactpad.Available)
+		h.Do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: in(time.Hour)})
+		transfer := h.Do(adapter.StartTransfer{ID: k.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"},
+			Mode: contactpad.Warm, Note: "n"}).Transfer
+		sink := newReadingSink()
+		for _, j := range []*contactpad.Interaction{i, k, m} {
+			sink.crm[j.CRMID] = inStep(h.Get(j.ID))
+		}
+		sink.during = func() {
+			h.Do(adapter.CancelTransfer{TransferID: transfer.ID, Agent: "alice"})
+			h.Do(adapter.Defer{ID: k.ID, Agent: "alice", DueBy: in(time.Hour)})
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.Engine.RunWriteback(ctx, sink, adapter.SyncOptions{BatchMaxAge: 10 * time.Second})
+		}()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, [][]string{{i.CRMID}}, sink.reads, "the backlog goes at once, but for the held Case")
+		require.NotEmpty(t, h.Outbox())
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		require.Empty(t, h.Outbox(), "the held Case, at its rows' age")
+		require.Equal(t, [][]string{{i.CRMID}, {k.CRMID}}, sink.reads, "read first")
+		h.Do(adapter.Defer{ID: m.ID, Agent: "alice", DueBy: in(time.Hour)})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		require.Len(t, h.Outbox(), 1, "one row, 5 s old: not worth a call yet (batch_max_age 10s)")
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		require.Empty(t, h.Outbox(), "written at its age")
+		cancel()
+		<-done
 	})
 }

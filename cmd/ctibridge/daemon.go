@@ -503,14 +503,15 @@ func (d *daemon) setSync(gen *generation) ([]adapter.Source, adapter.Sink) {
 	writebacks := map[string]salesforce.Writeback{}
 	var (
 		sources []adapter.Source
+		readers []*salesforce.Source
 		names   []string
 	)
 	for _, m := range gen.mappings {
 		src := salesforce.NewSource(d.client, m)
-		sources, names = append(sources, src), append(names, src.Name())
+		sources, readers, names = append(sources, src), append(readers, src), append(names, src.Name())
 		writebacks[m.Object] = m
 	}
-	var sink adapter.Sink = salesforce.NewSink(d.client, writebacks)
+	var sink adapter.Sink = salesforce.NewSink(d.client, writebacks, readers...)
 	d.sink.Store(&sink)
 	d.sources.Store(&names)
 	return sources, sink

@@ -123,11 +123,13 @@ func startBridgeWith(t *testing.T, seed []sim.Record, o bridgeOptions) *bridge {
 	b := &bridge{t: t, org: org, client: client, clock: &clock{now: time.Now().UTC()}, mappings: ms,
 		opts: adapter.SyncOptions{RetryBase: time.Second, RetryMax: 10 * time.Second, MaxAttempts: 50}}
 	writebacks := map[string]salesforce.Writeback{}
+	var readers []*salesforce.Source
 	for _, m := range ms {
-		b.sources = append(b.sources, salesforce.NewSource(client, m))
+		src := salesforce.NewSource(client, m)
+		b.sources, readers = append(b.sources, src), append(readers, src)
 		writebacks[m.Object] = m
 	}
-	b.sink = salesforce.NewSink(client, writebacks)
+	b.sink = salesforce.NewSink(client, writebacks, readers...)
 
 	s := adapter.Defaults()
 	s.Services = []contactpad.Service{{ID: "support"}, {ID: "billing"}}

@@ -92,7 +92,8 @@ func omniExternalRouting(t *testing.T, open func(*testing.T) adapter.Store) {
 	require.Nil(t, first.OfferExpiresAt, "Omni-Channel times the push out, not the bridge")
 	calls = b.org.Total()
 	require.Empty(t, b.drain())
-	require.Equal(t, calls+1, b.org.Total(), "both AgentWork in one composite call")
+	require.Equal(t, calls+1, b.org.Total(),
+		"both AgentWork in one composite call, and no read before it: an offer writes only the bridge's own fields")
 	require.Len(t, b.org.Records("AgentWork"), 2)
 	aw1 := b.onlyRecord("AgentWork", "WorkItemId", cases[0])
 	require.Equal(t, "Assigned", aw1["Status"])

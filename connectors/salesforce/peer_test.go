@@ -300,6 +300,134 @@ mappings:
 	}
 }
 
+// TestChangedBeforeWrite: people change a Case in Salesforce after an
+// agent's action and before the bridge writes it (it waits to fill a
+// call, and polls later). The bridge reads the Cases it is about to write
+// first, so Sam's work stays: a Case he closed is not put back On Hold,
+// and one he gave to bob stays bob's, deferred as alice left it. Against the local
+// org over HTTP, on each store, with no poll in between.
+func TestChangedBeforeWrite(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			if st.name == "postgres" {
+				pgtest.ServerDSN(t)
+			}
+			b := aliceAtWork(t, st.open)
+			b.agree()
+
+			closed, given := b.byCRM()["500Sd0000000007IAA"], b.byCRM()["500Sd0000000008IAA"]
+			require.Equal(t, "alice", closed.Owner)
+			require.Equal(t, "alice", given.Owner)
+			due := b.clock.Now().Add(24 * time.Hour)
+			b.do(adapter.Defer{ID: closed.ID, Agent: "alice", DueBy: &due})
+			b.do(adapter.Defer{ID: given.ID, Agent: "alice", DueBy: &due})
+			require.NoError(t, b.org.Edit(samUser, "Case", closed.CRMID, map[string]any{"Status": "Closed"}))
+			require.NoError(t, b.org.Edit(samUser, "Case", given.CRMID, map[string]any{"OwnerId": bobUser}))
+			step, calls := b.snapshot(), b.org.Calls()
+			require.Empty(t, b.drain())
+
+			require.Equal(t, "Closed", b.record("Case", closed.CRMID)["Status"], "Sam's Closed stays")
+			require.Equal(t, bobUser, b.record("Case", given.CRMID)["OwnerId"], "and so does his owner")
+			written := b.snapshot().diff(step)
+			require.Equal(t, []string{"Ctibridge_Due_By_Set_Manually__c", "Ctibridge_Status__c"}, written[closed.CRMID],
+				"only the bridge's own fields are written to the closed Case")
+			require.NotContains(t, written[given.CRMID], "OwnerId")
+			require.Equal(t, "On Hold", b.record("Case", given.CRMID)["Status"], "alice's deferral is written to bob's Case")
+			require.Equal(t, calls[sim.CallCompositeQuery]+1, b.org.Calls()[sim.CallCompositeQuery],
+				"one read before the write, of both Cases, the one that left the mapping's filter (closed) included")
+
+			ended := b.byCRM()[closed.CRMID]
+			require.Equal(t, contactpad.Completed, ended.Status, "its deferral ends")
+			trail := b.trail(ended.ID)
+			require.Equal(t, map[string]string{"field": "Status", "crm_value": "Closed", "bridge_value": "On Hold", "winner": "crm"},
+				trail[len(trail)-2].Data)
+			require.Equal(t, "Closed in Salesforce by Sam Supervisor", trail[len(trail)-1].Message)
+			bobs := b.byCRM()[given.CRMID]
+			require.Equal(t, "bob", bobs.Owner)
+			require.Equal(t, contactpad.Deferred, bobs.Status)
+			require.Equal(t, "Reassigned in Salesforce by Sam Supervisor to bob", b.lastAudit(bobs.ID).Message)
+			b.agree()
+
+			// The poll that comes later reads the same changes, and
+			// changes nothing.
+			versions := map[string]int64{}
+			for _, it := range b.interactions() {
+				versions[it.ID] = it.Version
+			}
+			b.poll()
+			for _, it := range b.interactions() {
+				require.Equal(t, versions[it.ID], it.Version, it.CRMID)
+			}
+			require.Empty(t, b.drain())
+		})
+	}
+}
+
+// TestReadBeforeWriteChangesNothingItShouldNot: the writer's read of a
+// record nobody changed since the bridge last read it takes in nothing,
+// as a poll would not read it at all. A customer's reply that reopened a
+// deferred Case does not reopen it a second time after alice deferred it
+// again; a Case the bridge closed itself and alice resumed stays hers.
+func TestReadBeforeWriteChangesNothingItShouldNot(t *testing.T) {
+	start := func(t *testing.T) (*bridge, *contactpad.Interaction) {
+		b := aliceAtWork(t, nil)
+		return b, b.byCRM()["500Sd0000000007IAA"]
+	}
+	t.Run("a customer's reply, read again", func(t *testing.T) {
+		b, i := start(t)
+		due := b.clock.Now().Add(24 * time.Hour)
+		b.do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: &due})
+		require.Empty(t, b.drain())
+		// The customer writes; a flow sets the Case back to New.
+		require.NoError(t, b.org.Edit(samUser, "Case", i.CRMID, map[string]any{"Status": "New"}))
+		b.poll()
+		reopened := b.byCRM()[i.CRMID]
+		require.Equal(t, contactpad.ReopenCustomerReply, reopened.ReopenReason)
+		if reopened.Status == contactpad.Offered {
+			b.do(adapter.Accept{ID: reopened.ID, Agent: "alice"})
+		}
+		later := b.clock.Now().Add(48 * time.Hour)
+		b.do(adapter.Defer{ID: i.ID, Agent: "alice", DueBy: &later}) // before the writer's call
+		require.Empty(t, b.drain())
+		again := b.byCRM()[i.CRMID]
+		require.Equal(t, contactpad.Deferred, again.Status, "no new reply came")
+		require.Equal(t, "On Hold", b.record("Case", i.CRMID)["Status"])
+		b.agree()
+	})
+	t.Run("closed by the bridge, then resumed", func(t *testing.T) {
+		b, i := start(t)
+		b.do(adapter.Release{ID: i.ID, Agent: "alice"})
+		b.do(adapter.FinishWrapUp{ID: i.ID, Agent: "alice"})
+		require.Empty(t, b.drain())
+		require.Equal(t, "Closed", b.record("Case", i.CRMID)["Status"])
+		b.do(adapter.Resume{ID: i.ID, Agent: "alice"})
+		resumed := b.byCRM()[i.CRMID].Status
+		require.Empty(t, b.drain())
+		require.Equal(t, resumed, b.byCRM()[i.CRMID].Status)
+		require.Equal(t, "Working", b.record("Case", i.CRMID)["Status"])
+		b.poll()
+		require.Equal(t, resumed, b.byCRM()[i.CRMID].Status)
+		b.agree()
+	})
+}
+
+// aliceAtWork is the bridge on the seed, on the store open opens (nil: a
+// SQLite file), with alice Available: she has accepted what was offered,
+// and it is written back.
+func aliceAtWork(t *testing.T, open func(*testing.T) adapter.Store) *bridge {
+	t.Helper()
+	b := startBridgeWith(t, sim.DefaultSeed(), bridgeOptions{store: open, agents: threeAgents()})
+	b.poll()
+	b.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
+	for _, it := range b.interactions() {
+		if it.Status == contactpad.Offered {
+			b.do(adapter.Accept{ID: it.ID, Agent: "alice"})
+		}
+	}
+	require.Empty(t, b.drain())
+	return b
+}
+
 // TestPreviewIsRun: ctibridge mapping preview and the running bridge write
 // the same fields for the same story, step by step.
 func TestPreviewIsRun(t *testing.T) {

@@ -31,11 +31,35 @@ type Sink struct {
 	c *Client
 	// mappings holds the writeback of each CRM object by its name.
 	mappings map[string]Writeback
+	// sources read the records of each object before they are updated.
+	sources map[string]*Source
 }
 
-// NewSink returns a sink that writes the objects of mappings.
-func NewSink(c *Client, mappings map[string]Writeback) *Sink {
-	return &Sink{c: c, mappings: mappings}
+// NewSink returns a sink that writes the objects of mappings. Given the
+// sources of those objects, it reads the records it is about to update
+// first (ReadRecords), as the bridge's writer must: people change them
+// too.
+func NewSink(c *Client, mappings map[string]Writeback, sources ...*Source) *Sink {
+	s := &Sink{c: c, mappings: mappings, sources: map[string]*Source{}}
+	for _, src := range sources {
+		s.sources[src.m.Object] = src
+	}
+	return s
+}
+
+// ReadRecords implements adapter.RecordReader with the object's source
+// (Source.Read): in one composite call per 1,000 records, and one more
+// for any that left the mapping's filter.
+func (s *Sink) ReadRecords(ctx context.Context, object string, ids []string) ([]contactpad.WorkItem, error) {
+	src := s.sources[object]
+	if src == nil {
+		return nil, nil
+	}
+	items, err := src.Read(ctx, ids)
+	if err != nil && Classify(err) != Park {
+		err = &adapter.UnavailableError{Err: err}
+	}
+	return items, err
 }
 
 // write is one record write of a collection, and the rows it answers for.

@@ -147,6 +147,83 @@ func (s *Source) Changes(ctx context.Context, since string, retry []string) ([]c
 	return items, w.String(), more, nil
 }
 
+// idsPerQuery bounds the ids one query of Read names, so that its answer
+// fits one page: Salesforce pages at 200 records at the least.
+const idsPerQuery = 200
+
+// Read reads the records ids names as the org holds them now, whatever
+// their SystemModstamp: the bridge reads the records it is about to update
+// (Sink.ReadRecords). A record that no longer matches the mapping's filter
+// is Unmatched; one that no query finds (deleted) is left out; one the
+// mapping cannot map is an item with Problem set. Up to 400 records take
+// one composite call: a query of those that match the filter and one of
+// those that do not, for each 200. More take a call per 1,000 that match,
+// and one more for any that did not come back.
+func (s *Source) Read(ctx context.Context, ids []string) ([]contactpad.WorkItem, error) {
+	var matched, unmatched []idQuery
+	for start := 0; start < len(ids); start += idsPerQuery {
+		chunk := ids[start:min(start+idsPerQuery, len(ids))]
+		matched = append(matched, idQuery{soql: s.m.QueryIDs(chunk)})
+		if s.m.Filter != "" {
+			unmatched = append(unmatched, idQuery{soql: s.m.QueryUnmatchedIDs(chunk), unmatched: true})
+		}
+	}
+	if len(matched)+len(unmatched) <= maxQueriesPerCall {
+		items, _, err := s.readIDs(ctx, append(matched, unmatched...))
+		return items, err
+	}
+	items, found, err := s.readIDs(ctx, matched)
+	if err != nil || len(unmatched) == 0 || len(found) == len(ids) {
+		return items, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if !found[id] {
+			missing = append(missing, id)
+		}
+	}
+	unmatched = nil
+	for start := 0; start < len(missing); start += idsPerQuery {
+		chunk := missing[start:min(start+idsPerQuery, len(missing))]
+		unmatched = append(unmatched, idQuery{soql: s.m.QueryUnmatchedIDs(chunk), unmatched: true})
+	}
+	more, _, err := s.readIDs(ctx, unmatched)
+	return append(items, more...), err
+}
+
+// idQuery is a query of Read, and whether it reads records that do not
+// match the mapping's filter.
+type idQuery struct {
+	soql      string
+	unmatched bool
+}
+
+// readIDs runs queries, five a composite call, and returns the items of
+// the records they read and those records' ids.
+func (s *Source) readIDs(ctx context.Context, queries []idQuery) ([]contactpad.WorkItem, map[string]bool, error) {
+	var items []contactpad.WorkItem
+	found := map[string]bool{}
+	for start := 0; start < len(queries); start += maxQueriesPerCall {
+		call := queries[start:min(start+maxQueriesPerCall, len(queries))]
+		soql := make([]string, len(call))
+		for k, q := range call {
+			soql[k] = q.soql
+		}
+		pages, err := s.c.Queries(ctx, soql)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s records: %w", s.m.Object, err)
+		}
+		for k, page := range pages {
+			for _, r := range page {
+				id, _ := r["Id"].(string)
+				found[id] = true
+				items = append(items, s.item(r, call[k].unmatched))
+			}
+		}
+	}
+	return items, found, nil
+}
+
 // item maps one record read by a poll.
 func (s *Source) item(r mapping.Record, unmatched bool) contactpad.WorkItem {
 	if unmatched {

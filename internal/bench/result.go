@@ -75,13 +75,15 @@ type Result struct {
 	UnchangedFieldWrites int            `json:"unchanged_field_writes"`
 	CRMCalls             int            `json:"crm_calls"`
 	CRMWriteCalls        int            `json:"crm_write_calls"`
-	CRMPollCalls         int            `json:"crm_poll_calls"`
-	CRMCallsByKind       map[string]int `json:"crm_calls_by_kind"`
-	CallsPer1000         float64        `json:"crm_calls_per_1000_writebacks"`
-	WriteCallsPer1000    float64        `json:"crm_write_calls_per_1000_writebacks"`
-	FloorPer1000         float64        `json:"floor_calls_per_1000_writebacks"`
-	CollectionsPer1000   float64        `json:"one_collection_per_200_calls_per_1000_writebacks"`
-	OnePerRecordPer1000  float64        `json:"one_call_per_record_calls_per_1000_writebacks"`
+	// CRMPollCalls are the calls that only read: the polls, and the
+	// writer's reads of the records it is about to update.
+	CRMPollCalls        int            `json:"crm_poll_calls"`
+	CRMCallsByKind      map[string]int `json:"crm_calls_by_kind"`
+	CallsPer1000        float64        `json:"crm_calls_per_1000_writebacks"`
+	WriteCallsPer1000   float64        `json:"crm_write_calls_per_1000_writebacks"`
+	FloorPer1000        float64        `json:"floor_calls_per_1000_writebacks"`
+	CollectionsPer1000  float64        `json:"one_collection_per_200_calls_per_1000_writebacks"`
+	OnePerRecordPer1000 float64        `json:"one_call_per_record_calls_per_1000_writebacks"`
 
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	RSSOf     string  `json:"peak_rss_of"`
@@ -217,7 +219,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	row("deferrals (re-dated); reopen lateness p50 / p99 / max", "%d (%d); %.0f / %.0f / %.0f ms", res.Deferrals, res.Redated, res.ReopenLatenessP50, res.ReopenLatenessP99, res.ReopenLatenessMax)
 	row("transfers warm / cold; resumed from History", "%d / %d; %d", res.TransfersWarm, res.TransfersCold, res.ResumedFromHistory)
 	row("writebacks (record writes in the org)", "%d (%d audit Tasks for %d audit entries; %d redelivered)", res.Writebacks, res.AuditTasks, res.AuditEntries, res.Redelivered)
-	row("CRM API calls (all; writes; polls)", "%d; %d; %d", res.CRMCalls, res.CRMWriteCalls, res.CRMPollCalls)
+	row("CRM API calls (all; writes; reads: polls and reads before writes)", "%d; %d; %d", res.CRMCalls, res.CRMWriteCalls, res.CRMPollCalls)
 	row("Case fields written (changed; unchanged)", "%d; %d", sumValues(res.FieldWrites), res.UnchangedFieldWrites)
 	row("calls per 1000 writebacks: all / writes", "%.3f / %.3f", res.CallsPer1000, res.WriteCallsPer1000)
 	row("  baselines: 1 per record / 1 per 200 / floor", "%.0f / %.3f / %.3f", res.OnePerRecordPer1000, res.CollectionsPer1000, res.FloorPer1000)

@@ -228,6 +228,14 @@ func TestSyncJSON(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			s.Service = []string{"support", "billing", `tier "2"`}[rng.IntN(3)]
 		}
+		switch rng.IntN(4) {
+		case 0:
+			s.Modified, s.ReadSent = &at, &at
+		case 1:
+			s.Modified, s.ReadSent = &far, &at
+		case 2:
+			s.Modified = &at
+		}
 		want, wantErr := json.Marshal(s)
 		got, err := appendSyncJSON([]byte("kept"), &s)
 		if wantErr != nil {
@@ -257,7 +265,7 @@ func FuzzParseSyncJSON(f *testing.F) {
 		`{}`, `null`, ` { } `, `{"known":{"Status":"New","Amount":1.5e3,"Open":true,"Gone":null},"want":{}}`,
 		`{"dirty":["OwnerId","Status"],"unmatched":true,"sent":{"Status":["Deferred",null,-0.5],"OwnerId":null}}`,
 		`{"accepted_at":"2026-12-06T21:00:00.000000005+01:00"}`, `{"accepted_at":null,"dirty":[],"sent":{"f":[]}}`,
-		`{"unmatched":true,"service":"billing"}`, `{"service":null}`, `{"service":1}`, `{"service":"a","service":"b"}`,
+		`{"unmatched":true,"service":"billing"}`, `{"service":"billing","modified":"2026-12-07T23:50:49.123Z"}`, `{"modified":null}`, `{"modified":"2026-12-07T23:50:49Z","read_sent":"2026-12-07T23:50:50.5Z"}`, `{"service":null}`, `{"service":1}`, `{"service":"a","service":"b"}`,
 		`{"known":{"a":"x\"y","b":"\u00e9"}}`, `{"Known":{"a":1}}`, `{"known":{"a":1},"known":{"b":2}}`,
 		`{"known":{"a":1,"a":2}}`, `{"known":{"a":{"b":1}}}`, `{"known":{"a":[1]}}`, `{"unmatched":null}`,
 		`{"known":{"a":01}}`, `{"known":{"a":1.}}`, `{"known":{"a":1e400}}`, `{"known":{"a":-}}`,

@@ -440,5 +440,5 @@ func scanInteraction(sc scanner) (*contactpad.Interaction, error) {
 // isZeroSync reports whether s holds nothing, which is stored as NULL.
 func isZeroSync(s contactpad.RecordSync) bool {
 	return len(s.Known) == 0 && len(s.Want) == 0 && len(s.Dirty) == 0 && !s.Unmatched && len(s.Sent) == 0 && s.AcceptedAt == nil &&
-		s.Service == ""
+		s.Service == "" && s.Modified == nil && s.ReadSent == nil
 }

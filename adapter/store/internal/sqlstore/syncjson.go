@@ -16,7 +16,8 @@ import (
 // json.Marshal on its own, and a time encoding/json refuses goes to
 // json.Marshal whole. TestSyncJSON holds the two to the same bytes.
 func appendSyncJSON(b []byte, s *contactpad.RecordSync) ([]byte, error) {
-	if s.AcceptedAt != nil && !jsonTime(*s.AcceptedAt) {
+	if s.AcceptedAt != nil && !jsonTime(*s.AcceptedAt) || s.Modified != nil && !jsonTime(*s.Modified) ||
+		s.ReadSent != nil && !jsonTime(*s.ReadSent) {
 		payload, err := json.Marshal(s)
 		return append(b, payload...), err
 	}
@@ -84,6 +85,14 @@ func appendSyncJSON(b []byte, s *contactpad.RecordSync) ([]byte, error) {
 	if s.Service != "" {
 		b = append(b, `,"service":`...)
 		b = appendJSONString(b, s.Service)
+	}
+	if s.Modified != nil {
+		b = append(b, `,"modified":`...)
+		b = appendJSONTime(b, *s.Modified)
+	}
+	if s.ReadSent != nil {
+		b = append(b, `,"read_sent":`...)
+		b = appendJSONTime(b, *s.ReadSent)
 	}
 	if len(b) == n0 {
 		return append(b, "{}"...), nil
@@ -154,7 +163,7 @@ func parseSyncJSON(b []byte, s *contactpad.RecordSync) error {
 
 // syncFields are RecordSync's fields as JSON names them, in the order
 // jsonParser.sync numbers them.
-var syncFields = [...]string{"known", "want", "dirty", "unmatched", "sent", "accepted_at", "service"}
+var syncFields = [...]string{"known", "want", "dirty", "unmatched", "sent", "accepted_at", "service", "modified", "read_sent"}
 
 func (p *jsonParser) sync(s *contactpad.RecordSync) bool {
 	var seen [len(syncFields)]bool
@@ -177,8 +186,12 @@ func (p *jsonParser) sync(s *contactpad.RecordSync) bool {
 			return p.sent(&s.Sent)
 		case 5:
 			return p.timePtr(&s.AcceptedAt)
-		default:
+		case 6:
 			return p.str(&s.Service)
+		case 7:
+			return p.timePtr(&s.Modified)
+		default:
+			return p.timePtr(&s.ReadSent)
 		}
 	}) && p.end()
 }
