@@ -437,6 +437,15 @@ func (c *change) routingFree(id string) error {
 // An owner who is no agent, or the ignore policy, leaves it where it is.
 func (c *change) ownerChangedInCRM(i *contactpad.Interaction, policy contactpad.PeerPolicy, crmUser, by string) error {
 	agent := c.agentOfCRMUser(crmUser)
+	if agent != "" {
+		// Omni-Channel makes the agent who accepts an AgentWork the
+		// record's owner. The accept comes in as the AgentWork's answer,
+		// which a poll takes in before the records; the writer's read of
+		// the record may come first.
+		if pushed, err := c.pushedTo(i, agent); err != nil || pushed {
+			return err
+		}
+	}
 	where := fmt.Sprintf("in %s by %s", c.crmName(), by)
 	switch {
 	case agent == i.Owner && i.Status.Worked() || agent == i.TargetAgent && i.Status == contactpad.Queued:
@@ -569,6 +578,24 @@ func (c *change) agentOfCRMUser(crmUser string) string {
 		return ""
 	}
 	return c.crmUsers[crmUser]
+}
+
+// pushedTo reports whether i's offer, or a warm transfer's request, is an
+// AgentWork pushed to agent in Omni-Channel and not answered yet.
+func (c *change) pushedTo(i *contactpad.Interaction, agent string) (bool, error) {
+	if i.Status == contactpad.Offered && PushedToOmni(i) && i.Owner == agent {
+		return true, nil
+	}
+	open, err := c.tx.OpenTransfers(TransferFilter{InteractionID: i.ID})
+	if err != nil {
+		return false, fmt.Errorf("transfers of %s: %w", i.ID, err)
+	}
+	for _, t := range open {
+		if t.AnswerIn == contactpad.AnswerInOmni && t.Status == contactpad.TransferInitiated && t.Assignee == agent {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // crmName names the CRM in audit messages.

@@ -377,3 +377,61 @@ func checkMapping(t *testing.T, client *salesforce.Client, text []byte) (string,
 	}
 	return path, err
 }
+
+// TestOmniAcceptReadBeforeItsAnswer: Omni-Channel makes the agent who
+// accepts an AgentWork the Case's owner. The writer's read of the Case
+// (here: retrying a cold transfer's Case update that hit a locked row) may
+// see that owner before the poll takes in the AgentWork's answer: it is
+// the accept on its way, not a reassignment in Salesforce. Nothing is
+// offered again, and no second AgentWork waits for bob.
+func TestOmniAcceptReadBeforeItsAnswer(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			if st.name == "postgres" {
+				pgtest.ServerDSN(t)
+			}
+			sample, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mappings", "case.yaml"))
+			require.NoError(t, err)
+			b := startBridgeWith(t, omniSeed(), bridgeOptions{store: st.open, mappings: []string{string(sample) + omniSection}})
+			ctx := context.Background()
+			b.do(adapter.SetPresence{Agent: "alice", Presence: contactpad.Available})
+			id, err := b.org.Create(samUser, "Case", map[string]any{"Subject": "Parcel lost", "Origin": "Web", "Type": "Question",
+				"OwnerId": b.org.QueueID("Support_Omni")})
+			require.NoError(t, err)
+			b.poll()
+			require.Empty(t, b.drain())
+			i := b.byCRM()[id]
+			require.Equal(t, "alice", i.Owner)
+			require.NoError(t, b.org.OmniAccept(b.lastWork(id)["Id"].(string)))
+			b.poll()
+			require.Empty(t, b.drain())
+			require.Equal(t, contactpad.Connected, b.byCRM()[id].Status)
+
+			b.do(adapter.SetPresence{Agent: "bob", Presence: contactpad.Available})
+			b.do(adapter.StartTransfer{ID: i.ID, Agent: "alice", Target: contactpad.Target{Agent: "bob"}, Mode: contactpad.Cold})
+			b.org.Faults().LockRows(1, id)
+			_, err = b.engine.WritebackOnce(ctx, b.sink, b.opts)
+			require.NoError(t, err)
+			work := b.lastWork(id)
+			require.Equal(t, bobUser, work["UserId"], "the AgentWork went, the Case update did not")
+			require.NoError(t, b.org.OmniAccept(work["Id"].(string)))
+			b.clock.Add(b.opts.RetryMax)
+			for range 2 { // the retry reads the Case first; then whatever it left to write
+				_, err = b.engine.WritebackOnce(ctx, b.sink, b.opts)
+				require.NoError(t, err)
+			}
+			require.NotContains(t, b.trailActions(i.ID), contactpad.AuditReassigned, "the accept on its way is no reassignment")
+			b.poll()
+			require.Empty(t, b.drain())
+			got := b.byCRM()[id]
+			require.Equal(t, contactpad.Connected, got.Status)
+			require.Equal(t, "bob", got.Owner)
+			for _, w := range b.org.Records("AgentWork") {
+				if w["WorkItemId"] == id {
+					require.NotEqual(t, "Assigned", w["Status"], "no AgentWork waits for bob: he has the Case")
+				}
+			}
+			require.NotContains(t, b.trailActions(i.ID), contactpad.AuditReassigned)
+		})
+	}
+}
