@@ -561,9 +561,12 @@ async function load() {
     try {
       const detail = await api('GET', `/interactions/${encodeURIComponent(selected)}`);
       if (st.selected === selected) st.detail = detail;
-    } catch {
-      if (st.selected === selected) {
-        st.selected = null; // transferred away, or no longer ours to see
+    } catch (e) {
+      // Transferred away, or no longer ours to see: not shown. The server
+      // out for a moment (a 503 while its database is away, no answer)
+      // keeps what the agent was looking at.
+      if (st.selected === selected && (e.status === 403 || e.status === 404)) {
+        st.selected = null;
         st.detail = null;
       }
     }
