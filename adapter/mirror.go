@@ -85,8 +85,11 @@ func orNil(s string) any {
 }
 
 // mirror returns the Mirror of a CRM object.
-func (c *change) mirror(object string) Mirror {
-	if m, ok := c.s.Mirrors[object]; ok {
+func (c *change) mirror(object string) Mirror { return mirrorOf(c.s.Mirrors, object) }
+
+// mirrorOf returns the Mirror of a CRM object among mirrors (Settings.Mirrors).
+func mirrorOf(mirrors map[string]Mirror, object string) Mirror {
+	if m, ok := mirrors[object]; ok {
 		return m
 	}
 	return WritebackMirror{}

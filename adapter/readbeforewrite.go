@@ -119,11 +119,7 @@ func holdUnread(rows []OutboxRow, changes []*contactpad.RecordChange, syncs map[
 // crmWinsAny reports whether the CRM wins a conflict on any of the fields
 // of object to write, by its mirror's policy.
 func crmWinsAny(fields map[string]any, mirrors map[string]Mirror, object string) bool {
-	m, ok := mirrors[object]
-	if !ok {
-		m = WritebackMirror{}
-	}
-	policy := m.Policy()
+	policy := mirrorOf(mirrors, object).Policy()
 	for f := range fields {
 		if !policy.BridgeWins(f) {
 			return true

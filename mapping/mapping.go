@@ -238,23 +238,12 @@ func (m *Mapping) state(r Record) *contactpad.RecordState {
 		st.ChangedBy, _ = v.(string)
 	}
 	if stamp, ok := r["SystemModstamp"].(string); ok {
-		st.Modified = parseStamp(stamp)
+		st.Modified, _ = parseDateTime(stamp)
 	}
 	if st.Fields == nil && st.ChangedBy == "" && st.Modified.IsZero() {
 		return nil
 	}
 	return st
-}
-
-// parseStamp reads a datetime as the API returns it
-// ("2026-11-22T10:00:00.000+0000"); zero when it is not one.
-func parseStamp(s string) time.Time {
-	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
 }
 
 // pick returns the value of the first rule that matches env.
